@@ -1,0 +1,22 @@
+"""compute_core: a compute controller in the spirit of OpenStack Nova.
+
+The public entry point for programs and test suites is :class:`Cloud`, a whole
+cloud (compute API, conductor, scheduler, placement, compute hosts) running in
+the calling process::
+
+    from compute_core import Cloud
+    with Cloud(hosts=2) as cloud:
+        print(cloud.compute_url)
+"""
+
+__all__ = ["Cloud"]
+
+
+def __getattr__(name):
+    # Imported lazily so that `import compute_core` stays cheap for the
+    # console scripts that never start an embedded cloud.
+    if name == "Cloud":
+        from compute_core.cloud import Cloud
+
+        return Cloud
+    raise AttributeError(name)

@@ -1,0 +1,172 @@
+"""The Compute API v2.1 WSGI app: one routing table, microversions, faults.
+
+paste-deploy builds the pipelines from ``api-paste.ini`` (section
+``osapi_compute``); the app's state (database handles, RPC clients) comes
+from the environ, put there by :class:`compute_core.wsgi.ServiceInjector`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import webob
+import webob.dec
+
+from compute_core import exception, wsgi
+from compute_core.api import faults, microversion
+from compute_core.api.compute_api import ComputeAPI
+from compute_core.api.faults import APIError
+from compute_core.api.handlers import flavors, misc, servers
+
+LOG = logging.getLogger(__name__)
+
+ROUTE_DECLARATIONS = {
+    "/": {"GET": misc.version_v21},
+    "/servers": {"GET": servers.index, "POST": servers.create},
+    "/servers/detail": {"GET": servers.detail},
+    "/servers/{server_id}": {"GET": servers.show, "DELETE": servers.delete},
+    "/flavors": {"GET": flavors.index, "POST": flavors.create},
+    "/flavors/detail": {"GET": flavors.detail},
+    "/flavors/{flavor_id}": {"GET": flavors.show, "DELETE": flavors.delete},
+    "/os-services": {"GET": misc.services},
+    "/os-hypervisors": {"GET": misc.hypervisors},
+    "/os-hypervisors/detail": {"GET": misc.hypervisors_detail},
+    "/os-hypervisors/{hypervisor_id}": {"GET": misc.hypervisor_show},
+    "/limits": {"GET": misc.limits},
+    "/images": {"GET": misc.images},
+    "/images/detail": {"GET": misc.images_detail},
+    "/images/{image_id}": {"GET": misc.image_show},
+}
+
+
+class Call:
+    """One API call as handlers see it."""
+
+    def __init__(self, req, ctx, version, services):
+        self.req = req
+        self.ctx = ctx
+        self.version = version
+        self.services = services
+        self.compute = ComputeAPI(services)
+
+    def json(self):
+        ctype = self.req.content_type
+        if ctype and ctype not in ("application/json", "application/octet-stream", "text/plain"):
+            raise APIError(415, f"Unsupported Content-Type: {ctype}")
+        try:
+            body = wsgi.json_body(self.req)
+        except ValueError as exc:
+            raise APIError(400, str(exc)) from None
+        if not isinstance(body, dict):
+            raise APIError(400, "The request body must be a JSON object")
+        return body
+
+    def require_admin(self, rule):
+        if not self.ctx.is_admin:
+            raise APIError(403, f"Policy doesn't allow {rule} to be performed.")
+
+
+class ComputeApp:
+    def __init__(self, declarations=ROUTE_DECLARATIONS):
+        self.routes = wsgi.RouteTable(declarations, None, None)
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        req_id = req.environ.get("openstack.request_id")
+        try:
+            version = microversion.negotiate(req.headers)
+        except microversion.VersionNotSupported as exc:
+            return faults.fault_response(406, str(exc), req_id)
+        except ValueError as exc:
+            return faults.fault_response(400, str(exc), req_id)
+        handler, args, allowed = self.routes.match(req)
+        if handler is None:
+            if allowed:
+                resp = faults.fault_response(405, "The method specified is not allowed for "
+                                             "this resource.", req_id, {"Allow": allowed})
+            else:
+                resp = faults.fault_response(404, "The resource could not be found.", req_id)
+            return self._stamp(resp, version)
+        ctx = req.environ.get(wsgi.CONTEXT_KEY)
+        services = req.environ[wsgi.SERVICES_KEY]
+        req.environ["compute_core.default_az"] = services.conf.default_availability_zone
+        call = Call(req, ctx, version, services)
+        try:
+            result = handler(call, **args)
+        except APIError as exc:
+            return self._stamp(faults.fault_response(exc.code, exc.message, req_id,
+                                                     exc.headers), version)
+        except exception.ComputeCoreError as exc:
+            code = exc.code if exc.code < 500 else 500
+            if code == 500:
+                LOG.exception("compute API %s %s failed", req.method, req.path)
+            return self._stamp(faults.fault_response(code, exc.message, req_id), version)
+        return self._stamp(self._render(result), version)
+
+    @staticmethod
+    def _render(result):
+        if isinstance(result, webob.Response):
+            return result
+        status, body = result[0], result[1]
+        headers = result[2] if len(result) > 2 else {}
+        resp = webob.Response(status=status)
+        if body is None:
+            resp.content_type = None
+            resp.body = b""
+        else:
+            resp.content_type = "application/json"
+            resp.charset = "utf-8"
+            resp.body = json.dumps(body).encode()
+        for k, v in headers.items():
+            resp.headers[k] = v
+        return resp
+
+    @staticmethod
+    def _stamp(resp, version):
+        resp.headers["OpenStack-API-Version"] = f"compute {version}"
+        resp.headers["X-OpenStack-Nova-API-Version"] = str(version)
+        resp.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
+        return resp
+
+
+class VersionsApp:
+    """GET / : the version document (no auth needed)."""
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        if req.method not in ("GET", "HEAD"):
+            return faults.fault_response(405, "The method specified is not allowed for this "
+                                         "resource.", headers={"Allow": "GET"})
+        if req.path_info.strip("/"):
+            return faults.fault_response(404, "The resource could not be found.")
+        base = req.host_url + req.script_name
+        doc = misc._version_doc(req, base.rstrip("/") + "/v2.1")
+        doc.pop("media-types")
+        resp = webob.Response(content_type="application/json", charset="utf-8")
+        resp.body = json.dumps({"versions": [doc]}).encode()
+        return resp
+
+
+def app_factory(global_conf, **local_conf):
+    return ComputeApp()
+
+
+def versions_factory(global_conf, **local_conf):
+    return VersionsApp()
+
+
+def unauthorized(req):
+    return faults.fault_response(401, "The request you have made requires authentication.",
+                                 req.environ.get("openstack.request_id"))
+
+
+def noauth_factory(global_conf, **local_conf):
+    return lambda app: wsgi.NoAuthMiddleware(app, unauthorized)
+
+
+def keystone_context_factory(global_conf, **local_conf):
+    return lambda app: wsgi.KeystoneContextMiddleware(app, unauthorized)
+
+
+def faultwrap_factory(global_conf, **local_conf):
+    return faults.FaultWrapper

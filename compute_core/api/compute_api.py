@@ -1,0 +1,342 @@
+"""What the Compute API does, below HTTP: create, find and delete servers
+across cells. Handlers call this; it calls the databases, placement and the
+conductor."""
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+import re
+import uuid as uuidlib
+
+from compute_core import exception, notifications
+from compute_core.compute import states
+from compute_core.db import api_db, cell_db
+from compute_core.db.cells import CELL0_UUID
+from compute_core.scheduler.host_manager import service_is_up
+
+LOG = logging.getLogger(__name__)
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def sanitize_hostname(name: str) -> str:
+    host = re.sub(r"[ _]", "-", name.lower())
+    host = re.sub(r"[^\w.-]+", "", host, flags=re.ASCII)
+    host = re.sub(r"[.-]+$", "", re.sub(r"^[.-]+", "", host))[:63]
+    return host or "server"
+
+
+class ComputeAPI:
+    def __init__(self, services):
+        self.s = services
+
+    # ----------------------------------------------------------- quotas
+    def quota_limits(self, project_id) -> dict:
+        q = self.s.conf.quota
+        defaults = {k: getattr(q, k) for k in (
+            "instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups",
+            "server_group_members", "injected_files", "injected_file_content_bytes",
+            "injected_file_path_length")}
+        return api_db.get_quota_limits(self.s.api_db, project_id, defaults)
+
+    def quota_usage(self, project_id) -> dict:
+        usage = {"instances": 0, "cores": 0, "ram": 0}
+        for cell in self.s.cells.cells(include_cell0=True):
+            counted = cell_db.count_instances(self.s.cells.get(cell["uuid"]), project_id)
+            for k in usage:
+                usage[k] += counted[k]
+        for build in api_db.list_build_requests(self.s.api_db, project_id):
+            inst = build["instance"]
+            usage["instances"] += 1
+            usage["cores"] += inst.get("vcpus") or 0
+            usage["ram"] += inst.get("memory_mb") or 0
+        return usage
+
+    def _check_quota(self, project_id, count, flavor, already_recorded=0):
+        limits = self.quota_limits(project_id)
+        usage = self.quota_usage(project_id)
+        wanted = {"instances": count, "cores": count * flavor["vcpus"],
+                  "ram": count * flavor["memory_mb"]}
+        for resource in ("instances", "cores", "ram"):
+            limit = limits.get(resource, -1)
+            if limit is None or limit < 0:
+                continue
+            used = usage[resource] - (already_recorded * (
+                1 if resource == "instances" else
+                flavor["vcpus"] if resource == "cores" else flavor["memory_mb"]))
+            if used + wanted[resource] > limit:
+                raise exception.QuotaExceeded(overs=resource, req=wanted[resource],
+                                              used=used, allowed=limit)
+
+    # ----------------------------------------------------------- create
+    def create(self, ctxt, *, name, flavor, image, min_count=1, max_count=1, metadata=None,
+               key_name=None, user_data=None, availability_zone=None, networks="auto",
+               access_ip_v4=None, access_ip_v6=None, description=None, hostname=None,
+               scheduler_hints=None, tags=None, config_drive=None, security_groups=None,
+               requested_host=None, requested_node=None):
+        """Record the build and hand it to the conductor; returns the
+        instance dicts (build requests) and the reservation id."""
+        metadata = metadata or {}
+        limits = self.quota_limits(ctxt.project_id)
+        if 0 <= limits.get("metadata_items", -1) < len(metadata):
+            raise exception.QuotaExceeded(overs="metadata_items", req=len(metadata), used=0,
+                                          allowed=limits["metadata_items"])
+        key_data = None
+        if key_name:
+            key_data = self._keypair(ctxt, key_name)
+        if image.get("min_ram") and flavor["memory_mb"] < image["min_ram"]:
+            raise exception.Invalid("Flavor's memory is too small for requested image.")
+        if image.get("min_disk") and flavor["root_gb"] and flavor["root_gb"] < image["min_disk"]:
+            raise exception.Invalid("Flavor's disk is too small for requested image.")
+        if image.get("size") and flavor["root_gb"] and image["size"] > flavor["root_gb"] * 1024 ** 3:
+            raise exception.Invalid("Flavor's disk is too small for requested image.")
+        # Take as many as quota allows between min_count and max_count.
+        count = max_count
+        while True:
+            try:
+                self._check_quota(ctxt.project_id, count, flavor)
+                break
+            except exception.QuotaExceeded:
+                if count <= min_count:
+                    raise
+                count -= 1
+        reservation_id = "r-" + uuidlib.uuid4().hex[:8]
+        flavor_copy = {k: flavor[k] for k in ("id", "flavorid", "name", "memory_mb", "vcpus",
+                                              "root_gb", "ephemeral_gb", "swap", "extra_specs",
+                                              "description", "rxtx_factor", "is_public")}
+        created = now()
+        instances = []
+        uuids = []
+        for index in range(count):
+            uuid = str(uuidlib.uuid4())
+            display = name if count == 1 else f"{name}-{index + 1}"
+            inst = {
+                "uuid": uuid, "display_name": display, "display_description": description,
+                "hostname": hostname or sanitize_hostname(display),
+                "project_id": ctxt.project_id, "user_id": ctxt.user_id,
+                "image_ref": image["id"], "flavor": flavor_copy, "vcpus": flavor["vcpus"],
+                "memory_mb": flavor["memory_mb"], "root_gb": flavor["root_gb"],
+                "ephemeral_gb": flavor["ephemeral_gb"], "availability_zone": availability_zone,
+                "vm_state": states.BUILDING, "task_state": states.SCHEDULING, "power_state": 0,
+                "key_name": key_name, "key_data": key_data, "user_data": user_data,
+                "config_drive": "True" if config_drive else "", "access_ip_v4": access_ip_v4,
+                "access_ip_v6": access_ip_v6, "launch_index": index,
+                "reservation_id": reservation_id, "metadata": dict(metadata), "progress": 0,
+                "locked": False, "tags": list(tags or []),
+                "security_groups": security_groups or ["default"],
+                "system_metadata": {"scheduler_hints": scheduler_hints or {},
+                                    "image_name": image.get("name"),
+                                    "image_properties": image.get("properties") or {}},
+                "created_at": created.isoformat(), "updated_at": None,
+            }
+            instances.append(inst)
+            uuids.append(uuid)
+        spec = {
+            "project_id": ctxt.project_id, "user_id": ctxt.user_id, "flavor": flavor_copy,
+            "image": {k: image.get(k) for k in ("id", "name", "properties", "min_disk",
+                                                "min_ram", "size", "disk_format")},
+            "num_instances": count, "scheduler_hints": scheduler_hints or {},
+            "availability_zone": availability_zone, "instance_uuids": uuids,
+            "force_hosts": [requested_host] if requested_host else [],
+            "force_nodes": [requested_node] if requested_node else [],
+        }
+        for inst in instances:
+            api_db.create_build(self.s.api_db, inst, dict(spec, instance_uuid=inst["uuid"]))
+        # Recheck: a concurrent request may have taken the room meanwhile.
+        try:
+            self._check_quota(ctxt.project_id, 0, flavor)
+        except exception.QuotaExceeded:
+            for inst in instances:
+                api_db.delete_instance_records(self.s.api_db, inst["uuid"])
+            raise
+        for inst in instances:
+            self.s.notifier.info(ctxt, "instance.create.requested",
+                                 notifications.instance_payload(inst))
+        self.s.conductor_api.schedule_and_build_instances(
+            ctxt, uuids, spec, spec["image"], networks)
+        return instances, reservation_id
+
+    def _keypair(self, ctxt, key_name):
+        from compute_core.db import api_schema as t
+        import sqlalchemy as sa
+
+        with self.s.api_db.connect() as conn:
+            row = conn.execute(sa.select(t.key_pairs.c.public_key)
+                               .where(t.key_pairs.c.user_id == ctxt.user_id)
+                               .where(t.key_pairs.c.name == key_name)).first()
+        if row is None:
+            raise exception.Invalid("Invalid key_name provided.")
+        return row.public_key
+
+    # ------------------------------------------------------------- read
+    def get(self, ctxt, uuid, read_deleted=False) -> dict:
+        try:
+            mapping = api_db.get_instance_mapping(self.s.api_db, uuid)
+        except exception.InstanceNotFound:
+            raise
+        if not self._may_see(ctxt, mapping["project_id"]):
+            raise exception.InstanceNotFound(instance_id=uuid)
+        if mapping["cell_uuid"] is None:
+            build = api_db.get_build_request(self.s.api_db, uuid)
+            if build is None:
+                # The conductor may have just moved it into a cell.
+                mapping = api_db.get_instance_mapping(self.s.api_db, uuid)
+                if mapping["cell_uuid"] is None:
+                    raise exception.InstanceNotFound(instance_id=uuid)
+            else:
+                return self._from_build(build)
+        db = self.s.cells.get(mapping["cell_uuid"])
+        inst = cell_db.get_instance(db, uuid, read_deleted=read_deleted)
+        inst["fault"] = cell_db.get_fault(db, uuid) if inst["vm_state"] in (
+            states.ERROR, states.DELETED) else None
+        inst["cell_uuid"] = mapping["cell_uuid"]
+        return inst
+
+    @staticmethod
+    def _may_see(ctxt, project_id):
+        return ctxt.is_admin or ctxt.project_id == project_id
+
+    @staticmethod
+    def _from_build(build) -> dict:
+        inst = dict(build["instance"])
+        inst["created_at"] = datetime.datetime.fromisoformat(inst["created_at"])
+        inst.update(host=None, node=None, launched_at=None, terminated_at=None, fault=None,
+                    network_info={}, deleted=0, cell_uuid=None)
+        return inst
+
+    def list(self, ctxt, filters: dict, limit=None, marker=None, sort_key="created_at",
+             sort_dir="desc") -> list[dict]:
+        """Servers across every cell and the build requests, newest first."""
+        results = []
+        want_build = not filters.get("deleted") and all(
+            k not in filters for k in ("host", "node", "changes-since", "ip"))
+        cell_filters = dict(filters)
+        for cell in self.s.cells.cells(include_cell0=True):
+            db = self.s.cells.get(cell["uuid"])
+            rows = cell_db.list_instances(db, dict(cell_filters), limit=None if marker else limit,
+                                          sort_key=sort_key, sort_dir=sort_dir)
+            for r in rows:
+                r["cell_uuid"] = cell["uuid"]
+            results.extend(rows)
+        if want_build:
+            for build in api_db.list_build_requests(self.s.api_db, filters.get("project_id")):
+                inst = self._from_build(build)
+                if _build_matches(inst, filters):
+                    results.append(inst)
+        seen = set()
+        unique = []
+        for r in results:  # a server moving into a cell may show twice
+            if r["uuid"] not in seen:
+                seen.add(r["uuid"])
+                unique.append(r)
+        reverse = sort_dir == "desc"
+        unique.sort(key=lambda r: (r.get(sort_key) is not None, r.get(sort_key) or 0,
+                                   r["uuid"]), reverse=reverse)
+        if marker:
+            idx = next((i for i, r in enumerate(unique) if r["uuid"] == marker), None)
+            if idx is None:
+                raise exception.Invalid(f"marker [{marker}] not found")
+            unique = unique[idx + 1:]
+        if limit is not None:
+            unique = unique[:limit]
+        return unique
+
+    # ----------------------------------------------------------- delete
+    def delete(self, ctxt, uuid):
+        for _ in range(5):
+            inst = self.get(ctxt, uuid)
+            if inst.get("locked") and not ctxt.is_admin:
+                raise exception.Conflict(f"Instance {uuid} is locked")
+            if inst["cell_uuid"] is None:
+                if api_db.delete_build_request(self.s.api_db, uuid):
+                    # The conductor sees the build request gone and cleans
+                    # up; allocations it may already hold go now.
+                    self.s.placement.delete_allocations(uuid)
+                    api_db.delete_instance_records(self.s.api_db, uuid)
+                    return
+                continue  # it reached a cell meanwhile: look again
+            return self._delete_in_cell(ctxt, inst)
+        raise exception.Conflict(f"Instance {uuid} is changing too fast to delete; retry.")
+
+    def _delete_in_cell(self, ctxt, inst):
+        uuid = inst["uuid"]
+        db = self.s.cells.get(inst["cell_uuid"])
+        cell_db.start_action(db, uuid, "delete", ctxt)
+        host = inst.get("host")
+        if inst["cell_uuid"] == CELL0_UUID or not host or not self._host_up(db, host):
+            return self._local_delete(ctxt, db, inst)
+        try:
+            inst = cell_db.update_instance(db, uuid, {"task_state": states.DELETING})
+        except exception.InstanceNotFound:
+            return
+        self.s.compute_rpc.terminate_instance(ctxt, host, inst)
+
+    def _host_up(self, db, host):
+        services = cell_db.list_services(db, host=host, binary="compute-compute")
+        return bool(services) and service_is_up(services[0], self.s.conf.service_down_time)
+
+    def _local_delete(self, ctxt, db, inst):
+        """Delete without the compute host (never scheduled, or host down)."""
+        uuid = inst["uuid"]
+        self.s.notifier.info(ctxt, "instance.delete.start", notifications.instance_payload(inst))
+        self.s.placement.delete_allocations(uuid)
+        self.s.network.deallocate_for_instance(uuid)
+        cell_db.soft_delete_instance(db, uuid)
+        self.s.notifier.info(ctxt, "instance.delete.end",
+                             notifications.instance_payload(dict(inst, vm_state="deleted")))
+
+    # ---------------------------------------------------------- services
+    def services(self, host=None, binary=None) -> list[dict]:
+        out = []
+        for cell in self.s.cells.cells(include_cell0=False):
+            for svc in cell_db.list_services(self.s.cells.get(cell["uuid"]), host, binary):
+                svc["cell_uuid"] = cell["uuid"]
+                svc["up"] = service_is_up(svc, self.s.conf.service_down_time)
+                out.append(svc)
+        return out
+
+    def compute_nodes(self) -> list[dict]:
+        out = []
+        for cell in self.s.cells.cells(include_cell0=False):
+            db = self.s.cells.get(cell["uuid"])
+            services = {s["host"]: s for s in cell_db.list_services(db, binary="compute-compute")}
+            for node in cell_db.list_compute_nodes(db):
+                node["service"] = services.get(node["host"])
+                node["cell_uuid"] = cell["uuid"]
+                out.append(node)
+        return out
+
+
+def _build_matches(inst, filters) -> bool:
+    for key in ("project_id", "user_id", "image_ref", "reservation_id", "availability_zone",
+                "key_name"):
+        if key in filters and filters[key] is not None:
+            want = filters[key]
+            if (inst.get(key) not in want) if isinstance(want, (list, tuple, set)) \
+                    else inst.get(key) != want:
+                return False
+    if "vm_state" in filters:
+        want = filters["vm_state"]
+        want = want if isinstance(want, (list, tuple, set)) else [want]
+        if inst["vm_state"] not in want:
+            return False
+    if "name" in filters:
+        try:
+            if not re.search(filters["name"], inst.get("display_name") or ""):
+                return False
+        except re.error:
+            return False
+    if "flavor_id" in filters and inst["flavor"]["flavorid"] != filters["flavor_id"]:
+        return False
+    return True
+
+
+def decode_user_data(value: str) -> str:
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        raise exception.Invalid("Userdata content cannot be decoded.") from None
+    return value

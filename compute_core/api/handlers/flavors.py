@@ -1,0 +1,115 @@
+"""/flavors: list, detail, show; admin create and delete."""
+from __future__ import annotations
+
+from compute_core import exception
+from compute_core.api import schemas, views
+from compute_core.api.faults import APIError
+from compute_core.db import api_db
+
+
+def _list_args(call):
+    q = call.req.GET
+    kwargs = {"project_id": call.ctx.project_id, "is_admin": call.ctx.is_admin}
+    for name, key in (("minRam", "min_ram"), ("minDisk", "min_disk")):
+        if name in q:
+            try:
+                kwargs[key] = int(q[name])
+            except ValueError:
+                raise APIError(400, f"Invalid {name} filter [{q[name]}]") from None
+    if "is_public" in q:
+        v = q["is_public"].lower()
+        if v == "none":
+            kwargs["is_public"] = None if call.ctx.is_admin else True
+        elif v in ("true", "t", "1", "yes", "y", "on"):
+            kwargs["is_public"] = True
+        elif v in ("false", "f", "0", "no", "n", "off"):
+            kwargs["is_public"] = False
+        else:
+            raise APIError(400, f"Invalid is_public filter [{q['is_public']}]")
+    sort_key = q.get("sort_key", "flavorid")
+    sort_dir = q.get("sort_dir", "asc")
+    if sort_key not in ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb",
+                        "swap", "rxtx_factor", "id", "created_at", "description", "is_public"):
+        raise APIError(400, f"Invalid input for query parameters sort_key. Value: {sort_key}.")
+    if sort_dir not in ("asc", "desc"):
+        raise APIError(400, f"Invalid input for query parameters sort_dir. Value: {sort_dir}.")
+    return kwargs, sort_key, sort_dir
+
+
+def _list(call, detail):
+    kwargs, sort_key, sort_dir = _list_args(call)
+    flavors = api_db.list_flavors(call.services.api_db, **kwargs)
+    flavors.sort(key=lambda f: (f[sort_key] is None, f[sort_key], f["flavorid"]),
+                 reverse=sort_dir == "desc")
+    marker = call.req.GET.get("marker")
+    if marker:
+        idx = next((i for i, f in enumerate(flavors) if f["flavorid"] == marker), None)
+        if idx is None:
+            raise APIError(400, f"marker [{marker}] not found")
+        flavors = flavors[idx + 1:]
+    limit = call.req.GET.get("limit")
+    max_limit = call.services.conf.api.max_limit
+    try:
+        limit = min(int(limit), max_limit) if limit is not None else max_limit
+        if limit < 0:
+            raise ValueError
+    except ValueError:
+        raise APIError(400, f"Invalid input for query parameters limit. Value: {limit}.") from None
+    page = flavors[:limit]
+    body = {"flavors": [views.flavor_view(call.req, call.version, f, detail) for f in page]}
+    if len(page) == limit and len(flavors) > limit:
+        body["flavors_links"] = [{"rel": "next", "href":
+                                  f"{call.req.application_url}/flavors{'/detail' if detail else ''}"
+                                  f"?limit={limit}&marker={page[-1]['flavorid']}"}]
+    return 200, body
+
+
+def index(call):
+    return _list(call, False)
+
+
+def detail(call):
+    return _list(call, True)
+
+
+def show(call, flavor_id):
+    try:
+        flavor = call.services.flavor(call.ctx, flavor_id)
+    except exception.FlavorNotFound:
+        raise APIError(404, f"Flavor {flavor_id} could not be found.") from None
+    return 200, {"flavor": views.flavor_view(call.req, call.version, flavor)}
+
+
+def create(call):
+    call.require_admin("os_compute_api:os-flavor-manage:create")
+    body = call.json()
+    schemas.validate(body, schemas.FLAVOR_CREATE)
+    f = body["flavor"]
+    if "description" in f and not call.version.at_least("2.55"):
+        raise APIError(400, "Invalid input for field/attribute flavor. Additional properties "
+                            "are not allowed ('description' was unexpected)")
+    is_public = f.get("os-flavor-access:is_public", True)
+    if isinstance(is_public, str):
+        if is_public.lower() not in ("true", "false", "1", "0"):
+            raise APIError(400, f"Invalid input for field/attribute os-flavor-access:is_public. "
+                                f"Value: {is_public}.")
+        is_public = is_public.lower() in ("true", "1")
+    try:
+        flavor = api_db.create_flavor(
+            call.services.api_db, name=f["name"].strip(), memory_mb=int(f["ram"]),
+            vcpus=int(f["vcpus"]), root_gb=int(f["disk"]), flavorid=f.get("id") or None,
+            ephemeral_gb=int(f.get("OS-FLV-EXT-DATA:ephemeral") or 0),
+            swap=int(f.get("swap") or 0), rxtx_factor=float(f.get("rxtx_factor", 1.0)),
+            is_public=is_public, description=f.get("description"))
+    except exception.Conflict as exc:
+        raise APIError(409, exc.message) from None
+    return 200, {"flavor": views.flavor_view(call.req, call.version, flavor)}
+
+
+def delete(call, flavor_id):
+    call.require_admin("os_compute_api:os-flavor-manage:delete")
+    try:
+        api_db.delete_flavor(call.services.api_db, flavor_id)
+    except exception.FlavorNotFound:
+        raise APIError(404, f"Flavor {flavor_id} could not be found.") from None
+    return 202, None

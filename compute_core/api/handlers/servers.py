@@ -1,0 +1,290 @@
+"""/servers: create, list, list detail, show, delete."""
+from __future__ import annotations
+
+import datetime
+import uuid as uuidlib
+
+from compute_core import exception
+from compute_core.api import schemas, views
+from compute_core.api.faults import APIError
+from compute_core.compute import states
+
+_LIST_PARAMS = {
+    "limit", "marker", "sort_key", "sort_dir", "name", "status", "image", "flavor", "host",
+    "node", "ip", "ip6", "changes-since", "changes-before", "all_tenants", "project_id",
+    "tenant_id", "user_id", "deleted", "reservation_id", "availability_zone", "key_name",
+    "locked", "vm_state", "task_state", "power_state", "uuid", "config_drive", "tags",
+    "tags-any", "not-tags", "not-tags-any", "description", "display_name", "hostname",
+    "created_at", "launched_at", "terminated_at", "access_ip_v4", "access_ip_v6",
+    "kernel_id", "ramdisk_id", "progress", "launch_index", "root_device_name",
+    "display_description", "pinned_availability_zone",
+}
+_ADMIN_ONLY = {"host", "node", "deleted", "project_id", "tenant_id", "all_tenants",
+               "hostname"}
+
+
+def _bool(value):
+    return str(value).lower() in ("1", "true", "yes", "on", "")
+
+
+def _int_param(call, name, minimum=0):
+    raw = call.req.GET.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+        if value < minimum:
+            raise ValueError
+    except ValueError:
+        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
+                            f"'{raw}' is not a valid integer >= {minimum}") from None
+    return value
+
+
+def _list_filters(call):
+    ctxt, q = call.ctx, call.req.GET
+    unknown = sorted(set(q) - _LIST_PARAMS)
+    if unknown and call.version.at_least("2.75"):
+        raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
+                            f"properties are not allowed ('{unknown[0]}' was unexpected)")
+    filters = {"deleted": False}
+    if not ctxt.is_admin:
+        filters["project_id"] = ctxt.project_id
+    else:
+        all_tenants = "all_tenants" in q and _bool(q.get("all_tenants"))
+        project = q.get("project_id") or q.get("tenant_id")
+        if project:
+            filters["project_id"] = project
+        elif not all_tenants:
+            filters["project_id"] = ctxt.project_id
+        if "host" in q:
+            filters["host"] = q["host"]
+        if "node" in q:
+            filters["node"] = q["node"]
+        if "deleted" in q:
+            filters["deleted"] = _bool(q["deleted"])
+    if "name" in q:
+        filters["name"] = q["name"]
+    if "status" in q:
+        vm = []
+        for status in q.getall("status"):
+            vm.extend(states.STATUS_TO_VM_STATES.get(status.upper(), []))
+        if not vm:
+            if call.version.at_least("2.38"):
+                raise APIError(400, f"Invalid status value: {q['status']}")
+            return None  # nothing can match
+        filters["vm_state"] = vm
+        if "deleted" in vm:
+            filters["deleted"] = None if ctxt.is_admin else False
+    if "image" in q:
+        filters["image_ref"] = q["image"].rsplit("/", 1)[-1]
+    if "flavor" in q:
+        filters["flavor_id"] = q["flavor"].rsplit("/", 1)[-1]
+    if "ip" in q:
+        filters["ip"] = q["ip"]
+    for key in ("reservation_id", "availability_zone", "key_name", "user_id"):
+        if key in q:
+            filters[key] = q[key]
+    if "uuid" in q:
+        filters["uuid"] = q["uuid"]
+    if "changes-since" in q:
+        try:
+            filters["changes-since"] = datetime.datetime.fromisoformat(
+                q["changes-since"].replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            raise APIError(400, f"Invalid input for query parameters changes-since. Value: "
+                                f"{q['changes-since']}. It is not a valid date-time") from None
+        filters["deleted"] = None if filters.get("deleted") is False else filters["deleted"]
+    return filters
+
+
+def _list(call, detail):
+    ctxt = call.ctx
+    filters = _list_filters(call)
+    max_limit = call.services.conf.api.max_limit
+    limit = _int_param(call, "limit", 0)
+    limit = max_limit if limit is None else min(limit, max_limit)
+    marker = call.req.GET.get("marker")
+    sort_key = call.req.GET.get("sort_key", "created_at")
+    if sort_key not in ("created_at", "display_name", "updated_at", "uuid", "launched_at",
+                        "vm_state", "task_state", "host", "node", "hostname"):
+        raise APIError(400, f"Invalid input for query parameters sort_key. Value: {sort_key}.")
+    sort_dir = call.req.GET.get("sort_dir", "desc")
+    if sort_dir not in ("asc", "desc"):
+        raise APIError(400, f"Invalid input for query parameters sort_dir. Value: {sort_dir}.")
+    if filters is None:
+        servers = []
+    else:
+        try:
+            servers = call.compute.list(ctxt, filters, limit=limit, marker=marker,
+                                        sort_key=sort_key, sort_dir=sort_dir)
+        except exception.Invalid as exc:
+            raise APIError(400, exc.message) from None
+    if detail:
+        up = _host_status(call) if call.version.at_least("2.16") and ctxt.is_admin else {}
+        body = {"servers": [views.server_detail(call.req, call.version, ctxt, s,
+                                                up.get(s.get("host"))) for s in servers]}
+    else:
+        body = {"servers": [views.server_brief(call.req, s) for s in servers]}
+    if servers and len(servers) == limit:
+        qs = dict(call.req.GET)
+        qs.update(limit=str(limit), marker=servers[-1]["uuid"])
+        from urllib.parse import urlencode
+
+        path = "servers/detail" if detail else "servers"
+        body["servers_links"] = [{"rel": "next",
+                                  "href": f"{call.req.application_url}/{path}?{urlencode(qs)}"}]
+    return 200, body
+
+
+def _host_status(call):
+    return {s["host"]: s["up"] and not s.get("forced_down")
+            for s in call.compute.services(binary="compute-compute")}
+
+
+def index(call):
+    return _list(call, detail=False)
+
+
+def detail(call):
+    return _list(call, detail=True)
+
+
+def show(call, server_id):
+    inst = _get(call, server_id)
+    up = None
+    if call.version.at_least("2.16") and call.ctx.is_admin and inst.get("host"):
+        up = _host_status(call).get(inst["host"])
+    return 200, {"server": views.server_detail(call.req, call.version, call.ctx, inst, up)}
+
+
+def _get(call, server_id):
+    try:
+        return call.compute.get(call.ctx, server_id)
+    except exception.InstanceNotFound:
+        raise APIError(404, f"Instance {server_id} could not be found.") from None
+
+
+def delete(call, server_id):
+    _get(call, server_id)
+    try:
+        call.compute.delete(call.ctx, server_id)
+    except exception.InstanceNotFound:
+        raise APIError(404, f"Instance {server_id} could not be found.") from None
+    except exception.Conflict as exc:
+        raise APIError(409, exc.message) from None
+    return 204, None
+
+
+def _networks(call, value):
+    if value is None:
+        if call.version.at_least("2.37"):
+            raise APIError(400, "Invalid input for field/attribute server. Value: ... "
+                                "'networks' is a required property")
+        return "auto"
+    if isinstance(value, str):
+        if not call.version.at_least("2.37"):
+            raise APIError(400, f"Invalid input for field/attribute networks. Value: {value}. "
+                                f"'{value}' is not of type 'array'")
+        return value
+    out = []
+    backend_ids = {n["id"] for n in call.services.network.networks()}
+    for net in value:
+        if net.get("port"):
+            raise APIError(400, "Ports are not supported by this cloud's network backend.")
+        if "uuid" not in net:
+            raise APIError(400, "Bad network format: missing 'uuid'")
+        try:
+            uuidlib.UUID(net["uuid"])
+        except ValueError:
+            raise APIError(400, f"Bad networks format: network uuid is not in proper format "
+                                f"({net['uuid']})") from None
+        if net["uuid"] not in backend_ids:
+            raise APIError(400, f"Network {net['uuid']} could not be found.")
+        out.append({"uuid": net["uuid"], "fixed_ip": net.get("fixed_ip")})
+    return out
+
+
+def create(call):
+    body = call.json()
+    schemas.validate(body, schemas.SERVER_CREATE)
+    server = body["server"]
+    v = call.version
+    for field, since in (("description", "2.19"), ("tags", "2.52"),
+                         ("trusted_image_certificates", "2.63"), ("host", "2.74"),
+                         ("hypervisor_hostname", "2.74"), ("hostname", "2.90")):
+        if field in server and not v.at_least(since):
+            raise APIError(400, f"Invalid input for field/attribute server. Additional "
+                                f"properties are not allowed ('{field}' was unexpected)")
+    if server.get("personality") and v.at_least("2.57"):
+        raise APIError(400, "Invalid input for field/attribute server. Additional properties "
+                            "are not allowed ('personality' was unexpected)")
+    if server.get("block_device_mapping") or server.get("block_device_mapping_v2"):
+        raise APIError(400, "Block device mappings are not supported: this cloud has no "
+                            "volume service.")
+    if server.get("trusted_image_certificates"):
+        raise APIError(400, "Image certificate validation is not supported.")
+    if ("host" in server or "hypervisor_hostname" in server) and not call.ctx.is_admin:
+        raise APIError(403, "Policy doesn't allow compute:servers:create:requested_destination "
+                            "to be performed.")
+    image_ref = server.get("imageRef", "")
+    if not image_ref:
+        raise APIError(400, "Missing imageRef attribute")
+    image_id = image_ref.rsplit("/", 1)[-1]
+    try:
+        uuidlib.UUID(image_id)
+        image = call.services.images.get(image_id)
+    except (ValueError, exception.ImageNotFound):
+        raise APIError(400, f"Image {image_id} could not be found.") from None
+    if image["status"] != "active":
+        raise APIError(400, f"Image {image_id} is not active.")
+    flavor_id = str(server["flavorRef"]).rsplit("/", 1)[-1]
+    try:
+        flavor = call.services.flavor(call.ctx, flavor_id)
+    except exception.FlavorNotFound:
+        raise APIError(400, f"Flavor {flavor_id} could not be found.") from None
+    min_count = int(server.get("min_count", 1))
+    max_count = int(server.get("max_count", min_count))
+    if min_count > max_count:
+        raise APIError(400, "min_count must be <= max_count")
+    networks = _networks(call, server.get("networks"))
+    if networks != "none" and isinstance(networks, list) and max_count > 1 and any(
+            n.get("fixed_ip") for n in networks):
+        raise APIError(400, "Fixed IPs can only be requested for one server at a time.")
+    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    user_data = server.get("user_data")
+    try:
+        if user_data is not None:
+            from compute_core.api.compute_api import decode_user_data
+
+            decode_user_data(user_data)
+        az = server.get("availability_zone")
+        host = None
+        if az and ":" in az:
+            az, _, host = az.partition(":")
+            if not call.ctx.is_admin:
+                raise APIError(403, "Policy doesn't allow os_compute_api:servers:create:"
+                                    "forced_host to be performed.")
+        instances, reservation_id = call.compute.create(
+            call.ctx, name=server["name"], flavor=flavor, image=image, min_count=min_count,
+            max_count=max_count, metadata=server.get("metadata"),
+            key_name=server.get("key_name"), user_data=user_data, availability_zone=az or None,
+            networks=networks, access_ip_v4=server.get("accessIPv4"),
+            access_ip_v6=server.get("accessIPv6"), description=server.get("description"),
+            hostname=server.get("hostname"), scheduler_hints=hints, tags=server.get("tags"),
+            config_drive=server.get("config_drive") in (True, "true", "True", "1"),
+            security_groups=[g["name"] for g in server.get("security_groups") or []] or None,
+            requested_host=server.get("host") or host,
+            requested_node=server.get("hypervisor_hostname"))
+    except exception.QuotaExceeded as exc:
+        raise APIError(403, exc.message) from None
+    except exception.Invalid as exc:
+        raise APIError(400, exc.message) from None
+    if str(server.get("return_reservation_id", "")).lower() in ("true", "1"):
+        return 202, {"reservation_id": reservation_id}
+    inst = instances[0]
+    out = {"id": inst["uuid"], "links": views.links(call.req, "servers", inst["uuid"]),
+           "OS-DCF:diskConfig": server.get("OS-DCF:diskConfig", "MANUAL"),
+           "security_groups": [{"name": n} for n in inst["security_groups"]]}
+    out["adminPass"] = server.get("adminPass") or uuidlib.uuid4().hex[:12]
+    return 202, {"server": out}, {"Location": views.links(call.req, "servers", inst["uuid"])[0]["href"]}

@@ -1,0 +1,127 @@
+"""JSON schemas of Compute API request bodies (shapes from the public API
+reference), and validation that names the failing field."""
+from __future__ import annotations
+
+import jsonschema
+
+from compute_core.api.faults import APIError
+
+NAME = {"type": "string", "minLength": 1, "maxLength": 255,
+        "pattern": r"^(?! )[\S ]*(?<! )$"}
+DESCRIPTION = {"type": ["string", "null"], "maxLength": 255}
+POSITIVE_INT = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1}
+UUID = {"type": "string", "format": "uuid"}
+METADATA = {"type": "object",
+            "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string",
+                                                               "maxLength": 255}},
+            "additionalProperties": False}
+IPV4 = {"type": "string", "format": "ipv4"}
+IPV6 = {"type": "string", "format": "ipv6"}
+
+_NETWORK = {"type": "object", "properties": {
+    "uuid": {"type": "string"}, "port": {"type": ["string", "null"]},
+    "fixed_ip": {"type": "string", "oneOf": [IPV4, IPV6]},
+    "tag": {"type": "string", "maxLength": 60}},
+    "additionalProperties": False}
+
+SERVER_CREATE = {
+    "type": "object",
+    "properties": {
+        "server": {
+            "type": "object",
+            "properties": {
+                "name": NAME,
+                "imageRef": {"type": "string"},
+                "flavorRef": {"type": ["string", "integer"], "minLength": 1},
+                "adminPass": {"type": "string"},
+                "metadata": METADATA,
+                "networks": {"oneOf": [{"type": "array", "items": _NETWORK},
+                                       {"type": "string", "enum": ["none", "auto"]}]},
+                "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
+                "accessIPv4": IPV4,
+                "accessIPv6": IPV6,
+                "personality": {"type": "array"},
+                "availability_zone": {"type": "string", "minLength": 1, "maxLength": 255},
+                "block_device_mapping": {"type": "array"},
+                "block_device_mapping_v2": {"type": "array"},
+                "config_drive": {"type": ["boolean", "string", "null"]},
+                "key_name": {"type": "string", "minLength": 1, "maxLength": 255},
+                "min_count": POSITIVE_INT,
+                "max_count": POSITIVE_INT,
+                "return_reservation_id": {"type": ["boolean", "string"]},
+                "security_groups": {"type": "array", "items": {
+                    "type": "object", "properties": {"name": {"type": "string"}},
+                    "additionalProperties": False}},
+                "user_data": {"type": "string", "maxLength": 65535},
+                "description": DESCRIPTION,
+                "tags": {"type": "array", "items": {"type": "string", "maxLength": 60,
+                                                    "pattern": "^[^,/]*$"}, "maxItems": 50},
+                "trusted_image_certificates": {"type": ["array", "null"]},
+                "host": {"type": "string", "minLength": 1, "maxLength": 255},
+                "hypervisor_hostname": {"type": "string", "minLength": 1, "maxLength": 255},
+                "hostname": {"type": "string", "minLength": 1, "maxLength": 255},
+            },
+            "required": ["name", "flavorRef"],
+            "additionalProperties": False,
+        },
+        "os:scheduler_hints": {"type": "object"},
+        "OS-SCH-HNT:scheduler_hints": {"type": "object"},
+    },
+    "required": ["server"],
+    "additionalProperties": False,
+}
+
+FLAVOR_CREATE = {
+    "type": "object",
+    "properties": {
+        "flavor": {
+            "type": "object",
+            "properties": {
+                "name": NAME,
+                "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
+                       "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
+                "ram": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
+                "vcpus": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
+                "disk": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 0},
+                "OS-FLV-EXT-DATA:ephemeral": {"type": ["integer", "string"],
+                                              "pattern": "^[0-9]*$", "minimum": 0},
+                "swap": {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0},
+                "rxtx_factor": {"type": ["number", "string"], "minimum": 0,
+                                "exclusiveMinimum": 0},
+                "os-flavor-access:is_public": {"type": ["boolean", "string"]},
+                "description": DESCRIPTION,
+            },
+            "required": ["name", "ram", "vcpus", "disk"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["flavor"],
+    "additionalProperties": False,
+}
+
+_FORMATS = jsonschema.FormatChecker()
+
+
+@_FORMATS.checks("uuid", raises=ValueError)
+def _is_uuid(value):
+    import uuid
+
+    if isinstance(value, str):
+        uuid.UUID(value)
+    return True
+
+
+def validate(body, schema):
+    validator = jsonschema.Draft7Validator(schema, format_checker=_FORMATS)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is None:
+        return
+    path = "/".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        raise APIError(400, f"Invalid input for field/attribute {path or 'body'}. "
+                            f"Value: {error.instance!r}. {error.message}")
+    if error.validator == "required":
+        raise APIError(400, f"Invalid input for field/attribute {path or 'body'}. "
+                            f"{error.message}")
+    raise APIError(400, f"Invalid input for field/attribute {error.absolute_path[-1] if error.absolute_path else 'body'}. "
+                        f"Value: {error.instance!r}. {error.message}")

@@ -1,0 +1,230 @@
+"""Putting services together from a ConfigOpts: the one code path behind
+both the embedded Cloud and the separate service commands.
+
+Each builder takes what it needs explicitly (conf, transport, databases) and
+returns objects with start()/stop(); nothing here is global.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+from paste import deploy
+
+from compute_core import exception, rpc, wsgi
+from compute_core.compute import manager as compute_manager
+from compute_core.compute import rpcapi as compute_rpcapi
+from compute_core.conductor import manager as conductor_manager
+from compute_core.conductor import rpcapi as conductor_rpcapi
+from compute_core.db import api_db, cell_db
+from compute_core.db.cells import CellDatabases, discover_hosts
+from compute_core.db.engines import Database
+from compute_core.image import load_image_backend
+from compute_core.network import load_network_backend
+from compute_core.placement import PlacementState
+from compute_core.placement.client import PlacementClient
+from compute_core.scheduler import manager as scheduler_manager
+from compute_core.scheduler import rpcapi as scheduler_rpcapi
+from compute_core.service import Service
+from compute_core.virt import load_driver
+
+LOG = logging.getLogger(__name__)
+
+
+def find_paste_config(conf) -> str:
+    name = conf.wsgi.api_paste_config
+    if os.path.isabs(name):
+        candidates = [name]
+    else:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        dirs = [os.path.dirname(os.path.abspath(f)) for f in conf.config_file or []]
+        dirs += [os.getcwd(), here, os.path.join(sys.prefix, "etc", "compute_core"),
+                 "/etc/compute_core"]
+        candidates = [os.path.join(d, name) for d in dirs]
+    for path in candidates:
+        if os.path.exists(path):
+            return path
+    raise exception.ConfigError(f"paste config {name!r} not found (looked in "
+                                f"{', '.join(candidates)})")
+
+
+def api_database(conf) -> Database:
+    return Database(conf.api_database.connection, conf.api_database.max_pool_size,
+                    conf.api_database.max_overflow)
+
+
+def cell_database(conf) -> Database:
+    return Database(conf.database.connection, conf.database.max_pool_size,
+                    conf.database.max_overflow)
+
+
+def placement_database(conf) -> Database:
+    return Database(conf.placement_database.connection, conf.placement_database.max_pool_size,
+                    conf.placement_database.max_overflow)
+
+
+class APIServices:
+    """Everything the compute API handlers reach through the environ."""
+
+    def __init__(self, conf, transport, notification_transport=None, placement_client=None):
+        self.conf = conf
+        self.api_db = api_database(conf)
+        self.cells = CellDatabases(self.api_db)
+        self.transport = transport
+        self.conductor_api = conductor_rpcapi.ConductorAPI(transport)
+        self.compute_rpc = compute_rpcapi.ComputeAPI(transport)
+        self.placement = placement_client or PlacementClient(conf)
+        self.images = load_image_backend(conf, self.api_db)
+        self.network = load_network_backend(conf, self.api_db)
+        self.notifier = rpc.Notifier(conf, notification_transport or transport, "compute-api")
+
+    def flavor(self, ctxt, flavor_id):
+        return api_db.get_flavor(self.api_db, flavor_id, ctxt.project_id, ctxt.is_admin)
+
+    def close(self):
+        self.placement.close()
+        self.cells.close()
+        self.api_db.dispose()
+
+
+class PlacementServices:
+    def __init__(self, conf):
+        self.conf = conf
+        self.db = placement_database(conf)
+        self.placement = PlacementState(self.db)
+
+    def close(self):
+        self.db.dispose()
+
+
+def load_wsgi_app(conf, kind: str, services):
+    """The paste pipeline of *kind* ("compute" or "placement") for the
+    configured auth strategy, wrapped so it finds *services*."""
+    path = find_paste_config(conf)
+    if kind == "compute":
+        name = f"osapi_compute_{conf.api.auth_strategy}"
+    else:
+        name = f"placement_{conf.api.auth_strategy}"
+    app = deploy.loadapp(f"config:{path}", name=name)
+    return wsgi.ServiceInjector(app, services)
+
+
+class WSGIServer:
+    """A threaded HTTP server (cheroot) for one WSGI app; port 0 = any."""
+
+    def __init__(self, app, host, port, threads=16, name="wsgi"):
+        from cheroot import wsgi as cheroot_wsgi
+
+        self.server = cheroot_wsgi.Server((host, port), app, numthreads=threads,
+                                          server_name=name, timeout=60)
+        self.server.prepare()  # binds now, so the port is known
+        self.host, self.port = self.server.bind_addr[:2]
+        self._thread = threading.Thread(target=self._serve, name=f"{name}-server", daemon=True)
+
+    def _serve(self):
+        try:
+            self.server.serve()
+        except Exception:
+            LOG.exception("WSGI server stopped with an error")
+
+    @property
+    def url(self):
+        return f"http://{self.host}:{self.port}"
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self.server.stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+
+class ServiceBundle:
+    """A Service plus the resources it owns, stopped together."""
+
+    def __init__(self, service, closers=()):
+        self.service = service
+        self.closers = list(closers)
+
+    def start(self):
+        self.service.start()
+
+    def stop(self):
+        self.service.stop()
+        for close in self.closers:
+            try:
+                close()
+            except Exception:
+                LOG.exception("closing resources of %s", self.service.name)
+
+
+def conductor_service(conf, transport, notification_transport=None, host=None) -> ServiceBundle:
+    api = api_database(conf)
+    cells = CellDatabases(api)
+    local = cell_database(conf)
+    placement = PlacementClient(conf)
+    network = load_network_backend(conf, api)
+    notifier = rpc.Notifier(conf, notification_transport or transport, "compute-conductor")
+    manager = conductor_manager.ConductorManager(
+        conf, cells, local, scheduler_rpcapi.SchedulerAPI(transport),
+        compute_rpcapi.ComputeAPI(transport), placement, network, notifier)
+    host = host or conf.host
+
+    def heartbeat():
+        cell_db.service_heartbeat(local, host, "compute-conductor", conductor_rpcapi.TOPIC)
+
+    service = Service("compute-conductor", transport, conductor_rpcapi.TOPIC, host, [manager],
+                      periodic=[("heartbeat", conf.report_interval, heartbeat)],
+                      on_start=heartbeat)
+    return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
+
+
+def scheduler_service(conf, transport, host=None) -> ServiceBundle:
+    api = api_database(conf)
+    cells = CellDatabases(api)
+    local = cell_database(conf)
+    placement = PlacementClient(conf)
+    manager = scheduler_manager.SchedulerManager(conf, cells, placement)
+    host = host or conf.host
+
+    def heartbeat():
+        cell_db.service_heartbeat(local, host, "compute-scheduler", scheduler_rpcapi.TOPIC)
+
+    tasks = [("heartbeat", conf.report_interval, heartbeat)]
+    if conf.scheduler.discover_hosts_in_cells_interval > 0:
+        tasks.append(("discover_hosts", conf.scheduler.discover_hosts_in_cells_interval,
+                      lambda: discover_hosts(api, cells)))
+    service = Service("compute-scheduler", transport, scheduler_rpcapi.TOPIC, host, [manager],
+                      periodic=tasks, on_start=heartbeat)
+    service.manager = manager
+    return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
+
+
+def compute_service(conf, transport, host, driver=None, notification_transport=None,
+                    placement_client=None) -> ServiceBundle:
+    """The compute service of *host*; *driver* lets a caller keep the
+    hypervisor (driver object) across a service restart."""
+    driver = driver or load_driver(conf, host)
+    placement = placement_client or PlacementClient(conf)
+    conductor = conductor_rpcapi.ConductorAPI(transport)
+    notifier = rpc.Notifier(conf, notification_transport or transport, f"compute.{host}")
+    manager = compute_manager.ComputeManager(conf, host, driver, conductor, placement, notifier)
+
+    def on_start():
+        driver.init_host()
+        manager.heartbeat()
+        manager.update_available_resource()
+
+    tasks = [("heartbeat", conf.report_interval, manager.heartbeat),
+             ("update_available_resource", conf.update_resources_interval,
+              manager.update_available_resource),
+             ("sync_power_states", conf.sync_power_state_interval, manager.sync_power_states)]
+    service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
+                      [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host)
+    service.manager = manager
+    service.driver = driver
+    closers = [] if placement_client else [placement.close]
+    return ServiceBundle(service, closers)

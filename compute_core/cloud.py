@@ -1,0 +1,275 @@
+"""The embedded cloud: every service of compute_core in this process.
+
+    with Cloud(hosts=2) as cloud:
+        conn = cloud.connection()
+        ...
+
+A Cloud holds its own ConfigOpts, database engines, transports, threads and
+sockets; two can run side by side, and stop() frees all of it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+
+from compute_core import conf as conf_mod
+from compute_core import exception, rpc
+from compute_core import assembly, bootstrap
+from compute_core.db.cells import discover_hosts
+
+LOG = logging.getLogger(__name__)
+
+ADMIN_TOKEN = "admin:admin"
+MEMBER_TOKEN = "demo:demo"
+
+
+class Cloud:
+    """A whole compute cloud in-process.
+
+    :param state_dir: where the SQLite files and images live; ``None`` means
+        a temporary directory removed by :meth:`stop`. An existing directory
+        is reused: servers, flavors and images survive a restart.
+    :param hosts: number of fake compute hosts started (``host1``...).
+    :param host_resources: ``{"vcpus", "memory_mb", "disk_gb"}`` of those hosts.
+    :param config_file: an oslo.config file read before *overrides*.
+    :param overrides: ``{"group.option": value}`` (``"option"`` for DEFAULT).
+    :param compute_port: compute API port; ``0`` asks the OS for a free one.
+    :param placement_port: placement API port; ``0`` asks the OS for one.
+    """
+
+    def __init__(self, state_dir=None, hosts=1, host_resources=None, config_file=None,
+                 overrides=None, compute_port=0, placement_port=0, listen="127.0.0.1"):
+        self._state_dir_arg = state_dir
+        self.hosts_wanted = hosts
+        self.host_resources = dict(host_resources or {})
+        self.config_file = config_file
+        self.overrides = dict(overrides or {})
+        self.compute_port = compute_port
+        self.placement_port = placement_port
+        self.listen = listen
+        self.state_dir = None
+        self.conf = None
+        self._tmp = None
+        self._lock = threading.RLock()
+        self._started = False
+        self._stoppers = []
+        self._computes = {}
+        self._drivers = {}
+        self.compute_url = None
+        self.placement_url = None
+
+    # ----------------------------------------------------------- tokens
+    admin_token = ADMIN_TOKEN
+    member_token = MEMBER_TOKEN
+
+    # -------------------------------------------------------- lifecycle
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self) -> "Cloud":
+        with self._lock:
+            if self._started:
+                return self
+            try:
+                self._start()
+            except BaseException:
+                self._stop_all()
+                raise
+            self._started = True
+        return self
+
+    def _start(self):
+        if self._state_dir_arg is None:
+            self._tmp = tempfile.mkdtemp(prefix="compute-core-")
+            self.state_dir = self._tmp
+        else:
+            self.state_dir = os.path.abspath(self._state_dir_arg)
+            os.makedirs(self.state_dir, exist_ok=True)
+        self.conf = conf = conf_mod.load(
+            config_files=[self.config_file] if self.config_file else [],
+            overrides=self.overrides)
+        self._embedded_defaults(conf)
+        conf_mod.validate(conf)
+
+        self.transport = rpc.get_transport(conf)
+        self._stoppers.append(self.transport.cleanup)
+        self.notification_transport = rpc.get_notification_transport(conf)
+        self._stoppers.append(self.notification_transport.cleanup)
+
+        # Placement first: every other service talks to it.
+        self._placement = assembly.PlacementServices(conf)
+        self._stoppers.append(self._placement.close)
+        self._api = assembly.APIServices(conf, self.transport, self.notification_transport)
+        self._stoppers.append(self._api.close)
+        bootstrap.bootstrap(conf, self._api.api_db, self._placement.db, self._api.cells,
+                            self._api.images)
+
+        placement_app = assembly.load_wsgi_app(conf, "placement", self._placement)
+        port = conf.aio.placement_port if self.placement_port is None else self.placement_port
+        server = assembly.WSGIServer(placement_app, self.listen, port, conf.aio.wsgi_threads,
+                                     "placement")
+        self._stoppers.append(server.stop)
+        server.start()
+        self.placement_url = server.url
+        conf.set_override("endpoint_override", self.placement_url, group="placement")
+
+        for bundle in (assembly.conductor_service(conf, self.transport,
+                                                  self.notification_transport),
+                       assembly.scheduler_service(conf, self.transport)):
+            self._stoppers.append(bundle.stop)
+            bundle.start()
+            if bundle.service.name == "compute-scheduler":
+                self.scheduler = bundle.service.manager
+        for i in range(self.hosts_wanted):
+            self._start_compute(f"host{i + 1}", **self.host_resources)
+        self.discover_hosts()
+
+        compute_app = assembly.load_wsgi_app(conf, "compute", self._api)
+        port = conf.aio.compute_port if self.compute_port is None else self.compute_port
+        server = assembly.WSGIServer(compute_app, self.listen, port, conf.aio.wsgi_threads,
+                                     "compute")
+        self._stoppers.append(server.stop)
+        server.start()
+        self.compute_url = server.url + "/v2.1"
+        self.compute_endpoint = server.url
+
+    def _embedded_defaults(self, conf):
+        state = self.state_dir
+
+        def default(name, value, group=None):
+            conf.set_default(name, value, group=group)
+
+        default("state_path", state)
+        default("connection", f"sqlite:///{state}/api.sqlite", "api_database")
+        default("connection", f"sqlite:///{state}/cell1.sqlite", "database")
+        default("connection", f"sqlite:///{state}/placement.sqlite", "placement_database")
+        default("transport_url", "fake://")
+        default("auth_strategy", "noauth2", "api")
+        default("auth_strategy", "noauth2", "placement")
+        default("host", "controller")
+        default("images_path", os.path.join(state, "images"), "image")
+        # The embedded cloud speaks to its own placement with the admin token.
+        default("noauth_token", ADMIN_TOKEN, "placement")
+
+    def stop(self) -> None:
+        """Stop every service and free every resource; safe to call twice."""
+        with self._lock:
+            self._stop_all()
+            self._started = False
+
+    def _stop_all(self):
+        while self._stoppers:
+            stop = self._stoppers.pop()
+            try:
+                stop()
+            except Exception:
+                LOG.exception("error while stopping the cloud")
+        for bundle in list(self._computes.values()):
+            bundle.stop()
+        self._computes.clear()
+        self._drivers.clear()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    @property
+    def running(self) -> bool:
+        return self._started
+
+    # ------------------------------------------------------------ hosts
+    def _start_compute(self, name, vcpus=None, memory_mb=None, disk_gb=None, driver=None):
+        if name in self._computes:
+            raise exception.Conflict(f"compute host {name} is already running")
+        from compute_core.virt import load_driver
+
+        driver = driver or self._drivers.get(name) or load_driver(self.conf, name)
+        for attr, value in (("vcpus", vcpus), ("memory_mb", memory_mb), ("disk_gb", disk_gb)):
+            if value is not None:
+                if not hasattr(driver, attr):
+                    raise exception.Invalid(f"driver {type(driver).__name__} has no size {attr}")
+                setattr(driver, attr, value)
+        bundle = assembly.compute_service(self.conf, self.transport, name, driver,
+                                          self.notification_transport)
+        bundle.start()
+        self._computes[name] = bundle
+        self._drivers[name] = driver
+        return bundle
+
+    def add_host(self, name, vcpus=None, memory_mb=None, disk_gb=None):
+        """Start a new compute host and map it to cell1."""
+        with self._lock:
+            self._start_compute(name, vcpus, memory_mb, disk_gb)
+            self.discover_hosts()
+
+    def stop_host(self, name, mark_down=True):
+        """Stop a compute service as if its process died. With *mark_down*
+        its service record is aged so the cloud sees it down at once."""
+        with self._lock:
+            bundle = self._computes.pop(name)
+        bundle.stop()
+        if mark_down:
+            from compute_core.db import cell_db
+            from compute_core.db import cell_schema as t
+
+            _, db = self._api.cells.for_host(name)
+            with db.begin() as conn:
+                conn.execute(t.services.update().where(t.services.c.host == name)
+                             .values(last_seen_up=cell_db.now().replace(year=2000)))
+
+    def start_host(self, name):
+        """Start a stopped compute host again; its hypervisor kept its guests."""
+        with self._lock:
+            self._start_compute(name)
+
+    def driver(self, host):
+        """The virt driver object of *host* (for fault injection)."""
+        return self._drivers[host]
+
+    def inject_fault(self, host, operation, instance_uuid=None, count=None, message=None):
+        driver = self.driver(host)
+        if not hasattr(driver, "inject_fault"):
+            raise exception.Invalid(f"driver of {host} does not support fault injection")
+        driver.inject_fault(operation, instance_uuid, count, message)
+
+    def set_spawn_delay(self, host, seconds):
+        self.driver(host).spawn_delay = seconds
+
+    @property
+    def host_names(self):
+        return sorted(self._computes)
+
+    def discover_hosts(self):
+        return discover_hosts(self._api.api_db, self._api.cells)
+
+    # ---------------------------------------------------------- clients
+    def clouds_yaml(self, name="compute-core", project="demo", user=None) -> dict:
+        """A clouds.yaml document for openstacksdk/OpenStackClient (noauth2)."""
+        user = user or project
+        token = ADMIN_TOKEN if user == "admin" else f"{user}:{project}"
+        return {"clouds": {name: {
+            "auth_type": "admin_token",
+            "auth": {"token": token, "endpoint": self.compute_url},
+            "compute_endpoint_override": self.compute_url,
+            "placement_endpoint_override": self.placement_url,
+            "region_name": "RegionOne",
+            "identity_api_version": "3",
+        }}}
+
+    def connection(self, project="demo", user=None):
+        """An openstacksdk Connection to this cloud (needs openstacksdk)."""
+        import openstack
+
+        user = user or project
+        token = ADMIN_TOKEN if user == "admin" else f"{user}:{project}"
+        return openstack.connect(
+            auth_type="admin_token", auth={"token": token, "endpoint": self.compute_url},
+            compute_endpoint_override=self.compute_url,
+            placement_endpoint_override=self.placement_url,
+            region_name="RegionOne", load_envvars=False, load_yaml_config=False)

@@ -1,0 +1,292 @@
+"""The compute service's RPC endpoint (target version 1.0) and periodic work."""
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+import traceback
+
+import oslo_messaging as messaging
+
+from compute_core import context as ctx_mod
+from compute_core import exception, notifications
+from compute_core.compute import states
+from compute_core.virt.driver import PowerState
+
+LOG = logging.getLogger(__name__)
+BINARY = "compute-compute"
+
+
+class _InstanceLocks:
+    """One lock per instance: operations on one guest never overlap."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._locks: dict[str, list] = {}
+
+    def __call__(self, uuid):
+        outer = self
+
+        class _Held:
+            def __enter__(self_inner):
+                with outer._lock:
+                    entry = outer._locks.setdefault(uuid, [threading.Lock(), 0])
+                    entry[1] += 1
+                entry[0].acquire()
+
+            def __exit__(self_inner, *exc):
+                with outer._lock:
+                    entry = outer._locks[uuid]
+                    entry[0].release()
+                    entry[1] -= 1
+                    if entry[1] == 0:
+                        del outer._locks[uuid]
+
+        return _Held()
+
+
+class ComputeManager:
+    target = messaging.Target(version="1.0")
+
+    def __init__(self, conf, host, driver, conductor, placement, notifier):
+        self.conf = conf
+        self.host = host
+        self.driver = driver
+        self.conductor = conductor
+        self.placement = placement
+        self.notifier = notifier
+        self.locks = _InstanceLocks()
+        self.node = None
+
+    # ---------------------------------------------------------- helpers
+    def _update(self, ctxt, uuid, values, expected_task_state="__any__"):
+        result = self.conductor.instance_update(ctxt, uuid, values, expected_task_state)
+        if isinstance(result, dict) and result.get("error") == "InstanceNotFound":
+            raise exception.InstanceNotFound(instance_id=uuid)
+        if isinstance(result, dict) and result.get("error") == "InstanceInvalidState":
+            raise exception.InstanceInvalidState(action="update", instance_uuid=uuid,
+                                                 attr="task_state", state="changed")
+        return result
+
+    def _fault(self, ctxt, uuid, exc):
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.conductor.instance_fault_create(ctxt, uuid, getattr(exc, "code", 500) or 500,
+                                             message, details, self.host)
+
+    def _event(self, ctxt, uuid, event, result=None, exc=None, finish=False):
+        tb = None
+        if exc is not None:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        try:
+            self.conductor.action_event(ctxt, uuid, event, result, self.host, tb, finish)
+        except Exception:
+            LOG.exception("could not record action event %s of %s", event, uuid)
+
+    # ------------------------------------------------------------ build
+    def build_and_run_instance(self, ctxt, instance, request_spec, image, alternates,
+                               allocation_request, attempt):
+        uuid = instance["uuid"]
+        with self.locks(uuid):
+            self._build(ctxt, instance, request_spec, image, alternates, attempt)
+
+    def _build(self, ctxt, instance, request_spec, image, alternates, attempt):
+        uuid = instance["uuid"]
+        self.notifier.info(ctxt, "instance.create.start", notifications.instance_payload(instance))
+        self._event(ctxt, uuid, "compute__do_build_and_run_instance")
+        try:
+            instance = self._update(ctxt, uuid, {"task_state": states.SPAWNING},
+                                    expected_task_state=states.SCHEDULING)
+        except (exception.InstanceNotFound, exception.InstanceInvalidState):
+            # Deleted while queued: the delete path cleans up.
+            LOG.info("instance %s deleted before its build started", uuid)
+            self._event(ctxt, uuid, "compute__do_build_and_run_instance", "Error", finish=True)
+            return
+        try:
+            self.driver.spawn(ctxt, instance, image or {}, instance.get("network_info") or {})
+        except Exception as exc:  # any driver failure: reschedule or ERROR
+            LOG.warning("spawn of %s on %s failed: %s", uuid, self.host, exc)
+            self._event(ctxt, uuid, "compute__do_build_and_run_instance", "Error", exc,
+                        finish=True)
+            self._cleanup_failed_spawn(ctxt, instance)
+            if alternates and self.conf.scheduler.max_attempts > 1:
+                self._fault(ctxt, uuid, exc)
+                self.conductor.build_instances(ctxt, uuid, request_spec, image, alternates,
+                                               attempt)
+                return
+            self._fault(ctxt, uuid, exc)
+            try:
+                self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None,
+                                          "power_state": PowerState.NOSTATE},
+                             expected_task_state=states.SPAWNING)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                pass
+            self.notifier.error(ctxt, "instance.create.error",
+                                notifications.instance_payload(instance, fault=str(exc)))
+            return
+        try:
+            instance = self._update(ctxt, uuid, {
+                "vm_state": states.ACTIVE, "task_state": None,
+                "power_state": int(self._power_state(instance)),
+                "launched_at": ctx_now()}, expected_task_state=states.SPAWNING)
+        except (exception.InstanceNotFound, exception.InstanceInvalidState):
+            # Deleted while spawning: terminate_instance runs after us and
+            # destroys the guest.
+            LOG.info("instance %s was deleted while spawning", uuid)
+            self._event(ctxt, uuid, "compute__do_build_and_run_instance", "Error", finish=True)
+            return
+        self._event(ctxt, uuid, "compute__do_build_and_run_instance", "Success", finish=True)
+        self.notifier.info(ctxt, "instance.create.end", notifications.instance_payload(instance))
+
+    def _cleanup_failed_spawn(self, ctxt, instance):
+        try:
+            self.driver.destroy(ctxt, instance, instance.get("network_info") or {}, True)
+        except Exception:
+            LOG.exception("cleanup after failed spawn of %s", instance["uuid"])
+        try:
+            self.placement.delete_allocations(instance["uuid"])
+        except Exception:
+            LOG.exception("could not free allocations of %s", instance["uuid"])
+
+    def _power_state(self, instance):
+        try:
+            return self.driver.get_info(instance).state
+        except exception.InstanceNotFound:
+            return PowerState.NOSTATE
+
+    # ----------------------------------------------------------- delete
+    def terminate_instance(self, ctxt, instance):
+        uuid = instance["uuid"]
+        with self.locks(uuid):
+            self.notifier.info(ctxt, "instance.delete.start",
+                               notifications.instance_payload(instance))
+            self._event(ctxt, uuid, "compute_terminate_instance")
+            current = self.conductor.instance_get(ctxt, uuid) or instance
+            try:
+                self.driver.destroy(ctxt, current, current.get("network_info") or {}, True)
+            except Exception as exc:
+                LOG.warning("destroy of %s failed: %s", uuid, exc)
+                self._fault(ctxt, uuid, exc)
+                self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None})
+                self._event(ctxt, uuid, "compute_terminate_instance", "Error", exc, finish=True)
+                return
+            self.placement.delete_allocations(uuid)
+            self._event(ctxt, uuid, "compute_terminate_instance", "Success", finish=True)
+            self.conductor.instance_destroy(ctxt, uuid)
+            self.notifier.info(ctxt, "instance.delete.end",
+                               notifications.instance_payload(dict(current, vm_state="deleted")))
+
+    # ------------------------------------------------------------ power
+    def _power_action(self, ctxt, instance, event, action, ok_values, task_state):
+        uuid = instance["uuid"]
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            try:
+                action(instance)
+            except Exception as exc:
+                self._fault(ctxt, uuid, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                try:
+                    self._update(ctxt, uuid, {"task_state": None,
+                                              "power_state": int(self._power_state(instance))},
+                                 expected_task_state=task_state)
+                except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                    pass
+                return
+            values = dict(ok_values, task_state=None,
+                          power_state=int(self._power_state(instance)))
+            try:
+                self._update(ctxt, uuid, values, expected_task_state=task_state)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                return
+            self._event(ctxt, uuid, event, "Success", finish=True)
+
+    def stop_instance(self, ctxt, instance, clean_shutdown=True):
+        timeout = 60 if clean_shutdown else 0
+        self._power_action(ctxt, instance, "compute_stop_instance",
+                           lambda i: self.driver.power_off(i, timeout),
+                           {"vm_state": states.STOPPED}, states.POWERING_OFF)
+
+    def start_instance(self, ctxt, instance):
+        self._power_action(ctxt, instance, "compute_start_instance",
+                           lambda i: self.driver.power_on(ctxt, i, i.get("network_info") or {}),
+                           {"vm_state": states.ACTIVE}, states.POWERING_ON)
+
+    def reboot_instance(self, ctxt, instance, reboot_type):
+        task = states.REBOOTING_HARD if reboot_type == "HARD" else states.REBOOTING
+        self._power_action(ctxt, instance, "compute_reboot_instance",
+                           lambda i: self.driver.reboot(ctxt, i, i.get("network_info") or {},
+                                                        reboot_type),
+                           {"vm_state": states.ACTIVE}, task)
+
+    # --------------------------------------------------------- periodic
+    def heartbeat(self):
+        self.conductor.service_update(ctx_mod.get_admin_context(), self.host, BINARY,
+                                      f"compute.{self.host}")
+
+    def update_available_resource(self):
+        """Report the node to the cell DB and its inventory to placement."""
+        ctxt = ctx_mod.get_admin_context()
+        res = self.driver.get_available_resource()
+        conf = self.conf
+        node = self.conductor.compute_node_update(ctxt, self.host, res.hypervisor_hostname, {
+            "vcpus": res.vcpus, "memory_mb": res.memory_mb, "local_gb": res.local_gb,
+            "vcpus_used": res.vcpus_used, "memory_mb_used": res.memory_mb_used,
+            "local_gb_used": res.local_gb_used, "hypervisor_type": res.hypervisor_type,
+            "hypervisor_version": res.hypervisor_version, "cpu_info": res.cpu_info,
+            "host_ip": conf.my_ip, "running_vms": len(self.driver.list_instances()),
+            "cpu_allocation_ratio": conf.initial_cpu_allocation_ratio,
+            "ram_allocation_ratio": conf.initial_ram_allocation_ratio,
+            "disk_allocation_ratio": conf.initial_disk_allocation_ratio,
+        })
+        self.node = node
+        tree = {"inventories": self._inventories(res), "traits": set()}
+        self.driver.update_provider_tree(tree, res.hypervisor_hostname)
+        self.placement.ensure_provider(node["uuid"], res.hypervisor_hostname)
+        self.placement.set_inventory(node["uuid"], tree["inventories"])
+        self.placement.set_traits(node["uuid"], tree["traits"])
+
+    def _inventories(self, res) -> dict:
+        conf = self.conf
+        inv = {}
+        if res.vcpus:
+            inv["VCPU"] = {"total": res.vcpus, "reserved": min(conf.reserved_host_cpus, res.vcpus),
+                           "min_unit": 1, "max_unit": res.vcpus, "step_size": 1,
+                           "allocation_ratio": conf.initial_cpu_allocation_ratio}
+        if res.memory_mb:
+            inv["MEMORY_MB"] = {"total": res.memory_mb,
+                                "reserved": min(conf.reserved_host_memory_mb, res.memory_mb),
+                                "min_unit": 1, "max_unit": res.memory_mb, "step_size": 1,
+                                "allocation_ratio": conf.initial_ram_allocation_ratio}
+        if res.local_gb:
+            reserved = -(-conf.reserved_host_disk_mb // 1024)
+            inv["DISK_GB"] = {"total": res.local_gb, "reserved": min(reserved, res.local_gb),
+                              "min_unit": 1, "max_unit": res.local_gb, "step_size": 1,
+                              "allocation_ratio": conf.initial_disk_allocation_ratio}
+        return inv
+
+    def sync_power_states(self):
+        ctxt = ctx_mod.get_admin_context()
+        for inst in self.conductor.instances_on_host(ctxt, self.host):
+            if inst["task_state"] is not None or inst["vm_state"] in (states.BUILDING,
+                                                                     states.ERROR):
+                continue
+            with self.locks(inst["uuid"]):
+                actual = self._power_state(inst)
+                if int(actual) == inst["power_state"]:
+                    continue
+                values = {"power_state": int(actual)}
+                if inst["vm_state"] == states.ACTIVE and actual in (PowerState.SHUTDOWN,
+                                                                    PowerState.NOSTATE,
+                                                                    PowerState.CRASHED):
+                    values["vm_state"] = states.STOPPED
+                LOG.info("power state of %s: database %s, hypervisor %s", inst["uuid"],
+                         inst["power_state"], int(actual))
+                try:
+                    self._update(ctxt, inst["uuid"], values, expected_task_state=None)
+                except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                    pass
+
+
+def ctx_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()

@@ -1,0 +1,52 @@
+"""vm_state and task_state values, and how they make an API status."""
+
+ACTIVE = "active"
+BUILDING = "building"
+PAUSED = "paused"
+SUSPENDED = "suspended"
+STOPPED = "stopped"
+RESCUED = "rescued"
+RESIZED = "resized"
+SOFT_DELETED = "soft-delete"
+DELETED = "deleted"
+ERROR = "error"
+SHELVED = "shelved"
+SHELVED_OFFLOADED = "shelved_offloaded"
+
+SCHEDULING = "scheduling"
+NETWORKING = "networking"
+SPAWNING = "spawning"
+DELETING = "deleting"
+POWERING_OFF = "powering-off"
+POWERING_ON = "powering-on"
+REBOOTING = "rebooting"
+REBOOTING_HARD = "rebooting_hard"
+REBOOT_PENDING = "reboot_pending"
+REBOOT_STARTED = "reboot_started"
+REBUILDING = "rebuilding"
+
+_STATUS = {
+    ACTIVE: "ACTIVE", BUILDING: "BUILD", PAUSED: "PAUSED", SUSPENDED: "SUSPENDED",
+    STOPPED: "SHUTOFF", RESCUED: "RESCUE", RESIZED: "VERIFY_RESIZE",
+    SOFT_DELETED: "SOFT_DELETED", DELETED: "DELETED", ERROR: "ERROR", SHELVED: "SHELVED",
+    SHELVED_OFFLOADED: "SHELVED_OFFLOADED",
+}
+_TASK_STATUS = {
+    REBOOTING: "REBOOT", REBOOT_PENDING: "REBOOT", REBOOT_STARTED: "REBOOT",
+    REBOOTING_HARD: "HARD_REBOOT", REBUILDING: "REBUILD",
+}
+
+
+def status_from_state(vm_state: str | None, task_state: str | None) -> str:
+    """The server "status" the Compute API shows for a vm/task state pair."""
+    if vm_state == ACTIVE and task_state in _TASK_STATUS:
+        return _TASK_STATUS[task_state]
+    if task_state == DELETING and vm_state not in (ERROR, DELETED):
+        return "ACTIVE" if vm_state == ACTIVE else _STATUS.get(vm_state, "UNKNOWN")
+    return _STATUS.get(vm_state, "UNKNOWN")
+
+
+# API status filter -> vm_states
+STATUS_TO_VM_STATES = {}
+for _vm, _st in _STATUS.items():
+    STATUS_TO_VM_STATES.setdefault(_st, []).append(_vm)

@@ -1,0 +1,62 @@
+"""Client side of the conductor RPC API (topic ``conductor``).
+
+1.0 - schedule_and_build_instances, build_instances (reschedule),
+      instance_update, instance_fault_create, instance_destroy,
+      instance_get, instances_on_host, service_update,
+      compute_node_update, action_event
+"""
+from compute_core import rpc
+
+TOPIC = "conductor"
+VERSION = "1.0"
+
+
+class ConductorAPI:
+    def __init__(self, transport, timeout=None):
+        self.client = rpc.get_client(transport, TOPIC, VERSION, timeout=timeout)
+
+    def _cctx(self):
+        return self.client.prepare(version="1.0")
+
+    # casts: the long-running orchestration
+    def schedule_and_build_instances(self, ctxt, instance_uuids, request_spec, image,
+                                     requested_networks):
+        self._cctx().cast(ctxt, "schedule_and_build_instances", instance_uuids=instance_uuids,
+                          request_spec=request_spec, image=image,
+                          requested_networks=requested_networks)
+
+    def build_instances(self, ctxt, instance_uuid, request_spec, image, alternates,
+                        attempt):
+        self._cctx().cast(ctxt, "build_instances", instance_uuid=instance_uuid,
+                          request_spec=request_spec, image=image, alternates=alternates,
+                          attempt=attempt)
+
+    # calls: DB access on behalf of compute hosts
+    def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__"):
+        return self._cctx().call(ctxt, "instance_update", instance_uuid=instance_uuid,
+                                 values=values, expected_task_state=expected_task_state)
+
+    def instance_get(self, ctxt, instance_uuid):
+        return self._cctx().call(ctxt, "instance_get", instance_uuid=instance_uuid)
+
+    def instance_fault_create(self, ctxt, instance_uuid, code, message, details, host):
+        return self._cctx().call(ctxt, "instance_fault_create", instance_uuid=instance_uuid,
+                                 code=code, message=message, details=details, host=host)
+
+    def instance_destroy(self, ctxt, instance_uuid):
+        return self._cctx().call(ctxt, "instance_destroy", instance_uuid=instance_uuid)
+
+    def instances_on_host(self, ctxt, host):
+        return self._cctx().call(ctxt, "instances_on_host", host=host)
+
+    def service_update(self, ctxt, host, binary, topic):
+        return self._cctx().call(ctxt, "service_update", host=host, binary=binary, topic=topic)
+
+    def compute_node_update(self, ctxt, host, nodename, values):
+        return self._cctx().call(ctxt, "compute_node_update", host=host, nodename=nodename,
+                                 values=values)
+
+    def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
+                     finish=False):
+        return self._cctx().call(ctxt, "action_event", instance_uuid=instance_uuid,
+                                 event=event, result=result, host=host, tb=tb, finish=finish)

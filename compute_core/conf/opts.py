@@ -1,0 +1,194 @@
+"""Every configuration option compute_core owns, grouped as Nova groups them.
+
+`list_opts` feeds `oslo-config-generator` (entry point `oslo.config.opts`);
+`register_all` puts the same options on a given ConfigOpts instance. Nothing
+here touches the process-global `cfg.CONF`.
+"""
+from oslo_config import cfg
+from oslo_db import options as db_options
+
+default_opts = [
+    cfg.StrOpt("host", default="localhost", sample_default="<hostname>",
+               help="Name of this node: the compute host name of a compute service."),
+    cfg.StrOpt("state_path", default="/var/lib/compute_core",
+               help="Directory where compute_core keeps its state (SQLite files, images)."),
+    cfg.StrOpt("compute_driver", default="fake",
+               help="Virt driver plugin, by its name in the compute_core.virt_drivers "
+                    "entry-point group (e.g. fake, libvirt)."),
+    cfg.StrOpt("my_ip", default="127.0.0.1", help="IP address of this host."),
+    cfg.IntOpt("report_interval", default=10, min=1,
+               help="Seconds between service heartbeats."),
+    cfg.IntOpt("service_down_time", default=60, min=1,
+               help="Seconds after the last heartbeat before a service counts as down."),
+    cfg.IntOpt("sync_power_state_interval", default=600, min=-1,
+               help="Seconds between power state syncs; -1 disables them."),
+    cfg.IntOpt("update_resources_interval", default=60, min=1,
+               help="Seconds between reports of the compute node's resources."),
+    cfg.StrOpt("default_availability_zone", default="nova",
+               help="Availability zone of compute hosts not in an aggregate zone."),
+    cfg.FloatOpt("initial_cpu_allocation_ratio", default=4.0, min=0.0,
+                 help="vCPU allocation ratio reported for a new compute node."),
+    cfg.FloatOpt("initial_ram_allocation_ratio", default=1.0, min=0.0,
+                 help="RAM allocation ratio reported for a new compute node."),
+    cfg.FloatOpt("initial_disk_allocation_ratio", default=1.0, min=0.0,
+                 help="Disk allocation ratio reported for a new compute node."),
+    cfg.IntOpt("reserved_host_memory_mb", default=512, min=0,
+               help="Memory (MiB) kept for the host, not offered to instances."),
+    cfg.IntOpt("reserved_host_disk_mb", default=0, min=0,
+               help="Disk (MiB) kept for the host, not offered to instances."),
+    cfg.IntOpt("reserved_host_cpus", default=0, min=0,
+               help="vCPUs kept for the host, not offered to instances."),
+    cfg.StrOpt("image_backend", default="local",
+               help="Image backend plugin (compute_core.image_backends entry point)."),
+    cfg.StrOpt("network_backend", default="flat",
+               help="Network backend plugin (compute_core.network_backends entry point)."),
+]
+
+api_opts = [
+    cfg.StrOpt("auth_strategy", default="keystone", choices=["keystone", "noauth2"],
+               help="How API requests are authenticated: keystone (keystonemiddleware) "
+                    "or noauth2 (X-Auth-Token: user:project, for local use only)."),
+    cfg.IntOpt("max_limit", default=1000, min=1,
+               help="Largest number of items one list request returns."),
+    cfg.StrOpt("compute_link_prefix", help="Base URL used in links instead of the request's."),
+]
+
+wsgi_opts = [
+    cfg.StrOpt("api_paste_config", default="api-paste.ini",
+               help="Paste deploy file with the pipelines of the WSGI apps; a relative "
+                    "name is looked up beside the config file, in etc/ and in the package."),
+]
+
+api_database_opts = [
+    cfg.StrOpt("connection", secret=True,
+               help="SQLAlchemy URL of the API database."),
+    cfg.IntOpt("max_pool_size", default=5, help="Connection pool size."),
+    cfg.IntOpt("max_overflow", default=50, help="Connections allowed above the pool size."),
+]
+
+placement_database_opts = [
+    cfg.StrOpt("connection", secret=True,
+               help="SQLAlchemy URL of the placement database (the placement service)."),
+    cfg.IntOpt("max_pool_size", default=5, help="Connection pool size."),
+    cfg.IntOpt("max_overflow", default=50, help="Connections allowed above the pool size."),
+]
+
+filter_scheduler_opts = [
+    cfg.ListOpt("enabled_filters",
+                default=["ComputeFilter", "AvailabilityZoneFilter"],
+                help="Filters (compute_core.scheduler.filters entry points) applied in order."),
+    cfg.ListOpt("weighers", default=["all"],
+                help="Weighers (compute_core.scheduler.weighers entry points); 'all' "
+                     "means every installed weigher."),
+    cfg.IntOpt("host_subset_size", default=1, min=1,
+               help="Pick randomly among this many best-weighed hosts."),
+    cfg.FloatOpt("ram_weight_multiplier", default=1.0,
+                 help="Multiplier of free RAM; negative stacks instead of spreads."),
+    cfg.FloatOpt("cpu_weight_multiplier", default=1.0, help="Multiplier of free vCPUs."),
+    cfg.FloatOpt("disk_weight_multiplier", default=1.0, help="Multiplier of free disk."),
+]
+
+scheduler_opts = [
+    cfg.IntOpt("max_attempts", default=3, min=1,
+               help="Hosts tried for one build (the chosen one plus alternates)."),
+    cfg.IntOpt("max_placement_results", default=1000, min=1,
+               help="Allocation candidates asked of placement per request."),
+    cfg.IntOpt("discover_hosts_in_cells_interval", default=-1, min=-1,
+               help="Seconds between automatic host discoveries; -1 disables it."),
+]
+
+placement_opts = [
+    cfg.URIOpt("endpoint_override",
+               help="URL of the placement API. Required with noauth2; with keystone it "
+                    "is found in the service catalog when unset."),
+    cfg.StrOpt("auth_strategy", default="noauth2", choices=["keystone", "noauth2"],
+               help="How this service authenticates to placement."),
+    cfg.StrOpt("noauth_token", default="admin:admin", secret=True,
+               help="X-Auth-Token sent to placement with noauth2."),
+    cfg.StrOpt("auth_url", help="Keystone URL for the placement service user."),
+    cfg.StrOpt("username", help="Placement service user."),
+    cfg.StrOpt("password", secret=True, help="Placement service user's password."),
+    cfg.StrOpt("project_name", default="service", help="Project of the service user."),
+    cfg.StrOpt("user_domain_name", default="Default", help="Domain of the user."),
+    cfg.StrOpt("project_domain_name", default="Default", help="Domain of the project."),
+    cfg.StrOpt("region_name", help="Region of the placement endpoint."),
+    cfg.IntOpt("timeout", default=30, min=1, help="Seconds before a placement request fails."),
+]
+
+fake_driver_opts = [
+    cfg.IntOpt("vcpus", default=16, min=0, help="vCPUs a fake host reports."),
+    cfg.IntOpt("memory_mb", default=32768, min=0, help="Memory (MiB) a fake host reports."),
+    cfg.IntOpt("disk_gb", default=1024, min=0, help="Disk (GiB) a fake host reports."),
+    cfg.FloatOpt("spawn_delay", default=0.0, min=0,
+                 help="Seconds each spawn takes (a host that is slow to build)."),
+    cfg.StrOpt("fail_metadata_key", default="fake_fail",
+               help="Server metadata key that makes the fake driver fail: its value "
+                    "names the operation (spawn, destroy, power_off, power_on, reboot)."),
+]
+
+quota_opts = [
+    cfg.IntOpt("instances", default=10, min=-1, help="Servers per project (-1: unlimited)."),
+    cfg.IntOpt("cores", default=20, min=-1, help="vCPUs per project (-1: unlimited)."),
+    cfg.IntOpt("ram", default=50 * 1024, min=-1, help="MiB of RAM per project (-1: unlimited)."),
+    cfg.IntOpt("metadata_items", default=128, min=-1, help="Metadata items per server."),
+    cfg.IntOpt("key_pairs", default=100, min=-1, help="Key pairs per user."),
+    cfg.IntOpt("server_groups", default=10, min=-1, help="Server groups per project."),
+    cfg.IntOpt("server_group_members", default=10, min=-1, help="Servers per server group."),
+    cfg.IntOpt("injected_files", default=5, min=-1, help="Injected files per server."),
+    cfg.IntOpt("injected_file_content_bytes", default=10240, min=-1,
+               help="Bytes per injected file."),
+    cfg.IntOpt("injected_file_path_length", default=255, min=-1,
+               help="Characters in an injected file's path."),
+]
+
+flat_network_opts = [
+    cfg.StrOpt("cidr", default="10.0.0.0/24",
+               help="Subnet the flat network hands fixed IPs from."),
+    cfg.StrOpt("network_name", default="private", help="Name of the flat network."),
+]
+
+image_opts = [
+    cfg.StrOpt("images_path", default="$state_path/images",
+               help="Directory of the local image backend's files."),
+]
+
+aio_opts = [
+    cfg.HostAddressOpt("listen", default="127.0.0.1", help="Address the APIs listen on."),
+    cfg.PortOpt("compute_port", default=8774, help="Compute API port (0: any free port)."),
+    cfg.PortOpt("placement_port", default=8778, help="Placement API port (0: any free port)."),
+    cfg.IntOpt("hosts", default=1, min=0, help="Fake compute hosts started (host1, host2...)."),
+    cfg.StrOpt("default_image_name", default="default-raw",
+               help="Name of the small image imported on first start."),
+    cfg.IntOpt("wsgi_threads", default=16, min=1, help="Threads serving each API."),
+]
+
+GROUPS = [
+    (None, default_opts),
+    ("api", api_opts),
+    ("wsgi", wsgi_opts),
+    ("api_database", api_database_opts),
+    ("placement_database", placement_database_opts),
+    ("filter_scheduler", filter_scheduler_opts),
+    ("scheduler", scheduler_opts),
+    ("placement", placement_opts),
+    ("fake_driver", fake_driver_opts),
+    ("quota", quota_opts),
+    ("flat_network", flat_network_opts),
+    ("image", image_opts),
+    ("aio", aio_opts),
+]
+
+# Groups whose options other libraries own but that we register ourselves.
+_EXTERNAL = [("database", db_options.database_opts)]
+
+
+def list_opts():
+    """Option lists for oslo-config-generator, (group name, options) pairs."""
+    return [(g or "DEFAULT", list(o)) for g, o in GROUPS + _EXTERNAL]
+
+
+def register_all(conf: cfg.ConfigOpts) -> None:
+    """Register every compute_core option on *conf*."""
+    for group, opts in GROUPS:
+        conf.register_opts(opts, group=group)
+    conf.register_opts(db_options.database_opts, group="database")

@@ -1,0 +1,345 @@
+"""Reads and writes of the API database (global data)."""
+from __future__ import annotations
+
+import datetime
+import uuid as uuidlib
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exc
+
+from compute_core import exception
+from compute_core.db import api_schema as t
+
+CELL0_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _d(row):
+    return None if row is None else dict(row._mapping)
+
+
+# ------------------------------------------------------------------ cells
+
+def create_cell(db, name, database_connection, transport_url, uuid=None, disabled=False):
+    values = dict(uuid=uuid or str(uuidlib.uuid4()), name=name,
+                  database_connection=database_connection, transport_url=transport_url,
+                  disabled=disabled, created_at=now())
+    with db.begin() as conn:
+        conn.execute(t.cell_mappings.insert().values(**values))
+    return get_cell(db, values["uuid"])
+
+
+def get_cell(db, uuid):
+    with db.connect() as conn:
+        row = conn.execute(sa.select(t.cell_mappings).where(t.cell_mappings.c.uuid == uuid)).first()
+    if row is None:
+        raise exception.CellMappingNotFound(uuid=uuid)
+    return _d(row)
+
+
+def list_cells(db):
+    with db.connect() as conn:
+        return [_d(r) for r in conn.execute(sa.select(t.cell_mappings).order_by(t.cell_mappings.c.id))]
+
+
+def find_cell(db, name_or_uuid):
+    for cell in list_cells(db):
+        if name_or_uuid in (cell["uuid"], cell["name"]):
+            return cell
+    raise exception.CellMappingNotFound(uuid=name_or_uuid)
+
+
+# ------------------------------------------------------------ host mappings
+
+def map_host(db, host, cell_id) -> bool:
+    """Map *host* to a cell; False when it was already mapped."""
+    try:
+        with db.begin() as conn:
+            conn.execute(t.host_mappings.insert().values(host=host, cell_id=cell_id, created_at=now()))
+        return True
+    except db_exc.DBDuplicateEntry:
+        return False
+
+
+def list_host_mappings(db):
+    hm, cm = t.host_mappings, t.cell_mappings
+    q = (sa.select(hm.c.host, cm.c.uuid.label("cell_uuid"), cm.c.name.label("cell_name"))
+         .join(cm, cm.c.id == hm.c.cell_id).order_by(hm.c.host))
+    with db.connect() as conn:
+        return [_d(r) for r in conn.execute(q)]
+
+
+def cell_of_host(db, host):
+    hm, cm = t.host_mappings, t.cell_mappings
+    with db.connect() as conn:
+        row = conn.execute(sa.select(cm).join(hm, hm.c.cell_id == cm.c.id)
+                           .where(hm.c.host == host)).first()
+    if row is None:
+        raise exception.ComputeHostNotFound(host=host)
+    return _d(row)
+
+
+# -------------------------------------------------------- instance mappings
+
+def get_instance_mapping(db, instance_uuid):
+    im, cm = t.instance_mappings, t.cell_mappings
+    q = (sa.select(im, cm.c.uuid.label("cell_uuid"))
+         .select_from(im.outerjoin(cm, cm.c.id == im.c.cell_id))
+         .where(im.c.instance_uuid == instance_uuid))
+    with db.connect() as conn:
+        row = conn.execute(q).first()
+    if row is None:
+        raise exception.InstanceNotFound(instance_id=instance_uuid)
+    return _d(row)
+
+
+def set_instance_cell(db, instance_uuid, cell_id):
+    with db.begin() as conn:
+        conn.execute(t.instance_mappings.update()
+                     .where(t.instance_mappings.c.instance_uuid == instance_uuid)
+                     .values(cell_id=cell_id, updated_at=now()))
+
+
+def list_instance_mappings(db, project_id=None):
+    im, cm = t.instance_mappings, t.cell_mappings
+    q = (sa.select(im.c.instance_uuid, im.c.project_id, cm.c.uuid.label("cell_uuid"))
+         .select_from(im.outerjoin(cm, cm.c.id == im.c.cell_id)))
+    if project_id is not None:
+        q = q.where(im.c.project_id == project_id)
+    with db.connect() as conn:
+        return [_d(r) for r in conn.execute(q)]
+
+
+def delete_instance_records(db, instance_uuid):
+    """Drop everything the API database holds for one instance."""
+    with db.begin() as conn:
+        for table in (t.build_requests, t.request_specs, t.instance_mappings):
+            conn.execute(table.delete().where(table.c.instance_uuid == instance_uuid))
+        conn.execute(t.fixed_ips.delete().where(t.fixed_ips.c.instance_uuid == instance_uuid))
+
+
+# ----------------------------------------------------------------- builds
+
+def create_build(db, instance: dict, request_spec: dict, cell_id=None):
+    """Record build request, request spec and instance mapping at once."""
+    ts = now()
+    with db.begin() as conn:
+        conn.execute(t.instance_mappings.insert().values(
+            instance_uuid=instance["uuid"], cell_id=cell_id, project_id=instance["project_id"],
+            user_id=instance["user_id"], queued_for_delete=False, created_at=ts))
+        conn.execute(t.build_requests.insert().values(
+            instance_uuid=instance["uuid"], project_id=instance["project_id"],
+            instance=instance, created_at=ts))
+        conn.execute(t.request_specs.insert().values(
+            instance_uuid=instance["uuid"], spec=request_spec, created_at=ts))
+
+
+def get_build_request(db, instance_uuid):
+    with db.connect() as conn:
+        row = conn.execute(sa.select(t.build_requests)
+                           .where(t.build_requests.c.instance_uuid == instance_uuid)).first()
+    return _d(row)
+
+
+def list_build_requests(db, project_id=None):
+    q = sa.select(t.build_requests)
+    if project_id is not None:
+        q = q.where(t.build_requests.c.project_id == project_id)
+    with db.connect() as conn:
+        return [_d(r) for r in conn.execute(q)]
+
+
+def delete_build_request(db, instance_uuid) -> bool:
+    with db.begin() as conn:
+        res = conn.execute(t.build_requests.delete()
+                           .where(t.build_requests.c.instance_uuid == instance_uuid))
+    return res.rowcount > 0
+
+
+def get_request_spec(db, instance_uuid):
+    with db.connect() as conn:
+        row = conn.execute(sa.select(t.request_specs.c.spec)
+                           .where(t.request_specs.c.instance_uuid == instance_uuid)).first()
+    return None if row is None else row.spec
+
+
+# ---------------------------------------------------------------- flavors
+
+def _flavor_dict(row, extra_specs):
+    d = _d(row)
+    d["extra_specs"] = extra_specs
+    return d
+
+
+def _extra_specs(conn, ids):
+    out = {i: {} for i in ids}
+    if ids:
+        q = sa.select(t.flavor_extra_specs).where(t.flavor_extra_specs.c.flavor_id.in_(ids))
+        for r in conn.execute(q):
+            out[r.flavor_id][r.key] = r.value
+    return out
+
+
+def create_flavor(db, name, memory_mb, vcpus, root_gb, flavorid=None, ephemeral_gb=0, swap=0,
+                  rxtx_factor=1.0, is_public=True, description=None, extra_specs=None):
+    flavorid = flavorid or str(uuidlib.uuid4())
+    try:
+        with db.begin() as conn:
+            fid = conn.execute(t.flavors.insert().values(
+                flavorid=flavorid, name=name, memory_mb=memory_mb, vcpus=vcpus, root_gb=root_gb,
+                ephemeral_gb=ephemeral_gb, swap=swap, rxtx_factor=rxtx_factor,
+                is_public=is_public, disabled=False, description=description, created_at=now(),
+            )).inserted_primary_key[0]
+            for k, v in (extra_specs or {}).items():
+                conn.execute(t.flavor_extra_specs.insert().values(flavor_id=fid, key=k, value=v))
+    except db_exc.DBDuplicateEntry as exc:
+        which = "name" if "name" in str(exc.columns) else "ID"
+        value = name if which == "name" else flavorid
+        raise exception.Conflict(f"Flavor with {which} {value} already exists.") from None
+    return get_flavor(db, flavorid)
+
+
+def get_flavor(db, flavorid, project_id=None, is_admin=True):
+    with db.connect() as conn:
+        row = conn.execute(sa.select(t.flavors).where(t.flavors.c.flavorid == str(flavorid))).first()
+        if row is None or not _flavor_visible(conn, row, project_id, is_admin):
+            raise exception.FlavorNotFound(flavor_id=flavorid)
+        return _flavor_dict(row, _extra_specs(conn, [row.id])[row.id])
+
+
+def _flavor_visible(conn, row, project_id, is_admin):
+    if row.is_public or is_admin:
+        return True
+    return conn.execute(sa.select(t.flavor_projects.c.id)
+                        .where(t.flavor_projects.c.flavor_id == row.id)
+                        .where(t.flavor_projects.c.project_id == project_id)).first() is not None
+
+
+def list_flavors(db, project_id=None, is_admin=False, is_public=True, min_ram=None,
+                 min_disk=None, name=None):
+    f = t.flavors
+    q = sa.select(f).where(f.c.disabled.is_(False))
+    if min_ram is not None:
+        q = q.where(f.c.memory_mb >= min_ram)
+    if min_disk is not None:
+        q = q.where(f.c.root_gb >= min_disk)
+    if name is not None:
+        q = q.where(f.c.name == name)
+    if is_public is not None:
+        if is_public:
+            access = sa.select(t.flavor_projects.c.flavor_id).where(
+                t.flavor_projects.c.project_id == project_id)
+            q = q.where(sa.or_(f.c.is_public.is_(True), f.c.id.in_(access)))
+        else:
+            q = q.where(f.c.is_public.is_(False))
+            if not is_admin:
+                q = q.where(f.c.id.in_(sa.select(t.flavor_projects.c.flavor_id).where(
+                    t.flavor_projects.c.project_id == project_id)))
+    elif not is_admin:
+        access = sa.select(t.flavor_projects.c.flavor_id).where(
+            t.flavor_projects.c.project_id == project_id)
+        q = q.where(sa.or_(f.c.is_public.is_(True), f.c.id.in_(access)))
+    with db.connect() as conn:
+        rows = conn.execute(q.order_by(f.c.memory_mb, f.c.flavorid)).all()
+        specs = _extra_specs(conn, [r.id for r in rows])
+    return [_flavor_dict(r, specs[r.id]) for r in rows]
+
+
+def delete_flavor(db, flavorid):
+    with db.begin() as conn:
+        row = conn.execute(sa.select(t.flavors.c.id).where(t.flavors.c.flavorid == flavorid)).first()
+        if row is None:
+            raise exception.FlavorNotFound(flavor_id=flavorid)
+        conn.execute(t.flavor_extra_specs.delete().where(t.flavor_extra_specs.c.flavor_id == row.id))
+        conn.execute(t.flavor_projects.delete().where(t.flavor_projects.c.flavor_id == row.id))
+        conn.execute(t.flavors.delete().where(t.flavors.c.id == row.id))
+
+
+def count_flavors(db):
+    with db.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(t.flavors)).scalar()
+
+
+# ----------------------------------------------------------------- quotas
+
+def get_quota_limits(db, project_id, defaults: dict) -> dict:
+    limits = dict(defaults)
+    with db.connect() as conn:
+        for r in conn.execute(sa.select(t.quota_classes).where(
+                t.quota_classes.c.class_name == "default")):
+            limits[r.resource] = r.hard_limit
+        for r in conn.execute(sa.select(t.quotas).where(t.quotas.c.project_id == project_id)):
+            limits[r.resource] = r.hard_limit
+    return limits
+
+
+# ----------------------------------------------------------------- images
+
+def create_image(db, values: dict):
+    values = dict(values)
+    values.setdefault("uuid", str(uuidlib.uuid4()))
+    values.setdefault("created_at", now())
+    values.setdefault("updated_at", values["created_at"])
+    with db.begin() as conn:
+        conn.execute(t.images.insert().values(**values))
+    return get_image(db, values["uuid"])
+
+
+def get_image(db, uuid):
+    with db.connect() as conn:
+        row = conn.execute(sa.select(t.images).where(t.images.c.uuid == uuid)).first()
+    if row is None:
+        raise exception.ImageNotFound(image_id=uuid)
+    return _d(row)
+
+
+def list_images(db):
+    with db.connect() as conn:
+        return [_d(r) for r in conn.execute(sa.select(t.images).order_by(t.images.c.created_at,
+                                                                         t.images.c.id))]
+
+
+def update_image(db, uuid, values):
+    with db.begin() as conn:
+        conn.execute(t.images.update().where(t.images.c.uuid == uuid)
+                     .values(updated_at=now(), **values))
+
+
+def delete_image(db, uuid):
+    with db.begin() as conn:
+        conn.execute(t.images.delete().where(t.images.c.uuid == uuid))
+
+
+# -------------------------------------------------------------- fixed IPs
+
+def allocate_fixed_ip(db, network, instance_uuid, candidates, mac):
+    """Take the first free address of *candidates* for the instance."""
+    with db.connect() as conn:
+        taken = set(conn.execute(sa.select(t.fixed_ips.c.address)
+                                 .where(t.fixed_ips.c.network == network)).scalars())
+    for address in candidates:
+        if address in taken:
+            continue
+        try:
+            with db.begin() as conn:
+                conn.execute(t.fixed_ips.insert().values(
+                    network=network, address=address, instance_uuid=instance_uuid, mac=mac,
+                    created_at=now()))
+            return address
+        except db_exc.DBDuplicateEntry:
+            continue
+    return None
+
+
+def release_fixed_ips(db, instance_uuid):
+    with db.begin() as conn:
+        conn.execute(t.fixed_ips.delete().where(t.fixed_ips.c.instance_uuid == instance_uuid))
+
+
+def fixed_ips_of(db, instance_uuid):
+    with db.connect() as conn:
+        return [_d(r) for r in conn.execute(sa.select(t.fixed_ips)
+                                            .where(t.fixed_ips.c.instance_uuid == instance_uuid))]

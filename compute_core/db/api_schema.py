@@ -1,0 +1,163 @@
+"""Tables of the API database: global data shared by every cell."""
+import sqlalchemy as sa
+
+from compute_core.db.types import JsonText
+
+metadata = sa.MetaData()
+
+
+def _ts():
+    return [sa.Column("created_at", sa.DateTime), sa.Column("updated_at", sa.DateTime)]
+
+
+cell_mappings = sa.Table(
+    "cell_mappings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("transport_url", sa.Text, nullable=False),
+    sa.Column("database_connection", sa.Text, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    *_ts(),
+)
+
+host_mappings = sa.Table(
+    "host_mappings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cell_id", sa.Integer, sa.ForeignKey("cell_mappings.id"), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False, unique=True),
+    *_ts(),
+)
+
+instance_mappings = sa.Table(
+    "instance_mappings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("instance_uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("cell_id", sa.Integer, sa.ForeignKey("cell_mappings.id"), nullable=True),
+    sa.Column("project_id", sa.String(255), nullable=False),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("queued_for_delete", sa.Boolean, nullable=False, default=False),
+    *_ts(),
+    sa.Index("instance_mappings_project_idx", "project_id"),
+)
+
+flavors = sa.Table(
+    "flavors", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flavorid", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("memory_mb", sa.Integer, nullable=False),
+    sa.Column("vcpus", sa.Integer, nullable=False),
+    sa.Column("root_gb", sa.Integer, nullable=False, default=0),
+    sa.Column("ephemeral_gb", sa.Integer, nullable=False, default=0),
+    sa.Column("swap", sa.Integer, nullable=False, default=0),
+    sa.Column("rxtx_factor", sa.Float, nullable=False, default=1.0),
+    sa.Column("vcpu_weight", sa.Integer),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("is_public", sa.Boolean, nullable=False, default=True),
+    sa.Column("description", sa.Text),
+    *_ts(),
+)
+
+flavor_extra_specs = sa.Table(
+    "flavor_extra_specs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flavor_id", sa.Integer, sa.ForeignKey("flavors.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("value", sa.String(255)),
+    *_ts(),
+    sa.UniqueConstraint("flavor_id", "key", name="uniq_flavor_extra_specs0flavor_id0key"),
+)
+
+flavor_projects = sa.Table(
+    "flavor_projects", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flavor_id", sa.Integer, sa.ForeignKey("flavors.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("project_id", sa.String(255), nullable=False),
+    *_ts(),
+    sa.UniqueConstraint("flavor_id", "project_id", name="uniq_flavor_projects0flavor_id0project_id"),
+)
+
+build_requests = sa.Table(
+    "build_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("instance_uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("project_id", sa.String(255), nullable=False),
+    sa.Column("instance", JsonText, nullable=False),
+    sa.Column("block_device_mappings", JsonText),
+    sa.Column("tags", JsonText),
+    *_ts(),
+)
+
+request_specs = sa.Table(
+    "request_specs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("instance_uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("spec", JsonText, nullable=False),
+    *_ts(),
+)
+
+key_pairs = sa.Table(
+    "key_pairs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("fingerprint", sa.String(255)),
+    sa.Column("public_key", sa.Text),
+    sa.Column("type", sa.String(10), nullable=False, default="ssh"),
+    *_ts(),
+    sa.UniqueConstraint("user_id", "name", name="uniq_key_pairs0user_id0name"),
+)
+
+quotas = sa.Table(
+    "quotas", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.String(255), nullable=False),
+    sa.Column("resource", sa.String(255), nullable=False),
+    sa.Column("hard_limit", sa.Integer),
+    *_ts(),
+    sa.UniqueConstraint("project_id", "resource", name="uniq_quotas0project_id0resource"),
+)
+
+quota_classes = sa.Table(
+    "quota_classes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("class_name", sa.String(255), nullable=False),
+    sa.Column("resource", sa.String(255), nullable=False),
+    sa.Column("hard_limit", sa.Integer),
+    *_ts(),
+    sa.UniqueConstraint("class_name", "resource", name="uniq_quota_classes0class_name0resource"),
+)
+
+images = sa.Table(
+    "images", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("disk_format", sa.String(30)),
+    sa.Column("container_format", sa.String(30)),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("checksum", sa.String(64)),
+    sa.Column("min_disk", sa.Integer, nullable=False, default=0),
+    sa.Column("min_ram", sa.Integer, nullable=False, default=0),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("visibility", sa.String(20), nullable=False, default="public"),
+    sa.Column("location", sa.Text),
+    sa.Column("properties", JsonText),
+    *_ts(),
+)
+
+fixed_ips = sa.Table(
+    "fixed_ips", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("network", sa.String(255), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("instance_uuid", sa.String(36), nullable=False),
+    sa.Column("mac", sa.String(32)),
+    *_ts(),
+    sa.UniqueConstraint("network", "address", name="uniq_fixed_ips0network0address"),
+    sa.Index("fixed_ips_instance_idx", "instance_uuid"),
+)

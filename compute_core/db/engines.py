@@ -1,0 +1,86 @@
+"""Database handles: one oslo.db transaction context (own engine) per database.
+
+A :class:`Database` is created per URL by whoever owns it (a service, a Cloud)
+and disposed by it; nothing is cached at module level, so two clouds in one
+process never share an engine.
+"""
+from __future__ import annotations
+
+import os
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+
+from compute_core import exception
+
+
+class Database:
+    """One database: its engine (through oslo.db) and connection helpers."""
+
+    def __init__(self, url: str, max_pool_size: int | None = None,
+                 max_overflow: int | None = None):
+        if not url:
+            raise exception.ConfigError("no database connection URL configured")
+        self.url = url
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError:
+            raise exception.ConfigError(f"invalid database URL {url!r}") from None
+        self.backend = parsed.get_backend_name()
+        if self.backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+        self._tc = enginefacade.transaction_context()
+        kwargs = {"connection": url, "sqlite_fk": True}
+        if self.backend != "sqlite":
+            kwargs.update(max_pool_size=max_pool_size or 5, max_overflow=max_overflow or 50,
+                          pool_timeout=30, connection_recycle_time=3600)
+        self._tc.configure(**kwargs)
+        self._engine = None
+
+    @property
+    def engine(self) -> sa.engine.Engine:
+        if self._engine is None:
+            try:
+                self._engine = self._tc.writer.get_engine()
+            except db_exc.DBError as exc:
+                raise exception.ConfigError(
+                    f"cannot connect to database {self.safe_url}: "
+                    f"{str(exc).splitlines()[0]}") from None
+            except Exception as exc:  # driver import errors, bad hosts, ...
+                raise exception.ConfigError(
+                    f"cannot connect to database {self.safe_url}: {exc}") from None
+            if self.backend == "sqlite":
+                sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+                self._engine.dispose()
+        return self._engine
+
+    @property
+    def safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    def begin(self):
+        """A connection inside one transaction, committed on clean exit."""
+        return self.engine.begin()
+
+    def connect(self):
+        return self.engine.connect()
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        try:
+            self._tc.dispose_pool()
+        except Exception:
+            pass
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    # WAL lets readers run beside the writer; the busy timeout makes
+    # concurrent writers wait for the lock instead of failing.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()

@@ -1,0 +1,112 @@
+"""Exceptions of compute_core. Each API-facing one carries its HTTP code."""
+
+
+class ComputeCoreError(Exception):
+    """Base of our exceptions; ``code`` is the HTTP status it maps to."""
+
+    code = 500
+    msg_fmt = "An unknown error occurred."
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                message = self.msg_fmt
+        super().__init__(message)
+        self.message = str(message)
+
+
+class ConfigError(ComputeCoreError):
+    msg_fmt = "Invalid configuration."
+
+
+class PluginLoadError(ComputeCoreError):
+    msg_fmt = "Could not load plugin."
+
+
+class NotFound(ComputeCoreError):
+    code = 404
+    msg_fmt = "Resource could not be found."
+
+
+class Invalid(ComputeCoreError):
+    code = 400
+    msg_fmt = "Unacceptable parameters."
+
+
+class Conflict(ComputeCoreError):
+    code = 409
+    msg_fmt = "Conflict."
+
+
+class Forbidden(ComputeCoreError):
+    code = 403
+    msg_fmt = "Policy doesn't allow this operation to be performed."
+
+
+class InstanceNotFound(NotFound):
+    msg_fmt = "Instance %(instance_id)s could not be found."
+
+
+class FlavorNotFound(NotFound):
+    msg_fmt = "Flavor %(flavor_id)s could not be found."
+
+
+class ImageNotFound(NotFound):
+    msg_fmt = "Image %(image_id)s could not be found."
+
+
+class CellMappingNotFound(NotFound):
+    msg_fmt = "Cell %(uuid)s has no mapping."
+
+
+class ComputeHostNotFound(NotFound):
+    msg_fmt = "Compute host %(host)s could not be found."
+
+
+class ServiceNotFound(NotFound):
+    msg_fmt = "Service %(service_id)s could not be found."
+
+
+class HypervisorNotFound(NotFound):
+    msg_fmt = "Hypervisor %(hypervisor)s could not be found."
+
+
+class KeypairNotFound(NotFound):
+    msg_fmt = "Keypair %(name)s not found for user %(user_id)s"
+
+
+class QuotaExceeded(ComputeCoreError):
+    code = 403
+    msg_fmt = "Quota exceeded for %(overs)s: Requested %(req)s, but already used %(used)s of %(allowed)s %(overs)s"
+
+
+class NoValidHost(ComputeCoreError):
+    msg_fmt = "No valid host was found. %(reason)s"
+
+
+class InstanceInvalidState(Conflict):
+    msg_fmt = ("Cannot '%(action)s' instance %(instance_uuid)s while it is in "
+               "%(attr)s %(state)s")
+
+
+class NotSupportedByDriver(Conflict):
+    msg_fmt = "The %(driver)s driver does not support %(action)s."
+
+
+class VirtDriverError(ComputeCoreError):
+    msg_fmt = "Virt driver failure: %(reason)s"
+
+
+class InstanceDeleted(ComputeCoreError):
+    msg_fmt = "Instance %(instance_uuid)s was deleted while it was being built."
+
+
+class NoMoreFixedIps(ComputeCoreError):
+    msg_fmt = "No fixed IP addresses available for network %(net)s"
+
+
+class DatabaseNotMigrated(ComputeCoreError):
+    msg_fmt = "The %(which)s database is not migrated: run %(command)s."

@@ -1,0 +1,47 @@
+"""Image backends: where images and their metadata live.
+
+A backend is a plugin in ``compute_core.image_backends`` chosen by
+``[DEFAULT] image_backend``, constructed as ``Backend(conf, api_db)``.
+Images are dicts in the Image API's shape (``id``, ``name``, ``status``,
+``size``, ``min_disk``, ``min_ram``, ``properties``, ...).
+"""
+from __future__ import annotations
+
+import abc
+
+from compute_core import exception, plugins
+
+
+class ImageBackend(abc.ABC):
+    def __init__(self, conf, api_db):
+        self.conf = conf
+        self.api_db = api_db
+
+    @abc.abstractmethod
+    def list(self) -> list[dict]:
+        """Every image, oldest first."""
+
+    @abc.abstractmethod
+    def get(self, image_id: str) -> dict:
+        """One image; raise ImageNotFound."""
+
+    @abc.abstractmethod
+    def create(self, name: str, fileobj, disk_format: str = "qcow2",
+               container_format: str = "bare", properties: dict | None = None,
+               min_disk: int = 0, min_ram: int = 0, image_id: str | None = None) -> dict:
+        """Store a new image from *fileobj*; return it."""
+
+    @abc.abstractmethod
+    def delete(self, image_id: str) -> None:
+        """Remove an image and its data."""
+
+    @abc.abstractmethod
+    def path(self, image_id: str) -> str:
+        """A local file with the image's data (for drivers that need one)."""
+
+
+def load_image_backend(conf, api_db) -> ImageBackend:
+    cls = plugins.load_one(plugins.IMAGE_BACKENDS, conf.image_backend)
+    if not (isinstance(cls, type) and issubclass(cls, ImageBackend)):
+        raise exception.PluginLoadError(f"{conf.image_backend!r} is not an ImageBackend")
+    return cls(conf, api_db)

@@ -1,0 +1,175 @@
+"""The HTTP client services use to talk to placement (scheduler, compute,
+conductor, API). Always HTTP, in the embedded mode too: only configuration
+tells the modes apart."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import requests
+
+from compute_core import exception
+
+LOG = logging.getLogger(__name__)
+VERSION = "1.39"
+
+
+class PlacementAPIError(exception.ComputeCoreError):
+    msg_fmt = "Placement API error: %(reason)s"
+
+
+class PlacementClient:
+    def __init__(self, conf, endpoint: str | None = None):
+        self.conf = conf
+        self._endpoint = endpoint or conf.placement.endpoint_override
+        self._local = threading.local()
+        self._sessions: list = []
+        self._lock = threading.Lock()
+        self._ks_session = None
+
+    @property
+    def endpoint(self) -> str:
+        if not self._endpoint:
+            if self.conf.placement.auth_strategy == "keystone":
+                self._endpoint = self._keystone().get_endpoint(
+                    service_type="placement", interface="public",
+                    region_name=self.conf.placement.region_name)
+            if not self._endpoint:
+                raise exception.ConfigError("[placement] endpoint_override is not set")
+        return self._endpoint.rstrip("/")
+
+    def _keystone(self):
+        if self._ks_session is None:
+            from keystoneauth1 import session as ks_session
+            from keystoneauth1.identity import v3
+
+            p = self.conf.placement
+            auth = v3.Password(auth_url=p.auth_url, username=p.username, password=p.password,
+                               project_name=p.project_name, user_domain_name=p.user_domain_name,
+                               project_domain_name=p.project_domain_name)
+            self._ks_session = ks_session.Session(auth=auth)
+        return self._ks_session
+
+    def _session(self) -> requests.Session:
+        sess = getattr(self._local, "session", None)
+        if sess is None:
+            sess = requests.Session()
+            self._local.session = sess
+            with self._lock:
+                self._sessions.append(sess)
+        return sess
+
+    def request(self, method, path, json=None, params=None, version=VERSION):
+        headers = {"OpenStack-API-Version": f"placement {version}", "Accept": "application/json"}
+        if self.conf.placement.auth_strategy == "noauth2":
+            headers["X-Auth-Token"] = self.conf.placement.noauth_token
+        else:
+            headers["X-Auth-Token"] = self._keystone().get_token()
+        try:
+            resp = self._session().request(method, self.endpoint + path, json=json,
+                                           params=params, headers=headers,
+                                           timeout=self.conf.placement.timeout)
+        except requests.RequestException as exc:
+            raise PlacementAPIError(reason=f"{method} {path}: {exc}") from None
+        return resp
+
+    def close(self):
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for s in sessions:
+            s.close()
+
+    # ----------------------------------------------------- scheduler side
+    def allocation_candidates(self, resources: dict, limit: int, required=None,
+                              member_of=None):
+        params = {"resources": ",".join(f"{k}:{v}" for k, v in sorted(resources.items())),
+                  "limit": str(limit)}
+        if required:
+            params["required"] = ",".join(required)
+        if member_of:
+            params["member_of"] = "in:" + ",".join(member_of)
+        resp = self.request("GET", "/allocation_candidates", params=params)
+        if resp.status_code != 200:
+            LOG.warning("allocation candidates failed: %s %s", resp.status_code, resp.text)
+            return [], {}
+        body = resp.json()
+        return body["allocation_requests"], body["provider_summaries"]
+
+    def claim(self, consumer_uuid, allocation_request: dict, project_id, user_id,
+              consumer_generation=None, consumer_type="INSTANCE") -> bool:
+        """PUT the allocations; False on a conflict (capacity or generation)."""
+        body = {"allocations": allocation_request["allocations"], "project_id": project_id,
+                "user_id": user_id, "consumer_generation": consumer_generation,
+                "consumer_type": consumer_type}
+        resp = self.request("PUT", f"/allocations/{consumer_uuid}", json=body)
+        if resp.status_code == 204:
+            return True
+        if resp.status_code == 409:
+            LOG.info("claim for %s refused: %s", consumer_uuid, resp.text)
+            return False
+        raise PlacementAPIError(reason=f"claim failed: {resp.status_code} {resp.text}")
+
+    def get_allocations(self, consumer_uuid) -> dict:
+        resp = self.request("GET", f"/allocations/{consumer_uuid}")
+        if resp.status_code != 200:
+            raise PlacementAPIError(reason=f"{resp.status_code} {resp.text}")
+        return resp.json()
+
+    def delete_allocations(self, consumer_uuid) -> bool:
+        resp = self.request("DELETE", f"/allocations/{consumer_uuid}")
+        if resp.status_code in (204, 404):
+            return resp.status_code == 204
+        raise PlacementAPIError(reason=f"delete allocations: {resp.status_code} {resp.text}")
+
+    # ------------------------------------------------------- compute side
+    def ensure_provider(self, uuid, name) -> dict:
+        resp = self.request("GET", f"/resource_providers/{uuid}")
+        if resp.status_code == 200:
+            return resp.json()
+        resp = self.request("POST", "/resource_providers", json={"uuid": uuid, "name": name})
+        if resp.status_code == 200:
+            return resp.json()
+        if resp.status_code == 409:
+            return self.request("GET", f"/resource_providers/{uuid}").json()
+        raise PlacementAPIError(reason=f"create provider: {resp.status_code} {resp.text}")
+
+    def set_inventory(self, uuid, inventories: dict, attempts: int = 3) -> None:
+        for _ in range(attempts):
+            current = self.request("GET", f"/resource_providers/{uuid}/inventories").json()
+            if current["inventories"] == inventories:
+                return
+            resp = self.request("PUT", f"/resource_providers/{uuid}/inventories", json={
+                "resource_provider_generation": current["resource_provider_generation"],
+                "inventories": inventories})
+            if resp.status_code == 200:
+                return
+            if resp.status_code != 409:
+                raise PlacementAPIError(reason=f"set inventory: {resp.status_code} {resp.text}")
+        raise PlacementAPIError(reason=f"set inventory of {uuid}: generation conflicts")
+
+    def set_traits(self, uuid, traits, attempts: int = 3) -> None:
+        for t in traits:
+            if t.startswith("CUSTOM_"):
+                self.request("PUT", f"/traits/{t}")
+        for _ in range(attempts):
+            current = self.request("GET", f"/resource_providers/{uuid}/traits").json()
+            if set(current["traits"]) == set(traits):
+                return
+            resp = self.request("PUT", f"/resource_providers/{uuid}/traits", json={
+                "resource_provider_generation": current["resource_provider_generation"],
+                "traits": sorted(traits)})
+            if resp.status_code == 200:
+                return
+            if resp.status_code != 409:
+                raise PlacementAPIError(reason=f"set traits: {resp.status_code} {resp.text}")
+        raise PlacementAPIError(reason=f"set traits of {uuid}: generation conflicts")
+
+    def list_providers(self) -> list[dict]:
+        resp = self.request("GET", "/resource_providers")
+        if resp.status_code != 200:
+            raise PlacementAPIError(reason=f"{resp.status_code} {resp.text}")
+        return resp.json()["resource_providers"]
+
+    def usages(self, project_id) -> dict:
+        resp = self.request("GET", "/usages", params={"project_id": project_id})
+        return resp.json()["usages"] if resp.status_code == 200 else {}

@@ -1,0 +1,111 @@
+"""The host filter contract and the host state filters see.
+
+A filter is a plugin in the ``compute_core.scheduler.filters`` entry-point
+group, enabled by name in ``[filter_scheduler] enabled_filters``.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime
+import logging
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class HostState:
+    """What the scheduler knows of one compute node while it decides.
+
+    Filled from the cell database (compute node, service, instances) and
+    from placement's provider summary; updated in place by
+    :meth:`consume` as the scheduler places instances of one request.
+    """
+
+    host: str
+    nodename: str
+    uuid: str
+    cell_uuid: str | None = None
+    host_ip: str | None = None
+    hypervisor_type: str = ""
+    hypervisor_version: int = 0
+    cpu_info: str = "{}"
+    vcpus_total: int = 0
+    vcpus_used: int = 0
+    total_usable_ram_mb: int = 0
+    free_ram_mb: int = 0
+    total_usable_disk_gb: int = 0
+    free_disk_mb: int = 0
+    disk_mb_used: int = 0
+    cpu_allocation_ratio: float = 1.0
+    ram_allocation_ratio: float = 1.0
+    disk_allocation_ratio: float = 1.0
+    num_instances: int = 0
+    num_io_ops: int = 0
+    instances: dict = dataclasses.field(default_factory=dict)
+    aggregates: list = dataclasses.field(default_factory=list)
+    traits: set = dataclasses.field(default_factory=set)
+    metrics: dict = dataclasses.field(default_factory=dict)
+    stats: dict = dataclasses.field(default_factory=dict)
+    pci_stats: list = dataclasses.field(default_factory=list)
+    numa_topology: dict | None = None
+    service: dict = dataclasses.field(default_factory=dict)
+    failed_builds: int = 0
+    updated: datetime.datetime | None = None
+    limits: dict = dataclasses.field(default_factory=dict)
+    # Placement's summary of this provider ({RC: {"capacity", "used"}}).
+    provider_resources: dict = dataclasses.field(default_factory=dict)
+
+    def consume(self, spec) -> None:
+        """Account for one more instance of *spec* on this host."""
+        flavor = spec.flavor
+        self.vcpus_used += flavor["vcpus"]
+        self.free_ram_mb -= flavor["memory_mb"]
+        disk_mb = (flavor["root_gb"] + flavor.get("ephemeral_gb", 0)) * 1024 + flavor.get("swap", 0)
+        self.free_disk_mb -= disk_mb
+        self.disk_mb_used += disk_mb
+        self.num_instances += 1
+        self.num_io_ops += 1
+        if spec.instance_uuid:
+            self.instances[spec.instance_uuid] = {"uuid": spec.instance_uuid,
+                                                  "project_id": spec.project_id}
+
+    def __repr__(self):
+        return f"HostState({self.host}/{self.nodename} ram:{self.free_ram_mb} " \
+               f"disk:{self.free_disk_mb} io:{self.num_io_ops} instances:{self.num_instances})"
+
+
+class BaseHostFilter(abc.ABC):
+    """Decides whether one host can take the request.
+
+    Constructed once per scheduler with the scheduler's ConfigOpts; must be
+    safe to call from several threads. Returning False removes the host; an
+    exception is logged and counts as False.
+    """
+
+    #: Run only for the first instance of a multi-instance request.
+    run_filter_once_per_request = False
+    #: Run when rebuilding onto the same host (most filters need not).
+    RUN_ON_REBUILD = False
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    @abc.abstractmethod
+    def host_passes(self, host_state: HostState, spec_obj) -> bool:
+        """True if the host can take an instance of *spec_obj* (a RequestSpec)."""
+
+    def run_filter_for_index(self, index: int) -> bool:
+        return not (self.run_filter_once_per_request and index > 0)
+
+    def filter_all(self, host_states, spec_obj):
+        name = type(self).__name__
+        for state in host_states:
+            try:
+                ok = self.host_passes(state, spec_obj)
+            except Exception:
+                LOG.exception("filter %s failed on host %s; counting it as failing",
+                              name, state.host)
+                ok = False
+            if ok:
+                yield state

@@ -1,0 +1,84 @@
+"""Builds HostState objects from the cell databases."""
+from __future__ import annotations
+
+import datetime
+import logging
+
+from compute_core.db import cell_db
+from compute_core.scheduler.filters import HostState
+
+LOG = logging.getLogger(__name__)
+
+
+def service_is_up(service: dict, down_time: int) -> bool:
+    if service.get("forced_down"):
+        return False
+    last = service.get("last_seen_up") or service.get("updated_at") or service.get("created_at")
+    if last is None:
+        return False
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return (now - last).total_seconds() <= down_time
+
+
+class HostManager:
+    def __init__(self, conf, cells):
+        self.conf = conf
+        self.cells = cells
+        self.failed_builds: dict[str, int] = {}
+
+    def host_states(self, provider_summaries: dict | None = None) -> list[HostState]:
+        """Host states of the compute nodes (restricted to the providers in
+        *provider_summaries* when given), across every enabled cell."""
+        wanted = None if provider_summaries is None else set(provider_summaries)
+        states = []
+        for cell in self.cells.cells(include_cell0=False, include_disabled=False):
+            db = self.cells.get(cell["uuid"])
+            nodes = cell_db.list_compute_nodes(db, uuids=wanted) if wanted is not None else \
+                cell_db.list_compute_nodes(db)
+            if not nodes:
+                continue
+            services = {s["host"]: s for s in cell_db.list_services(db, binary="compute-compute")}
+            by_host = cell_db.instances_by_host(db)
+            for node in nodes:
+                states.append(self._state(cell["uuid"], node, services.get(node["host"], {}),
+                                          by_host.get(node["host"], []),
+                                          (provider_summaries or {}).get(node["uuid"])))
+        return states
+
+    def _state(self, cell_uuid, node, service, instances, summary) -> HostState:
+        cpu_r = node.get("cpu_allocation_ratio") or 1.0
+        ram_r = node.get("ram_allocation_ratio") or 1.0
+        disk_r = node.get("disk_allocation_ratio") or 1.0
+        total_ram = int(node["memory_mb"] * ram_r)
+        total_disk = int(node["local_gb"] * disk_r)
+        used_vcpus, used_ram, used_disk = (node["vcpus_used"], node["memory_mb_used"],
+                                           node["local_gb_used"])
+        resources = (summary or {}).get("resources", {})
+        if resources:
+            # Placement's view is the authoritative one: it includes claims
+            # the compute host has not reported yet.
+            used_vcpus = resources.get("VCPU", {}).get("used", used_vcpus)
+            used_ram = resources.get("MEMORY_MB", {}).get("used", used_ram)
+            used_disk = resources.get("DISK_GB", {}).get("used", used_disk)
+        io_ops = sum(1 for i in instances if i["task_state"] in (
+            "spawning", "scheduling", "resize_migrating", "rebuilding", "image_snapshot",
+            "image_backup", "rescuing", "unshelving"))
+        return HostState(
+            host=node["host"], nodename=node["hypervisor_hostname"], uuid=node["uuid"],
+            cell_uuid=cell_uuid, host_ip=node.get("host_ip"),
+            hypervisor_type=node.get("hypervisor_type") or "",
+            hypervisor_version=node.get("hypervisor_version") or 0,
+            cpu_info=node.get("cpu_info") or "{}",
+            vcpus_total=node["vcpus"], vcpus_used=used_vcpus,
+            total_usable_ram_mb=node["memory_mb"], free_ram_mb=total_ram - used_ram,
+            total_usable_disk_gb=node["local_gb"], free_disk_mb=(total_disk - used_disk) * 1024,
+            disk_mb_used=used_disk * 1024,
+            cpu_allocation_ratio=cpu_r, ram_allocation_ratio=ram_r, disk_allocation_ratio=disk_r,
+            num_instances=len(instances), num_io_ops=io_ops,
+            instances={i["uuid"]: i for i in instances},
+            traits=set((summary or {}).get("traits", [])),
+            stats=node.get("stats") or {},
+            service=dict(service, up=service_is_up(service, self.conf.service_down_time))
+            if service else {"disabled": True, "up": False},
+            failed_builds=self.failed_builds.get(node["host"], 0),
+            updated=node.get("updated_at"), provider_resources=resources)

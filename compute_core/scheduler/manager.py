@@ -1,0 +1,142 @@
+"""The scheduler service: picks hosts for instances.
+
+For each request: allocation candidates from placement, host states for
+those providers, the enabled filters, the weighers, then an atomic claim in
+placement; a claim conflict moves on to the next host. Returns, per
+instance, the chosen host followed by alternates (up to max_attempts in all)
+with the allocation request each would use.
+"""
+from __future__ import annotations
+
+import logging
+import random
+
+import oslo_messaging as messaging
+
+from compute_core import exception, plugins
+from compute_core.scheduler import filters as filters_mod
+from compute_core.scheduler import weights as weights_mod
+from compute_core.scheduler.host_manager import HostManager
+from compute_core.scheduler.request_spec import RequestSpec
+
+LOG = logging.getLogger(__name__)
+
+
+def load_filters(conf) -> list:
+    out = []
+    for name, cls in plugins.load_many(plugins.FILTERS, conf.filter_scheduler.enabled_filters):
+        if not (isinstance(cls, type) and issubclass(cls, filters_mod.BaseHostFilter)):
+            raise exception.PluginLoadError(
+                f"plugin {name!r} of group {plugins.FILTERS} is not a BaseHostFilter")
+        out.append(cls(conf))
+    return out
+
+
+def load_weighers(conf) -> list:
+    out = []
+    for name, cls in plugins.load_many(plugins.WEIGHERS, conf.filter_scheduler.weighers):
+        if not (isinstance(cls, type) and issubclass(cls, weights_mod.BaseHostWeigher)):
+            raise exception.PluginLoadError(
+                f"plugin {name!r} of group {plugins.WEIGHERS} is not a BaseHostWeigher")
+        out.append(cls(conf))
+    return out
+
+
+class FilterScheduler:
+    """The scheduling algorithm, independent of RPC (bench/ drives it directly)."""
+
+    def __init__(self, conf, host_manager, placement=None):
+        self.conf = conf
+        self.host_manager = host_manager
+        self.placement = placement
+        self.filters = load_filters(conf)
+        self.weighers = load_weighers(conf)
+        self._random = random.Random()
+
+    def filter_and_weigh(self, host_states, spec, index=0):
+        hosts = list(host_states)
+        for f in self.filters:
+            if not f.run_filter_for_index(index):
+                continue
+            hosts = list(f.filter_all(hosts, spec))
+            if not hosts:
+                LOG.info("filter %s returned no hosts for %s", type(f).__name__,
+                         spec.instance_uuid)
+                break
+        if not hosts:
+            return []
+        return [h for _, h in weights_mod.weigh_hosts(self.weighers, hosts, spec)]
+
+    def _pick(self, weighed: list):
+        """Move one of the best host_subset_size hosts to the front."""
+        size = min(self.conf.filter_scheduler.host_subset_size, len(weighed))
+        if size > 1:
+            i = self._random.randrange(size)
+            weighed.insert(0, weighed.pop(i))
+        return weighed
+
+    def select(self, ctxt, spec: RequestSpec, instance_uuids, return_alternates=True):
+        resources = spec.resources()
+        alloc_reqs, summaries = self.placement.allocation_candidates(
+            resources, self.conf.scheduler.max_placement_results, spec.required_traits())
+        if not alloc_reqs:
+            raise exception.NoValidHost(reason="There are not enough hosts available.")
+        by_provider = {}
+        for ar in alloc_reqs:
+            for rp in ar["allocations"]:
+                by_provider.setdefault(rp, ar)
+        states = self.host_manager.host_states(summaries)
+        max_attempts = self.conf.scheduler.max_attempts if return_alternates else 1
+        results = []
+        claimed = []
+        for index, uuid in enumerate(instance_uuids or [None]):
+            spec.instance_uuid = uuid
+            weighed = self._pick(self.filter_and_weigh(states, spec, index))
+            chosen = None
+            for state in weighed:
+                ar = by_provider.get(state.uuid)
+                if ar is None:
+                    continue
+                if uuid is None or self.placement.claim(uuid, ar, spec.project_id, spec.user_id):
+                    chosen = state
+                    break
+            if chosen is None:
+                for done in claimed:
+                    self.placement.delete_allocations(done)
+                raise exception.NoValidHost(reason="There are not enough hosts available.")
+            if uuid:
+                claimed.append(uuid)
+            chosen.consume(spec)
+            selection = [self._selection(chosen, by_provider[chosen.uuid])]
+            for alt in weighed:
+                if len(selection) >= max_attempts:
+                    break
+                if alt is not chosen and alt.cell_uuid == chosen.cell_uuid and alt.uuid in by_provider:
+                    selection.append(self._selection(alt, by_provider[alt.uuid]))
+            results.append(selection)
+        return results
+
+    @staticmethod
+    def _selection(state, alloc_req):
+        return {"service_host": state.host, "nodename": state.nodename,
+                "compute_node_uuid": state.uuid, "cell_uuid": state.cell_uuid,
+                "allocation_request": alloc_req, "allocation_request_version": "1.39"}
+
+
+class SchedulerManager:
+    """RPC endpoint of the scheduler service (target version 1.0)."""
+
+    target = messaging.Target(version="1.0")
+
+    def __init__(self, conf, cells, placement):
+        self.conf = conf
+        self.host_manager = HostManager(conf, cells)
+        self.driver = FilterScheduler(conf, self.host_manager, placement)
+
+    def select_destinations(self, ctxt, spec, instance_uuids, return_alternates=True):
+        try:
+            return self.driver.select(ctxt, RequestSpec.from_dict(spec), instance_uuids,
+                                      return_alternates)
+        except exception.NoValidHost as exc:
+            # Expected outcome: sent back as a result, not a remote error.
+            return {"error": "NoValidHost", "message": exc.message}

@@ -1,0 +1,98 @@
+"""Running a service: its RPC server (threading executor) and periodic tasks.
+
+:class:`Service` owns nothing global; start() and stop() are symmetric, and
+stop() waits for every thread it started.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from compute_core import rpc
+
+LOG = logging.getLogger(__name__)
+
+
+class PeriodicRunner:
+    """Runs (name, interval, fn) tasks on one thread until stopped. A task
+    that raises is logged and runs again at its next interval."""
+
+    def __init__(self, name: str, tasks):
+        self.name = name
+        self.tasks = [(n, float(i), fn) for n, i, fn in tasks if i and i > 0]
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self, run_now=False):
+        if not self.tasks:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, args=(run_now,),
+                                        name=f"periodic-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self, run_now):
+        start = time.monotonic()
+        due = {n: (start if run_now else start + i) for n, i, _ in self.tasks}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for name, interval, fn in self.tasks:
+                if now >= due[name] and not self._stop.is_set():
+                    try:
+                        fn()
+                    except Exception:
+                        LOG.exception("periodic task %s of %s failed", name, self.name)
+                    due[name] = time.monotonic() + interval
+            wait = max(0.0, min(due.values()) - time.monotonic())
+            self._stop.wait(wait)
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+class Service:
+    """One service: an RPC server on *topic* (and ``topic.server``) and its
+    periodic tasks."""
+
+    def __init__(self, name, transport, topic, server, endpoints, periodic=(),
+                 on_start=None, on_stop=None):
+        self.name = name
+        self.transport = transport
+        self.topic = topic
+        self.server_name = server
+        self.endpoints = endpoints
+        self.periodic = PeriodicRunner(f"{name}@{server}", periodic)
+        self.on_start = on_start
+        self.on_stop = on_stop
+        self._rpc_server = None
+        self.running = False
+
+    def start(self):
+        if self.running:
+            return
+        if self.on_start:
+            self.on_start()
+        self._rpc_server = rpc.get_server(self.transport, self.topic, self.server_name,
+                                          self.endpoints)
+        self._rpc_server.start()
+        self.periodic.start()
+        self.running = True
+
+    def stop(self):
+        if not self.running:
+            return
+        self.running = False
+        self.periodic.stop()
+        if self._rpc_server is not None:
+            self._rpc_server.stop()
+            self._rpc_server.wait()
+            self._rpc_server = None
+        if self.on_stop:
+            try:
+                self.on_stop()
+            except Exception:
+                LOG.exception("stopping %s", self.name)

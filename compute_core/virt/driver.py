@@ -1,0 +1,233 @@
+"""The contract every hypervisor driver implements.
+
+A driver serves one compute host. The compute service calls it from several
+threads at once (one per RPC request plus periodic tasks), but never twice at
+the same time for the same instance: per-instance operations are serialised
+by the caller. Methods raise :class:`compute_core.exception.VirtDriverError`
+(or any exception: the caller records its message as the instance fault).
+
+``instance`` arguments are dicts with at least ``uuid``, ``display_name``,
+``vcpus``, ``memory_mb``, ``root_gb``, ``ephemeral_gb``, ``flavor`` (the
+flavor dict with ``extra_specs``), ``metadata`` and ``image_ref``.
+
+Methods are grouped as Ironic groups its interfaces: lifecycle, power,
+migration, console, resources, host. What a driver can do beyond the
+required methods is declared in :attr:`ComputeDriver.capabilities`; the API
+refuses an action whose capability is False with a 409 instead of trying.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+
+from compute_core import exception, plugins
+
+
+class PowerState(enum.IntEnum):
+    """Power states as the Compute API reports them (OS-EXT-STS:power_state)."""
+
+    NOSTATE = 0
+    RUNNING = 1
+    PAUSED = 3
+    SHUTDOWN = 4
+    CRASHED = 6
+    SUSPENDED = 7
+
+
+@dataclasses.dataclass
+class InstanceInfo:
+    state: PowerState
+    internal_id: str | None = None
+
+
+@dataclasses.dataclass
+class HostResources:
+    """What a host offers, as reported to the compute node record."""
+
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    hypervisor_type: str
+    hypervisor_version: int
+    hypervisor_hostname: str
+    cpu_info: str = "{}"
+    vcpus_used: int = 0
+    memory_mb_used: int = 0
+    local_gb_used: int = 0
+
+
+DEFAULT_CAPABILITIES = {
+    "supports_pause": False,
+    "supports_suspend": False,
+    "supports_rescue": False,
+    "supports_snapshot": False,
+    "supports_resize": False,
+    "supports_migrate": False,
+    "supports_live_migration": False,
+    "supports_rebuild": False,
+    "supports_console_vnc": False,
+    "supports_console_spice": False,
+    "supports_console_serial": False,
+    "supports_console_log": False,
+    "supports_host_power": False,
+    "supports_host_maintenance": False,
+}
+
+
+class ComputeDriver(abc.ABC):
+    """Base class of hypervisor drivers.
+
+    Constructed as ``Driver(conf, host)`` by the compute service: *conf* is
+    the service's ConfigOpts (register your own option group on it in
+    ``__init__``), *host* the compute host name.
+    """
+
+    #: What the driver supports beyond the required methods.
+    capabilities: dict = DEFAULT_CAPABILITIES
+
+    def __init__(self, conf, host: str):
+        self.conf = conf
+        self.host = host
+
+    def supports(self, capability: str) -> bool:
+        return bool({**DEFAULT_CAPABILITIES, **self.capabilities}.get(capability))
+
+    def _unsupported(self, action: str):
+        raise exception.NotSupportedByDriver(driver=type(self).__name__, action=action)
+
+    # ---------------------------------------------------------- lifecycle
+    @abc.abstractmethod
+    def init_host(self) -> None:
+        """Prepare the host at service start (connect to the hypervisor)."""
+
+    def cleanup_host(self) -> None:
+        """Release what init_host took, at service stop."""
+
+    @abc.abstractmethod
+    def list_instances(self) -> list[str]:
+        """UUIDs of the guests that exist on this host."""
+
+    @abc.abstractmethod
+    def spawn(self, context, instance: dict, image_meta: dict, network_info: dict,
+              admin_password: str | None = None) -> None:
+        """Create and start a guest; return once it is running."""
+
+    @abc.abstractmethod
+    def destroy(self, context, instance: dict, network_info: dict,
+                destroy_disks: bool = True) -> None:
+        """Stop and remove a guest; a guest that does not exist is not an error."""
+
+    def rebuild(self, context, instance: dict, image_meta: dict, network_info: dict) -> None:
+        """Recreate the guest's root disk from *image_meta* and start it."""
+        self._unsupported("rebuild")
+
+    def snapshot(self, context, instance: dict, image_id: str, upload) -> None:
+        """Write the root disk to the image *image_id* through ``upload(fileobj)``."""
+        self._unsupported("snapshot")
+
+    def rescue(self, context, instance: dict, network_info: dict, image_meta: dict,
+               rescue_password: str | None) -> None:
+        self._unsupported("rescue")
+
+    def unrescue(self, context, instance: dict) -> None:
+        self._unsupported("unrescue")
+
+    # -------------------------------------------------------------- power
+    @abc.abstractmethod
+    def get_info(self, instance: dict) -> InstanceInfo:
+        """Power state of a guest; raise InstanceNotFound if it does not exist."""
+
+    @abc.abstractmethod
+    def power_off(self, instance: dict, timeout: int = 0, retry_interval: int = 0) -> None:
+        """Stop a guest: ask it to shut down for *timeout* seconds, then force."""
+
+    @abc.abstractmethod
+    def power_on(self, context, instance: dict, network_info: dict) -> None:
+        """Start a stopped guest."""
+
+    @abc.abstractmethod
+    def reboot(self, context, instance: dict, network_info: dict, reboot_type: str) -> None:
+        """Reboot a guest; *reboot_type* is "SOFT" or "HARD"."""
+
+    def pause(self, instance: dict) -> None:
+        self._unsupported("pause")
+
+    def unpause(self, instance: dict) -> None:
+        self._unsupported("unpause")
+
+    def suspend(self, context, instance: dict) -> None:
+        self._unsupported("suspend")
+
+    def resume(self, context, instance: dict, network_info: dict) -> None:
+        self._unsupported("resume")
+
+    # ---------------------------------------------------------- migration
+    def migrate_disk_and_power_off(self, context, instance: dict, dest: str,
+                                   flavor: dict, network_info: dict) -> dict:
+        """Source side of a cold migration/resize; returns disk info for the dest."""
+        self._unsupported("migrate")
+
+    def finish_migration(self, context, migration: dict, instance: dict, disk_info: dict,
+                         network_info: dict, image_meta: dict, resize_instance: bool,
+                         power_on: bool = True) -> None:
+        self._unsupported("migrate")
+
+    def confirm_migration(self, context, migration: dict, instance: dict,
+                          network_info: dict) -> None:
+        self._unsupported("migrate")
+
+    def finish_revert_migration(self, context, instance: dict, network_info: dict,
+                                migration: dict, power_on: bool = True) -> None:
+        self._unsupported("migrate")
+
+    def pre_live_migration(self, context, instance: dict, network_info: dict,
+                           migrate_data: dict) -> dict:
+        self._unsupported("live migration")
+
+    def live_migration(self, context, instance: dict, dest: str, post_method,
+                       recover_method, migrate_data: dict) -> None:
+        self._unsupported("live migration")
+
+    def post_live_migration_at_destination(self, context, instance: dict,
+                                           network_info: dict) -> None:
+        self._unsupported("live migration")
+
+    # ------------------------------------------------------------ console
+    def get_console_connection(self, context, instance: dict, console_type: str) -> dict:
+        """{"host", "port", "internal_access_path"} of a vnc/spice/serial console."""
+        self._unsupported(f"{console_type} consoles")
+
+    def get_console_output(self, context, instance: dict) -> str:
+        self._unsupported("console log")
+
+    # ---------------------------------------------------------- resources
+    @abc.abstractmethod
+    def get_available_resource(self) -> HostResources:
+        """What the host offers now."""
+
+    def update_provider_tree(self, provider_tree: dict, nodename: str) -> None:
+        """Fill the placement view of this host.
+
+        *provider_tree* is ``{"inventories": {RC: {...}}, "traits": set()}``
+        for the root provider of *nodename*; the default derives inventory
+        from :meth:`get_available_resource` and the allocation ratios of
+        the compute service, so most drivers only add traits.
+        """
+
+    # --------------------------------------------------------------- host
+    def host_power_action(self, action: str) -> str:
+        self._unsupported("host power actions")
+
+    def host_maintenance_mode(self, host: str, mode: bool) -> str:
+        self._unsupported("host maintenance mode")
+
+
+def load_driver(conf, host: str) -> ComputeDriver:
+    """The driver named by ``[DEFAULT] compute_driver``, constructed."""
+    cls = plugins.load_one(plugins.VIRT_DRIVERS, conf.compute_driver)
+    if not (isinstance(cls, type) and issubclass(cls, ComputeDriver)):
+        raise exception.PluginLoadError(
+            f"plugin {conf.compute_driver!r} of group {plugins.VIRT_DRIVERS} is not a "
+            "ComputeDriver")
+    return cls(conf, host)

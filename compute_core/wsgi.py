@@ -1,0 +1,167 @@
+"""Pieces shared by every WSGI app of compute_core.
+
+* :class:`RouteTable` turns a ``{path: {method: handler}}`` declaration into a
+  routes.Mapper dispatcher with automatic 405s, so one dict shows an app's
+  whole surface.
+* :class:`ServiceInjector` hands an app its cloud's services through the
+  WSGI environ: paste-deployed apps hold no state of their own.
+* Paste filters for request ids and for noauth2 / keystone contexts.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import routes
+import webob
+import webob.dec
+import webob.exc
+
+from compute_core import context as ctx_mod
+
+LOG = logging.getLogger(__name__)
+
+SERVICES_KEY = "compute_core.services"
+CONTEXT_KEY = "compute_core.context"
+
+
+class ServiceInjector:
+    """Outer WSGI layer that puts *services* into every request's environ."""
+
+    def __init__(self, app, services):
+        self.app = app
+        self.services = services
+
+    def __call__(self, environ, start_response):
+        environ[SERVICES_KEY] = self.services
+        return self.app(environ, start_response)
+
+
+class RouteTable:
+    """Dispatch by a declaration dict; unknown method -> 405, unknown path -> 404.
+
+    *not_found* and *not_allowed* build the error responses in the app's own
+    fault format.
+    """
+
+    def __init__(self, declarations: dict, not_found, not_allowed):
+        self.mapper = routes.Mapper()
+        self.not_found = not_found
+        self.not_allowed = not_allowed
+        for path, methods in declarations.items():
+            for method, handler in methods.items():
+                self.mapper.connect(path, action=handler, conditions={"method": [method]})
+            allowed = ", ".join(sorted(methods))
+            self.mapper.connect(path, action=None, allowed=allowed)
+
+    def match(self, req: webob.Request):
+        path = req.path_info.rstrip("/") or "/"
+        match = self.mapper.match(environ={**req.environ, "PATH_INFO": path})
+        if match is None:
+            return None, {}, None
+        args = {k: v for k, v in match.items() if k not in ("action", "allowed")}
+        return match["action"], args, match.get("allowed")
+
+
+def json_body(req: webob.Request):
+    """The request body as JSON, or raise ValueError with a readable reason."""
+    if not req.body:
+        raise ValueError("The request body is empty")
+    try:
+        return json.loads(req.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"Malformed request body: {exc}") from None
+
+
+class RequestIdMiddleware:
+    """Give each request an id (x-openstack-request-id / x-compute-request-id)."""
+
+    header_names = ("x-openstack-request-id", "x-compute-request-id")
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        req_id = ctx_mod.new_request_id()
+        environ["openstack.request_id"] = req_id
+
+        def _start(status, headers, exc_info=None):
+            names = {h[0].lower() for h in headers}
+            for name in self.header_names:
+                if name not in names:
+                    headers.append((name, req_id))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, _start)
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        return cls
+
+
+class NoAuthMiddleware:
+    """noauth2 as Nova has it: ``X-Auth-Token: user:project`` (or just
+    ``user``, the project then being the user); the user ``admin`` gets the
+    admin role. No token is a 401. For local use only."""
+
+    def __init__(self, app, unauthorized):
+        self.app = app
+        self.unauthorized = unauthorized
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        token = req.headers.get("X-Auth-Token")
+        if not token:
+            return self.unauthorized(req)
+        user, _, project = token.partition(":")
+        project = project or user
+        roles = ["admin", "member", "reader"] if user == "admin" else ["member", "reader"]
+        req.environ[CONTEXT_KEY] = ctx_mod.RequestContext(
+            user_id=user, project_id=project, roles=roles, is_admin=user == "admin",
+            request_id=req.environ.get("openstack.request_id") or ctx_mod.new_request_id(),
+            auth_token=token)
+        return req.get_response(self.app)
+
+
+class KeystoneContextMiddleware:
+    """Build the request context from keystonemiddleware's headers."""
+
+    def __init__(self, app, unauthorized):
+        self.app = app
+        self.unauthorized = unauthorized
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        if req.headers.get("X-Identity-Status", "Confirmed") != "Confirmed":
+            return self.unauthorized(req)
+        user = req.headers.get("X-User-Id")
+        project = req.headers.get("X-Project-Id")
+        if not user:
+            return self.unauthorized(req)
+        roles = [r.strip() for r in req.headers.get("X-Roles", "").split(",") if r.strip()]
+        req.environ[CONTEXT_KEY] = ctx_mod.RequestContext(
+            user_id=user, project_id=project, roles=roles, is_admin="admin" in roles,
+            request_id=req.environ.get("openstack.request_id") or ctx_mod.new_request_id(),
+            auth_token=req.headers.get("X-Auth-Token"))
+        return req.get_response(self.app)
+
+
+def keystone_authtoken_factory(global_conf, **local_conf):
+    """paste filter: keystonemiddleware's auth_token, configured from the
+    cloud's own ConfigOpts (``[keystone_authtoken]``) found in the environ."""
+    from keystonemiddleware import auth_token
+
+    def _filter(app):
+        holder = {}
+
+        def middleware(environ, start_response):
+            mw = holder.get("mw")
+            if mw is None:
+                services = environ[SERVICES_KEY]
+                mw = holder["mw"] = auth_token.AuthProtocol(
+                    app, {"oslo_config_config": services.conf, **local_conf})
+            return mw(environ, start_response)
+
+        return middleware
+
+    return _filter

@@ -1,0 +1,234 @@
+"""The fake virt driver: guests live in a dict, per host, in memory.
+
+Host size comes from ``[fake_driver]``. Faults can be injected two ways:
+
+* a server metadata key (``[fake_driver] fail_metadata_key``, default
+  ``fake_fail``) whose value names the operations to fail, comma separated
+  (``spawn``, ``destroy``, ``power_off``, ``power_on``, ``reboot``...);
+* from Python, :meth:`FakeDriver.inject_fault` and :attr:`spawn_delay`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from compute_core import exception
+from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
+
+
+class FakeDriver(ComputeDriver):
+    capabilities = {
+        "supports_pause": True,
+        "supports_suspend": True,
+        "supports_rescue": True,
+        "supports_snapshot": True,
+        "supports_resize": True,
+        "supports_migrate": True,
+        "supports_live_migration": True,
+        "supports_rebuild": True,
+        "supports_console_vnc": True,
+        "supports_console_spice": True,
+        "supports_console_serial": True,
+        "supports_console_log": True,
+        "supports_host_power": True,
+        "supports_host_maintenance": True,
+    }
+
+    def __init__(self, conf, host):
+        super().__init__(conf, host)
+        opts = conf.fake_driver
+        self.vcpus = opts.vcpus
+        self.memory_mb = opts.memory_mb
+        self.disk_gb = opts.disk_gb
+        self.spawn_delay = opts.spawn_delay
+        self.instances: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        self._faults: dict[str, list] = {}  # operation -> [(instance uuid or None, count)]
+        self.calls: list[tuple[str, str]] = []
+
+    # ---------------------------------------------------- fault injection
+    def inject_fault(self, operation: str, instance_uuid: str | None = None,
+                     count: int | None = None, message: str | None = None) -> None:
+        """Make *operation* fail (for one instance, or all when None), for the
+        next *count* calls (None: until cleared)."""
+        with self._lock:
+            self._faults.setdefault(operation, []).append(
+                {"uuid": instance_uuid, "count": count,
+                 "message": message or f"Injected {operation} failure"})
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _check_fault(self, operation: str, instance: dict) -> None:
+        self.calls.append((operation, instance.get("uuid")))
+        wanted = (instance.get("metadata") or {}).get(self.conf.fake_driver.fail_metadata_key)
+        if wanted and operation in [w.strip() for w in wanted.split(",")]:
+            raise exception.VirtDriverError(reason=f"Injected {operation} failure on {self.host}")
+        with self._lock:
+            for fault in self._faults.get(operation, []):
+                if fault["uuid"] in (None, instance.get("uuid")) and fault["count"] != 0:
+                    if fault["count"] is not None:
+                        fault["count"] -= 1
+                    raise exception.VirtDriverError(reason=fault["message"])
+
+    def _guest(self, instance):
+        try:
+            return self.instances[instance["uuid"]]
+        except KeyError:
+            raise exception.InstanceNotFound(instance_id=instance["uuid"]) from None
+
+    def _set_state(self, instance, state):
+        self._guest(instance)["state"] = state
+
+    # ----------------------------------------------------------- lifecycle
+    def init_host(self):
+        pass
+
+    def list_instances(self):
+        with self._lock:
+            return list(self.instances)
+
+    def spawn(self, context, instance, image_meta, network_info, admin_password=None):
+        if self.spawn_delay:
+            time.sleep(self.spawn_delay)
+        self._check_fault("spawn", instance)
+        with self._lock:
+            self.instances[instance["uuid"]] = {
+                "state": PowerState.RUNNING, "vcpus": instance["vcpus"],
+                "memory_mb": instance["memory_mb"],
+                "disk_gb": (instance.get("root_gb") or 0) + (instance.get("ephemeral_gb") or 0),
+                "image": image_meta.get("id"), "console": [f"{instance['uuid']} booted\n"]}
+
+    def destroy(self, context, instance, network_info, destroy_disks=True):
+        self._check_fault("destroy", instance)
+        with self._lock:
+            self.instances.pop(instance["uuid"], None)
+
+    def rebuild(self, context, instance, image_meta, network_info):
+        self._check_fault("rebuild", instance)
+        guest = self._guest(instance)
+        guest.update(image=image_meta.get("id"), state=PowerState.RUNNING)
+
+    def snapshot(self, context, instance, image_id, upload):
+        import io
+
+        self._check_fault("snapshot", instance)
+        self._guest(instance)
+        upload(io.BytesIO(f"snapshot of {instance['uuid']}".encode()))
+
+    def rescue(self, context, instance, network_info, image_meta, rescue_password):
+        self._check_fault("rescue", instance)
+        self._guest(instance)["rescued"] = True
+
+    def unrescue(self, context, instance):
+        self._check_fault("unrescue", instance)
+        self._guest(instance)["rescued"] = False
+
+    # --------------------------------------------------------------- power
+    def get_info(self, instance):
+        return InstanceInfo(state=self._guest(instance)["state"], internal_id=instance["uuid"])
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        self._check_fault("power_off", instance)
+        self._set_state(instance, PowerState.SHUTDOWN)
+
+    def power_on(self, context, instance, network_info):
+        self._check_fault("power_on", instance)
+        self._set_state(instance, PowerState.RUNNING)
+
+    def reboot(self, context, instance, network_info, reboot_type):
+        self._check_fault("reboot", instance)
+        self._set_state(instance, PowerState.RUNNING)
+
+    def pause(self, instance):
+        self._check_fault("pause", instance)
+        self._set_state(instance, PowerState.PAUSED)
+
+    def unpause(self, instance):
+        self._check_fault("unpause", instance)
+        self._set_state(instance, PowerState.RUNNING)
+
+    def suspend(self, context, instance):
+        self._check_fault("suspend", instance)
+        self._set_state(instance, PowerState.SUSPENDED)
+
+    def resume(self, context, instance, network_info):
+        self._check_fault("resume", instance)
+        self._set_state(instance, PowerState.RUNNING)
+
+    # ----------------------------------------------------------- migration
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor, network_info):
+        self._check_fault("migrate", instance)
+        self._set_state(instance, PowerState.SHUTDOWN)
+        return {"source": self.host}
+
+    def finish_migration(self, context, migration, instance, disk_info, network_info,
+                         image_meta, resize_instance, power_on=True):
+        self._check_fault("finish_migration", instance)
+        with self._lock:
+            self.instances[instance["uuid"]] = {
+                "state": PowerState.RUNNING if power_on else PowerState.SHUTDOWN,
+                "vcpus": instance["vcpus"], "memory_mb": instance["memory_mb"],
+                "disk_gb": instance.get("root_gb") or 0, "image": instance.get("image_ref"),
+                "console": []}
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        with self._lock:
+            self.instances.pop(instance["uuid"], None)
+
+    def finish_revert_migration(self, context, instance, network_info, migration, power_on=True):
+        self._set_state(instance, PowerState.RUNNING if power_on else PowerState.SHUTDOWN)
+
+    def pre_live_migration(self, context, instance, network_info, migrate_data):
+        return dict(migrate_data or {})
+
+    def live_migration(self, context, instance, dest, post_method, recover_method, migrate_data):
+        try:
+            self._check_fault("live_migration", instance)
+        except exception.VirtDriverError:
+            recover_method(context, instance, dest, migrate_data)
+            raise
+        with self._lock:
+            self.instances.pop(instance["uuid"], None)
+        post_method(context, instance, dest, migrate_data)
+
+    def post_live_migration_at_destination(self, context, instance, network_info):
+        with self._lock:
+            self.instances[instance["uuid"]] = {
+                "state": PowerState.RUNNING, "vcpus": instance["vcpus"],
+                "memory_mb": instance["memory_mb"], "disk_gb": instance.get("root_gb") or 0,
+                "image": instance.get("image_ref"), "console": []}
+
+    # ------------------------------------------------------------- console
+    def get_console_connection(self, context, instance, console_type):
+        self._guest(instance)
+        ports = {"novnc": 6969, "vnc": 6969, "spice-html5": 6970, "spice": 6970, "serial": 6971}
+        if console_type not in ports:
+            self._unsupported(f"{console_type} consoles")
+        return {"host": "127.0.0.1", "port": ports[console_type], "internal_access_path": None}
+
+    def get_console_output(self, context, instance):
+        return "".join(self._guest(instance)["console"])
+
+    # ----------------------------------------------------------- resources
+    def get_available_resource(self):
+        with self._lock:
+            guests = list(self.instances.values())
+        return HostResources(
+            vcpus=self.vcpus, memory_mb=self.memory_mb, local_gb=self.disk_gb,
+            hypervisor_type="fake", hypervisor_version=1000, hypervisor_hostname=self.host,
+            cpu_info='{"arch": "x86_64", "model": "fake", "vendor": "compute_core"}',
+            vcpus_used=sum(g["vcpus"] for g in guests),
+            memory_mb_used=sum(g["memory_mb"] for g in guests),
+            local_gb_used=sum(g["disk_gb"] for g in guests))
+
+    def update_provider_tree(self, provider_tree, nodename):
+        provider_tree["traits"].update({"COMPUTE_NET_ATTACH_INTERFACE", "HW_CPU_X86_SSE2"})
+
+    # ---------------------------------------------------------------- host
+    def host_power_action(self, action):
+        return action
+
+    def host_maintenance_mode(self, host, mode):
+        return "on_maintenance" if mode else "off_maintenance"

@@ -1,0 +1,100 @@
+"""Distribution metadata for compute_core and its in-tree plugins.
+
+Every in-tree plugin is reached only through the entry points declared here,
+exactly as a third-party plugin would be.
+"""
+from setuptools import find_packages, setup
+
+ENTRY_POINTS = {
+    "console_scripts": [
+        "compute-aio = compute_core.cmd.aio:main",
+        "compute-manage = compute_core.cmd.manage:main",
+        "compute-status = compute_core.cmd.status:main",
+        "compute-api = compute_core.cmd.api:main",
+        "compute-placement-api = compute_core.cmd.api:placement_main",
+        "compute-conductor = compute_core.cmd.services:conductor_main",
+        "compute-scheduler = compute_core.cmd.services:scheduler_main",
+        "compute-compute = compute_core.cmd.services:compute_main",
+    ],
+    "compute_core.virt_drivers": [
+        "fake = compute_core_plugins.virt.fake:FakeDriver",
+    ],
+    "compute_core.scheduler.filters": [
+        "ComputeFilter = compute_core_plugins.filters.compute:ComputeFilter",
+        "AvailabilityZoneFilter = compute_core_plugins.filters.availability_zone:AvailabilityZoneFilter",
+        "SameHostFilter = compute_core_plugins.filters.affinity:SameHostFilter",
+        "DifferentHostFilter = compute_core_plugins.filters.affinity:DifferentHostFilter",
+    ],
+    "compute_core.scheduler.weighers": [
+        "RAMWeigher = compute_core_plugins.weighers.resources:RAMWeigher",
+        "CPUWeigher = compute_core_plugins.weighers.resources:CPUWeigher",
+        "DiskWeigher = compute_core_plugins.weighers.resources:DiskWeigher",
+    ],
+    "compute_core.image_backends": [
+        "local = compute_core_plugins.image.local:LocalImageBackend",
+    ],
+    "compute_core.network_backends": [
+        "flat = compute_core_plugins.network.flat:FlatNetworkBackend",
+    ],
+    "oslo.config.opts": [
+        "compute_core = compute_core.conf.opts:list_opts",
+    ],
+    "pytest11": [
+        "compute_core = compute_core.testing.pytest_plugin",
+    ],
+}
+
+setup(
+    name="compute_core",
+    version="0.1.0",
+    description="A compute controller in the spirit of OpenStack Nova, built as a plugin framework",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["compute_core", "compute_core.*"])
+    + find_packages("plugins"),
+    package_dir={"compute_core_plugins": "plugins/compute_core_plugins"},
+    include_package_data=True,
+    package_data={"compute_core": ["db/migrations/*/*.ini", "db/migrations/*/*.mako"]},
+    data_files=[("etc/compute_core", ["api-paste.ini"])],
+    install_requires=[
+        "stevedore>=5.0",
+        "oslo.config>=9.0",
+        "oslo.messaging>=14.0",
+        "oslo.db>=15.0",
+        "oslo.log>=5.0",
+        "oslo.policy>=4.0",
+        "oslo.context>=5.0",
+        "oslo.serialization>=5.0",
+        "oslo.utils>=6.0",
+        "SQLAlchemy>=2.0",
+        "alembic>=1.12",
+        "webob>=1.8",
+        "PasteDeploy>=3.0",
+        "routes>=2.5",
+        "jsonschema>=4.0",
+        "microversion-parse>=1.0",
+        "os-traits>=3.0",
+        "os-resource-classes>=1.1",
+        "keystonemiddleware>=10.0",
+        "keystoneauth1>=5.0",
+        "requests>=2.28",
+        "cheroot>=10.0",
+        "netaddr>=0.10",
+        "PyMySQL>=1.0",
+        "psycopg2-binary>=2.9",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout",
+            "openstacksdk>=3.0",
+            "python-openstackclient>=7.0",
+            "python-novaclient>=18.0",
+            "osc-placement>=4.0",
+            "ruff",
+        ],
+    },
+    entry_points=ENTRY_POINTS,
+)
