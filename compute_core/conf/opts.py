@@ -57,6 +57,12 @@ wsgi_opts = [
     cfg.StrOpt("api_paste_config", default="api-paste.ini",
                help="Paste deploy file with the pipelines of the WSGI apps; a relative "
                     "name is looked up beside the config file, in etc/ and in the package."),
+    cfg.HostAddressOpt("listen", default="0.0.0.0",
+                       help="Address compute-api and compute-placement-api listen on."),
+    cfg.PortOpt("compute_port", default=8774, help="Port of compute-api."),
+    cfg.PortOpt("placement_port", default=8778, help="Port of compute-placement-api."),
+    cfg.IntOpt("threads", default=16, min=1,
+               help="Threads serving requests in compute-api and compute-placement-api."),
 ]
 
 api_database_opts = [
