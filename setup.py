@@ -40,7 +40,7 @@ ENTRY_POINTS = {
         "compute_core = compute_core.conf.opts:list_opts",
     ],
     "pytest11": [
-        "compute_core = compute_core.testing.pytest_plugin",
+        "compute_core.testing = compute_core.testing",
     ],
 }
 
@@ -81,6 +81,7 @@ setup(
         "keystoneauth1>=5.0",
         "requests>=2.28",
         "cheroot>=10.0",
+        "cotyledon>=1.7",  # oslo.service's threading backend (no eventlet)
         "netaddr>=0.10",
         "PyMySQL>=1.0",
         "psycopg2-binary>=2.9",

@@ -12,6 +12,21 @@ the calling process::
 __all__ = ["Cloud"]
 
 
+def _prefer_threads():
+    # oslo.messaging imports oslo.service, whose default backend is eventlet;
+    # threads are our concurrency model. The hook only sets the default, so
+    # a host program that already chose a backend keeps its choice.
+    try:
+        from oslo_service import backend
+    except ImportError:
+        return
+    if backend.get_backend_type() is None:
+        backend.register_backend_default_hook(lambda: backend.BackendType.THREADING)
+
+
+_prefer_threads()
+
+
 def __getattr__(name):
     # Imported lazily so that `import compute_core` stays cheap for the
     # console scripts that never start an embedded cloud.

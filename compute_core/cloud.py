@@ -42,6 +42,8 @@ class Cloud:
 
     def __init__(self, state_dir=None, hosts=1, host_resources=None, config_file=None,
                  overrides=None, compute_port=0, placement_port=0, listen="127.0.0.1"):
+        # hosts, ports and listen may be None: then [aio] configuration decides
+        # (that is how compute-aio runs).
         self._state_dir_arg = state_dir
         self.hosts_wanted = hosts
         self.host_resources = dict(host_resources or {})
@@ -113,7 +115,8 @@ class Cloud:
 
         placement_app = assembly.load_wsgi_app(conf, "placement", self._placement)
         port = conf.aio.placement_port if self.placement_port is None else self.placement_port
-        server = assembly.WSGIServer(placement_app, self.listen, port, conf.aio.wsgi_threads,
+        listen = conf.aio.listen if self.listen is None else self.listen
+        server = assembly.WSGIServer(placement_app, listen, port, conf.aio.wsgi_threads,
                                      "placement")
         self._stoppers.append(server.stop)
         server.start()
@@ -127,13 +130,14 @@ class Cloud:
             bundle.start()
             if bundle.service.name == "compute-scheduler":
                 self.scheduler = bundle.service.manager
-        for i in range(self.hosts_wanted):
+        hosts = conf.aio.hosts if self.hosts_wanted is None else self.hosts_wanted
+        for i in range(hosts):
             self._start_compute(f"host{i + 1}", **self.host_resources)
         self.discover_hosts()
 
         compute_app = assembly.load_wsgi_app(conf, "compute", self._api)
         port = conf.aio.compute_port if self.compute_port is None else self.compute_port
-        server = assembly.WSGIServer(compute_app, self.listen, port, conf.aio.wsgi_threads,
+        server = assembly.WSGIServer(compute_app, listen, port, conf.aio.wsgi_threads,
                                      "compute")
         self._stoppers.append(server.stop)
         server.start()

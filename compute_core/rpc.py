@@ -17,6 +17,7 @@ from compute_core import exception
 LOG = logging.getLogger(__name__)
 
 
+
 class ContextSerializer(messaging.NoOpSerializer):
     """Contexts as dicts; entities as JSON primitives (datetimes become ISO
     strings), so any transport can carry them."""
