@@ -5,6 +5,7 @@ the pipeline from ``api-paste.ini`` (section ``placement``).
 """
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 
@@ -40,21 +41,26 @@ ROUTE_DECLARATIONS = {
     "/resource_providers/{uuid}/aggregates": {"GET": h.get_provider_aggregates,
                                               "PUT": h.set_provider_aggregates},
     "/resource_classes": {"GET": h.list_resource_classes, "POST": h.create_resource_class},
-    "/resource_classes/{name}": {"GET": h.get_resource_class, "PUT": h.put_resource_class},
+    "/resource_classes/{name}": {"GET": h.get_resource_class, "PUT": h.put_resource_class,
+                                 "DELETE": h.delete_resource_class},
     "/traits": {"GET": h.list_traits},
-    "/traits/{name}": {"GET": h.get_trait, "PUT": h.put_trait},
+    "/traits/{name}": {"GET": h.get_trait, "PUT": h.put_trait, "DELETE": h.delete_trait},
     "/allocations": {"POST": h.post_allocations},
     "/allocations/{consumer_uuid}": {"GET": h.get_allocations, "PUT": h.put_allocations,
                                      "DELETE": h.delete_allocations},
     "/allocation_candidates": {"GET": h.allocation_candidates},
     "/usages": {"GET": h.project_usages},
+    "/reshaper": {"POST": h.reshape},
 }
 
 
 def error_response(status: int, title: str, detail: str, code: str = "placement.undefined_code",
-                   request_id: str | None = None, headers=None) -> webob.Response:
-    body = {"errors": [{"status": status, "title": title, "detail": detail, "code": code,
-                        "request_id": request_id}]}
+                   request_id: str | None = None, headers=None,
+                   with_code: bool = True) -> webob.Response:
+    error = {"status": status, "title": title, "detail": detail, "request_id": request_id}
+    if with_code:  # the "code" field exists from microversion 1.23
+        error["code"] = code
+    body = {"errors": [error]}
     resp = webob.Response(status=status, content_type="application/json", charset="utf-8")
     resp.body = json.dumps(body).encode()
     for k, v in (headers or {}).items():
@@ -68,8 +74,10 @@ _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
 
 
 def fault(req, status, detail, code="placement.undefined_code", headers=None):
+    version = req.environ.get("placement.microversion", MAX_VERSION)
     return error_response(status, _TITLES.get(status, "Error"), detail, code,
-                          req.environ.get("openstack.request_id"), headers)
+                          req.environ.get("openstack.request_id"), headers,
+                          with_code=version >= (1, 23))
 
 
 def _version_str(v):
@@ -101,6 +109,12 @@ class PlacementApp:
                          headers={"Allow": allowed})
         elif handler is None:
             resp = fault(req, 404, "The resource could not be found.")
+        elif version < getattr(handler, "min_version", MIN_VERSION):
+            if handler.older_status == 405:
+                resp = fault(req, 405, "The method specified is not allowed for this "
+                             "resource.")
+            else:
+                resp = fault(req, 404, "The resource could not be found.")
         else:
             try:
                 resp = handler(req, services.placement, version, **args)
@@ -112,6 +126,12 @@ class PlacementApp:
         if req.path_info.rstrip("/") != "" or version != MIN_VERSION:
             resp.headers["OpenStack-API-Version"] = f"placement {_version_str(version)}"
             resp.headers["Vary"] = "OpenStack-API-Version"
+        if (version >= (1, 15) and resp.status_code == 200 and req.method in ("GET", "PUT", "POST")
+                and req.path_info.rstrip("/") != ""):
+            # Placement's caching headers: our objects don't all carry a
+            # modification time, so "now" stands in, as the API allows.
+            resp.last_modified = datetime.datetime.now(datetime.timezone.utc)
+            resp.cache_control = "no-cache"
         return resp
 
     @staticmethod

@@ -13,6 +13,7 @@ import jsonschema
 import webob
 
 from compute_core import wsgi
+from compute_core.placement import candidates, query
 from compute_core.placement import objects as ob
 from compute_core.placement.objects import BadRequest, NotFound
 
@@ -67,7 +68,7 @@ def _body(req, schema):
 
 def _uuid(value, what="uuid"):
     if not isinstance(value, str) or not UUID_RE.match(value):
-        raise BadRequest(f"Invalid {what}: {value!r} is not a valid UUID.")
+        raise BadRequest(f"Malformed {what}: {value!r} is not a valid UUID.")
     return str(uuidlib.UUID(value))
 
 
@@ -102,6 +103,16 @@ def _provider_view(req, version, p):
     return out
 
 
+def since(version, older_status=404):
+    """Mark a handler as served from microversion *version*: older gets
+    *older_status* (404 for a new resource, 405 for a new method)."""
+    def mark(fn):
+        fn.min_version = version
+        fn.older_status = older_status
+        return fn
+    return mark
+
+
 # -------------------------------------------------------------------- root
 
 def home(req, state, version):
@@ -116,96 +127,50 @@ def home(req, state, version):
 
 # --------------------------------------------------------------- providers
 
-def _parse_resources(value, rc_cache):
-    """'VCPU:1,MEMORY_MB:512' -> {'VCPU': 1, 'MEMORY_MB': 512}, or 400."""
-    out = {}
-    for part in value.split(","):
-        name, sep, amount = part.strip().partition(":")
-        if not sep or not name or not RC_RE.match(name):
-            raise BadRequest(f"Badly formed resources parameter. Expected resources query "
-                             f"string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: "
-                             f"{value}.")
-        try:
-            n = int(amount)
-        except ValueError:
-            raise BadRequest(f"Requested resource {name} expected positive integer amount. "
-                             f"Got: {amount}.") from None
-        if n < 1:
-            raise BadRequest(f"Requested resource {name} requires amount >= 1. Got: {n}.")
-        if name in out:
-            raise BadRequest(f"Resource class {name} appears more than once in {value}.")
-        try:
-            rc_cache.id_of(name)
-        except NotFound:
-            raise BadRequest(f"Invalid resource class in resources parameter: No such "
-                             f"resource class {name}.") from None
-        out[name] = n
-    return out
-
-
-def _parse_required(value, state):
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    known = set(ob.list_traits(state.db, name_filter="in:" + ",".join(
-        n.lstrip("!") for n in names)))
-    unknown = [n.lstrip("!") for n in names if n.lstrip("!") not in known]
-    if not names or unknown:
-        raise BadRequest(f"Invalid query string parameters: No such trait(s): "
-                         f"{', '.join(unknown) or value}.")
-    return names
-
-
-def _parse_member_of(values):
-    out = []
-    for v in values:
-        v = v[3:] if v.startswith("in:") else v
-        out.append([_uuid(u, "member_of") for u in v.split(",")])
-    return out
-
-
-_PROVIDER_QUERY = {"name", "uuid", "member_of", "resources", "in_tree", "required"}
-
-
-def _check_query(req, allowed):
-    unknown = sorted(set(req.GET) - allowed)
-    if unknown:
-        raise BadRequest(f"Invalid query string parameters: '{unknown[0]}' was unexpected")
+_PROVIDER_QUERY = {"name": (1, 0), "uuid": (1, 0), "member_of": (1, 3), "resources": (1, 4),
+                   "in_tree": (1, 14), "required": (1, 18)}
 
 
 def list_providers(req, state, version):
     _admin(req)
-    _check_query(req, _PROVIDER_QUERY)
-    q = req.GET
-    kwargs = {"name": q.get("name"), "rc_cache": state.rc_cache}
-    if "uuid" in q:
-        kwargs["uuid"] = _uuid(q["uuid"])
-    if "in_tree" in q:
-        kwargs["in_tree"] = _uuid(q["in_tree"], "in_tree")
-    if "resources" in q:
-        kwargs["resources"] = _parse_resources(q["resources"], state.rc_cache)
-    if "required" in q:
-        kwargs["required"] = _parse_required(q["required"], state)
-    if "member_of" in q:
-        kwargs["member_of"] = _parse_member_of(q.getall("member_of"))
+    query.check_allowed(req, lambda k: k in _PROVIDER_QUERY and version >= _PROVIDER_QUERY[k])
+    kwargs = {"rc_cache": state.rc_cache}
+    name = query.single(req, "name")
+    if name is not None:
+        kwargs["name"] = name
+    value = query.single(req, "uuid")
+    if value is not None:
+        kwargs["uuid"] = query.uuid_value(value, "uuid")
+    value = query.single(req, "in_tree")
+    if value is not None:
+        kwargs["in_tree"] = query.uuid_value(value, "in_tree")
+    value = query.single(req, "resources")
+    if value is not None:
+        kwargs["resources"] = query.resources(value, state.rc_cache)
+    if "required" in req.GET:
+        kwargs["required"], kwargs["forbidden"] = query.traits(
+            req.GET.getall("required"), state.db, version)
+    if "member_of" in req.GET:
+        kwargs["member_of"], kwargs["forbidden_aggs"] = query.member_of(
+            req.GET.getall("member_of"), version)
     providers = ob.list_providers(state.db, **kwargs)
     return _json({"resource_providers": [_provider_view(req, version, p) for p in providers]})
 
 
-_PROVIDER_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "maxLength": 200, "minLength": 1},
-        "uuid": {"type": "string", "format": "uuid"},
-        "parent_provider_uuid": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-    },
-    "required": ["name"],
-    "additionalProperties": False,
-}
+def _provider_schema(version, with_uuid=True):
+    props = {"name": {"type": "string", "maxLength": 200, "minLength": 1}}
+    if with_uuid:
+        props["uuid"] = {"type": "string"}
+    if version >= (1, 14):
+        props["parent_provider_uuid"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    return {"type": "object", "properties": props, "required": ["name"],
+            "additionalProperties": False}
 
 
 def create_provider(req, state, version):
     _admin(req)
-    data = _body(req, _PROVIDER_SCHEMA)
-    rp_uuid = _uuid(data["uuid"]) if "uuid" in data else None
+    data = _body(req, _provider_schema(version))
+    rp_uuid = _uuid(data["uuid"], "uuid") if "uuid" in data else None
     parent = data.get("parent_provider_uuid")
     if parent is not None:
         parent = _uuid(parent, "parent_provider_uuid")
@@ -226,14 +191,14 @@ def get_provider(req, state, version, uuid):
 
 def update_provider(req, state, version, uuid):
     _admin(req)
-    schema = dict(_PROVIDER_SCHEMA, properties={k: v for k, v in _PROVIDER_SCHEMA["properties"].items()
-                                                if k != "uuid"})
-    data = _body(req, schema)
+    rp = _path_uuid(uuid)
+    data = _body(req, _provider_schema(version, with_uuid=False))
     kwargs = {}
-    if version >= (1, 14) and "parent_provider_uuid" in data:
+    if "parent_provider_uuid" in data:
         parent = data["parent_provider_uuid"]
         kwargs["parent_uuid"] = None if parent is None else _uuid(parent, "parent_provider_uuid")
-    p = ob.update_provider(state.db, _path_uuid(uuid), data["name"], **kwargs)
+    p = ob.update_provider(state.db, rp, data["name"], allow_reparent=version >= (1, 37),
+                           **kwargs)
     return _json(_provider_view(req, version, p))
 
 
@@ -251,8 +216,7 @@ _INVENTORY_PROPS = {
     "min_unit": {"type": "integer", "minimum": 1, "maximum": 2147483647},
     "max_unit": {"type": "integer", "minimum": 1, "maximum": 2147483647},
     "step_size": {"type": "integer", "minimum": 1, "maximum": 2147483647},
-    "allocation_ratio": {"type": "number", "minimum": 0, "maximum": 3.40282e38,
-                         "exclusiveMinimum": 0},
+    "allocation_ratio": {"type": "number", "maximum": 3.40282e38, "exclusiveMinimum": 0},
 }
 _INVENTORY = {"type": "object", "properties": _INVENTORY_PROPS, "required": ["total"],
               "additionalProperties": False}
@@ -280,7 +244,7 @@ def _check_classes(state, names):
             state.rc_cache.id_of(name)
         except NotFound:
             raise BadRequest(f"Unknown resource class in inventory for resource provider: "
-                             f"{name}", code="placement.undefined_code") from None
+                             f"{name}") from None
 
 
 def get_inventories(req, state, version, uuid):
@@ -291,13 +255,16 @@ def get_inventories(req, state, version, uuid):
 
 def set_inventories(req, state, version, uuid):
     _admin(req)
+    rp = _path_uuid(uuid)
     data = _body(req, _INVENTORIES_SCHEMA)
     _check_classes(state, data["inventories"])
-    gen, inv = ob.set_inventories(state.db, _path_uuid(uuid), data["resource_provider_generation"],
-                                  data["inventories"], state.rc_cache)
+    gen, inv = ob.set_inventories(state.db, rp, data["resource_provider_generation"],
+                                  data["inventories"], state.rc_cache,
+                                  reserved_may_equal_total=version >= (1, 26))
     return _json({"resource_provider_generation": gen, "inventories": inv})
 
 
+@since((1, 5), older_status=405)
 def delete_inventories(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -308,6 +275,7 @@ def delete_inventories(req, state, version, uuid):
 
 def add_inventory(req, state, version, uuid):
     _admin(req)
+    rp = _path_uuid(uuid)
     schema = dict(_ONE_INVENTORY_SCHEMA)
     schema["properties"] = dict(schema["properties"], resource_class={"type": "string",
                                                                       "pattern": "^[A-Z0-9_]+$"})
@@ -315,42 +283,47 @@ def add_inventory(req, state, version, uuid):
     data = _body(req, schema)
     rc = data.pop("resource_class")
     _check_classes(state, [rc])
-    rp = _path_uuid(uuid)
-    gen, existing = ob.get_inventories(state.db, rp, state.rc_cache)
+    gen = data.pop("resource_provider_generation")
+    current_gen, existing = ob.get_inventories(state.db, rp, state.rc_cache)
     if rc in existing:
-        raise ob.Conflict(f"Update conflict: inventory for {rc} already exists")
-    data.pop("resource_provider_generation")
-    new_gen, inv = ob.set_inventories(state.db, rp, gen, {rc: data}, state.rc_cache, replace=False)
+        raise ob.Conflict(f"Update conflict: inventory for {rc} already exists on resource "
+                          f"provider {rp}")
+    new_gen, inv = ob.set_inventories(state.db, rp, gen, {rc: data}, state.rc_cache,
+                                      replace=False, reserved_may_equal_total=version >= (1, 26))
     return _json(dict(inv[rc], resource_provider_generation=new_gen), status=201,
                  headers={"Location": _link(req, f"/resource_providers/{rp}/inventories/{rc}")})
 
 
 def get_inventory(req, state, version, uuid, resource_class):
     _admin(req)
-    gen, inv = ob.get_inventories(state.db, _path_uuid(uuid), state.rc_cache)
+    rp = _path_uuid(uuid)
+    gen, inv = ob.get_inventories(state.db, rp, state.rc_cache)
     if resource_class not in inv:
-        raise NotFound(f"No inventory of class {resource_class} for {uuid}")
+        raise NotFound(f"No inventory of class {resource_class} for {rp}")
     return _json(dict(inv[resource_class], resource_provider_generation=gen))
 
 
 def update_inventory(req, state, version, uuid, resource_class):
     _admin(req)
+    rp = _path_uuid(uuid)
     data = _body(req, _ONE_INVENTORY_SCHEMA)
     _check_classes(state, [resource_class])
     gen = data.pop("resource_provider_generation")
-    new_gen, inv = ob.set_inventories(state.db, _path_uuid(uuid), gen, {resource_class: data},
-                                      state.rc_cache, replace=False)
+    new_gen, inv = ob.set_inventories(state.db, rp, gen, {resource_class: data},
+                                      state.rc_cache, replace=False, must_exist=True,
+                                      reserved_may_equal_total=version >= (1, 26))
     return _json(dict(inv[resource_class], resource_provider_generation=new_gen))
 
 
 def delete_inventory(req, state, version, uuid, resource_class):
     _admin(req)
-    _check_classes(state, [resource_class])
     rp = _path_uuid(uuid)
     gen, _ = ob.get_inventories(state.db, rp, state.rc_cache)
     ob.delete_inventory(state.db, rp, resource_class, gen, state.rc_cache)
     return _no_content()
 
+
+# ------------------------------------------------------------------ usages
 
 def provider_usages(req, state, version, uuid):
     _admin(req)
@@ -361,33 +334,56 @@ def provider_usages(req, state, version, uuid):
 def provider_allocations(req, state, version, uuid):
     _admin(req)
     gen, allocs = ob.provider_allocations(state.db, _path_uuid(uuid), state.rc_cache)
+    if version < (1, 28):
+        for entry in allocs.values():
+            entry.pop("consumer_generation", None)
     return _json({"resource_provider_generation": gen, "allocations": allocs})
 
 
+@since((1, 9))
 def project_usages(req, state, version):
     _admin(req)
-    _check_query(req, {"project_id", "user_id", "consumer_type"})
-    if "project_id" not in req.GET:
-        raise BadRequest("Invalid query string parameters: 'project_id' is a required property")
-    usages = ob.project_usages(state.db, req.GET["project_id"], req.GET.get("user_id"),
-                               state.rc_cache)
+    allowed = {"project_id", "user_id"} | ({"consumer_type"} if version >= (1, 38) else set())
+    query.check_allowed(req, allowed)
+    project = query.single(req, "project_id")
+    if not project:
+        raise query.bad("'project_id' is a required property", code=query.MISSING_VALUE)
+    ctype = query.single(req, "consumer_type")
+    if ctype is not None and not re.match(r"^([A-Z0-9_]+|all|unknown)$", ctype):
+        raise query.bad(f"Invalid consumer_type {ctype!r}: it must match [A-Z0-9_]+, or be "
+                        "'all' or 'unknown'.")
+    usages = ob.project_usages(state.db, project, query.single(req, "user_id"),
+                               state.rc_cache, consumer_type=ctype,
+                               by_type=version >= (1, 38))
     return _json({"usages": usages})
 
 
-# ------------------------------------------------------ classes and traits
+# ------------------------------------------------------- resource classes
 
+_CUSTOM_RE = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
+
+
+def _rc_view(req, name):
+    return {"name": name, "links": [{"rel": "self",
+                                     "href": _link(req, f"/resource_classes/{name}")}]}
+
+
+@since((1, 2))
 def list_resource_classes(req, state, version):
     _admin(req)
-    return _json({"resource_classes": [
-        {"name": n, "links": [{"rel": "self", "href": _link(req, f"/resource_classes/{n}")}]}
-        for n in state.rc_cache.all()]})
+    return _json({"resource_classes": [_rc_view(req, n) for n in state.rc_cache.all()]})
 
 
+def _rc_name_schema():
+    return {"type": "object", "properties": {"name": {
+        "type": "string", "pattern": "^CUSTOM_[A-Z0-9_]+$", "maxLength": 255}},
+        "required": ["name"], "additionalProperties": False}
+
+
+@since((1, 2))
 def create_resource_class(req, state, version):
     _admin(req)
-    data = _body(req, {"type": "object", "properties": {"name": {
-        "type": "string", "pattern": "^CUSTOM_[A-Z0-9_]+$", "maxLength": 255}},
-        "required": ["name"], "additionalProperties": False})
+    data = _body(req, _rc_name_schema())
     state.rc_cache.create_custom(data["name"])
     resp = webob.Response(status=201)
     resp.headers["Location"] = _link(req, f"/resource_classes/{data['name']}")
@@ -395,55 +391,80 @@ def create_resource_class(req, state, version):
     return resp
 
 
+@since((1, 2))
 def get_resource_class(req, state, version, name):
     _admin(req)
     state.rc_cache.id_of(name)
-    return _json({"name": name, "links": [{"rel": "self",
-                                           "href": _link(req, f"/resource_classes/{name}")}]})
+    return _json(_rc_view(req, name))
 
 
+@since((1, 2))
 def put_resource_class(req, state, version, name):
     _admin(req)
-    if not re.match(r"^CUSTOM_[A-Z0-9_]+$", name):
-        raise BadRequest(f"Resource class name {name} must match ^CUSTOM_[A-Z0-9_]+$")
+    if version < (1, 7):
+        data = _body(req, _rc_name_schema())
+        state.rc_cache.rename_custom(name, data["name"])
+        return _json(_rc_view(req, data["name"]))
+    if not _CUSTOM_RE.match(name) or len(name) > 255:
+        raise BadRequest(f"Resource class name {name} must start with CUSTOM_ and use only "
+                         "A-Z, 0-9 and _.")
     try:
         state.rc_cache.id_of(name)
         return _no_content()
     except NotFound:
-        state.rc_cache.create_custom(name)
+        try:
+            state.rc_cache.create_custom(name)
+        except ob.Conflict:
+            return _no_content()
     resp = webob.Response(status=201)
     resp.headers["Location"] = _link(req, f"/resource_classes/{name}")
     resp.content_type = None
     return resp
 
 
+@since((1, 2))
+def delete_resource_class(req, state, version, name):
+    _admin(req)
+    state.rc_cache.delete_custom(name)
+    return _no_content()
+
+
+# ------------------------------------------------------------------ traits
+
+_TRAIT_INVALID = ("The trait is invalid. A valid trait must be no longer than 255 characters, "
+                  "start with the prefix \"CUSTOM_\" and use following characters: "
+                  "\"A\"-\"Z\", \"0\"-\"9\" and \"_\"")
+
+
+@since((1, 6))
 def list_traits(req, state, version):
     _admin(req)
-    _check_query(req, {"name", "associated"})
-    assoc = req.GET.get("associated")
+    query.check_allowed(req, {"name", "associated"})
+    assoc = query.single(req, "associated")
     if assoc is not None and assoc.lower() not in ("true", "false"):
-        raise BadRequest("The query parameter 'associated' only accepts 'true' or 'false'.")
-    name = req.GET.get("name")
-    if name and not name.startswith(("in:", "startswith:")):
-        raise BadRequest(f"Badly formatted name parameter. Expected name query string parameter "
-                         f"in form: ?name=[in|startswith]:[name1,name2|prefix]. Got: \"{name}\"")
+        raise query.bad("The query parameter 'associated' only accepts 'true' or 'false'.")
+    name = query.single(req, "name")
+    if name is not None and not name.startswith(("in:", "startswith:")):
+        raise query.bad(f"Badly formatted name parameter. Expected name query string "
+                        f"parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. "
+                        f"Got: \"{name}\"")
     return _json({"traits": ob.list_traits(
         state.db, name, None if assoc is None else assoc.lower() == "true")})
 
 
+@since((1, 6))
 def get_trait(req, state, version, name):
     _admin(req)
-    if not ob.list_traits(state.db, "in:" + name):
+    if not RC_RE.match(name) or not ob.list_traits(state.db, "in:" + name):
         raise NotFound(f"No such trait(s): {name}.", code="placement.trait.not_found")
     return _no_content()
 
 
+@since((1, 6))
 def put_trait(req, state, version, name):
     _admin(req)
-    if not re.match(r"^CUSTOM_[A-Z0-9_]+$", name):
-        raise BadRequest("The trait is invalid. A valid trait must be no longer than 255 "
-                         "characters, start with the prefix \"CUSTOM_\" and use following "
-                         "characters: \"A\"-\"Z\", \"0\"-\"9\" and \"_\"")
+    if not _CUSTOM_RE.match(name) or len(name) > 255:
+        raise BadRequest(_TRAIT_INVALID)
     created = ob.create_trait(state.db, name)
     resp = webob.Response(status=201 if created else 204)
     resp.headers["Location"] = _link(req, f"/traits/{name}")
@@ -451,24 +472,35 @@ def put_trait(req, state, version, name):
     return resp
 
 
+@since((1, 6))
+def delete_trait(req, state, version, name):
+    _admin(req)
+    ob.delete_trait(state.db, name)
+    return _no_content()
+
+
+@since((1, 6))
 def get_provider_traits(req, state, version, uuid):
     _admin(req)
     gen, names = ob.get_provider_traits(state.db, _path_uuid(uuid))
     return _json({"traits": names, "resource_provider_generation": gen})
 
 
+@since((1, 6))
 def set_provider_traits(req, state, version, uuid):
     _admin(req)
+    rp = _path_uuid(uuid)
     data = _body(req, {"type": "object", "properties": {
-        "traits": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z0-9_]+$"},
+        "traits": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z0-9_]+$",
+                                              "maxLength": 255},
                    "uniqueItems": True},
         "resource_provider_generation": _GEN},
         "required": ["traits", "resource_provider_generation"], "additionalProperties": False})
-    rp = _path_uuid(uuid)
     gen = ob.set_provider_traits(state.db, rp, data["resource_provider_generation"], data["traits"])
     return _json({"traits": sorted(data["traits"]), "resource_provider_generation": gen})
 
 
+@since((1, 6))
 def delete_provider_traits(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -477,6 +509,9 @@ def delete_provider_traits(req, state, version, uuid):
     return _no_content()
 
 
+# -------------------------------------------------------------- aggregates
+
+@since((1, 1))
 def get_provider_aggregates(req, state, version, uuid):
     _admin(req)
     gen, aggs = ob.get_provider_aggregates(state.db, _path_uuid(uuid))
@@ -486,8 +521,10 @@ def get_provider_aggregates(req, state, version, uuid):
     return _json(out)
 
 
+@since((1, 1))
 def set_provider_aggregates(req, state, version, uuid):
     _admin(req)
+    rp = _path_uuid(uuid)
     agg_list = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
     if version >= (1, 19):
         data = _body(req, {"type": "object", "properties": {
@@ -498,7 +535,7 @@ def set_provider_aggregates(req, state, version, uuid):
     else:
         aggs, gen = _body(req, agg_list), None
     aggs = [_uuid(a, "aggregate") for a in aggs]
-    new_gen = ob.set_provider_aggregates(state.db, _path_uuid(uuid), gen, aggs)
+    new_gen = ob.set_provider_aggregates(state.db, rp, gen, aggs)
     out = {"aggregates": sorted(aggs)}
     if version >= (1, 19):
         out["resource_provider_generation"] = new_gen
@@ -511,21 +548,25 @@ _RESOURCES = {"type": "object", "minProperties": 1,
               "patternProperties": {"^[A-Z0-9_]+$": {"type": "integer", "minimum": 1,
                                                      "maximum": 2147483647}},
               "additionalProperties": False}
-_ALLOC_DICT = {"type": "object",
-               "patternProperties": {"^.+$": {
-                   "type": "object", "properties": {"resources": _RESOURCES,
-                                                    "generation": {}},
-                   "required": ["resources"], "additionalProperties": False}}}
 
 
-def _alloc_schema(version, with_consumer=True):
-    props = {"allocations": _ALLOC_DICT,
+def _alloc_schema(version):
+    per_rp = {"type": "object", "properties": {"resources": _RESOURCES, "generation": {}},
+              "required": ["resources"], "additionalProperties": False}
+    allocs = {"type": "object", "patternProperties": {"^.+$": per_rp},
+              "additionalProperties": False}
+    if version < (1, 28):
+        allocs["minProperties"] = 1
+    props = {"allocations": allocs,
              "project_id": {"type": "string", "minLength": 1, "maxLength": 255},
              "user_id": {"type": "string", "minLength": 1, "maxLength": 255}}
     required = ["allocations", "project_id", "user_id"]
     if version >= (1, 28):
         props["consumer_generation"] = {"type": ["integer", "null"]}
         required.append("consumer_generation")
+    if version >= (1, 34):
+        props["mappings"] = {"type": "object", "additionalProperties": {
+            "type": "array", "items": {"type": "string"}}}
     if version >= (1, 38):
         props["consumer_type"] = {"type": "string", "pattern": "^[A-Z0-9_]+$", "maxLength": 255}
         required.append("consumer_type")
@@ -533,30 +574,37 @@ def _alloc_schema(version, with_consumer=True):
             "additionalProperties": False}
 
 
-_LEGACY_ALLOC_SCHEMA = {
-    "type": "object",
-    "properties": {
+def _legacy_alloc_schema(version):
+    props = {
         "allocations": {"type": "array", "minItems": 1, "items": {
             "type": "object",
-            "properties": {"resource_provider": {"type": "object", "properties": {
-                "uuid": {"type": "string"}}, "required": ["uuid"]},
+            "properties": {"resource_provider": {
+                "type": "object", "properties": {"uuid": {"type": "string"}},
+                "required": ["uuid"], "additionalProperties": False},
                 "resources": _RESOURCES},
-            "required": ["resource_provider", "resources"]}},
-        "project_id": {"type": "string"}, "user_id": {"type": "string"}},
-    "required": ["allocations"],
-}
+            "required": ["resource_provider", "resources"], "additionalProperties": False}},
+        "project_id": {"type": "string", "minLength": 1, "maxLength": 255},
+        "user_id": {"type": "string", "minLength": 1, "maxLength": 255}}
+    required = ["allocations"] + (["project_id", "user_id"] if version >= (1, 8) else [])
+    return {"type": "object", "properties": props, "required": required,
+            "additionalProperties": False}
+
+
+_INCOMPLETE = "00000000-0000-0000-0000-000000000000"
 
 
 def _claim_from(data, consumer_uuid, version):
     if isinstance(data["allocations"], list):
-        allocs = {_uuid(a["resource_provider"]["uuid"], "resource provider"): a["resources"]
-                  for a in data["allocations"]}
+        allocs = {}
+        for a in data["allocations"]:
+            rp = _uuid(a["resource_provider"]["uuid"], "resource provider uuid")
+            allocs.setdefault(rp, {}).update(a["resources"])
     else:
-        allocs = {_uuid(rp, "resource provider"): v["resources"]
+        allocs = {_uuid(rp, "resource provider uuid"): v["resources"]
                   for rp, v in data["allocations"].items()}
     claim = {"consumer_uuid": consumer_uuid, "allocations": allocs,
-             "project_id": data.get("project_id") or "00000000-0000-0000-0000-000000000000",
-             "user_id": data.get("user_id") or "00000000-0000-0000-0000-000000000000",
+             "project_id": data.get("project_id") or _INCOMPLETE,
+             "user_id": data.get("user_id") or _INCOMPLETE,
              "consumer_type": data.get("consumer_type")}
     if version >= (1, 28):
         claim["consumer_generation"] = data.get("consumer_generation")
@@ -589,20 +637,17 @@ def get_allocations(req, state, version, consumer_uuid):
 def put_allocations(req, state, version, consumer_uuid):
     _admin(req)
     consumer = _uuid(consumer_uuid, "consumer uuid")
-    data = _body(req, _alloc_schema(version) if version >= (1, 12) else _LEGACY_ALLOC_SCHEMA)
-    if version < (1, 26):
-        if not data["allocations"]:
-            raise BadRequest("JSON does not validate: allocations must not be empty")
+    data = _body(req, _alloc_schema(version) if version >= (1, 12)
+                 else _legacy_alloc_schema(version))
     claim = _claim_from(data, consumer, version)
     _check_alloc_classes(state, [claim])
     ob.replace_allocations(state.db, [claim], state.rc_cache)
     return _no_content()
 
 
+@since((1, 13))
 def post_allocations(req, state, version):
     _admin(req)
-    if version < (1, 13):
-        raise NotFound("The resource could not be found.")
     schema = {"type": "object", "minProperties": 1,
               "patternProperties": {"^.+$": _alloc_schema(version)},
               "additionalProperties": False}
@@ -623,41 +668,60 @@ def delete_allocations(req, state, version, consumer_uuid):
     return _no_content()
 
 
+# --------------------------------------------------- allocation candidates
+
+@since((1, 10))
 def allocation_candidates(req, state, version):
     _admin(req)
-    if version < (1, 10):
-        raise NotFound("The resource could not be found.")
-    allowed = {"resources", "limit", "required", "member_of", "in_tree", "group_policy"}
-    _check_query(req, allowed)
-    if "resources" not in req.GET:
-        raise BadRequest("Invalid query string parameters: 'resources' is a required property")
-    resources = _parse_resources(req.GET["resources"], state.rc_cache)
-    limit = None
-    if "limit" in req.GET:
-        try:
-            limit = int(req.GET["limit"])
-            if limit < 1:
-                raise ValueError
-        except ValueError:
-            raise BadRequest(f"Invalid query string parameters: limit must be a positive "
-                             f"integer, got {req.GET['limit']!r}") from None
-    kwargs = {}
-    if "required" in req.GET:
-        kwargs["required"] = _parse_required(req.GET["required"], state)
-    if "member_of" in req.GET:
-        kwargs["member_of"] = _parse_member_of(req.GET.getall("member_of"))
-    if "in_tree" in req.GET:
-        kwargs["in_tree"] = _uuid(req.GET["in_tree"], "in_tree")
-    result = ob.allocation_candidates(state.db, resources, state.rc_cache, limit=limit, **kwargs)
+    groups, wide = query.candidate_request(req, version, state)
+    result = candidates.find(state.db, groups, wide, state.rc_cache)
+    requested = set().union(*(g.resources for g in groups))
+    requests = result["allocation_requests"]
     if version < (1, 12):
-        result["allocation_requests"] = [
-            {"allocations": [{"resource_provider": {"uuid": rp}, "resources": v["resources"]}
-                             for rp, v in ar["allocations"].items()]}
-            for ar in result["allocation_requests"]]
+        requests = [{"allocations": [{"resource_provider": {"uuid": rp},
+                                      "resources": v["resources"]}
+                                     for rp, v in ar["allocations"].items()]}
+                    for ar in requests]
+    elif version < (1, 34):
+        requests = [{"allocations": ar["allocations"]} for ar in requests]
     for summary in result["provider_summaries"].values():
+        if version < (1, 27):
+            summary["resources"] = {k: v for k, v in summary["resources"].items()
+                                    if k in requested}
         if version < (1, 17):
             summary.pop("traits")
         if version < (1, 29):
             summary.pop("parent_provider_uuid")
             summary.pop("root_provider_uuid")
-    return _json(result)
+    return _json({"allocation_requests": requests,
+                  "provider_summaries": result["provider_summaries"]})
+
+
+# ---------------------------------------------------------------- reshaper
+
+@since((1, 30))
+def reshape(req, state, version):
+    _admin(req)
+    per_rp = {"type": "object", "properties": {
+        "resource_provider_generation": _GEN,
+        "inventories": {"type": "object", "patternProperties": {"^[A-Z0-9_]+$": _INVENTORY},
+                        "additionalProperties": False}},
+        "required": ["resource_provider_generation", "inventories"],
+        "additionalProperties": False}
+    schema = {"type": "object", "properties": {
+        "inventories": {"type": "object", "patternProperties": {"^.+$": per_rp},
+                        "additionalProperties": False},
+        "allocations": {"type": "object", "patternProperties": {"^.+$": _alloc_schema(
+            max(version, (1, 28)))}, "additionalProperties": False}},
+        "required": ["inventories", "allocations"], "additionalProperties": False}
+    data = _body(req, schema)
+    inventories = {}
+    for rp, body in data["inventories"].items():
+        rp_uuid = _uuid(rp, "resource provider uuid")
+        _check_classes(state, body["inventories"])
+        inventories[rp_uuid] = (body["resource_provider_generation"], body["inventories"])
+    claims = [_claim_from(v, _uuid(c, "consumer uuid"), max(version, (1, 28)))
+              for c, v in data["allocations"].items()]
+    _check_alloc_classes(state, claims)
+    ob.reshape(state.db, inventories, claims, state.rc_cache)
+    return _no_content()

@@ -7,7 +7,10 @@ atomic on every database without table locks.
 """
 from __future__ import annotations
 
+import collections
 import datetime
+import random
+import time
 import uuid as uuidlib
 
 import os_resource_classes as orc
@@ -41,6 +44,11 @@ class Conflict(PlacementError):
 
 class GenerationConflict(Conflict):
     code = "placement.concurrent_update"
+
+
+class ProviderRaced(GenerationConflict):
+    """A provider's generation moved under a write: retried where the API
+    says the service retries (allocations), a 409 elsewhere."""
 
 
 class InventoryInUse(Conflict):
@@ -98,7 +106,39 @@ class ResourceClassCache:
                 conn.execute(s.resource_classes.insert().values(
                     id=max(top or 0, CUSTOM_RC_ID_OFFSET - 1) + 1, name=name, created_at=_now()))
             except db_exc.DBDuplicateEntry:
-                raise Conflict(f"Conflicting resource class already exists: {name}") from None
+                raise Conflict(f"Conflicting resource class already exists: {name}",
+                               code="placement.duplicate_name") from None
+        self._reload()
+
+    def _custom_id(self, name: str) -> int:
+        rc_id = self.id_of(name)
+        if rc_id < CUSTOM_RC_ID_OFFSET:
+            raise BadRequest(f"Cannot change standard resource class {name}.")
+        return rc_id
+
+    def delete_custom(self, name: str) -> None:
+        rc_id = self._custom_id(name)
+        with self.db.begin() as conn:
+            for table in (s.inventories, s.allocations):
+                if conn.execute(sa.select(table.c.id).where(table.c.resource_class_id == rc_id)
+                                .limit(1)).first():
+                    raise Conflict(f"Error in delete resource class: Resource class {name} "
+                                   "is in use in inventory or allocations.")
+            conn.execute(s.resource_classes.delete().where(s.resource_classes.c.id == rc_id))
+        self._by_name.pop(name, None)
+        self._by_id.pop(rc_id, None)
+
+    def rename_custom(self, name: str, new_name: str) -> None:
+        rc_id = self._custom_id(name)
+        try:
+            with self.db.begin() as conn:
+                conn.execute(s.resource_classes.update().where(s.resource_classes.c.id == rc_id)
+                             .values(name=new_name, updated_at=_now()))
+        except db_exc.DBDuplicateEntry:
+            raise Conflict(f"Resource class already exists: {new_name}",
+                           code="placement.duplicate_name") from None
+        self._by_name.pop(name, None)
+        self._by_id.pop(rc_id, None)
         self._reload()
 
 
@@ -169,8 +209,14 @@ def get_provider(db, rp_uuid: str) -> dict:
 
 
 def list_providers(db, name=None, uuid=None, in_tree=None, resources=None,
-                   required=None, member_of=None, rc_cache=None) -> list[dict]:
-    rp = s.resource_providers
+                   required=None, forbidden=None, member_of=None, forbidden_aggs=None,
+                   rc_cache=None) -> list[dict]:
+    """Providers matching every filter given. *required* is a list of sets
+    of trait names (any of each set), *member_of* a list of sets of
+    aggregate uuids (any of each set)."""
+    from compute_core.placement import candidates
+
+    rp, inv = s.resource_providers, s.inventories
     q = sa.select(rp)
     with db.connect() as conn:
         if name is not None:
@@ -181,13 +227,20 @@ def list_providers(db, name=None, uuid=None, in_tree=None, resources=None,
             root = conn.execute(sa.select(rp.c.root_provider_id)
                                 .where(rp.c.uuid == in_tree)).scalar()
             q = q.where(rp.c.root_provider_id == (root if root is not None else -1))
-        if resources:
-            ids = _providers_with_capacity(conn, resources, rc_cache)
-            q = q.where(rp.c.id.in_(ids or [-1]))
-        if required:
-            q = _filter_traits(conn, q, required)
-        if member_of:
-            q = _filter_member_of(conn, q, member_of)
+        for rc_name, amount in (resources or {}).items():
+            q = q.where(sa.exists().where(inv.c.resource_provider_id == rp.c.id)
+                        .where(inv.c.resource_class_id == rc_cache.id_of(rc_name))
+                        .where(candidates._free_expr(inv, amount)))
+        group = candidates.RequestGroup(required=required or [], forbidden=forbidden or set(),
+                                        member_of=member_of or [],
+                                        forbidden_aggs=forbidden_aggs or set())
+        resolved = candidates._resolve_names(conn, group)
+        if resolved is None:
+            return []
+        conds = (candidates._trait_filters(rp.c.id, resolved[0], resolved[1])
+                 + candidates._agg_filters(rp.c.id, resolved[2], resolved[3]))
+        if conds:
+            q = q.where(*conds)
         rows = conn.execute(q.order_by(rp.c.id)).all()
         uuids = {r.id: r.uuid for r in rows}
         missing = {r.root_provider_id for r in rows} | {r.parent_provider_id for r in rows}
@@ -195,27 +248,35 @@ def list_providers(db, name=None, uuid=None, in_tree=None, resources=None,
     return [_provider_row_to_dict(r, uuids) for r in rows]
 
 
-def update_provider(db, rp_uuid: str, name: str, generation: int | None = None,
-                    parent_uuid=...) -> dict:
+def update_provider(db, rp_uuid: str, name: str, parent_uuid=...,
+                    allow_reparent: bool = False) -> dict:
+    """Rename a provider and (1.14+) set its parent; from 1.37 the parent may
+    change or be removed, moving the whole subtree."""
     rp = s.resource_providers
     with db.begin() as conn:
         rp_id, gen = _provider_id(conn, rp_uuid)
+        current = conn.execute(sa.select(rp.c.parent_provider_id, rp.c.root_provider_id)
+                               .where(rp.c.id == rp_id)).first()
         values = {"name": name, "updated_at": _now(), "generation": gen + 1}
-        if parent_uuid is not ...:
-            current = conn.execute(sa.select(rp.c.parent_provider_id)
-                                   .where(rp.c.id == rp_id)).scalar()
-            if parent_uuid is None and current is not None:
+        new_root = None
+        if parent_uuid is None and current.parent_provider_id is not None:
+            if not allow_reparent:
                 raise BadRequest("Un-parenting a provider is not allowed.")
-            if parent_uuid is not None:
-                prow = conn.execute(sa.select(rp.c.id, rp.c.root_provider_id)
-                                    .where(rp.c.uuid == parent_uuid)).first()
-                if prow is None:
-                    raise BadRequest(f"parent provider UUID {parent_uuid} does not exist.")
-                if current is not None and current != prow.id:
+            values.update(parent_provider_id=None, root_provider_id=rp_id)
+            new_root = rp_id
+        elif parent_uuid not in (None, ...):
+            prow = conn.execute(sa.select(rp.c.id, rp.c.root_provider_id)
+                                .where(rp.c.uuid == parent_uuid)).first()
+            if prow is None:
+                raise BadRequest(f"parent provider UUID {parent_uuid} does not exist.")
+            if prow.id != current.parent_provider_id:
+                if current.parent_provider_id is not None and not allow_reparent:
                     raise BadRequest("Re-parenting a provider is not allowed.")
-                if prow.root_provider_id == rp_id:
+                if prow.id in _subtree_ids(conn, rp_id):
                     raise BadRequest("creating loop in the provider tree is not allowed.")
                 values.update(parent_provider_id=prow.id, root_provider_id=prow.root_provider_id)
+                new_root = prow.root_provider_id
+        below = _subtree_ids(conn, rp_id) - {rp_id} if new_root is not None else set()
         try:
             res = conn.execute(rp.update().where(rp.c.id == rp_id)
                                .where(rp.c.generation == gen).values(**values))
@@ -223,8 +284,29 @@ def update_provider(db, rp_uuid: str, name: str, generation: int | None = None,
             raise Conflict(f"Conflicting resource provider name: {name} already exists.",
                            code="placement.duplicate_name") from None
         if res.rowcount != 1:
-            raise GenerationConflict("resource provider was updated concurrently")
+            raise GenerationConflict("resource provider was updated concurrently",
+                                     code="placement.concurrent_update")
+        if new_root is not None:
+            if below:
+                conn.execute(rp.update().where(rp.c.id.in_(below))
+                             .values(root_provider_id=new_root))
     return get_provider(db, rp_uuid)
+
+
+def _subtree_ids(conn, rp_id: int) -> set:
+    """*rp_id* and all its descendants."""
+    rp = s.resource_providers
+    root = conn.execute(sa.select(rp.c.root_provider_id).where(rp.c.id == rp_id)).scalar()
+    children = collections.defaultdict(list)
+    for pid, parent in conn.execute(sa.select(rp.c.id, rp.c.parent_provider_id)
+                                    .where(rp.c.root_provider_id == root)):
+        children[parent].append(pid)
+    out, todo = set(), [rp_id]
+    while todo:
+        cur = todo.pop()
+        out.add(cur)
+        todo.extend(children.get(cur, ()))
+    return out
 
 
 def delete_provider(db, rp_uuid: str) -> None:
@@ -254,7 +336,7 @@ def _bump_generation(conn, rp_id: int, expected: int) -> int:
     res = conn.execute(rp.update().where(rp.c.id == rp_id).where(rp.c.generation == expected)
                        .values(generation=expected + 1, updated_at=_now()))
     if res.rowcount != 1:
-        raise GenerationConflict(
+        raise ProviderRaced(
             "resource provider generation conflict: another process changed the "
             "provider concurrently; refresh and retry")
     return expected + 1
@@ -283,47 +365,74 @@ def get_inventories(db, rp_uuid: str, rc_cache) -> tuple[int, dict]:
                  for r in rows}
 
 
+def _check_inventory(rp_uuid, name, values, reserved_may_equal_total=True):
+    if values["reserved"] > values["total"] or (
+            values["reserved"] == values["total"] and not reserved_may_equal_total):
+        raise BadRequest(f"Unable to update inventory for resource provider {rp_uuid}: "
+                         f"Invalid inventory for '{name}': reserved {values['reserved']} "
+                         f"must be less than total {values['total']}.")
+    if values["min_unit"] > values["max_unit"]:
+        raise BadRequest(f"Unable to update inventory for resource provider {rp_uuid}: "
+                         f"Invalid inventory for '{name}': min_unit {values['min_unit']} "
+                         f"is greater than max_unit {values['max_unit']}.")
+
+
 def set_inventories(db, rp_uuid: str, generation: int, inventories: dict, rc_cache,
-                    replace: bool = True) -> tuple[int, dict]:
+                    replace: bool = True, reserved_may_equal_total: bool = True,
+                    must_exist: bool = False) -> tuple[int, dict]:
     """Replace (or, with replace=False, merge) a provider's inventories."""
-    inv = s.inventories
-    wanted = {rc_cache.id_of(name): (name, _inventory_defaults(v)) for name, v in inventories.items()}
-    for rc_id, (name, values) in wanted.items():
-        if values["reserved"] > values["total"] and values["total"] != 0:
-            raise BadRequest(f"Unable to update inventory for resource provider {rp_uuid}: "
-                             f"reserved {values['reserved']} of {name} exceeds total")
-        if values["min_unit"] > values["max_unit"]:
-            raise BadRequest(f"min_unit of {name} is greater than its max_unit")
     with db.begin() as conn:
-        rp_id, gen = _provider_id(conn, rp_uuid)
-        if generation is not None and gen != generation:
-            raise GenerationConflict(
-                "resource provider generation conflict: another process changed the "
-                "provider concurrently; refresh and retry")
-        existing = {r.resource_class_id: r for r in conn.execute(
-            sa.select(inv).where(inv.c.resource_provider_id == rp_id))}
-        used = _usage_by_class(conn, rp_id)
-        if replace:
-            for rc_id in set(existing) - set(wanted):
-                if used.get(rc_id):
-                    raise InventoryInUse(
-                        f"Inventory for '{rc_cache.name_of(rc_id)}' on resource provider "
-                        f"'{rp_uuid}' in use.")
-                conn.execute(inv.delete().where(inv.c.id == existing[rc_id].id))
-        for rc_id, (name, values) in wanted.items():
-            if rc_id in existing:
-                conn.execute(inv.update().where(inv.c.id == existing[rc_id].id)
-                             .values(updated_at=_now(), **values))
-            else:
-                conn.execute(inv.insert().values(resource_provider_id=rp_id, resource_class_id=rc_id,
-                                                 created_at=_now(), **values))
+        return _set_inventories_in(conn, rp_uuid, generation, inventories, rc_cache, replace,
+                                   reserved_may_equal_total, must_exist)
+
+
+def _set_inventories_in(conn, rp_uuid, generation, inventories, rc_cache, replace=True,
+                        reserved_may_equal_total=True, must_exist=False, check_in_use=True):
+    inv = s.inventories
+    wanted = {rc_cache.id_of(name): (name, _inventory_defaults(v))
+              for name, v in inventories.items()}
+    for rc_id, (name, values) in wanted.items():
+        _check_inventory(rp_uuid, name, values, reserved_may_equal_total)
+    rp_id, gen = _provider_id(conn, rp_uuid)
+    if generation is not None and gen != generation:
+        raise GenerationConflict(
+            "resource provider generation conflict: another process changed the "
+            "provider concurrently; refresh and retry")
+    existing = {r.resource_class_id: r for r in conn.execute(
+        sa.select(inv).where(inv.c.resource_provider_id == rp_id))}
+    if must_exist:
+        for rc_id, (name, _) in wanted.items():
+            if rc_id not in existing:
+                raise BadRequest(f"No inventory record with resource class {name} for "
+                                 f"resource provider {rp_uuid}")
+    if replace:
+        used = _usage_by_class(conn, rp_id) if check_in_use else {}
+        for rc_id in set(existing) - set(wanted):
+            if used.get(rc_id):
+                raise InventoryInUse(
+                    f"Inventory for '{rc_cache.name_of(rc_id)}' on resource provider "
+                    f"'{rp_uuid}' in use.")
+            conn.execute(inv.delete().where(inv.c.id == existing[rc_id].id))
+    for rc_id, (name, values) in wanted.items():
+        if rc_id in existing:
+            conn.execute(inv.update().where(inv.c.id == existing[rc_id].id)
+                         .values(updated_at=_now(), **values))
+        else:
+            conn.execute(inv.insert().values(resource_provider_id=rp_id, resource_class_id=rc_id,
+                                             created_at=_now(), **values))
+    try:
         new_gen = _bump_generation(conn, rp_id, gen)
+    except ProviderRaced as exc:
+        raise GenerationConflict(exc.detail) from None
     return new_gen, {name: values for name, values in wanted.values()}
 
 
 def delete_inventory(db, rp_uuid: str, rc_name: str, generation, rc_cache) -> int:
     inv = s.inventories
-    rc_id = rc_cache.id_of(rc_name)
+    try:
+        rc_id = rc_cache.id_of(rc_name)
+    except NotFound:
+        raise NotFound(f"No inventory of class {rc_name} found for delete") from None
     with db.begin() as conn:
         rp_id, gen = _provider_id(conn, rp_uuid)
         if generation is not None and gen != generation:
@@ -335,7 +444,10 @@ def delete_inventory(db, rp_uuid: str, rc_name: str, generation, rc_cache) -> in
                            .where(inv.c.resource_class_id == rc_id))
         if res.rowcount == 0:
             raise NotFound(f"No inventory of class {rc_name} found for delete")
-        return _bump_generation(conn, rp_id, gen)
+        try:
+            return _bump_generation(conn, rp_id, gen)
+        except ProviderRaced as exc:
+            raise GenerationConflict(exc.detail) from None
 
 
 def _usage_by_class(conn, rp_id: int) -> dict:
@@ -355,30 +467,68 @@ def get_usages(db, rp_uuid: str, rc_cache) -> tuple[int, dict]:
     return gen, {rc_cache.name_of(c): used.get(c, 0) for c in set(classes) | set(used)}
 
 
-def project_usages(db, project_id: str, user_id=None, rc_cache=None) -> dict:
+def project_usages(db, project_id: str, user_id=None, rc_cache=None,
+                   consumer_type=None, by_type=False) -> dict:
+    """Usages of a project (and user). With *by_type* (1.38), grouped by
+    consumer type with a consumer_count each; *consumer_type* filters, "all"
+    folds every type into one group, "unknown" means consumers without one."""
     a, c = s.allocations, s.consumers
-    q = (sa.select(a.c.resource_class_id, sa.func.sum(a.c.used))
+    ctype = sa.func.coalesce(c.c.consumer_type, "unknown")
+    q = (sa.select(ctype.label("ctype"), a.c.resource_class_id, sa.func.sum(a.c.used),
+                   sa.func.count(sa.distinct(c.c.id)))
          .select_from(a.join(c, a.c.consumer_id == c.c.uuid)
                       .join(s.projects, s.projects.c.id == c.c.project_id))
-         .where(s.projects.c.external_id == project_id).group_by(a.c.resource_class_id))
+         .where(s.projects.c.external_id == project_id))
+    count_q = (sa.select(ctype.label("ctype"), sa.func.count(sa.distinct(c.c.id)))
+               .select_from(c.join(s.projects, s.projects.c.id == c.c.project_id))
+               .where(s.projects.c.external_id == project_id))
     if user_id:
         q = q.join(s.users, s.users.c.id == c.c.user_id).where(s.users.c.external_id == user_id)
+        count_q = (count_q.join(s.users, s.users.c.id == c.c.user_id)
+                   .where(s.users.c.external_id == user_id))
+    if consumer_type not in (None, "all"):
+        q = q.where(ctype == consumer_type)
+        count_q = count_q.where(ctype == consumer_type)
+    fold = consumer_type == "all"
+    key = (lambda t: "all") if fold else (lambda t: t)
     with db.connect() as conn:
-        return {rc_cache.name_of(rc): int(n) for rc, n in conn.execute(q)}
+        if not by_type:
+            out: dict = {}
+            for _t, rc, n, _count in conn.execute(q.group_by(ctype, a.c.resource_class_id)):
+                name = rc_cache.name_of(rc)
+                out[name] = out.get(name, 0) + int(n)
+            return out
+        out = {}
+        for t, rc, n, _count in conn.execute(q.group_by(ctype, a.c.resource_class_id)):
+            group = out.setdefault(key(t), {})
+            name = rc_cache.name_of(rc)
+            group[name] = group.get(name, 0) + int(n)
+        counts: dict = {}
+        for t, n in conn.execute(count_q.group_by(ctype)):
+            counts[key(t)] = counts.get(key(t), 0) + int(n)
+        for t, group in out.items():
+            group["consumer_count"] = counts.get(t, 0)
+        return out
 
 
 # ------------------------------------------------------------ allocations
 
-def _external_id(conn, table, external: str) -> int:
-    row = conn.execute(sa.select(table.c.id).where(table.c.external_id == external)).first()
+def _external_id(db, table, external: str, column: str = "external_id") -> int:
+    """Id of the row of *table* whose *column* is *external* (a project, a
+    user, an aggregate), created in its own short transaction so that a
+    concurrent creator never leaves the caller's transaction without it."""
+    col = table.c[column]
+    with db.connect() as conn:
+        row = conn.execute(sa.select(table.c.id).where(col == external)).first()
     if row:
         return row.id
     try:
-        with conn.begin_nested():
-            return conn.execute(table.insert().values(external_id=external, created_at=_now())
+        with db.begin() as conn:
+            return conn.execute(table.insert().values({column: external, "created_at": _now()})
                                 ).inserted_primary_key[0]
     except db_exc.DBDuplicateEntry:
-        return conn.execute(sa.select(table.c.id).where(table.c.external_id == external)).scalar()
+        with db.connect() as conn:
+            return conn.execute(sa.select(table.c.id).where(col == external)).scalar()
 
 
 def get_allocations(db, consumer_uuid: str, rc_cache) -> dict:
@@ -400,123 +550,163 @@ def get_allocations(db, consumer_uuid: str, rc_cache) -> dict:
     out = {"allocations": allocs}
     if cons is not None and allocs:
         out.update(consumer_generation=cons.generation, project_id=cons.project,
-                   user_id=cons.user, consumer_type=cons.consumer_type)
+                   user_id=cons.user, consumer_type=cons.consumer_type or "unknown")
     return out
 
 
 def provider_allocations(db, rp_uuid: str, rc_cache) -> tuple[int, dict]:
-    a = s.allocations
+    a, c = s.allocations, s.consumers
     with db.connect() as conn:
         rp_id, gen = _provider_id(conn, rp_uuid)
-        rows = conn.execute(sa.select(a.c.consumer_id, a.c.resource_class_id, a.c.used)
+        rows = conn.execute(sa.select(a.c.consumer_id, a.c.resource_class_id, a.c.used,
+                                      c.c.generation)
+                            .select_from(a.outerjoin(c, c.c.uuid == a.c.consumer_id))
                             .where(a.c.resource_provider_id == rp_id)).all()
     out: dict = {}
     for row in rows:
-        out.setdefault(row.consumer_id, {"resources": {}})["resources"][
-            rc_cache.name_of(row.resource_class_id)] = row.used
+        entry = out.setdefault(row.consumer_id, {"resources": {},
+                                                 "consumer_generation": row.generation})
+        entry["resources"][rc_cache.name_of(row.resource_class_id)] = row.used
     return gen, out
 
 
-def replace_allocations(db, claims: list[dict], rc_cache) -> None:
+def _external_ids(db, claims) -> dict:
+    ids = {}
+    for claim in claims:
+        if claim["allocations"]:
+            for table, key in ((s.projects, "project_id"), (s.users, "user_id")):
+                if (key, claim[key]) not in ids:
+                    ids[(key, claim[key])] = _external_id(db, table, claim[key])
+    return ids
+
+
+def replace_allocations(db, claims: list[dict], rc_cache, attempts: int = 30) -> None:
     """Atomically replace the allocations of one or more consumers.
 
     Each claim: {"consumer_uuid", "allocations": {rp_uuid: {rc: amount}},
     "project_id", "user_id", "consumer_generation" (None = new consumer,
-    ... = don't check), "consumer_type"}. An empty allocations dict deletes.
-    Raises Conflict (capacity) or GenerationConflict; nothing is written then.
+    absent = don't check), "consumer_type"}. An empty allocations dict deletes.
+    Raises Conflict (capacity) or GenerationConflict (consumer); nothing is
+    written then. A provider whose generation moved under us (another claim
+    won the race) is re-read and retried, as Placement does.
     """
-    a, c, inv = s.allocations, s.consumers, s.inventories
-    with db.begin() as conn:
-        touched: dict[int, int] = {}  # provider id -> generation read
-        new_rows = []
-        for claim in claims:
-            cu = claim["consumer_uuid"]
-            row = conn.execute(sa.select(c.c.id, c.c.generation).where(c.c.uuid == cu)).first()
-            expected = claim.get("consumer_generation", ...)
-            if expected is not ...:
-                have = None if row is None else row.generation
-                if have != expected:
-                    raise GenerationConflict(
-                        f"consumer generation conflict - expected {expected} but got {have}",
-                        code="placement.concurrent_update")
-            # Providers losing this consumer's allocations change too.
-            for rp_id, in conn.execute(sa.select(a.c.resource_provider_id).distinct()
-                                       .where(a.c.consumer_id == cu)):
-                if rp_id not in touched:
-                    touched[rp_id] = conn.execute(
-                        sa.select(s.resource_providers.c.generation)
-                        .where(s.resource_providers.c.id == rp_id)).scalar()
-            conn.execute(a.delete().where(a.c.consumer_id == cu))
-            if not claim["allocations"]:
-                if row is not None:
-                    conn.execute(c.delete().where(c.c.id == row.id))
+    ext = _external_ids(db, claims)
+    for attempt in range(attempts):
+        try:
+            with db.begin() as conn:
+                _apply_claims(conn, claims, rc_cache, ext)
+            return
+        except (ProviderRaced, db_exc.DBDeadlock):
+            if attempt == attempts - 1:
+                raise GenerationConflict(
+                    "resource provider generation conflict: too many concurrent updates, "
+                    "retry later") from None
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+
+
+def _apply_claims(conn, claims, rc_cache, ext) -> set:
+    """Write *claims* in the open transaction; return the provider ids touched."""
+    a, c, inv, rp = s.allocations, s.consumers, s.inventories, s.resource_providers
+    touched: dict[int, int] = {}  # provider id -> generation read
+    consumers = {}
+    new_rows = []
+    names = {}
+    for claim in claims:
+        cu = claim["consumer_uuid"]
+        row = conn.execute(sa.select(c.c.id, c.c.generation).where(c.c.uuid == cu)).first()
+        consumers[cu] = row
+        if "consumer_generation" in claim:
+            expected = claim["consumer_generation"]
+            have = None if row is None else row.generation
+            if have != expected:
+                if expected is None:
+                    detail = (f"consumer generation conflict - expected null but got {have}: "
+                              f"consumer {cu} already has allocations")
+                else:
+                    detail = (f"consumer generation conflict - expected {expected} but got "
+                              f"{have}")
+                raise GenerationConflict(detail, code="placement.concurrent_update")
+        for rp_id, gen in conn.execute(
+                sa.select(rp.c.id, rp.c.generation).distinct()
+                .select_from(a.join(rp, rp.c.id == a.c.resource_provider_id))
+                .where(a.c.consumer_id == cu)):
+            touched.setdefault(rp_id, gen)
+        for rp_uuid, resources in claim["allocations"].items():
+            rp_id, gen = _provider_id_for_alloc(conn, rp_uuid)
+            touched.setdefault(rp_id, gen)
+            for rc_name, amount in resources.items():
+                rc_id = rc_cache.id_of(rc_name)
+                names[(rp_id, rc_id)] = (rp_uuid, rc_name)
+                new_rows.append({"resource_provider_id": rp_id, "consumer_id": cu,
+                                 "resource_class_id": rc_id, "used": amount,
+                                 "created_at": _now()})
+    # Lock the providers first, in id order (no deadlocks between claims):
+    # whoever bumps a generation second sees the first one's allocations.
+    for rp_id in sorted(touched):
+        _bump_generation(conn, rp_id, touched[rp_id])
+    for claim in claims:
+        cu = claim["consumer_uuid"]
+        row = consumers[cu]
+        conn.execute(a.delete().where(a.c.consumer_id == cu))
+        if not claim["allocations"]:
+            if row is not None:
+                conn.execute(c.delete().where(c.c.id == row.id))
+            continue
+        project = ext[("project_id", claim["project_id"])]
+        user = ext[("user_id", claim["user_id"])]
+        if row is None:
+            try:
+                conn.execute(c.insert().values(uuid=cu, project_id=project, user_id=user,
+                                               generation=1, created_at=_now(),
+                                               consumer_type=claim.get("consumer_type")))
+            except db_exc.DBDuplicateEntry:
+                raise GenerationConflict(
+                    f"consumer generation conflict - consumer {cu} was created "
+                    "concurrently", code="placement.concurrent_update") from None
+        else:
+            values = {"generation": row.generation + 1, "project_id": project,
+                      "user_id": user, "updated_at": _now()}
+            if claim.get("consumer_type") is not None:
+                values["consumer_type"] = claim["consumer_type"]
+            res = conn.execute(c.update().where(c.c.id == row.id)
+                               .where(c.c.generation == row.generation).values(**values))
+            if res.rowcount != 1:
+                raise GenerationConflict("consumer generation conflict - the consumer was "
+                                         "changed concurrently",
+                                         code="placement.concurrent_update")
+    if not new_rows:
+        return set(touched)
+    wanted_keys = set(names)
+    inv_rows = {}
+    for rp_id in {k[0] for k in wanted_keys}:
+        for r in conn.execute(sa.select(inv).where(inv.c.resource_provider_id == rp_id)):
+            inv_rows[(rp_id, r.resource_class_id)] = r
+    for r in new_rows:
+        key = (r["resource_provider_id"], r["resource_class_id"])
+        rp_uuid, rc_name = names[key]
+        irow = inv_rows.get(key)
+        if irow is None:
+            raise BadRequest(
+                f"Unable to allocate inventory: Inventory for '{rc_name}' on "
+                f"resource provider '{rp_uuid}' invalid.", code="placement.inventory.invalid")
+        if r["used"] < irow.min_unit or r["used"] > irow.max_unit or r["used"] % irow.step_size:
+            raise BadRequest(
+                f"Unable to allocate inventory: Unable to allocate {r['used']} of "
+                f"{rc_name} on resource provider '{rp_uuid}': violates min_unit, max_unit, "
+                "or step_size.")
+    conn.execute(a.insert(), new_rows)
+    for rp_id in {k[0] for k in wanted_keys}:
+        used = _usage_by_class(conn, rp_id)
+        for (p, rc_id), irow in inv_rows.items():
+            if p != rp_id or (p, rc_id) not in wanted_keys:
                 continue
-            project = _external_id(conn, s.projects, claim["project_id"])
-            user = _external_id(conn, s.users, claim["user_id"])
-            if row is None:
-                try:
-                    conn.execute(c.insert().values(uuid=cu, project_id=project, user_id=user,
-                                                   generation=1, created_at=_now(),
-                                                   consumer_type=claim.get("consumer_type")))
-                except db_exc.DBDuplicateEntry:
-                    raise GenerationConflict(
-                        f"consumer generation conflict - consumer {cu} was created "
-                        "concurrently", code="placement.concurrent_update") from None
-            else:
-                res = conn.execute(c.update().where(c.c.id == row.id)
-                                   .where(c.c.generation == row.generation)
-                                   .values(generation=row.generation + 1, project_id=project,
-                                           user_id=user, updated_at=_now(),
-                                           consumer_type=claim.get("consumer_type")))
-                if res.rowcount != 1:
-                    raise GenerationConflict("consumer generation conflict",
-                                             code="placement.concurrent_update")
-            for rp_uuid, resources in claim["allocations"].items():
-                rp_id, gen = _provider_id_for_alloc(conn, rp_uuid)
-                touched.setdefault(rp_id, gen)
-                for rc_name, amount in resources.items():
-                    new_rows.append({"resource_provider_id": rp_id, "consumer_id": cu,
-                                     "resource_class_id": rc_cache.id_of(rc_name),
-                                     "used": amount, "created_at": _now(),
-                                     "_rp_uuid": rp_uuid, "_rc": rc_name})
-        # Capacity check against inventories, counting what is left plus new.
-        wanted: dict[tuple[int, int], int] = {}
-        for r in new_rows:
-            wanted[(r["resource_provider_id"], r["resource_class_id"])] = (
-                wanted.get((r["resource_provider_id"], r["resource_class_id"]), 0) + r["used"])
-        for (rp_id, rc_id), amount in wanted.items():
-            irow = conn.execute(sa.select(inv).where(inv.c.resource_provider_id == rp_id)
-                                .where(inv.c.resource_class_id == rc_id)).first()
-            sample = next(r for r in new_rows if r["resource_provider_id"] == rp_id
-                          and r["resource_class_id"] == rc_id)
-            if irow is None:
-                raise BadRequest(
-                    f"Unable to allocate inventory: Inventory for '{sample['_rc']}' on "
-                    f"resource provider '{sample['_rp_uuid']}' invalid.",
-                    code="placement.inventory.invalid")
-            for r in new_rows:
-                if r["resource_provider_id"] == rp_id and r["resource_class_id"] == rc_id:
-                    if (r["used"] < irow.min_unit or r["used"] > irow.max_unit
-                            or r["used"] % irow.step_size):
-                        raise BadRequest(
-                            f"Unable to allocate inventory: Unable to allocate {r['used']} of "
-                            f"{sample['_rc']} on resource provider '{sample['_rp_uuid']}': "
-                            f"violates min_unit, max_unit, or step_size.")
-            used = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(a.c.used), 0))
-                                .where(a.c.resource_provider_id == rp_id)
-                                .where(a.c.resource_class_id == rc_id)).scalar()
-            capacity = int((irow.total - irow.reserved) * irow.allocation_ratio)
-            if int(used) + amount > capacity:
+            if used.get(rc_id, 0) > (irow.total - irow.reserved) * irow.allocation_ratio:
+                rp_uuid, rc_name = names[(p, rc_id)]
                 raise Conflict(
                     f"Unable to allocate inventory: Unable to create allocation for "
-                    f"'{sample['_rc']}' on resource provider '{sample['_rp_uuid']}'. The "
-                    f"requested amount would exceed the capacity.",
-                    code="placement.undefined_code")
-        if new_rows:
-            conn.execute(a.insert(), [{k: v for k, v in r.items() if not k.startswith("_")}
-                                      for r in new_rows])
-        for rp_id, gen in touched.items():
-            _bump_generation(conn, rp_id, gen)
+                    f"'{rc_name}' on resource provider '{rp_uuid}'. The requested amount "
+                    "would exceed the capacity.")
+    return set(touched)
 
 
 def _provider_id_for_alloc(conn, rp_uuid):
@@ -527,118 +717,34 @@ def _provider_id_for_alloc(conn, rp_uuid):
                          ) from None
 
 
-# ------------------------------------------------- allocation candidates
-
-def _capacity_expr():
-    inv = s.inventories
-    return sa.cast((inv.c.total - inv.c.reserved) * inv.c.allocation_ratio, sa.Integer)
-
-
-def _usage_subquery(rc_ids):
-    a = s.allocations
-    return (sa.select(a.c.resource_provider_id, a.c.resource_class_id,
-                      sa.func.sum(a.c.used).label("used"))
-            .where(a.c.resource_class_id.in_(rc_ids))
-            .group_by(a.c.resource_provider_id, a.c.resource_class_id).subquery())
-
-
-def _providers_with_capacity(conn, resources: dict, rc_cache) -> list[int]:
-    """Ids of providers with room for every amount in *resources* ({name: n})."""
-    inv = s.inventories
-    wanted = {rc_cache.id_of(k): v for k, v in resources.items()}
-    usage = _usage_subquery(list(wanted))
-    cap = _capacity_expr()
-    conds = []
-    for rc_id, amount in wanted.items():
-        conds.append(sa.and_(
-            inv.c.resource_class_id == rc_id,
-            cap - sa.func.coalesce(usage.c.used, 0) >= amount,
-            inv.c.min_unit <= amount, inv.c.max_unit >= amount,
-            (amount % inv.c.step_size) == 0))
-    q = (sa.select(inv.c.resource_provider_id)
-         .select_from(inv.outerjoin(usage, sa.and_(
-             usage.c.resource_provider_id == inv.c.resource_provider_id,
-             usage.c.resource_class_id == inv.c.resource_class_id)))
-         .where(sa.or_(*conds))
-         .group_by(inv.c.resource_provider_id)
-         .having(sa.func.count() == len(wanted)))
-    return list(conn.execute(q).scalars())
-
-
-def _filter_traits(conn, q, required: list[str]):
-    rp = s.resource_providers
-    t, rpt = s.traits, s.resource_provider_traits
-    for name in required:
-        forbidden = name.startswith("!")
-        tname = name[1:] if forbidden else name
-        sub = (sa.select(rpt.c.resource_provider_id)
-               .join(t, t.c.id == rpt.c.trait_id).where(t.c.name == tname))
-        q = q.where(rp.c.id.not_in(sub) if forbidden else rp.c.id.in_(sub))
-    return q
-
-
-def _filter_member_of(conn, q, member_of: list[list[str]]):
-    rp = s.resource_providers
-    agg, rpa = s.placement_aggregates, s.resource_provider_aggregates
-    for any_of in member_of:
-        sub = (sa.select(rpa.c.resource_provider_id)
-               .join(agg, agg.c.id == rpa.c.aggregate_id).where(agg.c.uuid.in_(any_of)))
-        q = q.where(rp.c.id.in_(sub))
-    return q
-
-
-def allocation_candidates(db, resources: dict, rc_cache, limit: int | None = None,
-                          required=None, member_of=None, in_tree=None) -> dict:
-    """Providers that can each satisfy *resources* on their own.
-
-    Returns {"allocation_requests": [...], "provider_summaries": {...}} in
-    the shape of GET /allocation_candidates (microversion 1.12+).
-    """
-    rp, inv = s.resource_providers, s.inventories
-    with db.connect() as conn:
-        ids = _providers_with_capacity(conn, resources, rc_cache)
-        if not ids:
-            return {"allocation_requests": [], "provider_summaries": {}}
-        q = sa.select(rp.c.id, rp.c.uuid, rp.c.generation, rp.c.root_provider_id,
-                      rp.c.parent_provider_id).where(rp.c.id.in_(ids))
-        if required:
-            q = _filter_traits(conn, q, required)
-        if member_of:
-            q = _filter_member_of(conn, q, member_of)
-        if in_tree:
-            root = conn.execute(sa.select(rp.c.root_provider_id)
-                                .where(rp.c.uuid == in_tree)).scalar()
-            q = q.where(rp.c.root_provider_id == (root if root is not None else -1))
-        rows = conn.execute(q.order_by(rp.c.id)).all()
-        if limit is not None:
-            rows = rows[:limit]
-        if not rows:
-            return {"allocation_requests": [], "provider_summaries": {}}
-        chosen = [r.id for r in rows]
-        a = s.allocations
-        usage_rows = conn.execute(
-            sa.select(a.c.resource_provider_id, a.c.resource_class_id, sa.func.sum(a.c.used))
-            .where(a.c.resource_provider_id.in_(chosen))
-            .group_by(a.c.resource_provider_id, a.c.resource_class_id)).all()
-        used = {(p, r): int(n) for p, r, n in usage_rows}
-        inv_rows = conn.execute(sa.select(inv).where(inv.c.resource_provider_id.in_(chosen))).all()
-        trait_rows = conn.execute(
-            sa.select(s.resource_provider_traits.c.resource_provider_id, s.traits.c.name)
-            .join(s.traits, s.traits.c.id == s.resource_provider_traits.c.trait_id)
-            .where(s.resource_provider_traits.c.resource_provider_id.in_(chosen))).all()
-    uuid_of = {r.id: r.uuid for r in rows}
-    summaries: dict = {}
-    for r in rows:
-        summaries[r.uuid] = {"resources": {}, "traits": [], "parent_provider_uuid": None,
-                             "root_provider_uuid": uuid_of.get(r.root_provider_id, r.uuid)}
-    for i in inv_rows:
-        summaries[uuid_of[i.resource_provider_id]]["resources"][rc_cache.name_of(i.resource_class_id)] = {
-            "capacity": int((i.total - i.reserved) * i.allocation_ratio),
-            "used": used.get((i.resource_provider_id, i.resource_class_id), 0)}
-    for p, name in trait_rows:
-        summaries[uuid_of[p]]["traits"].append(name)
-    requests = [{"allocations": {r.uuid: {"resources": dict(resources)}}} for r in rows]
-    return {"allocation_requests": requests, "provider_summaries": summaries}
+def reshape(db, inventories: dict, claims: list[dict], rc_cache,
+            reserved_may_equal_total=True) -> None:
+    """POST /reshaper: replace the inventories of several providers and the
+    allocations of several consumers in one transaction. *inventories* is
+    {rp_uuid: (generation, {class: inventory})}. Inventories may drop a class
+    still allocated as long as the new allocations move it away."""
+    ext = _external_ids(db, claims)
+    a, inv = s.allocations, s.inventories
+    with db.begin() as conn:
+        rp_ids = {}
+        for rp_uuid, (gen, invs) in inventories.items():
+            _set_inventories_in(conn, rp_uuid, gen, invs, rc_cache, replace=True,
+                                reserved_may_equal_total=reserved_may_equal_total,
+                                check_in_use=False)
+            rp_ids[_provider_id(conn, rp_uuid)[0]] = rp_uuid
+        try:
+            _apply_claims(conn, claims, rc_cache, ext)
+        except ProviderRaced as exc:
+            raise GenerationConflict(exc.detail) from None
+        for rp_id, rp_uuid in rp_ids.items():
+            have = set(conn.execute(sa.select(inv.c.resource_class_id)
+                                    .where(inv.c.resource_provider_id == rp_id)).scalars())
+            left = set(conn.execute(sa.select(a.c.resource_class_id).distinct()
+                                    .where(a.c.resource_provider_id == rp_id)).scalars())
+            if left - have:
+                names = ", ".join(sorted(rc_cache.name_of(i) for i in left - have))
+                raise InventoryInUse(f"Inventory for '{names}' on resource provider "
+                                     f"'{rp_uuid}' in use.")
 
 
 # ----------------------------------------------------------------- traits
@@ -680,6 +786,20 @@ def create_trait(db, name: str) -> bool:
         return False
 
 
+def delete_trait(db, name: str) -> None:
+    t, rpt = s.traits, s.resource_provider_traits
+    if not name.startswith(os_traits.CUSTOM_NAMESPACE):
+        raise BadRequest(f"Cannot delete standard trait {name}.")
+    with db.begin() as conn:
+        trait_id = conn.execute(sa.select(t.c.id).where(t.c.name == name)).scalar()
+        if trait_id is None:
+            raise NotFound(f"No such trait(s): {name}.", code="placement.trait.not_found")
+        if conn.execute(sa.select(rpt.c.trait_id).where(rpt.c.trait_id == trait_id)
+                        .limit(1)).first():
+            raise Conflict(f"The trait {name} is in use by a resource provider.")
+        conn.execute(t.delete().where(t.c.id == trait_id))
+
+
 def get_provider_traits(db, rp_uuid: str) -> tuple[int, list[str]]:
     rpt, t = s.resource_provider_traits, s.traits
     with db.connect() as conn:
@@ -694,7 +814,8 @@ def set_provider_traits(db, rp_uuid: str, generation: int, names: list[str]) -> 
     with db.begin() as conn:
         rp_id, gen = _provider_id(conn, rp_uuid)
         if gen != generation:
-            raise GenerationConflict("resource provider generation conflict")
+            raise GenerationConflict("resource provider generation conflict: another process "
+                                     "changed the provider concurrently; refresh and retry")
         rows = dict(conn.execute(sa.select(t.c.name, t.c.id).where(t.c.name.in_(names))).all())
         unknown = sorted(set(names) - set(rows))
         if unknown:
@@ -718,15 +839,13 @@ def get_provider_aggregates(db, rp_uuid: str) -> tuple[int, list[str]]:
 
 def set_provider_aggregates(db, rp_uuid: str, generation, uuids: list[str]) -> int:
     rpa, agg = s.resource_provider_aggregates, s.placement_aggregates
+    with db.connect() as conn:
+        _provider_id(conn, rp_uuid)
+    ids = [_external_id(db, agg, u, "uuid") for u in uuids]
     with db.begin() as conn:
         rp_id, gen = _provider_id(conn, rp_uuid)
         if generation is not None and gen != generation:
             raise GenerationConflict("resource provider generation conflict")
-        ids = []
-        for u in uuids:
-            row = conn.execute(sa.select(agg.c.id).where(agg.c.uuid == u)).first()
-            ids.append(row.id if row else conn.execute(
-                agg.insert().values(uuid=u, created_at=_now())).inserted_primary_key[0])
         conn.execute(rpa.delete().where(rpa.c.resource_provider_id == rp_id))
         if ids:
             conn.execute(rpa.insert(), [{"resource_provider_id": rp_id, "aggregate_id": i,

@@ -1,0 +1,270 @@
+"""Parsing of placement query strings: resources, required traits,
+member_of, in_tree and the granular request groups of
+GET /allocation_candidates. Every malformed value is a 400 naming the key and
+the offending part; nothing here touches the database except the checks that
+classes and traits exist.
+"""
+from __future__ import annotations
+
+import re
+import uuid as uuidlib
+
+from compute_core.placement import objects as ob
+from compute_core.placement.candidates import RequestGroup, RequestWide
+from compute_core.placement.objects import BadRequest, NotFound
+
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                     r"[0-9a-fA-F]{12}$")
+NAME_RE = re.compile(r"^[A-Z0-9_]+$")
+SUFFIX_NUMERIC = r"[1-9][0-9]*"
+SUFFIX_STRING = r"[a-zA-Z0-9_-]{1,64}"
+GROUP_KEYS = ("resources", "required", "member_of", "in_tree")
+
+BAD_VALUE = "placement.query.bad_value"
+MISSING_VALUE = "placement.query.missing_value"
+DUPLICATE_KEY = "placement.query.duplicate_key"
+
+
+def bad(detail, code=BAD_VALUE):
+    return BadRequest(f"Invalid query string parameters: {detail}", code=code)
+
+
+def uuid_value(value, key):
+    if not isinstance(value, str) or not UUID_RE.match(value):
+        raise bad(f"Expected '{key}' parameter to be a valid UUID. Got: {value!r}.")
+    return str(uuidlib.UUID(value))
+
+
+def check_allowed(req, allowed):
+    """400 for query keys outside *allowed* (a set or a predicate)."""
+    for key in req.GET:
+        ok = allowed(key) if callable(allowed) else key in allowed
+        if not ok:
+            raise bad(f"Additional properties are not allowed ('{key}' was unexpected)")
+
+
+def single(req, key):
+    values = req.GET.getall(key)
+    if len(values) > 1:
+        raise bad(f"The '{key}' parameter may appear only once.", code=DUPLICATE_KEY)
+    return values[0] if values else None
+
+
+def resources(value, rc_cache, key="resources") -> dict:
+    """'VCPU:1,MEMORY_MB:512' -> {'VCPU': 1, 'MEMORY_MB': 512}."""
+    out = {}
+    if not value:
+        raise bad(f"Badly formed {key} parameter. Expected {key} query string parameter in "
+                  f"form: ?{key}=VCPU:2,MEMORY_MB:1024. Got: empty string.")
+    for part in value.split(","):
+        name, sep, amount = part.strip().partition(":")
+        if not sep or not name or not amount:
+            raise bad(f"Badly formed {key} parameter. Expected {key} query string parameter "
+                      f"in form: ?{key}=VCPU:2,MEMORY_MB:1024. Got: {value}.")
+        if not NAME_RE.match(name):
+            raise bad(f"Invalid resource class name '{name}' in {key}.")
+        try:
+            n = int(amount)
+        except ValueError:
+            raise bad(f"Requested resource {name} in {key} expected positive integer "
+                      f"amount. Got: {amount}.") from None
+        if n < 1:
+            raise bad(f"Requested resource {name} in {key} requires amount >= 1. Got: {n}.")
+        if name in out:
+            raise bad(f"Resource class {name} appears more than once in {key}.")
+        try:
+            rc_cache.id_of(name)
+        except NotFound:
+            raise bad(f"Invalid resource class in {key} parameter: No such resource class "
+                      f"{name}.") from None
+        out[name] = n
+    return out
+
+
+def traits(values, db, version, key="required"):
+    """The values of one or more *key* params -> ([frozenset any-of], forbidden)."""
+    if len(values) > 1 and version < (1, 39):
+        raise bad(f"The '{key}' parameter may appear only once.", code=DUPLICATE_KEY)
+    required, forbidden, names = [], set(), set()
+    for value in values:
+        if value.startswith("in:"):
+            if version < (1, 39):
+                raise bad(f"The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' is only supported "
+                          f"since microversion 1.39. Got: {value}")
+            items = [v.strip() for v in value[3:].split(",")]
+            if not all(items) or any(i.startswith("!") for i in items):
+                raise bad(f"Invalid '{key}' value: {value}. 'in:' takes a list of trait "
+                          "names without '!'.")
+            for item in items:
+                _check_trait_name(item, key, value)
+            required.append(frozenset(items))
+            names.update(items)
+            continue
+        items = [v.strip() for v in value.split(",")]
+        if not all(items):
+            raise bad(f"Invalid '{key}' value: Expected '{key}' parameter value of the form: "
+                      f"HW_CPU_X86_VMX,CUSTOM_MAGIC. Got: {value!r}")
+        for item in items:
+            name = item
+            if item.startswith("!"):
+                if version < (1, 22):
+                    raise bad(f"Invalid trait name {item!r} in '{key}': forbidden traits "
+                              "need microversion 1.22.")
+                name = item[1:]
+                forbidden.add(name)
+            else:
+                required.append(frozenset([name]))
+            _check_trait_name(name, key, value)
+            names.add(name)
+    unknown = sorted(names - set(ob.list_traits(db, name_filter="in:" + ",".join(names))))
+    if unknown:
+        raise bad(f"No such trait(s): {', '.join(unknown)}.")
+    conflicting = [", ".join(sorted(any_of)) for any_of in required if any_of <= forbidden]
+    if conflicting:
+        raise bad(f"Conflicting required and forbidden traits found in '{key}': "
+                  f"{'; '.join(conflicting)}")
+    return required, forbidden
+
+
+def _check_trait_name(name, key, value):
+    if not NAME_RE.match(name) or len(name) > 255:
+        raise bad(f"Invalid trait name {name!r} in '{key}'. Got: {value}")
+
+
+def member_of(values, version, key="member_of"):
+    """The values of *key* params -> ([set any-of agg uuids], forbidden set)."""
+    if len(values) > 1 and version < (1, 24):
+        raise bad(f"Multiple '{key}' parameters are not supported before microversion "
+                  "1.24.", code=DUPLICATE_KEY)
+    required, forbidden = [], set()
+    for value in values:
+        negate = value.startswith("!")
+        if negate:
+            if version < (1, 32):
+                raise bad(f"Forbidden aggregates in '{key}' need microversion 1.32. Got: "
+                          f"{value}")
+            value = value[1:]
+        any_of = value.startswith("in:")
+        raw = value[3:] if any_of else value
+        items = raw.split(",")
+        if len(items) > 1 and not any_of:
+            raise bad(f"Multiple values for '{key}' must be prefixed with the 'in:' "
+                      f"keyword. Got: {value}")
+        uuids = set()
+        for item in items:
+            if item.startswith("!"):
+                raise bad(f"Forbidden aggregate {item!r} may not appear inside 'in:' in "
+                          f"'{key}'; use '!in:' instead.")
+            if not UUID_RE.match(item):
+                raise bad(f"Expected '{key}' parameter to contain valid UUID(s). Got: "
+                          f"{item!r}")
+            uuids.add(str(uuidlib.UUID(item)))
+        if negate:
+            forbidden |= uuids
+        else:
+            required.append(uuids)
+    return required, forbidden
+
+
+# ------------------------------------------------- allocation candidates
+
+def _group_key_re(version):
+    if version >= (1, 33):
+        suffix = SUFFIX_STRING
+    elif version >= (1, 25):
+        suffix = SUFFIX_NUMERIC
+    else:
+        return None
+    return re.compile(rf"^(resources|required|member_of|in_tree)({suffix})?$")
+
+
+def candidate_request(req, version, state):
+    """Parse GET /allocation_candidates -> ([RequestGroup], RequestWide)."""
+    wide_keys = {"limit": (1, 16), "group_policy": (1, 25), "root_required": (1, 35),
+                 "same_subtree": (1, 36)}
+    plain = {"resources": (1, 10), "required": (1, 17), "member_of": (1, 21),
+             "in_tree": (1, 31)}
+    key_re = _group_key_re(version)
+    raw: dict[str, dict[str, list]] = {}
+    for key in req.GET:
+        if key in wide_keys and version >= wide_keys[key]:
+            continue
+        kind = suffix = None
+        if key in plain and version >= plain[key]:
+            kind, suffix = key, ""
+        elif key_re is not None:
+            m = key_re.match(key)
+            if m and m.group(2) and not (m.group(1) == "in_tree" and version < (1, 31)):
+                kind, suffix = m.group(1), m.group(2)
+        if kind is None:
+            raise bad(f"Additional properties are not allowed ('{key}' was unexpected)")
+        raw.setdefault(suffix, {})[kind] = req.GET.getall(key)
+    groups = []
+    for suffix, params in raw.items():
+        g = RequestGroup(suffix=suffix)
+        if "resources" in params:
+            if len(params["resources"]) > 1:
+                raise bad(f"The 'resources{suffix}' parameter may appear only once.",
+                          code=DUPLICATE_KEY)
+            g.resources = resources(params["resources"][0], state.rc_cache,
+                                    "resources" + suffix)
+        if "required" in params:
+            g.required, g.forbidden = traits(params["required"], state.db, version,
+                                             "required" + suffix)
+        if "member_of" in params:
+            g.member_of, g.forbidden_aggs = member_of(params["member_of"], version,
+                                                      "member_of" + suffix)
+        if "in_tree" in params:
+            if len(params["in_tree"]) > 1:
+                raise bad(f"The 'in_tree{suffix}' parameter may appear only once.",
+                          code=DUPLICATE_KEY)
+            g.in_tree = uuid_value(params["in_tree"][0], "in_tree" + suffix)
+        groups.append(g)
+    wide = RequestWide(nested_aware=version >= (1, 29))
+    limit = single(req, "limit")
+    if limit is not None:
+        if not re.match(r"^[1-9][0-9]*$", limit):
+            raise bad(f"Failed validating 'pattern' in 'limit': {limit!r} is not a positive "
+                      "integer")
+        wide.limit = int(limit)
+    policy = single(req, "group_policy")
+    if policy is not None and policy not in ("none", "isolate"):
+        raise bad(f"'group_policy' must be one of 'none' or 'isolate'. Got: {policy!r}")
+    wide.group_policy = policy
+    root_req = req.GET.getall("root_required")
+    if root_req:
+        req_sets, wide.root_forbidden = traits(root_req, state.db, max(version, (1, 22)),
+                                               "root_required")
+        wide.root_required = req_sets
+    for value in req.GET.getall("same_subtree"):
+        suffixes = [v for v in value.split(",")]
+        if not all(suffixes):
+            raise bad(f"Empty suffix in 'same_subtree': {value!r}")
+        missing = [sfx for sfx in suffixes if sfx not in raw]
+        if missing:
+            raise bad(f"Real suffixes should be specified in 'same_subtree': {missing} not "
+                      f"found in {sorted(k for k in raw if k)}.")
+        wide.same_subtree.append(suffixes)
+    _check_groups(groups, wide)
+    return groups, wide
+
+
+def _check_groups(groups, wide):
+    in_subtree = {sfx for ss in wide.same_subtree for sfx in ss}
+    resourceless = [g for g in groups if not g.resources]
+    if not groups or len(resourceless) == len(groups):
+        raise bad("At least one request group ('resources' or 'resources{$S}') is required.",
+                  code=MISSING_VALUE)
+    for g in resourceless:
+        if g.suffix == "" or g.suffix not in in_subtree:
+            keys = [k + g.suffix for k in GROUP_KEYS[1:]
+                    if (k == "required" and (g.required or g.forbidden))
+                    or (k == "member_of" and (g.member_of or g.forbidden_aggs))
+                    or (k == "in_tree" and g.in_tree)]
+            raise bad(f"All traits, member_of and in_tree parameters must be associated "
+                      f"with resources or named in 'same_subtree': orphaned "
+                      f"{', '.join(keys) or 'group ' + repr(g.suffix)}.")
+    numbered = [g for g in groups if g.suffix]
+    if len(numbered) > 1 and wide.group_policy is None:
+        raise bad("The \"group_policy\" parameter is required when specifying more than one "
+                  "\"resources{$S}\" parameter.", code=MISSING_VALUE)

@@ -1,0 +1,1 @@
+"""Declarative HTTP tests (gabbi) of the placement API, one YAML per feature."""
