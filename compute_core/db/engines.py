@@ -19,7 +19,8 @@ class Database:
     """One database: its engine (through oslo.db) and connection helpers."""
 
     def __init__(self, url: str, max_pool_size: int | None = None,
-                 max_overflow: int | None = None):
+                 max_overflow: int | None = None, max_retries: int | None = None,
+                 retry_interval: int | None = None):
         if not url:
             raise exception.ConfigError("no database connection URL configured")
         self.url = url
@@ -32,6 +33,12 @@ class Database:
             os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
         self._tc = enginefacade.transaction_context()
         kwargs = {"connection": url, "sqlite_fk": True}
+        # oslo.db's default (10 tries, 10 s apart) suits a service starting
+        # before its database; a command line tool passes max_retries=1.
+        if max_retries is not None:
+            kwargs["max_retries"] = max_retries
+        if retry_interval is not None:
+            kwargs["retry_interval"] = retry_interval
         if self.backend != "sqlite":
             kwargs.update(max_pool_size=max_pool_size or 5, max_overflow=max_overflow or 50,
                           pool_timeout=30, connection_recycle_time=3600)
@@ -48,8 +55,9 @@ class Database:
                     f"cannot connect to database {self.safe_url}: "
                     f"{str(exc).splitlines()[0]}") from None
             except Exception as exc:  # driver import errors, bad hosts, ...
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise exception.ConfigError(
-                    f"cannot connect to database {self.safe_url}: {exc}") from None
+                    f"cannot connect to database {self.safe_url}: {first}") from None
             if self.backend == "sqlite":
                 sa.event.listen(self._engine, "connect", _sqlite_pragmas)
                 self._engine.dispose()
