@@ -1,0 +1,252 @@
+"""Helpers of the integration tests: real daemons (MariaDB, RabbitMQ) and
+compute_core's own services started as separate processes."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+MYSQL_ROOT = "mysql+pymysql://root@127.0.0.1"
+RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Lets fixtures see whether their test failed (to print process logs).
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def run_failed(request) -> bool:
+    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
+               for when in ("setup", "call"))
+
+
+def unique_token() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def free_port(host="127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+# ------------------------------------------------------------------ MariaDB
+def mariadb_unreachable_reason() -> str | None:
+    try:
+        import pymysql
+    except ImportError:
+        return "PyMySQL is not installed"
+    try:
+        pymysql.connect(host="127.0.0.1", user="root", connect_timeout=3).close()
+    except Exception as exc:
+        return f"MariaDB on 127.0.0.1:3306 is unreachable: {exc}"
+    return None
+
+
+class MariaDBDatabases:
+    """Fresh databases with unique names, dropped by :meth:`drop_all`."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.names: list[str] = []
+
+    def _execute(self, sql: str) -> None:
+        import pymysql
+
+        conn = pymysql.connect(host="127.0.0.1", user="root", connect_timeout=5,
+                               autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def url(self, name: str) -> str:
+        return f"{MYSQL_ROOT}/{name}?charset=utf8mb4"
+
+    def create(self, suffix: str) -> str:
+        name = f"{self.prefix}_{suffix}"
+        self._execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        self.names.append(name)
+        return name
+
+    def drop_all(self) -> None:
+        while self.names:
+            self._execute(f"DROP DATABASE IF EXISTS `{self.names.pop()}`")
+
+
+# ----------------------------------------------------------------- RabbitMQ
+def rabbitmq_unreachable_reason() -> str | None:
+    try:
+        import kombu
+    except ImportError:
+        return "kombu is not installed"
+    try:
+        with kombu.Connection(f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}//",
+                              connect_timeout=3) as conn:
+            conn.connect()
+    except Exception as exc:
+        return f"RabbitMQ on {RABBIT_HOST}:{RABBIT_PORT} is unreachable: {exc}"
+    return None
+
+
+class RabbitVirtualHost:
+    """A private virtual host when the broker is local and ``rabbitmqctl``
+    works. oslo.messaging names a topic's queue after the topic alone, so
+    two runs on one virtual host share the queue ``conductor`` whatever
+    their control_exchange; a virtual host of their own keeps them apart and
+    its deletion removes every queue the run left behind."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.created = False
+
+    def _ctl(self, *args) -> bool:
+        ctl = shutil.which("rabbitmqctl")
+        if not ctl:
+            return False
+        try:
+            result = subprocess.run([ctl, "-q", *args], capture_output=True, text=True,
+                                    timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return result.returncode == 0
+
+    def create(self) -> bool:
+        if self._ctl("add_vhost", self.name):
+            self.created = self._ctl("set_permissions", "-p", self.name, "guest",
+                                     ".*", ".*", ".*")
+            if not self.created:
+                self._ctl("delete_vhost", self.name)
+        return self.created
+
+    def delete(self) -> None:
+        if self.created:
+            self._ctl("delete_vhost", self.name)
+            self.created = False
+
+
+# ---------------------------------------------------------------- processes
+def console_script(name: str) -> str:
+    """The installed console script *name*, preferring the one beside this
+    interpreter (a pyenv shim on PATH costs a second per start)."""
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    if os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"console script {name} is not installed (pip install -e .)")
+    return found
+
+
+class ServiceProcess:
+    """One compute_core command in its own process, its output in a file."""
+
+    def __init__(self, label: str, argv: list[str], log_dir):
+        self.label = label
+        self.argv = argv
+        self.log_path = os.path.join(str(log_dir), f"{label}.log")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.returncode = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> None:
+        """Wait until *text* appears in the output; fail if the process exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.label} exited with {self.proc.returncode} "
+                                     f"before saying {text!r}:\n{self.output()}")
+            time.sleep(0.1)
+        raise AssertionError(f"{self.label} did not say {text!r} in {timeout} s:\n"
+                             f"{self.output()}")
+
+    def terminate(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM, wait; SIGKILL after *timeout*. Returns the exit code
+        (None when it had to be killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.returncode = None
+                self._log.close()
+                return None
+        self.returncode = self.proc.returncode
+        self._log.close()
+        return self.returncode
+
+
+class ServiceProcesses:
+    """The processes a test started; all stopped by :meth:`stop_all`."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.procs: list[ServiceProcess] = []
+
+    def start(self, label: str, script: str, *args: str) -> ServiceProcess:
+        proc = ServiceProcess(label, [console_script(script), *args], self.log_dir)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self, stages=None) -> dict[str, int | None]:
+        """SIGTERM the processes and wait; {label: exit code, None if killed}.
+
+        *stages* is a list of label groups stopped one group after the
+        other, each group's members at once (oslo.messaging needs a few
+        seconds to stop each listener); the default is reverse start order,
+        one at a time. Processes named in no stage are stopped last."""
+        if stages is None:
+            stages = [[p.label] for p in reversed(self.procs)]
+        named = {label for stage in stages for label in stage}
+        stages = [*stages, [p.label for p in self.procs if p.label not in named]]
+        codes = {}
+        for stage in stages:
+            group = [p for p in self.procs if p.label in stage]
+            for proc in group:
+                if proc.proc.poll() is None:
+                    proc.proc.send_signal(signal.SIGTERM)
+            for proc in group:
+                codes[proc.label] = proc.terminate()
+        return codes
+
+    def print_logs(self) -> None:
+        for proc in self.procs:
+            print(f"\n===== {proc.label} ({' '.join(proc.argv[1:])}) =====")
+            print(proc.output())
+
+
+@pytest.fixture
+def service_processes(request, tmp_path):
+    """Start compute_core commands as processes; on failure their logs are
+    printed, and every one still running is stopped."""
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    procs = ServiceProcesses(log_dir)
+    yield procs
+    procs.stop_all()
+    if run_failed(request):
+        procs.print_logs()

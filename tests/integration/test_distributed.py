@@ -1,0 +1,285 @@
+"""The distributed mode end to end: every service its own process, RPC over
+RabbitMQ, databases on MariaDB, driven through the HTTP API.
+
+Fresh databases and a RabbitMQ exchange (and, with a local broker, a virtual
+host) of their own per run, so runs may go in parallel; skipped with the
+reason when MariaDB or RabbitMQ cannot be reached.
+"""
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pytest
+import requests
+
+from tests.integration.conftest import (
+    MariaDBDatabases,
+    RabbitVirtualHost,
+    free_port,
+    mariadb_unreachable_reason,
+    rabbitmq_unreachable_reason,
+    unique_token,
+)
+
+pytestmark = pytest.mark.integration
+
+ADMIN = {"X-Auth-Token": "admin:admin", "Accept": "application/json",
+         "OpenStack-API-Version": "compute 2.53"}
+PLACEMENT = {"X-Auth-Token": "admin:admin", "Accept": "application/json",
+             "OpenStack-API-Version": "placement 1.39"}
+HOSTS = ("dhost1", "dhost2")
+
+
+def wait_until(what: str, check, timeout: float = 60.0, interval: float = 0.25):
+    """Call *check* until it returns something true; fail after *timeout*."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture
+def backends(tmp_path):
+    """Reachable MariaDB and RabbitMQ, with databases and a transport URL
+    that belong to this run only; all removed afterwards."""
+    for reason in (mariadb_unreachable_reason(), rabbitmq_unreachable_reason()):
+        if reason:
+            print(f"\nskipping the distributed test: {reason}")
+            pytest.skip(reason)
+    token = unique_token()
+    dbs = MariaDBDatabases(f"cc_dist_{token}")
+    vhost = RabbitVirtualHost(f"cc_dist_{token}")
+    try:
+        names = {kind: dbs.create(kind) for kind in ("api", "cell1", "placement")}
+        # cell0's database is the cell database's name + "_cell0", as in Nova.
+        names["cell0"] = dbs.create("cell1_cell0")
+        if vhost.create():
+            transport_url = f"rabbit://guest:guest@127.0.0.1:5672/{vhost.name}"
+        else:
+            print("\nrabbitmqctl unavailable: sharing the default virtual host; parallel "
+                  "runs may consume each other's RPC messages")
+            transport_url = "rabbit://guest:guest@127.0.0.1:5672/"
+        yield {"token": token, "urls": {k: dbs.url(v) for k, v in names.items()},
+               "transport_url": transport_url, "control_exchange": f"cc_dist_{token}"}
+    finally:
+        dbs.drop_all()
+        vhost.delete()
+
+
+def write_config(tmp_path, backends, placement_port) -> str:
+    urls = backends["urls"]
+    path = tmp_path / "compute.conf"
+    path.write_text(textwrap.dedent(f"""\
+        [DEFAULT]
+        host = controller
+        state_path = {tmp_path / "state"}
+        transport_url = {backends["transport_url"]}
+        control_exchange = {backends["control_exchange"]}
+        compute_driver = fake
+        report_interval = 2
+        service_down_time = 30
+        update_resources_interval = 5
+
+        [api]
+        auth_strategy = noauth2
+
+        [api_database]
+        connection = {urls["api"]}
+
+        [database]
+        connection = {urls["cell1"]}
+
+        [placement_database]
+        connection = {urls["placement"]}
+
+        [placement]
+        auth_strategy = noauth2
+        endpoint_override = http://127.0.0.1:{placement_port}
+
+
+
+        """))
+    return str(path)
+
+
+def bootstrap(config_file: str, expected_cell0_url: str) -> None:
+    """Migrations, cell0 and cell1 mappings, flavors and the default image."""
+    from compute_core import assembly
+    from compute_core import bootstrap as first_start
+    from compute_core import conf as conf_mod
+    from compute_core.db.cells import CellDatabases, cell0_url
+    from compute_core.image import load_image_backend
+
+    conf = conf_mod.load(config_files=[config_file])
+    assert cell0_url(conf.database.connection) == expected_cell0_url
+    api = assembly.api_database(conf)
+    placement = assembly.placement_database(conf)
+    cells = CellDatabases(api)
+    try:
+        first_start.bootstrap(conf, api, placement, cells, load_image_backend(conf, api))
+    finally:
+        cells.close()
+        placement.dispose()
+        api.dispose()
+
+
+def discover_hosts(config_file: str) -> list:
+    from compute_core import assembly
+    from compute_core import conf as conf_mod
+    from compute_core.db.cells import CellDatabases
+    from compute_core.db.cells import discover_hosts as discover
+
+    conf = conf_mod.load(config_files=[config_file])
+    api = assembly.api_database(conf)
+    cells = CellDatabases(api)
+    try:
+        return discover(api, cells)
+    finally:
+        cells.close()
+        api.dispose()
+
+
+class Client:
+    def __init__(self, compute_url, placement_url):
+        self.compute = compute_url + "/v2.1"
+        self.placement = placement_url
+        self.http = requests.Session()
+
+    def get(self, path, expect=200, version=None):
+        headers = dict(ADMIN)
+        if version:
+            headers["OpenStack-API-Version"] = f"compute {version}"
+        resp = self.http.get(self.compute + path, headers=headers, timeout=30)
+        assert resp.status_code == expect, (path, resp.status_code, resp.text)
+        return resp.json() if resp.content else None
+
+    def boot(self, name, image_id, host=None):
+        server = {"name": name, "imageRef": image_id, "flavorRef": "1", "networks": "none"}
+        if host:
+            server["availability_zone"] = f"nova:{host}"
+        resp = self.http.post(self.compute + "/servers", json={"server": server},
+                              headers=ADMIN, timeout=30)
+        assert resp.status_code == 202, resp.text
+        return resp.json()["server"]["id"]
+
+    def server(self, server_id):
+        resp = self.http.get(f"{self.compute}/servers/{server_id}", headers=ADMIN, timeout=30)
+        if resp.status_code == 404:
+            return None
+        assert resp.status_code == 200, resp.text
+        return resp.json()["server"]
+
+    def wait_active(self, server_id):
+        def active():
+            server = self.server(server_id)
+            assert server is not None, f"server {server_id} vanished"
+            assert server["status"] != "ERROR", server.get("fault")
+            return server if server["status"] == "ACTIVE" else None
+
+        return wait_until(f"server {server_id} ACTIVE", active, timeout=90)
+
+    def allocations(self, consumer):
+        resp = self.http.get(f"{self.placement}/allocations/{consumer}", headers=PLACEMENT,
+                             timeout=30)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["allocations"]
+
+
+def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
+                                                             service_processes):
+    timings = {}
+    t0 = time.monotonic()
+    placement_port, compute_port = free_port(), free_port()
+    config = write_config(tmp_path, backends, placement_port)
+    bootstrap(config, backends["urls"]["cell0"])
+    timings["bootstrap"] = time.monotonic() - t0
+
+    t1 = time.monotonic()
+    conf_args = ["--config-file", config]
+    procs = service_processes
+    placement = procs.start("placement-api", "compute-placement-api", *conf_args,
+                            "--host", "127.0.0.1", "--port", str(placement_port))
+    conductor = procs.start("conductor", "compute-conductor", *conf_args)
+    scheduler = procs.start("scheduler", "compute-scheduler", *conf_args)
+    # Computes wait for a conductor anyway; starting them once it serves
+    # saves their first (timed-out) try.
+    for proc in (placement, conductor, scheduler):
+        proc.wait_for(" ready (pid ", timeout=90)
+    computes = [procs.start(f"compute-{h}", "compute-compute", *conf_args, "--host", h)
+                for h in HOSTS]
+    api = procs.start("compute-api", "compute-api", *conf_args,
+                      "--host", "127.0.0.1", "--port", str(compute_port))
+    for proc in (api, *computes):
+        proc.wait_for(" ready (pid ", timeout=90)
+    timings["services ready"] = time.monotonic() - t1
+
+    mapped = discover_hosts(config)
+    assert sorted(host for host, _cell in mapped) == sorted(HOSTS)
+
+    client = Client(f"http://127.0.0.1:{compute_port}", f"http://127.0.0.1:{placement_port}")
+
+    # Every service registered itself and is up.
+    def services_up():
+        listed = client.get("/os-services")["services"]
+        up = {(s["binary"], s["host"]) for s in listed if s["state"] == "up"}
+        wanted = {("nova-conductor", "controller"), ("nova-scheduler", "controller"),
+                  *{("nova-compute", h) for h in HOSTS}}
+        return wanted <= up
+
+    wait_until("every service up in os-services", services_up, timeout=30)
+    hypervisors = client.get("/os-hypervisors")["hypervisors"]
+    assert sorted(h["hypervisor_hostname"] for h in hypervisors) == sorted(HOSTS)
+
+    # The image proxy is gone after 2.35, as in Nova.
+    images = client.get("/images", version="2.35")["images"]
+    assert images, "bootstrap imported no image"
+    image_id = images[0]["id"]
+
+    # Boot until both hosts run a server: let the scheduler spread first,
+    # then force the host still empty (admin only: "nova:HOST").
+    t2 = time.monotonic()
+    servers = {}
+    for i in range(3):
+        server_id = client.boot(f"dist-{i}", image_id)
+        servers[server_id] = client.wait_active(server_id)
+    for host in HOSTS:
+        if host not in {s["OS-EXT-SRV-ATTR:host"] for s in servers.values()}:
+            server_id = client.boot(f"dist-forced-{host}", image_id, host=host)
+            servers[server_id] = client.wait_active(server_id)
+            assert servers[server_id]["OS-EXT-SRV-ATTR:host"] == host
+    assert {s["OS-EXT-SRV-ATTR:host"] for s in servers.values()} == set(HOSTS)
+    timings[f"{len(servers)} servers ACTIVE"] = time.monotonic() - t2
+    for server_id in servers:
+        assert client.allocations(server_id), f"no allocation for {server_id}"
+
+    listed = {s["id"] for s in client.get("/servers")["servers"]}
+    assert set(servers) <= listed
+
+    # Delete every server: gone from the API, nothing left in placement.
+    t3 = time.monotonic()
+    for server_id in servers:
+        resp = client.http.delete(f"{client.compute}/servers/{server_id}", headers=ADMIN,
+                                  timeout=30)
+        assert resp.status_code == 204, resp.text
+    for server_id in servers:
+        wait_until(f"server {server_id} gone", lambda sid=server_id: client.server(sid) is None,
+                   timeout=60)
+        assert client.allocations(server_id) == {}
+    assert not {s["id"] for s in client.get("/servers")["servers"]} & set(servers)
+    timings["all deleted"] = time.monotonic() - t3
+
+    # SIGTERM every process: each stops cleanly with exit code 0.
+    t4 = time.monotonic()
+    # The computes go before the conductor they heartbeat through.
+    codes = procs.stop_all([["compute-api", *(f"compute-{h}" for h in HOSTS)],
+                            ["scheduler", "conductor"], ["placement-api"]])
+    timings["stop"] = time.monotonic() - t4
+    timings["total"] = time.monotonic() - t0
+    assert codes == {label: 0 for label in codes}, codes
+    print("\ndistributed mode timings: " + ", ".join(f"{k} {v:.1f} s"
+                                                     for k, v in timings.items()))
