@@ -99,6 +99,16 @@ def _check_url(url: str, option: str) -> str:
     return url
 
 
+def _check_transport_url(conf, url: str) -> None:
+    import oslo_messaging  # after common's warning filter (see there)
+
+    try:
+        oslo_messaging.TransportURL.parse(conf, url)
+    except (oslo_messaging.InvalidTransportURL, ValueError) as exc:
+        raise CommandError(f"invalid transport URL {common.mask_password(url)!r}: "
+                           f"{common.first_line(exc)}") from None
+
+
 def _get_cell(api, cell_uuid: str) -> dict:
     try:
         return api_db.get_cell(api, cell_uuid)
@@ -131,6 +141,7 @@ def cell_v2_create_cell(conf, args) -> int:
         raise CommandError("Must specify --database_connection if [database] connection "
                            "is not set in the configuration file.")
     _check_url(url, "--database_connection")
+    _check_transport_url(conf, transport_url)
     with common.Databases(conf) as dbs:
         api = dbs.api()
         for cell in api_db.list_cells(api):

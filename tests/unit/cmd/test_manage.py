@@ -146,6 +146,15 @@ def test_create_cell_refuses_a_bad_url(deployment):
     result.assert_one_error_line("invalid database URL", "not a url")
 
 
+def test_create_cell_refuses_a_bad_transport_url(deployment):
+    deployment.ok("api_db", "sync")
+    result = deployment.manage("cell_v2", "create_cell", "--name", "c",
+                               "--transport-url", "rabbit://user:pw@host:notaport/")
+    result.assert_one_error_line("invalid transport URL", "user:****@")
+    deployment.manage("cell_v2", "create_cell", "--name", "c", "--transport-url",
+                      "nonsense").assert_one_error_line("No scheme specified")
+
+
 def test_list_cells_masks_passwords_unless_verbose(deployment):
     deployment.ok("api_db", "sync")
     deployment.ok("cell_v2", "map_cell0")
