@@ -264,7 +264,7 @@ def _check_groups(groups, wide):
             raise bad(f"All traits, member_of and in_tree parameters must be associated "
                       f"with resources or named in 'same_subtree': orphaned "
                       f"{', '.join(keys) or 'group ' + repr(g.suffix)}.")
-    numbered = [g for g in groups if g.suffix]
+    numbered = [g for g in groups if g.suffix and g.resources]
     if len(numbered) > 1 and wide.group_policy is None:
         raise bad("The \"group_policy\" parameter is required when specifying more than one "
                   "\"resources{$S}\" parameter.", code=MISSING_VALUE)
