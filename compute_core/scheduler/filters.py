@@ -30,6 +30,9 @@ class HostState:
     hypervisor_type: str = ""
     hypervisor_version: int = 0
     cpu_info: str = "{}"
+    # [(architecture, hypervisor type, vm mode)] the driver can run; empty
+    # means "derive it from cpu_info's arch and hypervisor_type".
+    supported_instances: list = dataclasses.field(default_factory=list)
     vcpus_total: int = 0
     vcpus_used: int = 0
     total_usable_ram_mb: int = 0
