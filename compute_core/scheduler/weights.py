@@ -13,6 +13,26 @@ import logging
 LOG = logging.getLogger(__name__)
 
 
+class HostStates(list):
+    """The hosts weighed for one request: a plain list, plus what weighers
+    would otherwise each work out by walking every host, computed once."""
+
+    _overrides: dict | None = None
+
+    def multiplier_overrides(self) -> dict[int, dict[str, set[str]]]:
+        """{index: {key: raw values}} of the hosts whose aggregates set a
+        ``*_weight_multiplier`` metadata key (a per-aggregate multiplier)."""
+        if self._overrides is None:
+            found = {}
+            for i, state in enumerate(self):
+                for agg in state.aggregates or ():
+                    for key, value in (agg.get("metadata") or {}).items():
+                        if key.endswith("weight_multiplier"):
+                            found.setdefault(i, {}).setdefault(key, set()).add(value)
+            self._overrides = found
+        return self._overrides
+
+
 class BaseHostWeigher(abc.ABC):
     """Gives each host a number; higher is better (after the multiplier).
 
@@ -34,12 +54,33 @@ class BaseHostWeigher(abc.ABC):
     def _weigh_object(self, host_state, spec_obj) -> float:
         """The raw weight of one host."""
 
-    def weigh_objects(self, host_states, spec_obj) -> list[float]:
+    def weight_multipliers(self, host_states) -> float | list[float]:
+        """The multiplier of each host, or one float when it is the same for
+        every host. Override to read configuration once per request rather
+        than once per host; a host whose multiplier raises gets 0."""
         name = type(self).__name__
         values = []
         for state in host_states:
             try:
-                values.append(float(self._weigh_object(state, spec_obj)))
+                values.append(float(self.weight_multiplier(state)))
+            except Exception:
+                LOG.exception("weigher %s multiplier failed on host %s; weight 0",
+                              name, state.host)
+                values.append(0.0)
+        return values
+
+    def weigh_objects(self, host_states, spec_obj) -> list[float]:
+        """The raw weight of each host; a host whose weighing raises gets 0."""
+        weigh = self._weigh_object
+        try:
+            return [float(weigh(state, spec_obj)) for state in host_states]
+        except Exception:
+            pass  # find and log the failing hosts one by one
+        name = type(self).__name__
+        values = []
+        for state in host_states:
+            try:
+                values.append(float(weigh(state, spec_obj)))
             except Exception:
                 LOG.exception("weigher %s failed on host %s; weight 0", name, state.host)
                 values.append(0.0)
@@ -53,22 +94,35 @@ def normalize(values, minval=None, maxval=None) -> list[float]:
     hi = max(values) if maxval is None else maxval
     span = hi - lo
     if span == 0:
-        return [0.0 for _ in values]
+        return [0.0] * len(values)
+    if minval is None and maxval is None:
+        return [(v - lo) / span for v in values]
     return [(min(max(v, lo), hi) - lo) / span for v in values]
 
 
 def weigh_hosts(weighers, host_states, spec_obj) -> list[tuple[float, object]]:
-    """[(total weight, host_state)] sorted best first."""
+    """[(total weight, host_state)] sorted best first (ties keep their order).
+
+    Each weigher adds multiplier x normalised weight to every host. When a
+    weigher's normalised weights are all 0 (it has nothing to say about this
+    request) its multipliers are not computed.
+    """
+    host_states = HostStates(host_states)
     totals = [0.0] * len(host_states)
     for weigher in weighers:
-        raw = weigher.weigh_objects(host_states, spec_obj)
-        norm = normalize(raw, weigher.minval, weigher.maxval)
-        for i, state in enumerate(host_states):
-            try:
-                mult = weigher.weight_multiplier(state)
-            except Exception:
-                LOG.exception("weigher %s multiplier failed", type(weigher).__name__)
-                mult = 0.0
-            totals[i] += mult * norm[i]
-    order = sorted(range(len(host_states)), key=lambda i: -totals[i])
+        try:
+            norm = normalize(weigher.weigh_objects(host_states, spec_obj),
+                             weigher.minval, weigher.maxval)
+            if not any(norm):
+                continue
+            mults = weigher.weight_multipliers(host_states)
+        except Exception:
+            LOG.exception("weigher %s failed; it adds 0 to every host", type(weigher).__name__)
+            continue
+        if isinstance(mults, (int, float)):
+            if mults:
+                totals = [t + mults * n for t, n in zip(totals, norm)]
+        else:
+            totals = [t + m * n for t, m, n in zip(totals, mults, norm)]
+    order = sorted(range(len(host_states)), key=totals.__getitem__, reverse=True)
     return [(totals[i], host_states[i]) for i in order]

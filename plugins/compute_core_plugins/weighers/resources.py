@@ -1,28 +1,28 @@
 """RAMWeigher, CPUWeigher, DiskWeigher: prefer the hosts with the most free
 resource (spread); a negative multiplier stacks instead."""
-from compute_core.scheduler.weights import BaseHostWeigher
+from compute_core_plugins.weighers.multiplier import ConfiguredWeigher
 
 
-class RAMWeigher(BaseHostWeigher):
-    def weight_multiplier(self, host_state):
-        return self.conf.filter_scheduler.ram_weight_multiplier
-
-    def _weigh_object(self, host_state, spec_obj):
-        return host_state.free_ram_mb
+class RAMWeigher(ConfiguredWeigher):
+    multiplier_option = "ram_weight_multiplier"
+    attribute = "free_ram_mb"
 
 
-class CPUWeigher(BaseHostWeigher):
-    def weight_multiplier(self, host_state):
-        return self.conf.filter_scheduler.cpu_weight_multiplier
+class CPUWeigher(ConfiguredWeigher):
+    multiplier_option = "cpu_weight_multiplier"
 
     def _weigh_object(self, host_state, spec_obj):
         total = host_state.vcpus_total * host_state.cpu_allocation_ratio
         return total - host_state.vcpus_used
 
+    def _weigh_all(self, host_states, spec_obj):
+        try:
+            return [float(h.vcpus_total * h.cpu_allocation_ratio - h.vcpus_used)
+                    for h in host_states]
+        except (TypeError, ValueError):
+            return super()._weigh_all(host_states, spec_obj)
 
-class DiskWeigher(BaseHostWeigher):
-    def weight_multiplier(self, host_state):
-        return self.conf.filter_scheduler.disk_weight_multiplier
 
-    def _weigh_object(self, host_state, spec_obj):
-        return host_state.free_disk_mb
+class DiskWeigher(ConfiguredWeigher):
+    multiplier_option = "disk_weight_multiplier"
+    attribute = "free_disk_mb"
