@@ -55,6 +55,7 @@ class Application:
                 self.services = assembly.PlacementServices(conf)
                 self._closers.append(self.services.close)
                 migration.check_current(self.services.db, "placement")
+                _sync_standard_traits(self.services.db)
             self.app = assembly.load_wsgi_app(conf, kind, self.services)
         except BaseException:
             self.close()
@@ -70,6 +71,21 @@ class Application:
                 close()
             except Exception:
                 LOG.exception("closing the %s API", self.kind)
+
+
+def _sync_standard_traits(db) -> None:
+    """Placement knows every os-traits name from its start, as OpenStack
+    Placement does; a second API process doing the same at once may win the
+    race, which is fine."""
+    from oslo_db import exception as db_exc
+    from sqlalchemy import exc as sa_exc
+
+    from compute_core.placement import objects
+
+    try:
+        objects.ensure_standard_traits(db)
+    except (db_exc.DBDuplicateEntry, sa_exc.IntegrityError):
+        objects.ensure_standard_traits(db)
 
 
 def config_files(environ=None) -> list[str]:
