@@ -160,6 +160,7 @@ class ServiceProcess:
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         self.returncode = None
+        self._sigterm_sent = False
 
     @property
     def pid(self) -> int:
@@ -182,11 +183,18 @@ class ServiceProcess:
         raise AssertionError(f"{self.label} did not say {text!r} in {timeout} s:\n"
                              f"{self.output()}")
 
+    def send_sigterm(self) -> None:
+        """SIGTERM once: a second one could land after the process put its
+        default handler back on its way out."""
+        if not self._sigterm_sent and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self._sigterm_sent = True
+
     def terminate(self, timeout: float = 30.0) -> int | None:
         """SIGTERM, wait; SIGKILL after *timeout*. Returns the exit code
         (None when it had to be killed)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.send_sigterm()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -198,6 +206,16 @@ class ServiceProcess:
         self.returncode = self.proc.returncode
         self._log.close()
         return self.returncode
+
+
+def run_command(script: str, *args: str, timeout: float = 120) -> str:
+    """Run a compute_core command to its end; its output, or fail with it."""
+    argv = [console_script(script), *args]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, (f"{' '.join(argv[1:])} exited with "
+                                    f"{result.returncode}:\n{result.stdout}{result.stderr}")
+    return result.stdout
 
 
 class ServiceProcesses:
@@ -227,8 +245,7 @@ class ServiceProcesses:
         for stage in stages:
             group = [p for p in self.procs if p.label in stage]
             for proc in group:
-                if proc.proc.poll() is None:
-                    proc.proc.send_signal(signal.SIGTERM)
+                proc.send_sigterm()
             for proc in group:
                 codes[proc.label] = proc.terminate()
         return codes

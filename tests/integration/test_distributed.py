@@ -19,6 +19,7 @@ from tests.integration.conftest import (
     free_port,
     mariadb_unreachable_reason,
     rabbitmq_unreachable_reason,
+    run_command,
     unique_token,
 )
 
@@ -107,41 +108,23 @@ def write_config(tmp_path, backends, placement_port) -> str:
     return str(path)
 
 
-def bootstrap(config_file: str, expected_cell0_url: str) -> None:
-    """Migrations, cell0 and cell1 mappings, flavors and the default image."""
-    from compute_core import assembly
-    from compute_core import bootstrap as first_start
-    from compute_core import conf as conf_mod
-    from compute_core.db.cells import CellDatabases, cell0_url
-    from compute_core.image import load_image_backend
+def bootstrap(config_file: str, image_file) -> None:
+    """The operator's first steps, as in Nova's install guide: migrations,
+    cell0 and cell1 mappings, and an image to boot."""
+    from compute_core.bootstrap import default_image_bytes
 
-    conf = conf_mod.load(config_files=[config_file])
-    assert cell0_url(conf.database.connection) == expected_cell0_url
-    api = assembly.api_database(conf)
-    placement = assembly.placement_database(conf)
-    cells = CellDatabases(api)
-    try:
-        first_start.bootstrap(conf, api, placement, cells, load_image_backend(conf, api))
-    finally:
-        cells.close()
-        placement.dispose()
-        api.dispose()
+    def manage(*args):
+        return run_command("compute-manage", "--config-file", config_file, *args)
 
-
-def discover_hosts(config_file: str) -> list:
-    from compute_core import assembly
-    from compute_core import conf as conf_mod
-    from compute_core.db.cells import CellDatabases
-    from compute_core.db.cells import discover_hosts as discover
-
-    conf = conf_mod.load(config_files=[config_file])
-    api = assembly.api_database(conf)
-    cells = CellDatabases(api)
-    try:
-        return discover(api, cells)
-    finally:
-        cells.close()
-        api.dispose()
+    manage("api_db", "sync")
+    manage("cell_v2", "map_cell0")  # [database] connection + "_cell0"
+    manage("cell_v2", "create_cell", "--name", "cell1")
+    manage("db", "sync")  # cell1 and cell0
+    manage("placement", "sync")
+    image_file.write_bytes(default_image_bytes())
+    manage("image", "import", "cirros-like", str(image_file))
+    cells = manage("cell_v2", "list_cells")
+    assert "cell0" in cells and "cell1" in cells, cells
 
 
 class Client:
@@ -158,8 +141,14 @@ class Client:
         assert resp.status_code == expect, (path, resp.status_code, resp.text)
         return resp.json() if resp.content else None
 
+    def create_flavor(self, name, flavor_id, ram, vcpus, disk):
+        body = {"flavor": {"name": name, "id": flavor_id, "ram": ram, "vcpus": vcpus,
+                           "disk": disk}}
+        resp = self.http.post(self.compute + "/flavors", json=body, headers=ADMIN, timeout=30)
+        assert resp.status_code == 200, resp.text
+
     def boot(self, name, image_id, host=None):
-        server = {"name": name, "imageRef": image_id, "flavorRef": "1", "networks": "none"}
+        server = {"name": name, "imageRef": image_id, "flavorRef": "d1", "networks": "none"}
         if host:
             server["availability_zone"] = f"nova:{host}"
         resp = self.http.post(self.compute + "/servers", json={"server": server},
@@ -196,7 +185,7 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     t0 = time.monotonic()
     placement_port, compute_port = free_port(), free_port()
     config = write_config(tmp_path, backends, placement_port)
-    bootstrap(config, backends["urls"]["cell0"])
+    bootstrap(config, tmp_path / "disk.raw")
     timings["bootstrap"] = time.monotonic() - t0
 
     t1 = time.monotonic()
@@ -218,8 +207,12 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
         proc.wait_for(" ready (pid ", timeout=90)
     timings["services ready"] = time.monotonic() - t1
 
-    mapped = discover_hosts(config)
-    assert sorted(host for host, _cell in mapped) == sorted(HOSTS)
+    out = run_command("compute-manage", "--config-file", config, "cell_v2", "discover_hosts",
+                      "--verbose")
+    for host in HOSTS:
+        assert f"Mapped compute host {host!r} to cell 'cell1'" in out, out
+    # Cells, placement and resource providers all check out.
+    run_command("compute-status", "--config-file", config, "upgrade", "check")
 
     client = Client(f"http://127.0.0.1:{compute_port}", f"http://127.0.0.1:{placement_port}")
 
@@ -237,18 +230,21 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
 
     # The image proxy is gone after 2.35, as in Nova.
     images = client.get("/images", version="2.35")["images"]
-    assert images, "bootstrap imported no image"
+    assert [i["name"] for i in images] == ["cirros-like"], images
     image_id = images[0]["id"]
+    # Flavors are the admin's to create, through the API as in Nova.
+    client.create_flavor("d1.tiny", flavor_id="d1", ram=256, vcpus=1, disk=1)
 
     # Boot until both hosts run a server: let the scheduler spread first,
     # then force the host still empty (admin only: "nova:HOST").
     t2 = time.monotonic()
-    servers = {}
+    servers, forced = {}, []
     for i in range(3):
         server_id = client.boot(f"dist-{i}", image_id)
         servers[server_id] = client.wait_active(server_id)
     for host in HOSTS:
         if host not in {s["OS-EXT-SRV-ATTR:host"] for s in servers.values()}:
+            forced.append(host)
             server_id = client.boot(f"dist-forced-{host}", image_id, host=host)
             servers[server_id] = client.wait_active(server_id)
             assert servers[server_id]["OS-EXT-SRV-ATTR:host"] == host
@@ -282,4 +278,5 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     timings["total"] = time.monotonic() - t0
     assert codes == {label: 0 for label in codes}, codes
     print("\ndistributed mode timings: " + ", ".join(f"{k} {v:.1f} s"
-                                                     for k, v in timings.items()))
+                                                     for k, v in timings.items())
+          + f"; forced onto a host: {', '.join(forced) or 'none (the scheduler spread)'}")
