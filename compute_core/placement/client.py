@@ -21,7 +21,7 @@ class PlacementAPIError(exception.ComputeCoreError):
 class PlacementClient:
     def __init__(self, conf, endpoint: str | None = None):
         self.conf = conf
-        self._endpoint = endpoint or conf.placement.endpoint_override
+        self._endpoint = endpoint
         self._local = threading.local()
         self._sessions: list = []
         self._lock = threading.Lock()
@@ -29,14 +29,15 @@ class PlacementClient:
 
     @property
     def endpoint(self) -> str:
-        if not self._endpoint:
-            if self.conf.placement.auth_strategy == "keystone":
-                self._endpoint = self._keystone().get_endpoint(
-                    service_type="placement", interface="public",
-                    region_name=self.conf.placement.region_name)
-            if not self._endpoint:
-                raise exception.ConfigError("[placement] endpoint_override is not set")
-        return self._endpoint.rstrip("/")
+        # Read each time: the embedded cloud sets it once placement listens.
+        url = self._endpoint or self.conf.placement.endpoint_override
+        if not url and self.conf.placement.auth_strategy == "keystone":
+            url = self._endpoint = self._keystone().get_endpoint(
+                service_type="placement", interface="public",
+                region_name=self.conf.placement.region_name)
+        if not url:
+            raise exception.ConfigError("[placement] endpoint_override is not set")
+        return url.rstrip("/")
 
     def _keystone(self):
         if self._ks_session is None:
@@ -121,6 +122,12 @@ class PlacementClient:
             return resp.status_code == 204
         raise PlacementAPIError(reason=f"delete allocations: {resp.status_code} {resp.text}")
 
+    def _get_json(self, path):
+        resp = self.request("GET", path)
+        if resp.status_code != 200:
+            raise PlacementAPIError(reason=f"GET {path}: {resp.status_code} {resp.text}")
+        return resp.json()
+
     # ------------------------------------------------------- compute side
     def ensure_provider(self, uuid, name) -> dict:
         resp = self.request("GET", f"/resource_providers/{uuid}")
@@ -135,7 +142,7 @@ class PlacementClient:
 
     def set_inventory(self, uuid, inventories: dict, attempts: int = 3) -> None:
         for _ in range(attempts):
-            current = self.request("GET", f"/resource_providers/{uuid}/inventories").json()
+            current = self._get_json(f"/resource_providers/{uuid}/inventories")
             if current["inventories"] == inventories:
                 return
             resp = self.request("PUT", f"/resource_providers/{uuid}/inventories", json={
@@ -152,7 +159,7 @@ class PlacementClient:
             if t.startswith("CUSTOM_"):
                 self.request("PUT", f"/traits/{t}")
         for _ in range(attempts):
-            current = self.request("GET", f"/resource_providers/{uuid}/traits").json()
+            current = self._get_json(f"/resource_providers/{uuid}/traits")
             if set(current["traits"]) == set(traits):
                 return
             resp = self.request("PUT", f"/resource_providers/{uuid}/traits", json={
