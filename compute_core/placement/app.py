@@ -120,9 +120,14 @@ class PlacementApp:
                 resp = handler(req, services.placement, version, **args)
             except objects.PlacementError as exc:
                 resp = fault(req, exc.status, exc.detail, exc.code)
-            except Exception:  # noqa: BLE001 - a bug must still answer in our format
-                LOG.exception("placement request %s %s failed", req.method, req.path)
-                resp = fault(req, 500, "An unexpected error occurred; it has been logged.")
+            except Exception as exc:  # noqa: BLE001 - a bug must still answer in our format
+                if objects.is_write_race(exc):
+                    resp = fault(req, 409, "Another request changed the same data at the "
+                                 "same time; refresh and retry.",
+                                 "placement.concurrent_update")
+                else:
+                    LOG.exception("placement request %s %s failed", req.method, req.path)
+                    resp = fault(req, 500, "An unexpected error occurred; it has been logged.")
         if req.path_info.rstrip("/") != "" or version != MIN_VERSION:
             resp.headers["OpenStack-API-Version"] = f"placement {_version_str(version)}"
             resp.headers["Vary"] = "OpenStack-API-Version"

@@ -596,12 +596,23 @@ def replace_allocations(db, claims: list[dict], rc_cache, attempts: int = 30) ->
             with db.begin() as conn:
                 _apply_claims(conn, claims, rc_cache, ext)
             return
-        except (ProviderRaced, db_exc.DBDeadlock):
+        except (ProviderRaced, db_exc.DBDeadlock, db_exc.DBError, sa.exc.OperationalError) as exc:
+            if not isinstance(exc, ProviderRaced) and not is_write_race(exc):
+                raise
             if attempt == attempts - 1:
                 raise GenerationConflict(
                     "resource provider generation conflict: too many concurrent updates, "
                     "retry later") from None
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+
+
+def is_write_race(exc) -> bool:
+    """A database error that only means another writer got there first:
+    InnoDB deadlocks and SQLite's "database is locked" (a deferred
+    transaction whose snapshot went stale when another writer committed)."""
+    if isinstance(exc, db_exc.DBDeadlock):
+        return True
+    return "database is locked" in str(exc)
 
 
 def _apply_claims(conn, claims, rc_cache, ext) -> set:
