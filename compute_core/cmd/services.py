@@ -18,9 +18,9 @@ import os
 import signal
 import sys
 import threading
-import warnings
 
-DEFAULT_CONFIG_FILE = "/etc/compute_core/compute.conf"
+from compute_core.cmd import common
+
 READY = "ready"  # word of the log line that says a service is serving
 
 LOG = logging.getLogger("compute_core.cmd")
@@ -32,26 +32,20 @@ class StartupError(Exception):
 
 def argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--config-file", action="append", default=[], metavar="PATH",
-                        help="configuration file, may be repeated (default: "
-                             f"{DEFAULT_CONFIG_FILE} when it exists)")
-    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    common.add_config_args(parser)  # --config-file (repeatable), --config-dir, --debug
     return parser
 
 
-def config_files(args) -> list[str]:
-    if args.config_file:
-        return list(args.config_file)
-    return [DEFAULT_CONFIG_FILE] if os.path.exists(DEFAULT_CONFIG_FILE) else []
-
-
-def load_conf(files, overrides=None):
-    from compute_core import conf as conf_mod
-
-    return conf_mod.load(config_files=files, overrides=overrides)
+def load_conf(args):
+    """The command's ConfigOpts, with ``args.overrides`` ({option: value})."""
+    conf = common.load_config(args)
+    for name, value in (getattr(args, "overrides", None) or {}).items():
+        conf.set_override(name, value)
+    return conf
 
 
 def setup_logging(debug: bool = False) -> None:
+    """Services log at INFO to stderr (commands are quieter: see common)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -68,12 +62,6 @@ def setup_logging(debug: bool = False) -> None:
             logging.getLogger(noisiest).setLevel(logging.ERROR)
 
 
-def quiet_import_warnings() -> None:
-    # oslo.messaging pulls in futurist, which imports eventlet (unused here:
-    # threads are the concurrency model) and warns about it on every start.
-    warnings.filterwarnings("ignore", message=r"\s*eventlet is deprecated")
-
-
 def check_migrated(database, which: str) -> None:
     """Refuse to start on a database that ``compute-manage`` has not synced."""
     from compute_core.db import migration
@@ -82,13 +70,13 @@ def check_migrated(database, which: str) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    message = text[0] if text else ""
     from compute_core import exception
 
-    if isinstance(exc, (StartupError, exception.ComputeCoreError)):
-        return message or type(exc).__name__
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if isinstance(exc, (StartupError, exception.ComputeCoreError, common.CommandError)):
+        return common.first_line(exc)
+    if isinstance(exc, common.EXPECTED_ERRORS):
+        return common.describe_error(exc)
+    return f"{type(exc).__name__}: {common.first_line(exc)}"
 
 
 class Interrupted(Exception):
@@ -132,14 +120,13 @@ def run(prog: str, args, build) -> int:
     """Start what ``build(conf, args)`` returns (a list of objects with
     start() and stop(); items may be None), serve until a signal, stop in
     reverse order. ``args.signals`` is the :class:`SignalWaiter`."""
-    quiet_import_warnings()
     setup_logging(args.debug)
     args.signals = signals = SignalWaiter()
     signals.install()
     started = []
     try:
         try:
-            conf = load_conf(config_files(args), getattr(args, "overrides", None))
+            conf = load_conf(args)
             parts = [p for p in build(conf, args) if p is not None]
             for part in parts:
                 started.append(part)
