@@ -24,11 +24,17 @@ class HostStates(list):
         ``*_weight_multiplier`` metadata key (a per-aggregate multiplier)."""
         if self._overrides is None:
             found = {}
+            # Many hosts share few aggregates: read each aggregate once.
+            by_aggregate = {}
             for i, state in enumerate(self):
                 for agg in state.aggregates or ():
-                    for key, value in (agg.get("metadata") or {}).items():
-                        if key.endswith("weight_multiplier"):
-                            found.setdefault(i, {}).setdefault(key, set()).add(value)
+                    pairs = by_aggregate.get(id(agg))
+                    if pairs is None:
+                        pairs = by_aggregate[id(agg)] = [
+                            (k, v) for k, v in (agg.get("metadata") or {}).items()
+                            if k.endswith("weight_multiplier")]
+                    for key, value in pairs:
+                        found.setdefault(i, {}).setdefault(key, set()).add(value)
             self._overrides = found
         return self._overrides
 
@@ -87,17 +93,27 @@ class BaseHostWeigher(abc.ABC):
         return values
 
 
+def _bounds(values, minval=None, maxval=None):
+    """(low, high, clipped values) of a normalisation: the explicit bounds
+    when given, else the data's; values outside explicit bounds clipped."""
+    lo_seen, hi_seen = min(values), max(values)
+    lo = lo_seen if minval is None else minval
+    hi = hi_seen if maxval is None else maxval
+    if lo_seen < lo or hi_seen > hi:
+        values = [min(max(v, lo), hi) for v in values]
+    return lo, hi, values
+
+
 def normalize(values, minval=None, maxval=None) -> list[float]:
+    """Each value mapped to 0..1 between the low and high bound (all 0 when
+    they are equal)."""
     if not values:
         return []
-    lo = min(values) if minval is None else minval
-    hi = max(values) if maxval is None else maxval
+    lo, hi, values = _bounds(values, minval, maxval)
     span = hi - lo
-    if span == 0:
+    if span <= 0:
         return [0.0] * len(values)
-    if minval is None and maxval is None:
-        return [(v - lo) / span for v in values]
-    return [(min(max(v, lo), hi) - lo) / span for v in values]
+    return [(v - lo) / span for v in values]
 
 
 def weigh_hosts(weighers, host_states, spec_obj) -> list[tuple[float, object]]:
@@ -109,20 +125,25 @@ def weigh_hosts(weighers, host_states, spec_obj) -> list[tuple[float, object]]:
     """
     host_states = HostStates(host_states)
     totals = [0.0] * len(host_states)
+    if not host_states:
+        return []
     for weigher in weighers:
         try:
-            norm = normalize(weigher.weigh_objects(host_states, spec_obj),
-                             weigher.minval, weigher.maxval)
-            if not any(norm):
-                continue
+            lo, hi, raw = _bounds(weigher.weigh_objects(host_states, spec_obj),
+                                  weigher.minval, weigher.maxval)
+            span = hi - lo
+            if span <= 0 or max(raw) == lo:
+                continue  # every normalised weight is 0
             mults = weigher.weight_multipliers(host_states)
         except Exception:
             LOG.exception("weigher %s failed; it adds 0 to every host", type(weigher).__name__)
             continue
+        # Normalise and add in one pass: total += mult * (raw - lo) / span.
         if isinstance(mults, (int, float)):
             if mults:
-                totals = [t + mults * n for t, n in zip(totals, norm)]
+                k = mults / span
+                totals = [t + (v - lo) * k for t, v in zip(totals, raw)]
         else:
-            totals = [t + m * n for t, m, n in zip(totals, mults, norm)]
+            totals = [t + m * (v - lo) / span for t, m, v in zip(totals, mults, raw)]
     order = sorted(range(len(host_states)), key=totals.__getitem__, reverse=True)
     return [(totals[i], host_states[i]) for i in order]

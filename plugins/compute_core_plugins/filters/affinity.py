@@ -78,14 +78,17 @@ class ServerGroupAntiAffinityFilter(PerRequestFilter):
         members = server_groups.members(spec_obj)
         current = spec_obj.instance_uuid
         members.discard(current)
-        # One C-level probe settles most hosts: those running none of these.
+        # One look-up per uuid settles most hosts: those running none of these.
         probe = frozenset(members | {current}) if current else frozenset(members)
         return probe, current, members, limit
 
     def passes(self, host_state, wanted):
         probe, current, members, limit = wanted
         instances = host_state.instances
-        if instances.keys().isdisjoint(probe):
+        for uuid in probe:
+            if uuid in instances:
+                break
+        else:
             return limit > 0
         if current and current in instances:
             return True

@@ -14,13 +14,17 @@ class ComputeFilter(BaseHostFilter):
         return bool(service) and bool(service.get("up")) and not service.get("disabled")
 
     def filter_all(self, host_states, spec_obj):
-        # Runs on every host of every request: the check is inlined rather
-        # than a method call per host; host_passes remains the contract.
+        # Runs on every host of every request: one comprehension rather than
+        # a method call per host; host_passes remains the contract.
+        try:
+            return [h for h in host_states
+                    if (s := h.service) and s.get("up") and not s.get("disabled")]
+        except Exception:
+            pass  # a broken host state: find it host by host
         kept = []
         for state in host_states:
             try:
-                service = state.service
-                if service and service.get("up") and not service.get("disabled"):
+                if self.host_passes(state, spec_obj):
                     kept.append(state)
             except Exception:
                 LOG.exception("filter ComputeFilter failed on host %s; counting it as "

@@ -75,12 +75,6 @@ class ImagePropertiesFilter(PerRequestFilter):
     run_filter_once_per_request = True
     RUN_ON_REBUILD = True
 
-    def __init__(self, conf):
-        super().__init__(conf)
-        # Verdicts by (request, cpu_info, hypervisor type and version): hosts
-        # of one model report the same, so thousands of hosts share a few.
-        self._verdicts: dict = {}
-
     def prepare(self, spec_obj):
         props = spec_obj.image_properties
         arch = props.get("hw_architecture") or \
@@ -92,23 +86,23 @@ class ImagePropertiesFilter(PerRequestFilter):
             # The version and address-bits checks refine an architecture,
             # hypervisor or mode match; alone they do not apply.
             return None
-        return triple, props.get("img_hv_requested_version"), props.get("hw_maxphysaddr_bits")
+        # The last item collects this request's verdicts by (cpu_info,
+        # hypervisor type, version): hosts of one model share a verdict.
+        return (triple, props.get("img_hv_requested_version"),
+                props.get("hw_maxphysaddr_bits"), {})
 
     def passes(self, host_state, wanted):
         if host_state.supported_instances or not isinstance(host_state.cpu_info, str):
             return self._judge(host_state, wanted)
-        key = (wanted, host_state.cpu_info, host_state.hypervisor_type,
-               host_state.hypervisor_version)
-        verdict = self._verdicts.get(key)
+        verdicts = wanted[3]
+        key = (host_state.cpu_info, host_state.hypervisor_type, host_state.hypervisor_version)
+        verdict = verdicts.get(key)
         if verdict is None:
-            verdict = self._judge(host_state, wanted)
-            if len(self._verdicts) > 4096:
-                self._verdicts.clear()
-            self._verdicts[key] = verdict
+            verdict = verdicts[key] = self._judge(host_state, wanted)
         return verdict
 
     def _judge(self, host_state, wanted) -> bool:
-        triple, required, bits = wanted
+        triple, required, bits, _ = wanted
         info = cpu_info(host_state)
         if host_state.supported_instances:
             offered = reported_instances(host_state)
