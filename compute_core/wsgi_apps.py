@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 
 CONFIG_ENV = "COMPUTE_CORE_CONFIG"
 DEFAULT_CONFIG = "/etc/compute_core/compute.conf"
@@ -96,6 +97,9 @@ def config_files(environ=None) -> list[str]:
 def init_application(kind: str, environ=None) -> Application:
     """Build the *kind* API from the configuration named by
     ``COMPUTE_CORE_CONFIG``."""
+    # oslo.messaging imports eventlet (unused: threads are the concurrency
+    # model), which warns into the server's error log at every start.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     from compute_core import conf as conf_mod
 
     conf = conf_mod.load(config_files=config_files(environ))
@@ -139,6 +143,13 @@ class DeferredApplication:
                         return [body]
                 app = self._app
         return app(environ, start_response)
+
+    def close(self) -> None:
+        """Free what the built app holds; the next request builds it again."""
+        with self._lock:
+            app, self._app = self._app, None
+        if app is not None:
+            app.close()
 
 
 compute_application = DeferredApplication("compute")

@@ -179,6 +179,33 @@ class Client:
         return resp.json()["allocations"]
 
 
+def check_wsgi_entry_points(config_file, image_id):
+    """The entry points a WSGI server (mod_wsgi, uwsgi) is given serve the
+    same APIs from the file COMPUTE_CORE_CONFIG names (here in the request
+    environ, as Apache's SetEnv puts it)."""
+    import webob
+
+    from compute_core import wsgi_apps
+
+    for kind, path, version, key in (
+            ("compute", "/v2.1/images", "compute 2.35", "images"),
+            ("placement", "/resource_providers", "placement 1.39", "resource_providers")):
+        app = wsgi_apps.DeferredApplication(kind)
+        req = webob.Request.blank(path, environ={wsgi_apps.CONFIG_ENV: config_file},
+                                  headers={"X-Auth-Token": "admin:admin",
+                                           "OpenStack-API-Version": version})
+        resp = req.get_response(app)
+        try:
+            assert resp.status_int == 200, resp.text
+            listed = resp.json[key]
+            if kind == "compute":
+                assert [i["id"] for i in listed] == [image_id]
+            else:
+                assert sorted(rp["name"] for rp in listed) == sorted(HOSTS)
+        finally:
+            app.close()
+
+
 def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
                                                              service_processes):
     timings = {}
@@ -234,6 +261,8 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     image_id = images[0]["id"]
     # Flavors are the admin's to create, through the API as in Nova.
     client.create_flavor("d1.tiny", flavor_id="d1", ram=256, vcpus=1, disk=1)
+
+    check_wsgi_entry_points(config, image_id)
 
     # Boot until both hosts run a server: let the scheduler spread first,
     # then force the host still empty (admin only: "nova:HOST").
