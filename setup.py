@@ -82,7 +82,12 @@ setup(
     + find_packages("plugins"),
     package_dir={"compute_core_plugins": "plugins/compute_core_plugins"},
     include_package_data=True,
-    package_data={"compute_core": ["db/migrations/*/*.ini", "db/migrations/*/*.mako"]},
+    # The alembic trees are not packages: list their files, or an installed
+    # (not editable) compute_core cannot migrate its databases.
+    package_data={"compute_core": [
+        "db/migrations/*/*.ini", "db/migrations/*/*.mako", "db/migrations/*/*.py",
+        "db/migrations/*/versions/*.py", "placement/migrations/*.mako",
+        "placement/migrations/*.py", "placement/migrations/versions/*.py"]},
     data_files=[("etc/compute_core", ["api-paste.ini"])],
     install_requires=[
         "stevedore>=5.0",
