@@ -115,6 +115,8 @@ def _log_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("%(process)d %(levelname)s %(name)s %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+        for noisy in ("alembic", "oslo_messaging", "amqp", "kombu"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 class DeferredApplication:
