@@ -194,52 +194,76 @@ def find(db, groups: list[RequestGroup], wide: RequestWide, rc_cache) -> dict:
 # ------------------------------------------------------------- flat path
 
 def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache) -> dict:
-    rp, inv = s.resource_providers, s.inventories
+    """One row per matching provider: its id, uuid and, for each requested
+    class, capacity and usage; the capacity test, the filters, the order and
+    the LIMIT all run in the database."""
+    rp, inv, a = s.resource_providers, s.inventories, s.allocations
     resolved = _resolve_names(conn, group)
     root_resolved = _resolve_names(conn, RequestGroup(required=wide.root_required,
                                                       forbidden=wide.root_forbidden))
     if resolved is None or root_resolved is None:
         return EMPTY
     required, forbidden, member_of, forbidden_aggs = resolved
-    q = sa.select(rp.c.id, rp.c.uuid)
-    for rc_name, amount in group.resources.items():
+    joined = rp
+    columns = [rp.c.id, rp.c.uuid]
+    conds = []
+    requested = []
+    for i, (rc_name, amount) in enumerate(group.resources.items()):
         rc_id = rc_cache.id_of(rc_name)
-        q = q.where(sa.exists().where(inv.c.resource_provider_id == rp.c.id)
-                    .where(inv.c.resource_class_id == rc_id).where(_free_expr(inv, amount)))
-    conds = (_trait_filters(rp.c.id, required, forbidden)
-             + _trait_filters(rp.c.id, root_resolved[0], root_resolved[1])
-             + _agg_filters(rp.c.id, member_of, forbidden_aggs))
+        requested.append((rc_id, rc_name))
+        inv_i = inv.alias(f"inv{i}")
+        use_i = (sa.select(a.c.resource_provider_id.label("rp"),
+                           sa.func.sum(a.c.used).label("used"))
+                 .where(a.c.resource_class_id == rc_id)
+                 .group_by(a.c.resource_provider_id).subquery(f"use{i}"))
+        joined = (joined.join(inv_i, sa.and_(inv_i.c.resource_provider_id == rp.c.id,
+                                             inv_i.c.resource_class_id == rc_id))
+                  .outerjoin(use_i, use_i.c.rp == rp.c.id))
+        capacity = (inv_i.c.total - inv_i.c.reserved) * inv_i.c.allocation_ratio
+        used = sa.func.coalesce(use_i.c.used, 0)
+        columns += [capacity, used]
+        conds += [inv_i.c.min_unit <= amount, inv_i.c.max_unit >= amount,
+                  (sa.literal(amount) % inv_i.c.step_size) == 0, capacity >= used + amount]
+    conds += (_trait_filters(rp.c.id, required, forbidden)
+              + _trait_filters(rp.c.id, root_resolved[0], root_resolved[1])
+              + _agg_filters(rp.c.id, member_of, forbidden_aggs))
     if group.in_tree:
         root = _root_id_of(conn, group.in_tree)
         if root is None:
             return EMPTY
         conds.append(rp.c.root_provider_id == root)
-    if conds:
-        q = q.where(*conds)
+    q = sa.select(*columns).select_from(joined).where(*conds).order_by(rp.c.id)
     if wide.limit is not None:
-        rows = conn.execute(q.order_by(rp.c.id).limit(wide.limit)).all()
-        rp_filter = [r.id for r in rows]
-    else:
-        rows = conn.execute(q.order_by(rp.c.id)).all()
-        rp_filter = q.with_only_columns(rp.c.id)
+        q = q.limit(wide.limit)
+    rows = conn.execute(q).all()
     if not rows:
         return EMPTY
     summaries = {}
     uuid_of = {}
-    for r in rows:
-        uuid_of[r.id] = r.uuid
-        summaries[r.uuid] = {"resources": {}, "traits": [], "parent_provider_uuid": None,
-                             "root_provider_uuid": r.uuid}
-    for rp_id, rc_id, total, reserved, ratio, used in _summary_rows(
-            conn, inv.c.resource_provider_id.in_(rp_filter)):
-        summaries[uuid_of[rp_id]]["resources"][rc_cache.name_of(rc_id)] = {
-            "capacity": int((total - reserved) * ratio), "used": int(used)}
-    for rp_id, names in _traits_of(
-            conn, s.resource_provider_traits.c.resource_provider_id.in_(rp_filter)).items():
-        summaries[uuid_of[rp_id]]["traits"] = sorted(names)
+    for row in rows:
+        uuid_of[row[0]] = row[1]
+        resources = {}
+        for k, (_, rc_name) in enumerate(requested):
+            resources[rc_name] = {"capacity": int(row[2 + 2 * k]), "used": int(row[3 + 2 * k])}
+        summaries[row[1]] = {"resources": resources, "traits": [],
+                             "parent_provider_uuid": None, "root_provider_uuid": row[1]}
+    # The rest of each summary: other classes and traits, read by id range
+    # (cheap, index-ordered) and kept for the providers chosen.
+    lo, hi = rows[0][0], rows[-1][0]
+    in_range = inv.c.resource_provider_id.between(lo, hi)
+    others = inv.c.resource_class_id.not_in([rc_id for rc_id, _ in requested])
+    for rp_id, rc_id, total, reserved, ratio, used in _summary_rows(conn, sa.and_(
+            in_range, others)):
+        if rp_id in uuid_of:
+            summaries[uuid_of[rp_id]]["resources"][rc_cache.name_of(rc_id)] = {
+                "capacity": int((total - reserved) * ratio), "used": int(used)}
+    rpt = s.resource_provider_traits
+    for rp_id, names in _traits_of(conn, rpt.c.resource_provider_id.between(lo, hi)).items():
+        if rp_id in uuid_of:
+            summaries[uuid_of[rp_id]]["traits"] = sorted(names)
     resources = dict(group.resources)
-    requests = [{"allocations": {r.uuid: {"resources": resources}},
-                 "mappings": {group.suffix: [r.uuid]}} for r in rows]
+    requests = [{"allocations": {row[1]: {"resources": resources}},
+                 "mappings": {group.suffix: [row[1]]}} for row in rows]
     return {"allocation_requests": requests, "provider_summaries": summaries}
 
 

@@ -620,6 +620,7 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
     a, c, inv, rp = s.allocations, s.consumers, s.inventories, s.resource_providers
     touched: dict[int, int] = {}  # provider id -> generation read
     consumers = {}
+    holding = set()
     new_rows = []
     names = {}
     for claim in claims:
@@ -637,10 +638,13 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
                     detail = (f"consumer generation conflict - expected {expected} but got "
                               f"{have}")
                 raise GenerationConflict(detail, code="placement.concurrent_update")
-        for rp_id, gen in conn.execute(
-                sa.select(rp.c.id, rp.c.generation).distinct()
-                .select_from(a.join(rp, rp.c.id == a.c.resource_provider_id))
-                .where(a.c.consumer_id == cu)):
+        held = conn.execute(
+            sa.select(rp.c.id, rp.c.generation).distinct()
+            .select_from(a.join(rp, rp.c.id == a.c.resource_provider_id))
+            .where(a.c.consumer_id == cu)).all()
+        if held:
+            holding.add(cu)
+        for rp_id, gen in held:
             touched.setdefault(rp_id, gen)
         for rp_uuid, resources in claim["allocations"].items():
             rp_id, gen = _provider_id_for_alloc(conn, rp_uuid)
@@ -658,7 +662,11 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
     for claim in claims:
         cu = claim["consumer_uuid"]
         row = consumers[cu]
-        conn.execute(a.delete().where(a.c.consumer_id == cu))
+        if cu in holding:
+            # Only when there is something to delete: on InnoDB a DELETE that
+            # matches nothing still gap-locks the index and serialises
+            # unrelated claims.
+            conn.execute(a.delete().where(a.c.consumer_id == cu))
         if not claim["allocations"]:
             if row is not None:
                 conn.execute(c.delete().where(c.c.id == row.id))
