@@ -62,11 +62,26 @@ def setup_logging(debug: bool = False) -> None:
             logging.getLogger(noisiest).setLevel(logging.ERROR)
 
 
-def check_migrated(database, which: str) -> None:
-    """Refuse to start on a database that ``compute-manage`` has not synced."""
+def check_migrated(conf, *which: str) -> None:
+    """Refuse to start on a database that ``compute-manage`` has not synced.
+    *which* names "api", "cell" ([database]) or "placement". An unreachable
+    database is retried as [database] max_retries / retry_interval say, so
+    a service may start before its database."""
     from compute_core.db import migration
+    from compute_core.db.engines import Database
 
-    migration.check_current(database, which)
+    urls = {"api": conf.api_database.connection, "cell": conf.database.connection,
+            "placement": conf.placement_database.connection}
+    for name in which:
+        if not urls[name]:
+            group = {"api": "api_database", "cell": "database"}.get(name, f"{name}_database")
+            raise StartupError(f"[{group}] connection is not set")
+        database = Database(urls[name], max_retries=conf.database.max_retries,
+                            retry_interval=conf.database.retry_interval)
+        try:
+            migration.check_current(database, name)
+        finally:
+            database.dispose()
 
 
 def one_line(exc: BaseException) -> str:
@@ -198,12 +213,7 @@ def transports(conf):
 def _build_conductor(conf, args):
     from compute_core import assembly
 
-    for database, which in ((assembly.api_database(conf), "api"),
-                            (assembly.cell_database(conf), "cell")):
-        try:
-            check_migrated(database, which)
-        finally:
-            database.dispose()
+    check_migrated(conf, "api", "cell")
     transport, notification, cleanup = transports(conf)
     return [cleanup, assembly.conductor_service(conf, transport, notification)]
 
@@ -211,11 +221,7 @@ def _build_conductor(conf, args):
 def _build_scheduler(conf, args):
     from compute_core import assembly
 
-    database = assembly.api_database(conf)
-    try:
-        check_migrated(database, "api")
-    finally:
-        database.dispose()
+    check_migrated(conf, "api")
     transport, _notification, cleanup = transports(conf)
     return [cleanup, assembly.scheduler_service(conf, transport)]
 
