@@ -6,8 +6,10 @@ use the threading executor (no eventlet).
 from __future__ import annotations
 
 import logging
+import threading
 
 import oslo_messaging as messaging
+from oslo_messaging._drivers import impl_fake
 from oslo_messaging.rpc import dispatcher
 from oslo_serialization import jsonutils
 
@@ -32,15 +34,42 @@ class ContextSerializer(messaging.NoOpSerializer):
         return ctx_mod.RequestContext.from_dict(ctxt or {})
 
 
+class _PrivateExchanges(impl_fake.FakeExchangeManager):
+    """The fake driver keeps its exchanges in a class attribute, shared by
+    every fake:// transport of the process, and its cleanup() empties them
+    all. Each of our transports gets exchanges of its own instead, so two
+    embedded clouds never see each other's messages and stopping one leaves
+    the other's queues alone."""
+
+    def __init__(self, default_exchange):
+        super().__init__(default_exchange)
+        self._exchanges = {}
+        self._exchanges_lock = threading.Lock()
+
+    def cleanup(self):
+        with self._exchanges_lock:
+            self._exchanges.clear()
+
+
+def _isolate(transport):
+    driver = getattr(transport, "_driver", None)
+    if isinstance(driver, impl_fake.FakeDriver):
+        driver._exchange_manager = _PrivateExchanges(driver._default_exchange)
+    return transport
+
+
 def get_transport(conf, url=None):
     try:
-        return messaging.get_rpc_transport(conf, url=url)
+        return _isolate(messaging.get_rpc_transport(conf, url=url))
     except (messaging.InvalidTransportURL, messaging.DriverLoadFailure) as exc:
         raise exception.ConfigError(f"invalid transport_url: {exc}") from None
 
 
 def get_notification_transport(conf, url=None):
-    return messaging.get_notification_transport(conf, url=url)
+    try:
+        return _isolate(messaging.get_notification_transport(conf, url=url))
+    except (messaging.InvalidTransportURL, messaging.DriverLoadFailure) as exc:
+        raise exception.ConfigError(f"invalid transport_url: {exc}") from None
 
 
 def get_server(transport, topic, server, endpoints, pool_size=None):

@@ -123,5 +123,5 @@ def validate(body, schema):
     if error.validator == "required":
         raise APIError(400, f"Invalid input for field/attribute {path or 'body'}. "
                             f"{error.message}")
-    raise APIError(400, f"Invalid input for field/attribute {error.absolute_path[-1] if error.absolute_path else 'body'}. "
+    raise APIError(400, f"Invalid input for field/attribute {path or 'body'}. "
                         f"Value: {error.instance!r}. {error.message}")

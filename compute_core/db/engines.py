@@ -61,8 +61,6 @@ class Database:
                     f"cannot connect to database {self.safe_url}: {first}") from None
             if self.backend == "sqlite":
                 sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-                # Before oslo.db's own BEGIN, which it skips when this ran.
-                sa.event.listen(self._engine, "begin", _sqlite_begin_immediate, insert=True)
                 self._engine.dispose()
         return self._engine
 
@@ -84,12 +82,13 @@ class Database:
                 yield conn
             return
         with self.engine.connect() as conn:
-            conn.info["immediate"] = True
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.info.pop("immediate", None)
+            # oslo.db emits a plain BEGIN unless a transaction is marked as
+            # started; we start it ourselves (its commit/rollback hooks clear
+            # the mark).
+            conn.info["in_transaction"] = True
+            with conn.begin():
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
 
     def connect(self):
         return self.engine.connect()
@@ -102,12 +101,6 @@ class Database:
             self._tc.dispose_pool()
         except Exception:
             pass
-
-
-def _sqlite_begin_immediate(conn):
-    if conn.info.get("immediate") and "in_transaction" not in conn.info:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        conn.info["in_transaction"] = True
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

@@ -13,9 +13,11 @@ class ServerWaitTimeout(AssertionError):
     pass
 
 
-def api_request(cloud, method, path, token=None, body=None, version=None, **kwargs):
+def api_request(cloud, method, path, token=None, body=None, version=None, headers=None,
+                **kwargs):
     """One request to the cloud's compute API, with the noauth2 token."""
-    headers = {"X-Auth-Token": token or cloud.admin_token, "Accept": "application/json"}
+    headers = {"X-Auth-Token": token or cloud.admin_token, "Accept": "application/json",
+               **(headers or {})}
     if version:
         headers["OpenStack-API-Version"] = f"compute {version}"
     if body is not None:

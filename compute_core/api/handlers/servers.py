@@ -205,6 +205,24 @@ def _networks(call, value):
     return out
 
 
+def _local_boot_image(bdms):
+    """The image of an image-to-local boot mapping (what OpenStackClient
+    sends with --image); anything needing volumes is refused."""
+    image = None
+    for bdm in bdms:
+        if not isinstance(bdm, dict):
+            raise APIError(400, "Invalid input for field/attribute block_device_mapping_v2.")
+        source, dest = bdm.get("source_type"), bdm.get("destination_type", "local")
+        if dest != "local" or source not in ("image", "blank"):
+            raise APIError(400, "Block device mappings to volumes are not supported: this "
+                                "cloud has no volume service.")
+        if source == "image":
+            if str(bdm.get("boot_index", 0)) not in ("0",):
+                raise APIError(400, "Only the boot disk may come from an image.")
+            image = bdm.get("uuid")
+    return image
+
+
 def create(call):
     body = call.json()
     schemas.validate(body, schemas.SERVER_CREATE)
@@ -219,15 +237,16 @@ def create(call):
     if server.get("personality") and v.at_least("2.57"):
         raise APIError(400, "Invalid input for field/attribute server. Additional properties "
                             "are not allowed ('personality' was unexpected)")
-    if server.get("block_device_mapping") or server.get("block_device_mapping_v2"):
+    if server.get("block_device_mapping"):
         raise APIError(400, "Block device mappings are not supported: this cloud has no "
                             "volume service.")
+    bdm_image = _local_boot_image(server.get("block_device_mapping_v2") or [])
     if server.get("trusted_image_certificates"):
         raise APIError(400, "Image certificate validation is not supported.")
     if ("host" in server or "hypervisor_hostname" in server) and not call.ctx.is_admin:
         raise APIError(403, "Policy doesn't allow compute:servers:create:requested_destination "
                             "to be performed.")
-    image_ref = server.get("imageRef", "")
+    image_ref = server.get("imageRef", "") or bdm_image
     if not image_ref:
         raise APIError(400, "Missing imageRef attribute")
     image_id = image_ref.rsplit("/", 1)[-1]

@@ -1,0 +1,84 @@
+"""The Cloud object: restarts keep state, two clouds side by side, no leaks."""
+import os
+import threading
+
+import requests
+
+from compute_core import Cloud
+from compute_core.testing import api_request, wait_for_server
+
+
+def _boot(cloud, name):
+    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    body = {"server": {"name": name, "imageRef": image, "flavorRef": "1"}}
+    return api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
+
+
+def test_restart_keeps_servers_flavors_images(tmp_path):
+    state = str(tmp_path / "state")
+    with Cloud(state_dir=state) as cloud:
+        sid = _boot(cloud, "persistent")
+        wait_for_server(cloud, sid)
+        api_request(cloud, "POST", "/flavors",
+                    body={"flavor": {"name": "kept", "ram": 64, "vcpus": 1, "disk": 1,
+                                     "id": "kept"}})
+        images = [i["id"] for i in api_request(cloud, "GET", "/images").json()["images"]]
+    with Cloud(state_dir=state) as cloud:
+        server = api_request(cloud, "GET", f"/servers/{sid}").json()["server"]
+        assert server["status"] == "ACTIVE"
+        assert api_request(cloud, "GET", "/flavors/kept").status_code == 200
+        assert [i["id"] for i in api_request(cloud, "GET", "/images").json()["images"]] == images
+        assert len(api_request(cloud, "GET", "/flavors").json()["flavors"]) == 6
+        assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+
+
+def test_two_clouds_are_isolated():
+    with Cloud() as a, Cloud() as b:
+        assert a.compute_url != b.compute_url
+        sid = _boot(a, "only-in-a")
+        wait_for_server(a, sid)
+        assert api_request(b, "GET", f"/servers/{sid}").status_code == 404
+        assert api_request(b, "GET", "/servers").json()["servers"] == []
+        a.stop()
+        assert api_request(b, "GET", "/servers").status_code == 200
+        sid_b = _boot(b, "in-b")
+        assert wait_for_server(b, sid_b)["status"] == "ACTIVE"
+        b.conf.set_override("instances", 1, group="quota")
+        assert a.conf is not b.conf
+
+
+def test_stop_is_idempotent_and_frees_the_port():
+    cloud = Cloud().start()
+    url = cloud.compute_url
+    cloud.stop()
+    cloud.stop()
+    try:
+        requests.get(url, timeout=2)
+        raise AssertionError("the API still answers after stop()")
+    except requests.ConnectionError:
+        pass
+
+
+def _open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_twenty_start_stop_cycles_leak_nothing():
+    with Cloud():  # warm imports and lazy library state first
+        pass
+    threads, fds = threading.active_count(), _open_fds()
+    for _ in range(20):
+        with Cloud() as cloud:
+            assert api_request(cloud, "GET", "/flavors").status_code == 200
+    assert threading.active_count() <= threads, threading.enumerate()
+    assert _open_fds() <= fds + 2
+
+
+def test_add_host_and_sizes():
+    with Cloud(hosts=0) as cloud:
+        cloud.add_host("small", vcpus=2, memory_mb=2048, disk_gb=20)
+        hvs = api_request(cloud, "GET", "/os-hypervisors/detail").json()["hypervisors"]
+        (hv,) = hvs
+        assert (hv["vcpus"], hv["memory_mb"], hv["local_gb"]) == (2, 2048, 20)
+        sid = _boot(cloud, "fits")
+        assert wait_for_server(cloud, sid)["OS-EXT-SRV-ATTR:host"] == "small"

@@ -1,0 +1,95 @@
+"""The pytest plugin, proven from outside: a separate project in a temporary
+directory uses only the plugin's fixtures, run by pytest in a subprocess."""
+import subprocess
+import sys
+import textwrap
+
+DEPLOYER = '''
+"""A tiny tool under test: boots a server and waits, as real tooling does."""
+import openstack
+
+
+class DeployError(Exception):
+    pass
+
+
+def deploy(conn, name, flavor="m1.tiny"):
+    image = next(conn.compute.images())
+    server = conn.compute.create_server(name=name, image_id=image.id,
+                                        flavor_id=conn.compute.find_flavor(flavor).id,
+                                        networks="auto")
+    server = conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"],
+                                          wait=30, interval=0.1)
+    return server
+
+
+def safe_deploy(conn, name):
+    try:
+        return deploy(conn, name)
+    except openstack.exceptions.ResourceFailure as exc:
+        raise DeployError(f"{name} failed: {exc}") from None
+
+
+def teardown(conn, name):
+    server = conn.compute.find_server(name)
+    if server:
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=30, interval=0.1)
+'''
+
+TESTS = '''
+import os
+import subprocess
+import sys
+
+import openstack
+import pytest
+
+import deployer
+
+
+def test_deploy_and_teardown(openstack_connection):
+    server = deployer.deploy(openstack_connection, "app-1")
+    assert server.status == "ACTIVE"
+    deployer.teardown(openstack_connection, "app-1")
+    assert openstack_connection.compute.find_server("app-1") is None
+
+
+def test_clouds_yaml_in_environment(compute_cloud):
+    conn = openstack.connect()  # no arguments: OS_CLOUD / OS_CLIENT_CONFIG_FILE
+    assert [f.name for f in conn.compute.flavors() if f.name == "m1.tiny"]
+
+
+def test_server_going_to_error_is_handled(fresh_compute_cloud):
+    fresh_compute_cloud.inject_fault("host1", "spawn", message="disk on fire")
+    conn = fresh_compute_cloud.connection()
+    with pytest.raises(deployer.DeployError):
+        deployer.safe_deploy(conn, "doomed")
+    server = conn.compute.find_server("doomed")
+    assert server.status == "ERROR"
+    assert "disk on fire" in conn.compute.get_server(server.id).fault["message"]
+
+
+@pytest.mark.compute_cloud_hosts(2, vcpus=1, memory_mb=1024, disk_gb=10)
+def test_marker_sizes_hosts(fresh_compute_cloud):
+    conn = fresh_compute_cloud.connection(user="admin", project="admin")
+    hvs = list(conn.compute.hypervisors(details=True))
+    assert len(hvs) == 2 and {h.vcpus for h in hvs} == {1}
+'''
+
+
+def test_external_project_uses_the_plugin(tmp_path):
+    (tmp_path / "deployer.py").write_text(textwrap.dedent(DEPLOYER))
+    (tmp_path / "test_deployer.py").write_text(textwrap.dedent(TESTS))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+         str(tmp_path), str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+
+
+def test_plugin_option_is_registered(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert "--compute-cloud-hosts" in result.stdout

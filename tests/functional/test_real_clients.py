@@ -1,0 +1,62 @@
+"""Real clients, unchanged, drive the embedded cloud."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+openstack = pytest.importorskip("openstack", reason="openstacksdk is not installed")
+
+
+def test_openstacksdk_create_wait_list_delete(openstack_connection):
+    conn = openstack_connection
+    image = next(conn.compute.images())
+    flavor = conn.compute.find_flavor("m1.tiny")
+    server = conn.compute.create_server(name="sdk-vm", image_id=image.id, flavor_id=flavor.id,
+                                        networks="auto")
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=30, interval=0.1)
+    assert server.status == "ACTIVE"
+    assert server.id in {s.id for s in conn.compute.servers()}
+    assert conn.compute.get_server(server.id).name == "sdk-vm"
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=30, interval=0.1)
+    assert server.id not in {s.id for s in conn.compute.servers()}
+
+
+def test_openstacksdk_admin_views(admin_openstack_connection):
+    conn = admin_openstack_connection
+    services = list(conn.compute.services())
+    assert {"nova-compute", "nova-scheduler", "nova-conductor"} <= {s.binary for s in services}
+    assert list(conn.compute.hypervisors(details=True))[0].hypervisor_type == "fake"
+    flavor = conn.compute.create_flavor(name="sdk-flavor", ram=128, vcpus=1, disk=1)
+    assert conn.compute.get_flavor(flavor.id).name == "sdk-flavor"
+    conn.compute.delete_flavor(flavor)
+
+
+def _osc(*args):
+    # OS_CLIENT_CONFIG_FILE / OS_CLOUD come from the compute_cloud fixture.
+    out = subprocess.run([sys.executable, "-m", "openstackclient.shell", *args, "-f", "json"],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_openstackclient_with_no_arguments(compute_cloud):
+    pytest.importorskip("openstackclient", reason="OpenStackClient is not installed")
+    flavors = _osc("flavor", "list")
+    assert "m1.tiny" in {f["Name"] for f in flavors}
+    created = _osc("server", "create", "--flavor", "m1.tiny", "--image",
+                   _first_image(compute_cloud), "--nic", "auto", "--wait", "osc-vm")
+    assert created["status"] == "ACTIVE"
+    listed = _osc("server", "list")
+    assert "osc-vm" in {s["Name"] for s in listed}
+    subprocess.run([sys.executable, "-m", "openstackclient.shell", "server", "delete",
+                    "--wait", "osc-vm"], check=True, timeout=120)
+    assert "osc-vm" not in {s["Name"] for s in _osc("server", "list")}
+
+
+def _first_image(cloud):
+    from compute_core.testing import api_request
+
+    return api_request(cloud, "GET", "/images").json()["images"][0]["id"]

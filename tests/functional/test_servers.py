@@ -1,0 +1,251 @@
+"""The boot path and the server resource through the HTTP API."""
+import pytest
+
+from compute_core.testing import api_request, wait_for_server
+
+
+def boot(api, image_id, name="vm", flavor="1", token=None, version=None, **extra):
+    body = {"server": {"name": name, "imageRef": image_id, "flavorRef": flavor, **extra}}
+    kw = {"token": token} if token else {}
+    resp = api("POST", "/servers", body=body, version=version, **kw)
+    assert resp.status_code == 202, resp.text
+    return resp.json()["server"]["id"]
+
+
+def placement_allocations(cloud, consumer):
+    import requests
+
+    resp = requests.get(f"{cloud.placement_url}/allocations/{consumer}",
+                        headers={"X-Auth-Token": "admin:admin",
+                                 "OpenStack-API-Version": "placement 1.28"})
+    return resp.json()["allocations"]
+
+
+def test_boot_to_active_and_delete(compute_cloud, api, image_id):
+    sid = boot(api, image_id, name="first")
+    server = wait_for_server(compute_cloud, sid)
+    assert server["status"] == "ACTIVE"
+    assert server["OS-EXT-STS:vm_state"] == "active"
+    assert server["OS-EXT-STS:task_state"] is None
+    assert server["OS-EXT-STS:power_state"] == 1
+    assert server["OS-EXT-SRV-ATTR:host"].startswith("host")
+    (addr,) = server["addresses"]["private"]
+    assert addr["addr"].startswith("10.0.0.")
+    assert server["OS-SRV-USG:launched_at"]
+    allocs = placement_allocations(compute_cloud, sid)
+    (rp,) = allocs.values()
+    assert rp["resources"] == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+    assert api("DELETE", f"/servers/{sid}").status_code == 204
+    wait_for_server(compute_cloud, sid, ("DELETED",))
+    assert api("GET", f"/servers/{sid}").status_code == 404
+    assert placement_allocations(compute_cloud, sid) == {}
+    assert compute_cloud.driver(server["OS-EXT-SRV-ATTR:host"]).instances.get(sid) is None
+
+
+def test_show_shapes_per_microversion(compute_cloud, api, image_id):
+    sid = boot(api, image_id, name="shapes", version="2.19", description="d1")
+    wait_for_server(compute_cloud, sid)
+    old = api("GET", f"/servers/{sid}", version="2.1").json()["server"]
+    assert old["flavor"]["id"] == "1" and "description" not in old and "locked" not in old
+    new = api("GET", f"/servers/{sid}", version="2.100").json()["server"]
+    assert new["flavor"]["original_name"] == "m1.tiny" and new["flavor"]["ram"] == 512
+    assert new["description"] == "d1" and new["locked"] is False and new["tags"] == []
+    assert new["host_status"] == "UP" and "scheduler_hints" in new
+    assert "properties" in new["image"]
+    api("DELETE", f"/servers/{sid}")
+
+
+def test_list_filters_and_paging(compute_cloud, api, image_id):
+    ids = [boot(api, image_id, name=f"page-{i}") for i in range(5)]
+    for sid in ids:
+        wait_for_server(compute_cloud, sid)
+    listed = api("GET", "/servers?name=^page-").json()["servers"]
+    assert {s["id"] for s in listed} == set(ids)
+    assert set(listed[0]) == {"id", "name", "links"}
+    first = api("GET", "/servers/detail?name=^page-&limit=2").json()
+    assert len(first["servers"]) == 2
+    assert first["servers_links"][0]["rel"] == "next"
+    marker = first["servers"][-1]["id"]
+    rest = api("GET", f"/servers/detail?name=^page-&marker={marker}").json()["servers"]
+    assert [s["id"] for s in first["servers"] + rest] == [s["id"] for s in listed]
+    active = api("GET", "/servers?name=^page-&status=ACTIVE").json()["servers"]
+    assert len(active) == 5
+    assert api("GET", "/servers?name=^page-&status=ERROR").json()["servers"] == []
+    assert api("GET", "/servers?marker=nope").status_code == 400
+    for sid in ids:
+        api("DELETE", f"/servers/{sid}")
+
+
+def test_projects_are_isolated(compute_cloud, api, image_id):
+    sid = boot(api, image_id, name="mine", token="alice:proj-a")
+    wait_for_server(compute_cloud, sid, token="alice:proj-a")
+    assert api("GET", f"/servers/{sid}", token="bob:proj-b").status_code == 404
+    assert api("GET", "/servers", token="bob:proj-b").json()["servers"] == []
+    assert api("DELETE", f"/servers/{sid}", token="bob:proj-b").status_code == 404
+    everyone = api("GET", "/servers?all_tenants=1").json()["servers"]
+    assert sid in {s["id"] for s in everyone}
+    assert api("DELETE", f"/servers/{sid}", token="alice:proj-a").status_code == 204
+
+
+def test_no_valid_host_goes_to_cell0_in_error(compute_cloud, api, image_id):
+    resp = api("POST", "/flavors", body={"flavor": {"name": "huge", "ram": 40000,
+                                                    "vcpus": 1, "disk": 1}})
+    assert resp.status_code == 200
+    fid = resp.json()["flavor"]["id"]
+    sid = boot(api, image_id, name="toobig", flavor=fid)
+    server = wait_for_server(compute_cloud, sid)
+    assert server["status"] == "ERROR"
+    assert server["fault"]["message"].startswith("No valid host was found")
+    assert server["OS-EXT-SRV-ATTR:host"] is None
+    from compute_core.db import api_db
+
+    mapping = api_db.get_instance_mapping(compute_cloud._api.api_db, sid)
+    assert mapping["cell_uuid"] == api_db.CELL0_UUID
+    assert api("DELETE", f"/servers/{sid}").status_code == 204
+    assert api("GET", f"/servers/{sid}").status_code == 404
+    api("DELETE", f"/flavors/{fid}")
+
+
+def test_driver_failure_is_error_with_fault_and_frees_claim(fresh_compute_cloud):
+    cloud = fresh_compute_cloud
+    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    body = {"server": {"name": "bad", "imageRef": image, "flavorRef": "1",
+                       "metadata": {"fake_fail": "spawn"}}}
+    sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
+    server = wait_for_server(cloud, sid)
+    assert server["status"] == "ERROR"
+    assert "Injected spawn failure" in server["fault"]["message"]
+    assert placement_allocations(cloud, sid) == {}
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    wait_for_server(cloud, sid, ("DELETED",))
+
+
+@pytest.mark.compute_cloud_hosts(2)
+def test_spawn_failure_is_retried_on_an_alternate(fresh_compute_cloud):
+    cloud = fresh_compute_cloud
+    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    cloud.inject_fault("host1", "spawn")
+    cloud.inject_fault("host2", "spawn", count=0)  # a no-op fault: host2 works
+    body = {"server": {"name": "retry", "imageRef": image, "flavorRef": "1"}}
+    sids = []
+    for _ in range(2):  # at least one lands first on host1
+        sids.append(api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"])
+    for sid in sids:
+        server = wait_for_server(cloud, sid)
+        assert server["status"] == "ACTIVE", server.get("fault")
+        assert server["OS-EXT-SRV-ATTR:host"] == "host2"
+        (rp,) = placement_allocations(cloud, sid)
+    assert any(op == "spawn" for op, _ in cloud.driver("host1").calls)
+
+
+def test_delete_during_build_leaves_nothing(fresh_compute_cloud):
+    cloud = fresh_compute_cloud
+    cloud.set_spawn_delay("host1", 0.5)
+    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    body = {"server": {"name": "slow", "imageRef": image, "flavorRef": "1"}}
+    sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
+    server = api_request(cloud, "GET", f"/servers/{sid}").json()["server"]
+    assert server["status"] == "BUILD"
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    wait_for_server(cloud, sid, ("DELETED",), timeout=10)
+    import time
+
+    time.sleep(1.0)  # let the build finish and notice
+    assert api_request(cloud, "GET", f"/servers/{sid}").status_code == 404
+    assert sid not in cloud.driver("host1").instances
+    assert placement_allocations(cloud, sid) == {}
+    assert sid not in {s["id"] for s in api_request(cloud, "GET", "/servers").json()["servers"]}
+
+
+def test_delete_right_after_create(compute_cloud, api, image_id):
+    sid = boot(api, image_id, name="blink")
+    assert api("DELETE", f"/servers/{sid}").status_code == 204
+    wait_for_server(compute_cloud, sid, ("DELETED",))
+    import time
+
+    time.sleep(0.5)
+    assert api("GET", f"/servers/{sid}").status_code == 404
+    assert placement_allocations(compute_cloud, sid) == {}
+
+
+def test_delete_on_a_down_host_is_local(fresh_compute_cloud):
+    cloud = fresh_compute_cloud
+    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    body = {"server": {"name": "orphan", "imageRef": image, "flavorRef": "1"}}
+    sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
+    wait_for_server(cloud, sid)
+    cloud.stop_host("host1")
+    services = api_request(cloud, "GET", "/os-services").json()["services"]
+    assert [s["state"] for s in services if s["host"] == "host1"] == ["down"]
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    assert api_request(cloud, "GET", f"/servers/{sid}").status_code == 404
+    assert placement_allocations(cloud, sid) == {}
+    cloud.start_host("host1")
+    services = api_request(cloud, "GET", "/os-services").json()["services"]
+    assert [s["state"] for s in services if s["host"] == "host1"] == ["up"]
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"server": {"imageRef": "x", "flavorRef": "1"}}, "name"),
+    ({"server": {"name": "a", "imageRef": "x"}}, "flavorRef"),
+    ({"server": {"name": "a", "flavorRef": "1", "bogus": 1}}, "bogus"),
+    ({"server": {"name": " lead", "flavorRef": "1"}}, "name"),
+    ({"server": {"name": "a", "flavorRef": "1", "metadata": {"k": 1}}}, "metadata"),
+    ({"server": {"name": "a", "flavorRef": "1", "min_count": 0}}, "min_count"),
+    ({"srv": {}}, "server"),
+])
+def test_bad_create_bodies_name_the_field(api, body, field):
+    resp = api("POST", "/servers", body=body)
+    assert resp.status_code == 400, resp.text
+    assert field in resp.json()["badRequest"]["message"]
+
+
+def test_unknown_flavor_and_image(api, image_id):
+    resp = api("POST", "/servers", body={"server": {"name": "a", "imageRef": image_id,
+                                                    "flavorRef": "nope"}})
+    assert resp.status_code == 400 and "Flavor nope" in resp.json()["badRequest"]["message"]
+    missing = "11111111-2222-3333-4444-555555555555"
+    resp = api("POST", "/servers", body={"server": {"name": "a", "imageRef": missing,
+                                                    "flavorRef": "1"}})
+    assert resp.status_code == 400 and missing in resp.json()["badRequest"]["message"]
+    assert api("GET", f"/servers/{missing}").status_code == 404
+    assert api("DELETE", f"/servers/{missing}").status_code == 404
+
+
+def test_networks_none_auto_and_required_at_237(compute_cloud, api, image_id):
+    sid = boot(api, image_id, name="nonet", version="2.37", networks="none")
+    assert wait_for_server(compute_cloud, sid)["addresses"] == {}
+    sid2 = boot(api, image_id, name="autonet", version="2.37", networks="auto")
+    assert wait_for_server(compute_cloud, sid2)["addresses"]["private"]
+    resp = api("POST", "/servers", version="2.37",
+               body={"server": {"name": "x", "imageRef": image_id, "flavorRef": "1"}})
+    assert resp.status_code == 400 and "networks" in resp.text
+    for s in (sid, sid2):
+        api("DELETE", f"/servers/{s}")
+
+
+def test_quota_instances_exceeded(fresh_compute_cloud):
+    cloud = fresh_compute_cloud
+    cloud.conf.set_override("instances", 2, group="quota")
+    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    body = {"server": {"name": "q", "imageRef": image, "flavorRef": "1"}}
+    for _ in range(2):
+        assert api_request(cloud, "POST", "/servers", body=body).status_code == 202
+    resp = api_request(cloud, "POST", "/servers", body=body)
+    assert resp.status_code == 403
+    assert "Quota exceeded for instances" in resp.json()["forbidden"]["message"]
+    limits = api_request(cloud, "GET", "/limits").json()["limits"]["absolute"]
+    assert limits["maxTotalInstances"] == 2 and limits["totalInstancesUsed"] == 2
+
+
+def test_multi_create_with_reservation_id(compute_cloud, api, image_id):
+    resp = api("POST", "/servers", body={"server": {
+        "name": "multi", "imageRef": image_id, "flavorRef": "1", "min_count": 3,
+        "return_reservation_id": True}})
+    assert resp.status_code == 202
+    rid = resp.json()["reservation_id"]
+    servers = api("GET", f"/servers?reservation_id={rid}").json()["servers"]
+    assert sorted(s["name"] for s in servers) == ["multi-1", "multi-2", "multi-3"]
+    for s in servers:
+        wait_for_server(compute_cloud, s["id"])
+        api("DELETE", f"/servers/{s['id']}")
