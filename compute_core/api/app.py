@@ -147,6 +147,28 @@ class VersionsApp:
         return resp
 
 
+class VersionDocPassthrough:
+    """GET /v2.1 (the version document) answers before authentication, as
+    clients' version discovery expects; everything else goes on."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and \
+                environ.get("PATH_INFO", "") in ("", "/"):
+            req = webob.Request(environ)
+            resp = webob.Response(content_type="application/json", charset="utf-8")
+            resp.body = json.dumps({"version": misc._version_doc(req, req.application_url)}
+                                   ).encode()
+            return resp(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def version_passthrough_factory(global_conf, **local_conf):
+    return VersionDocPassthrough
+
+
 def app_factory(global_conf, **local_conf):
     return ComputeApp()
 

@@ -81,7 +81,11 @@ placement_database_opts = [
 
 filter_scheduler_opts = [
     cfg.ListOpt("enabled_filters",
-                default=["ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+                # Nova's default set plus AvailabilityZoneFilter: zones are not
+                # yet turned into placement aggregates here, so the filter
+                # is what honours a requested zone.
+                default=["AvailabilityZoneFilter", "ComputeFilter",
+                         "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
                          "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"],
                 help="Filters (compute_core.scheduler.filters entry points) applied in "
                      "order; put the most restrictive first."),

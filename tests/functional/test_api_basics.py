@@ -13,6 +13,9 @@ def test_version_document(compute_cloud):
     body = requests.get(compute_cloud.compute_url + "/",
                         headers={"X-Auth-Token": "admin:admin"}).json()
     assert body["version"]["id"] == "v2.1"
+    # Version discovery needs no token, as in Nova.
+    resp = requests.get(compute_cloud.compute_url)
+    assert resp.status_code == 200 and resp.json()["version"]["version"] == "2.100"
 
 
 def test_no_token_is_401_in_fault_format(compute_cloud):

@@ -38,10 +38,10 @@ class TestLoading:
         assert all(isinstance(f, BaseHostFilter) for f in filters)
         assert all(isinstance(w, BaseHostWeigher) for w in manager.load_weighers(conf))
 
-    def test_default_filters_are_novas(self):
+    def test_default_filters_are_novas_plus_availability_zones(self):
         filters = manager.load_filters(make_conf())
         assert [type(f).__name__ for f in filters] == [
-            "ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+            "AvailabilityZoneFilter", "ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
             "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"]
 
     def test_all_weighers(self):
