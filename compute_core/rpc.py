@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import types
 
 import oslo_messaging as messaging
+from oslo_messaging._drivers import base as driver_base
 from oslo_messaging._drivers import impl_fake
 from oslo_messaging.rpc import dispatcher
 from oslo_serialization import jsonutils
@@ -34,27 +37,96 @@ class ContextSerializer(messaging.NoOpSerializer):
         return ctx_mod.RequestContext.from_dict(ctxt or {})
 
 
+class _WakingExchange(impl_fake.FakeExchange):
+    """A fake exchange that wakes waiting listeners when a message lands."""
+
+    def __init__(self, name, arrived):
+        super().__init__(name)
+        self._arrived = arrived
+
+    def deliver_message(self, *args, **kwargs):
+        super().deliver_message(*args, **kwargs)
+        with self._arrived:
+            self._arrived.notify_all()
+
+
 class _PrivateExchanges(impl_fake.FakeExchangeManager):
-    """The fake driver keeps its exchanges in a class attribute, shared by
-    every fake:// transport of the process, and its cleanup() empties them
-    all. Each of our transports gets exchanges of its own instead, so two
-    embedded clouds never see each other's messages and stopping one leaves
-    the other's queues alone."""
+    """Exchanges of one fake:// transport.
+
+    The fake driver keeps its exchanges in a class attribute shared by every
+    fake:// transport of the process, and its cleanup() empties them all.
+    Each of our transports gets exchanges of its own, so two embedded clouds
+    never see each other's messages and stopping one leaves the other alone.
+    """
 
     def __init__(self, default_exchange):
         super().__init__(default_exchange)
         self._exchanges = {}
         self._exchanges_lock = threading.Lock()
+        self.arrived = threading.Condition()
+
+    def get_exchange(self, name):
+        name = name or self._default_exchange
+        with self._exchanges_lock:
+            if name not in self._exchanges:
+                self._exchanges[name] = _WakingExchange(name, self.arrived)
+            return self._exchanges[name]
 
     def cleanup(self):
         with self._exchanges_lock:
             self._exchanges.clear()
 
 
+class _PromptListener(impl_fake.FakeListener):
+    """The fake listener sleeps 50 ms between polls, which puts up to 50 ms
+    on every RPC hop; this one waits on the exchanges' condition instead."""
+
+    @driver_base.batch_poll_helper
+    def poll(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        arrived = self._exchange_manager.arrived
+        while not self._stopped.is_set():
+            with arrived:
+                for target in self._targets:
+                    exchange = self._exchange_manager.get_exchange(target.exchange)
+                    ctxt, message, reply_q, requeue = exchange.poll(target, self._pool)
+                    if message is not None:
+                        return impl_fake.FakeIncomingMessage(ctxt, message, reply_q, requeue)
+                wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                if wait <= 0:
+                    break
+                arrived.wait(wait)
+        return None
+
+    def stop(self):
+        super().stop()
+        with self._exchange_manager.arrived:
+            self._exchange_manager.arrived.notify_all()
+
+
+def _listen(driver, target, batch_size, batch_timeout):
+    exchange = target.exchange or driver._default_exchange
+    listener = _PromptListener(driver._exchange_manager, [
+        messaging.Target(topic=target.topic, server=target.server, exchange=exchange),
+        messaging.Target(topic=target.topic, exchange=exchange)])
+    return driver_base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
+
+
+def _listen_for_notifications(driver, targets_and_priorities, pool, batch_size,
+                              batch_timeout):
+    targets = [messaging.Target(topic=f"{t.topic}.{priority}", exchange=t.exchange)
+               for t, priority in targets_and_priorities]
+    listener = _PromptListener(driver._exchange_manager, targets, pool)
+    return driver_base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
+
+
 def _isolate(transport):
+    """Give a fake:// transport private exchanges and prompt listeners."""
     driver = getattr(transport, "_driver", None)
     if isinstance(driver, impl_fake.FakeDriver):
         driver._exchange_manager = _PrivateExchanges(driver._default_exchange)
+        driver.listen = types.MethodType(_listen, driver)
+        driver.listen_for_notifications = types.MethodType(_listen_for_notifications, driver)
     return transport
 
 

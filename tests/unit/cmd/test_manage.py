@@ -432,7 +432,7 @@ def test_console_script_sets_up_a_deployment(deployment, tmp_path, console_scrip
 @pytest.mark.parametrize("section,url,fragment", [
     ("api_database", "not-a-url", "invalid database URL"),
     ("api_database", "postgresql+psycopg2://nobody@127.0.0.1:1/x", "cannot connect"),
-])
+], ids=["bad-url", "unreachable"])  # no ':' in ids: gabbi's plugin reads those as suites
 def test_console_script_errors_are_one_line(deployment, tmp_path, console_scripts,
                                             section, url, fragment):
     config = deployment.write_config("bad.conf", {section: {"connection": url}})
