@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import weakref
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
@@ -31,7 +33,11 @@ class Database:
             raise exception.ConfigError(f"invalid database URL {url!r}") from None
         self.backend = parsed.get_backend_name()
         if self.backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+            path = os.path.abspath(parsed.database)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._write_lock = _write_lock_for(path)
+        else:
+            self._write_lock = threading.RLock()
         self._tc = enginefacade.transaction_context()
         kwargs = {"connection": url, "sqlite_fk": True}
         # oslo.db's default (10 tries, 10 s apart) suits a service starting
@@ -81,7 +87,10 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self.engine.connect() as conn:
+        # Writers of this process queue on a lock first: SQLite's own busy
+        # handler sleeps in growing steps, which wastes most of the time
+        # under contention; the lock hands over at once.
+        with self._write_lock, self.engine.connect() as conn:
             # oslo.db emits a plain BEGIN unless a transaction is marked as
             # started; we start it ourselves (its commit/rollback hooks clear
             # the mark).
@@ -101,6 +110,37 @@ class Database:
             self._tc.dispose_pool()
         except Exception:
             pass
+
+
+# One lock per SQLite file for the writers of this process, shared by every
+# Database on that file and dropped with the last of them (weak values):
+# the in-process mirror of SQLite's own file lock, so it holds no state of
+# its own beyond what the file already implies.
+_WRITE_LOCKS: "weakref.WeakValueDictionary[str, threading.RLock]" = weakref.WeakValueDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock_for(path: str):
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(path)
+        if lock is None:
+            lock = _WriteLock()
+            _WRITE_LOCKS[path] = lock
+        return lock
+
+
+class _WriteLock:
+    """An RLock that can be weakly referenced."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+
+    def __enter__(self):
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self._lock.release()
 
 
 def _sqlite_pragmas(dbapi_conn, _record):
