@@ -16,7 +16,7 @@ from compute_core import exception, wsgi
 from compute_core.api import faults, microversion
 from compute_core.api.compute_api import ComputeAPI
 from compute_core.api.faults import APIError
-from compute_core.api.handlers import flavors, misc, servers
+from compute_core.api.handlers import flavors, misc, server_actions, servers
 
 LOG = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ ROUTE_DECLARATIONS = {
     "/servers": {"GET": servers.index, "POST": servers.create},
     "/servers/detail": {"GET": servers.detail},
     "/servers/{server_id}": {"GET": servers.show, "DELETE": servers.delete},
+    "/servers/{server_id}/action": {"POST": server_actions.action},
     "/flavors": {"GET": flavors.index, "POST": flavors.create},
     "/flavors/detail": {"GET": flavors.detail},
     "/flavors/{flavor_id}": {"GET": flavors.show, "DELETE": flavors.delete},

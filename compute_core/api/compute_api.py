@@ -4,12 +4,14 @@ conductor."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import logging
 import re
 import uuid as uuidlib
 
 from compute_core import exception, notifications
+from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
 from compute_core.db.cells import CELL0_UUID
@@ -288,6 +290,74 @@ class ComputeAPI:
         self.s.notifier.info(ctxt, "instance.delete.end",
                              notifications.instance_payload(dict(inst, vm_state="deleted")))
 
+    # ----------------------------------------------------- power actions
+    def power_action(self, ctxt, uuid, action, reboot_type="SOFT"):
+        """Start a server action (stop, start, reboot, pause, unpause,
+        suspend, resume): check the state as Nova does, refuse what the
+        host's driver cannot do, set the task_state and cast to the host.
+
+        Raises InstanceNotFound, or a Conflict (409) with Nova's wording.
+        """
+        rule = _POWER_ACTIONS[action]
+        if action == "reboot" and reboot_type == "HARD":
+            rule = _HARD_REBOOT
+        inst = self.get(ctxt, uuid)
+        if inst.get("locked") and not ctxt.is_admin:
+            raise exception.Conflict(f"Instance {uuid} is locked")
+        if rule.needs_host and not inst.get("host"):
+            raise exception.Conflict(f"Instance {uuid} is not ready")
+        if inst["vm_state"] not in rule.vm_states:
+            raise exception.InstanceInvalidState(action=action, instance_uuid=uuid,
+                                                 attr="vm_state", state=inst["vm_state"])
+        if inst["task_state"] not in rule.task_states:
+            raise exception.InstanceInvalidState(action=action, instance_uuid=uuid,
+                                                 attr="task_state", state=inst["task_state"])
+        if not inst.get("launched_at"):
+            raise exception.InstanceInvalidState(action=action, instance_uuid=uuid,
+                                                 attr="launched_at", state=None)
+        host = inst.get("host")
+        if not host:  # a hard reboot of a server that never reached a host
+            raise exception.Conflict(f"Instance {uuid} is not ready")
+        db = self.s.cells.get(inst["cell_uuid"])
+        if rule.capability:
+            self._check_driver_supports(db, inst, action, rule.capability)
+        try:
+            inst = cell_db.update_instance(db, uuid, {"task_state": rule.task_state},
+                                           expected_task_state=list(rule.task_states),
+                                           expected_vm_state=rule.vm_states)
+        except exception.InstanceInvalidState:
+            # Changed since we looked: report the state it is in now.
+            now_inst = self.get(ctxt, uuid)
+            attr = "vm_state" if now_inst["vm_state"] not in rule.vm_states else "task_state"
+            raise exception.InstanceInvalidState(action=action, instance_uuid=uuid, attr=attr,
+                                                 state=now_inst[attr]) from None
+        cell_db.start_action(db, uuid, action, ctxt)
+        rpc = self.s.compute_rpc
+        if action == "stop":
+            rpc.stop_instance(ctxt, host, inst, clean_shutdown=True)
+        elif action == "reboot":
+            rpc.reboot_instance(ctxt, host, inst, reboot_type)
+        else:
+            getattr(rpc, f"{action}_instance")(ctxt, host, inst)
+
+    @staticmethod
+    def _check_driver_supports(db, inst, action, capability):
+        """Refuse, without asking the host, what its driver declared it
+        cannot do (the compute service reports its driver's capabilities in
+        the node's stats). A host that has not reported yet is let through:
+        its driver then refuses and the action ends with a fault."""
+        nodes = cell_db.list_compute_nodes(db, host=inst["host"])
+        node = next((n for n in nodes if n["hypervisor_hostname"] == inst.get("node")),
+                    nodes[0] if nodes else None)
+        stats = (node or {}).get("stats") or {}
+        declared = stats.get("driver_capabilities")
+        if declared is None or declared.get(capability, False):
+            return
+        raise exception.NotSupportedByDriver(
+            f"Cannot '{action}' instance {inst['uuid']}: the virt driver of its host "
+            f"({stats.get('virt_driver', 'unknown')}) does not support it "
+            f"({capability} is false).")
+
     # ---------------------------------------------------------- services
     def services(self, host=None, binary=None) -> list[dict]:
         out = []
@@ -308,6 +378,41 @@ class ComputeAPI:
                 node["cell_uuid"] = cell["uuid"]
                 out.append(node)
         return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _PowerRule:
+    """When Nova allows a server action, and what it starts."""
+
+    vm_states: tuple
+    task_state: str
+    task_states: tuple = (None,)
+    capability: str | None = None
+    needs_host: bool = True
+
+
+_POWER_ACTIONS = {
+    "stop": _PowerRule((states.ACTIVE, states.ERROR), states.POWERING_OFF),
+    "start": _PowerRule((states.STOPPED,), states.POWERING_ON),
+    "reboot": _PowerRule((states.ACTIVE,), states.REBOOTING, needs_host=False),
+    "pause": _PowerRule((states.ACTIVE,), compute_rpcapi.PAUSING,
+                        capability="supports_pause", needs_host=False),
+    "unpause": _PowerRule((states.PAUSED,), compute_rpcapi.UNPAUSING,
+                          capability="supports_pause", needs_host=False),
+    "suspend": _PowerRule((states.ACTIVE,), compute_rpcapi.SUSPENDING,
+                          capability="supports_suspend", needs_host=False),
+    "resume": _PowerRule((states.SUSPENDED,), compute_rpcapi.RESUMING,
+                         capability="supports_suspend", needs_host=False),
+}
+# A hard reboot is the way out of most states, even of a stuck soft reboot.
+_HARD_REBOOT = _PowerRule(
+    (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED, states.ERROR),
+    states.REBOOTING_HARD,
+    task_states=(None, states.REBOOTING, states.REBOOT_PENDING, states.REBOOT_STARTED,
+                 states.REBOOTING_HARD, compute_rpcapi.RESUMING, compute_rpcapi.UNPAUSING,
+                 compute_rpcapi.PAUSING, compute_rpcapi.SUSPENDING),
+    needs_host=False)
+POWER_ACTIONS = tuple(_POWER_ACTIONS)
 
 
 def _build_matches(inst, filters) -> bool:

@@ -1,4 +1,4 @@
-"""The compute service's RPC endpoint (target version 1.0) and periodic work."""
+"""The compute service's RPC endpoint (target version 1.1, see rpcapi) and periodic work."""
 from __future__ import annotations
 
 import datetime
@@ -10,8 +10,8 @@ import oslo_messaging as messaging
 
 from compute_core import context as ctx_mod
 from compute_core import exception, notifications
-from compute_core.compute import states
-from compute_core.virt.driver import PowerState
+from compute_core.compute import rpcapi, states
+from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
 LOG = logging.getLogger(__name__)
 BINARY = "compute-compute"
@@ -46,7 +46,7 @@ class _InstanceLocks:
 
 
 class ComputeManager:
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version=rpcapi.VERSION)
 
     def __init__(self, conf, host, driver, conductor, placement, notifier):
         self.conf = conf
@@ -219,6 +219,24 @@ class ComputeManager:
                                                         reboot_type),
                            {"vm_state": states.ACTIVE}, task)
 
+    def pause_instance(self, ctxt, instance):
+        self._power_action(ctxt, instance, "compute_pause_instance", self.driver.pause,
+                           {"vm_state": states.PAUSED}, rpcapi.PAUSING)
+
+    def unpause_instance(self, ctxt, instance):
+        self._power_action(ctxt, instance, "compute_unpause_instance", self.driver.unpause,
+                           {"vm_state": states.ACTIVE}, rpcapi.UNPAUSING)
+
+    def suspend_instance(self, ctxt, instance):
+        self._power_action(ctxt, instance, "compute_suspend_instance",
+                           lambda i: self.driver.suspend(ctxt, i),
+                           {"vm_state": states.SUSPENDED}, rpcapi.SUSPENDING)
+
+    def resume_instance(self, ctxt, instance):
+        self._power_action(ctxt, instance, "compute_resume_instance",
+                           lambda i: self.driver.resume(ctxt, i, i.get("network_info") or {}),
+                           {"vm_state": states.ACTIVE}, rpcapi.RESUMING)
+
     # --------------------------------------------------------- periodic
     def heartbeat(self):
         self.conductor.service_update(ctx_mod.get_admin_context(), self.host, BINARY,
@@ -238,6 +256,7 @@ class ComputeManager:
             "cpu_allocation_ratio": conf.initial_cpu_allocation_ratio,
             "ram_allocation_ratio": conf.initial_ram_allocation_ratio,
             "disk_allocation_ratio": conf.initial_disk_allocation_ratio,
+            "stats": self._driver_stats(),
         })
         self.node = node
         tree = {"inventories": self._inventories(res), "traits": set()}
@@ -245,6 +264,14 @@ class ComputeManager:
         self.placement.ensure_provider(node["uuid"], res.hypervisor_hostname)
         self.placement.set_inventory(node["uuid"], tree["inventories"])
         self.placement.set_traits(node["uuid"], tree["traits"])
+
+    def _driver_stats(self) -> dict:
+        """What the API reads to refuse an action the driver cannot do
+        (without asking this host), and ComputeCapabilitiesFilter can match
+        (``capabilities:driver_capabilities:supports_pause``)."""
+        return {"virt_driver": type(self.driver).__name__,
+                "driver_capabilities": {name: self.driver.supports(name)
+                                        for name in DEFAULT_CAPABILITIES}}
 
     def _inventories(self, res) -> dict:
         conf = self.conf

@@ -2,11 +2,23 @@
 
 1.0 - build_and_run_instance, terminate_instance, stop_instance,
       start_instance, reboot_instance
+1.1 - pause_instance, unpause_instance, suspend_instance, resume_instance
+
+Each power cast arrives with the instance already in the task_state the API
+set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
+compute service only finishes from that task_state.
 """
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.0"
+VERSION = "1.1"
+
+# Task states of the 1.1 casts (Nova's names); the API sets them, the
+# compute service expects them.
+PAUSING = "pausing"
+UNPAUSING = "unpausing"
+SUSPENDING = "suspending"
+RESUMING = "resuming"
 
 
 class ComputeAPI:
@@ -14,8 +26,10 @@ class ComputeAPI:
         self.transport = transport
         self.client = rpc.get_client(transport, TOPIC, VERSION, timeout=timeout)
 
-    def _cctx(self, host):
-        return self.client.prepare(server=host, topic=f"{TOPIC}.{host}", version="1.0")
+    def _cctx(self, host, version="1.0"):
+        # The lowest version that has the method, so an older compute
+        # service still takes the 1.0 casts.
+        return self.client.prepare(server=host, topic=f"{TOPIC}.{host}", version=version)
 
     def build_and_run_instance(self, ctxt, host, instance, request_spec, image, alternates,
                                allocation_request, attempt):
@@ -36,3 +50,15 @@ class ComputeAPI:
     def reboot_instance(self, ctxt, host, instance, reboot_type):
         self._cctx(host).cast(ctxt, "reboot_instance", instance=instance,
                               reboot_type=reboot_type)
+
+    def pause_instance(self, ctxt, host, instance):
+        self._cctx(host, "1.1").cast(ctxt, "pause_instance", instance=instance)
+
+    def unpause_instance(self, ctxt, host, instance):
+        self._cctx(host, "1.1").cast(ctxt, "unpause_instance", instance=instance)
+
+    def suspend_instance(self, ctxt, host, instance):
+        self._cctx(host, "1.1").cast(ctxt, "suspend_instance", instance=instance)
+
+    def resume_instance(self, ctxt, host, instance):
+        self._cctx(host, "1.1").cast(ctxt, "resume_instance", instance=instance)
