@@ -37,7 +37,7 @@ def boot_and_wait(cloud, image, flavor, name):
         status = s.get(f"{cloud.compute_url}/servers/{sid}").json()["server"]["status"]
         if status != "BUILD":
             break
-        time.sleep(0.01)
+        time.sleep(0.025)
     if status != "ACTIVE":
         raise RuntimeError(f"{name} ended {status}")
     return time.perf_counter() - t0

@@ -59,6 +59,9 @@ class ComputeAPI:
 
     def _check_quota(self, project_id, count, flavor, already_recorded=0):
         limits = self.quota_limits(project_id)
+        if all(limits.get(r, -1) is None or limits.get(r, -1) < 0
+               for r in ("instances", "cores", "ram")):
+            return  # unlimited: nothing to count
         usage = self.quota_usage(project_id)
         wanted = {"instances": count, "cores": count * flavor["vcpus"],
                   "ram": count * flavor["memory_mb"]}

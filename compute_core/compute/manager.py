@@ -59,8 +59,13 @@ class ComputeManager:
         self.node = None
 
     # ---------------------------------------------------------- helpers
-    def _update(self, ctxt, uuid, values, expected_task_state="__any__"):
-        result = self.conductor.instance_update(ctxt, uuid, values, expected_task_state)
+    def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
+                result=None, finish=False):
+        """Update the instance through the conductor; with *event*, record
+        that action event (start, or finish with *result*) in the same call."""
+        ev = None if event is None else {"event": event, "result": result, "host": self.host,
+                                         "finish": finish}
+        result = self.conductor.instance_update(ctxt, uuid, values, expected_task_state, ev)
         if isinstance(result, dict) and result.get("error") == "InstanceNotFound":
             raise exception.InstanceNotFound(instance_id=uuid)
         if isinstance(result, dict) and result.get("error") == "InstanceInvalidState":
@@ -93,20 +98,20 @@ class ComputeManager:
     def _build(self, ctxt, instance, request_spec, image, alternates, attempt):
         uuid = instance["uuid"]
         self.notifier.info(ctxt, "instance.create.start", notifications.instance_payload(instance))
-        self._event(ctxt, uuid, "compute__do_build_and_run_instance")
+        event = "compute__do_build_and_run_instance"
         try:
             instance = self._update(ctxt, uuid, {"task_state": states.SPAWNING},
-                                    expected_task_state=states.SCHEDULING)
+                                    expected_task_state=states.SCHEDULING, event=event)
         except (exception.InstanceNotFound, exception.InstanceInvalidState):
             # Deleted while queued: the delete path cleans up.
             LOG.info("instance %s deleted before its build started", uuid)
-            self._event(ctxt, uuid, "compute__do_build_and_run_instance", "Error", finish=True)
+            self._event(ctxt, uuid, event, "Error", finish=True)
             return
         try:
             self.driver.spawn(ctxt, instance, image or {}, instance.get("network_info") or {})
         except Exception as exc:  # any driver failure: reschedule or ERROR
             LOG.warning("spawn of %s on %s failed: %s", uuid, self.host, exc)
-            self._event(ctxt, uuid, "compute__do_build_and_run_instance", "Error", exc,
+            self._event(ctxt, uuid, event, "Error", exc,
                         finish=True)
             self._cleanup_failed_spawn(ctxt, instance)
             if alternates and self.conf.scheduler.max_attempts > 1:
@@ -128,14 +133,14 @@ class ComputeManager:
             instance = self._update(ctxt, uuid, {
                 "vm_state": states.ACTIVE, "task_state": None,
                 "power_state": int(self._power_state(instance)),
-                "launched_at": ctx_now()}, expected_task_state=states.SPAWNING)
+                "launched_at": ctx_now()}, expected_task_state=states.SPAWNING,
+                event=event, result="Success", finish=True)
         except (exception.InstanceNotFound, exception.InstanceInvalidState):
             # Deleted while spawning: terminate_instance runs after us and
             # destroys the guest.
             LOG.info("instance %s was deleted while spawning", uuid)
-            self._event(ctxt, uuid, "compute__do_build_and_run_instance", "Error", finish=True)
+            self._event(ctxt, uuid, event, "Error", finish=True)
             return
-        self._event(ctxt, uuid, "compute__do_build_and_run_instance", "Success", finish=True)
         self.notifier.info(ctxt, "instance.create.end", notifications.instance_payload(instance))
 
     def _cleanup_failed_spawn(self, ctxt, instance):

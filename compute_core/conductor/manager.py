@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
                  notifier):
@@ -76,10 +76,8 @@ class ConductorManager:
             self._bury_in_cell0(ctxt, uuid, exc.message, cleanup_network=True)
             return
         metadata = values.pop("metadata", {}) or {}
-        instance = cell_db.create_instance(db, values, metadata)
-        cell_db.start_action(db, uuid, "create", ctxt)
-        api_db.set_instance_cell(api, uuid, cell["id"])
-        if not api_db.delete_build_request(api, uuid):
+        instance = cell_db.create_instance(db, values, metadata, action=("create", ctxt))
+        if not api_db.finish_build(api, uuid, cell["id"]):
             # The user deleted the server between our two looks: undo.
             LOG.info("instance %s was deleted during scheduling", uuid)
             cell_db.soft_delete_instance(db, uuid)
@@ -169,13 +167,21 @@ class ConductorManager:
             raise exception.InstanceNotFound(instance_id=instance_uuid)
         return db
 
-    def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__"):
+    def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
+                        event=None):
+        """Update an instance; *event* ({"event", "result", "host", "tb",
+        "finish"}, RPC 1.1) records an action event in the same call."""
         kwargs = {}
         if expected_task_state != "__any__":
             kwargs["expected_task_state"] = expected_task_state
         try:
-            return cell_db.update_instance(self._db_of(instance_uuid), instance_uuid, values,
-                                           **kwargs)
+            db = self._db_of(instance_uuid)
+            if event is not None and not event.get("finish"):
+                cell_db.action_event(db, instance_uuid, ctxt.request_id, **event)
+            result = cell_db.update_instance(db, instance_uuid, values, **kwargs)
+            if event is not None and event.get("finish"):
+                cell_db.action_event(db, instance_uuid, ctxt.request_id, **event)
+            return result
         except exception.InstanceInvalidState as exc:
             return {"error": "InstanceInvalidState", "message": exc.message}
         except exception.InstanceNotFound as exc:

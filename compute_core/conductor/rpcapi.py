@@ -4,11 +4,12 @@
       instance_update, instance_fault_create, instance_destroy,
       instance_get, instances_on_host, service_update,
       compute_node_update, action_event
+1.1 - instance_update takes an optional action event
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.0"
+VERSION = "1.1"
 
 
 class ConductorAPI:
@@ -32,9 +33,18 @@ class ConductorAPI:
                           attempt=attempt)
 
     # calls: DB access on behalf of compute hosts
-    def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__"):
-        return self._cctx().call(ctxt, "instance_update", instance_uuid=instance_uuid,
-                                 values=values, expected_task_state=expected_task_state)
+    def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
+                        event=None):
+        kwargs = {"instance_uuid": instance_uuid, "values": values,
+                  "expected_task_state": expected_task_state}
+        if event is not None:
+            if not self.client.can_send_version("1.1"):
+                # An older conductor: record the event separately.
+                self.action_event(ctxt, instance_uuid, **event)
+            else:
+                kwargs["event"] = event
+                return self.client.prepare(version="1.1").call(ctxt, "instance_update", **kwargs)
+        return self._cctx().call(ctxt, "instance_update", **kwargs)
 
     def instance_get(self, ctxt, instance_uuid):
         return self._cctx().call(ctxt, "instance_get", instance_uuid=instance_uuid)

@@ -152,6 +152,21 @@ def list_build_requests(db, project_id=None):
         return [_d(r) for r in conn.execute(q)]
 
 
+def finish_build(db, instance_uuid, cell_id) -> bool:
+    """The instance now lives in a cell: map it there and drop its build
+    request, at once. False (and nothing changed) when the build request is
+    already gone, i.e. the user deleted the server meanwhile."""
+    with db.begin() as conn:
+        res = conn.execute(t.build_requests.delete()
+                           .where(t.build_requests.c.instance_uuid == instance_uuid))
+        if res.rowcount == 0:
+            return False
+        conn.execute(t.instance_mappings.update()
+                     .where(t.instance_mappings.c.instance_uuid == instance_uuid)
+                     .values(cell_id=cell_id, updated_at=now()))
+    return True
+
+
 def delete_build_request(db, instance_uuid) -> bool:
     with db.begin() as conn:
         res = conn.execute(t.build_requests.delete()

@@ -25,7 +25,9 @@ INSTANCE_COLUMNS = set(t.instances.c.keys())
 
 # -------------------------------------------------------------- instances
 
-def create_instance(db, values: dict, metadata: dict | None = None) -> dict:
+def create_instance(db, values: dict, metadata: dict | None = None, action=None) -> dict:
+    """Insert an instance (and its metadata, and with *action* = (name,
+    ctx) the instance action that created it) in one transaction."""
     row = _coerce({k: v for k, v in values.items() if k in INSTANCE_COLUMNS})
     row.setdefault("created_at", now())
     row.setdefault("deleted", 0)
@@ -35,6 +37,8 @@ def create_instance(db, values: dict, metadata: dict | None = None) -> dict:
             conn.execute(t.instance_metadata.insert(), [
                 {"instance_uuid": row["uuid"], "key": k, "value": v, "created_at": row["created_at"]}
                 for k, v in metadata.items()])
+        if action is not None:
+            _insert_action(conn, row["uuid"], *action)
     return get_instance(db, row["uuid"])
 
 
@@ -252,12 +256,16 @@ def add_fault(db, uuid, code, message, details="", host=None):
 
 # ---------------------------------------------------------------- actions
 
+def _insert_action(conn, uuid, action, ctx) -> int:
+    return conn.execute(t.instance_actions.insert().values(
+        action=action, instance_uuid=uuid, request_id=ctx.request_id, user_id=ctx.user_id,
+        project_id=ctx.project_id, start_time=now(), created_at=now(),
+    )).inserted_primary_key[0]
+
+
 def start_action(db, uuid, action, ctx) -> int:
     with db.begin() as conn:
-        return conn.execute(t.instance_actions.insert().values(
-            action=action, instance_uuid=uuid, request_id=ctx.request_id, user_id=ctx.user_id,
-            project_id=ctx.project_id, start_time=now(), created_at=now(),
-        )).inserted_primary_key[0]
+        return _insert_action(conn, uuid, action, ctx)
 
 
 def action_event(db, uuid, request_id, event, result=None, host=None, tb=None, finish=False):

@@ -49,6 +49,7 @@ class Database:
         if self.backend != "sqlite":
             kwargs.update(max_pool_size=max_pool_size or 5, max_overflow=max_overflow or 50,
                           pool_timeout=30, connection_recycle_time=3600)
+
         self._tc.configure(**kwargs)
         self._engine = None
 
@@ -68,6 +69,7 @@ class Database:
             if self.backend == "sqlite":
                 sa.event.listen(self._engine, "connect", _sqlite_pragmas)
                 self._engine.dispose()
+                _keep_sqlite_connections(self._engine)
         return self._engine
 
     @property
@@ -110,6 +112,20 @@ class Database:
             self._tc.dispose_pool()
         except Exception:
             pass
+
+
+def _keep_sqlite_connections(engine):
+    """oslo.db gives file SQLite a NullPool: a new connection (and its
+    PRAGMAs) for every transaction, which costs more than the work itself in
+    an embedded cloud. Swap in a QueuePool that keeps them, with the same
+    connect-event listeners (oslo.db's and ours)."""
+    old = engine.pool
+    if isinstance(old, sa.pool.NullPool):
+        engine.pool = sa.pool.QueuePool(
+            old._creator, pool_size=16, max_overflow=64, timeout=30, recycle=old._recycle,
+            reset_on_return=old._reset_on_return, pre_ping=old._pre_ping,
+            _dispatch=old.dispatch, dialect=old._dialect)
+        old.dispose()
 
 
 # One lock per SQLite file for the writers of this process, shared by every
