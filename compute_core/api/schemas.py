@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 
+from compute_core import validation
 from compute_core.api.faults import APIError
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 255,
@@ -112,7 +113,7 @@ def _is_uuid(value):
 
 
 def validate(body, schema):
-    validator = jsonschema.Draft7Validator(schema, format_checker=_FORMATS)
+    validator = validation.validator_for(schema, _FORMATS)
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is None:
         return

@@ -12,7 +12,7 @@ import uuid as uuidlib
 import jsonschema
 import webob
 
-from compute_core import wsgi
+from compute_core import validation, wsgi
 from compute_core.placement import candidates, query
 from compute_core.placement import objects as ob
 from compute_core.placement.objects import BadRequest, NotFound
@@ -59,7 +59,7 @@ def _body(req, schema):
     except ValueError as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
     try:
-        jsonschema.validate(data, schema)
+        validation.validator_for(schema).validate(data)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "body"
         raise BadRequest(f"JSON does not validate: {exc.message} (at {where})") from None

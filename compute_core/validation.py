@@ -1,0 +1,31 @@
+"""JSON schema validators, built once per schema.
+
+jsonschema.validate() checks the schema itself against its meta-schema on
+every call, which costs more than validating a request body; the APIs ask
+here instead and get a validator made the first time a schema is seen.
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+import jsonschema
+
+_LOCK = threading.Lock()
+_CACHE: dict = {}
+_MAX = 512  # schemas are a small fixed set; the bound only guards mistakes
+
+
+def validator_for(schema: dict, format_checker=None):
+    """A Draft 7 validator for *schema* (checked once, then reused)."""
+    key = (json.dumps(schema, sort_keys=True), id(format_checker))
+    found = _CACHE.get(key)
+    if found is not None:
+        return found
+    jsonschema.Draft7Validator.check_schema(schema)
+    found = jsonschema.Draft7Validator(schema, format_checker=format_checker)
+    with _LOCK:
+        if len(_CACHE) >= _MAX:
+            _CACHE.clear()
+        _CACHE[key] = found
+    return found
