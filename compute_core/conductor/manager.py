@@ -161,11 +161,20 @@ class ConductorManager:
             api_db.delete_instance_records(self.cells.api, uuid)
 
     # -------------------------------------------- DB access for computes
-    def _db_of(self, instance_uuid):
-        _, db = self.cells.for_instance(instance_uuid)
-        if db is None:
-            raise exception.InstanceNotFound(instance_id=instance_uuid)
-        return db
+    def _in_cell(self, instance_uuid, fn):
+        """fn(cell database) for an instance a compute host asks about.
+
+        Compute hosts talk to the conductor of their own cell, so the
+        instance is nearly always in this conductor's database: try that
+        first, and look the mapping up only when it is not there.
+        """
+        try:
+            return fn(self.local_db)
+        except exception.InstanceNotFound:
+            _, db = self.cells.for_instance(instance_uuid)
+            if db is None or db.url == self.local_db.url:
+                raise
+            return fn(db)
 
     def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
                         event=None):
@@ -174,14 +183,12 @@ class ConductorManager:
         kwargs = {}
         if expected_task_state != "__any__":
             kwargs["expected_task_state"] = expected_task_state
+        def update(db):
+            return cell_db.update_instance(db, instance_uuid, values, event=event,
+                                           request_id=ctxt.request_id, **kwargs)
+
         try:
-            db = self._db_of(instance_uuid)
-            if event is not None and not event.get("finish"):
-                cell_db.action_event(db, instance_uuid, ctxt.request_id, **event)
-            result = cell_db.update_instance(db, instance_uuid, values, **kwargs)
-            if event is not None and event.get("finish"):
-                cell_db.action_event(db, instance_uuid, ctxt.request_id, **event)
-            return result
+            return self._in_cell(instance_uuid, update)
         except exception.InstanceInvalidState as exc:
             return {"error": "InstanceInvalidState", "message": exc.message}
         except exception.InstanceNotFound as exc:
@@ -189,21 +196,24 @@ class ConductorManager:
 
     def instance_get(self, ctxt, instance_uuid):
         try:
-            return cell_db.get_instance(self._db_of(instance_uuid), instance_uuid)
+            return self._in_cell(instance_uuid,
+                                 lambda db: cell_db.get_instance(db, instance_uuid))
         except exception.InstanceNotFound:
             return None
 
     def instance_fault_create(self, ctxt, instance_uuid, code, message, details, host):
         try:
-            cell_db.add_fault(self._db_of(instance_uuid), instance_uuid, code, message, details,
-                              host)
+            self._in_cell(instance_uuid, lambda db: cell_db.add_fault(
+                db, instance_uuid, code, message, details, host))
         except exception.InstanceNotFound:
             pass
 
     def instance_destroy(self, ctxt, instance_uuid):
         """Finish a delete: the instance row, its addresses."""
         try:
-            cell_db.soft_delete_instance(self._db_of(instance_uuid), instance_uuid)
+            _, db = self.cells.for_instance(instance_uuid)
+            if db is not None:
+                cell_db.soft_delete_instance(db, instance_uuid)
         except exception.InstanceNotFound:
             pass
         self.network.deallocate_for_instance(instance_uuid)
@@ -224,8 +234,10 @@ class ConductorManager:
     def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
                      finish=False):
         try:
-            db = self._db_of(instance_uuid)
+            _, db = self.cells.for_instance(instance_uuid)
         except exception.InstanceNotFound:
+            return
+        if db is None:
             return
         cell_db.action_event(db, instance_uuid, ctxt.request_id, event, result, host, tb, finish)
 

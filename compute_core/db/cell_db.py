@@ -88,9 +88,11 @@ def _coerce(row: dict) -> dict:
 
 
 def update_instance(db, uuid, values: dict, expected_task_state=...,
-                    expected_vm_state=...) -> dict:
+                    expected_vm_state=..., event=None, request_id=None) -> dict:
     """Update an instance; with expected_* the update only happens from that
-    state (raises InstanceInvalidState/InstanceNotFound otherwise)."""
+    state (raises InstanceInvalidState/InstanceNotFound otherwise). *event*
+    ({"event", "result", "host", "tb", "finish"}) records an action event of
+    the action of *request_id* in the same transaction."""
     row = _coerce({k: v for k, v in values.items() if k in INSTANCE_COLUMNS})
     row["updated_at"] = now()
     q = t.instances.update().where(t.instances.c.uuid == uuid).where(t.instances.c.deleted == 0)
@@ -103,6 +105,8 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
     if expected_vm_state is not ...:
         q = q.where(t.instances.c.vm_state.in_(list(expected_vm_state)))
     with db.begin() as conn:
+        if event is not None:
+            _action_event(conn, uuid, request_id, **event)
         res = conn.execute(q.values(**row))
         if res.rowcount == 0:
             cur = conn.execute(sa.select(t.instances.c.task_state, t.instances.c.vm_state)
@@ -270,22 +274,27 @@ def start_action(db, uuid, action, ctx) -> int:
 
 def action_event(db, uuid, request_id, event, result=None, host=None, tb=None, finish=False):
     """Start (finish=False) or finish an event of the action of *request_id*."""
-    a, e = t.instance_actions, t.instance_actions_events
     with db.begin() as conn:
-        action_id = conn.execute(sa.select(a.c.id).where(a.c.instance_uuid == uuid)
-                                 .where(a.c.request_id == request_id)
-                                 .order_by(a.c.id.desc())).scalar()
-        if action_id is None:
-            return
-        if not finish:
-            conn.execute(e.insert().values(action_id=action_id, event=event, host=host,
-                                           start_time=now(), created_at=now()))
-            return
-        conn.execute(e.update().where(e.c.action_id == action_id).where(e.c.event == event)
-                     .values(result=result, finish_time=now(), traceback=tb, updated_at=now()))
-        if result == "Error":
-            conn.execute(a.update().where(a.c.id == action_id).values(message="Error"))
-        conn.execute(a.update().where(a.c.id == action_id).values(finish_time=now()))
+        _action_event(conn, uuid, request_id, event, result, host, tb, finish)
+
+
+def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None,
+                  finish=False):
+    a, e = t.instance_actions, t.instance_actions_events
+    action_id = conn.execute(sa.select(a.c.id).where(a.c.instance_uuid == uuid)
+                             .where(a.c.request_id == request_id)
+                             .order_by(a.c.id.desc())).scalar()
+    if action_id is None:
+        return
+    if not finish:
+        conn.execute(e.insert().values(action_id=action_id, event=event, host=host,
+                                       start_time=now(), created_at=now()))
+        return
+    conn.execute(e.update().where(e.c.action_id == action_id).where(e.c.event == event)
+                 .values(result=result, finish_time=now(), traceback=tb, updated_at=now()))
+    if result == "Error":
+        conn.execute(a.update().where(a.c.id == action_id).values(message="Error"))
+    conn.execute(a.update().where(a.c.id == action_id).values(finish_time=now()))
 
 
 def list_actions(db, uuid):

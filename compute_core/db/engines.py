@@ -39,7 +39,10 @@ class Database:
         else:
             self._write_lock = threading.RLock()
         self._tc = enginefacade.transaction_context()
-        kwargs = {"connection": url, "sqlite_fk": True}
+        # thread_checkin=False: oslo.db would otherwise time.sleep(0) at every
+        # connection check-in so eventlet greenthreads get a turn; with real
+        # threads that only forces a GIL hand-off per query.
+        kwargs = {"connection": url, "sqlite_fk": True, "thread_checkin": False}
         # oslo.db's default (10 tries, 10 s apart) suits a service starting
         # before its database; a command line tool passes max_retries=1.
         if max_retries is not None:
