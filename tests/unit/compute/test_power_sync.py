@@ -1,0 +1,72 @@
+"""The compute service's periodic power-state sync against its driver."""
+from compute_core import conf as conf_mod
+from compute_core.compute.manager import ComputeManager
+from compute_core.virt.driver import InstanceInfo, PowerState
+
+
+class FakeConductor:
+    def __init__(self, instances):
+        self.instances = {i["uuid"]: dict(i) for i in instances}
+        self.updates = []
+
+    def instances_on_host(self, ctxt, host):
+        return list(self.instances.values())
+
+    def instance_update(self, ctxt, uuid, values, expected_task_state="__any__", event=None):
+        self.updates.append((uuid, values, expected_task_state))
+        self.instances[uuid].update(values)
+        return self.instances[uuid]
+
+
+class Driver:
+    def __init__(self, states):
+        self.states = states
+
+    def get_info(self, instance):
+        from compute_core import exception
+
+        if instance["uuid"] not in self.states:
+            raise exception.InstanceNotFound(instance_id=instance["uuid"])
+        return InstanceInfo(state=self.states[instance["uuid"]])
+
+
+def _inst(uuid, vm_state="active", power_state=1, task_state=None):
+    return {"uuid": uuid, "vm_state": vm_state, "power_state": power_state,
+            "task_state": task_state}
+
+
+def _manager(instances, states):
+    conf = conf_mod.load()
+    conductor = FakeConductor(instances)
+    mgr = ComputeManager(conf, "h1", Driver(states), conductor, placement=None, notifier=None)
+    return mgr, conductor
+
+
+def test_guest_stopped_behind_our_back_becomes_stopped():
+    mgr, conductor = _manager([_inst("a")], {"a": PowerState.SHUTDOWN})
+    mgr.sync_power_states()
+    assert conductor.updates == [("a", {"power_state": 4, "vm_state": "stopped"}, None)]
+
+
+def test_vanished_guest_is_nostate_and_stopped():
+    mgr, conductor = _manager([_inst("a")], {})
+    mgr.sync_power_states()
+    assert conductor.instances["a"]["power_state"] == 0
+    assert conductor.instances["a"]["vm_state"] == "stopped"
+
+
+def test_matching_state_and_busy_instances_are_left_alone():
+    mgr, conductor = _manager(
+        [_inst("a"), _inst("b", task_state="rebooting", power_state=1),
+         _inst("c", vm_state="building", power_state=0), _inst("d", vm_state="error")],
+        {"a": PowerState.RUNNING, "b": PowerState.SHUTDOWN, "c": PowerState.RUNNING,
+         "d": PowerState.RUNNING})
+    mgr.sync_power_states()
+    assert conductor.updates == []
+
+
+def test_paused_guest_updates_power_state_only():
+    mgr, conductor = _manager([_inst("a", vm_state="paused", power_state=1)],
+                              {"a": PowerState.PAUSED})
+    mgr.sync_power_states()
+    assert conductor.updates == [("a", {"power_state": 3}, None)]
