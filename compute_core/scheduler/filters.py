@@ -13,7 +13,7 @@ import logging
 LOG = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class HostState:
     """What the scheduler knows of one compute node while it decides.
 
