@@ -114,6 +114,7 @@ setup(
         "cheroot>=10.0",
         "cotyledon>=1.7",  # oslo.service's threading backend (no eventlet)
         "netaddr>=0.10",
+        "PyYAML>=6.0",  # clouds.yaml written by the pytest plugin
         "PyMySQL>=1.0",
         "psycopg2-binary>=2.9",
     ],
@@ -127,6 +128,7 @@ setup(
             "osc-placement>=4.0",
             "gabbi>=3.0",
             "ruff",
+            "wheel",  # the third-party plugin test builds a wheel offline
         ],
     },
     entry_points=ENTRY_POINTS,
