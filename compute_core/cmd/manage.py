@@ -7,16 +7,25 @@ images, in the shape of nova-manage::
     db sync [VERSION] [--local_cell] | db version
     cell_v2 map_cell0 | create_cell | list_cells | discover_hosts | list_hosts | delete_cell
     placement sync [VERSION] | placement version
+    placement heal_allocations [--max-count N] [--instance UUID | --cell UUID]
+                               [--dry-run] [--verbose]
+    placement audit [--resource_provider UUID] [--delete] [--verbose]
     plugins list
     image import NAME FILE [--disk-format F] [--property KEY=VALUE ...]
 
 Exit codes follow nova-manage: 0 done, 1 failed, 2 wrong usage or refused
 (a duplicate cell, hosts still in a cell, ...), 255 an unexpected error.
+``placement heal_allocations`` and ``placement audit`` have nova-manage's own
+codes (see compute_core.placement.heal): heal exits 0 healed, 1 --max-count
+reached, 2 no compute node, 3 allocation failed, 4 nothing to heal, 127
+invalid input; audit 0 no orphan, 1 failed, 3 orphans found, 4 orphans
+deleted, 127 invalid input.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import uuid as uuidlib
 
 import sqlalchemy as sa
 
@@ -26,6 +35,9 @@ from compute_core.cmd.common import CommandError
 from compute_core.db import api_db, api_schema, cell_db, migration
 from compute_core.db.cells import CELL0_UUID, cell0_url, discover_hosts, map_cell0
 from compute_core.image import load_image_backend
+
+# nova-manage's code for invalid input (placement heal_allocations, audit).
+EXIT_INVALID = 127
 
 # --------------------------------------------------------------- migrations
 
@@ -86,6 +98,69 @@ def placement_version(conf, args) -> int:
     with common.Databases(conf) as dbs:
         print(migration.current(dbs.placement()))
     return 0
+
+
+def _placement_repair(conf, run) -> int:
+    """Run heal_allocations or audit (*run*) with the API and cell
+    databases and a placement client; a HealError is one line and its code."""
+    from compute_core.placement import heal
+    from compute_core.placement.client import PlacementClient
+
+    placement = PlacementClient(conf)
+    try:
+        placement.endpoint  # a missing [placement] endpoint fails before any work
+        with common.Databases(conf) as dbs:
+            api = dbs.api()
+            return run(heal, api, dbs.cells(api), placement)
+    except heal.HealError as exc:
+        raise CommandError(str(exc), exc.exit_code) from None
+    finally:
+        placement.close()
+
+
+def _uuid_arg(value: str | None, option: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(uuidlib.UUID(value))
+    except ValueError:
+        raise CommandError(f"{option} takes a UUID, not {value!r}", EXIT_INVALID) from None
+
+
+def placement_heal_allocations(conf, args) -> int:
+    instance_uuid = _uuid_arg(args.instance_uuid, "--instance")
+    cell_uuid = _uuid_arg(args.cell_uuid, "--cell")
+    max_count = None
+    if args.max_count is not None:
+        try:
+            max_count = int(args.max_count)
+        except ValueError:
+            max_count = 0
+        if max_count < 1:
+            raise CommandError("Must supply a positive integer for --max-count.",
+                               EXIT_INVALID)
+
+    def run(heal, api, cells, placement):
+        result = heal.heal_allocations(
+            api, cells, placement, max_count=max_count, instance_uuid=instance_uuid,
+            cell_uuid=cell_uuid, dry_run=args.dry_run,
+            output=print if args.verbose else (lambda _m: None))
+        return result.exit_code
+
+    return _placement_repair(conf, run)
+
+
+def placement_audit(conf, args) -> int:
+    provider_uuid = _uuid_arg(args.provider_uuid, "--resource_provider")
+
+    def run(heal, api, cells, placement):
+        result = heal.audit(api, cells, placement, provider_uuid=provider_uuid,
+                            delete=args.delete,
+                            output=print if args.verbose else (lambda _m: None),
+                            report=print)
+        return result.exit_code
+
+    return _placement_repair(conf, run)
 
 
 # ------------------------------------------------------------------ cell_v2
@@ -311,6 +386,29 @@ def build_parser() -> argparse.ArgumentParser:
     _sync_parser(actions, "sync", placement_sync, "migrate the [placement_database]")
     actions.add_parser("version", help="print its revision").set_defaults(
         func=placement_version)
+    p = actions.add_parser(
+        "heal_allocations", help="create the missing allocations of instances on a host "
+        "(exit 0 healed, 1 --max-count reached, 2 no compute node, 3 allocation failed, "
+        "4 nothing to heal, 127 invalid input)")
+    p.add_argument("--max-count", dest="max_count", metavar="N",
+                   help="heal at most N instances, then exit 1; run again until it "
+                        "exits 0 or 4 (default: all, in batches of 50)")
+    p.add_argument("--instance", dest="instance_uuid", metavar="UUID",
+                   help="only this instance (--max-count then has no effect)")
+    p.add_argument("--cell", dest="cell_uuid", metavar="UUID",
+                   help="only the instances of this cell")
+    p.add_argument("--dry-run", dest="dry_run", action="store_true",
+                   help="say what would be healed, change nothing (exits 4)")
+    p.add_argument("--verbose", action="store_true", help="say what is done")
+    p.set_defaults(func=placement_heal_allocations)
+    p = actions.add_parser(
+        "audit", help="find allocations no instance or migration owns "
+        "(exit 0 none, 1 failed, 3 found, 4 found and deleted, 127 invalid input)")
+    p.add_argument("--resource_provider", dest="provider_uuid", metavar="UUID",
+                   help="only this resource provider")
+    p.add_argument("--delete", action="store_true", help="delete the orphaned allocations")
+    p.add_argument("--verbose", action="store_true", help="say what is checked")
+    p.set_defaults(func=placement_audit)
 
     actions = category("cell_v2", "cells v2 mappings")
     p = actions.add_parser("map_cell0", help="create the cell0 mapping")
