@@ -661,7 +661,7 @@ def post_allocations(req, state, version):
 def delete_allocations(req, state, version, consumer_uuid):
     _admin(req)
     consumer = _uuid(consumer_uuid, "consumer uuid")
-    if not ob.get_allocations(state.db, consumer, state.rc_cache)["allocations"]:
+    if not ob.has_allocations(state.db, consumer):
         raise NotFound(f"No allocations for consumer '{consumer}'")
     ob.replace_allocations(state.db, [{"consumer_uuid": consumer, "allocations": {}}],
                            state.rc_cache)

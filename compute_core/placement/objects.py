@@ -63,6 +63,48 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+# Statements of the hot paths (every claim, every lookup of a provider) are
+# built once, with bound parameters: building a SQLAlchemy construct costs
+# more CPU than running it, and a statement built once hits SQLAlchemy's
+# compiled cache without even computing its cache key anew.
+_b = sa.bindparam
+_rp, _inv, _alloc, _cons = s.resource_providers, s.inventories, s.allocations, s.consumers
+
+_PROVIDER_BY_UUID = sa.select(_rp.c.id, _rp.c.generation).where(_rp.c.uuid == _b("uuid"))
+_BUMP = (_rp.update().where(_rp.c.id == _b("rp_id")).where(_rp.c.generation == _b("expected"))
+         .values(generation=_b("new_gen"), updated_at=_b("now")))
+_USAGE_BY_CLASS = (sa.select(_alloc.c.resource_class_id, sa.func.sum(_alloc.c.used))
+                   .where(_alloc.c.resource_provider_id == _b("rp_id"))
+                   .group_by(_alloc.c.resource_class_id))
+# What a claim reads before it writes, in one round trip: k=0 the consumer
+# row (id, generation), k=1 the providers it holds allocations on, k=2 the
+# providers it asks for (by uuid).
+_CLAIM_STATE = sa.union_all(
+    sa.select(sa.literal_column("0").label("k"), _cons.c.id, _cons.c.generation,
+              sa.null().label("uuid")).where(_cons.c.uuid == _b("cu")),
+    sa.select(sa.literal_column("1"), _rp.c.id, _rp.c.generation, sa.null()).distinct()
+    .select_from(_alloc.join(_rp, _rp.c.id == _alloc.c.resource_provider_id))
+    .where(_alloc.c.consumer_id == _b("cu")),
+    sa.select(sa.literal_column("2"), _rp.c.id, _rp.c.generation, _rp.c.uuid)
+    .where(_rp.c.uuid.in_(_b("uuids", expanding=True))))
+_CLAIM_STATE_NO_PROVIDERS = sa.union_all(*_CLAIM_STATE.selects[:2])
+_INVENTORY_AND_USAGE = sa.select(
+    _inv.c.resource_provider_id, _inv.c.resource_class_id, _inv.c.total, _inv.c.reserved,
+    _inv.c.min_unit, _inv.c.max_unit, _inv.c.step_size, _inv.c.allocation_ratio,
+    sa.select(sa.func.coalesce(sa.func.sum(_alloc.c.used), 0))
+    .where(_alloc.c.resource_provider_id == _inv.c.resource_provider_id)
+    .where(_alloc.c.resource_class_id == _inv.c.resource_class_id)
+    .scalar_subquery().label("used"),
+).where(_inv.c.resource_provider_id.in_(_b("rp_ids", expanding=True))).order_by(
+    _inv.c.resource_provider_id, _inv.c.id)
+_DELETE_CONSUMER_ALLOCATIONS = _alloc.delete().where(_alloc.c.consumer_id == _b("cu"))
+_DELETE_CONSUMER = _cons.delete().where(_cons.c.id == _b("consumer_row"))
+# Its SET clause comes from the column names among the parameters.
+_UPDATE_CONSUMER = (_cons.update().where(_cons.c.id == _b("consumer_row"))
+                    .where(_cons.c.generation == _b("expected_gen")))
+_HAS_ALLOCATIONS = sa.select(_alloc.c.id).where(_alloc.c.consumer_id == _b("cu")).limit(1)
+
+
 # ---------------------------------------------------------------- classes
 
 class ResourceClassCache:
@@ -70,6 +112,9 @@ class ResourceClassCache:
 
     def __init__(self, db):
         self.db = db
+        # Ids of projects and users by external id: those rows are never
+        # deleted nor renamed, so once seen an id holds for good.
+        self.external_ids: dict = {}
         self._by_name = {name: i for i, name in enumerate(orc.STANDARDS)}
         self._by_id = dict(enumerate(orc.STANDARDS))
 
@@ -161,8 +206,7 @@ def _uuid_map(conn, ids):
 
 
 def _provider_id(conn, rp_uuid: str) -> tuple[int, int]:
-    rp = s.resource_providers
-    row = conn.execute(sa.select(rp.c.id, rp.c.generation).where(rp.c.uuid == rp_uuid)).first()
+    row = conn.execute(_PROVIDER_BY_UUID, {"uuid": rp_uuid}).first()
     if row is None:
         raise NotFound(f"No resource provider with uuid {rp_uuid} found",
                        code="placement.resource_provider.not_found")
@@ -332,9 +376,8 @@ def delete_provider(db, rp_uuid: str) -> None:
 
 
 def _bump_generation(conn, rp_id: int, expected: int) -> int:
-    rp = s.resource_providers
-    res = conn.execute(rp.update().where(rp.c.id == rp_id).where(rp.c.generation == expected)
-                       .values(generation=expected + 1, updated_at=_now()))
+    res = conn.execute(_BUMP, {"rp_id": rp_id, "expected": expected,
+                               "new_gen": expected + 1, "now": _now()})
     if res.rowcount != 1:
         raise ProviderRaced(
             "resource provider generation conflict: another process changed the "
@@ -451,10 +494,7 @@ def delete_inventory(db, rp_uuid: str, rc_name: str, generation, rc_cache) -> in
 
 
 def _usage_by_class(conn, rp_id: int) -> dict:
-    a = s.allocations
-    q = (sa.select(a.c.resource_class_id, sa.func.sum(a.c.used))
-         .where(a.c.resource_provider_id == rp_id).group_by(a.c.resource_class_id))
-    return {rc: int(n) for rc, n in conn.execute(q)}
+    return {rc: int(n) for rc, n in conn.execute(_USAGE_BY_CLASS, {"rp_id": rp_id})}
 
 
 def get_usages(db, rp_uuid: str, rc_cache) -> tuple[int, dict]:
@@ -570,14 +610,25 @@ def provider_allocations(db, rp_uuid: str, rc_cache) -> tuple[int, dict]:
     return gen, out
 
 
-def _external_ids(db, claims) -> dict:
+def _external_ids(db, claims, known=None) -> dict:
+    """{("project_id"|"user_id", external id): row id} of *claims*; *known*
+    (a dict kept by the caller across requests) saves the look-ups."""
     ids = {}
+    known = {} if known is None else known
     for claim in claims:
         if claim["allocations"]:
             for table, key in ((s.projects, "project_id"), (s.users, "user_id")):
                 if (key, claim[key]) not in ids:
-                    ids[(key, claim[key])] = _external_id(db, table, claim[key])
+                    row_id = known.get((key, claim[key]))
+                    if row_id is None:
+                        row_id = known[(key, claim[key])] = _external_id(db, table, claim[key])
+                    ids[(key, claim[key])] = row_id
     return ids
+
+
+def has_allocations(db, consumer_uuid: str) -> bool:
+    with db.connect() as conn:
+        return conn.execute(_HAS_ALLOCATIONS, {"cu": consumer_uuid}).first() is not None
 
 
 def replace_allocations(db, claims: list[dict], rc_cache, attempts: int = 30) -> None:
@@ -590,7 +641,7 @@ def replace_allocations(db, claims: list[dict], rc_cache, attempts: int = 30) ->
     written then. A provider whose generation moved under us (another claim
     won the race) is re-read and retried, as Placement does.
     """
-    ext = _external_ids(db, claims)
+    ext = _external_ids(db, claims, rc_cache.external_ids)
     for attempt in range(attempts):
         try:
             with db.begin() as conn:
@@ -617,7 +668,7 @@ def is_write_race(exc) -> bool:
 
 def _apply_claims(conn, claims, rc_cache, ext) -> set:
     """Write *claims* in the open transaction; return the provider ids touched."""
-    a, c, inv, rp = s.allocations, s.consumers, s.inventories, s.resource_providers
+    a, c = s.allocations, s.consumers
     touched: dict[int, int] = {}  # provider id -> generation read
     consumers = {}
     holding = set()
@@ -625,11 +676,23 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
     names = {}
     for claim in claims:
         cu = claim["consumer_uuid"]
-        row = conn.execute(sa.select(c.c.id, c.c.generation).where(c.c.uuid == cu)).first()
+        wanted = claim["allocations"]
+        row, held, found = None, [], {}
+        if wanted:
+            rows = conn.execute(_CLAIM_STATE, {"cu": cu, "uuids": list(wanted)}).all()
+        else:
+            rows = conn.execute(_CLAIM_STATE_NO_PROVIDERS, {"cu": cu}).all()
+        for kind, row_id, gen, rp_uuid in rows:
+            if kind == 0:
+                row = (row_id, gen)
+            elif kind == 1:
+                held.append((row_id, gen))
+            else:
+                found[rp_uuid] = (row_id, gen)
         consumers[cu] = row
         if "consumer_generation" in claim:
             expected = claim["consumer_generation"]
-            have = None if row is None else row.generation
+            have = None if row is None else row[1]
             if have != expected:
                 if expected is None:
                     detail = (f"consumer generation conflict - expected null but got {have}: "
@@ -638,16 +701,15 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
                     detail = (f"consumer generation conflict - expected {expected} but got "
                               f"{have}")
                 raise GenerationConflict(detail, code="placement.concurrent_update")
-        held = conn.execute(
-            sa.select(rp.c.id, rp.c.generation).distinct()
-            .select_from(a.join(rp, rp.c.id == a.c.resource_provider_id))
-            .where(a.c.consumer_id == cu)).all()
         if held:
             holding.add(cu)
         for rp_id, gen in held:
             touched.setdefault(rp_id, gen)
-        for rp_uuid, resources in claim["allocations"].items():
-            rp_id, gen = _provider_id_for_alloc(conn, rp_uuid)
+        for rp_uuid, resources in wanted.items():
+            if rp_uuid not in found:
+                raise BadRequest(f"Allocation for resource provider '{rp_uuid}' that does "
+                                 "not exist.")
+            rp_id, gen = found[rp_uuid]
             touched.setdefault(rp_id, gen)
             for rc_name, amount in resources.items():
                 rc_id = rc_cache.id_of(rc_name)
@@ -666,40 +728,39 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
             # Only when there is something to delete: on InnoDB a DELETE that
             # matches nothing still gap-locks the index and serialises
             # unrelated claims.
-            conn.execute(a.delete().where(a.c.consumer_id == cu))
+            conn.execute(_DELETE_CONSUMER_ALLOCATIONS, {"cu": cu})
         if not claim["allocations"]:
             if row is not None:
-                conn.execute(c.delete().where(c.c.id == row.id))
+                conn.execute(_DELETE_CONSUMER, {"consumer_row": row[0]})
             continue
         project = ext[("project_id", claim["project_id"])]
         user = ext[("user_id", claim["user_id"])]
         if row is None:
             try:
-                conn.execute(c.insert().values(uuid=cu, project_id=project, user_id=user,
-                                               generation=1, created_at=_now(),
-                                               consumer_type=claim.get("consumer_type")))
+                conn.execute(c.insert(), {"uuid": cu, "project_id": project, "user_id": user,
+                                          "generation": 1, "created_at": _now(),
+                                          "consumer_type": claim.get("consumer_type")})
             except db_exc.DBDuplicateEntry:
                 raise GenerationConflict(
                     f"consumer generation conflict - consumer {cu} was created "
                     "concurrently", code="placement.concurrent_update") from None
         else:
-            values = {"generation": row.generation + 1, "project_id": project,
-                      "user_id": user, "updated_at": _now()}
+            values = {"consumer_row": row[0], "expected_gen": row[1], "generation": row[1] + 1,
+                      "project_id": project, "user_id": user, "updated_at": _now()}
             if claim.get("consumer_type") is not None:
                 values["consumer_type"] = claim["consumer_type"]
-            res = conn.execute(c.update().where(c.c.id == row.id)
-                               .where(c.c.generation == row.generation).values(**values))
+            res = conn.execute(_UPDATE_CONSUMER, values)
             if res.rowcount != 1:
                 raise GenerationConflict("consumer generation conflict - the consumer was "
                                          "changed concurrently",
                                          code="placement.concurrent_update")
     if not new_rows:
         return set(touched)
-    wanted_keys = set(names)
-    inv_rows = {}
-    for rp_id in {k[0] for k in wanted_keys}:
-        for r in conn.execute(sa.select(inv).where(inv.c.resource_provider_id == rp_id)):
-            inv_rows[(rp_id, r.resource_class_id)] = r
+    # The new rows go in first: the usage read back with the inventories
+    # then counts them (and no longer the replaced ones).
+    conn.execute(a.insert(), new_rows)
+    inv_rows = {(r.resource_provider_id, r.resource_class_id): r for r in conn.execute(
+        _INVENTORY_AND_USAGE, {"rp_ids": sorted({k[0] for k in names})})}
     for r in new_rows:
         key = (r["resource_provider_id"], r["resource_class_id"])
         rp_uuid, rc_name = names[key]
@@ -713,27 +774,14 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
                 f"Unable to allocate inventory: Unable to allocate {r['used']} of "
                 f"{rc_name} on resource provider '{rp_uuid}': violates min_unit, max_unit, "
                 "or step_size.")
-    conn.execute(a.insert(), new_rows)
-    for rp_id in {k[0] for k in wanted_keys}:
-        used = _usage_by_class(conn, rp_id)
-        for (p, rc_id), irow in inv_rows.items():
-            if p != rp_id or (p, rc_id) not in wanted_keys:
-                continue
-            if used.get(rc_id, 0) > (irow.total - irow.reserved) * irow.allocation_ratio:
-                rp_uuid, rc_name = names[(p, rc_id)]
-                raise Conflict(
-                    f"Unable to allocate inventory: Unable to create allocation for "
-                    f"'{rc_name}' on resource provider '{rp_uuid}'. The requested amount "
-                    "would exceed the capacity.")
+    for key, irow in inv_rows.items():
+        if key in names and int(irow.used) > (irow.total - irow.reserved) * irow.allocation_ratio:
+            rp_uuid, rc_name = names[key]
+            raise Conflict(
+                f"Unable to allocate inventory: Unable to create allocation for "
+                f"'{rc_name}' on resource provider '{rp_uuid}'. The requested amount "
+                "would exceed the capacity.")
     return set(touched)
-
-
-def _provider_id_for_alloc(conn, rp_uuid):
-    try:
-        return _provider_id(conn, rp_uuid)
-    except NotFound:
-        raise BadRequest(f"Allocation for resource provider '{rp_uuid}' that does not exist."
-                         ) from None
 
 
 def reshape(db, inventories: dict, claims: list[dict], rc_cache,
@@ -742,7 +790,7 @@ def reshape(db, inventories: dict, claims: list[dict], rc_cache,
     allocations of several consumers in one transaction. *inventories* is
     {rp_uuid: (generation, {class: inventory})}. Inventories may drop a class
     still allocated as long as the new allocations move it away."""
-    ext = _external_ids(db, claims)
+    ext = _external_ids(db, claims, rc_cache.external_ids)
     a, inv = s.allocations, s.inventories
     with db.begin() as conn:
         rp_ids = {}
