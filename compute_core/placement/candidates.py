@@ -104,14 +104,20 @@ def _free_expr(inv, amount):
         (inv.c.total - inv.c.reserved) * inv.c.allocation_ratio >= used + amount)
 
 
+def _some(ids) -> bool:
+    """A non-empty collection of ids, or a bound parameter standing for one."""
+    return isinstance(ids, sa.BindParameter) or bool(ids)
+
+
 def _trait_filters(rp_id_col, required_ids, forbidden_ids):
-    """Clauses for [set of any-of trait ids] required and forbidden ids."""
+    """Clauses for [set of any-of trait ids] required and forbidden ids
+    (collections of ids, or expanding bound parameters)."""
     rpt = s.resource_provider_traits
     out = []
     for any_of in required_ids:
         out.append(rp_id_col.in_(sa.select(rpt.c.resource_provider_id)
                                  .where(rpt.c.trait_id.in_(any_of))))
-    if forbidden_ids:
+    if _some(forbidden_ids):
         out.append(rp_id_col.not_in(sa.select(rpt.c.resource_provider_id)
                                     .where(rpt.c.trait_id.in_(forbidden_ids))))
     return out
@@ -123,7 +129,7 @@ def _agg_filters(rp_id_col, member_of_ids, forbidden_ids):
     for any_of in member_of_ids:
         out.append(rp_id_col.in_(sa.select(rpa.c.resource_provider_id)
                                  .where(rpa.c.aggregate_id.in_(any_of))))
-    if forbidden_ids:
+    if _some(forbidden_ids):
         out.append(rp_id_col.not_in(sa.select(rpa.c.resource_provider_id)
                                     .where(rpa.c.aggregate_id.in_(forbidden_ids))))
     return out
@@ -184,8 +190,10 @@ def find(db, groups: list[RequestGroup], wide: RequestWide, rc_cache) -> dict:
     "resources": {rc: {"capacity", "used"}}, "traits", "parent_provider_uuid",
     "root_provider_uuid"}}}. The handler trims it for older microversions."""
     with db.connect() as conn:
-        flat = (len(groups) == 1 and groups[0].resources and not wide.same_subtree
-                and not has_trees(conn) and not _sharing_ids(conn))
+        flat = len(groups) == 1 and groups[0].resources and not wide.same_subtree
+        if flat:
+            trees, sharing = conn.execute(_TREES_OR_SHARING).one()
+            flat = not trees and not sharing
         if flat:
             return _find_flat(conn, groups[0], wide, rc_cache)
         return _General(conn, groups, wide, rc_cache).run()
@@ -193,24 +201,72 @@ def find(db, groups: list[RequestGroup], wide: RequestWide, rc_cache) -> dict:
 
 # ------------------------------------------------------------- flat path
 
-def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache) -> dict:
-    """One row per matching provider: its id, uuid and, for each requested
-    class, capacity and usage; the capacity test, the filters, the order and
-    the LIMIT all run in the database."""
-    rp, inv, a = s.resource_providers, s.inventories, s.allocations
-    resolved = _resolve_names(conn, group)
-    root_resolved = _resolve_names(conn, RequestGroup(required=wide.root_required,
-                                                      forbidden=wide.root_forbidden))
-    if resolved is None or root_resolved is None:
-        return EMPTY
+_b = sa.bindparam
+
+# Whether any provider has a parent, whether any shares: either rules the
+# flat path out. One round trip, built once.
+_TREES_OR_SHARING = sa.select(
+    sa.exists().where(s.resource_providers.c.parent_provider_id.is_not(None)),
+    sa.exists().where(s.resource_provider_traits.c.trait_id == s.traits.c.id)
+    .where(s.traits.c.name == SHARES_TRAIT))
+
+# The rest of the summaries of the providers chosen, read by id range: k=0
+# rows are the inventories of the classes not asked for (class, total,
+# reserved, ratio, used), k=1 rows the traits (name).
+_FLAT_SUMMARY_REST = sa.union_all(
+    sa.select(sa.literal_column("0").label("k"), s.inventories.c.resource_provider_id,
+              s.inventories.c.resource_class_id,
+              s.inventories.c.total, s.inventories.c.reserved,
+              s.inventories.c.allocation_ratio,
+              sa.select(sa.func.coalesce(sa.func.sum(s.allocations.c.used), 0))
+              .where(s.allocations.c.resource_provider_id
+                     == s.inventories.c.resource_provider_id)
+              .where(s.allocations.c.resource_class_id == s.inventories.c.resource_class_id)
+              .scalar_subquery().label("used"),
+              sa.null().label("name"))
+    .where(s.inventories.c.resource_provider_id.between(_b("lo"), _b("hi")))
+    .where(s.inventories.c.resource_class_id.not_in(_b("asked", expanding=True))),
+    sa.select(sa.literal_column("1"), s.resource_provider_traits.c.resource_provider_id,
+              sa.null(), sa.null(), sa.null(), sa.null(), sa.null(), s.traits.c.name)
+    .join(s.traits, s.traits.c.id == s.resource_provider_traits.c.trait_id)
+    .where(s.resource_provider_traits.c.resource_provider_id.between(_b("lo"), _b("hi"))))
+
+# Flat queries by shape (see _flat_shape); every value is a bound parameter,
+# so one statement serves every request of its shape.
+_FLAT_QUERIES: dict = {}
+_FLAT_QUERIES_MAX = 256
+
+
+def _flat_shape(group, resolved, root_resolved, wide):
     required, forbidden, member_of, forbidden_aggs = resolved
+    return (len(group.resources), len(required), bool(forbidden), len(root_resolved[0]),
+            bool(root_resolved[1]), len(member_of), bool(forbidden_aggs),
+            group.in_tree is not None, wide.limit is not None)
+
+
+def _flat_query(shape):
+    q = _FLAT_QUERIES.get(shape)
+    if q is None:
+        q = _build_flat_query(*shape)
+        if len(_FLAT_QUERIES) < _FLAT_QUERIES_MAX:
+            _FLAT_QUERIES[shape] = q
+    return q
+
+
+def _expanding(name):
+    return _b(name, expanding=True)
+
+
+def _build_flat_query(n_resources, n_required, forbidden, n_root_required, root_forbidden,
+                      n_member_of, forbidden_aggs, in_tree, limit):
+    """Parameters: rc{i}, amount{i} per class; req{j}, forbidden, root_req{j},
+    root_forbidden, member{j}, forbidden_aggs (lists of ids); root; limit."""
+    rp, inv, a = s.resource_providers, s.inventories, s.allocations
     joined = rp
     columns = [rp.c.id, rp.c.uuid]
     conds = []
-    requested = []
-    for i, (rc_name, amount) in enumerate(group.resources.items()):
-        rc_id = rc_cache.id_of(rc_name)
-        requested.append((rc_id, rc_name))
+    for i in range(n_resources):
+        rc_id, amount = _b(f"rc{i}", type_=sa.Integer), _b(f"amount{i}", type_=sa.Integer)
         inv_i = inv.alias(f"inv{i}")
         use_i = (sa.select(a.c.resource_provider_id.label("rp"),
                            sa.func.sum(a.c.used).label("used"))
@@ -223,19 +279,55 @@ def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache) -> dict:
         used = sa.func.coalesce(use_i.c.used, 0)
         columns += [capacity, used]
         conds += [inv_i.c.min_unit <= amount, inv_i.c.max_unit >= amount,
-                  (sa.literal(amount) % inv_i.c.step_size) == 0, capacity >= used + amount]
-    conds += (_trait_filters(rp.c.id, required, forbidden)
-              + _trait_filters(rp.c.id, root_resolved[0], root_resolved[1])
-              + _agg_filters(rp.c.id, member_of, forbidden_aggs))
+                  (amount % inv_i.c.step_size) == 0, capacity >= used + amount]
+    conds += (_trait_filters(rp.c.id, [_expanding(f"req{j}") for j in range(n_required)],
+                             _expanding("forbidden") if forbidden else None)
+              + _trait_filters(rp.c.id,
+                               [_expanding(f"root_req{j}") for j in range(n_root_required)],
+                               _expanding("root_forbidden") if root_forbidden else None)
+              + _agg_filters(rp.c.id, [_expanding(f"member{j}") for j in range(n_member_of)],
+                             _expanding("forbidden_aggs") if forbidden_aggs else None))
+    if in_tree:
+        conds.append(rp.c.root_provider_id == _b("root"))
+    q = sa.select(*columns).select_from(joined).where(*conds).order_by(rp.c.id)
+    if limit:
+        q = q.limit(_b("limit", type_=sa.Integer))
+    return q
+
+
+def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache) -> dict:
+    """One row per matching provider: its id, uuid and, for each requested
+    class, capacity and usage; the capacity test, the filters, the order and
+    the LIMIT all run in the database."""
+    resolved = _resolve_names(conn, group)
+    root_resolved = _resolve_names(conn, RequestGroup(required=wide.root_required,
+                                                      forbidden=wide.root_forbidden))
+    if resolved is None or root_resolved is None:
+        return EMPTY
+    required, forbidden, member_of, forbidden_aggs = resolved
+    params = {}
+    requested = []
+    for i, (rc_name, amount) in enumerate(group.resources.items()):
+        rc_id = rc_cache.id_of(rc_name)
+        requested.append((rc_id, rc_name))
+        params[f"rc{i}"], params[f"amount{i}"] = rc_id, amount
+    for prefix, sets in (("req", required), ("root_req", root_resolved[0]),
+                         ("member", member_of)):
+        for j, ids in enumerate(sets):
+            params[f"{prefix}{j}"] = sorted(ids)
+    for name, ids in (("forbidden", forbidden), ("root_forbidden", root_resolved[1]),
+                      ("forbidden_aggs", forbidden_aggs)):
+        if ids:
+            params[name] = sorted(ids)
     if group.in_tree:
         root = _root_id_of(conn, group.in_tree)
         if root is None:
             return EMPTY
-        conds.append(rp.c.root_provider_id == root)
-    q = sa.select(*columns).select_from(joined).where(*conds).order_by(rp.c.id)
+        params["root"] = root
     if wide.limit is not None:
-        q = q.limit(wide.limit)
-    rows = conn.execute(q).all()
+        params["limit"] = wide.limit
+    q = _flat_query(_flat_shape(group, resolved, root_resolved, wide))
+    rows = conn.execute(q, params).all()
     if not rows:
         return EMPTY
     summaries = {}
@@ -249,18 +341,19 @@ def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache) -> dict:
                              "parent_provider_uuid": None, "root_provider_uuid": row[1]}
     # The rest of each summary: other classes and traits, read by id range
     # (cheap, index-ordered) and kept for the providers chosen.
-    lo, hi = rows[0][0], rows[-1][0]
-    in_range = inv.c.resource_provider_id.between(lo, hi)
-    others = inv.c.resource_class_id.not_in([rc_id for rc_id, _ in requested])
-    for rp_id, rc_id, total, reserved, ratio, used in _summary_rows(conn, sa.and_(
-            in_range, others)):
-        if rp_id in uuid_of:
+    traits = collections.defaultdict(set)
+    for kind, rp_id, rc_id, total, reserved, ratio, used, name in conn.execute(
+            _FLAT_SUMMARY_REST, {
+            "lo": rows[0][0], "hi": rows[-1][0], "asked": [rc_id for rc_id, _ in requested]}):
+        if rp_id not in uuid_of:
+            continue
+        if kind == 0:
             summaries[uuid_of[rp_id]]["resources"][rc_cache.name_of(rc_id)] = {
                 "capacity": int((total - reserved) * ratio), "used": int(used)}
-    rpt = s.resource_provider_traits
-    for rp_id, names in _traits_of(conn, rpt.c.resource_provider_id.between(lo, hi)).items():
-        if rp_id in uuid_of:
-            summaries[uuid_of[rp_id]]["traits"] = sorted(names)
+        else:
+            traits[rp_id].add(name)
+    for rp_id, names in traits.items():
+        summaries[uuid_of[rp_id]]["traits"] = sorted(names)
     resources = dict(group.resources)
     requests = [{"allocations": {row[1]: {"resources": resources}},
                  "mappings": {group.suffix: [row[1]]}} for row in rows]
