@@ -121,12 +121,13 @@ def _keep_sqlite_connections(engine):
     """oslo.db gives file SQLite a NullPool: a new connection (and its
     PRAGMAs) for every transaction, which costs more than the work itself in
     an embedded cloud. Swap in a QueuePool that keeps them, with the same
-    connect-event listeners (oslo.db's and ours)."""
+    connect-event listeners (oslo.db's and ours). No pre-ping: a local file
+    does not go away between two checkouts the way a server connection can."""
     old = engine.pool
     if isinstance(old, sa.pool.NullPool):
         engine.pool = sa.pool.QueuePool(
             old._creator, pool_size=16, max_overflow=64, timeout=30, recycle=old._recycle,
-            reset_on_return=old._reset_on_return, pre_ping=old._pre_ping,
+            reset_on_return=old._reset_on_return, pre_ping=False,
             _dispatch=old.dispatch, dialect=old._dialect)
         old.dispose()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
 
 from compute_core.db import cell_db
 from compute_core.scheduler.filters import HostState
@@ -20,11 +21,48 @@ def service_is_up(service: dict, down_time: int) -> bool:
     return (now - last).total_seconds() <= down_time
 
 
+class InstanceTracker:
+    """The live instances of one cell by host, kept current by reading only
+    what changed since the newest timestamp seen (with a margin for
+    transactions that committed late), instead of every instance on every
+    scheduling request."""
+
+    MARGIN = datetime.timedelta(seconds=5)
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._by_uuid: dict[str, dict] = {}
+        self._watermark = None
+
+    def by_host(self, db) -> dict:
+        with self._lock:
+            since = None if self._watermark is None else self._watermark - self.MARGIN
+            rows = cell_db.instances_changed_since(db, since)
+            for row in rows:
+                stamp = max(s for s in (row["created_at"], row["updated_at"],
+                                        row["deleted_at"]) if s is not None)
+                if self._watermark is None or stamp > self._watermark:
+                    self._watermark = stamp
+                if row["deleted"] or row["host"] is None:
+                    self._by_uuid.pop(row["uuid"], None)
+                else:
+                    self._by_uuid[row["uuid"]] = {
+                        k: row[k] for k in ("host", "uuid", "vm_state", "task_state",
+                                            "project_id")}
+            if self._watermark is None:
+                self._watermark = cell_db.now()
+            out: dict = {}
+            for inst in self._by_uuid.values():
+                out.setdefault(inst["host"], []).append(inst)
+            return out
+
+
 class HostManager:
     def __init__(self, conf, cells):
         self.conf = conf
         self.cells = cells
         self.failed_builds: dict[str, int] = {}
+        self._trackers: dict[str, InstanceTracker] = {}
 
     def host_states(self, provider_summaries: dict | None = None) -> list[HostState]:
         """Host states of the compute nodes (restricted to the providers in
@@ -38,7 +76,8 @@ class HostManager:
             if not nodes:
                 continue
             services = {s["host"]: s for s in cell_db.list_services(db, binary="compute-compute")}
-            by_host = cell_db.instances_by_host(db)
+            tracker = self._trackers.setdefault(cell["uuid"], InstanceTracker())
+            by_host = tracker.by_host(db)
             for node in nodes:
                 states.append(self._state(cell["uuid"], node, services.get(node["host"], {}),
                                           by_host.get(node["host"], []),
