@@ -93,7 +93,9 @@ class _PromptListener(impl_fake.FakeListener):
                     if message is not None:
                         return impl_fake.FakeIncomingMessage(ctxt, message, reply_q, requeue)
                 wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
-                if wait <= 0:
+                # stop() notifies under this lock: checking here, not only
+                # in the loop condition, means a stop is never slept through.
+                if wait <= 0 or self._stopped.is_set():
                     break
                 arrived.wait(wait)
         return None
