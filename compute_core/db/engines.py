@@ -104,8 +104,18 @@ class Database:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 yield conn
 
+    @contextlib.contextmanager
     def connect(self):
-        return self.engine.connect()
+        """A connection for reads.
+
+        On SQLite no BEGIN is sent (oslo.db would send one): each statement
+        reads its own consistent snapshot, which is what our read functions
+        need, and it saves a statement and a rollback per read.
+        """
+        with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                conn.info["in_transaction"] = True
+            yield conn
 
     def dispose(self) -> None:
         if self._engine is not None:
