@@ -18,7 +18,10 @@ import threading
 from compute_core import conf as conf_mod
 from compute_core import exception, rpc
 from compute_core import assembly, bootstrap
+from compute_core.db import cell_db
+from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
+from compute_core.virt import load_driver
 
 LOG = logging.getLogger(__name__)
 
@@ -208,8 +211,6 @@ class Cloud:
     def _start_compute(self, name, vcpus=None, memory_mb=None, disk_gb=None, driver=None):
         if name in self._computes:
             raise exception.Conflict(f"compute host {name} is already running")
-        from compute_core.virt import load_driver
-
         driver = driver or self._drivers.get(name) or load_driver(self.conf, name)
         for attr, value in (("vcpus", vcpus), ("memory_mb", memory_mb), ("disk_gb", disk_gb)):
             if value is not None:
@@ -236,12 +237,9 @@ class Cloud:
             bundle = self._computes.pop(name)
         bundle.stop()
         if mark_down:
-            from compute_core.db import cell_db
-            from compute_core.db import cell_schema as t
-
             _, db = self._api.cells.for_host(name)
             with db.begin() as conn:
-                conn.execute(t.services.update().where(t.services.c.host == name)
+                conn.execute(cell_schema.services.update().where(cell_schema.services.c.host == name)
                              .values(last_seen_up=cell_db.now().replace(year=2000)))
 
     def start_host(self, name):

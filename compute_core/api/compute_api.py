@@ -10,10 +10,13 @@ import logging
 import re
 import uuid as uuidlib
 
+import sqlalchemy as sa
+
 from compute_core import exception, notifications
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
+from compute_core.db import api_schema as t
 from compute_core.db.cells import CELL0_UUID
 from compute_core.scheduler.host_manager import service_is_up
 
@@ -165,9 +168,6 @@ class ComputeAPI:
         return instances, reservation_id
 
     def _keypair(self, ctxt, key_name):
-        from compute_core.db import api_schema as t
-        import sqlalchemy as sa
-
         with self.s.api_db.connect() as conn:
             row = conn.execute(sa.select(t.key_pairs.c.public_key)
                                .where(t.key_pairs.c.user_id == ctxt.user_id)

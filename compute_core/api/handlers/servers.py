@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import datetime
 import uuid as uuidlib
+from urllib.parse import urlencode
 
 from compute_core import exception
 from compute_core.api import schemas, views
+from compute_core.api.compute_api import decode_user_data
 from compute_core.api.faults import APIError
 from compute_core.compute import states
 
@@ -129,8 +131,6 @@ def _list(call, detail):
     if servers and len(servers) == limit:
         qs = dict(call.req.GET)
         qs.update(limit=str(limit), marker=servers[-1]["uuid"])
-        from urllib.parse import urlencode
-
         path = "servers/detail" if detail else "servers"
         body["servers_links"] = [{"rel": "next",
                                   "href": f"{call.req.application_url}/{path}?{urlencode(qs)}"}]
@@ -274,8 +274,6 @@ def create(call):
     user_data = server.get("user_data")
     try:
         if user_data is not None:
-            from compute_core.api.compute_api import decode_user_data
-
             decode_user_data(user_data)
         az = server.get("availability_zone")
         host = None
