@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from compute_core import exception
 
@@ -33,9 +34,13 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Libraries under oslo.messaging import eventlet (unused here: threads are
+    # our concurrency model), which warns about its own deprecation.
+    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
+    warnings.filterwarnings("ignore", message="Eventlet is deprecated")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("stevedore", "oslo_messaging", "cheroot", "urllib3", "alembic"):
+    for noisy in ("stevedore", "oslo_messaging", "oslo_service", "cheroot", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from compute_core.cloud import Cloud
 
