@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -63,6 +64,10 @@ def example_installed(tmp_path, request):
     _pip("install", "--no-deps", *isolation, str(src))
 
 
+def _canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def test_example_distribution_installs_and_runs_by_name(example_installed):
     listing = subprocess.run(
         [sys.executable, "-m", "compute_core.cmd.manage", "plugins", "list"],
@@ -70,11 +75,13 @@ def test_example_distribution_installs_and_runs_by_name(example_installed):
     assert listing.returncode == 0, listing.stderr
     rows = [[cell.strip() for cell in line.strip("|").split("|")]
             for line in listing.stdout.splitlines() if DIST in line]
-    assert sorted((r[0], r[1], r[2], r[3]) for r in rows) == sorted([
-        ("compute_core.virt_drivers", "example", DIST, "1.0.0"),
-        ("compute_core.scheduler.filters", "AvoidHostFilter", DIST, "1.0.0"),
-        ("compute_core.scheduler.weighers", "PreferredHostWeigher", DIST, "1.0.0"),
-        ("compute_core.console_proxies", "example-line", DIST, "1.0.0"),
+    # Builders spell the distribution name either way; PEP 503 makes them equal.
+    dist = _canonical(DIST)
+    assert sorted((r[0], r[1], _canonical(r[2]), r[3]) for r in rows) == sorted([
+        ("compute_core.virt_drivers", "example", dist, "1.0.0"),
+        ("compute_core.scheduler.filters", "AvoidHostFilter", dist, "1.0.0"),
+        ("compute_core.scheduler.weighers", "PreferredHostWeigher", dist, "1.0.0"),
+        ("compute_core.console_proxies", "example-line", dist, "1.0.0"),
     ])
 
     inner = subprocess.run(
