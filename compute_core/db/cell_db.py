@@ -297,21 +297,27 @@ def action_event(db, uuid, request_id, event, result=None, host=None, tb=None, f
 
 def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None,
                   finish=False):
+    """Start or finish an event of the action of *request_id*, in one or two
+    statements (the action is found inside them, not read first): these run
+    inside the cell's busiest write transactions."""
     a, e = t.instance_actions, t.instance_actions_events
-    action_id = conn.execute(sa.select(a.c.id).where(a.c.instance_uuid == uuid)
-                             .where(a.c.request_id == request_id)
-                             .order_by(a.c.id.desc())).scalar()
-    if action_id is None:
-        return
+    ts = now()
+    of_request = sa.and_(a.c.instance_uuid == uuid, a.c.request_id == request_id)
     if not finish:
-        conn.execute(e.insert().values(action_id=action_id, event=event, host=host,
-                                       start_time=now(), created_at=now()))
+        newest = (sa.select(a.c.id, sa.literal(event, sa.String), sa.literal(host, sa.String),
+                            sa.literal(ts, sa.DateTime), sa.literal(ts, sa.DateTime))
+                  .where(of_request).order_by(a.c.id.desc()).limit(1))
+        conn.execute(e.insert().from_select(
+            ["action_id", "event", "host", "start_time", "created_at"], newest))
         return
+    action_id = (sa.select(a.c.id).where(of_request).order_by(a.c.id.desc()).limit(1)
+                 .scalar_subquery())
     conn.execute(e.update().where(e.c.action_id == action_id).where(e.c.event == event)
-                 .values(result=result, finish_time=now(), traceback=tb, updated_at=now()))
+                 .values(result=result, finish_time=ts, traceback=tb, updated_at=ts))
+    values = {"finish_time": ts}
     if result == "Error":
-        conn.execute(a.update().where(a.c.id == action_id).values(message="Error"))
-    conn.execute(a.update().where(a.c.id == action_id).values(finish_time=now()))
+        values["message"] = "Error"
+    conn.execute(a.update().where(of_request).values(**values))
 
 
 def list_actions(db, uuid):
