@@ -28,7 +28,7 @@ import json, logging, sys
 logging.basicConfig(level=logging.ERROR)
 from compute_core import Cloud
 big = {"vcpus": 100000, "memory_mb": 10 ** 9, "disk_gb": 10 ** 7}
-overrides = {"quota.instances": -1, "quota.cores": -1, "quota.ram": -1}
+overrides = {"quota.instances": -1, "quota.cores": -1, "quota.ram": -1, **json.loads(sys.argv[2])}
 with Cloud(hosts=int(sys.argv[1]), host_resources=big, overrides=overrides) as cloud:
     print(json.dumps({"compute": cloud.compute_url}), flush=True)
     sys.stdin.read()
@@ -84,8 +84,11 @@ def main():
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--list-servers", type=int, default=1000)
     ap.add_argument("--hosts", type=int, default=4)
+    ap.add_argument("--override", action="append", default=[],
+                    help="group.option=value for the cloud (repeatable)")
     args = ap.parse_args()
-    child = subprocess.Popen([sys.executable, "-W", "ignore", "-c", CHILD, str(args.hosts)],
+    child = subprocess.Popen([sys.executable, "-W", "ignore", "-c", CHILD, str(args.hosts),
+                              json.dumps(dict(o.split("=", 1) for o in args.override))],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         url = json.loads(child.stdout.readline())["compute"]
