@@ -1,4 +1,6 @@
 """Functional tests drive the embedded cloud through its real HTTP API."""
+import os
+
 import pytest
 
 from compute_core.testing import api_request
@@ -21,3 +23,15 @@ def api(compute_cloud):
 def image_id(compute_cloud):
     resp = api_request(compute_cloud, "GET", "/images")
     return resp.json()["images"][0]["id"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The test_inner_* tests of test_third_party_plugins run only in the
+    process that test starts once the example distribution is installed
+    (it asserts they pass); elsewhere they are deselected, not skipped."""
+    if os.environ.get("COMPUTE_CORE_EXAMPLE_PLUGINS_INSTALLED"):
+        return
+    inner = [item for item in items if item.name.startswith("test_inner_")]
+    if inner:
+        config.hook.pytest_deselected(items=inner)
+        items[:] = [item for item in items if item not in inner]

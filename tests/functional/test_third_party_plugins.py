@@ -30,10 +30,6 @@ SOURCE = Path(__file__).parent / "third_party"
 REPO = Path(__file__).resolve().parents[2]
 INNER = "COMPUTE_CORE_EXAMPLE_PLUGINS_INSTALLED"
 
-inner_only = pytest.mark.skipif(
-    not os.environ.get(INNER),
-    reason="runs in a subprocess once the example distribution is installed")
-
 
 def _pip(*args, check=True):
     proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
@@ -125,7 +121,6 @@ def _action(cloud, sid, body):
     return api_request(cloud, "POST", f"/servers/{sid}/action", body=body)
 
 
-@inner_only
 def test_inner_scheduler_uses_the_example_filter_and_weigher(example_cloud):
     cloud = example_cloud
     # Both hosts pass and are equal in every other way: the weigher puts
@@ -148,7 +143,6 @@ def test_inner_scheduler_uses_the_example_filter_and_weigher(example_cloud):
         wait_for_server(cloud, sid, ("DELETED",))
 
 
-@inner_only
 def test_inner_api_boots_through_the_example_driver_and_refuses_pause(example_cloud):
     from compute_core.virt import ComputeDriver
 
@@ -204,7 +198,6 @@ def _line_console(answer: bytes):
     return listener.getsockname()[1], seen
 
 
-@inner_only
 def test_inner_console_proxy_is_loaded_by_name():
     from compute_core import conf as conf_mod
     from compute_core import exception
