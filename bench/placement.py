@@ -12,7 +12,9 @@ full. Then, over HTTP:
 * the rate of PUT /allocations/{new consumer} claims (8 client threads);
 * a check that both services return the same candidate set.
 
-openstack-placement (16.x, from PyPI) runs behind gunicorn from a virtualenv
+compute_core's placement runs as ``compute-placement-api`` (its threaded
+WSGI server) in a process of its own; openstack-placement (16.x, from PyPI)
+runs behind gunicorn from a virtualenv
 given by --reference-venv (created with ``python -m venv /tmp/placement-venv
 && /tmp/placement-venv/bin/pip install 'openstack-placement>=16,<17' gunicorn
 pymysql``); it is never imported here. Without that venv only our figures
@@ -47,7 +49,10 @@ QUERY = "resources=VCPU:1,MEMORY_MB:512,DISK_GB:10"
 HEADERS = {"X-Auth-Token": "admin:admin", "OpenStack-API-Version": "placement 1.39",
            "Accept": "application/json"}
 TRAITS = ("HW_CPU_X86_AVX2", "STORAGE_DISK_SSD", "HW_NIC_SRIOV")
-VCPU, MEMORY_MB, DISK_GB = 0, 1, 2  # os-resource-classes ids, shared by both services
+VCPU, MEMORY_MB, DISK_GB = 0, 1, 2
+# What the compute-placement-api console script runs.
+PLACEMENT_MAIN = ("import sys; from compute_core.cmd.api import placement_main; "
+                  "sys.exit(placement_main(sys.argv[1:]))")  # os-resource-classes ids, shared by both services
 
 
 # ---------------------------------------------------------------- workload
@@ -142,20 +147,46 @@ def database(server: str, name: str):
 
 @contextlib.contextmanager
 def ours(url: str):
-    conf = conf_mod.load(args=[], overrides={"placement_database.connection": url,
-                                             "api.auth_strategy": "noauth2"})
+    """compute-placement-api in a process of its own, as operators run it
+    (openstack-placement runs in gunicorn's processes): neither service
+    shares the interpreter with this client and its workload data."""
+    conf = conf_mod.load(args=[], overrides={"placement_database.connection": url})
     services = assembly.PlacementServices(conf)
-    migration.upgrade(services.db, "placement")
-    objects.ensure_standard_traits(services.db)
-    server = assembly.WSGIServer(assembly.load_wsgi_app(conf, "placement", services),
-                                 "127.0.0.1", 0, threads=16, name="placement-bench")
-    server.server.keep_alive_conn_limit = 64
-    server.start()
     try:
-        yield server.url
+        migration.upgrade(services.db, "placement")
+        objects.ensure_standard_traits(services.db)
     finally:
-        server.stop()
         services.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = os.path.join(tmp, "compute.conf")
+        with open(config, "w") as f:
+            f.write(f"[placement_database]\nconnection = {url}\n"
+                    "[api]\nauth_strategy = noauth2\n[wsgi]\nthreads = 16\n")
+        port = _free_port()
+        log = open(os.path.join(tmp, "placement.log"), "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-W", "ignore", "-c", PLACEMENT_MAIN,
+             "--config-file", config, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield _wait_serving(f"http://127.0.0.1:{port}", proc, "compute-placement-api")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
+
+
+def _wait_serving(base, proc, name):
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}; see its log")
+        try:
+            if requests.get(base + "/", headers=HEADERS, timeout=5).ok:
+                return base
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} did not start")
 
 
 def _free_port() -> int:
@@ -180,18 +211,8 @@ def reference(url: str, venv: str, workers: int):
             [os.path.join(venv, "bin", "gunicorn"), "-b", f"127.0.0.1:{port}",
              "--workers", str(workers), "--timeout", "600", "placement.wsgi.api:application"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if requests.get(base + "/", headers=HEADERS, timeout=5).ok:
-                        break
-                except requests.ConnectionError:
-                    pass
-                time.sleep(0.2)
-            else:
-                raise RuntimeError("openstack-placement did not start; see gunicorn log")
-            yield base
+            yield _wait_serving(f"http://127.0.0.1:{port}", proc, "openstack-placement")
         finally:
             proc.terminate()
             proc.wait(timeout=30)

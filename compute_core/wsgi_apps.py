@@ -17,6 +17,7 @@ Entry points:
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -135,6 +136,11 @@ class DeferredApplication:
                 if self._app is None:
                     try:
                         self._app = init_application(self.kind, environ)
+                        # The app lives as long as the server process: keep
+                        # it out of the collector's full passes (see
+                        # compute_core.cmd.services.run).
+                        gc.collect()
+                        gc.freeze()
                     except Exception as exc:
                         LOG.error("cannot start the %s API: %s", self.kind,
                                   str(exc).splitlines()[0] if str(exc) else repr(exc))
