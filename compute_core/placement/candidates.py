@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
+import json
 
 import sqlalchemy as sa
 
@@ -183,12 +184,14 @@ def _traits_of(conn, rp_filter_col_clause) -> dict:
 
 # ------------------------------------------------------------- the entry
 
-def find(db, groups: list[RequestGroup], wide: RequestWide, rc_cache) -> dict:
+def find(db, groups: list[RequestGroup], wide: RequestWide, rc_cache):
     """Allocation candidates in the shape of the latest microversion:
     {"allocation_requests": [{"allocations": {rp: {"resources": {...}}},
     "mappings": {suffix: [rp, ...]}}], "provider_summaries": {rp: {
     "resources": {rc: {"capacity", "used"}}, "traits", "parent_provider_uuid",
-    "root_provider_uuid"}}}. The handler trims it for older microversions."""
+    "root_provider_uuid"}}}. The handler trims it for older microversions.
+    The flat path answers a :class:`FlatCandidates` instead, which renders
+    that document (at any microversion) itself."""
     with db.connect() as conn:
         flat = len(groups) == 1 and groups[0].resources and not wide.same_subtree
         if flat:
@@ -210,26 +213,26 @@ _TREES_OR_SHARING = sa.select(
     sa.exists().where(s.resource_provider_traits.c.trait_id == s.traits.c.id)
     .where(s.traits.c.name == SHARES_TRAIT))
 
-# The rest of the summaries of the providers chosen, read by id range: k=0
-# rows are the inventories of the classes not asked for (class, total,
-# reserved, ratio, used), k=1 rows the traits (name).
-_FLAT_SUMMARY_REST = sa.union_all(
-    sa.select(sa.literal_column("0").label("k"), s.inventories.c.resource_provider_id,
-              s.inventories.c.resource_class_id,
+# The rest of the summaries of the providers chosen, read by id range: the
+# inventories of the classes not asked for (class, total, reserved, ratio,
+# used), and each provider's trait names in one string.
+_FLAT_OTHER_INVENTORIES = (
+    sa.select(s.inventories.c.resource_provider_id, s.inventories.c.resource_class_id,
               s.inventories.c.total, s.inventories.c.reserved,
               s.inventories.c.allocation_ratio,
               sa.select(sa.func.coalesce(sa.func.sum(s.allocations.c.used), 0))
               .where(s.allocations.c.resource_provider_id
                      == s.inventories.c.resource_provider_id)
               .where(s.allocations.c.resource_class_id == s.inventories.c.resource_class_id)
-              .scalar_subquery().label("used"),
-              sa.null().label("name"))
+              .scalar_subquery().label("used"))
     .where(s.inventories.c.resource_provider_id.between(_b("lo"), _b("hi")))
-    .where(s.inventories.c.resource_class_id.not_in(_b("asked", expanding=True))),
-    sa.select(sa.literal_column("1"), s.resource_provider_traits.c.resource_provider_id,
-              sa.null(), sa.null(), sa.null(), sa.null(), sa.null(), s.traits.c.name)
+    .where(s.inventories.c.resource_class_id.not_in(_b("asked", expanding=True))))
+_FLAT_TRAITS = (
+    sa.select(s.resource_provider_traits.c.resource_provider_id,
+              sa.func.aggregate_strings(s.traits.c.name, ","))
     .join(s.traits, s.traits.c.id == s.resource_provider_traits.c.trait_id)
-    .where(s.resource_provider_traits.c.resource_provider_id.between(_b("lo"), _b("hi"))))
+    .where(s.resource_provider_traits.c.resource_provider_id.between(_b("lo"), _b("hi")))
+    .group_by(s.resource_provider_traits.c.resource_provider_id))
 
 # Flat queries by shape (see _flat_shape); every value is a bound parameter,
 # so one statement serves every request of its shape.
@@ -295,7 +298,7 @@ def _build_flat_query(n_resources, n_required, forbidden, n_root_required, root_
     return q
 
 
-def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache) -> dict:
+def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache):
     """One row per matching provider: its id, uuid and, for each requested
     class, capacity and usage; the capacity test, the filters, the order and
     the LIMIT all run in the database."""
@@ -330,34 +333,78 @@ def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache) -> dict:
     rows = conn.execute(q, params).all()
     if not rows:
         return EMPTY
-    summaries = {}
-    uuid_of = {}
-    for row in rows:
-        uuid_of[row[0]] = row[1]
-        resources = {}
-        for k, (_, rc_name) in enumerate(requested):
-            resources[rc_name] = {"capacity": int(row[2 + 2 * k]), "used": int(row[3 + 2 * k])}
-        summaries[row[1]] = {"resources": resources, "traits": [],
-                             "parent_provider_uuid": None, "root_provider_uuid": row[1]}
-    # The rest of each summary: other classes and traits, read by id range
-    # (cheap, index-ordered) and kept for the providers chosen.
-    traits = collections.defaultdict(set)
-    for kind, rp_id, rc_id, total, reserved, ratio, used, name in conn.execute(
-            _FLAT_SUMMARY_REST, {
-            "lo": rows[0][0], "hi": rows[-1][0], "asked": [rc_id for rc_id, _ in requested]}):
-        if rp_id not in uuid_of:
-            continue
-        if kind == 0:
-            summaries[uuid_of[rp_id]]["resources"][rc_cache.name_of(rc_id)] = {
-                "capacity": int((total - reserved) * ratio), "used": int(used)}
+    lo, hi = rows[0][0], rows[-1][0]
+    asked = [rc_id for rc_id, _ in requested]
+    # The rest of each summary, read by id range (cheap, index-ordered) and
+    # kept for the providers chosen: inventories of the classes not asked
+    # for, and the traits, one row per provider.
+    other = collections.defaultdict(list)
+    for rp_id, rc_id, total, reserved, ratio, used in conn.execute(
+            _FLAT_OTHER_INVENTORIES, {"lo": lo, "hi": hi, "asked": asked}):
+        other[rp_id].append((rc_cache.name_of(rc_id), int((total - reserved) * ratio),
+                             int(used)))
+    traits = dict(conn.execute(_FLAT_TRAITS, {"lo": lo, "hi": hi}).all())
+    return FlatCandidates(rows, [name for _, name in requested], dict(group.resources),
+                          group.suffix, other, traits)
+
+
+class FlatCandidates:
+    """The answer of the flat path, kept as the database rows: one candidate
+    per provider. Rendered straight to JSON text (:meth:`json`) at the
+    asked microversion; a response of 10,000 candidates would otherwise
+    build some 100,000 dicts only to serialise them."""
+
+    def __init__(self, rows, requested, resources, suffix, other, traits):
+        self.rows = rows  # (id, uuid, capacity, used per requested class ...)
+        self.requested = requested  # class names, in the rows' order
+        self.resources = resources  # class name -> amount asked
+        self.suffix = suffix
+        self.other = other  # rp id -> [(class name, capacity, used)] not asked for
+        self.traits = traits  # rp id -> "NAME,NAME" (providers with traits)
+
+    def as_dict(self) -> dict:
+        """The shape :func:`find` documents (latest microversion)."""
+        return json.loads(self.json((1, 99)))
+
+    def json(self, version) -> str:
+        """The response body at *version* (a (major, minor) tuple)."""
+        resources = json.dumps(self.resources)
+        if version < (1, 12):
+            request = ('{"allocations": [{"resource_provider": {"uuid": "%s"}, '
+                       '"resources": ' + resources.replace("%", "%%") + '}]}')
+        elif version < (1, 34):
+            request = '{"allocations": {"%s": {"resources": ' + \
+                resources.replace("%", "%%") + '}}}'
         else:
-            traits[rp_id].add(name)
-    for rp_id, names in traits.items():
-        summaries[uuid_of[rp_id]]["traits"] = sorted(names)
-    resources = dict(group.resources)
-    requests = [{"allocations": {row[1]: {"resources": resources}},
-                 "mappings": {group.suffix: [row[1]]}} for row in rows]
-    return {"allocation_requests": requests, "provider_summaries": summaries}
+            request = ('{"allocations": {"%s": {"resources": ' + resources.replace("%", "%%")
+                       + '}}, "mappings": {' + json.dumps(self.suffix).replace("%", "%%")
+                       + ': ["%s"]}}')
+        twice = version >= (1, 34)
+        requests = ", ".join([request % (row[1], row[1]) for row in self.rows] if twice
+                             else [request % row[1] for row in self.rows])
+        with_other = version >= (1, 27)
+        with_traits = version >= (1, 17)
+        with_tree = version >= (1, 29)
+        names = self.requested
+        other, traits = self.other, self.traits
+        summaries = []
+        for row in self.rows:
+            parts = [f'"{name}": {{"capacity": {int(row[2 + 2 * k])}, '
+                     f'"used": {int(row[3 + 2 * k])}}}' for k, name in enumerate(names)]
+            if with_other and row[0] in other:
+                parts += [f'"{name}": {{"capacity": {cap}, "used": {used}}}'
+                          for name, cap, used in other[row[0]]]
+            summary = '"%s": {"resources": {%s}' % (row[1], ", ".join(parts))
+            if with_traits:
+                names_of = traits.get(row[0])
+                summary += ', "traits": [%s]' % (
+                    ", ".join(f'"{t}"' for t in sorted(names_of.split(",")))
+                    if names_of else "")
+            if with_tree:
+                summary += ', "parent_provider_uuid": null, "root_provider_uuid": "%s"' % row[1]
+            summaries.append(summary + "}")
+        return ('{"allocation_requests": [' + requests + '], "provider_summaries": {'
+                + ", ".join(summaries) + "}}")
 
 
 # ---------------------------------------------------------- general path

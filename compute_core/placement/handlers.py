@@ -675,7 +675,18 @@ def allocation_candidates(req, state, version):
     _admin(req)
     groups, wide = query.candidate_request(req, version, state)
     result = candidates.find(state.db, groups, wide, state.rc_cache)
-    requested = set().union(*(g.resources for g in groups))
+    if isinstance(result, candidates.FlatCandidates):
+        resp = webob.Response(status=200, content_type="application/json", charset="utf-8")
+        resp.body = result.json(version).encode()
+        return resp
+    return _json(candidates_at_version(result, version,
+                                       set().union(*(g.resources for g in groups))))
+
+
+def candidates_at_version(result: dict, version, requested: set) -> dict:
+    """:func:`candidates.find`'s document (latest microversion) trimmed to
+    what *version* shows (the flat path's :class:`candidates.FlatCandidates`
+    renders the same trimming itself)."""
     requests = result["allocation_requests"]
     if version < (1, 12):
         requests = [{"allocations": [{"resource_provider": {"uuid": rp},
@@ -693,8 +704,8 @@ def allocation_candidates(req, state, version):
         if version < (1, 29):
             summary.pop("parent_provider_uuid")
             summary.pop("root_provider_uuid")
-    return _json({"allocation_requests": requests,
-                  "provider_summaries": result["provider_summaries"]})
+    return {"allocation_requests": requests,
+            "provider_summaries": result["provider_summaries"]}
 
 
 # ---------------------------------------------------------------- reshaper
