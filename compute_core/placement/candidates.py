@@ -215,7 +215,7 @@ _TREES_OR_SHARING = sa.select(
 
 # The rest of the summaries of the providers chosen, read by id range: the
 # inventories of the classes not asked for (class, total, reserved, ratio,
-# used), and each provider's trait names in one string.
+# used); then their traits.
 _FLAT_OTHER_INVENTORIES = (
     sa.select(s.inventories.c.resource_provider_id, s.inventories.c.resource_class_id,
               s.inventories.c.total, s.inventories.c.reserved,
@@ -227,12 +227,36 @@ _FLAT_OTHER_INVENTORIES = (
               .scalar_subquery().label("used"))
     .where(s.inventories.c.resource_provider_id.between(_b("lo"), _b("hi")))
     .where(s.inventories.c.resource_class_id.not_in(_b("asked", expanding=True))))
+# Traits by trait: (name, how many providers, their ids in one string), a
+# row per trait name rather than per provider and trait. A database may cap
+# an aggregated string (MariaDB's group_concat_max_len): when the ids read
+# fall short of the count, the per-provider form below answers instead.
+_RPT = s.resource_provider_traits
+_FLAT_TRAIT_MEMBERS = (
+    sa.select(s.traits.c.name, sa.func.count(),
+              sa.func.aggregate_strings(sa.cast(_RPT.c.resource_provider_id, sa.String), ","))
+    .join(s.traits, s.traits.c.id == _RPT.c.trait_id)
+    .where(_RPT.c.resource_provider_id.between(_b("lo"), _b("hi")))
+    .group_by(s.traits.c.name))
 _FLAT_TRAITS = (
-    sa.select(s.resource_provider_traits.c.resource_provider_id,
-              sa.func.aggregate_strings(s.traits.c.name, ","))
-    .join(s.traits, s.traits.c.id == s.resource_provider_traits.c.trait_id)
-    .where(s.resource_provider_traits.c.resource_provider_id.between(_b("lo"), _b("hi")))
-    .group_by(s.resource_provider_traits.c.resource_provider_id))
+    sa.select(_RPT.c.resource_provider_id, s.traits.c.name)
+    .join(s.traits, s.traits.c.id == _RPT.c.trait_id)
+    .where(_RPT.c.resource_provider_id.between(_b("lo"), _b("hi"))))
+
+
+def _flat_traits(conn, lo, hi) -> dict:
+    """{provider id: [trait name, ...]} of the providers with ids lo..hi."""
+    traits: dict = {}
+    for name, count, ids in conn.execute(_FLAT_TRAIT_MEMBERS, {"lo": lo, "hi": hi}):
+        members = ids.split(",") if ids else []
+        if len(members) != count:  # the database cut the string short
+            traits = {}
+            for rp_id, trait in conn.execute(_FLAT_TRAITS, {"lo": lo, "hi": hi}):
+                traits.setdefault(rp_id, []).append(trait)
+            return traits
+        for rp_id in members:
+            traits.setdefault(int(rp_id), []).append(name)
+    return traits
 
 # Flat queries by shape (see _flat_shape); every value is a bound parameter,
 # so one statement serves every request of its shape.
@@ -343,7 +367,7 @@ def _find_flat(conn, group: RequestGroup, wide: RequestWide, rc_cache):
             _FLAT_OTHER_INVENTORIES, {"lo": lo, "hi": hi, "asked": asked}):
         other[rp_id].append((rc_cache.name_of(rc_id), int((total - reserved) * ratio),
                              int(used)))
-    traits = dict(conn.execute(_FLAT_TRAITS, {"lo": lo, "hi": hi}).all())
+    traits = _flat_traits(conn, lo, hi)
     return FlatCandidates(rows, [name for _, name in requested], dict(group.resources),
                           group.suffix, other, traits)
 
@@ -360,7 +384,7 @@ class FlatCandidates:
         self.resources = resources  # class name -> amount asked
         self.suffix = suffix
         self.other = other  # rp id -> [(class name, capacity, used)] not asked for
-        self.traits = traits  # rp id -> "NAME,NAME" (providers with traits)
+        self.traits = traits  # rp id -> [trait name] (providers with traits)
 
     def as_dict(self) -> dict:
         """The shape :func:`find` documents (latest microversion)."""
@@ -398,7 +422,7 @@ class FlatCandidates:
             if with_traits:
                 names_of = traits.get(row[0])
                 summary += ', "traits": [%s]' % (
-                    ", ".join(f'"{t}"' for t in sorted(names_of.split(",")))
+                    ", ".join(f'"{t}"' for t in sorted(names_of))
                     if names_of else "")
             if with_tree:
                 summary += ', "parent_provider_uuid": null, "root_provider_uuid": "%s"' % row[1]

@@ -111,3 +111,16 @@ def test_flat_path_is_the_one_taken(placement):
     assert gpu and gpu[0]["resources"]["CUSTOM_GPU"] == {"capacity": 2, "used": 0}
     fast = [s for s in doc["provider_summaries"].values() if "CUSTOM_FAST" in s["traits"]]
     assert fast and fast[0]["traits"] == ["CUSTOM_FAST", "HW_CPU_X86_AVX2"]
+
+
+def test_traits_fall_back_when_the_database_cuts_the_aggregate_short():
+    class Conn:
+        def execute(self, statement, params):
+            if statement is candidates._FLAT_TRAIT_MEMBERS:
+                # As MariaDB answers past group_concat_max_len: 3 members, 2 ids.
+                return [("CUSTOM_A", 3, "1,2"), ("CUSTOM_B", 1, "2")]
+            assert statement is candidates._FLAT_TRAITS
+            return [(1, "CUSTOM_A"), (2, "CUSTOM_A"), (3, "CUSTOM_A"), (2, "CUSTOM_B")]
+
+    assert candidates._flat_traits(Conn(), 1, 3) == {
+        1: ["CUSTOM_A"], 2: ["CUSTOM_A", "CUSTOM_B"], 3: ["CUSTOM_A"]}
