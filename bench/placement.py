@@ -163,17 +163,22 @@ def ours(url: str):
             f.write(f"[placement_database]\nconnection = {url}\n"
                     "[api]\nauth_strategy = noauth2\n[wsgi]\nthreads = 16\n")
         port = _free_port()
-        log = open(os.path.join(tmp, "placement.log"), "w")
-        proc = subprocess.Popen(
-            [sys.executable, "-W", "ignore", "-c", PLACEMENT_MAIN,
-             "--config-file", config, "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT)
+        with _serving([sys.executable, "-W", "ignore", "-c", PLACEMENT_MAIN,
+                       "--config-file", config, "--host", "127.0.0.1", "--port", str(port)],
+                      port, os.path.join(tmp, "placement.log"), "compute-placement-api") as base:
+            yield base
+
+
+@contextlib.contextmanager
+def _serving(command, port, log_path, name, env=None):
+    """Run *command* (a server on *port*), yield its base URL once it answers."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            yield _wait_serving(f"http://127.0.0.1:{port}", proc, "compute-placement-api")
+            yield _wait_serving(f"http://127.0.0.1:{port}", proc, name)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-            log.close()
 
 
 def _wait_serving(base, proc, name):
@@ -206,17 +211,12 @@ def reference(url: str, venv: str, workers: int):
         subprocess.run([os.path.join(venv, "bin", "placement-manage"), "--config-dir", tmp,
                         "db", "sync"], check=True, env=env, capture_output=True)
         port = _free_port()
-        log = open(os.path.join(tmp, "gunicorn.log"), "w")
-        proc = subprocess.Popen(
-            [os.path.join(venv, "bin", "gunicorn"), "-b", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--timeout", "600", "placement.wsgi.api:application"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield _wait_serving(f"http://127.0.0.1:{port}", proc, "openstack-placement")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.close()
+        with _serving([os.path.join(venv, "bin", "gunicorn"), "-b", f"127.0.0.1:{port}",
+                       "--workers", str(workers), "--timeout", "600",
+                       "placement.wsgi.api:application"],
+                      port, os.path.join(tmp, "gunicorn.log"), "openstack-placement",
+                      env=env) as base:
+            yield base
 
 
 # ---------------------------------------------------------------- measures
