@@ -277,7 +277,25 @@ class ComputeAPI:
             inst = cell_db.update_instance(db, uuid, {"task_state": states.DELETING})
         except exception.InstanceNotFound:
             return
+        if inst["vm_state"] == states.RESIZED:
+            self._confirm_before_delete(ctxt, db, inst)
         self.s.compute_rpc.terminate_instance(ctxt, host, inst)
+
+    def _confirm_before_delete(self, ctxt, db, inst):
+        """A server waiting in VERIFY_RESIZE is confirmed first (as Nova
+        does): the source guest and the migration's allocations go too."""
+        migration = cell_db.migration_of_instance(db, inst["uuid"], ["finished"])
+        if migration is None:
+            return
+        self.s.placement.delete_allocations(migration["uuid"])
+        cell_db.update_migration(db, migration["uuid"], {"status": "confirmed"})
+        source = migration["source_compute"]
+        if not self._host_up(db, source):
+            return
+        try:
+            self.s.compute_rpc.confirm_migration(ctxt, source, inst, migration)
+        except Exception:
+            LOG.exception("could not drop the source guest of %s on %s", inst["uuid"], source)
 
     def _host_up(self, db, host):
         services = cell_db.list_services(db, host=host, binary="compute-compute")
@@ -288,6 +306,10 @@ class ComputeAPI:
         uuid = inst["uuid"]
         self.s.notifier.info(ctxt, "instance.delete.start", notifications.instance_payload(inst))
         self.s.placement.delete_allocations(uuid)
+        migration = cell_db.migration_of_instance(db, uuid, ["finished"])
+        if migration is not None:  # waiting in VERIFY_RESIZE: the source's share too
+            self.s.placement.delete_allocations(migration["uuid"])
+            cell_db.update_migration(db, migration["uuid"], {"status": "confirmed"})
         self.s.network.deallocate_for_instance(uuid)
         cell_db.soft_delete_instance(db, uuid)
         self.s.notifier.info(ctxt, "instance.delete.end",
@@ -342,6 +364,76 @@ class ComputeAPI:
             rpc.reboot_instance(ctxt, host, inst, reboot_type)
         else:
             getattr(rpc, f"{action}_instance")(ctxt, host, inst)
+
+    # -------------------------------------------------------------- moves
+    def move(self, ctxt, uuid, flavor_id=None):
+        """Resize to *flavor_id*, or cold-migrate (no flavor: admin only,
+        checked by the handler): from ACTIVE or SHUTOFF with no task, to
+        another host; the server then waits in VERIFY_RESIZE."""
+        action = "resize" if flavor_id is not None else "migrate"
+        inst = self.get(ctxt, uuid)
+        if inst.get("locked") and not ctxt.is_admin:
+            raise exception.Conflict(f"Instance {uuid} is locked")
+        allowed = (states.ACTIVE, states.STOPPED)
+        if inst["vm_state"] not in allowed:
+            raise exception.InstanceInvalidState(action=action, instance_uuid=uuid,
+                                                 attr="vm_state", state=inst["vm_state"])
+        if inst["task_state"] is not None:
+            raise exception.InstanceInvalidState(action=action, instance_uuid=uuid,
+                                                 attr="task_state", state=inst["task_state"])
+        current = inst.get("flavor") or {}
+        if flavor_id is None:
+            flavor = current
+        else:
+            try:
+                new = api_db.get_flavor(self.s.api_db, flavor_id, ctxt.project_id,
+                                        ctxt.is_admin)
+            except exception.FlavorNotFound:
+                raise exception.Invalid(f"Flavor {flavor_id} could not be found.") from None
+            if new["flavorid"] == current.get("flavorid"):
+                raise exception.Invalid("When resizing, instances must change flavor!")
+            if new["root_gb"] < current.get("root_gb", 0):
+                raise exception.Invalid(
+                    f"Resize error: Unable to resize disk down from "
+                    f"{current.get('root_gb')} GB to {new['root_gb']} GB.")
+            flavor = {k: new[k] for k in ("id", "flavorid", "name", "memory_mb", "vcpus",
+                                          "root_gb", "ephemeral_gb", "swap", "extra_specs",
+                                          "description", "rxtx_factor", "is_public")}
+        db = self.s.cells.get(inst["cell_uuid"])
+        self._check_driver_supports(db, inst, action, f"supports_{action}")
+        self._start_move_task(ctxt, db, uuid, action, states.RESIZE_PREP, allowed)
+        self.s.conductor_api.migrate_server(ctxt, uuid, flavor,
+                                            "resize" if flavor_id is not None else "migration")
+
+    def _start_move_task(self, ctxt, db, uuid, action, task, vm_states):
+        """Set *task* from no task and one of *vm_states*, and record the action."""
+        try:
+            cell_db.update_instance(db, uuid, {"task_state": task}, expected_task_state=[None],
+                                    expected_vm_state=vm_states)
+        except exception.InstanceInvalidState:
+            now_inst = self.get(ctxt, uuid)  # changed since we looked
+            attr = "vm_state" if now_inst["vm_state"] not in vm_states else "task_state"
+            raise exception.InstanceInvalidState(action=action, instance_uuid=uuid, attr=attr,
+                                                 state=now_inst[attr]) from None
+        cell_db.start_action(db, uuid, action, ctxt)
+
+    def finish_move(self, ctxt, uuid, confirm: bool):
+        """confirmResize / revertResize of a server in VERIFY_RESIZE."""
+        action = "confirmResize" if confirm else "revertResize"
+        inst = self.get(ctxt, uuid)
+        if inst["vm_state"] != states.RESIZED or inst["task_state"] is not None:
+            attr = "vm_state" if inst["vm_state"] != states.RESIZED else "task_state"
+            raise exception.InstanceInvalidState(action=action, instance_uuid=uuid,
+                                                 attr=attr, state=inst[attr])
+        db = self.s.cells.get(inst["cell_uuid"])
+        if cell_db.migration_of_instance(db, uuid, ["finished"]) is None:
+            raise exception.Invalid(f"Instance {uuid} has not been resized.")
+        task = states.RESIZE_CONFIRMING if confirm else states.RESIZE_REVERTING
+        self._start_move_task(ctxt, db, uuid, action, task, (states.RESIZED,))
+        if confirm:
+            self.s.conductor_api.confirm_resize(ctxt, uuid)
+        else:
+            self.s.conductor_api.revert_resize(ctxt, uuid)
 
     @staticmethod
     def _check_driver_supports(db, inst, action, capability):

@@ -1,4 +1,4 @@
-"""The compute service's RPC endpoint (target version 1.1, see rpcapi) and periodic work."""
+"""The compute service's RPC endpoint (target version 1.2, see rpcapi) and periodic work."""
 from __future__ import annotations
 
 import datetime
@@ -241,6 +241,52 @@ class ComputeManager:
         self._power_action(ctxt, instance, "compute_resume_instance",
                            lambda i: self.driver.resume(ctxt, i, i.get("network_info") or {}),
                            {"vm_state": states.ACTIVE}, rpcapi.RESUMING)
+
+    # ------------------------------------------------------------ moves
+    # RPC 1.2: the conductor calls these steps one by one and keeps the
+    # migration record, the instance row and the allocations itself.
+    def _move_step(self, ctxt, instance, event, step):
+        uuid = instance["uuid"]
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            try:
+                answer = step() or {}
+            except Exception as exc:
+                LOG.warning("%s of %s on %s failed: %s", event, uuid, self.host, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                return {"error": getattr(exc, "message", None) or str(exc) or
+                        type(exc).__name__}
+            self._event(ctxt, uuid, event, "Success", finish=True)
+            return dict(answer, power_state=int(self._power_state(instance)))
+
+    def migrate_disk_and_power_off(self, ctxt, instance, dest, flavor):
+        def step():
+            disk_info = self.driver.migrate_disk_and_power_off(
+                ctxt, instance, dest, flavor, instance.get("network_info") or {})
+            return {"disk_info": disk_info}
+        return self._move_step(ctxt, instance, "compute_resize_instance", step)
+
+    def finish_migration(self, ctxt, instance, migration, disk_info, power_on):
+        resize = migration["old_flavor_id"] != migration["new_flavor_id"]
+        return self._move_step(ctxt, instance, "compute_finish_resize", lambda: (
+            self.driver.finish_migration(ctxt, migration, instance, disk_info,
+                                         instance.get("network_info") or {}, {}, resize,
+                                         power_on)))
+
+    def confirm_migration(self, ctxt, instance, migration):
+        return self._move_step(ctxt, instance, "compute_confirm_resize", lambda: (
+            self.driver.confirm_migration(ctxt, migration, instance,
+                                          instance.get("network_info") or {})))
+
+    def revert_migration(self, ctxt, instance, migration):
+        return self._move_step(ctxt, instance, "compute_revert_resize", lambda: (
+            self.driver.destroy(ctxt, instance, instance.get("network_info") or {}, True)))
+
+    def finish_revert_migration(self, ctxt, instance, migration, power_on):
+        return self._move_step(ctxt, instance, "compute_finish_revert_resize", lambda: (
+            self.driver.finish_revert_migration(ctxt, instance,
+                                                instance.get("network_info") or {},
+                                                migration, power_on)))
 
     # --------------------------------------------------------- periodic
     def heartbeat(self):

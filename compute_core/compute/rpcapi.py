@@ -3,6 +3,10 @@
 1.0 - build_and_run_instance, terminate_instance, stop_instance,
       start_instance, reboot_instance
 1.1 - pause_instance, unpause_instance, suspend_instance, resume_instance
+1.2 - the steps of a move, called (not cast) by the conductor, which keeps
+      the migration record and the allocations: migrate_disk_and_power_off
+      (source), finish_migration (destination), confirm_migration (source),
+      revert_migration (destination), finish_revert_migration (source)
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -11,7 +15,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.1"
+VERSION = "1.2"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -62,3 +66,28 @@ class ComputeAPI:
 
     def resume_instance(self, ctxt, host, instance):
         self._cctx(host, "1.1").cast(ctxt, "resume_instance", instance=instance)
+
+    # 1.2: the steps of a move. Each answers {"error": message} when the
+    # driver fails, else a dict of what it learned.
+    def _move_call(self, ctxt, host, method, **kwargs):
+        return self._cctx(host, "1.2").call(ctxt, method, **kwargs)
+
+    def migrate_disk_and_power_off(self, ctxt, host, instance, dest, flavor):
+        return self._move_call(ctxt, host, "migrate_disk_and_power_off", instance=instance,
+                               dest=dest, flavor=flavor)
+
+    def finish_migration(self, ctxt, host, instance, migration, disk_info, power_on):
+        return self._move_call(ctxt, host, "finish_migration", instance=instance,
+                               migration=migration, disk_info=disk_info, power_on=power_on)
+
+    def confirm_migration(self, ctxt, host, instance, migration):
+        return self._move_call(ctxt, host, "confirm_migration", instance=instance,
+                               migration=migration)
+
+    def revert_migration(self, ctxt, host, instance, migration):
+        return self._move_call(ctxt, host, "revert_migration", instance=instance,
+                               migration=migration)
+
+    def finish_revert_migration(self, ctxt, host, instance, migration, power_on):
+        return self._move_call(ctxt, host, "finish_revert_migration", instance=instance,
+                               migration=migration, power_on=power_on)

@@ -24,6 +24,13 @@ REBOOTING_HARD = "rebooting_hard"
 REBOOT_PENDING = "reboot_pending"
 REBOOT_STARTED = "reboot_started"
 REBUILDING = "rebuilding"
+RESIZE_PREP = "resize_prep"
+RESIZE_MIGRATING = "resize_migrating"
+RESIZE_MIGRATED = "resize_migrated"
+RESIZE_FINISH = "resize_finish"
+RESIZE_REVERTING = "resize_reverting"
+RESIZE_CONFIRMING = "resize_confirming"
+_RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH)
 
 _STATUS = {
     ACTIVE: "ACTIVE", BUILDING: "BUILD", PAUSED: "PAUSED", SUSPENDED: "SUSPENDED",
@@ -41,6 +48,10 @@ def status_from_state(vm_state: str | None, task_state: str | None) -> str:
     """The server "status" the Compute API shows for a vm/task state pair."""
     if vm_state == ACTIVE and task_state in _TASK_STATUS:
         return _TASK_STATUS[task_state]
+    if vm_state in (ACTIVE, STOPPED) and task_state in _RESIZE_TASKS:
+        return "RESIZE"
+    if vm_state == RESIZED and task_state == RESIZE_REVERTING:
+        return "REVERT_RESIZE"
     if task_state == DELETING and vm_state not in (ERROR, DELETED):
         return "ACTIVE" if vm_state == ACTIVE else _STATUS.get(vm_state, "UNKNOWN")
     return _STATUS.get(vm_state, "UNKNOWN")

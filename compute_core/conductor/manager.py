@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
                  notifier):
@@ -159,6 +159,200 @@ class ConductorManager:
             pass
         if mapping is not None and mapping["cell_uuid"] is None:
             api_db.delete_instance_records(self.cells.api, uuid)
+
+    # -------------------------------------------------------------- moves
+    # A move (cold migration, or resize to another flavor) as Nova makes
+    # it: the instance's allocations on the source pass to the migration
+    # record (consumer type MIGRATION), the scheduler claims the new flavor
+    # on another host for the instance, the source host powers the guest
+    # off and hands its disks over, the destination starts it: the server
+    # waits in VERIFY_RESIZE. Confirming drops the source guest and the
+    # migration's allocations; reverting drops the destination guest and
+    # gives the instance its source allocations back. A failure at any step
+    # puts back what was taken and records a fault.
+
+    def migrate_server(self, ctxt, instance_uuid, flavor, migration_type):
+        _, db = self.cells.for_instance(instance_uuid)
+        try:
+            instance = cell_db.get_instance(db, instance_uuid)
+        except exception.InstanceNotFound:
+            return
+        source = instance["host"]
+        migration = cell_db.create_migration(db, {
+            "instance_uuid": instance_uuid, "source_compute": source,
+            "source_node": instance["node"], "old_flavor_id": instance["flavor"]["flavorid"],
+            "new_flavor_id": flavor["flavorid"], "status": "pre-migrating",
+            "migration_type": migration_type})
+        try:
+            self._migrate(ctxt, db, instance, migration, flavor)
+        except exception.InstanceNotFound:
+            # Deleted during the move: whatever is still held goes.
+            LOG.info("instance %s was deleted during its move", instance_uuid)
+            for consumer in (migration["uuid"], instance_uuid):
+                self.placement.delete_allocations(consumer)
+            cell_db.update_migration(db, migration["uuid"], {"status": "error"})
+
+    def _migrate(self, ctxt, db, instance, migration, flavor):
+        instance_uuid, source = instance["uuid"], instance["host"]
+        event = "conductor_migrate_server"
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event, None, None, None, False)
+        project, user = instance["project_id"], instance["user_id"]
+        if not self.placement.move_allocations(instance_uuid, migration["uuid"], project, user):
+            self._move_failed(ctxt, db, instance, migration, event,
+                              "The allocations of the instance could not be moved to its "
+                              "migration record.", restore=False)
+            return
+        spec = dict(api_db.get_request_spec(self.cells.api, instance_uuid) or {},
+                    instance_uuid=instance_uuid, project_id=project, user_id=user,
+                    flavor=flavor, num_instances=1, instance_uuids=[instance_uuid],
+                    ignore_hosts=[source], force_hosts=[], force_nodes=[])
+        try:
+            result = self.scheduler_api.select_destinations(ctxt, spec, [instance_uuid], False)
+        except Exception as exc:  # a scheduler that does not answer
+            result = {"error": "NoValidHost", "message": f"No valid host was found. {exc}"}
+        if isinstance(result, dict) and result.get("error"):
+            self._move_failed(ctxt, db, instance, migration, event, result["message"])
+            return
+        dest = result[0][0]
+        migration = cell_db.update_migration(db, migration["uuid"], {
+            "dest_compute": dest["service_host"], "dest_node": dest["nodename"],
+            "dest_host": dest["service_host"], "status": "migrating"})
+        instance = cell_db.update_instance(db, instance_uuid,
+                                           {"task_state": states.RESIZE_MIGRATING})
+        was_active = instance["vm_state"] == states.ACTIVE
+        answer = self.compute_api.migrate_disk_and_power_off(
+            ctxt, source, instance, dest["service_host"], flavor)
+        if answer.get("error"):
+            self.placement.delete_allocations(instance_uuid)
+            self._move_failed(ctxt, db, instance, migration, event, answer["error"],
+                              host=source)
+            return
+        migration = cell_db.update_migration(db, migration["uuid"], {"status": "post-migrating"})
+        instance = cell_db.update_instance(db, instance_uuid, {
+            "task_state": states.RESIZE_FINISH, "host": dest["service_host"],
+            "node": dest["nodename"], "flavor": flavor, "vcpus": flavor["vcpus"],
+            "memory_mb": flavor["memory_mb"], "root_gb": flavor["root_gb"],
+            "ephemeral_gb": flavor.get("ephemeral_gb", 0)})
+        answer = self.compute_api.finish_migration(
+            ctxt, dest["service_host"], instance, migration, answer.get("disk_info"),
+            was_active)
+        if answer.get("error"):
+            # The guest stays where it was: bring it back there.
+            self.placement.delete_allocations(instance_uuid)
+            old = self._old_flavor(instance, migration)
+            cell_db.update_instance(db, instance_uuid, {
+                "host": source, "node": migration["source_node"], **old})
+            self.compute_api.finish_revert_migration(ctxt, source, instance, migration,
+                                                     was_active)
+            self._move_failed(ctxt, db, instance, migration, event, answer["error"],
+                              host=dest["service_host"])
+            return
+        cell_db.update_migration(db, migration["uuid"], {"status": "finished"})
+        cell_db.update_instance(db, instance_uuid, {
+            "vm_state": states.RESIZED, "task_state": None,
+            "power_state": answer.get("power_state", 0),
+            "system_metadata": dict(instance.get("system_metadata") or {},
+                                    old_vm_state=instance["vm_state"])},
+            event={"event": event, "result": "Success", "host": None, "tb": None,
+                   "finish": True}, request_id=ctxt.request_id)
+
+    def _old_flavor(self, instance, migration):
+        flavor = api_db.get_flavor(self.cells.api, migration["old_flavor_id"],
+                                   instance["project_id"], True)
+        old = {k: flavor[k] for k in ("id", "flavorid", "name", "memory_mb", "vcpus", "root_gb",
+                                      "ephemeral_gb", "swap", "extra_specs", "description",
+                                      "rxtx_factor", "is_public")}
+        return {"flavor": old, "vcpus": old["vcpus"], "memory_mb": old["memory_mb"],
+                "root_gb": old["root_gb"], "ephemeral_gb": old.get("ephemeral_gb", 0)}
+
+    def _move_failed(self, ctxt, db, instance, migration, event, message, restore=True,
+                     host=None):
+        """Put the source allocations back on the instance, mark the
+        migration failed, leave the instance where it was with a fault
+        (ERROR when a host failed during the move)."""
+        uuid = instance["uuid"]
+        if restore:
+            self.placement.move_allocations(migration["uuid"], uuid, instance["project_id"],
+                                            instance["user_id"], target_type="INSTANCE",
+                                            source_type="MIGRATION")
+        cell_db.update_migration(db, migration["uuid"], {"status": "error"})
+        values = {"task_state": None}
+        if host is not None:
+            values["vm_state"] = states.ERROR
+        cell_db.update_instance(db, uuid, values, event={
+            "event": event, "result": "Error", "host": host, "tb": message, "finish": True},
+            request_id=ctxt.request_id)
+        cell_db.add_fault(db, uuid, 500 if host else 400,
+                          message.split(". ")[0] + "." if message.startswith("No valid host")
+                          else message, message, host)
+
+    @staticmethod
+    def _finish_failed(ctxt, db, uuid, migration, event, message, host=None):
+        """A host failed to confirm or revert: the server in ERROR with the fault."""
+        cell_db.update_migration(db, migration["uuid"], {"status": "error"})
+        cell_db.update_instance(db, uuid, {"vm_state": states.ERROR, "task_state": None},
+                                event={"event": event, "result": "Error", "host": host,
+                                       "tb": message, "finish": True},
+                                request_id=ctxt.request_id)
+        cell_db.add_fault(db, uuid, 500, message, message, host)
+
+    def _resized(self, instance_uuid):
+        """(cell database, instance, its finished migration), or None."""
+        try:
+            _, db = self.cells.for_instance(instance_uuid)
+            instance = cell_db.get_instance(db, instance_uuid)
+        except exception.InstanceNotFound:
+            return None
+        migration = cell_db.migration_of_instance(db, instance_uuid, ["finished"])
+        return None if migration is None else (db, instance, migration)
+
+    def confirm_resize(self, ctxt, instance_uuid):
+        found = self._resized(instance_uuid)
+        if found is None:
+            return
+        db, instance, migration = found
+        event = "conductor_confirm_resize"
+        answer = self.compute_api.confirm_migration(ctxt, migration["source_compute"],
+                                                    instance, migration)
+        if answer.get("error"):
+            self._finish_failed(ctxt, db, instance_uuid, migration, event, answer["error"],
+                                migration["source_compute"])
+            return
+        self.placement.delete_allocations(migration["uuid"])
+        cell_db.update_migration(db, migration["uuid"], {"status": "confirmed"})
+        old_state = (instance.get("system_metadata") or {}).get("old_vm_state")
+        cell_db.update_instance(db, instance_uuid, {
+            "vm_state": states.STOPPED if old_state == states.STOPPED else states.ACTIVE,
+            "task_state": None})
+
+    def revert_resize(self, ctxt, instance_uuid):
+        found = self._resized(instance_uuid)
+        if found is None:
+            return
+        db, instance, migration = found
+        event = "conductor_revert_resize"
+        dest = migration["dest_compute"]
+        old_state = (instance.get("system_metadata") or {}).get("old_vm_state")
+        cell_db.update_migration(db, migration["uuid"], {"status": "reverting"})
+        answer = self.compute_api.revert_migration(ctxt, dest, instance, migration)
+        if not answer.get("error"):
+            self.placement.delete_allocations(instance_uuid)
+            self.placement.move_allocations(migration["uuid"], instance_uuid,
+                                            instance["project_id"], instance["user_id"],
+                                            target_type="INSTANCE", source_type="MIGRATION")
+            instance = cell_db.update_instance(db, instance_uuid, {
+                "host": migration["source_compute"], "node": migration["source_node"],
+                **self._old_flavor(instance, migration)})
+            answer = self.compute_api.finish_revert_migration(
+                ctxt, migration["source_compute"], instance, migration,
+                old_state != states.STOPPED)
+        if answer.get("error"):
+            self._finish_failed(ctxt, db, instance_uuid, migration, event, answer["error"])
+            return
+        cell_db.update_migration(db, migration["uuid"], {"status": "reverted"})
+        cell_db.update_instance(db, instance_uuid, {
+            "vm_state": states.STOPPED if old_state == states.STOPPED else states.ACTIVE,
+            "task_state": None, "power_state": answer.get("power_state", 0)})
 
     # -------------------------------------------- DB access for computes
     def _in_cell(self, instance_uuid, fn):

@@ -5,11 +5,12 @@
       instance_get, instances_on_host, service_update,
       compute_node_update, action_event
 1.1 - instance_update takes an optional action event
+1.2 - migrate_server, confirm_resize, revert_resize (moves)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.1"
+VERSION = "1.2"
 
 
 class ConductorAPI:
@@ -31,6 +32,19 @@ class ConductorAPI:
         self._cctx().cast(ctxt, "build_instances", instance_uuid=instance_uuid,
                           request_spec=request_spec, image=image, alternates=alternates,
                           attempt=attempt)
+
+    def migrate_server(self, ctxt, instance_uuid, flavor, migration_type):
+        self.client.prepare(version="1.2").cast(
+            ctxt, "migrate_server", instance_uuid=instance_uuid, flavor=flavor,
+            migration_type=migration_type)
+
+    def confirm_resize(self, ctxt, instance_uuid):
+        self.client.prepare(version="1.2").cast(ctxt, "confirm_resize",
+                                                instance_uuid=instance_uuid)
+
+    def revert_resize(self, ctxt, instance_uuid):
+        self.client.prepare(version="1.2").cast(ctxt, "revert_resize",
+                                                instance_uuid=instance_uuid)
 
     # calls: DB access on behalf of compute hosts
     def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",

@@ -402,3 +402,40 @@ def mark_nodes_mapped(db, hosts):
     n = t.compute_nodes
     with db.begin() as conn:
         conn.execute(n.update().where(n.c.host.in_(list(hosts))).values(mapped=1))
+
+
+# ------------------------------------------------------------- migrations
+
+def create_migration(db, values: dict) -> dict:
+    """A migration record of a move (resize or cold migration)."""
+    row = dict(values)
+    row.setdefault("uuid", str(uuidlib.uuid4()))
+    row["created_at"] = row["updated_at"] = now()
+    with db.begin() as conn:
+        conn.execute(t.migrations.insert().values(**row))
+    return get_migration(db, row["uuid"])
+
+
+def update_migration(db, uuid, values: dict) -> dict:
+    with db.begin() as conn:
+        conn.execute(t.migrations.update().where(t.migrations.c.uuid == uuid)
+                     .values(updated_at=now(), **values))
+    return get_migration(db, uuid)
+
+
+def get_migration(db, uuid) -> dict:
+    with db.connect() as conn:
+        row = conn.execute(sa.select(t.migrations).where(t.migrations.c.uuid == uuid)).first()
+    if row is None:
+        raise exception.NotFound(f"Migration {uuid} could not be found.")
+    return dict(row._mapping)
+
+
+def migration_of_instance(db, instance_uuid, statuses) -> dict | None:
+    """The newest migration of the instance in one of *statuses*."""
+    with db.connect() as conn:
+        row = conn.execute(sa.select(t.migrations)
+                           .where(t.migrations.c.instance_uuid == instance_uuid)
+                           .where(t.migrations.c.status.in_(list(statuses)))
+                           .order_by(t.migrations.c.id.desc()).limit(1)).first()
+    return None if row is None else dict(row._mapping)

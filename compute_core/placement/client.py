@@ -116,6 +116,34 @@ class PlacementClient:
             raise PlacementAPIError(reason=f"{resp.status_code} {resp.text}")
         return resp.json()
 
+    def move_allocations(self, source, target, project_id, user_id,
+                         target_type="MIGRATION", source_type="INSTANCE") -> bool:
+        """Give *target* the allocations *source* holds and leave *source*
+        none, in one atomic POST /allocations (as Nova does with a move's
+        migration record). False when *source* holds nothing or on a
+        generation conflict."""
+        held = self.get_allocations(source)
+        allocations = {rp: {"resources": v["resources"]}
+                       for rp, v in (held.get("allocations") or {}).items()}
+        if not allocations:
+            return False
+        target_held = self.get_allocations(target)
+        body = {
+            target: {"allocations": allocations, "project_id": project_id,
+                     "user_id": user_id, "consumer_type": target_type,
+                     "consumer_generation": target_held.get("consumer_generation")},
+            source: {"allocations": {}, "project_id": project_id, "user_id": user_id,
+                     "consumer_type": source_type,
+                     "consumer_generation": held.get("consumer_generation")},
+        }
+        resp = self.request("POST", "/allocations", json=body)
+        if resp.status_code == 204:
+            return True
+        if resp.status_code == 409:
+            LOG.info("moving allocations %s -> %s refused: %s", source, target, resp.text)
+            return False
+        raise PlacementAPIError(reason=f"move allocations: {resp.status_code} {resp.text}")
+
     def delete_allocations(self, consumer_uuid) -> bool:
         resp = self.request("DELETE", f"/allocations/{consumer_uuid}")
         if resp.status_code in (204, 404):

@@ -86,6 +86,8 @@ class FilterScheduler:
             for rp in ar["allocations"]:
                 by_provider.setdefault(rp, ar)
         states = self.host_manager.host_states(summaries)
+        if spec.ignore_hosts:  # a move never lands where it starts (Nova's ignore_hosts)
+            states = [st for st in states if st.host not in spec.ignore_hosts]
         max_attempts = self.conf.scheduler.max_attempts if return_alternates else 1
         results = []
         claimed = []

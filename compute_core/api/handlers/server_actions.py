@@ -1,9 +1,10 @@
-"""POST /servers/{server_id}/action: the power actions of a server.
+"""POST /servers/{server_id}/action: the power actions and moves of a server.
 
 The body names one action: ``os-stop``, ``os-start``, ``reboot``
 (``{"type": "SOFT"|"HARD"}``), ``pause``, ``unpause``, ``suspend``,
-``resume``. Accepted actions answer 202 with no body and finish
-asynchronously on the server's host.
+``resume``; the moves ``resize`` (``{"flavorRef": ...}``), ``migrate``
+(admin), ``confirmResize`` and ``revertResize``. Accepted actions answer
+202 with no body (confirmResize 204) and finish asynchronously.
 """
 from __future__ import annotations
 
@@ -31,6 +32,43 @@ _REBOOT = {
 }
 
 
+# The moves: body key -> (schema of its value, HTTP status when accepted)
+_FLAVOR_REF = {"type": ["string", "integer"], "minLength": 1, "pattern": r"^(?!\s*$).+"}
+_MOVES = {
+    "resize": ({"type": "object",
+                "properties": {"flavorRef": _FLAVOR_REF,
+                               "OS-DCF:diskConfig": {"type": "string",
+                                                     "enum": ["AUTO", "MANUAL"]}},
+                "required": ["flavorRef"], "additionalProperties": False}, 202),
+    "migrate": ({"type": ["object", "null"], "properties": {},
+                 "additionalProperties": False}, 202),
+    "confirmResize": ({"type": "null"}, 204),
+    "revertResize": ({"type": "null"}, 202),
+}
+
+
+def _move(call, server_id, body, key):
+    value_schema, status = _MOVES[key]
+    schemas.validate(body, {"type": "object", "properties": {key: value_schema},
+                            "required": [key], "additionalProperties": False})
+    if key == "migrate" and not call.ctx.is_admin:
+        raise APIError(403, "Policy doesn't allow os_compute_api:os-migrate-server:migrate "
+                            "to be performed.")
+    try:
+        if key in ("resize", "migrate"):
+            flavor = str(body["resize"]["flavorRef"]) if key == "resize" else None
+            call.compute.move(call.ctx, server_id, flavor)
+        else:
+            call.compute.finish_move(call.ctx, server_id, confirm=key == "confirmResize")
+    except exception.InstanceNotFound:
+        raise APIError(404, f"Instance {server_id} could not be found.") from None
+    except exception.Invalid as exc:
+        raise APIError(400, exc.message) from None
+    except exception.Conflict as exc:
+        raise APIError(409, exc.message) from None
+    return status, None
+
+
 def _schema(key):
     return {"type": "object",
             "properties": {key: _REBOOT if key == "reboot" else _ANY},
@@ -39,6 +77,9 @@ def _schema(key):
 
 def action(call, server_id):
     body = call.json()
+    move = next((k for k in body if k in _MOVES), None)
+    if move is not None:
+        return _move(call, server_id, body, move)
     key = next((k for k in body if k in _ACTIONS), None)
     if key is None:
         if not body:

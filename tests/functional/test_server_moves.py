@@ -1,0 +1,219 @@
+"""Resize and cold migration through the HTTP API, with the allocations
+placement holds at each step: during a move the source host's share belongs
+to the migration record (consumer type MIGRATION) and the instance holds the
+destination's; confirming drops the source share, reverting gives it back."""
+import pytest
+import requests
+
+from compute_core import Cloud
+from compute_core.testing import api_request, wait_for_server
+from tests.functional.test_servers import boot
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    with Cloud(hosts=2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def image(cloud):
+    return api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+
+
+def _allocations(cloud, consumer):
+    resp = requests.get(f"{cloud.placement_url}/allocations/{consumer}",
+                        headers={"X-Auth-Token": "admin:admin",
+                                 "OpenStack-API-Version": "placement 1.38"}, timeout=10)
+    return resp.json()
+
+
+def _providers(cloud):
+    resp = requests.get(f"{cloud.placement_url}/resource_providers",
+                        headers={"X-Auth-Token": "admin:admin"}, timeout=10)
+    return {p["uuid"]: p["name"] for p in resp.json()["resource_providers"]}
+
+
+def _held(cloud, consumer):
+    """{host name: resources} the consumer holds, and its consumer type."""
+    names = _providers(cloud)
+    body = _allocations(cloud, consumer)
+    return ({names[rp].split(".")[0]: a["resources"] for rp, a in body["allocations"].items()},
+            body.get("consumer_type"))
+
+
+def _migration(cloud, instance_uuid):
+    from compute_core.db import cell_db
+
+    for cell in cloud._api.cells.cells():
+        cell_uuid = cell["uuid"]
+        found = cell_db.migration_of_instance(
+            cloud._api.cells.get(cell_uuid), instance_uuid,
+            ["pre-migrating", "migrating", "post-migrating", "finished", "confirmed",
+             "reverted", "error", "reverting"])
+        if found:
+            return found
+    return None
+
+
+def _act(cloud, sid, body, token="admin:admin"):
+    return api_request(cloud, "POST", f"/servers/{sid}/action", body=body, token=token)
+
+
+def _booted(cloud, image, name, flavor="1"):
+    sid = boot(lambda m, p, **kw: api_request(cloud, m, p, **kw), image, name=name,
+               flavor=flavor)
+    server = wait_for_server(cloud, sid)
+    assert server["status"] == "ACTIVE", server
+    return sid, server["OS-EXT-SRV-ATTR:host"]
+
+
+def _settled(cloud, sid, status):
+    for _ in range(300):
+        server = wait_for_server(cloud, sid, (status, "ERROR"))
+        if server["status"] == "ERROR" or server["OS-EXT-STS:task_state"] is None:
+            break
+    assert server["status"] == status, server
+    assert server["OS-EXT-STS:task_state"] is None
+    return server
+
+
+def _other(host):
+    return {"host1": "host2", "host2": "host1"}[host]
+
+
+def test_resize_confirm_moves_allocations_to_the_migration_then_drops_them(cloud, image):
+    sid, source = _booted(cloud, image, "resize-confirm")
+    assert _held(cloud, sid) == ({source: {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}},
+                                 "INSTANCE")
+    resp = _act(cloud, sid, {"resize": {"flavorRef": "2"}})
+    assert resp.status_code == 202, resp.text
+    server = _settled(cloud, sid, "VERIFY_RESIZE")
+    dest = server["OS-EXT-SRV-ATTR:host"]
+    assert dest == _other(source)
+    assert server["flavor"]["id"] == "2"
+    migration = _migration(cloud, sid)
+    assert (migration["status"], migration["migration_type"]) == ("finished", "resize")
+    assert (migration["source_compute"], migration["dest_compute"]) == (source, dest)
+    # The instance holds the new flavor on the destination, the migration
+    # record the old one on the source.
+    assert _held(cloud, sid) == ({dest: {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}},
+                                 "INSTANCE")
+    assert _held(cloud, migration["uuid"]) == (
+        {source: {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}}, "MIGRATION")
+    assert sid not in cloud.driver(source).list_instances() or \
+        cloud.driver(source).get_info({"uuid": sid}).state != 1  # powered off on the source
+    assert sid in cloud.driver(dest).list_instances()
+
+    resp = _act(cloud, sid, {"confirmResize": None})
+    assert resp.status_code == 204, resp.text
+    server = _settled(cloud, sid, "ACTIVE")
+    assert server["OS-EXT-SRV-ATTR:host"] == dest
+    assert _held(cloud, migration["uuid"])[0] == {}
+    assert _held(cloud, sid)[0] == {dest: {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}}
+    assert sid not in cloud.driver(source).list_instances()
+    assert _migration(cloud, sid)["status"] == "confirmed"
+    # Not waiting for a confirmation any more.
+    resp = _act(cloud, sid, {"confirmResize": None})
+    assert resp.status_code == 409, resp.text
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    wait_for_server(cloud, sid, ("DELETED",))
+    assert _held(cloud, sid)[0] == {}
+
+
+def test_migrate_and_revert_gives_the_source_allocations_back(cloud, image):
+    sid, source = _booted(cloud, image, "migrate-revert")
+    assert _act(cloud, sid, {"migrate": None}, token="demo:demo").status_code == 403
+    resp = _act(cloud, sid, {"migrate": None})
+    assert resp.status_code == 202, resp.text
+    server = _settled(cloud, sid, "VERIFY_RESIZE")
+    dest = server["OS-EXT-SRV-ATTR:host"]
+    assert dest != source
+    migration = _migration(cloud, sid)
+    assert migration["migration_type"] == "migration"
+    assert _held(cloud, migration["uuid"])[1] == "MIGRATION"
+
+    resp = _act(cloud, sid, {"revertResize": None})
+    assert resp.status_code == 202, resp.text
+    server = _settled(cloud, sid, "ACTIVE")
+    assert server["OS-EXT-SRV-ATTR:host"] == source
+    assert server["flavor"]["id"] == "1"
+    assert _held(cloud, sid) == ({source: {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}},
+                                 "INSTANCE")
+    assert _held(cloud, migration["uuid"])[0] == {}
+    assert sid not in cloud.driver(dest).list_instances()
+    assert cloud.driver(source).get_info({"uuid": sid}).state == 1  # running again
+    assert _migration(cloud, sid)["status"] == "reverted"
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    wait_for_server(cloud, sid, ("DELETED",))
+
+
+def test_delete_while_waiting_for_confirmation_leaves_nothing(cloud, image):
+    sid, source = _booted(cloud, image, "resize-delete")
+    assert _act(cloud, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    server = _settled(cloud, sid, "VERIFY_RESIZE")
+    dest = server["OS-EXT-SRV-ATTR:host"]
+    migration = _migration(cloud, sid)
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    wait_for_server(cloud, sid, ("DELETED",))
+    assert _held(cloud, sid)[0] == {}
+    assert _held(cloud, migration["uuid"])[0] == {}
+    assert sid not in cloud.driver(source).list_instances()
+    assert sid not in cloud.driver(dest).list_instances()
+
+
+def test_a_failing_destination_puts_everything_back(cloud, image):
+    sid, source = _booted(cloud, image, "resize-fails")
+    dest = _other(source)
+    cloud.inject_fault(dest, "finish_migration", sid, count=1, message="dest disk on fire")
+    assert _act(cloud, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    server = wait_for_server(cloud, sid, ("ERROR",))
+    assert "dest disk on fire" in server["fault"]["message"]
+    assert server["OS-EXT-SRV-ATTR:host"] == source
+    assert server["flavor"]["id"] == "1"
+    assert _held(cloud, sid) == ({source: {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}},
+                                 "INSTANCE")
+    migration = _migration(cloud, sid)
+    assert migration["status"] == "error"
+    assert _held(cloud, migration["uuid"])[0] == {}
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    wait_for_server(cloud, sid, ("DELETED",))
+
+
+def test_no_other_host_keeps_the_server_where_it_is(image):
+    with Cloud(hosts=1) as one:
+        img = api_request(one, "GET", "/images").json()["images"][0]["id"]
+        sid, source = _booted(one, img, "nowhere")
+        assert _act(one, sid, {"migrate": None}).status_code == 202
+        server = wait_for_server(one, sid, ("ACTIVE",), timeout=30)
+        for _ in range(100):
+            server = api_request(one, "GET", f"/servers/{sid}").json()["server"]
+            if server["OS-EXT-STS:task_state"] is None:
+                break
+        assert server["status"] == "ACTIVE" and server["OS-EXT-STS:task_state"] is None
+        assert _migration(one, sid)["status"] == "error"
+        assert _held(one, sid) == ({source: {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}},
+                                   "INSTANCE")
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ({"resize": {"flavorRef": "1"}}, 400, "must change flavor"),
+    ({"resize": {"flavorRef": "no-such"}}, 400, "could not be found"),
+    ({"resize": {}}, 400, "flavorRef"),
+    ({"resize": {"flavorRef": "2", "color": "red"}}, 400, "color"),
+    ({"migrate": {"host": "host2"}}, 400, "host"),
+    ({"confirmResize": None}, 409, "vm_state active"),
+    ({"revertResize": None}, 409, "vm_state active"),
+])
+def test_bad_moves_are_refused_and_change_nothing(cloud, image, body, status, words):
+    sid, source = _booted(cloud, image, "bad-move")
+    try:
+        resp = _act(cloud, sid, body)
+        assert resp.status_code == status, resp.text
+        assert words in resp.text
+        server = api_request(cloud, "GET", f"/servers/{sid}").json()["server"]
+        assert (server["status"], server["OS-EXT-STS:task_state"]) == ("ACTIVE", None)
+        assert _held(cloud, sid)[0] == {source: {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}}
+    finally:
+        api_request(cloud, "DELETE", f"/servers/{sid}")
+        wait_for_server(cloud, sid, ("DELETED",))
