@@ -276,25 +276,26 @@ class ConductorManager:
                                             instance["user_id"], target_type="INSTANCE",
                                             source_type="MIGRATION")
         cell_db.update_migration(db, migration["uuid"], {"status": "error"})
+        # The fault first: whoever sees the new state sees why.
+        cell_db.add_fault(db, uuid, 500 if host else 400,
+                          message.split(". ")[0] + "." if message.startswith("No valid host")
+                          else message, message, host)
         values = {"task_state": None}
         if host is not None:
             values["vm_state"] = states.ERROR
         cell_db.update_instance(db, uuid, values, event={
             "event": event, "result": "Error", "host": host, "tb": message, "finish": True},
             request_id=ctxt.request_id)
-        cell_db.add_fault(db, uuid, 500 if host else 400,
-                          message.split(". ")[0] + "." if message.startswith("No valid host")
-                          else message, message, host)
 
     @staticmethod
     def _finish_failed(ctxt, db, uuid, migration, event, message, host=None):
         """A host failed to confirm or revert: the server in ERROR with the fault."""
         cell_db.update_migration(db, migration["uuid"], {"status": "error"})
+        cell_db.add_fault(db, uuid, 500, message, message, host)
         cell_db.update_instance(db, uuid, {"vm_state": states.ERROR, "task_state": None},
                                 event={"event": event, "result": "Error", "host": host,
                                        "tb": message, "finish": True},
                                 request_id=ctxt.request_id)
-        cell_db.add_fault(db, uuid, 500, message, message, host)
 
     def _resized(self, instance_uuid):
         """(cell database, instance, its finished migration), or None."""

@@ -217,3 +217,18 @@ def test_bad_moves_are_refused_and_change_nothing(cloud, image, body, status, wo
     finally:
         api_request(cloud, "DELETE", f"/servers/{sid}")
         wait_for_server(cloud, sid, ("DELETED",))
+
+
+def test_openstacksdk_resize_and_confirm(cloud, image):
+    conn = cloud.connection()
+    server = conn.compute.create_server(name="sdk-resize", image_id=image, flavor_id="1",
+                                        networks="auto")
+    server = conn.compute.wait_for_server(server, wait=30, interval=0.1)
+    conn.compute.resize_server(server, "2")
+    server = conn.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=30,
+                                          interval=0.1)
+    conn.compute.confirm_server_resize(server)
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=30, interval=0.1)
+    assert server.flavor.id == "2" or server.flavor.original_name == "m1.small"
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=30, interval=0.1)
