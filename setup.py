@@ -127,6 +127,7 @@ setup(
             "python-novaclient>=18.0",
             "osc-placement>=4.0",
             "gabbi>=3.0",
+            "fixtures>=4.0",  # keystonemiddleware's AuthTokenFixture (tests of the keystone pipelines)
             "ruff",
             "wheel",  # the third-party plugin test builds a wheel offline
         ],

@@ -146,9 +146,15 @@ class KeystoneContextMiddleware:
         return req.get_response(self.app)
 
 
-def keystone_authtoken_factory(global_conf, **local_conf):
+def keystone_authtoken_factory(global_conf, unavailable=None, **local_conf):
     """paste filter: keystonemiddleware's auth_token, configured from the
-    cloud's own ConfigOpts (``[keystone_authtoken]``) found in the environ."""
+    cloud's own ConfigOpts (``[keystone_authtoken]``) found in the environ.
+
+    When auth_token itself fails (Keystone unreachable, or
+    ``[keystone_authtoken]`` incomplete, e.g. no ``www_authenticate_uri``
+    for the 401 it is answering), the request gets a 503 from
+    *unavailable(req, message)* (the API's own fault format), never a 500.
+    """
     from keystonemiddleware import auth_token
 
     def _filter(app):
@@ -160,7 +166,25 @@ def keystone_authtoken_factory(global_conf, **local_conf):
                 services = environ[SERVICES_KEY]
                 mw = holder["mw"] = auth_token.AuthProtocol(
                     app, {"oslo_config_config": services.conf, **local_conf})
-            return mw(environ, start_response)
+            if unavailable is None:
+                return mw(environ, start_response)
+            started = []
+
+            def recording_start_response(*args):
+                started.append(True)
+                return start_response(*args)
+
+            try:
+                return mw(environ, recording_start_response)
+            except Exception as exc:  # noqa: BLE001 - becomes a 503, logged
+                if started:
+                    raise
+                LOG.error("token validation failed (is [keystone_authtoken] complete and "
+                          "Keystone reachable?): %s: %s", type(exc).__name__, exc)
+                resp = unavailable(webob.Request(environ),
+                                   "The identity service could not validate the request's "
+                                   "token; see the service log.")
+                return resp(environ, start_response)
 
         return middleware
 

@@ -187,6 +187,14 @@ def noauth_factory(global_conf, **local_conf):
     return lambda app: wsgi.NoAuthMiddleware(app, unauthorized)
 
 
+def _unavailable(req, message):
+    return faults.fault_response(503, message, req.environ.get("openstack.request_id"))
+
+
+def authtoken_factory(global_conf, **local_conf):
+    return wsgi.keystone_authtoken_factory(global_conf, unavailable=_unavailable, **local_conf)
+
+
 def keystone_context_factory(global_conf, **local_conf):
     return lambda app: wsgi.KeystoneContextMiddleware(app, unauthorized)
 

@@ -70,7 +70,8 @@ def error_response(status: int, title: str, detail: str, code: str = "placement.
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
-           415: "Unsupported Media Type", 500: "Internal Server Error"}
+           415: "Unsupported Media Type", 500: "Internal Server Error",
+           503: "Service Unavailable"}
 
 
 def fault(req, status, detail, code="placement.undefined_code", headers=None):
@@ -168,6 +169,11 @@ def unauthorized(req):
 
 def noauth_factory(global_conf, **local_conf):
     return lambda app: wsgi.NoAuthMiddleware(app, unauthorized)
+
+
+def authtoken_factory(global_conf, **local_conf):
+    return wsgi.keystone_authtoken_factory(
+        global_conf, unavailable=lambda req, message: fault(req, 503, message), **local_conf)
 
 
 def keystone_context_factory(global_conf, **local_conf):
