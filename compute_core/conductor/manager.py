@@ -220,7 +220,7 @@ class ConductorManager:
         instance = cell_db.update_instance(db, instance_uuid,
                                            {"task_state": states.RESIZE_MIGRATING})
         was_active = instance["vm_state"] == states.ACTIVE
-        answer = self.compute_api.migrate_disk_and_power_off(
+        answer = self._step(self.compute_api.migrate_disk_and_power_off,
             ctxt, source, instance, dest["service_host"], flavor)
         if answer.get("error"):
             self.placement.delete_allocations(instance_uuid)
@@ -233,7 +233,7 @@ class ConductorManager:
             "node": dest["nodename"], "flavor": flavor, "vcpus": flavor["vcpus"],
             "memory_mb": flavor["memory_mb"], "root_gb": flavor["root_gb"],
             "ephemeral_gb": flavor.get("ephemeral_gb", 0)})
-        answer = self.compute_api.finish_migration(
+        answer = self._step(self.compute_api.finish_migration,
             ctxt, dest["service_host"], instance, migration, answer.get("disk_info"),
             was_active)
         if answer.get("error"):
@@ -242,8 +242,8 @@ class ConductorManager:
             old = self._old_flavor(instance, migration)
             cell_db.update_instance(db, instance_uuid, {
                 "host": source, "node": migration["source_node"], **old})
-            self.compute_api.finish_revert_migration(ctxt, source, instance, migration,
-                                                     was_active)
+            self._step(self.compute_api.finish_revert_migration, ctxt, source, instance,
+                       migration, was_active)
             self._move_failed(ctxt, db, instance, migration, event, answer["error"],
                               host=dest["service_host"])
             return
@@ -255,6 +255,16 @@ class ConductorManager:
                                     old_vm_state=instance["vm_state"])},
             event={"event": event, "result": "Success", "host": None, "tb": None,
                    "finish": True}, request_id=ctxt.request_id)
+
+    @staticmethod
+    def _step(call, *args):
+        """One move step on a compute host: its answer, or {"error": ...} when
+        the host does not answer (down, timed out) or the call fails."""
+        try:
+            return call(*args) or {}
+        except Exception as exc:  # noqa: BLE001 - the move records it as a fault
+            LOG.warning("move step %s failed: %s", getattr(call, "__name__", call), exc)
+            return {"error": f"The compute host did not complete the step: {exc}"}
 
     def _old_flavor(self, instance, migration):
         flavor = api_db.get_flavor(self.cells.api, migration["old_flavor_id"],
@@ -313,8 +323,8 @@ class ConductorManager:
             return
         db, instance, migration = found
         event = "conductor_confirm_resize"
-        answer = self.compute_api.confirm_migration(ctxt, migration["source_compute"],
-                                                    instance, migration)
+        answer = self._step(self.compute_api.confirm_migration, ctxt,
+                            migration["source_compute"], instance, migration)
         if answer.get("error"):
             self._finish_failed(ctxt, db, instance_uuid, migration, event, answer["error"],
                                 migration["source_compute"])
@@ -335,7 +345,7 @@ class ConductorManager:
         dest = migration["dest_compute"]
         old_state = (instance.get("system_metadata") or {}).get("old_vm_state")
         cell_db.update_migration(db, migration["uuid"], {"status": "reverting"})
-        answer = self.compute_api.revert_migration(ctxt, dest, instance, migration)
+        answer = self._step(self.compute_api.revert_migration, ctxt, dest, instance, migration)
         if not answer.get("error"):
             self.placement.delete_allocations(instance_uuid)
             self.placement.move_allocations(migration["uuid"], instance_uuid,
@@ -344,7 +354,7 @@ class ConductorManager:
             instance = cell_db.update_instance(db, instance_uuid, {
                 "host": migration["source_compute"], "node": migration["source_node"],
                 **self._old_flavor(instance, migration)})
-            answer = self.compute_api.finish_revert_migration(
+            answer = self._step(self.compute_api.finish_revert_migration,
                 ctxt, migration["source_compute"], instance, migration,
                 old_state != states.STOPPED)
         if answer.get("error"):
