@@ -112,9 +112,7 @@ class ComputeAPI:
                     raise
                 count -= 1
         reservation_id = "r-" + uuidlib.uuid4().hex[:8]
-        flavor_copy = {k: flavor[k] for k in ("id", "flavorid", "name", "memory_mb", "vcpus",
-                                              "root_gb", "ephemeral_gb", "swap", "extra_specs",
-                                              "description", "rxtx_factor", "is_public")}
+        flavor_copy = api_db.instance_flavor(flavor)
         created = now()
         instances = []
         uuids = []
@@ -396,9 +394,7 @@ class ComputeAPI:
                 raise exception.Invalid(
                     f"Resize error: Unable to resize disk down from "
                     f"{current.get('root_gb')} GB to {new['root_gb']} GB.")
-            flavor = {k: new[k] for k in ("id", "flavorid", "name", "memory_mb", "vcpus",
-                                          "root_gb", "ephemeral_gb", "swap", "extra_specs",
-                                          "description", "rxtx_factor", "is_public")}
+            flavor = api_db.instance_flavor(new)
         db = self.s.cells.get(inst["cell_uuid"])
         self._check_driver_supports(db, inst, action, f"supports_{action}")
         self._start_move_task(ctxt, db, uuid, action, states.RESIZE_PREP, allowed)

@@ -230,9 +230,7 @@ class ConductorManager:
         migration = cell_db.update_migration(db, migration["uuid"], {"status": "post-migrating"})
         instance = cell_db.update_instance(db, instance_uuid, {
             "task_state": states.RESIZE_FINISH, "host": dest["service_host"],
-            "node": dest["nodename"], "flavor": flavor, "vcpus": flavor["vcpus"],
-            "memory_mb": flavor["memory_mb"], "root_gb": flavor["root_gb"],
-            "ephemeral_gb": flavor.get("ephemeral_gb", 0)})
+            "node": dest["nodename"], **api_db.instance_flavor_columns(flavor)})
         answer = self._step(self.compute_api.finish_migration,
             ctxt, dest["service_host"], instance, migration, answer.get("disk_info"),
             was_active)
@@ -267,13 +265,10 @@ class ConductorManager:
             return {"error": f"The compute host did not complete the step: {exc}"}
 
     def _old_flavor(self, instance, migration):
+        """The instance columns of the flavor the instance had before its move."""
         flavor = api_db.get_flavor(self.cells.api, migration["old_flavor_id"],
                                    instance["project_id"], True)
-        old = {k: flavor[k] for k in ("id", "flavorid", "name", "memory_mb", "vcpus", "root_gb",
-                                      "ephemeral_gb", "swap", "extra_specs", "description",
-                                      "rxtx_factor", "is_public")}
-        return {"flavor": old, "vcpus": old["vcpus"], "memory_mb": old["memory_mb"],
-                "root_gb": old["root_gb"], "ephemeral_gb": old.get("ephemeral_gb", 0)}
+        return api_db.instance_flavor_columns(api_db.instance_flavor(flavor))
 
     def _move_failed(self, ctxt, db, instance, migration, event, message, restore=True,
                      host=None):

@@ -217,6 +217,23 @@ def create_flavor(db, name, memory_mb, vcpus, root_gb, flavorid=None, ephemeral_
     return get_flavor(db, flavorid)
 
 
+INSTANCE_FLAVOR_KEYS = ("id", "flavorid", "name", "memory_mb", "vcpus", "root_gb",
+                        "ephemeral_gb", "swap", "extra_specs", "description", "rxtx_factor",
+                        "is_public")
+
+
+def instance_flavor(flavor: dict) -> dict:
+    """The copy of *flavor* an instance keeps (its ``flavor`` column and the
+    request spec): later changes to the flavor do not change the server."""
+    return {k: flavor[k] for k in INSTANCE_FLAVOR_KEYS}
+
+
+def instance_flavor_columns(flavor: dict) -> dict:
+    """The instance columns that follow its flavor (for a resize)."""
+    return {"flavor": flavor, "vcpus": flavor["vcpus"], "memory_mb": flavor["memory_mb"],
+            "root_gb": flavor["root_gb"], "ephemeral_gb": flavor.get("ephemeral_gb", 0)}
+
+
 def get_flavor(db, flavorid, project_id=None, is_admin=True):
     with db.connect() as conn:
         row = conn.execute(sa.select(t.flavors).where(t.flavors.c.flavorid == str(flavorid))).first()
