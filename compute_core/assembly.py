@@ -161,11 +161,12 @@ class ServiceBundle:
                 LOG.exception("closing resources of %s", self.service.name)
 
 
-def conductor_service(conf, transport, notification_transport=None, host=None) -> ServiceBundle:
+def conductor_service(conf, transport, notification_transport=None, host=None,
+                      placement_client=None) -> ServiceBundle:
     api = api_database(conf)
     cells = CellDatabases(api)
     local = cell_database(conf)
-    placement = PlacementClient(conf)
+    placement = placement_client or PlacementClient(conf)
     network = load_network_backend(conf, api)
     notifier = rpc.Notifier(conf, notification_transport or transport, "compute-conductor")
     manager = conductor_manager.ConductorManager(
@@ -182,11 +183,11 @@ def conductor_service(conf, transport, notification_transport=None, host=None) -
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
 
 
-def scheduler_service(conf, transport, host=None) -> ServiceBundle:
+def scheduler_service(conf, transport, host=None, placement_client=None) -> ServiceBundle:
     api = api_database(conf)
     cells = CellDatabases(api)
     local = cell_database(conf)
-    placement = PlacementClient(conf)
+    placement = placement_client or PlacementClient(conf)
     manager = scheduler_manager.SchedulerManager(conf, cells, placement)
     host = host or conf.host
 

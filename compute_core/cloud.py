@@ -21,6 +21,7 @@ from compute_core import assembly, bootstrap
 from compute_core.db import cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
+from compute_core.placement.client import PlacementClient
 from compute_core.virt import load_driver
 
 LOG = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Cloud:
         self._stoppers = []
         self._services = []  # conductor, scheduler: stopped together with computes
         self._api_server = None
+        self._placement_app = None
         self._computes = {}
         self._drivers = {}
         self.compute_url = None
@@ -113,12 +115,14 @@ class Cloud:
         # Placement first: every other service talks to it.
         self._placement = assembly.PlacementServices(conf)
         self._stoppers.append(self._placement.close)
-        self._api = assembly.APIServices(conf, self.transport, self.notification_transport)
+        placement_app = assembly.load_wsgi_app(conf, "placement", self._placement)
+        self._placement_app = placement_app if conf.aio.placement_in_process else None
+        self._api = assembly.APIServices(conf, self.transport, self.notification_transport,
+                                         placement_client=self._placement_client())
         self._stoppers.append(self._api.close)
         bootstrap.bootstrap(conf, self._api.api_db, self._placement.db, self._api.cells,
                             self._api.images)
 
-        placement_app = assembly.load_wsgi_app(conf, "placement", self._placement)
         port = conf.aio.placement_port if self.placement_port is None else self.placement_port
         listen = conf.aio.listen if self.listen is None else self.listen
         server = assembly.WSGIServer(placement_app, listen, port, conf.aio.wsgi_threads,
@@ -129,8 +133,10 @@ class Cloud:
         conf.set_override("endpoint_override", self.placement_url, group="placement")
 
         for bundle in (assembly.conductor_service(conf, self.transport,
-                                                  self.notification_transport),
-                       assembly.scheduler_service(conf, self.transport)):
+                                                  self.notification_transport,
+                                                  placement_client=self._placement_client()),
+                       assembly.scheduler_service(conf, self.transport,
+                                                  placement_client=self._placement_client())):
             self._services.append(bundle)
             bundle.start()
             if bundle.service.name == "compute-scheduler":
@@ -196,6 +202,14 @@ class Cloud:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
+    def _placement_client(self):
+        """A placement client for one embedded service: in-process calls of
+        the placement pipeline ([aio] placement_in_process), else None (the
+        service makes its own HTTP client)."""
+        if self._placement_app is None:
+            return None
+        return PlacementClient(self.conf, app=self._placement_app)
+
     @staticmethod
     def _guarded(stop):
         try:
@@ -218,7 +232,8 @@ class Cloud:
                     raise exception.Invalid(f"driver {type(driver).__name__} has no size {attr}")
                 setattr(driver, attr, value)
         bundle = assembly.compute_service(self.conf, self.transport, name, driver,
-                                          self.notification_transport)
+                                          self.notification_transport,
+                                          placement_client=self._placement_client())
         bundle.start()
         self._computes[name] = bundle
         self._drivers[name] = driver

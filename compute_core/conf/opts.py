@@ -242,6 +242,13 @@ aio_opts = [
     cfg.StrOpt("default_image_name", default="default-raw",
                help="Name of the small image imported on first start."),
     cfg.IntOpt("wsgi_threads", default=16, min=1, help="Threads serving each API."),
+    cfg.BoolOpt("placement_in_process", default=True,
+                help="The embedded services (scheduler, conductor, compute hosts, API) "
+                     "reach placement by calling its WSGI pipeline inside the process, "
+                     "through the same middleware and handlers as an HTTP request, "
+                     "instead of over a loopback socket (the way fake:// stands in for "
+                     "a message bus). The placement port still serves outside clients. "
+                     "False: every placement call goes over HTTP."),
 ]
 
 GROUPS = [
