@@ -12,30 +12,40 @@ SERVICE_TYPE = "compute"
 _RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 
 
+@functools.lru_cache(maxsize=512)
+def _parse(text: str) -> tuple[int, int]:
+    m = _RE.match(text or "")
+    if not m:
+        raise ValueError(f"Invalid API version request string {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
 @functools.total_ordering
 class APIVersion:
+    __slots__ = ("major", "minor", "_key")
+
     def __init__(self, text: str):
-        m = _RE.match(text or "")
-        if not m:
-            raise ValueError(f"Invalid API version request string {text!r}")
-        self.major, self.minor = int(m.group(1)), int(m.group(2))
+        self.major, self.minor = self._key = _parse(text)
+
+    @staticmethod
+    def _key_of(other) -> tuple[int, int]:
+        return other._key if isinstance(other, APIVersion) else _parse(other)
 
     def __eq__(self, other):
-        other = other if isinstance(other, APIVersion) else APIVersion(other)
-        return (self.major, self.minor) == (other.major, other.minor)
+        return self._key == self._key_of(other)
 
     def __lt__(self, other):
-        other = other if isinstance(other, APIVersion) else APIVersion(other)
-        return (self.major, self.minor) < (other.major, other.minor)
+        return self._key < self._key_of(other)
 
     def __hash__(self):
-        return hash((self.major, self.minor))
+        return hash(self._key)
 
     def __str__(self):
         return f"{self.major}.{self.minor}"
 
     def at_least(self, text: str) -> bool:
-        return self >= APIVersion(text)
+        # Called a dozen times per server of a listing: the parse is cached.
+        return self._key >= _parse(text)
 
 
 class VersionNotSupported(Exception):

@@ -23,10 +23,20 @@ def iso_usec(value) -> str | None:
     return value.isoformat()
 
 
+def _link_bases(req) -> tuple[str, str]:
+    """(base, bookmark base) of the links in a response, worked out once
+    per request (a listing makes three links per server)."""
+    bases = req.environ.get("compute_core.link_bases")
+    if bases is None:
+        base = req.application_url
+        prefix = req.script_name.rstrip("/")
+        project_base = base.rsplit(prefix, 1)[0] if prefix and base.endswith(prefix) else base
+        bases = req.environ["compute_core.link_bases"] = (base, project_base)
+    return bases
+
+
 def links(req, collection, ident):
-    base = req.application_url
-    prefix = req.script_name.rstrip("/")
-    project_base = base.rsplit(prefix, 1)[0] if prefix and base.endswith(prefix) else base
+    base, project_base = _link_bases(req)
     return [{"rel": "self", "href": f"{base}/{collection}/{ident}"},
             {"rel": "bookmark", "href": f"{project_base}/{collection}/{ident}"}]
 
