@@ -62,10 +62,13 @@ class ComputeManager:
     def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
                 result=None, finish=False):
         """Update the instance through the conductor; with *event*, record
-        that action event (start, or finish with *result*) in the same call."""
+        that action event (start, or finish with *result*) in the same call.
+        The instance is not read back: a caller that keeps a copy merges
+        *values* into it."""
         ev = None if event is None else {"event": event, "result": result, "host": self.host,
                                          "finish": finish}
-        result = self.conductor.instance_update(ctxt, uuid, values, expected_task_state, ev)
+        result = self.conductor.instance_update(ctxt, uuid, values, expected_task_state, ev,
+                                                return_instance=False)
         if isinstance(result, dict) and result.get("error") == "InstanceNotFound":
             raise exception.InstanceNotFound(instance_id=uuid)
         if isinstance(result, dict) and result.get("error") == "InstanceInvalidState":
@@ -100,8 +103,10 @@ class ComputeManager:
         self.notifier.info(ctxt, "instance.create.start", notifications.instance_payload(instance))
         event = "compute__do_build_and_run_instance"
         try:
-            instance = self._update(ctxt, uuid, {"task_state": states.SPAWNING},
-                                    expected_task_state=states.SCHEDULING, event=event)
+            spawning = {"task_state": states.SPAWNING}
+            self._update(ctxt, uuid, spawning, expected_task_state=states.SCHEDULING,
+                         event=event)
+            instance = dict(instance, **spawning)
         except (exception.InstanceNotFound, exception.InstanceInvalidState):
             # Deleted while queued: the delete path cleans up.
             LOG.info("instance %s deleted before its build started", uuid)
@@ -130,11 +135,12 @@ class ComputeManager:
                                 notifications.instance_payload(instance, fault=str(exc)))
             return
         try:
-            instance = self._update(ctxt, uuid, {
-                "vm_state": states.ACTIVE, "task_state": None,
-                "power_state": int(self._power_state(instance)),
-                "launched_at": ctx_now()}, expected_task_state=states.SPAWNING,
-                event=event, result="Success", finish=True)
+            active = {"vm_state": states.ACTIVE, "task_state": None,
+                      "power_state": int(self._power_state(instance)),
+                      "launched_at": ctx_now()}
+            self._update(ctxt, uuid, active, expected_task_state=states.SPAWNING,
+                         event=event, result="Success", finish=True)
+            instance = dict(instance, **active)
         except (exception.InstanceNotFound, exception.InstanceInvalidState):
             # Deleted while spawning: terminate_instance runs after us and
             # destroys the guest.

@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.2")
+    target = messaging.Target(version="1.3")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
                  notifier):
@@ -34,7 +34,8 @@ class ConductorManager:
     def schedule_and_build_instances(self, ctxt, instance_uuids, request_spec, image,
                                      requested_networks):
         api = self.cells.api
-        live = [u for u in instance_uuids if api_db.get_build_request(api, u)]
+        builds = {u: api_db.get_build_request(api, u) for u in instance_uuids}
+        live = [u for u in instance_uuids if builds[u]]
         for gone in set(instance_uuids) - set(live):
             self._forget_build(ctxt, gone)
         if not live:
@@ -53,15 +54,15 @@ class ConductorManager:
             return
         for uuid, selections in zip(live, result):
             self._create_and_cast(ctxt, uuid, request_spec, image, requested_networks,
-                                  selections)
+                                  selections, builds[uuid])
 
-    def _create_and_cast(self, ctxt, uuid, request_spec, image, requested_networks, selections):
+    def _create_and_cast(self, ctxt, uuid, request_spec, image, requested_networks, selections,
+                         build):
+        """Create the instance in the chosen host's cell from its *build*
+        request and cast the build to that host. A server deleted while it
+        was scheduled is caught here: finish_build finds no build request."""
         api = self.cells.api
         chosen, alternates = selections[0], selections[1:]
-        build = api_db.get_build_request(api, uuid)
-        if build is None:  # deleted while we scheduled
-            self._forget_build(ctxt, uuid)
-            return
         cell = self.cells.mapping(chosen["cell_uuid"])
         db = self.cells.get(cell["uuid"])
         values = dict(build["instance"])
@@ -82,7 +83,7 @@ class ConductorManager:
             LOG.info("instance %s was deleted during scheduling", uuid)
             cell_db.soft_delete_instance(db, uuid)
             self.network.deallocate_for_instance(uuid)
-            self.placement.delete_allocations(uuid)
+            self._forget_build(ctxt, uuid)
             return
         self.compute_api.build_and_run_instance(
             ctxt, chosen["service_host"], instance, request_spec, image, alternates,
@@ -377,15 +378,19 @@ class ConductorManager:
             return fn(db)
 
     def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
-                        event=None):
+                        event=None, return_instance=True):
         """Update an instance; *event* ({"event", "result", "host", "tb",
-        "finish"}, RPC 1.1) records an action event in the same call."""
+        "finish"}, RPC 1.1) records an action event in the same call. With
+        return_instance=False (RPC 1.3) the answer is None on success: the
+        caller keeps its own copy, and the instance is not read back."""
         kwargs = {}
         if expected_task_state != "__any__":
             kwargs["expected_task_state"] = expected_task_state
+
         def update(db):
             return cell_db.update_instance(db, instance_uuid, values, event=event,
-                                           request_id=ctxt.request_id, **kwargs)
+                                           request_id=ctxt.request_id,
+                                           read_back=return_instance, **kwargs)
 
         try:
             return self._in_cell(instance_uuid, update)

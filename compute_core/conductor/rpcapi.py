@@ -6,11 +6,13 @@
       compute_node_update, action_event
 1.1 - instance_update takes an optional action event
 1.2 - migrate_server, confirm_resize, revert_resize (moves)
+1.3 - instance_update takes return_instance (False: answer None on success
+      instead of the whole instance, for callers that keep their own copy)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.2"
+VERSION = "1.3"
 
 
 class ConductorAPI:
@@ -48,9 +50,17 @@ class ConductorAPI:
 
     # calls: DB access on behalf of compute hosts
     def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
-                        event=None):
+                        event=None, return_instance=True):
+        """The updated instance, or with return_instance=False None (from a
+        1.3 conductor; an older one still answers with the instance). A
+        refusal is {"error": ..., "message": ...} either way."""
         kwargs = {"instance_uuid": instance_uuid, "values": values,
                   "expected_task_state": expected_task_state}
+        if not return_instance and self.client.can_send_version("1.3"):
+            kwargs["return_instance"] = False
+            if event is not None:
+                kwargs["event"] = event
+            return self.client.prepare(version="1.3").call(ctxt, "instance_update", **kwargs)
         if event is not None:
             if not self.client.can_send_version("1.1"):
                 # An older conductor: record the event separately.

@@ -88,11 +88,13 @@ def _coerce(row: dict) -> dict:
 
 
 def update_instance(db, uuid, values: dict, expected_task_state=...,
-                    expected_vm_state=..., event=None, request_id=None) -> dict:
+                    expected_vm_state=..., event=None, request_id=None,
+                    read_back=True) -> dict | None:
     """Update an instance; with expected_* the update only happens from that
     state (raises InstanceInvalidState/InstanceNotFound otherwise). *event*
     ({"event", "result", "host", "tb", "finish"}) records an action event of
-    the action of *request_id* in the same transaction."""
+    the action of *request_id* in the same transaction. Returns the updated
+    instance, or None with read_back=False."""
     row = _coerce({k: v for k, v in values.items() if k in INSTANCE_COLUMNS})
     row["updated_at"] = now()
     q = t.instances.update().where(t.instances.c.uuid == uuid).where(t.instances.c.deleted == 0)
@@ -124,7 +126,7 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
                 conn.execute(t.instance_metadata.insert(), [
                     {"instance_uuid": uuid, "key": k, "value": v, "created_at": now()}
                     for k, v in values["metadata"].items()])
-    return get_instance(db, uuid)
+    return get_instance(db, uuid) if read_back else None
 
 
 def soft_delete_instance(db, uuid):

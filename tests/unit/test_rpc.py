@@ -89,3 +89,54 @@ def test_a_listener_stops_at_once(transport):
     stopper.join(5)
     assert not stopper.is_alive()
     assert time.monotonic() - start < 0.9
+
+
+class OldConductor:
+    """A conductor of RPC 1.2: instance_update knows no return_instance."""
+    target = messaging.Target(version="1.2")
+
+    def __init__(self):
+        self.calls = []
+
+    def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
+                        event=None):
+        self.calls.append((instance_uuid, values, event))
+        return {"uuid": instance_uuid, **values}
+
+
+class NewConductor(OldConductor):
+    target = messaging.Target(version="1.3")
+
+    def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
+                        event=None, return_instance=True):
+        self.calls.append((instance_uuid, values, event, return_instance))
+        return {"uuid": instance_uuid, **values} if return_instance else None
+
+
+@pytest.mark.parametrize("cap,endpoint,expected", [
+    ("1.2", OldConductor, {"uuid": "u1", "task_state": "spawning"}),
+    ("1.3", NewConductor, None),
+])
+def test_instance_update_without_read_back_speaks_the_conductors_version(
+        transport, cap, endpoint, expected):
+    from compute_core.conductor import rpcapi as conductor_rpcapi
+
+    conductor = endpoint()
+    server = rpc.get_server(transport, conductor_rpcapi.TOPIC, "c", [conductor])
+    server.start()
+    try:
+        api = conductor_rpcapi.ConductorAPI(transport, timeout=5)
+        api.client = messaging.get_rpc_client(
+            transport, messaging.Target(topic=conductor_rpcapi.TOPIC,
+                                        version=conductor_rpcapi.VERSION),
+            serializer=rpc.ContextSerializer(), timeout=5, version_cap=cap)
+        event = {"event": "e", "result": None, "host": "h", "finish": False}
+        got = api.instance_update({}, "u1", {"task_state": "spawning"}, "scheduling", event,
+                                  return_instance=False)
+        assert got == expected
+        assert conductor.calls[0][:3] == ("u1", {"task_state": "spawning"}, event)
+        if cap == "1.3":
+            assert conductor.calls[0][3] is False
+    finally:
+        server.stop()
+        server.wait()

@@ -12,10 +12,11 @@ class FakeConductor:
     def instances_on_host(self, ctxt, host):
         return list(self.instances.values())
 
-    def instance_update(self, ctxt, uuid, values, expected_task_state="__any__", event=None):
+    def instance_update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
+                        return_instance=True):
         self.updates.append((uuid, values, expected_task_state))
         self.instances[uuid].update(values)
-        return self.instances[uuid]
+        return self.instances[uuid] if return_instance else None
 
 
 class Driver:
