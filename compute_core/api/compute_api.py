@@ -60,8 +60,10 @@ class ComputeAPI:
             usage["ram"] += inst.get("memory_mb") or 0
         return usage
 
-    def _check_quota(self, project_id, count, flavor, already_recorded=0):
-        limits = self.quota_limits(project_id)
+    def _check_quota(self, project_id, count, flavor, already_recorded=0, limits=None):
+        """Raise QuotaExceeded unless *count* more servers of *flavor* fit;
+        *limits*: the project's limits when the caller has read them."""
+        limits = self.quota_limits(project_id) if limits is None else limits
         if all(limits.get(r, -1) is None or limits.get(r, -1) < 0
                for r in ("instances", "cores", "ram")):
             return  # unlimited: nothing to count
@@ -105,7 +107,7 @@ class ComputeAPI:
         count = max_count
         while True:
             try:
-                self._check_quota(ctxt.project_id, count, flavor)
+                self._check_quota(ctxt.project_id, count, flavor, limits=limits)
                 break
             except exception.QuotaExceeded:
                 if count <= min_count:
@@ -153,7 +155,7 @@ class ComputeAPI:
             api_db.create_build(self.s.api_db, inst, dict(spec, instance_uuid=inst["uuid"]))
         # Recheck: a concurrent request may have taken the room meanwhile.
         try:
-            self._check_quota(ctxt.project_id, 0, flavor)
+            self._check_quota(ctxt.project_id, 0, flavor, limits=limits)
         except exception.QuotaExceeded:
             for inst in instances:
                 api_db.delete_instance_records(self.s.api_db, inst["uuid"])

@@ -249,3 +249,52 @@ def test_multi_create_with_reservation_id(compute_cloud, api, image_id):
     for s in servers:
         wait_for_server(compute_cloud, s["id"])
         api("DELETE", f"/servers/{s['id']}")
+
+
+def test_delete_while_scheduling_leaves_nothing(fresh_compute_cloud):
+    """The user deletes the server after the scheduler picked its host and
+    before the conductor moved it into the cell: the conductor's instance
+    is undone, and no mapping, allocation or address stays behind."""
+    from compute_core.db import api_db, cell_db
+
+    cloud = fresh_compute_cloud
+    (conductor,) = [b.service.endpoints[0] for b in cloud._services
+                    if b.service.name == "compute-conductor"]
+    scheduler_api = conductor.scheduler_api
+    real_select = scheduler_api.select_destinations
+    deleted = []
+
+    class DeletingScheduler:
+        def select_destinations(self, ctxt, spec, uuids, alternates):
+            result = real_select(ctxt, spec, uuids, alternates)
+            for uuid in uuids:
+                resp = api_request(cloud, "DELETE", f"/servers/{uuid}")
+                deleted.append(resp.status_code)
+            return result
+
+    conductor.scheduler_api = DeletingScheduler()
+    try:
+        image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+        body = {"server": {"name": "gone", "imageRef": image, "flavorRef": "1"}}
+        sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
+        wait_for_server(cloud, sid, ("DELETED",), timeout=10)
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                api_db.get_instance_mapping(cloud._api.api_db, sid)
+            except Exception:
+                break
+            time.sleep(0.05)
+    finally:
+        conductor.scheduler_api = scheduler_api
+    assert deleted == [204]
+    assert api_request(cloud, "GET", f"/servers/{sid}").status_code == 404
+    assert placement_allocations(cloud, sid) == {}
+    with pytest.raises(Exception):
+        api_db.get_instance_mapping(cloud._api.api_db, sid)
+    for cell in cloud._api.cells.cells(include_cell0=True):
+        live = cell_db.list_instances(cloud._api.cells.get(cell["uuid"]), {"uuid": sid})
+        assert live == []
+    assert sid not in cloud.driver("host1").instances
