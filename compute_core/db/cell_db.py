@@ -236,21 +236,21 @@ def count_instances(db, project_id=None, user_id=None) -> dict:
     return {"instances": int(n), "cores": int(cores), "ram": int(ram)}
 
 
-def instances_changed_since(db, since=None) -> list[dict]:
-    """Instances (live and deleted) created, updated or deleted at or after
-    *since*; with since=None every live instance that has a host. Rows carry
-    host, uuid, vm_state, task_state, project_id, deleted and the three
-    timestamps, so a caller can keep its own copy current."""
+def instance_states_changed_since(db, since=None) -> list[tuple]:
+    """(host, uuid, vm_state, task_state, project_id, deleted) of the
+    instances created, updated or deleted at or after *since*; with
+    since=None of every live instance that has a host. Plain tuples: the
+    scheduler reads these on every request."""
     i = t.instances
     q = sa.select(i.c.host, i.c.uuid, i.c.vm_state, i.c.task_state, i.c.project_id,
-                  i.c.deleted, i.c.created_at, i.c.updated_at, i.c.deleted_at)
+                  i.c.deleted)
     if since is None:
         q = q.where(i.c.deleted == 0).where(i.c.host.is_not(None))
     else:
         q = q.where(sa.or_(i.c.updated_at >= since, i.c.created_at >= since,
                            i.c.deleted_at >= since))
     with db.connect() as conn:
-        return [_d(r) for r in conn.execute(q)]
+        return [tuple(r) for r in conn.execute(q)]
 
 
 def instances_by_host(db) -> dict:

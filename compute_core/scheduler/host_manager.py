@@ -23,38 +23,56 @@ def service_is_up(service: dict, down_time: int) -> bool:
 
 class InstanceTracker:
     """The live instances of one cell by host, kept current by reading only
-    what changed since the newest timestamp seen (with a margin for
+    the rows changed since the previous read (less a margin for
     transactions that committed late), instead of every instance on every
-    scheduling request."""
+    scheduling request.
+
+    The window starts from the time of the previous read, not from the
+    newest change seen, so a quiet cell costs an empty read. A row written
+    at time T but committed after a read at R was not seen by that read
+    only if T > R - MARGIN (commits lag their timestamps by less than the
+    margin), and the next read, from R - MARGIN, finds it.
+    """
 
     MARGIN = datetime.timedelta(seconds=5)
 
     def __init__(self):
         self._lock = threading.Lock()
         self._by_uuid: dict[str, dict] = {}
-        self._watermark = None
+        self._hosts: dict[str, dict[str, dict]] = {}
+        self._read_at = None
 
-    def by_host(self, db) -> dict:
+    def by_host(self, db) -> dict[str, dict[str, dict]]:
+        """{host: {uuid: {"host", "uuid", "vm_state", "task_state",
+        "project_id"}}}; each host's mapping is the caller's own copy."""
         with self._lock:
-            since = None if self._watermark is None else self._watermark - self.MARGIN
-            rows = cell_db.instances_changed_since(db, since)
-            for row in rows:
-                stamp = max(s for s in (row["created_at"], row["updated_at"],
-                                        row["deleted_at"]) if s is not None)
-                if self._watermark is None or stamp > self._watermark:
-                    self._watermark = stamp
-                if row["deleted"] or row["host"] is None:
-                    self._by_uuid.pop(row["uuid"], None)
-                else:
-                    self._by_uuid[row["uuid"]] = {
-                        k: row[k] for k in ("host", "uuid", "vm_state", "task_state",
-                                            "project_id")}
-            if self._watermark is None:
-                self._watermark = cell_db.now()
-            out: dict = {}
-            for inst in self._by_uuid.values():
-                out.setdefault(inst["host"], []).append(inst)
-            return out
+            since = None if self._read_at is None else self._read_at - self.MARGIN
+            self._read_at = cell_db.now()
+            for host, uuid, vm_state, task_state, project_id, deleted in \
+                    cell_db.instance_states_changed_since(db, since):
+                old = self._by_uuid.get(uuid)
+                if deleted or host is None:
+                    if old is not None:
+                        del self._by_uuid[uuid]
+                        self._forget(old)
+                    continue
+                if old is not None:
+                    if (old["host"], old["vm_state"], old["task_state"]) == \
+                            (host, vm_state, task_state):
+                        continue  # read again inside the margin, unchanged
+                    self._forget(old)
+                entry = {"host": host, "uuid": uuid, "vm_state": vm_state,
+                         "task_state": task_state, "project_id": project_id}
+                self._by_uuid[uuid] = entry
+                self._hosts.setdefault(host, {})[uuid] = entry
+            return {host: dict(found) for host, found in self._hosts.items() if found}
+
+    def _forget(self, entry):
+        found = self._hosts.get(entry["host"])
+        if found is not None:
+            found.pop(entry["uuid"], None)
+            if not found:
+                del self._hosts[entry["host"]]
 
 
 class HostManager:
@@ -80,7 +98,7 @@ class HostManager:
             by_host = tracker.by_host(db)
             for node in nodes:
                 states.append(self._state(cell["uuid"], node, services.get(node["host"], {}),
-                                          by_host.get(node["host"], []),
+                                          by_host.get(node["host"], {}),
                                           (provider_summaries or {}).get(node["uuid"])))
         return states
 
@@ -99,7 +117,7 @@ class HostManager:
             used_vcpus = resources.get("VCPU", {}).get("used", used_vcpus)
             used_ram = resources.get("MEMORY_MB", {}).get("used", used_ram)
             used_disk = resources.get("DISK_GB", {}).get("used", used_disk)
-        io_ops = sum(1 for i in instances if i["task_state"] in (
+        io_ops = sum(1 for i in instances.values() if i["task_state"] in (
             "spawning", "scheduling", "resize_migrating", "rebuilding", "image_snapshot",
             "image_backup", "rescuing", "unshelving"))
         return HostState(
@@ -114,7 +132,7 @@ class HostManager:
             disk_mb_used=used_disk * 1024,
             cpu_allocation_ratio=cpu_r, ram_allocation_ratio=ram_r, disk_allocation_ratio=disk_r,
             num_instances=len(instances), num_io_ops=io_ops,
-            instances={i["uuid"]: i for i in instances},
+            instances=instances,
             traits=set((summary or {}).get("traits", [])),
             stats=node.get("stats") or {},
             service=dict(service, up=service_is_up(service, self.conf.service_down_time))

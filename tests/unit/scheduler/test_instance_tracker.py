@@ -23,16 +23,18 @@ def test_tracks_creates_updates_moves_and_deletes(tmp_path):
     db = _db(tmp_path)
     a = _create(db, "h1")
     tracker = InstanceTracker()
-    assert [i["uuid"] for i in tracker.by_host(db)["h1"]] == [a]
+    assert list(tracker.by_host(db)["h1"]) == [a]
     b = _create(db, "h2")
     view = tracker.by_host(db)
-    assert {h: [i["uuid"] for i in v] for h, v in view.items()} == {"h1": [a], "h2": [b]}
+    assert {h: list(v) for h, v in view.items()} == {"h1": [a], "h2": [b]}
+    assert view["h2"][b] == {"host": "h2", "uuid": b, "vm_state": "building",
+                             "task_state": "scheduling", "project_id": "p1"}
     cell_db.update_instance(db, a, {"task_state": None, "vm_state": "active", "host": "h2"})
     view = tracker.by_host(db)
-    assert "h1" not in view and {i["uuid"] for i in view["h2"]} == {a, b}
-    assert {i["vm_state"] for i in view["h2"] if i["uuid"] == a} == {"active"}
+    assert "h1" not in view and set(view["h2"]) == {a, b}
+    assert view["h2"][a]["vm_state"] == "active"
     cell_db.soft_delete_instance(db, b)
-    assert [i["uuid"] for i in tracker.by_host(db)["h2"]] == [a]
+    assert list(tracker.by_host(db)["h2"]) == [a]
     db.dispose()
 
 
@@ -42,4 +44,54 @@ def test_hostless_and_deleted_instances_are_not_counted(tmp_path):
     cell_db.soft_delete_instance(db, gone)
     _create(db, None)
     assert InstanceTracker().by_host(db) == {}
+    db.dispose()
+
+
+def test_a_quiet_cell_costs_an_empty_read(tmp_path, monkeypatch):
+    import datetime
+    import time
+
+    db = _db(tmp_path)
+    for _ in range(3):
+        _create(db, "h1")
+    read = []
+    real = cell_db.instance_states_changed_since
+
+    def counting(db, since=None):
+        rows = real(db, since)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(cell_db, "instance_states_changed_since", counting)
+    tracker = InstanceTracker()
+    tracker.MARGIN = datetime.timedelta(seconds=0.2)
+    assert len(tracker.by_host(db)["h1"]) == 3
+    assert len(tracker.by_host(db)["h1"]) == 3  # inside the margin: read again
+    time.sleep(0.3)
+    tracker.by_host(db)
+    assert len(tracker.by_host(db)["h1"]) == 3
+    assert read[0] == 3 and read[-1] == 0
+    db.dispose()
+
+
+def test_a_late_commit_inside_the_margin_is_still_seen(tmp_path):
+    db = _db(tmp_path)
+    tracker = InstanceTracker()
+    assert tracker.by_host(db) == {}
+    # A row stamped before the previous read, committed after it.
+    u = str(uuid.uuid4())
+    stamp = cell_db.now() - __import__("datetime").timedelta(seconds=2)
+    cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
+                                 "vm_state": "active", "created_at": stamp})
+    assert list(tracker.by_host(db)["h1"]) == [u]
+    db.dispose()
+
+
+def test_each_view_is_the_callers_own(tmp_path):
+    db = _db(tmp_path)
+    a = _create(db, "h1")
+    tracker = InstanceTracker()
+    view = tracker.by_host(db)
+    view["h1"]["someone-else"] = {"uuid": "someone-else"}  # as HostState.consume does
+    assert list(tracker.by_host(db)["h1"]) == [a]
     db.dispose()
