@@ -117,8 +117,11 @@ class WSGIServer:
     def __init__(self, app, host, port, threads=16, name="wsgi"):
         from cheroot import wsgi as cheroot_wsgi
 
+        # cheroot listens with a backlog of 5: a burst of clients opening
+        # connections at once overflows it, and the kernel resets some.
         self.server = cheroot_wsgi.Server((host, port), app, numthreads=threads,
-                                          server_name=name, timeout=60)
+                                          server_name=name, timeout=60,
+                                          request_queue_size=1024)
         self.server.prepare()  # binds now, so the port is known
         self.host, self.port = self.server.bind_addr[:2]
         self._thread = threading.Thread(target=self._serve, name=f"{name}-server", daemon=True)
