@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import uuid as uuidlib
 
@@ -10,6 +11,7 @@ from oslo_db import exception as db_exc
 
 from compute_core import exception
 from compute_core.db import cell_schema as t
+from compute_core.db.types import JsonText
 
 
 def now():
@@ -27,19 +29,48 @@ INSTANCE_COLUMNS = set(t.instances.c.keys())
 
 def create_instance(db, values: dict, metadata: dict | None = None, action=None) -> dict:
     """Insert an instance (and its metadata, and with *action* = (name,
-    ctx) the instance action that created it) in one transaction."""
+    ctx) the instance action that created it) in one transaction. Returns
+    the instance as get_instance would read it, made from what was inserted
+    (every column, the new id, the column defaults) instead of read back."""
     row = _coerce({k: v for k, v in values.items() if k in INSTANCE_COLUMNS})
     row.setdefault("created_at", now())
     row.setdefault("deleted", 0)
     with db.begin() as conn:
-        conn.execute(t.instances.insert().values(**row))
+        res = conn.execute(t.instances.insert().values(**row))
         if metadata:
             conn.execute(t.instance_metadata.insert(), [
                 {"instance_uuid": row["uuid"], "key": k, "value": v, "created_at": row["created_at"]}
                 for k, v in metadata.items()])
         if action is not None:
             _insert_action(conn, row["uuid"], *action)
-    return get_instance(db, row["uuid"])
+    inst = dict.fromkeys(_INSTANCE_COLUMN_ORDER)
+    inst.update(_INSTANCE_DEFAULTS)
+    inst.update(_json_copy(row))
+    if db.backend == "mysql":
+        # DATETIME columns there keep whole seconds (MariaDB truncates).
+        for key in _DATETIME_COLUMNS:
+            if isinstance(inst[key], datetime.datetime):
+                inst[key] = inst[key].replace(microsecond=0)
+    inst["id"] = res.inserted_primary_key[0]
+    inst["metadata"] = {k: v for k, v in (metadata or {}).items()}
+    return inst
+
+
+_INSTANCE_COLUMN_ORDER = list(t.instances.c.keys())
+_INSTANCE_DEFAULTS = {c.name: c.default.arg for c in t.instances.c
+                      if c.default is not None and c.default.is_scalar}
+_JSON_COLUMNS = {c.name for c in t.instances.c if isinstance(c.type, JsonText)}
+
+
+def _json_copy(row: dict) -> dict:
+    """*row* with its JSON columns as a read would give them back (a JSON
+    round trip: tuples become lists, keys strings), never sharing the
+    caller's objects."""
+    out = dict(row)
+    for key in _JSON_COLUMNS & set(out):
+        if out[key] is not None:
+            out[key] = json.loads(json.dumps(out[key]))
+    return out
 
 
 def get_instance(db, uuid, read_deleted=False) -> dict:

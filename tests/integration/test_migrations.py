@@ -108,3 +108,33 @@ def test_compute_manage_sync_and_version_report_the_head(fresh_url, which, tmp_p
     capsys.readouterr()
     assert manage.main(["--config-file", str(config), *version_argv]) == 0
     assert capsys.readouterr().out.strip() == migration.head(which)
+
+
+def test_a_created_instance_is_what_a_read_gives_back(fresh_url):
+    """create_instance answers from what it inserted instead of reading the
+    row back; on every backend that answer is the row as read."""
+    import datetime
+
+    from compute_core.db import cell_db
+
+    db = Database(fresh_url, max_retries=1, retry_interval=0)
+    try:
+        migration.upgrade(db, "cell")
+        values = {
+            "uuid": str(uuid.uuid4()), "display_name": "vm", "project_id": "p",
+            "user_id": "u", "image_ref": "img", "vcpus": 2, "memory_mb": 2048,
+            "flavor": {"name": "m1.small", "extra_specs": {"hw:cpu": "1"}, "t": (1, 2)},
+            "vm_state": "building", "task_state": "scheduling", "power_state": 0,
+            "host": "h1", "node": "h1", "scheduled_at": datetime.datetime(2026, 12, 2, 6, 0, 1),
+            "created_at": "2026-12-02T06:00:00.123456", "network_info": {"private": []},
+            "security_groups": ["default"], "tags": [], "launch_index": 0,
+            "system_metadata": {"image_properties": {}, 7: "seven"},
+            "not_a_column": "ignored",
+        }
+        created = cell_db.create_instance(db, values, {"role": "web"})
+        assert created == cell_db.get_instance(db, values["uuid"])
+        assert created["locked"] is False and created["metadata"] == {"role": "web"}
+        created["flavor"]["name"] = "changed"
+        assert values["flavor"]["name"] == "m1.small"
+    finally:
+        db.dispose()
