@@ -31,23 +31,46 @@ class InstanceTracker:
     newest change seen, so a quiet cell costs an empty read. A row written
     at time T but committed after a read at R was not seen by that read
     only if T > R - MARGIN (commits lag their timestamps by less than the
-    margin), and the next read, from R - MARGIN, finds it.
+    margin), and a read from R - MARGIN finds it.
+
+    Reading the whole margin on every request re-reads every row changed in
+    the last MARGIN seconds each time (hundreds while servers are being
+    built, each one a GIL hand-off in the SQLite driver). So most reads
+    look back only SHORT_MARGIN, and one read every CATCH_UP looks back the
+    whole MARGIN from the time of the previous such read: a commit that
+    lags its timestamp by more than SHORT_MARGIN (rare) is seen at most
+    CATCH_UP later.
     """
 
     MARGIN = datetime.timedelta(seconds=5)
+    SHORT_MARGIN = datetime.timedelta(seconds=0.5)
+    CATCH_UP = datetime.timedelta(seconds=1)
 
     def __init__(self):
         self._lock = threading.Lock()
         self._by_uuid: dict[str, dict] = {}
         self._hosts: dict[str, dict[str, dict]] = {}
         self._read_at = None
+        self._caught_up_at = None
+
+    def _since(self, now):
+        if self._read_at is None:
+            return None
+        if now - self._caught_up_at >= self.CATCH_UP:
+            since = self._caught_up_at - self.MARGIN
+            self._caught_up_at = now
+            return since
+        return self._read_at - self.SHORT_MARGIN
 
     def by_host(self, db) -> dict[str, dict[str, dict]]:
         """{host: {uuid: {"host", "uuid", "vm_state", "task_state",
         "project_id"}}}; each host's mapping is the caller's own copy."""
         with self._lock:
-            since = None if self._read_at is None else self._read_at - self.MARGIN
-            self._read_at = cell_db.now()
+            now = cell_db.now()
+            since = self._since(now)
+            if since is None:
+                self._caught_up_at = now
+            self._read_at = now
             for host, uuid, vm_state, task_state, project_id, deleted in \
                     cell_db.instance_states_changed_since(db, since):
                 old = self._by_uuid.get(uuid)

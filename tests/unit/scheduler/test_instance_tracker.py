@@ -65,24 +65,47 @@ def test_a_quiet_cell_costs_an_empty_read(tmp_path, monkeypatch):
     monkeypatch.setattr(cell_db, "instance_states_changed_since", counting)
     tracker = InstanceTracker()
     tracker.MARGIN = datetime.timedelta(seconds=0.2)
+    tracker.SHORT_MARGIN = datetime.timedelta(seconds=0.1)
+    tracker.CATCH_UP = datetime.timedelta(seconds=0.1)
     assert len(tracker.by_host(db)["h1"]) == 3
     assert len(tracker.by_host(db)["h1"]) == 3  # inside the margin: read again
-    time.sleep(0.3)
+    time.sleep(0.35)
+    tracker.by_host(db)
+    time.sleep(0.35)
     tracker.by_host(db)
     assert len(tracker.by_host(db)["h1"]) == 3
-    assert read[0] == 3 and read[-1] == 0
+    assert read[0] == 3 and read[1] == 3 and read[-1] == 0
     db.dispose()
 
 
-def test_a_late_commit_inside_the_margin_is_still_seen(tmp_path):
+def test_a_late_commit_inside_the_short_margin_is_seen_at_once(tmp_path):
     db = _db(tmp_path)
     tracker = InstanceTracker()
     assert tracker.by_host(db) == {}
     # A row stamped before the previous read, committed after it.
     u = str(uuid.uuid4())
-    stamp = cell_db.now() - __import__("datetime").timedelta(seconds=2)
+    stamp = cell_db.now() - __import__("datetime").timedelta(seconds=0.2)
     cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
                                  "vm_state": "active", "created_at": stamp})
+    assert list(tracker.by_host(db)["h1"]) == [u]
+    db.dispose()
+
+
+def test_a_commit_later_than_the_short_margin_is_seen_at_the_catch_up(tmp_path):
+    import datetime
+    import time
+
+    db = _db(tmp_path)
+    tracker = InstanceTracker()
+    tracker.CATCH_UP = datetime.timedelta(seconds=0.3)
+    assert tracker.by_host(db) == {}
+    # Stamped 2 s back (past the short margin, inside the whole one).
+    u = str(uuid.uuid4())
+    stamp = cell_db.now() - datetime.timedelta(seconds=2)
+    cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
+                                 "vm_state": "active", "created_at": stamp})
+    assert tracker.by_host(db) == {}  # a short read does not reach back that far
+    time.sleep(0.35)
     assert list(tracker.by_host(db)["h1"]) == [u]
     db.dispose()
 
