@@ -12,7 +12,7 @@ def iso(value) -> str | None:
         return None
     if isinstance(value, str):
         value = datetime.datetime.fromisoformat(value)
-    return value.replace(microsecond=0).isoformat() + "Z"
+    return value.isoformat(timespec="seconds") + "Z"
 
 
 def iso_usec(value) -> str | None:

@@ -219,7 +219,9 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
         in_python = name_re or ip_sub or flavor_id
         if limit is not None and not in_python:
             q = q.limit(limit)
-        rows = [_d(r) for r in conn.execute(q)]
+        result = conn.execute(q)
+        keys = list(result.keys())
+        rows = [dict(zip(keys, r)) for r in result]
         if in_python:
             rows = [r for r in rows if _matches(r, name_re, ip_sub, flavor_id)]
             if limit is not None:
