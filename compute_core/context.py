@@ -22,13 +22,16 @@ class RequestContext:
     cell_uuid: str | None = None
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d.pop("cell_uuid", None)
-        return d
+        # Every RPC message carries one: written out rather than through
+        # dataclasses.asdict, which deep-copies field by field.
+        return {"user_id": self.user_id, "project_id": self.project_id,
+                "roles": list(self.roles), "is_admin": self.is_admin,
+                "request_id": self.request_id, "auth_token": self.auth_token,
+                "read_deleted": self.read_deleted}
 
     @classmethod
     def from_dict(cls, values: dict) -> "RequestContext":
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = _FIELD_NAMES
         return cls(**{k: v for k, v in values.items() if k in names})
 
     def redacted_copy(self) -> "RequestContext":
@@ -44,3 +47,6 @@ class RequestContext:
 
 def get_admin_context() -> RequestContext:
     return RequestContext(user_id=None, project_id=None, roles=["admin"], is_admin=True)
+
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RequestContext))

@@ -13,14 +13,26 @@ import jsonschema
 
 _LOCK = threading.Lock()
 _CACHE: dict = {}
+_BY_ID: dict = {}
 _MAX = 512  # schemas are a small fixed set; the bound only guards mistakes
 
 
 def validator_for(schema: dict, format_checker=None):
-    """A Draft 7 validator for *schema* (checked once, then reused)."""
+    """A Draft 7 validator for *schema* (checked once, then reused). A
+    schema must not be changed once it has been used."""
+    # Most schemas are module constants: found by identity without
+    # serialising them (the entry keeps the schema alive, so its id cannot
+    # be reused by another object while the entry exists).
+    entry = _BY_ID.get((id(schema), id(format_checker)))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
     key = (json.dumps(schema, sort_keys=True), id(format_checker))
     found = _CACHE.get(key)
     if found is not None:
+        with _LOCK:
+            if len(_BY_ID) >= _MAX:
+                _BY_ID.clear()
+            _BY_ID[(id(schema), id(format_checker))] = (schema, found)
         return found
     jsonschema.Draft7Validator.check_schema(schema)
     found = jsonschema.Draft7Validator(schema, format_checker=format_checker)
@@ -28,4 +40,7 @@ def validator_for(schema: dict, format_checker=None):
         if len(_CACHE) >= _MAX:
             _CACHE.clear()
         _CACHE[key] = found
+        if len(_BY_ID) >= _MAX:
+            _BY_ID.clear()
+        _BY_ID[(id(schema), id(format_checker))] = (schema, found)
     return found

@@ -84,13 +84,41 @@ def cell_of_host(db, host):
 
 # -------------------------------------------------------- instance mappings
 
+# The statements of the busiest paths (every boot, every server request)
+# are built once with bound parameters instead of on every call: building
+# and fingerprinting a statement costs more than SQLite takes to run it.
+# DML gets its column values as execute() parameters; where-clause
+# parameters are named b_* so that they never meet a column name.
+_IM, _CM = t.instance_mappings, t.cell_mappings
+_GET_INSTANCE_MAPPING = (sa.select(_IM, _CM.c.uuid.label("cell_uuid"))
+                         .select_from(_IM.outerjoin(_CM, _CM.c.id == _IM.c.cell_id))
+                         .where(_IM.c.instance_uuid == sa.bindparam("b_uuid")))
+_INSERT_INSTANCE_MAPPING = _IM.insert()
+_SET_INSTANCE_CELL = _IM.update().where(_IM.c.instance_uuid == sa.bindparam("b_uuid"))
+_INSERT_BUILD_REQUEST = t.build_requests.insert()
+_INSERT_REQUEST_SPEC = t.request_specs.insert()
+_GET_BUILD_REQUEST = sa.select(t.build_requests).where(
+    t.build_requests.c.instance_uuid == sa.bindparam("b_uuid"))
+_DELETE_BUILD_REQUEST = t.build_requests.delete().where(
+    t.build_requests.c.instance_uuid == sa.bindparam("b_uuid"))
+_GET_REQUEST_SPEC = sa.select(t.request_specs.c.spec).where(
+    t.request_specs.c.instance_uuid == sa.bindparam("b_uuid"))
+_GET_FLAVOR = sa.select(t.flavors).where(t.flavors.c.flavorid == sa.bindparam("b_flavorid"))
+_FLAVOR_ACCESS = (sa.select(t.flavor_projects.c.id)
+                  .where(t.flavor_projects.c.flavor_id == sa.bindparam("b_id"))
+                  .where(t.flavor_projects.c.project_id == sa.bindparam("b_project_id")))
+_EXTRA_SPECS = sa.select(t.flavor_extra_specs).where(
+    t.flavor_extra_specs.c.flavor_id.in_(sa.bindparam("b_ids", expanding=True)))
+_DEFAULT_QUOTAS = sa.select(t.quota_classes.c.resource, t.quota_classes.c.hard_limit).where(
+    t.quota_classes.c.class_name == "default")
+_PROJECT_QUOTAS = sa.select(t.quotas.c.resource, t.quotas.c.hard_limit).where(
+    t.quotas.c.project_id == sa.bindparam("b_project_id"))
+_GET_IMAGE = sa.select(t.images).where(t.images.c.uuid == sa.bindparam("b_uuid"))
+
+
 def get_instance_mapping(db, instance_uuid):
-    im, cm = t.instance_mappings, t.cell_mappings
-    q = (sa.select(im, cm.c.uuid.label("cell_uuid"))
-         .select_from(im.outerjoin(cm, cm.c.id == im.c.cell_id))
-         .where(im.c.instance_uuid == instance_uuid))
     with db.connect() as conn:
-        row = conn.execute(q).first()
+        row = conn.execute(_GET_INSTANCE_MAPPING, {"b_uuid": instance_uuid}).first()
     if row is None:
         raise exception.InstanceNotFound(instance_id=instance_uuid)
     return _d(row)
@@ -98,9 +126,8 @@ def get_instance_mapping(db, instance_uuid):
 
 def set_instance_cell(db, instance_uuid, cell_id):
     with db.begin() as conn:
-        conn.execute(t.instance_mappings.update()
-                     .where(t.instance_mappings.c.instance_uuid == instance_uuid)
-                     .values(cell_id=cell_id, updated_at=now()))
+        conn.execute(_SET_INSTANCE_CELL, {"b_uuid": instance_uuid, "cell_id": cell_id,
+                                          "updated_at": now()})
 
 
 def list_instance_mappings(db, project_id=None):
@@ -127,20 +154,20 @@ def create_build(db, instance: dict, request_spec: dict, cell_id=None):
     """Record build request, request spec and instance mapping at once."""
     ts = now()
     with db.begin() as conn:
-        conn.execute(t.instance_mappings.insert().values(
-            instance_uuid=instance["uuid"], cell_id=cell_id, project_id=instance["project_id"],
-            user_id=instance["user_id"], queued_for_delete=False, created_at=ts))
-        conn.execute(t.build_requests.insert().values(
-            instance_uuid=instance["uuid"], project_id=instance["project_id"],
-            instance=instance, created_at=ts))
-        conn.execute(t.request_specs.insert().values(
-            instance_uuid=instance["uuid"], spec=request_spec, created_at=ts))
+        conn.execute(_INSERT_INSTANCE_MAPPING, {
+            "instance_uuid": instance["uuid"], "cell_id": cell_id,
+            "project_id": instance["project_id"], "user_id": instance["user_id"],
+            "queued_for_delete": False, "created_at": ts})
+        conn.execute(_INSERT_BUILD_REQUEST, {
+            "instance_uuid": instance["uuid"], "project_id": instance["project_id"],
+            "instance": instance, "created_at": ts})
+        conn.execute(_INSERT_REQUEST_SPEC, {
+            "instance_uuid": instance["uuid"], "spec": request_spec, "created_at": ts})
 
 
 def get_build_request(db, instance_uuid):
     with db.connect() as conn:
-        row = conn.execute(sa.select(t.build_requests)
-                           .where(t.build_requests.c.instance_uuid == instance_uuid)).first()
+        row = conn.execute(_GET_BUILD_REQUEST, {"b_uuid": instance_uuid}).first()
     return _d(row)
 
 
@@ -157,27 +184,23 @@ def finish_build(db, instance_uuid, cell_id) -> bool:
     request, at once. False (and nothing changed) when the build request is
     already gone, i.e. the user deleted the server meanwhile."""
     with db.begin() as conn:
-        res = conn.execute(t.build_requests.delete()
-                           .where(t.build_requests.c.instance_uuid == instance_uuid))
+        res = conn.execute(_DELETE_BUILD_REQUEST, {"b_uuid": instance_uuid})
         if res.rowcount == 0:
             return False
-        conn.execute(t.instance_mappings.update()
-                     .where(t.instance_mappings.c.instance_uuid == instance_uuid)
-                     .values(cell_id=cell_id, updated_at=now()))
+        conn.execute(_SET_INSTANCE_CELL, {"b_uuid": instance_uuid, "cell_id": cell_id,
+                                          "updated_at": now()})
     return True
 
 
 def delete_build_request(db, instance_uuid) -> bool:
     with db.begin() as conn:
-        res = conn.execute(t.build_requests.delete()
-                           .where(t.build_requests.c.instance_uuid == instance_uuid))
+        res = conn.execute(_DELETE_BUILD_REQUEST, {"b_uuid": instance_uuid})
     return res.rowcount > 0
 
 
 def get_request_spec(db, instance_uuid):
     with db.connect() as conn:
-        row = conn.execute(sa.select(t.request_specs.c.spec)
-                           .where(t.request_specs.c.instance_uuid == instance_uuid)).first()
+        row = conn.execute(_GET_REQUEST_SPEC, {"b_uuid": instance_uuid}).first()
     return None if row is None else row.spec
 
 
@@ -192,8 +215,7 @@ def _flavor_dict(row, extra_specs):
 def _extra_specs(conn, ids):
     out = {i: {} for i in ids}
     if ids:
-        q = sa.select(t.flavor_extra_specs).where(t.flavor_extra_specs.c.flavor_id.in_(ids))
-        for r in conn.execute(q):
+        for r in conn.execute(_EXTRA_SPECS, {"b_ids": list(ids)}):
             out[r.flavor_id][r.key] = r.value
     return out
 
@@ -236,7 +258,7 @@ def instance_flavor_columns(flavor: dict) -> dict:
 
 def get_flavor(db, flavorid, project_id=None, is_admin=True):
     with db.connect() as conn:
-        row = conn.execute(sa.select(t.flavors).where(t.flavors.c.flavorid == str(flavorid))).first()
+        row = conn.execute(_GET_FLAVOR, {"b_flavorid": str(flavorid)}).first()
         if row is None or not _flavor_visible(conn, row, project_id, is_admin):
             raise exception.FlavorNotFound(flavor_id=flavorid)
         return _flavor_dict(row, _extra_specs(conn, [row.id])[row.id])
@@ -245,9 +267,8 @@ def get_flavor(db, flavorid, project_id=None, is_admin=True):
 def _flavor_visible(conn, row, project_id, is_admin):
     if row.is_public or is_admin:
         return True
-    return conn.execute(sa.select(t.flavor_projects.c.id)
-                        .where(t.flavor_projects.c.flavor_id == row.id)
-                        .where(t.flavor_projects.c.project_id == project_id)).first() is not None
+    return conn.execute(_FLAVOR_ACCESS, {"b_id": row.id,
+                                         "b_project_id": project_id}).first() is not None
 
 
 def list_flavors(db, project_id=None, is_admin=False, is_public=True, min_ram=None,
@@ -300,11 +321,10 @@ def count_flavors(db):
 def get_quota_limits(db, project_id, defaults: dict) -> dict:
     limits = dict(defaults)
     with db.connect() as conn:
-        for r in conn.execute(sa.select(t.quota_classes).where(
-                t.quota_classes.c.class_name == "default")):
-            limits[r.resource] = r.hard_limit
-        for r in conn.execute(sa.select(t.quotas).where(t.quotas.c.project_id == project_id)):
-            limits[r.resource] = r.hard_limit
+        for resource, hard_limit in conn.execute(_DEFAULT_QUOTAS):
+            limits[resource] = hard_limit
+        for resource, hard_limit in conn.execute(_PROJECT_QUOTAS, {"b_project_id": project_id}):
+            limits[resource] = hard_limit
     return limits
 
 
@@ -322,7 +342,7 @@ def create_image(db, values: dict):
 
 def get_image(db, uuid):
     with db.connect() as conn:
-        row = conn.execute(sa.select(t.images).where(t.images.c.uuid == uuid)).first()
+        row = conn.execute(_GET_IMAGE, {"b_uuid": uuid}).first()
     if row is None:
         raise exception.ImageNotFound(image_id=uuid)
     return _d(row)

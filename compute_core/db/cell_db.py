@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import re
 import uuid as uuidlib
@@ -36,9 +37,9 @@ def create_instance(db, values: dict, metadata: dict | None = None, action=None)
     row.setdefault("created_at", now())
     row.setdefault("deleted", 0)
     with db.begin() as conn:
-        res = conn.execute(t.instances.insert().values(**row))
+        res = conn.execute(_INSERT_INSTANCE, row)
         if metadata:
-            conn.execute(t.instance_metadata.insert(), [
+            conn.execute(_INSERT_METADATA, [
                 {"instance_uuid": row["uuid"], "key": k, "value": v, "created_at": row["created_at"]}
                 for k, v in metadata.items()])
         if action is not None:
@@ -73,12 +74,25 @@ def _json_copy(row: dict) -> dict:
     return out
 
 
+# The statements of the busiest paths are built once, with bound parameters,
+# rather than on every call: building and fingerprinting a statement costs
+# several times what SQLite takes to run it. DML gets its column values as
+# execute() parameters (the SET or VALUES clause follows their keys);
+# where-clause parameters are named b_* so that they never meet a column.
+_INSERT_INSTANCE = t.instances.insert()
+_INSERT_METADATA = t.instance_metadata.insert()
+_GET_INSTANCE = sa.select(t.instances).where(t.instances.c.uuid == sa.bindparam("b_uuid"))
+_GET_LIVE_INSTANCE = _GET_INSTANCE.where(t.instances.c.deleted == 0)
+_METADATA_OF = (sa.select(t.instance_metadata.c.instance_uuid, t.instance_metadata.c.key,
+                          t.instance_metadata.c.value)
+                .where(t.instance_metadata.c.instance_uuid.in_(
+                    sa.bindparam("b_uuids", expanding=True))))
+
+
 def get_instance(db, uuid, read_deleted=False) -> dict:
-    q = sa.select(t.instances).where(t.instances.c.uuid == uuid)
-    if not read_deleted:
-        q = q.where(t.instances.c.deleted == 0)
+    q = _GET_INSTANCE if read_deleted else _GET_LIVE_INSTANCE
     with db.connect() as conn:
-        row = conn.execute(q).first()
+        row = conn.execute(q, {"b_uuid": uuid}).first()
         if row is None:
             raise exception.InstanceNotFound(instance_id=uuid)
         inst = _d(row)
@@ -90,9 +104,7 @@ def _metadata(conn, uuids):
     out: dict = {}
     if not uuids:
         return out
-    m = t.instance_metadata
-    for r in conn.execute(sa.select(m.c.instance_uuid, m.c.key, m.c.value)
-                          .where(m.c.instance_uuid.in_(uuids))):
+    for r in conn.execute(_METADATA_OF, {"b_uuids": list(uuids)}):
         out.setdefault(r.instance_uuid, {})[r.key] = r.value
     return out
 
@@ -118,6 +130,27 @@ def _coerce(row: dict) -> dict:
     return row
 
 
+@functools.lru_cache(maxsize=64)
+def _update_instance_stmt(task_states: tuple | None, vm_states: tuple | None):
+    """The UPDATE of one live instance (b_uuid), guarded by the expected
+    task and vm states (a handful of combinations in all: cached)."""
+    i = t.instances
+    q = i.update().where(i.c.uuid == sa.bindparam("b_uuid")).where(i.c.deleted == 0)
+    if task_states is not None:
+        q = q.where(sa.or_(*[i.c.task_state.is_(None) if s is None else i.c.task_state == s
+                             for s in task_states]))
+    if vm_states is not None:
+        q = q.where(i.c.vm_state.in_(vm_states))
+    return q
+
+
+_INSTANCE_STATES = (sa.select(t.instances.c.task_state, t.instances.c.vm_state)
+                    .where(t.instances.c.uuid == sa.bindparam("b_uuid"))
+                    .where(t.instances.c.deleted == 0))
+_DELETE_METADATA = t.instance_metadata.delete().where(
+    t.instance_metadata.c.instance_uuid == sa.bindparam("b_uuid"))
+
+
 def update_instance(db, uuid, values: dict, expected_task_state=...,
                     expected_vm_state=..., event=None, request_id=None,
                     read_back=True) -> dict | None:
@@ -128,33 +161,29 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
     instance, or None with read_back=False."""
     row = _coerce({k: v for k, v in values.items() if k in INSTANCE_COLUMNS})
     row["updated_at"] = now()
-    q = t.instances.update().where(t.instances.c.uuid == uuid).where(t.instances.c.deleted == 0)
+    task_states = vm_states = None
     if expected_task_state is not ...:
-        states = expected_task_state if isinstance(expected_task_state, (list, tuple)) \
-            else [expected_task_state]
-        conds = [t.instances.c.task_state.is_(None) if s is None else t.instances.c.task_state == s
-                 for s in states]
-        q = q.where(sa.or_(*conds))
+        task_states = tuple(expected_task_state) if isinstance(
+            expected_task_state, (list, tuple)) else (expected_task_state,)
     if expected_vm_state is not ...:
-        q = q.where(t.instances.c.vm_state.in_(list(expected_vm_state)))
+        vm_states = tuple(expected_vm_state)
+    q = _update_instance_stmt(task_states, vm_states)
+    row["b_uuid"] = uuid
     with db.begin() as conn:
         if event is not None:
             _action_event(conn, uuid, request_id, **event)
-        res = conn.execute(q.values(**row))
+        res = conn.execute(q, row)
         if res.rowcount == 0:
-            cur = conn.execute(sa.select(t.instances.c.task_state, t.instances.c.vm_state)
-                               .where(t.instances.c.uuid == uuid)
-                               .where(t.instances.c.deleted == 0)).first()
+            cur = conn.execute(_INSTANCE_STATES, {"b_uuid": uuid}).first()
             if cur is None:
                 raise exception.InstanceNotFound(instance_id=uuid)
             raise exception.InstanceInvalidState(
                 action="update", instance_uuid=uuid, attr="task_state",
                 state=cur.task_state)
         if "metadata" in values:
-            conn.execute(t.instance_metadata.delete()
-                         .where(t.instance_metadata.c.instance_uuid == uuid))
+            conn.execute(_DELETE_METADATA, {"b_uuid": uuid})
             if values["metadata"]:
-                conn.execute(t.instance_metadata.insert(), [
+                conn.execute(_INSERT_METADATA, [
                     {"instance_uuid": uuid, "key": k, "value": v, "created_at": now()}
                     for k, v in values["metadata"].items()])
     return get_instance(db, uuid) if read_back else None
@@ -269,21 +298,25 @@ def count_instances(db, project_id=None, user_id=None) -> dict:
     return {"instances": int(n), "cores": int(cores), "ram": int(ram)}
 
 
+_STATE_COLUMNS = (t.instances.c.host, t.instances.c.uuid, t.instances.c.vm_state,
+                  t.instances.c.task_state, t.instances.c.project_id, t.instances.c.deleted)
+_LIVE_STATES = (sa.select(*_STATE_COLUMNS).where(t.instances.c.deleted == 0)
+                .where(t.instances.c.host.is_not(None)))
+_STATES_SINCE = sa.select(*_STATE_COLUMNS).where(sa.or_(
+    t.instances.c.updated_at >= sa.bindparam("b_since"),
+    t.instances.c.created_at >= sa.bindparam("b_since"),
+    t.instances.c.deleted_at >= sa.bindparam("b_since")))
+
+
 def instance_states_changed_since(db, since=None) -> list[tuple]:
     """(host, uuid, vm_state, task_state, project_id, deleted) of the
     instances created, updated or deleted at or after *since*; with
     since=None of every live instance that has a host. Plain tuples: the
     scheduler reads these on every request."""
-    i = t.instances
-    q = sa.select(i.c.host, i.c.uuid, i.c.vm_state, i.c.task_state, i.c.project_id,
-                  i.c.deleted)
-    if since is None:
-        q = q.where(i.c.deleted == 0).where(i.c.host.is_not(None))
-    else:
-        q = q.where(sa.or_(i.c.updated_at >= since, i.c.created_at >= since,
-                           i.c.deleted_at >= since))
     with db.connect() as conn:
-        return [tuple(r) for r in conn.execute(q)]
+        if since is None:
+            return [tuple(r) for r in conn.execute(_LIVE_STATES)]
+        return [tuple(r) for r in conn.execute(_STATES_SINCE, {"b_since": since})]
 
 
 def instances_by_host(db) -> dict:
@@ -312,11 +345,15 @@ def add_fault(db, uuid, code, message, details="", host=None):
 
 # ---------------------------------------------------------------- actions
 
+_INSERT_ACTION = t.instance_actions.insert()
+
+
 def _insert_action(conn, uuid, action, ctx) -> int:
-    return conn.execute(t.instance_actions.insert().values(
-        action=action, instance_uuid=uuid, request_id=ctx.request_id, user_id=ctx.user_id,
-        project_id=ctx.project_id, start_time=now(), created_at=now(),
-    )).inserted_primary_key[0]
+    ts = now()
+    return conn.execute(_INSERT_ACTION, {
+        "action": action, "instance_uuid": uuid, "request_id": ctx.request_id,
+        "user_id": ctx.user_id, "project_id": ctx.project_id, "start_time": ts,
+        "created_at": ts}).inserted_primary_key[0]
 
 
 def start_action(db, uuid, action, ctx) -> int:
@@ -330,29 +367,44 @@ def action_event(db, uuid, request_id, event, result=None, host=None, tb=None, f
         _action_event(conn, uuid, request_id, event, result, host, tb, finish)
 
 
+def _action_statements():
+    a, e = t.instance_actions, t.instance_actions_events
+    of_request = sa.and_(a.c.instance_uuid == sa.bindparam("b_uuid"),
+                         a.c.request_id == sa.bindparam("b_request_id"))
+    newest = (sa.select(a.c.id, sa.bindparam("b_event", type_=sa.String),
+                        sa.bindparam("b_host", type_=sa.String),
+                        sa.bindparam("b_ts", type_=sa.DateTime),
+                        sa.bindparam("b_ts", type_=sa.DateTime))
+              .where(of_request).order_by(a.c.id.desc()).limit(1))
+    start = e.insert().from_select(
+        ["action_id", "event", "host", "start_time", "created_at"], newest)
+    action_id = (sa.select(a.c.id).where(of_request).order_by(a.c.id.desc()).limit(1)
+                 .scalar_subquery())
+    finish_event = (e.update().where(e.c.action_id == action_id)
+                    .where(e.c.event == sa.bindparam("b_event")))
+    finish_action = a.update().where(of_request)
+    return start, finish_event, finish_action
+
+
+_START_EVENT, _FINISH_EVENT, _FINISH_ACTION = _action_statements()
+
+
 def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None,
                   finish=False):
     """Start or finish an event of the action of *request_id*, in one or two
     statements (the action is found inside them, not read first): these run
     inside the cell's busiest write transactions."""
-    a, e = t.instance_actions, t.instance_actions_events
     ts = now()
-    of_request = sa.and_(a.c.instance_uuid == uuid, a.c.request_id == request_id)
+    of_request = {"b_uuid": uuid, "b_request_id": request_id}
     if not finish:
-        newest = (sa.select(a.c.id, sa.literal(event, sa.String), sa.literal(host, sa.String),
-                            sa.literal(ts, sa.DateTime), sa.literal(ts, sa.DateTime))
-                  .where(of_request).order_by(a.c.id.desc()).limit(1))
-        conn.execute(e.insert().from_select(
-            ["action_id", "event", "host", "start_time", "created_at"], newest))
+        conn.execute(_START_EVENT, {**of_request, "b_event": event, "b_host": host, "b_ts": ts})
         return
-    action_id = (sa.select(a.c.id).where(of_request).order_by(a.c.id.desc()).limit(1)
-                 .scalar_subquery())
-    conn.execute(e.update().where(e.c.action_id == action_id).where(e.c.event == event)
-                 .values(result=result, finish_time=ts, traceback=tb, updated_at=ts))
-    values = {"finish_time": ts}
+    conn.execute(_FINISH_EVENT, {**of_request, "b_event": event, "result": result,
+                                 "finish_time": ts, "traceback": tb, "updated_at": ts})
+    values = {**of_request, "finish_time": ts}
     if result == "Error":
         values["message"] = "Error"
-    conn.execute(a.update().where(of_request).values(**values))
+    conn.execute(_FINISH_ACTION, values)
 
 
 def list_actions(db, uuid):
@@ -389,15 +441,21 @@ def service_heartbeat(db, host, binary, topic, version=1, create=True) -> dict:
                                .where(s.c.deleted == 0)).first())
 
 
-def list_services(db, host=None, binary=None):
+@functools.lru_cache(maxsize=8)
+def _list_services_stmt(by_host: bool, by_binary: bool):
     s = t.services
     q = sa.select(s).where(s.c.deleted == 0)
-    if host:
-        q = q.where(s.c.host == host)
-    if binary:
-        q = q.where(s.c.binary == binary)
+    if by_host:
+        q = q.where(s.c.host == sa.bindparam("b_host"))
+    if by_binary:
+        q = q.where(s.c.binary == sa.bindparam("b_binary"))
+    return q.order_by(s.c.id)
+
+
+def list_services(db, host=None, binary=None):
+    q = _list_services_stmt(bool(host), bool(binary))
     with db.connect() as conn:
-        return [_d(r) for r in conn.execute(q.order_by(s.c.id))]
+        return [_d(r) for r in conn.execute(q, {"b_host": host, "b_binary": binary})]
 
 
 def update_service(db, service_uuid, values):
@@ -422,15 +480,22 @@ def upsert_compute_node(db, values: dict) -> dict:
         return _d(conn.execute(sa.select(n).where(n.c.uuid == values["uuid"])).first())
 
 
-def list_compute_nodes(db, host=None, uuids=None):
+@functools.lru_cache(maxsize=8)
+def _list_nodes_stmt(by_host: bool, by_uuids: bool):
     n = t.compute_nodes
     q = sa.select(n).where(n.c.deleted == 0)
-    if host:
-        q = q.where(n.c.host == host)
-    if uuids is not None:
-        q = q.where(n.c.uuid.in_(list(uuids)))
+    if by_host:
+        q = q.where(n.c.host == sa.bindparam("b_host"))
+    if by_uuids:
+        q = q.where(n.c.uuid.in_(sa.bindparam("b_uuids", expanding=True)))
+    return q.order_by(n.c.id)
+
+
+def list_compute_nodes(db, host=None, uuids=None):
+    q = _list_nodes_stmt(bool(host), uuids is not None)
+    params = {"b_host": host, "b_uuids": list(uuids) if uuids is not None else None}
     with db.connect() as conn:
-        return [_d(r) for r in conn.execute(q.order_by(n.c.id))]
+        return [_d(r) for r in conn.execute(q, params)]
 
 
 def mark_nodes_mapped(db, hosts):

@@ -5,6 +5,7 @@ Each handler takes (req, state, version, **path_args) where *state* is the
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid as uuidlib
@@ -550,6 +551,7 @@ _RESOURCES = {"type": "object", "minProperties": 1,
               "additionalProperties": False}
 
 
+@functools.lru_cache(maxsize=64)  # one per microversion: built once
 def _alloc_schema(version):
     per_rp = {"type": "object", "properties": {"resources": _RESOURCES, "generation": {}},
               "required": ["resources"], "additionalProperties": False}
@@ -574,6 +576,7 @@ def _alloc_schema(version):
             "additionalProperties": False}
 
 
+@functools.lru_cache(maxsize=64)
 def _legacy_alloc_schema(version):
     props = {
         "allocations": {"type": "array", "minItems": 1, "items": {
