@@ -138,3 +138,98 @@ def test_a_created_instance_is_what_a_read_gives_back(fresh_url):
         assert values["flavor"]["name"] == "m1.small"
     finally:
         db.dispose()
+
+
+def test_the_prebuilt_cell_statements_on_every_backend(fresh_url):
+    """The cell database's statements built once with bound parameters do
+    on each backend what they say: guarded updates, action events found
+    inside the statement, metadata replaced, change feeds, expanding IN
+    lists."""
+    import datetime
+
+    from compute_core import exception
+    from compute_core.context import RequestContext
+    from compute_core.db import cell_db
+
+    db = Database(fresh_url, max_retries=1, retry_interval=0)
+    try:
+        migration.upgrade(db, "cell")
+        ctx = RequestContext(user_id="u", project_id="p")
+        since = cell_db.now() - datetime.timedelta(seconds=2)
+        uuids = [str(uuid.uuid4()) for _ in range(3)]
+        for n, u in enumerate(uuids):
+            cell_db.create_instance(db, {"uuid": u, "project_id": "p", "user_id": "u",
+                                         "host": f"h{n}", "vm_state": "building",
+                                         "task_state": "scheduling", "power_state": 0},
+                                    {"k": str(n)}, action=("create", ctx))
+        u = uuids[0]
+        cell_db.update_instance(db, u, {"task_state": "spawning"},
+                                expected_task_state=["scheduling", None],
+                                event={"event": "compute_build", "host": "h0"},
+                                request_id=ctx.request_id, read_back=False)
+        with pytest.raises(exception.InstanceInvalidState):
+            cell_db.update_instance(db, u, {"task_state": None},
+                                    expected_task_state="scheduling")
+        with pytest.raises(exception.InstanceNotFound):
+            cell_db.update_instance(db, str(uuid.uuid4()), {"task_state": None})
+        got = cell_db.update_instance(
+            db, u, {"vm_state": "active", "task_state": None, "metadata": {"a": "1", "b": "2"}},
+            expected_task_state="spawning", expected_vm_state=["building"],
+            event={"event": "compute_build", "result": "Success", "finish": True},
+            request_id=ctx.request_id)
+        assert (got["vm_state"], got["task_state"]) == ("active", None)
+        assert got["metadata"] == {"a": "1", "b": "2"}
+        assert cell_db.get_instance(db, uuids[1])["metadata"] == {"k": "1"}
+        [action] = cell_db.list_actions(db, u)
+        assert action["action"] == "create" and action["finish_time"] is not None
+        with db.connect() as conn:
+            events = conn.execute(sa.select(cell_schema.instance_actions_events)).all()
+        assert [(e.event, e.host, e.result) for e in events] == [
+            ("compute_build", "h0", "Success")]
+        assert events[0].finish_time is not None
+        changed = cell_db.instance_states_changed_since(db, since)
+        assert {row[1] for row in changed} == set(uuids)
+        assert (("h0", u, "active", None, "p", 0) in changed)
+        assert len(cell_db.instance_states_changed_since(db)) == 3
+
+        for n in range(2):
+            cell_db.upsert_compute_node(db, {
+                "uuid": f"00000000-0000-0000-0000-00000000000{n}", "host": f"h{n}",
+                "hypervisor_hostname": f"h{n}", "vcpus": 4, "memory_mb": 4096,
+                "local_gb": 40, "vcpus_used": 0, "memory_mb_used": 0, "local_gb_used": 0})
+            cell_db.service_heartbeat(db, f"h{n}", "compute-compute", "compute")
+        assert [n["host"] for n in cell_db.list_compute_nodes(db)] == ["h0", "h1"]
+        assert [n["host"] for n in cell_db.list_compute_nodes(
+            db, uuids=["00000000-0000-0000-0000-000000000001"])] == ["h1"]
+        assert cell_db.list_compute_nodes(db, uuids=[]) == []
+        assert [s["host"] for s in cell_db.list_services(db, host="h1")] == ["h1"]
+        assert len(cell_db.list_services(db, binary="compute-compute")) == 2
+    finally:
+        db.dispose()
+
+
+def test_the_prebuilt_api_statements_on_every_backend(fresh_url):
+    """The API database's statements built once: flavors with their extra
+    specs, the build records and their mapping to a cell, quotas."""
+    from compute_core.db import api_db
+
+    db = Database(fresh_url, max_retries=1, retry_interval=0)
+    try:
+        migration.upgrade(db, "api")
+        flavor = api_db.create_flavor(db, "m1.test", 512, 1, 1, flavorid="t1",
+                                      extra_specs={"hw:cpu_policy": "shared"})
+        got = api_db.get_flavor(db, "t1")
+        assert got["extra_specs"] == {"hw:cpu_policy": "shared"} and got["id"] == flavor["id"]
+        build = str(uuid.uuid4())
+        api_db.create_build(db, {"uuid": build, "project_id": "p", "user_id": "u"},
+                            {"flavor": "t1"})
+        assert api_db.get_build_request(db, build)["instance"]["uuid"] == build
+        assert api_db.get_request_spec(db, build) == {"flavor": "t1"}
+        cell = api_db.create_cell(db, "cell1", fresh_url, "fake://")
+        assert api_db.finish_build(db, build, cell["id"]) is True
+        assert api_db.finish_build(db, build, cell["id"]) is False
+        mapping = api_db.get_instance_mapping(db, build)
+        assert mapping["cell_uuid"] == cell["uuid"]
+        assert api_db.get_quota_limits(db, "p", {"instances": 10}) == {"instances": 10}
+    finally:
+        db.dispose()
