@@ -280,12 +280,26 @@ def test_delete_while_scheduling_leaves_nothing(fresh_compute_cloud):
         wait_for_server(cloud, sid, ("DELETED",), timeout=10)
         import time
 
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        def left_behind():
+            """What of the server still exists. The API's delete removes the
+            mapping at once; the conductor, which was still in its scheduler
+            call then, creates the cell instance afterwards and undoes it when
+            it finds the build request gone: wait for that to finish."""
+            found = []
             try:
                 api_db.get_instance_mapping(cloud._api.api_db, sid)
+                found.append("mapping")
             except Exception:
-                break
+                pass
+            for cell in cloud._api.cells.cells(include_cell0=True):
+                if cell_db.list_instances(cloud._api.cells.get(cell["uuid"]), {"uuid": sid}):
+                    found.append(f"instance in {cell['name']}")
+            if placement_allocations(cloud, sid):
+                found.append("allocations")
+            return found
+
+        deadline = time.monotonic() + 10
+        while left_behind() and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         conductor.scheduler_api = scheduler_api
