@@ -23,24 +23,18 @@ def validator_for(schema: dict, format_checker=None):
     # Most schemas are module constants: found by identity without
     # serialising them (the entry keeps the schema alive, so its id cannot
     # be reused by another object while the entry exists).
-    entry = _BY_ID.get((id(schema), id(format_checker)))
+    by_id = (id(schema), id(format_checker))
+    entry = _BY_ID.get(by_id)
     if entry is not None and entry[0] is schema:
         return entry[1]
     key = (json.dumps(schema, sort_keys=True), id(format_checker))
     found = _CACHE.get(key)
-    if found is not None:
-        with _LOCK:
-            if len(_BY_ID) >= _MAX:
-                _BY_ID.clear()
-            _BY_ID[(id(schema), id(format_checker))] = (schema, found)
-        return found
-    jsonschema.Draft7Validator.check_schema(schema)
-    found = jsonschema.Draft7Validator(schema, format_checker=format_checker)
+    if found is None:
+        jsonschema.Draft7Validator.check_schema(schema)
+        found = jsonschema.Draft7Validator(schema, format_checker=format_checker)
     with _LOCK:
-        if len(_CACHE) >= _MAX:
-            _CACHE.clear()
-        _CACHE[key] = found
-        if len(_BY_ID) >= _MAX:
-            _BY_ID.clear()
-        _BY_ID[(id(schema), id(format_checker))] = (schema, found)
+        for cache, k, v in ((_CACHE, key, found), (_BY_ID, by_id, (schema, found))):
+            if len(cache) >= _MAX:
+                cache.clear()
+            cache[k] = v
     return found
