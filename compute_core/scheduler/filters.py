@@ -9,8 +9,10 @@ import abc
 import dataclasses
 import datetime
 import logging
+import operator
 
 LOG = logging.getLogger(__name__)
+_AGGREGATES = operator.attrgetter("aggregates")
 
 
 @dataclasses.dataclass(slots=True)
@@ -78,6 +80,77 @@ class HostState:
                f"disk:{self.free_disk_mb} io:{self.num_io_ops} instances:{self.num_instances})"
 
 
+class HostStates(list):
+    """The candidate hosts of one request, as filters and weighers receive
+    them: a list of :class:`HostState`, plus what the host manager knows
+    across hosts, so that a filter need not read every host to learn it.
+
+    :meth:`hosts_running` answers "which hosts may run any of these
+    instances" from the index the host manager keeps of where each instance
+    runs (updated from the cell's changed rows, not rebuilt per request),
+    together with the instances this request has placed so far
+    (:meth:`note_placed`). The answer narrows which hosts a group filter
+    checks against their own ``instances``; a host it does not name runs
+    none of them. It is None when no index was given (host states built by
+    hand): a filter then checks every host.
+    """
+
+    def __init__(self, states=(), locate=None, placed=None):
+        super().__init__(states)
+        #: uuid -> name of the host the instance runs on, or None.
+        self.locate = locate
+        self._placed = {} if placed is None else placed
+        self._overrides = None
+
+    def derive(self, states) -> HostStates:
+        """A new collection of *states* (a subset) sharing this one's index."""
+        return HostStates(states, self.locate, self._placed)
+
+    def note_placed(self, uuid: str, host: str) -> None:
+        """Record that this request put instance *uuid* on *host*."""
+        self._placed.setdefault(uuid, set()).add(host)
+
+    def hosts_running(self, uuids) -> set[str] | None:
+        """Names of the hosts that run any of *uuids* (a host of this list
+        not named runs none of them), or None when there is no index."""
+        locate = self.locate
+        if locate is None:
+            return None
+        found = set()
+        placed = self._placed
+        for uuid in uuids:
+            host = locate(uuid)
+            if host is not None:
+                found.add(host)
+            if placed:
+                found.update(placed.get(uuid, ()))
+        return found
+
+    def multiplier_overrides(self) -> dict[int, dict[str, set[str]]]:
+        """{index: {key: raw values}} of the hosts whose aggregates set a
+        ``*_weight_multiplier`` metadata key (a per-aggregate multiplier),
+        worked out once for every weigher of the request."""
+        if self._overrides is None:
+            found = {}
+            # Many hosts share few aggregates: read each aggregate once. Most
+            # hosts are in none: their lists are fetched in one C-level pass
+            # and skipped without a Python step each.
+            by_aggregate = {}
+            for i, aggregates in enumerate(map(_AGGREGATES, self)):
+                if not aggregates:
+                    continue
+                for agg in aggregates:
+                    pairs = by_aggregate.get(id(agg))
+                    if pairs is None:
+                        pairs = by_aggregate[id(agg)] = [
+                            (k, v) for k, v in (agg.get("metadata") or {}).items()
+                            if k.endswith("weight_multiplier")]
+                    for key, value in pairs:
+                        found.setdefault(i, {}).setdefault(key, set()).add(value)
+            self._overrides = found
+        return self._overrides
+
+
 class BaseHostFilter(abc.ABC):
     """Decides whether one host can take the request.
 
@@ -102,6 +175,12 @@ class BaseHostFilter(abc.ABC):
         return not (self.run_filter_once_per_request and index > 0)
 
     def filter_all(self, host_states, spec_obj):
+        """The hosts of *host_states* that pass (an iterable of them).
+
+        *host_states* is a :class:`HostStates` when the scheduler calls it
+        (its :meth:`HostStates.hosts_running` may spare a per-host look-up);
+        override to decide for all hosts at once, keeping host_passes as
+        the meaning."""
         name = type(self).__name__
         for state in host_states:
             try:

@@ -6,7 +6,7 @@ import logging
 import threading
 
 from compute_core.db import cell_db
-from compute_core.scheduler.filters import HostState
+from compute_core.scheduler.filters import HostState, HostStates
 
 LOG = logging.getLogger(__name__)
 
@@ -90,12 +90,30 @@ class InstanceTracker:
                 self._hosts.setdefault(host, {})[uuid] = entry
             return {host: dict(found) for host, found in self._hosts.items() if found}
 
+    def host_of(self, uuid: str) -> str | None:
+        """The host the instance ran on at the latest read (None: unknown)."""
+        entry = self._by_uuid.get(uuid)
+        return entry["host"] if entry is not None else None
+
     def _forget(self, entry):
         found = self._hosts.get(entry["host"])
         if found is not None:
             found.pop(entry["uuid"], None)
             if not found:
                 del self._hosts[entry["host"]]
+
+
+def _locator(trackers):
+    if len(trackers) == 1:
+        return trackers[0].host_of
+
+    def locate(uuid):
+        for tracker in trackers:
+            host = tracker.host_of(uuid)
+            if host is not None:
+                return host
+        return None
+    return locate
 
 
 class HostManager:
@@ -105,11 +123,13 @@ class HostManager:
         self.failed_builds: dict[str, int] = {}
         self._trackers: dict[str, InstanceTracker] = {}
 
-    def host_states(self, provider_summaries: dict | None = None) -> list[HostState]:
+    def host_states(self, provider_summaries: dict | None = None) -> HostStates:
         """Host states of the compute nodes (restricted to the providers in
-        *provider_summaries* when given), across every enabled cell."""
+        *provider_summaries* when given), across every enabled cell, with
+        the trackers' index of where each instance runs."""
         wanted = None if provider_summaries is None else set(provider_summaries)
         states = []
+        trackers = []
         for cell in self.cells.cells(include_cell0=False, include_disabled=False):
             db = self.cells.get(cell["uuid"])
             nodes = cell_db.list_compute_nodes(db, uuids=wanted) if wanted is not None else \
@@ -119,11 +139,12 @@ class HostManager:
             services = {s["host"]: s for s in cell_db.list_services(db, binary="compute-compute")}
             tracker = self._trackers.setdefault(cell["uuid"], InstanceTracker())
             by_host = tracker.by_host(db)
+            trackers.append(tracker)
             for node in nodes:
                 states.append(self._state(cell["uuid"], node, services.get(node["host"], {}),
                                           by_host.get(node["host"], {}),
                                           (provider_summaries or {}).get(node["uuid"])))
-        return states
+        return HostStates(states, locate=_locator(trackers))
 
     def _state(self, cell_uuid, node, service, instances, summary) -> HostState:
         cpu_r = node.get("cpu_allocation_ratio") or 1.0

@@ -54,11 +54,13 @@ class FilterScheduler:
         self._random = random.Random()
 
     def filter_and_weigh(self, host_states, spec, index=0):
-        hosts = list(host_states)
+        hosts = host_states.derive(host_states) \
+            if isinstance(host_states, filters_mod.HostStates) else \
+            filters_mod.HostStates(host_states)
         for f in self.filters:
             if not f.run_filter_for_index(index):
                 continue
-            hosts = list(f.filter_all(hosts, spec))
+            hosts = hosts.derive(f.filter_all(hosts, spec))
             if not hosts:
                 LOG.info("filter %s returned no hosts for %s", type(f).__name__,
                          spec.instance_uuid)
@@ -87,7 +89,7 @@ class FilterScheduler:
                 by_provider.setdefault(rp, ar)
         states = self.host_manager.host_states(summaries)
         if spec.ignore_hosts:  # a move never lands where it starts (Nova's ignore_hosts)
-            states = [st for st in states if st.host not in spec.ignore_hosts]
+            states = states.derive(st for st in states if st.host not in spec.ignore_hosts)
         max_attempts = self.conf.scheduler.max_attempts if return_alternates else 1
         results = []
         claimed = []
@@ -109,6 +111,8 @@ class FilterScheduler:
             if uuid:
                 claimed.append(uuid)
             chosen.consume(spec)
+            if uuid:
+                states.note_placed(uuid, chosen.host)
             selection = [self._selection(chosen, by_provider[chosen.uuid])]
             for alt in weighed:
                 if len(selection) >= max_attempts:

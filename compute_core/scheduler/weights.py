@@ -9,40 +9,12 @@ from __future__ import annotations
 
 import abc
 import logging
-import operator
+
+from compute_core.scheduler.filters import HostStates
 
 LOG = logging.getLogger(__name__)
-_AGGREGATES = operator.attrgetter("aggregates")
 
-
-class HostStates(list):
-    """The hosts weighed for one request: a plain list, plus what weighers
-    would otherwise each work out by walking every host, computed once."""
-
-    _overrides: dict | None = None
-
-    def multiplier_overrides(self) -> dict[int, dict[str, set[str]]]:
-        """{index: {key: raw values}} of the hosts whose aggregates set a
-        ``*_weight_multiplier`` metadata key (a per-aggregate multiplier)."""
-        if self._overrides is None:
-            found = {}
-            # Many hosts share few aggregates: read each aggregate once. Most
-            # hosts are in none: their lists are fetched in one C-level pass
-            # and skipped without a Python step each.
-            by_aggregate = {}
-            for i, aggregates in enumerate(map(_AGGREGATES, self)):
-                if not aggregates:
-                    continue
-                for agg in aggregates:
-                    pairs = by_aggregate.get(id(agg))
-                    if pairs is None:
-                        pairs = by_aggregate[id(agg)] = [
-                            (k, v) for k, v in (agg.get("metadata") or {}).items()
-                            if k.endswith("weight_multiplier")]
-                    for key, value in pairs:
-                        found.setdefault(i, {}).setdefault(key, set()).add(value)
-            self._overrides = found
-        return self._overrides
+__all__ = ["BaseHostWeigher", "HostStates", "normalize", "weigh_hosts"]
 
 
 class BaseHostWeigher(abc.ABC):
@@ -129,7 +101,9 @@ def weigh_hosts(weighers, host_states, spec_obj) -> list[tuple[float, object]]:
     weigher's normalised weights are all 0 (it has nothing to say about this
     request) its multipliers are not computed.
     """
-    host_states = HostStates(host_states)
+    # A fresh collection: its per-request caches start empty.
+    host_states = host_states.derive(host_states) if isinstance(host_states, HostStates) \
+        else HostStates(host_states)
     totals = [0.0] * len(host_states)
     if not host_states:
         return []

@@ -24,6 +24,14 @@ def members(spec_obj) -> set[str]:
     return out
 
 
+def hosts_running(host_states, uuids) -> set[str] | None:
+    """Names of the hosts among *host_states* that may run any of *uuids*,
+    from the host manager's index (see HostStates.hosts_running); None when
+    the collection has no index and every host must be checked."""
+    find = getattr(host_states, "hosts_running", None)
+    return None if find is None else find(uuids)
+
+
 def count_on_host(uuids: set, host_state) -> int:
     """How many of *uuids* run on the host."""
     instances = host_state.instances

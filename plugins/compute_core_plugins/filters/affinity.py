@@ -21,6 +21,12 @@ from compute_core_plugins.filters.per_request import PerRequestFilter
 LOG = logging.getLogger(__name__)
 
 
+def _narrowed(host_states, uuids, others_pass):
+    """PerRequestFilter.narrow of a filter about where *uuids* run."""
+    named = server_groups.hosts_running(host_states, uuids)
+    return None if named is None else (named, others_pass)
+
+
 def uuid_hint(spec_obj, name) -> set[str]:
     value = (spec_obj.scheduler_hints or {}).get(name) or []
     return {value} if isinstance(value, str) else set(value)
@@ -36,6 +42,9 @@ class DifferentHostFilter(PerRequestFilter):
     def passes(self, host_state, wanted):
         return server_groups.count_on_host(wanted, host_state) == 0
 
+    def narrow(self, host_states, wanted):
+        return _narrowed(host_states, wanted, True)
+
 
 class SameHostFilter(PerRequestFilter):
     run_filter_once_per_request = True
@@ -46,6 +55,9 @@ class SameHostFilter(PerRequestFilter):
 
     def passes(self, host_state, wanted):
         return server_groups.count_on_host(wanted, host_state) > 0
+
+    def narrow(self, host_states, wanted):
+        return _narrowed(host_states, wanted, False)
 
 
 class SimpleCIDRAffinityFilter(PerRequestFilter):
@@ -94,6 +106,12 @@ class ServerGroupAntiAffinityFilter(PerRequestFilter):
             return True
         return server_groups.count_on_host(members, host_state) < limit
 
+    def narrow(self, host_states, wanted):
+        # A host running none of the probed instances passes while the
+        # limit allows any member at all.
+        probe, _, _, limit = wanted
+        return _narrowed(host_states, probe, limit > 0)
+
 
 class ServerGroupAffinityFilter(PerRequestFilter):
     """Only hosts where the group already runs: the group's ``hosts`` and
@@ -126,7 +144,10 @@ class ServerGroupAffinityFilter(PerRequestFilter):
         hosts, members = wanted
         placed = set(hosts)
         if members:
-            placed.update(h.host for h in host_states if server_groups.count_on_host(members, h))
+            named = server_groups.hosts_running(host_states, members)
+            placed.update(h.host for h in host_states
+                          if (named is None or h.host in named)
+                          and server_groups.count_on_host(members, h))
         if not placed:
             return host_states
         return [h for h in host_states if h.host in placed]

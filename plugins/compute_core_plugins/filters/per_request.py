@@ -26,6 +26,13 @@ class PerRequestFilter(BaseHostFilter):
     def passes(self, host_state, wanted) -> bool:
         """The per-host check against what :meth:`prepare` returned."""
 
+    def narrow(self, host_states, wanted):
+        """(names of the hosts that need :meth:`passes`, whether every other
+        host passes), or None to call passes on every host. Filters about
+        where given instances run answer it from the host manager's index
+        (``host_states.hosts_running``)."""
+        return None
+
     def host_passes(self, host_state, spec_obj):
         wanted = self.prepare(spec_obj)
         return True if wanted is None else self.passes(host_state, wanted)
@@ -39,8 +46,17 @@ class PerRequestFilter(BaseHostFilter):
             return []
         if wanted is None:
             return list(host_states)
+        try:
+            narrowed = self.narrow(host_states, wanted)
+        except Exception:
+            LOG.exception("filter %s cannot narrow the hosts; checking each one", name)
+            narrowed = None
         kept = []
         for state in host_states:
+            if narrowed is not None and state.host not in narrowed[0]:
+                if narrowed[1]:
+                    kept.append(state)
+                continue
             try:
                 if self.passes(state, wanted):
                     kept.append(state)

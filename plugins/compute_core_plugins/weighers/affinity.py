@@ -20,6 +20,10 @@ class _GroupMembersWeigher(ConfiguredWeigher):
         if server_groups.policy(spec_obj.instance_group) != self.policy:
             return [0.0] * len(host_states)
         members = server_groups.members(spec_obj)
+        named = server_groups.hosts_running(host_states, members)
+        if named is not None:
+            return [float(self.direction * server_groups.count_on_host(members, h))
+                    if h.host in named else 0.0 for h in host_states]
         return [float(self.direction * server_groups.count_on_host(members, h))
                 for h in host_states]
 

@@ -6,7 +6,7 @@ import json
 
 from compute_core import conf as conf_mod
 from compute_core import plugins
-from compute_core.scheduler.filters import HostState
+from compute_core.scheduler.filters import HostState, HostStates
 from compute_core.scheduler.request_spec import RequestSpec
 
 CPU_INFO = json.dumps({"arch": "x86_64", "model": "Skylake", "vendor": "Intel",
@@ -56,6 +56,18 @@ def load_weigher(name, conf=None):
     return plugins.load_one(plugins.WEIGHERS, name)(conf or make_conf())
 
 
+def indexed(hosts) -> HostStates:
+    """*hosts* as the host manager hands them over: with an index of where
+    each of their instances runs."""
+    where = {uuid: h.host for h in hosts for uuid in h.instances}
+    return HostStates(hosts, locate=where.get)
+
+
 def passing(flt, hosts, spec):
-    """Names of the hosts the filter keeps, through filter_all as the scheduler calls it."""
-    return [h.host for h in flt.filter_all(hosts, spec)]
+    """Names of the hosts the filter keeps, through filter_all as the
+    scheduler calls it: over a plain list (every host checked) and over an
+    indexed HostStates (only the hosts the index names), which must agree."""
+    plain = [h.host for h in flt.filter_all(list(hosts), spec)]
+    narrowed = [h.host for h in flt.filter_all(indexed(hosts), spec)]
+    assert plain == narrowed, (type(flt).__name__, plain, narrowed)
+    return plain

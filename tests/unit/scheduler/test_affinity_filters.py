@@ -1,6 +1,12 @@
 """SameHostFilter, DifferentHostFilter, SimpleCIDRAffinityFilter and the
 server group (anti-)affinity filters."""
-from tests.unit.scheduler.factories import instances, load_filter, make_host, make_spec, passing
+import pytest
+
+from compute_core import exception
+from compute_core.scheduler import manager
+from compute_core.scheduler.filters import HostStates
+from tests.unit.scheduler.factories import (indexed, instances, load_filter, make_conf,
+                                            make_host, make_spec, passing)
 
 
 def _hosts():
@@ -114,3 +120,66 @@ class TestServerGroupAffinity:
         flt = load_filter("ServerGroupAffinityFilter")
         spec = make_spec(instance_group=_group("anti-affinity", ["c"], hosts=["h2"]))
         assert passing(flt, _hosts(), spec) == ["h1", "h2", "h3"]
+
+
+class _Placement:
+    """Every host a candidate; every claim succeeds."""
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+        self.claims = {}
+
+    def allocation_candidates(self, resources, limit, traits):
+        reqs = [{"allocations": {h.uuid: {"resources": dict(resources)}}} for h in self.hosts]
+        return reqs, {h.uuid: {"resources": {}} for h in self.hosts}
+
+    def claim(self, uuid, alloc_req, project_id, user_id):
+        self.claims[uuid] = alloc_req
+        return True
+
+    def delete_allocations(self, uuid):
+        self.claims.pop(uuid, None)
+
+
+class _HostManager:
+    """Hands the hosts over with an index of where their instances run, as
+    the real host manager does."""
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+
+    def host_states(self, summaries):
+        return indexed(self.hosts)
+
+
+class TestGroupsAcrossOneRequest:
+    """The servers of one multi-server request are placed one after the
+    other: the index does not know them, the request's own record does."""
+
+    def _select(self, policy, count=3):
+        hosts = [make_host(f"h{i}", instances=instances(f"old{i}")) for i in range(4)]
+        sched = manager.FilterScheduler(make_conf(), _HostManager(hosts), _Placement(hosts))
+        new = [f"new{i}" for i in range(count)]
+        spec = make_spec(instance_uuids=new, instance_group=_group(policy, ["old1"]))
+        return [sel[0]["service_host"] for sel in sched.select(None, spec, new)]
+
+    def test_anti_affinity_spreads_the_request(self):
+        chosen = self._select("anti-affinity")
+        assert len(set(chosen)) == 3 and "h1" not in chosen
+
+    def test_affinity_packs_the_request_with_the_group(self):
+        assert self._select("affinity") == ["h1", "h1", "h1"]
+
+    def test_anti_affinity_runs_out_of_hosts(self):
+        with pytest.raises(exception.NoValidHost):
+            self._select("anti-affinity", count=4)  # h1 already holds a member
+
+
+def test_a_broken_index_falls_back_to_checking_every_host(caplog):
+    def broken(uuid):
+        raise RuntimeError("index gone")
+    flt = load_filter("ServerGroupAntiAffinityFilter")
+    spec = make_spec(instance_group=_group("anti-affinity", ["a", "c"]))
+    hosts = HostStates(_hosts(), locate=broken)
+    assert [h.host for h in flt.filter_all(hosts, spec)] == ["h3"]
+    assert "cannot narrow the hosts" in caplog.text

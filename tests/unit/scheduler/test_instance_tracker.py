@@ -118,3 +118,18 @@ def test_each_view_is_the_callers_own(tmp_path):
     view["h1"]["someone-else"] = {"uuid": "someone-else"}  # as HostState.consume does
     assert list(tracker.by_host(db)["h1"]) == [a]
     db.dispose()
+
+
+def test_host_of_follows_creates_moves_and_deletes(tmp_path):
+    db = _db(tmp_path)
+    a = _create(db, "h1")
+    tracker = InstanceTracker()
+    tracker.by_host(db)
+    assert tracker.host_of(a) == "h1" and tracker.host_of("unknown") is None
+    cell_db.update_instance(db, a, {"host": "h2"})
+    tracker.by_host(db)
+    assert tracker.host_of(a) == "h2"
+    cell_db.soft_delete_instance(db, a)
+    tracker.by_host(db)
+    assert tracker.host_of(a) is None
+    db.dispose()

@@ -3,17 +3,26 @@ overrides), normalisation and how they combine."""
 import pytest
 
 from compute_core.scheduler import weights
-from tests.unit.scheduler.factories import (aggregate, instances, load_weigher, make_conf,
-                                            make_host, make_spec)
+from tests.unit.scheduler.factories import (aggregate, indexed, instances, load_weigher,
+                                            make_conf, make_host, make_spec)
+
+
+def _weighed(weighers, hosts, spec):
+    """weigh_hosts over a plain list and over an indexed HostStates (as the
+    host manager gives it), which must agree."""
+    plain = weights.weigh_hosts(weighers, list(hosts), spec)
+    narrowed = weights.weigh_hosts(weighers, indexed(hosts), spec)
+    assert [(round(w, 9), h.host) for w, h in plain] == \
+        [(round(w, 9), h.host) for w, h in narrowed]
+    return plain
 
 
 def ranked(weighers, hosts, spec=None):
-    return [h.host for _, h in weights.weigh_hosts(weighers, hosts, spec or make_spec())]
+    return [h.host for _, h in _weighed(weighers, hosts, spec or make_spec())]
 
 
 def totals(weighers, hosts, spec=None):
-    return {h.host: round(w, 6) for w, h in weights.weigh_hosts(weighers, hosts,
-                                                                spec or make_spec())}
+    return {h.host: round(w, 6) for w, h in _weighed(weighers, hosts, spec or make_spec())}
 
 
 class TestNormalize:
