@@ -103,16 +103,27 @@ _DELETE_BUILD_REQUEST = t.build_requests.delete().where(
     t.build_requests.c.instance_uuid == sa.bindparam("b_uuid"))
 _GET_REQUEST_SPEC = sa.select(t.request_specs.c.spec).where(
     t.request_specs.c.instance_uuid == sa.bindparam("b_uuid"))
-_GET_FLAVOR = sa.select(t.flavors).where(t.flavors.c.flavorid == sa.bindparam("b_flavorid"))
 _FLAVOR_ACCESS = (sa.select(t.flavor_projects.c.id)
                   .where(t.flavor_projects.c.flavor_id == sa.bindparam("b_id"))
                   .where(t.flavor_projects.c.project_id == sa.bindparam("b_project_id")))
 _EXTRA_SPECS = sa.select(t.flavor_extra_specs).where(
     t.flavor_extra_specs.c.flavor_id.in_(sa.bindparam("b_ids", expanding=True)))
-_DEFAULT_QUOTAS = sa.select(t.quota_classes.c.resource, t.quota_classes.c.hard_limit).where(
-    t.quota_classes.c.class_name == "default")
-_PROJECT_QUOTAS = sa.select(t.quotas.c.resource, t.quotas.c.hard_limit).where(
-    t.quotas.c.project_id == sa.bindparam("b_project_id"))
+# A flavor with its extra specs in one statement (one row per spec, or one
+# row with NULL spec columns when it has none).
+_GET_FLAVOR_WITH_SPECS = (
+    sa.select(t.flavors, t.flavor_extra_specs.c.key.label("spec_key"),
+              t.flavor_extra_specs.c.value.label("spec_value"))
+    .select_from(t.flavors.outerjoin(t.flavor_extra_specs,
+                                     t.flavor_extra_specs.c.flavor_id == t.flavors.c.id))
+    .where(t.flavors.c.flavorid == sa.bindparam("b_flavorid")))
+_FLAVOR_COLUMNS = tuple(t.flavors.c.keys())
+# The default quota class (level 0) and the project's own limits (level 1)
+# in one statement.
+_QUOTA_LIMITS = sa.union_all(
+    sa.select(sa.literal_column("0").label("level"), t.quota_classes.c.resource,
+              t.quota_classes.c.hard_limit).where(t.quota_classes.c.class_name == "default"),
+    sa.select(sa.literal_column("1").label("level"), t.quotas.c.resource, t.quotas.c.hard_limit)
+    .where(t.quotas.c.project_id == sa.bindparam("b_project_id")))
 _GET_IMAGE = sa.select(t.images).where(t.images.c.uuid == sa.bindparam("b_uuid"))
 
 
@@ -258,10 +269,13 @@ def instance_flavor_columns(flavor: dict) -> dict:
 
 def get_flavor(db, flavorid, project_id=None, is_admin=True):
     with db.connect() as conn:
-        row = conn.execute(_GET_FLAVOR, {"b_flavorid": str(flavorid)}).first()
-        if row is None or not _flavor_visible(conn, row, project_id, is_admin):
+        rows = conn.execute(_GET_FLAVOR_WITH_SPECS, {"b_flavorid": str(flavorid)}).all()
+        if not rows or not _flavor_visible(conn, rows[0], project_id, is_admin):
             raise exception.FlavorNotFound(flavor_id=flavorid)
-        return _flavor_dict(row, _extra_specs(conn, [row.id])[row.id])
+    first = rows[0]._mapping
+    flavor = {k: first[k] for k in _FLAVOR_COLUMNS}
+    flavor["extra_specs"] = {r.spec_key: r.spec_value for r in rows if r.spec_key is not None}
+    return flavor
 
 
 def _flavor_visible(conn, row, project_id, is_admin):
@@ -321,10 +335,10 @@ def count_flavors(db):
 def get_quota_limits(db, project_id, defaults: dict) -> dict:
     limits = dict(defaults)
     with db.connect() as conn:
-        for resource, hard_limit in conn.execute(_DEFAULT_QUOTAS):
-            limits[resource] = hard_limit
-        for resource, hard_limit in conn.execute(_PROJECT_QUOTAS, {"b_project_id": project_id}):
-            limits[resource] = hard_limit
+        rows = conn.execute(_QUOTA_LIMITS, {"b_project_id": project_id}).all()
+    # The project's own limits override the default class's.
+    for _, resource, hard_limit in sorted(rows, key=lambda r: r[0]):
+        limits[resource] = hard_limit
     return limits
 
 

@@ -55,6 +55,8 @@ class Database:
 
         self._tc.configure(**kwargs)
         self._engine = None
+        # The read connection this thread holds, if any (see connect()).
+        self._reading = threading.local()
 
     @property
     def engine(self) -> sa.engine.Engine:
@@ -111,11 +113,23 @@ class Database:
         On SQLite no BEGIN is sent (oslo.db would send one): each statement
         reads its own consistent snapshot, which is what our read functions
         need, and it saves a statement and a rollback per read.
+
+        Inside another connect() of the same thread the outer connection is
+        used again: a caller that reads several things (the scheduler's host
+        data) wraps them in one connect() and pays for one pool check-out.
         """
+        held = getattr(self._reading, "conn", None)
+        if held is not None:
+            yield held
+            return
         with self.engine.connect() as conn:
             if self.backend == "sqlite":
                 conn.info["in_transaction"] = True
-            yield conn
+            self._reading.conn = conn
+            try:
+                yield conn
+            finally:
+                self._reading.conn = None
 
     def dispose(self) -> None:
         if self._engine is not None:

@@ -132,14 +132,16 @@ class HostManager:
         trackers = []
         for cell in self.cells.cells(include_cell0=False, include_disabled=False):
             db = self.cells.get(cell["uuid"])
-            nodes = cell_db.list_compute_nodes(db, uuids=wanted) if wanted is not None else \
-                cell_db.list_compute_nodes(db)
-            if not nodes:
-                continue
-            services = {s["host"]: s for s in cell_db.list_services(db, binary="compute-compute")}
-            tracker = self._trackers.setdefault(cell["uuid"], InstanceTracker())
-            by_host = tracker.by_host(db)
-            trackers.append(tracker)
+            with db.connect():  # one check-out for the three reads
+                nodes = cell_db.list_compute_nodes(db, uuids=wanted) if wanted is not None \
+                    else cell_db.list_compute_nodes(db)
+                if not nodes:
+                    continue
+                services = {s["host"]: s
+                            for s in cell_db.list_services(db, binary="compute-compute")}
+                tracker = self._trackers.setdefault(cell["uuid"], InstanceTracker())
+                by_host = tracker.by_host(db)
+                trackers.append(tracker)
             for node in nodes:
                 states.append(self._state(cell["uuid"], node, services.get(node["host"], {}),
                                           by_host.get(node["host"], {}),

@@ -231,5 +231,35 @@ def test_the_prebuilt_api_statements_on_every_backend(fresh_url):
         mapping = api_db.get_instance_mapping(db, build)
         assert mapping["cell_uuid"] == cell["uuid"]
         assert api_db.get_quota_limits(db, "p", {"instances": 10}) == {"instances": 10}
+        _check_flavor_and_quota_reads(db)
     finally:
         db.dispose()
+
+
+def _check_flavor_and_quota_reads(db):
+    """A flavor read in one statement with none, one or several extra specs;
+    the default quota class under the project's own limits."""
+    from compute_core.db import api_db
+    from compute_core.db import api_schema as t
+
+    api_db.create_flavor(db, "m1.bare", 256, 1, 1, flavorid="bare")
+    api_db.create_flavor(db, "m1.rich", 256, 1, 1, flavorid="rich",
+                         extra_specs={"a": "1", "b": "2", "c": None})
+    assert api_db.get_flavor(db, "bare")["extra_specs"] == {}
+    assert api_db.get_flavor(db, "rich")["extra_specs"] == {"a": "1", "b": "2", "c": None}
+    assert api_db.get_flavor(db, "rich")["name"] == "m1.rich"
+    now = api_db.now()
+    with db.begin() as conn:
+        conn.execute(t.quota_classes.insert(), [
+            {"class_name": "default", "resource": "instances", "hard_limit": 20,
+             "created_at": now},
+            {"class_name": "default", "resource": "cores", "hard_limit": 40, "created_at": now},
+            {"class_name": "gold", "resource": "cores", "hard_limit": 99, "created_at": now}])
+        conn.execute(t.quotas.insert(), [
+            {"project_id": "p", "resource": "cores", "hard_limit": 8, "created_at": now},
+            {"project_id": "q", "resource": "ram", "hard_limit": 1, "created_at": now}])
+    defaults = {"instances": 10, "cores": 20, "ram": 51200}
+    assert api_db.get_quota_limits(db, "p", defaults) == {"instances": 20, "cores": 8,
+                                                          "ram": 51200}
+    assert api_db.get_quota_limits(db, "other", defaults) == {"instances": 20, "cores": 40,
+                                                              "ram": 51200}
