@@ -302,10 +302,12 @@ _STATE_COLUMNS = (t.instances.c.host, t.instances.c.uuid, t.instances.c.vm_state
                   t.instances.c.task_state, t.instances.c.project_id, t.instances.c.deleted)
 _LIVE_STATES = (sa.select(*_STATE_COLUMNS).where(t.instances.c.deleted == 0)
                 .where(t.instances.c.host.is_not(None)))
-_STATES_SINCE = sa.select(*_STATE_COLUMNS).where(sa.or_(
-    t.instances.c.updated_at >= sa.bindparam("b_since"),
-    t.instances.c.created_at >= sa.bindparam("b_since"),
-    t.instances.c.deleted_at >= sa.bindparam("b_since")))
+# A union of one indexed range read per column rather than one OR, which
+# the planners answer with a scan of every instance.
+_STATES_SINCE = sa.union(*(
+    sa.select(*_STATE_COLUMNS).where(column >= sa.bindparam("b_since"))
+    for column in (t.instances.c.created_at, t.instances.c.updated_at,
+                   t.instances.c.deleted_at)))
 
 
 def instance_states_changed_since(db, since=None) -> list[tuple]:

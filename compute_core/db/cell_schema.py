@@ -59,6 +59,9 @@ instances = sa.Table(
     sa.Index("instances_project_id_deleted_idx", "project_id", "deleted"),
     sa.Index("instances_host_deleted_idx", "host", "deleted"),
     sa.Index("instances_created_at_idx", "created_at"),
+    # Reads of what changed since a time (migration 0002).
+    sa.Index("instances_updated_at_idx", "updated_at"),
+    sa.Index("instances_deleted_at_idx", "deleted_at"),
 )
 
 instance_metadata = sa.Table(

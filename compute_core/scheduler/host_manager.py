@@ -43,7 +43,7 @@ class InstanceTracker:
     """
 
     MARGIN = datetime.timedelta(seconds=5)
-    SHORT_MARGIN = datetime.timedelta(seconds=0.5)
+    SHORT_MARGIN = datetime.timedelta(seconds=0.2)
     CATCH_UP = datetime.timedelta(seconds=1)
 
     def __init__(self):

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from compute_core import exception
-from compute_core.db import api_schema, cell_schema, migration
+from compute_core.db import api_schema, cell_db, cell_schema, migration
 from compute_core.db.engines import Database
 from compute_core.placement import schema as placement_schema
 
@@ -75,3 +75,25 @@ def test_an_unreachable_database_fails_fast_with_one_retry():
     assert time.monotonic() - started < 10
     assert "cannot connect to database" in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_cell_0002_adds_the_change_indexes_to_an_older_database(sqlite_db):
+    """A cell database built before the indexes existed gets them."""
+    db = sqlite_db("cell")
+    migration.upgrade(db, "cell", "0001")
+    with db.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX instances_updated_at_idx")
+        conn.exec_driver_sql("DROP INDEX instances_deleted_at_idx")
+    assert schema_differences(db, "cell") != []
+    migration.upgrade(db, "cell")
+    assert migration.current(db) == "0002"
+    assert schema_differences(db, "cell") == []
+    # The tracker's read of what changed since a time uses them.
+    with db.connect() as conn:
+        sql = str(cell_db._STATES_SINCE.compile(dialect=conn.dialect))
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + sql, ("2026-01-01 00:00:00",) * 3).all())
+    for index in ("instances_created_at_idx", "instances_updated_at_idx",
+                  "instances_deleted_at_idx"):
+        assert index in plan
+    assert "SCAN instances" not in plan

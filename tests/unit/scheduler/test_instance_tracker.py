@@ -84,7 +84,7 @@ def test_a_late_commit_inside_the_short_margin_is_seen_at_once(tmp_path):
     assert tracker.by_host(db) == {}
     # A row stamped before the previous read, committed after it.
     u = str(uuid.uuid4())
-    stamp = cell_db.now() - __import__("datetime").timedelta(seconds=0.2)
+    stamp = cell_db.now() - tracker.SHORT_MARGIN / 2
     cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
                                  "vm_state": "active", "created_at": stamp})
     assert list(tracker.by_host(db)["h1"]) == [u]
