@@ -31,9 +31,11 @@ CHILD = """
 import json, logging, sys
 logging.basicConfig(level=logging.ERROR)
 from compute_core import Cloud
+from compute_core.cmd.aio import settle_after_start
 big = {"vcpus": 100000, "memory_mb": 10 ** 9, "disk_gb": 10 ** 7}
 overrides = {"quota.instances": -1, "quota.cores": -1, "quota.ram": -1, **json.loads(sys.argv[2])}
 with Cloud(hosts=int(sys.argv[1]), host_resources=big, overrides=overrides) as cloud:
+    settle_after_start()  # as compute-aio does once started
     print(json.dumps({"compute": cloud.compute_url}), flush=True)
     sys.stdin.read()
 """
