@@ -500,6 +500,39 @@ def list_compute_nodes(db, host=None, uuids=None):
         return [_d(r) for r in conn.execute(q, params)]
 
 
+def _change_feed(table):
+    """(every live row, the rows created/updated/deleted since b_since) of a
+    small table, in id order."""
+    since = sa.bindparam("b_since")
+    live = sa.select(table).where(table.c.deleted == 0).order_by(table.c.id)
+    changed = sa.select(table).where(sa.or_(
+        table.c.updated_at >= since, table.c.created_at >= since,
+        table.c.deleted_at >= since)).order_by(table.c.id)
+    return live, changed
+
+
+_NODE_FEED = _change_feed(t.compute_nodes)
+_SERVICE_FEED = _change_feed(t.services)
+
+
+def _feed(db, statements, since):
+    live, changed = statements
+    with db.connect() as conn:
+        rows = conn.execute(live) if since is None else conn.execute(changed, {"b_since": since})
+        return [_d(r) for r in rows]
+
+
+def compute_nodes_changed_since(db, since=None) -> list[dict]:
+    """The compute nodes created, updated or deleted at or after *since*
+    (deleted ones with ``deleted`` set); with since=None every live one."""
+    return _feed(db, _NODE_FEED, since)
+
+
+def services_changed_since(db, since=None) -> list[dict]:
+    """As compute_nodes_changed_since, for service records."""
+    return _feed(db, _SERVICE_FEED, since)
+
+
 def mark_nodes_mapped(db, hosts):
     n = t.compute_nodes
     with db.begin() as conn:

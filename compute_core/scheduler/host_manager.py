@@ -21,11 +21,10 @@ def service_is_up(service: dict, down_time: int) -> bool:
     return (now - last).total_seconds() <= down_time
 
 
-class InstanceTracker:
-    """The live instances of one cell by host, kept current by reading only
-    the rows changed since the previous read (less a margin for
-    transactions that committed late), instead of every instance on every
-    scheduling request.
+class ChangeWindow:
+    """Where the next read of a table's changed rows starts: the rows
+    changed since the previous read (less a margin for transactions that
+    committed late), instead of every row on every scheduling request.
 
     The window starts from the time of the previous read, not from the
     newest change seen, so a quiet cell costs an empty read. A row written
@@ -48,8 +47,6 @@ class InstanceTracker:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._by_uuid: dict[str, dict] = {}
-        self._hosts: dict[str, dict[str, dict]] = {}
         self._read_at = None
         self._caught_up_at = None
 
@@ -62,15 +59,53 @@ class InstanceTracker:
             return since
         return self._read_at - self.SHORT_MARGIN
 
+    def _next_window(self):
+        """The start of this read (None: read everything); call holding
+        the lock."""
+        now = cell_db.now()
+        since = self._since(now)
+        if since is None:
+            self._caught_up_at = now
+        self._read_at = now
+        return since
+
+
+class RowCache(ChangeWindow):
+    """The live rows of one small table of a cell (compute nodes, service
+    records) by uuid, kept current through a ChangeWindow. *read* is
+    ``read(db, since)`` -> row dicts changed since then (deleted ones with
+    ``deleted`` set), every live row for since=None. The rows returned are
+    shared by the callers: read-only."""
+
+    def __init__(self, read):
+        super().__init__()
+        self._read = read
+        self._rows: dict[str, dict] = {}
+
+    def rows(self, db) -> list[dict]:
+        with self._lock:
+            for row in self._read(db, self._next_window()):
+                if row["deleted"]:
+                    self._rows.pop(row["uuid"], None)
+                else:
+                    self._rows[row["uuid"]] = row
+            return list(self._rows.values())
+
+
+class InstanceTracker(ChangeWindow):
+    """The live instances of one cell by host, kept current through a
+    ChangeWindow over the instances table."""
+
+    def __init__(self):
+        super().__init__()
+        self._by_uuid: dict[str, dict] = {}
+        self._hosts: dict[str, dict[str, dict]] = {}
+
     def by_host(self, db) -> dict[str, dict[str, dict]]:
         """{host: {uuid: {"host", "uuid", "vm_state", "task_state",
         "project_id"}}}; each host's mapping is the caller's own copy."""
         with self._lock:
-            now = cell_db.now()
-            since = self._since(now)
-            if since is None:
-                self._caught_up_at = now
-            self._read_at = now
+            since = self._next_window()
             for host, uuid, vm_state, task_state, project_id, deleted in \
                     cell_db.instance_states_changed_since(db, since):
                 old = self._by_uuid.get(uuid)
@@ -122,6 +157,8 @@ class HostManager:
         self.cells = cells
         self.failed_builds: dict[str, int] = {}
         self._trackers: dict[str, InstanceTracker] = {}
+        self._nodes: dict[str, RowCache] = {}
+        self._services: dict[str, RowCache] = {}
 
     def host_states(self, provider_summaries: dict | None = None) -> HostStates:
         """Host states of the compute nodes (restricted to the providers in
@@ -133,12 +170,15 @@ class HostManager:
         for cell in self.cells.cells(include_cell0=False, include_disabled=False):
             db = self.cells.get(cell["uuid"])
             with db.connect():  # one check-out for the three reads
-                nodes = cell_db.list_compute_nodes(db, uuids=wanted) if wanted is not None \
-                    else cell_db.list_compute_nodes(db)
+                nodes = self._cache(self._nodes, cell["uuid"],
+                                    cell_db.compute_nodes_changed_since).rows(db)
+                if wanted is not None:
+                    nodes = [n for n in nodes if n["uuid"] in wanted]
                 if not nodes:
                     continue
-                services = {s["host"]: s
-                            for s in cell_db.list_services(db, binary="compute-compute")}
+                services = {s["host"]: s for s in self._cache(
+                    self._services, cell["uuid"], cell_db.services_changed_since).rows(db)
+                    if s["binary"] == "compute-compute"}
                 tracker = self._trackers.setdefault(cell["uuid"], InstanceTracker())
                 by_host = tracker.by_host(db)
                 trackers.append(tracker)
@@ -147,6 +187,13 @@ class HostManager:
                                           by_host.get(node["host"], {}),
                                           (provider_summaries or {}).get(node["uuid"])))
         return HostStates(states, locate=_locator(trackers))
+
+    @staticmethod
+    def _cache(caches, cell_uuid, read) -> RowCache:
+        cache = caches.get(cell_uuid)
+        if cache is None:
+            cache = caches.setdefault(cell_uuid, RowCache(read))
+        return cache
 
     def _state(self, cell_uuid, node, service, instances, summary) -> HostState:
         cpu_r = node.get("cpu_allocation_ratio") or 1.0
@@ -180,7 +227,7 @@ class HostManager:
             num_instances=len(instances), num_io_ops=io_ops,
             instances=instances,
             traits=set((summary or {}).get("traits", [])),
-            stats=node.get("stats") or {},
+            stats=dict(node.get("stats") or {}),
             service=dict(service, up=service_is_up(service, self.conf.service_down_time))
             if service else {"disabled": True, "up": False},
             failed_builds=self.failed_builds.get(node["host"], 0),

@@ -1,7 +1,7 @@
 """The scheduler's incremental view of instances per host."""
 import uuid
 
-from compute_core.db import cell_db, migration
+from compute_core.db import cell_db, cell_schema, migration
 from compute_core.db.engines import Database
 from compute_core.scheduler.host_manager import InstanceTracker
 
@@ -132,4 +132,75 @@ def test_host_of_follows_creates_moves_and_deletes(tmp_path):
     cell_db.soft_delete_instance(db, a)
     tracker.by_host(db)
     assert tracker.host_of(a) is None
+    db.dispose()
+
+
+def _node(db, host, **values):
+    row = {"uuid": str(uuid.uuid4()), "host": host, "hypervisor_hostname": host,
+           "vcpus": 4, "memory_mb": 4096, "local_gb": 40}
+    row.update(values)
+    return cell_db.upsert_compute_node(db, row)
+
+
+def test_row_cache_follows_new_changed_and_deleted_nodes(tmp_path):
+    from compute_core.scheduler.host_manager import RowCache
+
+    db = _db(tmp_path)
+    a = _node(db, "h1")
+    cache = RowCache(cell_db.compute_nodes_changed_since)
+    assert [n["host"] for n in cache.rows(db)] == ["h1"]
+    b = _node(db, "h2")
+    assert [n["host"] for n in cache.rows(db)] == ["h1", "h2"]
+    cell_db.upsert_compute_node(db, {"uuid": a["uuid"], "vcpus": 64})
+    assert {n["host"]: n["vcpus"] for n in cache.rows(db)} == {"h1": 64, "h2": 4}
+    with db.begin() as conn:  # a node removed (soft delete, as Nova does)
+        conn.execute(cell_schema.compute_nodes.update()
+                     .where(cell_schema.compute_nodes.c.uuid == b["uuid"])
+                     .values(deleted=1, deleted_at=cell_db.now()))
+    assert [n["host"] for n in cache.rows(db)] == ["h1"]
+    db.dispose()
+
+
+def test_row_cache_reads_only_what_changed(tmp_path, monkeypatch):
+    from compute_core.scheduler.host_manager import RowCache
+
+    db = _db(tmp_path)
+    _node(db, "h1")
+    _node(db, "h2")
+    seen = []
+
+    def read(db, since):
+        rows = cell_db.compute_nodes_changed_since(db, since)
+        seen.append(len(rows))
+        return rows
+    cache = RowCache(read)
+    cache.rows(db)
+    cache.SHORT_MARGIN = __import__("datetime").timedelta(0)
+    cache.rows(db)
+    assert seen == [2, 0] and len(cache.rows(db)) == 2
+    db.dispose()
+
+
+def test_host_states_see_a_service_disabled_at_the_next_request(tmp_path):
+    from compute_core.scheduler.host_manager import HostManager
+
+    db = _db(tmp_path)
+    node = _node(db, "h1")
+    service = cell_db.service_heartbeat(db, "h1", "compute-compute", "compute")
+
+    class Cells:
+        def cells(self, include_cell0=False, include_disabled=False):
+            return [{"uuid": "cell1"}]
+
+        def get(self, cell_uuid):
+            return db
+
+    from compute_core import conf as conf_mod
+    manager = HostManager(conf_mod.load(), Cells())
+    (state,) = manager.host_states()
+    assert state.uuid == node["uuid"] and not state.service["disabled"]
+    assert state.service["up"]
+    cell_db.update_service(db, service["uuid"], {"disabled": True})
+    (state,) = manager.host_states()
+    assert state.service["disabled"]
     db.dispose()
