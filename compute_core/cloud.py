@@ -62,7 +62,7 @@ class Cloud:
         self._lock = threading.RLock()
         self._started = False
         self._stoppers = []
-        self._services = []  # conductor, scheduler: stopped together with computes
+        self._services = []  # conductor, scheduler: stopped after the computes
         self._api_server = None
         self._placement_app = None
         self._computes = {}
@@ -180,21 +180,27 @@ class Cloud:
             self._started = False
 
     def _stop_all(self):
-        # The compute API first (no new work), then every RPC service at
-        # once: each waits up to a second for its idle worker threads, so
-        # stopping them in turn would add those seconds up; then the rest.
+        # The compute API first (no new work), then the RPC services, then
+        # the rest. Stopping a service waits up to a second for its idle
+        # worker threads, so the services of one wave stop at once.
         if self._api_server is not None:
             self._guarded(self._api_server.stop)
             self._api_server = None
-        bundles = self._services + list(self._computes.values())
+        # In waves, callers before the services they call: work a compute
+        # host is finishing calls the conductor (a call to a stopped
+        # conductor would wait out the RPC timeout), the conductor's work
+        # calls the scheduler. Each wave stops its services at once.
+        computes = list(self._computes.values())
+        services = self._services  # in start order: conductor, scheduler
         self._services = []
         self._computes.clear()
-        threads = [threading.Thread(target=self._guarded, args=(b.stop,),
-                                    name=f"stop-{b.service.name}") for b in bundles]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        for wave in [computes] + [[b] for b in services]:
+            threads = [threading.Thread(target=self._guarded, args=(b.stop,),
+                                        name=f"stop-{b.service.name}") for b in wave]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
         while self._stoppers:
             self._guarded(self._stoppers.pop())
         self._drivers.clear()

@@ -97,3 +97,30 @@ def test_add_host_and_sizes():
         assert (hv["vcpus"], hv["memory_mb"], hv["local_gb"]) == (2, 2048, 20)
         sid = _boot(cloud, "fits")
         assert wait_for_server(cloud, sid)["OS-EXT-SRV-ATTR:host"] == "small"
+
+
+def test_stop_lets_a_compute_host_finish_a_delete_it_is_running(tmp_path):
+    """stop() right after a DELETE: the compute host's destroy is still
+    running and then calls the conductor, which must still be there (it
+    used to stop at the same time, leaving the call to wait out the RPC
+    timeout and the server half deleted)."""
+    import threading
+
+    state = str(tmp_path / "state")
+    with Cloud(state_dir=state, hosts=1) as cloud:
+        sid = _boot(cloud, "slow-delete")
+        wait_for_server(cloud, sid)
+        driver = cloud.driver("host1")
+        entered = threading.Event()
+        plain = driver.destroy
+
+        def slow_destroy(*args, **kwargs):
+            entered.set()
+            threading.Event().wait(0.5)
+            return plain(*args, **kwargs)
+        driver.destroy = slow_destroy
+        assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+        assert entered.wait(30)
+        cloud.conf.set_override("rpc_response_timeout", 5)
+    with Cloud(state_dir=state, hosts=1) as cloud:
+        assert api_request(cloud, "GET", f"/servers/{sid}").status_code == 404
