@@ -17,7 +17,10 @@ request over 1,000 hosts follows another over the same hosts, whose data
 then fits in the caches; at 10,000 it does not, which shows as growth
 above 10.
 
-    python bench/scheduler.py [--runs N] [--seed S]
+With --sweep it also times 500 to 40,000 hosts both ways and prints the
+time per host at each size: flat per host means linear growth.
+
+    python bench/scheduler.py [--runs N] [--seed S] [--sweep]
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from compute_core.scheduler.manager import FilterScheduler
 from compute_core.scheduler.request_spec import RequestSpec
 
 SIZES = (1000, 10000)
+SWEEP = (500, 1000, 2000, 5000, 10000, 20000, 40000)
 CPU_INFO = json.dumps({"arch": "x86_64", "model": "Cascadelake-Server", "vendor": "Intel",
                        "features": ["avx2", "avx512f", "vmx"],
                        "maxphysaddr": {"mode": "passthrough", "bits": 46}})
@@ -112,6 +116,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="requests timed per size")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--sweep", action="store_true",
+                        help="also time 500 to 40,000 hosts and print the time per host")
     args = parser.parse_args(argv)
 
     rng = random.Random(args.seed)
@@ -144,6 +150,29 @@ def main(argv=None):
                   f"(best host {chosen[size].host if chosen[size] else None})")
         print(f"  growth {small:,} -> {large:,} hosts: x{medians[large] / medians[small]:.2f} "
               f"(x{large / small:.0f} would be linear)")
+    if args.sweep:
+        sweep(scheduler, spec, {size: make_hosts(size, rng, aggregates, members)
+                                for size in SWEEP})
+
+
+def sweep(scheduler, spec, states):
+    """Time per host at each size, one size after the other and in turn."""
+    one_after = {}
+    for size, hosts in states.items():
+        scheduler.filter_and_weigh(hosts, spec, 0)
+        one_after[size] = statistics.median(
+            timed(scheduler, hosts, spec)[0] for _ in range(max(10, 30000 // size)))
+    in_turn = {size: [] for size in states}
+    for _ in range(10):
+        for size, hosts in states.items():
+            in_turn[size].append(timed(scheduler, hosts, spec)[0])
+    print("sweep (median per request, time per host):")
+    print(f"  {'hosts':>6}  {'one after the other':>24}  {'in turn':>24}")
+    for size in states:
+        a, b = one_after[size], statistics.median(in_turn[size])
+        print(f"  {size:>6}  {a * 1000:9.2f} ms {a / size * 1e9:7.0f} ns/host  "
+              f"{b * 1000:9.2f} ms {b / size * 1e9:7.0f} ns/host")
+
 
 if __name__ == "__main__":
     main()
