@@ -155,6 +155,10 @@ class ServiceBundle:
     def start(self):
         self.service.start()
 
+    def quiesce(self):
+        """Stop taking work and finish what was taken (see Service.quiesce)."""
+        self.service.quiesce()
+
     def stop(self):
         self.service.stop()
         for close in self.closers:

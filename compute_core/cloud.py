@@ -179,28 +179,34 @@ class Cloud:
             self._stop_all()
             self._started = False
 
+    def _in_threads(self, bundles, method):
+        """Call *method* of every bundle at once, each in a thread."""
+        threads = [threading.Thread(target=self._guarded, args=(getattr(b, method),),
+                                    name=f"{method}-{b.service.name}") for b in bundles]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+
     def _stop_all(self):
         # The compute API first (no new work), then the RPC services, then
-        # the rest. Stopping a service waits up to a second for its idle
-        # worker threads, so the services of one wave stop at once.
+        # the rest.
         if self._api_server is not None:
             self._guarded(self._api_server.stop)
             self._api_server = None
-        # In waves, callers before the services they call: work a compute
-        # host is finishing calls the conductor (a call to a stopped
-        # conductor would wait out the RPC timeout), the conductor's work
-        # calls the scheduler. Each wave stops its services at once.
+        # Callers before the services they call: work a compute host is
+        # finishing calls the conductor (a call to a stopped conductor would
+        # wait out the RPC timeout), the conductor's work calls the
+        # scheduler. So each wave stops taking work and finishes what it took
+        # before the next wave does; then every service's idle worker threads
+        # (which notice within a second) are waited for at once.
         computes = list(self._computes.values())
         services = self._services  # in start order: conductor, scheduler
         self._services = []
         self._computes.clear()
         for wave in [computes] + [[b] for b in services]:
-            threads = [threading.Thread(target=self._guarded, args=(b.stop,),
-                                        name=f"stop-{b.service.name}") for b in wave]
-            for th in threads:
-                th.start()
-            for th in threads:
-                th.join()
+            self._in_threads(wave, "quiesce")
+        self._in_threads(computes + services, "stop")
         while self._stoppers:
             self._guarded(self._stoppers.pop())
         self._drivers.clear()

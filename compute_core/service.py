@@ -70,6 +70,7 @@ class Service:
         self.on_stop = on_stop
         self._rpc_server = None
         self.running = False
+        self._quiesced = False
 
     def start(self):
         if self.running:
@@ -82,15 +83,38 @@ class Service:
         self.periodic.start()
         self.running = True
 
-    def stop(self):
+    def quiesce(self):
+        """Stop taking work (RPC messages, periodic tasks) and wait until
+        the work already taken is done; stop() then only waits for the
+        idle worker threads. A caller whose work calls other services
+        quiesces before they stop, so that its calls are answered."""
         if not self.running:
             return
         self.running = False
+        self._quiesced = True
         self.periodic.stop()
         if self._rpc_server is not None:
             self._rpc_server.stop()
+            # The messages handed to the worker threads are done when the
+            # executor's queue is: known without waiting out the idle
+            # workers' poll (up to a second), which stop() does. Where the
+            # executor does not show its queue, wait for both now.
+            executor = getattr(self._rpc_server, "_work_executor", None)
+            pending = getattr(executor, "_work_queue", None)
+            if callable(getattr(pending, "join", None)):
+                pending.join()
+            else:
+                self._rpc_server.wait()
+                self._rpc_server = None
+
+    def stop(self):
+        if not (self.running or self._quiesced):
+            return
+        self.quiesce()
+        if self._rpc_server is not None:
             self._rpc_server.wait()
             self._rpc_server = None
+        self._quiesced = False
         if self.on_stop:
             try:
                 self.on_stop()
