@@ -7,7 +7,6 @@ import time
 import oslo_messaging as messaging
 import pytest
 
-from compute_core import conf as conf_mod
 from compute_core import rpc
 
 
@@ -41,14 +40,6 @@ class Echo:
     def echo(self, ctxt, value):
         self.seen.append(value)
         return value
-
-
-@pytest.fixture
-def transport():
-    conf = conf_mod.load(args=[], overrides={"transport_url": "fake://"})
-    t = rpc.get_transport(conf)
-    yield t
-    t.cleanup()
 
 
 def test_call_and_cast_across_topics_are_prompt(transport):

@@ -3,10 +3,7 @@ no more; stop() after it releases the rest and runs on_stop once."""
 import threading
 
 import oslo_messaging as messaging
-import pytest
 
-from compute_core import conf as conf_mod
-from compute_core import rpc
 from compute_core.service import Service
 
 
@@ -22,14 +19,6 @@ class Slow:
         self.started.set()
         self.release.wait(10)
         self.done.append(value)
-
-
-@pytest.fixture
-def transport():
-    conf = conf_mod.load(args=[], overrides={"transport_url": "fake://"})
-    t = rpc.get_transport(conf)
-    yield t
-    t.cleanup()
 
 
 def test_quiesce_waits_for_the_message_in_hand_and_takes_no_more(transport):
