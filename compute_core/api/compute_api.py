@@ -81,15 +81,44 @@ class ComputeAPI:
                 raise exception.QuotaExceeded(overs=resource, req=wanted[resource],
                                               used=used, allowed=limit)
 
+    def destination(self, host=None, node=None) -> dict:
+        """The requested destination ``{"host", "node", "node_uuid"}`` of a
+        compute host (its mapping, then its nodes in that cell) and/or node
+        (a hypervisor hostname in any cell); ComputeHostNotFound when there
+        is none."""
+        if host:
+            _, db = self.s.cells.for_host(host)
+            nodes = cell_db.list_compute_nodes(db, host=host)
+        else:
+            nodes = [n for cell in self.s.cells.cells()
+                     for n in cell_db.list_compute_nodes(self.s.cells.get(cell["uuid"]))
+                     if n["hypervisor_hostname"] == node]
+        if node:
+            nodes = [n for n in nodes if n["hypervisor_hostname"] == node]
+        if not nodes:
+            raise exception.ComputeHostNotFound(host=host or node)
+        dest = {"host": nodes[0]["host"] if len({n["host"] for n in nodes}) == 1 else host,
+                "node": node}
+        if len(nodes) == 1:
+            dest["node_uuid"] = nodes[0]["uuid"]
+        return {k: v for k, v in dest.items() if v}
+
     # ----------------------------------------------------------- create
     def create(self, ctxt, *, name, flavor, image, min_count=1, max_count=1, metadata=None,
                key_name=None, user_data=None, availability_zone=None, networks="auto",
                access_ip_v4=None, access_ip_v6=None, description=None, hostname=None,
                scheduler_hints=None, tags=None, config_drive=None, security_groups=None,
-               requested_host=None, requested_node=None):
+               requested_host=None, requested_node=None, forced_host=None, forced_node=None):
         """Record the build and hand it to the conductor; returns the
-        instance dicts (build requests) and the reservation id."""
+        instance dicts (build requests) and the reservation id.
+
+        *requested_host* / *requested_node* (2.74) must name a compute host
+        (and node) of the cloud, raising ComputeHostNotFound otherwise, and
+        the filters still judge it; *forced_host* / *forced_node* (the
+        ``zone:host:node`` form of the availability zone) skip the filters."""
         metadata = metadata or {}
+        destination = self.destination(requested_host, requested_node) \
+            if requested_host or requested_node else None
         limits = self.quota_limits(ctxt.project_id)
         if 0 <= limits.get("metadata_items", -1) < len(metadata):
             raise exception.QuotaExceeded(overs="metadata_items", req=len(metadata), used=0,
@@ -148,8 +177,9 @@ class ComputeAPI:
                                                 "min_ram", "size", "disk_format")},
             "num_instances": count, "scheduler_hints": scheduler_hints or {},
             "availability_zone": availability_zone, "instance_uuids": uuids,
-            "force_hosts": [requested_host] if requested_host else [],
-            "force_nodes": [requested_node] if requested_node else [],
+            "requested_destination": destination,
+            "force_hosts": [forced_host] if forced_host else [],
+            "force_nodes": [forced_node] if forced_node else [],
         }
         for inst in instances:
             api_db.create_build(self.s.api_db, inst, dict(spec, instance_uuid=inst["uuid"]))

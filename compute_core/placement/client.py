@@ -123,13 +123,15 @@ class PlacementClient:
 
     # ----------------------------------------------------- scheduler side
     def allocation_candidates(self, resources: dict, limit: int, required=None,
-                              member_of=None):
+                              member_of=None, in_tree=None):
         params = {"resources": ",".join(f"{k}:{v}" for k, v in sorted(resources.items())),
                   "limit": str(limit)}
         if required:
             params["required"] = ",".join(required)
         if member_of:
             params["member_of"] = "in:" + ",".join(member_of)
+        if in_tree:
+            params["in_tree"] = in_tree
         resp = self.request("GET", "/allocation_candidates", params=params)
         if resp.status_code != 200:
             LOG.warning("allocation candidates failed: %s %s", resp.status_code, resp.text)

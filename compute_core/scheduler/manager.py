@@ -53,11 +53,34 @@ class FilterScheduler:
         self.weighers = load_weighers(conf)
         self._random = random.Random()
 
-    def filter_and_weigh(self, host_states, spec, index=0):
+    @staticmethod
+    def _restrict(states, spec, dest):
+        """(the host states the request may use, whether they are forced).
+        A requested destination keeps its host (and node), the filters still
+        judging it; force_hosts / force_nodes keep theirs and skip the
+        filters, as Nova does for an admin's forced host."""
+        if dest:
+            states = states.derive(
+                st for st in states if st.host == dest.get("host", st.host)
+                and st.nodename == dest.get("node", st.nodename)
+                and st.uuid == dest.get("node_uuid", st.uuid))
+        forced = False
+        if spec.force_hosts or spec.force_nodes:
+            hosts, nodes = set(spec.force_hosts or ()), set(spec.force_nodes or ())
+            states = states.derive(st for st in states if (not hosts or st.host in hosts)
+                                   and (not nodes or st.nodename in nodes))
+            forced = True
+        if not states:
+            raise exception.NoValidHost(reason="The requested host is not available.")
+        return states, forced
+
+    def filter_and_weigh(self, host_states, spec, index=0, forced=False):
+        """The hosts that pass the enabled filters (all of them when
+        *forced*), weighed, best first."""
         hosts = host_states.derive(host_states) \
             if isinstance(host_states, filters_mod.HostStates) else \
             filters_mod.HostStates(host_states)
-        for f in self.filters:
+        for f in () if forced else self.filters:
             if not f.run_filter_for_index(index):
                 continue
             hosts = hosts.derive(f.filter_all(hosts, spec))
@@ -79,8 +102,10 @@ class FilterScheduler:
 
     def select(self, ctxt, spec: RequestSpec, instance_uuids, return_alternates=True):
         resources = spec.resources()
+        dest = spec.destination()
         alloc_reqs, summaries = self.placement.allocation_candidates(
-            resources, self.conf.scheduler.max_placement_results, spec.required_traits())
+            resources, self.conf.scheduler.max_placement_results, spec.required_traits(),
+            in_tree=dest.get("node_uuid"))
         if not alloc_reqs:
             raise exception.NoValidHost(reason="There are not enough hosts available.")
         by_provider = {}
@@ -90,12 +115,13 @@ class FilterScheduler:
         states = self.host_manager.host_states(summaries)
         if spec.ignore_hosts:  # a move never lands where it starts (Nova's ignore_hosts)
             states = states.derive(st for st in states if st.host not in spec.ignore_hosts)
+        states, forced = self._restrict(states, spec, dest)
         max_attempts = self.conf.scheduler.max_attempts if return_alternates else 1
         results = []
         claimed = []
         for index, uuid in enumerate(instance_uuids or [None]):
             spec.instance_uuid = uuid
-            weighed = self._pick(self.filter_and_weigh(states, spec, index))
+            weighed = self._pick(self.filter_and_weigh(states, spec, index, forced))
             chosen = None
             for state in weighed:
                 ar = by_provider.get(state.uuid)

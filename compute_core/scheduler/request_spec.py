@@ -66,6 +66,14 @@ class RequestSpec:
                     continue
         return {k: v for k, v in res.items() if v}
 
+    def destination(self) -> dict:
+        """The host (and node) the request asked for, if any: ``{"host",
+        "node", "node_uuid"}`` from ``requested_destination`` (the server's
+        ``host``/``hypervisor_hostname`` at 2.74, migrate's ``host`` at
+        2.56); filters still judge it."""
+        dest = self.requested_destination or {}
+        return {k: dest.get(k) for k in ("host", "node", "node_uuid") if dest.get(k)}
+
     def required_traits(self) -> list[str]:
         out = []
         for source in ((self.flavor or {}).get("extra_specs") or {}, self.image_properties):

@@ -276,9 +276,10 @@ def create(call):
         if user_data is not None:
             decode_user_data(user_data)
         az = server.get("availability_zone")
-        host = None
-        if az and ":" in az:
-            az, _, host = az.partition(":")
+        forced_host = forced_node = None
+        if az and ":" in az:  # zone:host, zone:host:node or zone::node
+            az, _, forced = az.partition(":")
+            forced_host, _, forced_node = forced.partition(":")
             if not call.ctx.is_admin:
                 raise APIError(403, "Policy doesn't allow os_compute_api:servers:create:"
                                     "forced_host to be performed.")
@@ -291,10 +292,13 @@ def create(call):
             hostname=server.get("hostname"), scheduler_hints=hints, tags=server.get("tags"),
             config_drive=server.get("config_drive") in (True, "true", "True", "1"),
             security_groups=[g["name"] for g in server.get("security_groups") or []] or None,
-            requested_host=server.get("host") or host,
-            requested_node=server.get("hypervisor_hostname"))
+            requested_host=server.get("host"),
+            requested_node=server.get("hypervisor_hostname"),
+            forced_host=forced_host or None, forced_node=forced_node or None)
     except exception.QuotaExceeded as exc:
         raise APIError(403, exc.message) from None
+    except exception.ComputeHostNotFound as exc:
+        raise APIError(400, exc.message) from None
     except exception.Invalid as exc:
         raise APIError(400, exc.message) from None
     if str(server.get("return_reservation_id", "")).lower() in ("true", "1"):

@@ -71,3 +71,37 @@ def passing(flt, hosts, spec):
     narrowed = [h.host for h in flt.filter_all(indexed(hosts), spec)]
     assert plain == narrowed, (type(flt).__name__, plain, narrowed)
     return plain
+
+
+class AllPlacement:
+    """Placement stand-in: every host a candidate (only the one provider
+    when asked in_tree), every claim succeeds; records what it was asked."""
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+        self.claims = {}
+        self.asked_in_tree = []
+
+    def allocation_candidates(self, resources, limit, traits, in_tree=None):
+        self.asked_in_tree.append(in_tree)
+        hosts = [h for h in self.hosts if in_tree in (None, h.uuid)]
+        reqs = [{"allocations": {h.uuid: {"resources": dict(resources)}}} for h in hosts]
+        return reqs, {h.uuid: {"resources": {}} for h in hosts}
+
+    def claim(self, uuid, alloc_req, project_id, user_id):
+        self.claims[uuid] = alloc_req
+        return True
+
+    def delete_allocations(self, uuid):
+        self.claims.pop(uuid, None)
+
+
+class StaticHostManager:
+    """Hands the hosts over with an index of where their instances run, as
+    the real host manager does."""
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+
+    def host_states(self, summaries):
+        return indexed([h for h in self.hosts if h.uuid in summaries])

@@ -5,8 +5,9 @@ import pytest
 from compute_core import exception
 from compute_core.scheduler import manager
 from compute_core.scheduler.filters import HostStates
-from tests.unit.scheduler.factories import (indexed, instances, load_filter, make_conf,
-                                            make_host, make_spec, passing)
+from tests.unit.scheduler.factories import (AllPlacement, StaticHostManager, instances,
+                                            load_filter, make_conf, make_host, make_spec,
+                                            passing)
 
 
 def _hosts():
@@ -122,43 +123,13 @@ class TestServerGroupAffinity:
         assert passing(flt, _hosts(), spec) == ["h1", "h2", "h3"]
 
 
-class _Placement:
-    """Every host a candidate; every claim succeeds."""
-
-    def __init__(self, hosts):
-        self.hosts = hosts
-        self.claims = {}
-
-    def allocation_candidates(self, resources, limit, traits):
-        reqs = [{"allocations": {h.uuid: {"resources": dict(resources)}}} for h in self.hosts]
-        return reqs, {h.uuid: {"resources": {}} for h in self.hosts}
-
-    def claim(self, uuid, alloc_req, project_id, user_id):
-        self.claims[uuid] = alloc_req
-        return True
-
-    def delete_allocations(self, uuid):
-        self.claims.pop(uuid, None)
-
-
-class _HostManager:
-    """Hands the hosts over with an index of where their instances run, as
-    the real host manager does."""
-
-    def __init__(self, hosts):
-        self.hosts = hosts
-
-    def host_states(self, summaries):
-        return indexed(self.hosts)
-
-
 class TestGroupsAcrossOneRequest:
     """The servers of one multi-server request are placed one after the
     other: the index does not know them, the request's own record does."""
 
     def _select(self, policy, count=3):
         hosts = [make_host(f"h{i}", instances=instances(f"old{i}")) for i in range(4)]
-        sched = manager.FilterScheduler(make_conf(), _HostManager(hosts), _Placement(hosts))
+        sched = manager.FilterScheduler(make_conf(), StaticHostManager(hosts), AllPlacement(hosts))
         new = [f"new{i}" for i in range(count)]
         spec = make_spec(instance_uuids=new, instance_group=_group(policy, ["old1"]))
         return [sel[0]["service_host"] for sel in sched.select(None, spec, new)]
