@@ -396,10 +396,11 @@ class ComputeAPI:
             getattr(rpc, f"{action}_instance")(ctxt, host, inst)
 
     # -------------------------------------------------------------- moves
-    def move(self, ctxt, uuid, flavor_id=None):
+    def move(self, ctxt, uuid, flavor_id=None, host=None):
         """Resize to *flavor_id*, or cold-migrate (no flavor: admin only,
-        checked by the handler): from ACTIVE or SHUTOFF with no task, to
-        another host; the server then waits in VERIFY_RESIZE."""
+        checked by the handler), to *host* when given (2.56): from ACTIVE or
+        SHUTOFF with no task; the server then waits in VERIFY_RESIZE. An
+        upsize must fit the project's cores and ram quota."""
         action = "resize" if flavor_id is not None else "migrate"
         inst = self.get(ctxt, uuid)
         if inst.get("locked") and not ctxt.is_admin:
@@ -411,6 +412,12 @@ class ComputeAPI:
         if inst["task_state"] is not None:
             raise exception.InstanceInvalidState(action=action, instance_uuid=uuid,
                                                  attr="task_state", state=inst["task_state"])
+        db = self.s.cells.get(inst["cell_uuid"])
+        destination = None
+        if host is not None:
+            if host == inst["host"]:
+                raise exception.Invalid("Cannot migrate to the host where the server exists.")
+            destination = self._destination_in_cell(db, host)
         current = inst.get("flavor") or {}
         if flavor_id is None:
             flavor = current
@@ -427,11 +434,44 @@ class ComputeAPI:
                     f"Resize error: Unable to resize disk down from "
                     f"{current.get('root_gb')} GB to {new['root_gb']} GB.")
             flavor = api_db.instance_flavor(new)
-        db = self.s.cells.get(inst["cell_uuid"])
+            self._check_upsize_quota(inst["project_id"], current, flavor)
         self._check_driver_supports(db, inst, action, f"supports_{action}")
+        same_host = self.s.conf.allow_resize_to_same_host if flavor_id is not None else \
+            self._driver_declares(db, inst, "supports_migrate_to_same_host")
         self._start_move_task(ctxt, db, uuid, action, states.RESIZE_PREP, allowed)
-        self.s.conductor_api.migrate_server(ctxt, uuid, flavor,
-                                            "resize" if flavor_id is not None else "migration")
+        self.s.conductor_api.migrate_server(
+            ctxt, uuid, flavor, "resize" if flavor_id is not None else "migration",
+            destination=destination, same_host=bool(same_host) and host is None)
+
+    def _destination_in_cell(self, db, host) -> dict:
+        """The requested destination of a move to *host*, which must be a
+        compute host of the server's own cell (no cross-cell moves)."""
+        nodes = cell_db.list_compute_nodes(db, host=host)
+        if not nodes:
+            raise exception.ComputeHostNotFound(host=host)
+        dest = {"host": host}
+        if len(nodes) == 1:
+            dest["node_uuid"] = nodes[0]["uuid"]
+        return dest
+
+    def _check_upsize_quota(self, project_id, old, new):
+        """Raise QuotaExceeded unless the project's cores and ram have room
+        for what *new* adds over *old* (a downsize adds nothing)."""
+        deltas = {"cores": new["vcpus"] - old.get("vcpus", 0),
+                  "ram": new["memory_mb"] - old.get("memory_mb", 0)}
+        deltas = {k: v for k, v in deltas.items() if v > 0}
+        if not deltas:
+            return
+        limits = self.quota_limits(project_id)
+        limited = {k: v for k, v in deltas.items()
+                   if limits.get(k) is not None and limits[k] >= 0}
+        if not limited:
+            return
+        usage = self.quota_usage(project_id)
+        for resource, delta in limited.items():
+            if usage[resource] + delta > limits[resource]:
+                raise exception.QuotaExceeded(overs=resource, req=delta,
+                                              used=usage[resource], allowed=limits[resource])
 
     def _start_move_task(self, ctxt, db, uuid, action, task, vm_states):
         """Set *task* from no task and one of *vm_states*, and record the action."""
@@ -454,8 +494,19 @@ class ComputeAPI:
             raise exception.InstanceInvalidState(action=action, instance_uuid=uuid,
                                                  attr=attr, state=inst[attr])
         db = self.s.cells.get(inst["cell_uuid"])
-        if cell_db.migration_of_instance(db, uuid, ["finished"]) is None:
+        migration = cell_db.migration_of_instance(db, uuid, ["finished"])
+        if migration is None:
             raise exception.Invalid(f"Instance {uuid} has not been resized.")
+        if not confirm and migration["old_flavor_id"] != migration["new_flavor_id"]:
+            # Reverting a downsize grows the server back to its old flavor.
+            try:
+                old = api_db.get_flavor(self.s.api_db, migration["old_flavor_id"],
+                                        inst["project_id"], True)
+            except exception.FlavorNotFound:
+                old = None
+            if old is not None:
+                self._check_upsize_quota(inst["project_id"], inst.get("flavor") or {},
+                                         api_db.instance_flavor(old))
         task = states.RESIZE_CONFIRMING if confirm else states.RESIZE_REVERTING
         self._start_move_task(ctxt, db, uuid, action, task, (states.RESIZED,))
         if confirm:
@@ -464,15 +515,24 @@ class ComputeAPI:
             self.s.conductor_api.revert_resize(ctxt, uuid)
 
     @staticmethod
-    def _check_driver_supports(db, inst, action, capability):
-        """Refuse, without asking the host, what its driver declared it
-        cannot do (the compute service reports its driver's capabilities in
-        the node's stats). A host that has not reported yet is let through:
-        its driver then refuses and the action ends with a fault."""
+    def _node_stats(db, inst) -> dict:
+        """The stats the compute service of the server's host reports for
+        its node: ``driver_capabilities`` (absent until it has reported)
+        and ``virt_driver``."""
         nodes = cell_db.list_compute_nodes(db, host=inst["host"])
         node = next((n for n in nodes if n["hypervisor_hostname"] == inst.get("node")),
                     nodes[0] if nodes else None)
-        stats = (node or {}).get("stats") or {}
+        return (node or {}).get("stats") or {}
+
+    def _driver_declares(self, db, inst, capability) -> bool:
+        return bool((self._node_stats(db, inst).get("driver_capabilities") or {})
+                    .get(capability))
+
+    def _check_driver_supports(self, db, inst, action, capability):
+        """Refuse, without asking the host, what its driver declared it
+        cannot do. A host that has not reported yet is let through: its
+        driver then refuses and the action ends with a fault."""
+        stats = self._node_stats(db, inst)
         declared = stats.get("driver_capabilities")
         if declared is None or declared.get(capability, False):
             return

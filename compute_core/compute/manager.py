@@ -317,6 +317,8 @@ class ComputeManager:
         })
         self.node = node
         tree = {"inventories": self._inventories(res), "traits": set()}
+        if self.driver.supports("supports_migrate_to_same_host"):
+            tree["traits"].add("COMPUTE_SAME_HOST_COLD_MIGRATE")  # as Nova reports it
         self.driver.update_provider_tree(tree, res.hypervisor_hostname)
         self.placement.ensure_provider(node["uuid"], res.hypervisor_hostname)
         self.placement.set_inventory(node["uuid"], tree["inventories"])

@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.3")
+    target = messaging.Target(version="1.4")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
                  notifier):
@@ -172,7 +172,8 @@ class ConductorManager:
     # gives the instance its source allocations back. A failure at any step
     # puts back what was taken and records a fault.
 
-    def migrate_server(self, ctxt, instance_uuid, flavor, migration_type):
+    def migrate_server(self, ctxt, instance_uuid, flavor, migration_type, destination=None,
+                       same_host=False):
         _, db = self.cells.for_instance(instance_uuid)
         try:
             instance = cell_db.get_instance(db, instance_uuid)
@@ -185,7 +186,7 @@ class ConductorManager:
             "new_flavor_id": flavor["flavorid"], "status": "pre-migrating",
             "migration_type": migration_type})
         try:
-            self._migrate(ctxt, db, instance, migration, flavor)
+            self._migrate(ctxt, db, instance, migration, flavor, destination, same_host)
         except exception.InstanceNotFound:
             # Deleted during the move: whatever is still held goes.
             LOG.info("instance %s was deleted during its move", instance_uuid)
@@ -193,7 +194,8 @@ class ConductorManager:
                 self.placement.delete_allocations(consumer)
             cell_db.update_migration(db, migration["uuid"], {"status": "error"})
 
-    def _migrate(self, ctxt, db, instance, migration, flavor):
+    def _migrate(self, ctxt, db, instance, migration, flavor, destination=None,
+                 same_host=False):
         instance_uuid, source = instance["uuid"], instance["host"]
         event = "conductor_migrate_server"
         cell_db.action_event(db, instance_uuid, ctxt.request_id, event, None, None, None, False)
@@ -206,7 +208,8 @@ class ConductorManager:
         spec = dict(api_db.get_request_spec(self.cells.api, instance_uuid) or {},
                     instance_uuid=instance_uuid, project_id=project, user_id=user,
                     flavor=flavor, num_instances=1, instance_uuids=[instance_uuid],
-                    ignore_hosts=[source], force_hosts=[], force_nodes=[])
+                    ignore_hosts=[] if same_host else [source], force_hosts=[],
+                    force_nodes=[], requested_destination=destination)
         try:
             result = self.scheduler_api.select_destinations(ctxt, spec, [instance_uuid], False)
         except Exception as exc:  # a scheduler that does not answer

@@ -8,11 +8,13 @@
 1.2 - migrate_server, confirm_resize, revert_resize (moves)
 1.3 - instance_update takes return_instance (False: answer None on success
       instead of the whole instance, for callers that keep their own copy)
+1.4 - migrate_server takes destination (a requested host) and same_host
+      (whether the move may stay on its host)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.3"
+VERSION = "1.4"
 
 
 class ConductorAPI:
@@ -35,10 +37,16 @@ class ConductorAPI:
                           request_spec=request_spec, image=image, alternates=alternates,
                           attempt=attempt)
 
-    def migrate_server(self, ctxt, instance_uuid, flavor, migration_type):
-        self.client.prepare(version="1.2").cast(
-            ctxt, "migrate_server", instance_uuid=instance_uuid, flavor=flavor,
-            migration_type=migration_type)
+    def migrate_server(self, ctxt, instance_uuid, flavor, migration_type, destination=None,
+                       same_host=False):
+        kwargs = {"instance_uuid": instance_uuid, "flavor": flavor,
+                  "migration_type": migration_type}
+        version = "1.2"
+        if destination or same_host:
+            # An older conductor would drop them silently: better it refuses.
+            version = "1.4"
+            kwargs.update(destination=destination, same_host=same_host)
+        self.client.prepare(version=version).cast(ctxt, "migrate_server", **kwargs)
 
     def confirm_resize(self, ctxt, instance_uuid):
         self.client.prepare(version="1.2").cast(ctxt, "confirm_resize",

@@ -38,6 +38,10 @@ default_opts = [
                help="Disk (MiB) kept for the host, not offered to instances."),
     cfg.IntOpt("reserved_host_cpus", default=0, min=0,
                help="vCPUs kept for the host, not offered to instances."),
+    cfg.BoolOpt("allow_resize_to_same_host", default=False,
+                help="Let a resize land on the host the server is on (useful with one "
+                     "compute host). A cold migration stays on its host only where the "
+                     "host's driver supports it (supports_migrate_to_same_host)."),
     cfg.StrOpt("image_backend", default="local",
                help="Image backend plugin (compute_core.image_backends entry point)."),
     cfg.StrOpt("network_backend", default="flat",
@@ -206,6 +210,9 @@ fake_driver_opts = [
     cfg.StrOpt("fail_metadata_key", default="fake_fail",
                help="Server metadata key that makes the fake driver fail: its value "
                     "names the operation (spawn, destroy, power_off, power_on, reboot)."),
+    cfg.BoolOpt("migrate_to_same_host", default=False,
+                help="Declare supports_migrate_to_same_host: a cold migration may stay on "
+                     "its host (off, as with libvirt: it needs another host)."),
 ]
 
 quota_opts = [

@@ -64,6 +64,9 @@ DEFAULT_CAPABILITIES = {
     "supports_snapshot": False,
     "supports_resize": False,
     "supports_migrate": False,
+    # A cold migration may stay on its host (a resize may whenever
+    # [DEFAULT] allow_resize_to_same_host is set): see the migration methods.
+    "supports_migrate_to_same_host": False,
     "supports_live_migration": False,
     "supports_rebuild": False,
     "supports_console_vnc": False,
@@ -163,6 +166,15 @@ class ComputeDriver(abc.ABC):
         self._unsupported("resume")
 
     # ---------------------------------------------------------- migration
+    # A cold migration or resize: migrate_disk_and_power_off on the source,
+    # finish_migration on the destination; then confirm_migration on the
+    # source (drop the source copy) or, to revert, destroy on the
+    # destination and finish_revert_migration on the source (bring the
+    # source copy back). Source and destination are the same host for a
+    # resize with allow_resize_to_same_host, or a cold migration where the
+    # driver declares supports_migrate_to_same_host: the source copy must
+    # then be kept apart from the new guest (libvirt keeps a "_resize"
+    # directory) so that destroy takes only the new one.
     def migrate_disk_and_power_off(self, context, instance: dict, dest: str,
                                    flavor: dict, network_info: dict) -> dict:
         """Source side of a cold migration/resize; returns disk info for the dest."""

@@ -56,8 +56,9 @@ def _migration(cloud, instance_uuid):
     return None
 
 
-def _act(cloud, sid, body, token="admin:admin"):
-    return api_request(cloud, "POST", f"/servers/{sid}/action", body=body, token=token)
+def _act(cloud, sid, body, token="admin:admin", version=None):
+    return api_request(cloud, "POST", f"/servers/{sid}/action", body=body, token=token,
+                       version=version)
 
 
 def _booted(cloud, image, name, flavor="1"):
@@ -201,14 +202,16 @@ def test_no_other_host_keeps_the_server_where_it_is(image):
     ({"resize": {"flavorRef": "no-such"}}, 400, "could not be found"),
     ({"resize": {}}, 400, "flavorRef"),
     ({"resize": {"flavorRef": "2", "color": "red"}}, 400, "color"),
-    ({"migrate": {"host": "host2"}}, 400, "host"),
+    ({"migrate": {"host": "no-such-host"}}, 400, "Compute host no-such-host could not be found"),
+    ({"migrate": {"host": "bad host!"}}, 400, "host"),
+    ({"migrate": {"host": "h", "color": "red"}}, 400, "color"),
     ({"confirmResize": None}, 409, "vm_state active"),
     ({"revertResize": None}, 409, "vm_state active"),
 ])
 def test_bad_moves_are_refused_and_change_nothing(cloud, image, body, status, words):
     sid, source = _booted(cloud, image, "bad-move")
     try:
-        resp = _act(cloud, sid, body)
+        resp = _act(cloud, sid, body, version="2.56")
         assert resp.status_code == status, resp.text
         assert words in resp.text
         server = api_request(cloud, "GET", f"/servers/{sid}").json()["server"]

@@ -3,7 +3,8 @@
 The body names one action: ``os-stop``, ``os-start``, ``reboot``
 (``{"type": "SOFT"|"HARD"}``), ``pause``, ``unpause``, ``suspend``,
 ``resume``; the moves ``resize`` (``{"flavorRef": ...}``), ``migrate``
-(admin), ``confirmResize`` and ``revertResize``. Accepted actions answer
+(admin; ``{"host": ...}`` from 2.56, any value ignored before, as in Nova),
+``confirmResize`` and ``revertResize``. Accepted actions answer
 202 with no body (confirmResize 204) and finish asynchronously.
 """
 from __future__ import annotations
@@ -40,7 +41,10 @@ _MOVES = {
                                "OS-DCF:diskConfig": {"type": "string",
                                                      "enum": ["AUTO", "MANUAL"]}},
                 "required": ["flavorRef"], "additionalProperties": False}, 202),
-    "migrate": ({"type": ["object", "null"], "properties": {},
+    "migrate": ({"type": ["object", "null"],
+                 "properties": {"host": {"type": ["string", "null"], "minLength": 1,
+                                         "maxLength": 255,
+                                         "pattern": r"^[a-zA-Z0-9-._]*$"}},
                  "additionalProperties": False}, 202),
     "confirmResize": ({"type": "null"}, 204),
     "revertResize": ({"type": "null"}, 202),
@@ -49,20 +53,28 @@ _MOVES = {
 
 def _move(call, server_id, body, key):
     value_schema, status = _MOVES[key]
+    if key == "migrate" and not call.version.at_least("2.56"):
+        value_schema = {}  # before 2.56 the value is not read
     schemas.validate(body, {"type": "object", "properties": {key: value_schema},
                             "required": [key], "additionalProperties": False})
+    host = None
+    if key == "migrate" and call.version.at_least("2.56"):
+        host = (body["migrate"] or {}).get("host")
     if key == "migrate" and not call.ctx.is_admin:
-        raise APIError(403, "Policy doesn't allow os_compute_api:os-migrate-server:migrate "
+        rule = "migrate:host" if host else "migrate"
+        raise APIError(403, f"Policy doesn't allow os_compute_api:os-migrate-server:{rule} "
                             "to be performed.")
     try:
         if key in ("resize", "migrate"):
             flavor = str(body["resize"]["flavorRef"]) if key == "resize" else None
-            call.compute.move(call.ctx, server_id, flavor)
+            call.compute.move(call.ctx, server_id, flavor, host=host)
         else:
             call.compute.finish_move(call.ctx, server_id, confirm=key == "confirmResize")
     except exception.InstanceNotFound:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
-    except exception.Invalid as exc:
+    except exception.QuotaExceeded as exc:
+        raise APIError(403, exc.message) from None
+    except (exception.Invalid, exception.ComputeHostNotFound) as exc:
         raise APIError(400, exc.message) from None
     except exception.Conflict as exc:
         raise APIError(409, exc.message) from None

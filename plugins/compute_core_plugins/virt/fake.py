@@ -41,7 +41,12 @@ class FakeDriver(ComputeDriver):
         self.memory_mb = opts.memory_mb
         self.disk_gb = opts.disk_gb
         self.spawn_delay = opts.spawn_delay
+        self.capabilities = dict(self.capabilities,
+                                 supports_migrate_to_same_host=opts.migrate_to_same_host)
         self.instances: dict[str, dict] = {}
+        # Source copies of guests being moved (resized or migrated) away,
+        # until the move is confirmed (dropped) or reverted (running again).
+        self.moving_out: dict[str, dict] = {}
         self._lock = threading.Lock()
         self._faults: dict[str, list] = {}  # operation -> [(instance uuid or None, count)]
         self.calls: list[tuple[str, str]] = []
@@ -161,6 +166,10 @@ class FakeDriver(ComputeDriver):
     def migrate_disk_and_power_off(self, context, instance, dest, flavor, network_info):
         self._check_fault("migrate", instance)
         self._set_state(instance, PowerState.SHUTDOWN)
+        with self._lock:
+            guest = self.instances.pop(instance["uuid"], None)
+            if guest is not None:
+                self.moving_out[instance["uuid"]] = guest
         return {"source": self.host}
 
     def finish_migration(self, context, migration, instance, disk_info, network_info,
@@ -175,9 +184,13 @@ class FakeDriver(ComputeDriver):
 
     def confirm_migration(self, context, migration, instance, network_info):
         with self._lock:
-            self.instances.pop(instance["uuid"], None)
+            self.moving_out.pop(instance["uuid"], None)
 
     def finish_revert_migration(self, context, instance, network_info, migration, power_on=True):
+        with self._lock:
+            guest = self.moving_out.pop(instance["uuid"], None)
+            if guest is not None:
+                self.instances[instance["uuid"]] = guest
         self._set_state(instance, PowerState.RUNNING if power_on else PowerState.SHUTDOWN)
 
     def pre_live_migration(self, context, instance, network_info, migrate_data):
@@ -214,7 +227,8 @@ class FakeDriver(ComputeDriver):
     # ----------------------------------------------------------- resources
     def get_available_resource(self):
         with self._lock:
-            guests = list(self.instances.values())
+            # A guest moving out still holds its resources until confirmed.
+            guests = list(self.instances.values()) + list(self.moving_out.values())
         return HostResources(
             vcpus=self.vcpus, memory_mb=self.memory_mb, local_gb=self.disk_gb,
             hypervisor_type="fake", hypervisor_version=1000, hypervisor_hostname=self.host,
