@@ -46,6 +46,13 @@ def test_os_services(api):
     new = api("GET", "/os-services", version="2.53").json()["services"]
     assert all(len(str(s["id"])) == 36 for s in new)
     assert api("GET", "/os-services", token="demo:demo").status_code == 403
+    # Filtered by Nova's binary names, as clients ask (openstack compute
+    # service list --service nova-compute), or by host.
+    only = api("GET", "/os-services?binary=nova-compute").json()["services"]
+    assert only and {s["binary"] for s in only} == {"nova-compute"}
+    assert len(only) == len([s for s in services if s["binary"] == "nova-compute"])
+    on_host = api("GET", f"/os-services?host={compute['host']}&binary=nova-compute")
+    assert [s["host"] for s in on_host.json()["services"]] == [compute["host"]]
 
 
 def test_os_hypervisors(api):

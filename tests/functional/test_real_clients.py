@@ -64,3 +64,30 @@ def _first_image(cloud):
     from compute_core.testing import api_request
 
     return api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+
+
+@pytest.mark.compute_cloud_hosts(2)
+def test_openstackclient_named_hosts(fresh_compute_cloud, monkeypatch, tmp_path):
+    """`server create --host` (2.74) and `server migrate --host` (2.56), as
+    an admin types them."""
+    pytest.importorskip("openstackclient", reason="OpenStackClient is not installed")
+    from compute_core.testing import write_clouds_yaml
+
+    cloud = fresh_compute_cloud
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE",
+                       write_clouds_yaml(cloud, str(tmp_path), project="admin", user="admin"))
+    monkeypatch.setenv("OS_CLOUD", "compute-core")
+    hosts = sorted(h["Host"] for h in _osc("compute", "service", "list", "--service",
+                                             "nova-compute"))
+    assert len(hosts) == 2
+    created = _osc("--os-compute-api-version", "2.74", "server", "create", "--flavor", "m1.tiny",
+                   "--image", _first_image(cloud), "--nic", "auto", "--host", hosts[0],
+                   "--wait", "placed")
+    assert created["OS-EXT-SRV-ATTR:host"] == hosts[0]
+    subprocess.run([sys.executable, "-m", "openstackclient.shell", "--os-compute-api-version",
+                    "2.56", "server", "migrate", "--host", hosts[1], "--wait", "placed"],
+                   check=True, timeout=120, capture_output=True)
+    shown = _osc("server", "show", "placed")
+    assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("VERIFY_RESIZE", hosts[1])
+    subprocess.run([sys.executable, "-m", "openstackclient.shell", "server", "resize",
+                    "confirm", "placed"], check=True, timeout=120, capture_output=True)

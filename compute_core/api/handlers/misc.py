@@ -36,7 +36,9 @@ def services(call):
     call.require_admin("os_compute_api:os-services:list")
     q = call.req.GET
     out = []
-    for svc in call.compute.services(host=q.get("host"), binary=q.get("binary")):
+    binary = q.get("binary")
+    binary = _OUR_BINARY.get(binary, binary)  # ?binary=nova-compute as clients ask
+    for svc in call.compute.services(host=q.get("host"), binary=binary):
         is_compute = svc["binary"] == "compute-compute"
         item = {
             "id": svc["uuid"] if call.version.at_least("2.53") else svc["id"],
@@ -53,10 +55,14 @@ def services(call):
     return 200, {"services": out}
 
 
+_NOVA_BINARY = {"compute-compute": "nova-compute", "compute-conductor": "nova-conductor",
+                "compute-scheduler": "nova-scheduler"}
+_OUR_BINARY = {nova: ours for ours, nova in _NOVA_BINARY.items()}
+
+
 def _nova_binary(binary):
     # Clients (and operators' scripts) know Nova's binary names.
-    return {"compute-compute": "nova-compute", "compute-conductor": "nova-conductor",
-            "compute-scheduler": "nova-scheduler"}.get(binary, binary)
+    return _NOVA_BINARY.get(binary, binary)
 
 
 # ------------------------------------------------------------- hypervisors
