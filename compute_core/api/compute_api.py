@@ -62,43 +62,46 @@ class ComputeAPI:
 
     def _check_quota(self, project_id, count, flavor, already_recorded=0, limits=None):
         """Raise QuotaExceeded unless *count* more servers of *flavor* fit;
+        *already_recorded* of them are counted in the usage already;
         *limits*: the project's limits when the caller has read them."""
+        per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
+        self._check_room(project_id, {k: count * v for k, v in per_server.items()},
+                         {k: already_recorded * v for k, v in per_server.items()}, limits)
+
+    def _check_room(self, project_id, wanted: dict, recorded=None, limits=None):
+        """Raise QuotaExceeded unless the project's usage (less *recorded*,
+        what of *wanted* it counts already) plus *wanted* fits every limited
+        resource among instances, cores and ram."""
         limits = self.quota_limits(project_id) if limits is None else limits
-        if all(limits.get(r, -1) is None or limits.get(r, -1) < 0
-               for r in ("instances", "cores", "ram")):
+        limited = [r for r in ("instances", "cores", "ram")
+                   if r in wanted and limits.get(r) is not None and limits[r] >= 0]
+        if not limited:
             return  # unlimited: nothing to count
         usage = self.quota_usage(project_id)
-        wanted = {"instances": count, "cores": count * flavor["vcpus"],
-                  "ram": count * flavor["memory_mb"]}
-        for resource in ("instances", "cores", "ram"):
-            limit = limits.get(resource, -1)
-            if limit is None or limit < 0:
-                continue
-            used = usage[resource] - (already_recorded * (
-                1 if resource == "instances" else
-                flavor["vcpus"] if resource == "cores" else flavor["memory_mb"]))
-            if used + wanted[resource] > limit:
+        for resource in limited:
+            used = usage[resource] - (recorded or {}).get(resource, 0)
+            if used + wanted[resource] > limits[resource]:
                 raise exception.QuotaExceeded(overs=resource, req=wanted[resource],
-                                              used=used, allowed=limit)
+                                              used=used, allowed=limits[resource])
 
-    def destination(self, host=None, node=None) -> dict:
+    def destination(self, host=None, node=None, db=None) -> dict:
         """The requested destination ``{"host", "node", "node_uuid"}`` of a
-        compute host (its mapping, then its nodes in that cell) and/or node
-        (a hypervisor hostname in any cell); ComputeHostNotFound when there
-        is none."""
+        compute host (by its mapping, or in the cell database *db* when
+        given) and/or node (a hypervisor hostname in any cell);
+        ComputeHostNotFound when there is none."""
         if host:
-            _, db = self.s.cells.for_host(host)
+            if db is None:
+                _, db = self.s.cells.for_host(host)
             nodes = cell_db.list_compute_nodes(db, host=host)
         else:
             nodes = [n for cell in self.s.cells.cells()
-                     for n in cell_db.list_compute_nodes(self.s.cells.get(cell["uuid"]))
-                     if n["hypervisor_hostname"] == node]
+                     for n in cell_db.list_compute_nodes(self.s.cells.get(cell["uuid"]))]
         if node:
             nodes = [n for n in nodes if n["hypervisor_hostname"] == node]
         if not nodes:
             raise exception.ComputeHostNotFound(host=host or node)
-        dest = {"host": nodes[0]["host"] if len({n["host"] for n in nodes}) == 1 else host,
-                "node": node}
+        hosts = {n["host"] for n in nodes}
+        dest = {"host": hosts.pop() if len(hosts) == 1 else host, "node": node}
         if len(nodes) == 1:
             dest["node_uuid"] = nodes[0]["uuid"]
         return {k: v for k, v in dest.items() if v}
@@ -417,7 +420,8 @@ class ComputeAPI:
         if host is not None:
             if host == inst["host"]:
                 raise exception.Invalid("Cannot migrate to the host where the server exists.")
-            destination = self._destination_in_cell(db, host)
+            # A host of the server's own cell: moves do not cross cells.
+            destination = self.destination(host, db=db)
         current = inst.get("flavor") or {}
         if flavor_id is None:
             flavor = current
@@ -435,24 +439,13 @@ class ComputeAPI:
                     f"{current.get('root_gb')} GB to {new['root_gb']} GB.")
             flavor = api_db.instance_flavor(new)
             self._check_upsize_quota(inst["project_id"], current, flavor)
-        self._check_driver_supports(db, inst, action, f"supports_{action}")
+        declared = self._check_driver_supports(db, inst, action, f"supports_{action}")
         same_host = self.s.conf.allow_resize_to_same_host if flavor_id is not None else \
-            self._driver_declares(db, inst, "supports_migrate_to_same_host")
+            declared.get("supports_migrate_to_same_host", False)
         self._start_move_task(ctxt, db, uuid, action, states.RESIZE_PREP, allowed)
         self.s.conductor_api.migrate_server(
             ctxt, uuid, flavor, "resize" if flavor_id is not None else "migration",
             destination=destination, same_host=bool(same_host) and host is None)
-
-    def _destination_in_cell(self, db, host) -> dict:
-        """The requested destination of a move to *host*, which must be a
-        compute host of the server's own cell (no cross-cell moves)."""
-        nodes = cell_db.list_compute_nodes(db, host=host)
-        if not nodes:
-            raise exception.ComputeHostNotFound(host=host)
-        dest = {"host": host}
-        if len(nodes) == 1:
-            dest["node_uuid"] = nodes[0]["uuid"]
-        return dest
 
     def _check_upsize_quota(self, project_id, old, new):
         """Raise QuotaExceeded unless the project's cores and ram have room
@@ -460,18 +453,8 @@ class ComputeAPI:
         deltas = {"cores": new["vcpus"] - old.get("vcpus", 0),
                   "ram": new["memory_mb"] - old.get("memory_mb", 0)}
         deltas = {k: v for k, v in deltas.items() if v > 0}
-        if not deltas:
-            return
-        limits = self.quota_limits(project_id)
-        limited = {k: v for k, v in deltas.items()
-                   if limits.get(k) is not None and limits[k] >= 0}
-        if not limited:
-            return
-        usage = self.quota_usage(project_id)
-        for resource, delta in limited.items():
-            if usage[resource] + delta > limits[resource]:
-                raise exception.QuotaExceeded(overs=resource, req=delta,
-                                              used=usage[resource], allowed=limits[resource])
+        if deltas:
+            self._check_room(project_id, deltas)
 
     def _start_move_task(self, ctxt, db, uuid, action, task, vm_states):
         """Set *task* from no task and one of *vm_states*, and record the action."""
@@ -515,27 +498,19 @@ class ComputeAPI:
             self.s.conductor_api.revert_resize(ctxt, uuid)
 
     @staticmethod
-    def _node_stats(db, inst) -> dict:
-        """The stats the compute service of the server's host reports for
-        its node: ``driver_capabilities`` (absent until it has reported)
-        and ``virt_driver``."""
+    def _check_driver_supports(db, inst, action, capability) -> dict:
+        """Refuse, without asking the host, what its driver declared it
+        cannot do (the compute service reports its driver's capabilities in
+        the node's stats); returns those declarations. A host that has not
+        reported yet is let through ({}): its driver then refuses and the
+        action ends with a fault."""
         nodes = cell_db.list_compute_nodes(db, host=inst["host"])
         node = next((n for n in nodes if n["hypervisor_hostname"] == inst.get("node")),
                     nodes[0] if nodes else None)
-        return (node or {}).get("stats") or {}
-
-    def _driver_declares(self, db, inst, capability) -> bool:
-        return bool((self._node_stats(db, inst).get("driver_capabilities") or {})
-                    .get(capability))
-
-    def _check_driver_supports(self, db, inst, action, capability):
-        """Refuse, without asking the host, what its driver declared it
-        cannot do. A host that has not reported yet is let through: its
-        driver then refuses and the action ends with a fault."""
-        stats = self._node_stats(db, inst)
+        stats = (node or {}).get("stats") or {}
         declared = stats.get("driver_capabilities")
         if declared is None or declared.get(capability, False):
-            return
+            return declared or {}
         raise exception.NotSupportedByDriver(
             f"Cannot '{action}' instance {inst['uuid']}: the virt driver of its host "
             f"({stats.get('virt_driver', 'unknown')}) does not support it "

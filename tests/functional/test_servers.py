@@ -238,6 +238,34 @@ def test_quota_instances_exceeded(fresh_compute_cloud):
     assert limits["maxTotalInstances"] == 2 and limits["totalInstancesUsed"] == 2
 
 
+def test_quota_cores_and_ram_exceeded(fresh_compute_cloud):
+    cloud = fresh_compute_cloud
+    cloud.conf.set_override("cores", 3, group="quota")
+    cloud.conf.set_override("ram", 7000, group="quota")
+    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+
+    def create(flavor, count=1):
+        return api_request(cloud, "POST", "/servers", body={"server": {
+            "name": "q", "imageRef": image, "flavorRef": flavor, "min_count": count}})
+
+    def refused(resp):
+        assert resp.status_code == 403, resp.text
+        return resp.json()["forbidden"]["message"]
+
+    assert create("3").status_code == 202  # m1.medium: 2 vCPUs, 4096 MiB
+    assert refused(create("3")) == \
+        "Quota exceeded for cores: Requested 2, but already used 2 of 3 cores"
+    assert refused(create("2", count=2)) == \
+        "Quota exceeded for cores: Requested 2, but already used 2 of 3 cores"
+    assert create("2").status_code == 202  # m1.small: 1 vCPU, 2048 MiB: 3 cores, 6144 MiB
+    cloud.conf.set_override("cores", 10, group="quota")
+    assert create("1").status_code == 202  # m1.tiny: 512 MiB: 6656 MiB
+    assert refused(create("2")) == \
+        "Quota exceeded for ram: Requested 2048, but already used 6656 of 7000 ram"
+    limits = api_request(cloud, "GET", "/limits").json()["limits"]["absolute"]
+    assert (limits["totalCoresUsed"], limits["totalRAMUsed"]) == (4, 6656)
+
+
 def test_multi_create_with_reservation_id(compute_cloud, api, image_id):
     resp = api("POST", "/servers", body={"server": {
         "name": "multi", "imageRef": image_id, "flavorRef": "1", "min_count": 3,
