@@ -75,6 +75,8 @@ class Service:
     def start(self):
         if self.running:
             return
+        if self._quiesced:
+            self.stop()  # finish the stop a quiesce began before starting anew
         if self.on_start:
             self.on_start()
         self._rpc_server = rpc.get_server(self.transport, self.topic, self.server_name,

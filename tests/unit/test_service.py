@@ -83,3 +83,21 @@ def test_quiesce_waits_fully_when_the_executor_shows_no_queue(transport):
     assert fake.calls == ["stop", "wait"]  # the next wave may go: nothing is in hand
     service.stop()
     assert fake.calls == ["stop", "wait"] and stopped == [1]
+
+
+def test_start_after_quiesce_finishes_the_stop_first(transport):
+    endpoint = Slow()
+    endpoint.release.set()
+    stopped = []
+    service = Service("svc", transport, "again", "h", [endpoint],
+                      on_stop=lambda: stopped.append(1))
+    service.start()
+    service.quiesce()
+    first = service._rpc_server
+    service.start()
+    assert stopped == [1] and service.running and service._rpc_server is not first
+    client = messaging.get_rpc_client(transport, messaging.Target(topic="again", version="1.0"))
+    client.call({}, "work", value=3)
+    assert endpoint.done == [3]
+    service.stop()
+    assert stopped == [1, 1]
