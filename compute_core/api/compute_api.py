@@ -120,6 +120,9 @@ class ComputeAPI:
         the filters still judge it; *forced_host* / *forced_node* (the
         ``zone:host:node`` form of the availability zone) skip the filters."""
         metadata = metadata or {}
+        if availability_zone and not forced_host and \
+                availability_zone not in self.availability_zones():
+            raise exception.Invalid("The requested availability zone is not available")
         destination = self.destination(requested_host, requested_node) \
             if requested_host or requested_node else None
         limits = self.quota_limits(ctxt.project_id)
@@ -525,6 +528,12 @@ class ComputeAPI:
                 svc["up"] = service_is_up(svc, self.s.conf.service_down_time)
                 out.append(svc)
         return out
+
+    def availability_zones(self) -> set[str]:
+        """The zones of the enabled compute services (every host is in the
+        default zone until host aggregates give it another)."""
+        return {self.s.conf.default_availability_zone
+                for svc in self.services(binary="compute-compute") if not svc["disabled"]}
 
     def compute_nodes(self) -> list[dict]:
         out = []

@@ -103,3 +103,28 @@ def test_a_requested_host_that_is_down_is_no_valid_host(cloud, image, nodes):
         assert server["fault"]["message"].startswith("No valid host was found")
     finally:
         cloud.start_host(host)
+
+
+@pytest.mark.parametrize("zone,message", [
+    ("elsewhere", "The requested availability zone is not available"),
+    ("nova:a:b:c", "Invalid input received: Unable to parse availability_zone"),
+])
+def test_an_unknown_or_unreadable_zone_is_a_400(cloud, image, zone, message):
+    body = {"server": {"name": "x", "imageRef": image, "flavorRef": "1",
+                       "availability_zone": zone}}
+    resp = api_request(cloud, "POST", "/servers", body=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["badRequest"]["message"] == message
+
+
+def test_the_default_zone_is_available(cloud, image):
+    sid = boot(_api(cloud), image, name="in-nova", availability_zone="nova")
+    server = wait_for_server(cloud, sid)
+    assert server["status"] == "ACTIVE" and server["OS-EXT-AZ:availability_zone"] == "nova"
+
+
+def test_a_forced_host_is_not_held_to_its_zone(cloud, image, nodes):
+    # As in Nova: the zone of a forced host is not checked, the filters skipped.
+    host = sorted(nodes)[0]
+    sid = boot(_api(cloud), image, name="forced-zone", availability_zone=f"other:{host}")
+    assert _host_of(cloud, sid) == host

@@ -176,6 +176,20 @@ def delete(call, server_id):
     return 204, None
 
 
+def _forced_destination(az):
+    """(zone, forced host, forced node) of an availability zone written
+    ``zone:host``, ``zone:host:node`` or ``zone::node`` (an admin's forced
+    destination), as Nova reads it."""
+    if not az or ":" not in az:
+        return az, None, None
+    parts = az.split(":")
+    if len(parts) == 2:
+        return parts[0], parts[1] or None, None
+    if len(parts) == 3:
+        return parts[0], parts[1] or None, parts[2] or None
+    raise exception.Invalid("Invalid input received: Unable to parse availability_zone")
+
+
 def _networks(call, value):
     if value is None:
         if call.version.at_least("2.37"):
@@ -275,11 +289,8 @@ def create(call):
     try:
         if user_data is not None:
             decode_user_data(user_data)
-        az = server.get("availability_zone")
-        forced_host = forced_node = None
-        if az and ":" in az:  # zone:host, zone:host:node or zone::node
-            az, _, forced = az.partition(":")
-            forced_host, _, forced_node = forced.partition(":")
+        az, forced_host, forced_node = _forced_destination(server.get("availability_zone"))
+        if forced_host or forced_node:
             if not call.ctx.is_admin:
                 raise APIError(403, "Policy doesn't allow os_compute_api:servers:create:"
                                     "forced_host to be performed.")
