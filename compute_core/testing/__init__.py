@@ -29,7 +29,7 @@ import contextlib
 import pytest
 
 from compute_core.testing.helpers import (  # noqa: F401
-    ServerWaitTimeout, api_request, wait_for_server, write_clouds_yaml)
+    ServerWaitTimeout, api_request, first_image_id, wait_for_server, write_clouds_yaml)
 
 CLOUD_NAME = "compute-core"
 
@@ -101,4 +101,4 @@ def admin_openstack_connection(compute_cloud):
 
 __all__ = ["compute_cloud", "fresh_compute_cloud", "openstack_connection",
            "admin_openstack_connection", "api_request", "wait_for_server",
-           "write_clouds_yaml", "ServerWaitTimeout"]
+           "write_clouds_yaml", "first_image_id", "ServerWaitTimeout"]

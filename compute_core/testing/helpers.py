@@ -27,6 +27,11 @@ def api_request(cloud, method, path, token=None, body=None, version=None, header
                             **kwargs)
 
 
+def first_image_id(cloud, token=None) -> str:
+    """The id of the first image the cloud lists (compute-aio imports one)."""
+    return api_request(cloud, "GET", "/images", token=token).json()["images"][0]["id"]
+
+
 def wait_for_server(cloud, server_id, statuses=("ACTIVE", "ERROR"), timeout=30.0,
                     token=None) -> dict:
     """Poll until the server's status is one of *statuses* (or it is gone,

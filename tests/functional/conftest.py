@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from compute_core.testing import api_request
+from compute_core.testing import api_request, first_image_id
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,8 +21,7 @@ def api(compute_cloud):
 
 @pytest.fixture(scope="session")
 def image_id(compute_cloud):
-    resp = api_request(compute_cloud, "GET", "/images")
-    return resp.json()["images"][0]["id"]
+    return first_image_id(compute_cloud)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -5,11 +5,11 @@ import sys
 import requests
 
 from compute_core import Cloud
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 
 
 def _boot(cloud, name):
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     body = {"server": {"name": name, "imageRef": image, "flavorRef": "1"}}
     return api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
 

@@ -4,7 +4,7 @@ its availability zone (an admin's forced host, no filters)."""
 import pytest
 
 from compute_core import Cloud
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 from tests.functional.test_servers import boot
 
 
@@ -16,7 +16,7 @@ def cloud():
 
 @pytest.fixture(scope="module")
 def image(cloud):
-    return api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    return first_image_id(cloud)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from keystonemiddleware import auth_token
 from keystonemiddleware import fixture as ks_fixture
 
 from compute_core import Cloud
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_compute_api_takes_identity_from_the_token(cloud):
     # Admin-only resources follow the token's roles.
     assert api_request(cloud, "GET", "/os-hypervisors", token="member-token").status_code == 403
     assert api_request(cloud, "GET", "/os-hypervisors", token="admin-token").status_code == 200
-    image = api_request(cloud, "GET", "/images", token="member-token").json()["images"][0]["id"]
+    image = first_image_id(cloud, token="member-token")
     resp = api_request(cloud, "POST", "/servers", token="member-token", body={
         "server": {"name": "ks", "imageRef": image, "flavorRef": "1"}})
     assert resp.status_code == 202, resp.text

@@ -4,12 +4,8 @@ upsize (and of reverting a downsize)."""
 import pytest
 
 from compute_core import Cloud
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 from tests.functional.test_server_moves import _act, _booted, _held, _migration, _settled
-
-
-def _image(cloud):
-    return api_request(cloud, "GET", "/images").json()["images"][0]["id"]
 
 
 def _flavor(cloud, sid):
@@ -37,7 +33,7 @@ def _hosts(cloud):
 
 
 def test_migrate_to_a_named_host(three):
-    sid, source = _booted(three, _image(three), "to-named")
+    sid, source = _booted(three, first_image_id(three), "to-named")
     target = [h for h in _hosts(three) if h != source][-1]
     resp = _act(three, sid, {"migrate": {"host": target}}, version="2.56")
     assert resp.status_code == 202, resp.text
@@ -51,14 +47,14 @@ def test_migrate_to_a_named_host(three):
 
 
 def test_migrate_with_a_null_host_lets_the_scheduler_choose(three):
-    sid, source = _booted(three, _image(three), "null-host")
+    sid, source = _booted(three, first_image_id(three), "null-host")
     assert _act(three, sid, {"migrate": {"host": None}}, version="2.56").status_code == 202
     assert _settled(three, sid, "VERIFY_RESIZE")["OS-EXT-SRV-ATTR:host"] != source
     _delete(three, sid)
 
 
 def test_before_256_the_host_is_not_read(three):
-    sid, source = _booted(three, _image(three), "old-version")
+    sid, source = _booted(three, first_image_id(three), "old-version")
     resp = _act(three, sid, {"migrate": {"host": source}}, version="2.55")
     assert resp.status_code == 202, resp.text  # not refused as the same host: ignored
     assert _settled(three, sid, "VERIFY_RESIZE")["OS-EXT-SRV-ATTR:host"] != source
@@ -66,7 +62,7 @@ def test_before_256_the_host_is_not_read(three):
 
 
 def test_a_named_host_that_is_its_own_or_not_admin_is_refused(three):
-    sid, source = _booted(three, _image(three), "refused")
+    sid, source = _booted(three, first_image_id(three), "refused")
     resp = _act(three, sid, {"migrate": {"host": source}}, version="2.56")
     assert resp.status_code == 400, resp.text
     assert resp.json()["badRequest"]["message"] == \
@@ -81,7 +77,7 @@ def test_a_named_host_that_is_its_own_or_not_admin_is_refused(three):
 
 
 def test_a_named_host_that_cannot_take_it_leaves_the_server_where_it_was(three):
-    sid, source = _booted(three, _image(three), "down-target")
+    sid, source = _booted(three, first_image_id(three), "down-target")
     target = [h for h in _hosts(three) if h != source][0]
     three.stop_host(target)
     try:
@@ -99,7 +95,7 @@ def test_a_named_host_that_cannot_take_it_leaves_the_server_where_it_was(three):
 
 def test_resize_stays_on_its_only_host_when_allowed():
     with Cloud(hosts=1, overrides={"allow_resize_to_same_host": True}) as one:
-        sid, host = _booted(one, _image(one), "same-host")
+        sid, host = _booted(one, first_image_id(one), "same-host")
         assert _act(one, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
         server = _settled(one, sid, "VERIFY_RESIZE")
         assert server["OS-EXT-SRV-ATTR:host"] == host
@@ -131,7 +127,7 @@ def test_resize_stays_on_its_only_host_when_allowed():
 
 def test_resize_needs_another_host_by_default():
     with Cloud(hosts=1) as one:
-        sid, host = _booted(one, _image(one), "no-same-host")
+        sid, host = _booted(one, first_image_id(one), "no-same-host")
         assert _act(one, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
         _settled(one, sid, "ACTIVE")
         assert _flavor(one, sid)["original_name"] == "m1.tiny"
@@ -140,7 +136,7 @@ def test_resize_needs_another_host_by_default():
 
 def test_cold_migration_stays_on_its_host_where_the_driver_supports_it():
     with Cloud(hosts=1, overrides={"fake_driver.migrate_to_same_host": True}) as one:
-        sid, host = _booted(one, _image(one), "same-host-migrate")
+        sid, host = _booted(one, first_image_id(one), "same-host-migrate")
         assert _act(one, sid, {"migrate": None}).status_code == 202
         assert _settled(one, sid, "VERIFY_RESIZE")["OS-EXT-SRV-ATTR:host"] == host
         assert _act(one, sid, {"confirmResize": None}).status_code == 204
@@ -150,7 +146,7 @@ def test_cold_migration_stays_on_its_host_where_the_driver_supports_it():
 
 def test_an_upsize_must_fit_the_quota():
     with Cloud(hosts=2, overrides={"quota.cores": 2, "quota.ram": 5000}) as two:
-        sid, _ = _booted(two, _image(two), "upsize")  # m1.tiny: 1 vCPU, 512 MiB
+        sid, _ = _booted(two, first_image_id(two), "upsize")  # m1.tiny: 1 vCPU, 512 MiB
         resp = _act(two, sid, {"resize": {"flavorRef": "4"}})  # m1.large: 4 vCPUs
         assert resp.status_code == 403, resp.text
         assert resp.json()["forbidden"]["message"] == \
@@ -169,11 +165,11 @@ def test_reverting_a_downsize_must_fit_the_quota():
         small = {"flavor": {"name": "low-ram", "ram": 256, "vcpus": 1, "disk": 20,
                             "id": "low-ram"}}
         assert api_request(two, "POST", "/flavors", body=small).status_code == 200
-        sid, _ = _booted(two, _image(two), "downsize", flavor="2")  # m1.small: 2048 MiB
+        sid, _ = _booted(two, first_image_id(two), "downsize", flavor="2")  # m1.small: 2048 MiB
         assert _act(two, sid, {"resize": {"flavorRef": "low-ram"}}).status_code == 202
         _settled(two, sid, "VERIFY_RESIZE")
         # The room the downsize freed is taken by another server...
-        other, _ = _booted(two, _image(two), "takes-the-room", flavor="2")
+        other, _ = _booted(two, first_image_id(two), "takes-the-room", flavor="2")
         # ...so growing back (+1792 MiB on 256 + 2048 used of 3000) does not fit.
         resp = _act(two, sid, {"revertResize": None})
         assert resp.status_code == 403, resp.text

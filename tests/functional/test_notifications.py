@@ -6,7 +6,7 @@ import time
 import oslo_messaging as messaging
 
 from compute_core import Cloud
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 
 
 class Collector:
@@ -31,7 +31,7 @@ def test_instance_create_and_delete_notifications():
             [collector], executor="threading")
         listener.start()
         try:
-            image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+            image = first_image_id(cloud)
             sid = api_request(cloud, "POST", "/servers", body={"server": {
                 "name": "noisy", "imageRef": image, "flavorRef": "1"}}).json()["server"]["id"]
             wait_for_server(cloud, sid)

@@ -8,13 +8,13 @@ import requests
 
 from compute_core import Cloud
 from compute_core.placement.client import PlacementClient
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 
 BIG = {"vcpus": 64, "memory_mb": 65536, "disk_gb": 1000}
 
 
 def _boot(cloud):
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     resp = api_request(cloud, "POST", "/servers", version="2.37", body={"server": {
         "name": "p", "imageRef": image, "flavorRef": "1", "networks": "none"}})
     assert resp.status_code == 202, resp.text

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from compute_core.testing import first_image_id
+
 openstack = pytest.importorskip("openstack", reason="openstacksdk is not installed")
 
 
@@ -47,7 +49,7 @@ def test_openstackclient_with_no_arguments(compute_cloud):
     flavors = _osc("flavor", "list")
     assert "m1.tiny" in {f["Name"] for f in flavors}
     created = _osc("server", "create", "--flavor", "m1.tiny", "--image",
-                   _first_image(compute_cloud), "--nic", "auto", "--wait", "osc-vm")
+                   first_image_id(compute_cloud), "--nic", "auto", "--wait", "osc-vm")
     assert created["status"] == "ACTIVE"
     # `openstack server list` needs a Keystone v3 endpoint even without
     # filters, which the noauth2 embedded cloud does not have; show does not.
@@ -60,10 +62,6 @@ def test_openstackclient_with_no_arguments(compute_cloud):
     assert gone.returncode != 0 and "No Server found" in gone.stderr
 
 
-def _first_image(cloud):
-    from compute_core.testing import api_request
-
-    return api_request(cloud, "GET", "/images").json()["images"][0]["id"]
 
 
 @pytest.mark.compute_cloud_hosts(2)
@@ -81,7 +79,7 @@ def test_openstackclient_named_hosts(fresh_compute_cloud, monkeypatch, tmp_path)
                                              "nova-compute"))
     assert len(hosts) == 2
     created = _osc("--os-compute-api-version", "2.74", "server", "create", "--flavor", "m1.tiny",
-                   "--image", _first_image(cloud), "--nic", "auto", "--host", hosts[0],
+                   "--image", first_image_id(cloud), "--nic", "auto", "--host", hosts[0],
                    "--wait", "placed")
     assert created["OS-EXT-SRV-ATTR:host"] == hosts[0]
     subprocess.run([sys.executable, "-m", "openstackclient.shell", "--os-compute-api-version",

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 from tests.functional.test_servers import boot
 
 
@@ -192,7 +192,7 @@ def test_other_methods_are_405(api, server):
 
 def test_action_on_a_building_server_is_409(fresh_compute_cloud):
     cloud = fresh_compute_cloud
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     cloud.set_spawn_delay("host1", 1.0)
     resp = api_request(cloud, "POST", "/servers", body={"server": {
         "name": "slow", "imageRef": image, "flavorRef": "1"}})
@@ -214,7 +214,7 @@ def test_driver_without_the_capability_is_refused_without_asking_the_host(
     driver.capabilities = dict(driver.capabilities, supports_pause=False)
     cloud.stop_host("host1", mark_down=False)
     cloud.start_host("host1")
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     resp = api_request(cloud, "POST", "/servers", body={"server": {
         "name": "nopause", "imageRef": image, "flavorRef": "1"}})
     sid = resp.json()["server"]["id"]

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from compute_core import Cloud
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 from tests.functional.test_servers import boot
 
 
@@ -18,7 +18,7 @@ def cloud():
 
 @pytest.fixture(scope="module")
 def image(cloud):
-    return api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    return first_image_id(cloud)
 
 
 def _allocations(cloud, consumer):
@@ -183,7 +183,7 @@ def test_a_failing_destination_puts_everything_back(cloud, image):
 
 def test_no_other_host_keeps_the_server_where_it_is(image):
     with Cloud(hosts=1) as one:
-        img = api_request(one, "GET", "/images").json()["images"][0]["id"]
+        img = first_image_id(one)
         sid, source = _booted(one, img, "nowhere")
         assert _act(one, sid, {"migrate": None}).status_code == 202
         server = wait_for_server(one, sid, ("ACTIVE",), timeout=30)

@@ -1,7 +1,7 @@
 """The boot path and the server resource through the HTTP API."""
 import pytest
 
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 
 
 def boot(api, image_id, name="vm", flavor="1", token=None, version=None, **extra):
@@ -108,7 +108,7 @@ def test_no_valid_host_goes_to_cell0_in_error(compute_cloud, api, image_id):
 
 def test_driver_failure_is_error_with_fault_and_frees_claim(fresh_compute_cloud):
     cloud = fresh_compute_cloud
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     body = {"server": {"name": "bad", "imageRef": image, "flavorRef": "1",
                        "metadata": {"fake_fail": "spawn"}}}
     sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
@@ -123,7 +123,7 @@ def test_driver_failure_is_error_with_fault_and_frees_claim(fresh_compute_cloud)
 @pytest.mark.compute_cloud_hosts(2)
 def test_spawn_failure_is_retried_on_an_alternate(fresh_compute_cloud):
     cloud = fresh_compute_cloud
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     cloud.inject_fault("host1", "spawn")
     cloud.inject_fault("host2", "spawn", count=0)  # a no-op fault: host2 works
     body = {"server": {"name": "retry", "imageRef": image, "flavorRef": "1"}}
@@ -141,7 +141,7 @@ def test_spawn_failure_is_retried_on_an_alternate(fresh_compute_cloud):
 def test_delete_during_build_leaves_nothing(fresh_compute_cloud):
     cloud = fresh_compute_cloud
     cloud.set_spawn_delay("host1", 0.5)
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     body = {"server": {"name": "slow", "imageRef": image, "flavorRef": "1"}}
     sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
     server = api_request(cloud, "GET", f"/servers/{sid}").json()["server"]
@@ -170,7 +170,7 @@ def test_delete_right_after_create(compute_cloud, api, image_id):
 
 def test_delete_on_a_down_host_is_local(fresh_compute_cloud):
     cloud = fresh_compute_cloud
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     body = {"server": {"name": "orphan", "imageRef": image, "flavorRef": "1"}}
     sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
     wait_for_server(cloud, sid)
@@ -227,7 +227,7 @@ def test_networks_none_auto_and_required_at_237(compute_cloud, api, image_id):
 def test_quota_instances_exceeded(fresh_compute_cloud):
     cloud = fresh_compute_cloud
     cloud.conf.set_override("instances", 2, group="quota")
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     body = {"server": {"name": "q", "imageRef": image, "flavorRef": "1"}}
     for _ in range(2):
         assert api_request(cloud, "POST", "/servers", body=body).status_code == 202
@@ -242,7 +242,7 @@ def test_quota_cores_and_ram_exceeded(fresh_compute_cloud):
     cloud = fresh_compute_cloud
     cloud.conf.set_override("cores", 3, group="quota")
     cloud.conf.set_override("ram", 7000, group="quota")
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
 
     def create(flavor, count=1):
         return api_request(cloud, "POST", "/servers", body={"server": {
@@ -302,7 +302,7 @@ def test_delete_while_scheduling_leaves_nothing(fresh_compute_cloud):
 
     conductor.scheduler_api = DeletingScheduler()
     try:
-        image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+        image = first_image_id(cloud)
         body = {"server": {"name": "gone", "imageRef": image, "flavorRef": "1"}}
         sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
         wait_for_server(cloud, sid, ("DELETED",), timeout=10)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 
 DIST = "compute_core_example_plugins"
 SOURCE = Path(__file__).parent / "third_party"
@@ -108,7 +108,7 @@ def example_cloud(tmp_path):
 
 
 def _boot(cloud, name, hints=None):
-    image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+    image = first_image_id(cloud)
     body = {"server": {"name": name, "imageRef": image, "flavorRef": "1"}}
     if hints:
         body["os:scheduler_hints"] = hints

@@ -53,13 +53,11 @@ _MOVES = {
 
 def _move(call, server_id, body, key):
     value_schema, status = _MOVES[key]
-    if key == "migrate" and not call.version.at_least("2.56"):
-        value_schema = {}  # before 2.56 the value is not read
-    schemas.validate(body, {"type": "object", "properties": {key: value_schema},
+    reads_value = key != "migrate" or call.version.at_least("2.56")  # migrate: from 2.56
+    schemas.validate(body, {"type": "object",
+                            "properties": {key: value_schema if reads_value else {}},
                             "required": [key], "additionalProperties": False})
-    host = None
-    if key == "migrate" and call.version.at_least("2.56"):
-        host = (body["migrate"] or {}).get("host")
+    host = (body["migrate"] or {}).get("host") if key == "migrate" and reads_value else None
     if key == "migrate" and not call.ctx.is_admin:
         rule = "migrate:host" if host else "migrate"
         raise APIError(403, f"Policy doesn't allow os_compute_api:os-migrate-server:{rule} "

@@ -305,12 +305,10 @@ def create(call):
             security_groups=[g["name"] for g in server.get("security_groups") or []] or None,
             requested_host=server.get("host"),
             requested_node=server.get("hypervisor_hostname"),
-            forced_host=forced_host or None, forced_node=forced_node or None)
+            forced_host=forced_host, forced_node=forced_node)
     except exception.QuotaExceeded as exc:
         raise APIError(403, exc.message) from None
-    except exception.ComputeHostNotFound as exc:
-        raise APIError(400, exc.message) from None
-    except exception.Invalid as exc:
+    except (exception.Invalid, exception.ComputeHostNotFound) as exc:
         raise APIError(400, exc.message) from None
     if str(server.get("return_reservation_id", "")).lower() in ("true", "1"):
         return 202, {"reservation_id": reservation_id}

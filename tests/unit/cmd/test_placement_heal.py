@@ -18,7 +18,7 @@ from compute_core.db.cells import CELL0_UUID
 from compute_core.db.engines import Database
 from compute_core.placement import heal
 from compute_core.placement.client import PlacementClient
-from compute_core.testing import api_request, wait_for_server
+from compute_core.testing import api_request, first_image_id, wait_for_server
 
 PLACEMENT_HEADERS = {"X-Auth-Token": "admin:admin",
                      "OpenStack-API-Version": "placement 1.39",
@@ -40,7 +40,7 @@ class Env:
         self.cloud = cloud
         self.config = config
         self.capsys = capsys
-        image = api_request(cloud, "GET", "/images").json()["images"][0]["id"]
+        image = first_image_id(cloud)
         self.servers = []
         for name, flavor in (("small", "1"), ("medium", "2")):
             resp = api_request(cloud, "POST", "/servers", body={"server": {
