@@ -1,0 +1,170 @@
+"""Hostile and malformed input through the real HTTP APIs (issue 22): each
+gets a 4xx in the API's own error format naming what is wrong, and changes
+nothing. Requests go out through http.client so that the bytes of a path or
+a body reach the server exactly as written."""
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+PLACEMENT = {"OpenStack-API-Version": "placement latest"}
+
+
+def send(base_url, method, path, body=None, token="admin:admin", headers=None):
+    """(status, parsed JSON body) of one request, *path* sent as is."""
+    url = urlsplit(base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.putrequest(method, url.path.rstrip("/") + path, skip_accept_encoding=True)
+        all_headers = {"X-Auth-Token": token, **(headers or {})}
+        if body is not None:
+            body = body if isinstance(body, bytes) else json.dumps(body).encode()
+            all_headers.update({"Content-Type": "application/json",
+                                "Content-Length": str(len(body))})
+        for name, value in all_headers.items():
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, strict_json(resp.read())
+    finally:
+        conn.close()
+
+
+def strict_json(data: bytes):
+    """JSON as RFC 8259 has it: NaN / Infinity are an error, not a number."""
+    def refuse(token):
+        raise AssertionError(f"response holds the non-JSON token {token}")
+    return json.loads(data, parse_constant=refuse) if data else None
+
+
+def compute_fault(status, body, code=400):
+    """The message of a Compute fault {"badRequest": {"code", "message"}}."""
+    assert status == code, body
+    (name, fault), = body.items()
+    assert fault["code"] == code and name in ("badRequest", "forbidden"), body
+    return fault["message"]
+
+
+def placement_error(status, body, code=400):
+    """The detail of a placement error document {"errors": [...]}."""
+    assert status == code, body
+    assert set(body) == {"errors"}, body  # never the Compute format
+    (error,) = body["errors"]
+    assert error["status"] == code and error["code"].startswith("placement."), body
+    return error["detail"]
+
+
+@pytest.fixture
+def compute(compute_cloud):
+    return lambda method, path, body=None, **kw: send(compute_cloud.compute_url, method,
+                                                      path, body, **kw)
+
+
+@pytest.fixture
+def placement(compute_cloud):
+    return lambda method, path, body=None, **kw: send(
+        compute_cloud.placement_url, method, path, body, headers=PLACEMENT, **kw)
+
+
+def _server_ids(compute):
+    status, body = compute("GET", "/servers?all_tenants=1")
+    assert status == 200
+    return sorted(s["id"] for s in body["servers"])
+
+
+def _flavor_ids(compute):
+    status, body = compute("GET", "/flavors/detail?is_public=none")
+    assert status == 200
+    return sorted(f["id"] for f in body["flavors"])
+
+
+def _providers(placement):
+    status, body = placement("GET", "/resource_providers")
+    assert status == 200
+    return sorted((p["uuid"], p["name"], p["generation"])
+                  for p in body["resource_providers"])
+
+
+# ------------------------------- URLs and request bodies (both APIs)
+
+
+@pytest.mark.parametrize("path", [
+    "/servers/%ff%fe", "/servers?name=%ff", "/servers/detail?name=%ed%a0%80",
+    "/flavors/%c0%af", "/flavors?marker=abc%e2%82"])
+def test_compute_url_not_utf8_is_400(compute, path):
+    message = compute_fault(*compute("GET", path))
+    assert "not valid UTF-8" in message
+    assert ("path" if "?" not in path else "query string") in message
+
+
+def test_compute_versions_url_not_utf8_is_400(compute_cloud):
+    root = compute_cloud.compute_url.rsplit("/v2.1", 1)[0]
+    message = compute_fault(*send(root, "GET", "/%ff"))
+    assert "path is not valid UTF-8" in message
+
+
+@pytest.mark.parametrize("path", [
+    "/resource_providers/%c0%af", "/resource_providers?name=%ff",
+    "/traits?name=in:%ed%a0%80", "/allocation_candidates?resources=VCPU:1&%ff=1"])
+def test_placement_url_not_utf8_is_400_in_placement_format(placement, path):
+    detail = placement_error(*placement("GET", path))
+    assert "not valid UTF-8" in detail
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 5000,                                                   # RecursionError before
+    b'{"server": {"name": ' + b"[" * 200 + b"]" * 200 + b"}}",     # parses, too deep
+], ids=["unclosed-5000", "closed-200"])
+def test_deeply_nested_body_is_400(compute, placement, body):
+    servers, providers = _server_ids(compute), _providers(placement)
+    assert "nested deeper than" in compute_fault(*compute("POST", "/servers", body))
+    assert "nested deeper than" in placement_error(*placement("POST", "/resource_providers",
+                                                              body))
+    assert _server_ids(compute) == servers and _providers(placement) == providers
+
+
+@pytest.mark.parametrize("field", ["flavorRef", "key_name", "name", "adminPass"])
+def test_lone_surrogate_in_server_field_is_400_naming_it(compute, image_id, field):
+    server = {"name": "s", "imageRef": image_id, "flavorRef": "1", field: "PLACEHOLDER"}
+    body = json.dumps({"server": server}).replace('"PLACEHOLDER"', '"a\\ud800"').encode()
+    servers = _server_ids(compute)
+    message = compute_fault(*compute("POST", "/servers", body))
+    assert f"server/{field}" in message and "surrogate" in message
+    assert _server_ids(compute) == servers
+
+
+def test_lone_surrogate_in_provider_name_is_400_naming_it(placement):
+    providers = _providers(placement)
+    detail = placement_error(*placement("POST", "/resource_providers",
+                                        b'{"name": "rp-\\udfff"}'))
+    assert "(at name)" in detail and "surrogate" in detail
+    assert _providers(placement) == providers
+
+
+@pytest.mark.parametrize("ratio", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_placement_inventory_allocation_ratio_not_finite_is_400(placement, ratio):
+    status, rp = placement("POST", "/resource_providers", {"name": f"hostile-{ratio}"})
+    assert status == 200, rp
+    try:
+        before = placement("GET", f"/resource_providers/{rp['uuid']}/inventories")
+        body = ('{"resource_provider_generation": 0, "inventories": {"VCPU": '
+                '{"total": 8, "allocation_ratio": %s}}}' % ratio).encode()
+        detail = placement_error(*placement(
+            "PUT", f"/resource_providers/{rp['uuid']}/inventories", body))
+        assert "allocation_ratio" in detail
+        assert placement("GET", f"/resource_providers/{rp['uuid']}/inventories") == before
+    finally:
+        placement("DELETE", f"/resource_providers/{rp['uuid']}")
+
+
+def test_placement_bug_answers_in_placement_format(compute_cloud, monkeypatch):
+    """A bug escaping the placement app is a 500 in placement's format."""
+    from compute_core.placement import app
+
+    def broken(req):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.PlacementApp, "_negotiate", staticmethod(broken))
+    status, body = send(compute_cloud.placement_url, "GET", "/traits", headers=PLACEMENT)
+    assert status == 500 and set(body) == {"errors"}, body
