@@ -10,8 +10,18 @@ from compute_core.api.faults import APIError
 NAME = {"type": "string", "minLength": 1, "maxLength": 255,
         "pattern": r"^(?! )[\S ]*(?<! )$"}
 DESCRIPTION = {"type": ["string", "null"], "maxLength": 255}
-POSITIVE_INT = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1}
+# "minimum" does not apply to the string form ("0"): the handler checks it.
+POSITIVE_INT = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1,
+                "minLength": 1}
 UUID = {"type": "string", "format": "uuid"}
+# The largest values the databases' INT and single-precision FLOAT columns hold.
+SQL_INT_MAX = 0x7FFFFFFF
+SQL_FLOAT_MAX = 3.40282e38
+# Flavor sizes: an integer or a string of digits. "minimum" and "maximum"
+# do not apply to the string form: the handler checks the range of both.
+FLAVOR_POSITIVE = {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1,
+                   "maximum": SQL_INT_MAX}
+FLAVOR_NON_NEGATIVE = dict(FLAVOR_POSITIVE, minimum=0)
 METADATA = {"type": "object",
             "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string",
                                                                "maxLength": 255}},
@@ -81,14 +91,15 @@ FLAVOR_CREATE = {
                 "name": NAME,
                 "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
                        "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
-                "ram": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
-                "vcpus": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
-                "disk": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 0},
-                "OS-FLV-EXT-DATA:ephemeral": {"type": ["integer", "string"],
-                                              "pattern": "^[0-9]*$", "minimum": 0},
-                "swap": {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0},
-                "rxtx_factor": {"type": ["number", "string"], "minimum": 0,
-                                "exclusiveMinimum": 0},
+                "ram": FLAVOR_POSITIVE,
+                "vcpus": FLAVOR_POSITIVE,
+                "disk": FLAVOR_NON_NEGATIVE,
+                "OS-FLV-EXT-DATA:ephemeral": FLAVOR_NON_NEGATIVE,
+                "swap": FLAVOR_NON_NEGATIVE,
+                # a positive float a single-precision SQL column can hold
+                "rxtx_factor": {"type": ["number", "string"],
+                                "pattern": r"^[0-9]+(\.[0-9]+)?$",
+                                "exclusiveMinimum": 0, "maximum": SQL_FLOAT_MAX},
                 "os-flavor-access:is_public": {"type": ["boolean", "string"]},
                 "description": DESCRIPTION,
             },

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from compute_core.testing import api_request
+
 PLACEMENT = {"OpenStack-API-Version": "placement latest"}
 
 
@@ -168,3 +170,67 @@ def test_placement_bug_answers_in_placement_format(compute_cloud, monkeypatch):
     monkeypatch.setattr(app.PlacementApp, "_negotiate", staticmethod(broken))
     status, body = send(compute_cloud.placement_url, "GET", "/traits", headers=PLACEMENT)
     assert status == 500 and set(body) == {"errors"}, body
+
+
+# ----------------------------------------------------------- flavors
+
+
+_FLAVOR = {"name": "hostile", "ram": 512, "vcpus": 1, "disk": 1}
+
+
+@pytest.mark.parametrize("raw, field", [
+    ('"rxtx_factor": "abc"', "rxtx_factor"),
+    ('"rxtx_factor": NaN', "rxtx_factor"),
+    ('"rxtx_factor": Infinity', "rxtx_factor"),
+    ('"rxtx_factor": -Infinity', "rxtx_factor"),
+    ('"rxtx_factor": 1e400', "rxtx_factor"),
+    ('"rxtx_factor": 0', "rxtx_factor"),
+    ('"rxtx_factor": "' + "9" * 50 + '"', "rxtx_factor"),
+    ('"ram": 9223372036854775808', "ram"),
+    ('"ram": 1e308', "ram"),
+    ('"ram": "' + "9" * 30 + '"', "ram"),
+    ('"vcpus": 9223372036854775807', "vcpus"),
+    ('"vcpus": "0"', "vcpus"),
+    ('"vcpus": 0', "vcpus"),
+    ('"swap": 18446744073709551616', "swap"),
+    ('"swap": ""', "swap"),
+    ('"disk": 1e308', "disk"),
+    ('"OS-FLV-EXT-DATA:ephemeral": "-1"', "OS-FLV-EXT-DATA:ephemeral"),
+])
+def test_bad_flavor_is_400_naming_the_field(compute, raw, field):
+    flavors = _flavor_ids(compute)
+    fields = {k: v for k, v in _FLAVOR.items() if not raw.startswith(f'"{k}"')}
+    body = json.dumps({"flavor": fields})[:-2] + ", " + raw + "}}"
+    message = compute_fault(*compute("POST", "/flavors", body.encode()))
+    assert field in message
+    assert _flavor_ids(compute) == flavors
+
+
+def test_flavor_sizes_in_range_are_taken(compute):
+    status, body = compute("POST", "/flavors", {"flavor": {
+        "name": "roomy", "ram": "2147483647", "vcpus": 2147483647, "disk": "0",
+        "swap": 0, "rxtx_factor": "1.5"}})
+    assert status == 200, body
+    flavor = body["flavor"]
+    try:
+        assert (flavor["ram"], flavor["vcpus"], flavor["rxtx_factor"]) == \
+            (2147483647, 2147483647, 1.5)
+        compute("GET", "/flavors/detail")  # strict JSON, checked by send()
+    finally:
+        compute("DELETE", f"/flavors/{flavor['id']}")
+
+
+def test_compute_responses_never_hold_nan(compute, compute_cloud):
+    """A flavor stored with Infinity before it was refused still lists as JSON."""
+    from compute_core.db import api_db
+
+    flavor = api_db.create_flavor(compute_cloud._api.api_db, name="legacy-inf",
+                                  memory_mb=64, vcpus=1, root_gb=0,
+                                  rxtx_factor=float("inf"))
+    try:
+        status, body = compute("GET", "/flavors/detail")
+        assert status == 200
+        (legacy,) = [f for f in body["flavors"] if f["name"] == "legacy-inf"]
+        assert legacy["rxtx_factor"] == 1.0
+    finally:
+        api_request(compute_cloud, "DELETE", f"/flavors/{flavor['flavorid']}")
