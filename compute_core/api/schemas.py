@@ -42,9 +42,11 @@ SERVER_CREATE = {
             "type": "object",
             "properties": {
                 "name": NAME,
-                "imageRef": {"type": "string"},
-                "flavorRef": {"type": ["string", "integer"], "minLength": 1},
-                "adminPass": {"type": "string"},
+                "imageRef": {"type": "string", "maxLength": 255},
+                "flavorRef": {"type": ["string", "integer"], "minLength": 1,
+                              "maxLength": 255},
+                # Nova sets no bound, but only echoes it back: a sane one
+                "adminPass": {"type": "string", "maxLength": 255},
                 "metadata": METADATA,
                 "networks": {"oneOf": [{"type": "array", "items": _NETWORK},
                                        {"type": "string", "enum": ["none", "auto"]}]},
@@ -60,9 +62,11 @@ SERVER_CREATE = {
                 "min_count": POSITIVE_INT,
                 "max_count": POSITIVE_INT,
                 "return_reservation_id": {"type": ["boolean", "string"]},
-                "security_groups": {"type": "array", "items": {
-                    "type": "object", "properties": {"name": {"type": "string"}},
-                    "additionalProperties": False}},
+                "security_groups": {"type": "array", "maxItems": 100, "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string", "minLength": 1,
+                                            "maxLength": 255}},
+                    "required": ["name"], "additionalProperties": False}},
                 "user_data": {"type": "string", "maxLength": 65535},
                 "description": DESCRIPTION,
                 "tags": {"type": "array", "items": {"type": "string", "maxLength": 60,
@@ -110,6 +114,10 @@ FLAVOR_CREATE = {
     "required": ["flavor"],
     "additionalProperties": False,
 }
+
+# Scheduler hints are open-ended (a filter plugin may read any), as in
+# Nova; they are kept with the server, so their encoded size is bounded.
+MAX_SCHEDULER_HINTS_BYTES = 65535
 
 _FORMATS = jsonschema.FormatChecker()
 

@@ -234,3 +234,81 @@ def test_compute_responses_never_hold_nan(compute, compute_cloud):
         assert legacy["rxtx_factor"] == 1.0
     finally:
         api_request(compute_cloud, "DELETE", f"/flavors/{flavor['flavorid']}")
+
+
+# ----------------------------------- server create fields and counts
+
+
+@pytest.mark.parametrize("server, field", [
+    ({"security_groups": [{}]}, "security_groups/0"),
+    ({"security_groups": [{"name": "g" * 256}]}, "security_groups/0/name"),
+    ({"min_count": "0"}, "min_count"),
+    ({"min_count": ""}, "min_count"),
+    ({"max_count": "0"}, "max_count"),
+    ({"max_count": 0}, "max_count"),
+    ({"adminPass": "p" * 5_000_000}, "adminPass"),
+    ({"flavorRef": "1" * 300}, "flavorRef"),
+    ({"key_name": "k" * 256}, "key_name"),
+])
+def test_bad_server_create_field_is_400_naming_it(compute, image_id, server, field):
+    servers = _server_ids(compute)
+    body = {"server": {"name": "s", "imageRef": image_id, "flavorRef": "1", **server}}
+    message = compute_fault(*compute("POST", "/servers", body))
+    assert f"field/attribute {field}" in message or \
+        f"field/attribute server/{field}" in message, message
+    assert _server_ids(compute) == servers
+
+
+def test_huge_scheduler_hints_are_400(compute, image_id):
+    servers = _server_ids(compute)
+    for key in ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"):
+        body = {"server": {"name": "s", "imageRef": image_id, "flavorRef": "1"},
+                key: {"my_hint": "h" * 5_000_000}}
+        assert f"field/attribute {key}" in compute_fault(*compute("POST", "/servers", body))
+    assert _server_ids(compute) == servers
+
+
+def _count_servers(cloud):
+    return len(api_request(cloud, "GET", "/servers").json()["servers"])
+
+
+def test_max_count_is_cut_to_the_quota_at_once(fresh_compute_cloud):
+    """max_count 2^31-1 with room for 3: three servers, at once (the quota
+    is counted once, not once per server refused)."""
+    from compute_core.testing import first_image_id
+
+    cloud = fresh_compute_cloud
+    cloud.conf.set_override("instances", 3, group="quota")
+    image = first_image_id(cloud)
+    resp = api_request(cloud, "POST", "/servers", body={"server": {
+        "name": "many", "imageRef": image, "flavorRef": "1", "max_count": 2147483647,
+        "return_reservation_id": True}})
+    assert resp.status_code == 202, resp.text
+    assert _count_servers(cloud) == 3
+    resp = api_request(cloud, "POST", "/servers", body={"server": {
+        "name": "more", "imageRef": image, "flavorRef": "1", "min_count": "1",
+        "max_count": "2147483647"}})
+    # Nova's wording: every resource max_count would exceed, in name order
+    assert compute_fault(resp.status_code, resp.json(), 403) == (
+        "Quota exceeded for cores, instances, ram: Requested 2147483647, 1-2147483647, "
+        "1099511627264, but already used 3, 3, 1536 of 20, 3, 51200 cores, instances, ram")
+    assert _count_servers(cloud) == 3
+
+
+def test_max_instances_per_request_bounds_unlimited_quota(fresh_compute_cloud):
+    from compute_core.testing import first_image_id
+
+    cloud = fresh_compute_cloud
+    for name in ("instances", "cores", "ram"):
+        cloud.conf.set_override(name, -1, group="quota")
+    cloud.conf.set_override("max_instances_per_request", 2, group="api")
+    image = first_image_id(cloud)
+    resp = api_request(cloud, "POST", "/servers", body={"server": {
+        "name": "bounded", "imageRef": image, "flavorRef": "1", "max_count": 2147483647}})
+    assert resp.status_code == 202, resp.text
+    assert _count_servers(cloud) == 2
+    resp = api_request(cloud, "POST", "/servers", body={"server": {
+        "name": "bounded", "imageRef": image, "flavorRef": "1", "min_count": 3}})
+    message = compute_fault(resp.status_code, resp.json())
+    assert "min_count" in message and "max_instances_per_request" in message
+    assert _count_servers(cloud) == 2
