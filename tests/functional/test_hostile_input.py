@@ -312,3 +312,15 @@ def test_max_instances_per_request_bounds_unlimited_quota(fresh_compute_cloud):
     message = compute_fault(resp.status_code, resp.json())
     assert "min_count" in message and "max_instances_per_request" in message
     assert _count_servers(cloud) == 2
+
+
+# ------------------------------------------- placement query amounts
+
+
+@pytest.mark.parametrize("path", [
+    "/allocation_candidates?resources=VCPU:99999999999999999999",
+    "/allocation_candidates?resources1=VCPU:2147483648&group_policy=none",
+    "/resource_providers?resources=VCPU:99999999999999999999"])
+def test_placement_resource_amount_too_large_is_400(placement, path):
+    detail = placement_error(*placement("GET", path))
+    assert "resources" in detail and "2147483647" in detail
