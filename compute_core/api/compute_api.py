@@ -12,7 +12,7 @@ import uuid as uuidlib
 
 import sqlalchemy as sa
 
-from compute_core import exception, notifications
+from compute_core import exception, notifications, regex_filter
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
@@ -619,12 +619,9 @@ def _build_matches(inst, filters) -> bool:
         want = want if isinstance(want, (list, tuple, set)) else [want]
         if inst["vm_state"] not in want:
             return False
-    if "name" in filters:
-        try:
-            if not re.search(filters["name"], inst.get("display_name") or ""):
-                return False
-        except re.error:
-            return False
+    if "name" in filters and not regex_filter.matches(filters["name"],
+                                                      inst.get("display_name")):
+        return False
     if "flavor_id" in filters and inst["flavor"]["flavorid"] != filters["flavor_id"]:
         return False
     return True

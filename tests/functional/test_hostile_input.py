@@ -324,3 +324,37 @@ def test_max_instances_per_request_bounds_unlimited_quota(fresh_compute_cloud):
 def test_placement_resource_amount_too_large_is_400(placement, path):
     detail = placement_error(*placement("GET", path))
     assert "resources" in detail and "2147483647" in detail
+
+
+# ---------------------------------------- regular-expression filters
+
+
+@pytest.mark.timeout(60)
+def test_name_filter_cannot_backtrack(compute, compute_cloud, image_id):
+    """(a+)+$ against 30 a's and a '!' backtracks 2^30 ways in a
+    backtracking engine; RE2 answers at once, for build requests and for
+    instances in a cell alike."""
+    from compute_core.testing import wait_for_server
+
+    name = "a" * 30 + "!"
+    status, body = compute("POST", "/servers", {"server": {
+        "name": name, "imageRef": image_id, "flavorRef": "1"}})
+    assert status == 202, body
+    sid = body["server"]["id"]
+    try:
+        for _ in range(2):  # as a build request, then in its cell
+            for path in ("/servers?name=(a%2B)%2B$", "/servers/detail?name=(a%2B)%2B$",
+                         "/servers?ip=(1%2B)%2B$"):
+                status, body = compute("GET", path)
+                assert status == 200 and body["servers"] == [], body
+            status, body = compute("GET", "/servers?name=^a%2B!$")
+            assert [s["id"] for s in body["servers"]] == [sid]
+            wait_for_server(compute_cloud, sid)
+    finally:
+        compute("DELETE", f"/servers/{sid}")
+
+
+@pytest.mark.parametrize("key", ["name", "ip"])
+def test_invalid_regex_filter_is_400(compute, key):
+    message = compute_fault(*compute("GET", f"/servers?{key}=(a)%5C1"))
+    assert f"query parameters {key}" in message and "regular expression" in message

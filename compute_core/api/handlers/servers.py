@@ -6,7 +6,7 @@ import json
 import uuid as uuidlib
 from urllib.parse import urlencode
 
-from compute_core import exception
+from compute_core import exception, regex_filter
 from compute_core.api import schemas, views
 from compute_core.api.compute_api import decode_user_data
 from compute_core.api.faults import APIError
@@ -66,6 +66,12 @@ def _list_filters(call):
             filters["node"] = q["node"]
         if "deleted" in q:
             filters["deleted"] = _bool(q["deleted"])
+    for key in ("name", "ip"):  # regular expressions: a bad one is a 400 now
+        if key in q:
+            try:
+                regex_filter.compile_filter(q[key], key)
+            except exception.Invalid as exc:
+                raise APIError(400, exc.message) from None
     if "name" in q:
         filters["name"] = q["name"]
     if "status" in q:
