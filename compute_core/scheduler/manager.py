@@ -23,23 +23,15 @@ LOG = logging.getLogger(__name__)
 
 
 def load_filters(conf) -> list:
-    out = []
-    for name, cls in plugins.load_many(plugins.FILTERS, conf.filter_scheduler.enabled_filters):
-        if not (isinstance(cls, type) and issubclass(cls, filters_mod.BaseHostFilter)):
-            raise exception.PluginLoadError(
-                f"plugin {name!r} of group {plugins.FILTERS} is not a BaseHostFilter")
-        out.append(cls(conf))
-    return out
+    return plugins.load_plugins(plugins.FILTERS, conf.filter_scheduler.enabled_filters,
+                                filters_mod.BaseHostFilter, conf)
 
 
 def load_weighers(conf) -> list:
-    out = []
-    for name, cls in plugins.load_many(plugins.WEIGHERS, conf.filter_scheduler.weighers):
-        if not (isinstance(cls, type) and issubclass(cls, weights_mod.BaseHostWeigher)):
-            raise exception.PluginLoadError(
-                f"plugin {name!r} of group {plugins.WEIGHERS} is not a BaseHostWeigher")
-        out.append(cls(conf))
-    return out
+    """The weighers named in ``[filter_scheduler] weighers``; ``all`` means
+    the in-tree ones (a third-party weigher runs only when named)."""
+    return plugins.load_plugins(plugins.WEIGHERS, conf.filter_scheduler.weighers,
+                                weights_mod.BaseHostWeigher, conf)
 
 
 class FilterScheduler:

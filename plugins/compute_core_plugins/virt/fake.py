@@ -51,6 +51,11 @@ class FakeDriver(ComputeDriver):
         self._faults: dict[str, list] = {}  # operation -> [(instance uuid or None, count)]
         self.calls: list[tuple[str, str]] = []
 
+    def set_host_size(self, vcpus=None, memory_mb=None, disk_gb=None):
+        for attr, value in (("vcpus", vcpus), ("memory_mb", memory_mb), ("disk_gb", disk_gb)):
+            if value is not None:
+                setattr(self, attr, value)
+
     # ---------------------------------------------------- fault injection
     def inject_fault(self, operation: str, instance_uuid: str | None = None,
                      count: int | None = None, message: str | None = None) -> None:
