@@ -117,6 +117,7 @@ setup(
         "PyYAML>=6.0",  # clouds.yaml written by the pytest plugin
         "PyMySQL>=1.0",
         "psycopg2-binary>=2.9",
+        "google-re2>=1.1",  # list filters' regular expressions, in linear time
     ],
     extras_require={
         "test": [

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+from urllib.parse import unquote_to_bytes
 
 import routes
 import webob
@@ -63,14 +65,137 @@ class RouteTable:
         return match["action"], args, match.get("allowed")
 
 
+# Most arrays and objects one inside another in a request body: more than
+# any body the APIs take (a server create nests 4); json.loads itself would
+# recurse until a RecursionError.
+MAX_JSON_DEPTH = 32
+
+
+class BadJSON(ValueError):
+    """A request body that is not acceptable JSON; *field* is the
+    slash-separated path of the offending member ('' for the whole body)."""
+
+    def __init__(self, reason: str, field: str = ""):
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = reason
+        self.field = field
+
+
+class _NotANumber:
+    """Stands in for NaN / Infinity / -Infinity while parsing, so the walk
+    that follows can name the field it was given for."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def _float(text):
+    value = float(text)
+    return value if math.isfinite(value) else _NotANumber(text[:40])
+
+
 def json_body(req: webob.Request):
-    """The request body as JSON, or raise ValueError with a readable reason."""
+    """The request body as JSON, or raise BadJSON (a ValueError) with a
+    readable reason: not JSON, the non-standard constants NaN and Infinity
+    or a number overflowing to infinity, nesting deeper than
+    MAX_JSON_DEPTH, or a string that is not valid Unicode (a lone
+    surrogate written as an escape); the last three name the field."""
     if not req.body:
-        raise ValueError("The request body is empty")
+        raise BadJSON("The request body is empty")
     try:
-        return json.loads(req.body)
+        data = json.loads(req.body, parse_constant=_NotANumber, parse_float=_float)
+    except RecursionError:
+        raise BadJSON(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Malformed request body: {exc}") from None
+        raise BadJSON(str(exc)) from None
+    check_json_value(data)
+    return data
+
+
+def _field(path):
+    return "/".join(str(p) for p in path)
+
+
+def check_json_value(data):
+    """Raise BadJSON when *data* nests deeper than MAX_JSON_DEPTH or holds a
+    string (member name or value) that cannot be encoded as UTF-8."""
+    stack = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) >= MAX_JSON_DEPTH and isinstance(value, (dict, list)):
+            raise BadJSON(f"nested deeper than {MAX_JSON_DEPTH} levels",
+                          _field(path[:MAX_JSON_DEPTH]))
+        if isinstance(value, str):
+            _check_text(value, path)
+        elif isinstance(value, _NotANumber):
+            raise BadJSON(f"{value.text} is not a JSON number (nor a finite one)",
+                          _field(path))
+        elif isinstance(value, dict):
+            for key, member in value.items():
+                _check_text(key, path + (key,))
+                stack.append((member, path + (key,)))
+        elif isinstance(value, list):
+            stack.extend((member, path + (i,)) for i, member in enumerate(value))
+
+
+def _check_text(text, path):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadJSON("the string is not valid Unicode (it holds a lone surrogate)",
+                      _field(path)) from None
+
+
+def undecodable_url_part(environ) -> str | None:
+    """'path' or 'query string' when that part of the request's URL is not
+    UTF-8 once percent-decoded (PEP 3333 hands the path over as latin-1
+    characters, one per byte), else None."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    try:
+        path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return "path"
+    try:
+        unquote_to_bytes(query.replace("+", " ")).decode("utf-8")
+    except UnicodeError:
+        return "query string"
+    return None
+
+
+class UrlDecodeGuard:
+    """Answer 400 (built by *reject(environ, message)* in the app's own
+    error format) for a URL whose path or query string is not UTF-8 once
+    percent-decoded, before anything reads it as text."""
+
+    def __init__(self, app, reject):
+        self.app = app
+        self.reject = reject
+
+    def __call__(self, environ, start_response):
+        part = undecodable_url_part(environ)
+        if part is None:
+            return self.app(environ, start_response)
+        resp = self.reject(environ, f"The request's {part} is not valid UTF-8 once "
+                                    "percent-decoded.")
+        return resp(environ, start_response)
+
+
+class LastResortFaults:
+    """Anything an app lets escape becomes *respond(environ)*, a 500 in the
+    app's own error format, and is logged: never a traceback."""
+
+    def __init__(self, app, respond, what):
+        self.app = app
+        self.respond = respond
+        self.what = what
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.app(environ, start_response)
+        except Exception:  # noqa: BLE001 - logged, answered in the app's format
+            LOG.exception("unhandled error in the %s", self.what)
+            return self.respond(environ)(environ, start_response)
 
 
 class RequestIdMiddleware:

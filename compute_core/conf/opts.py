@@ -54,6 +54,11 @@ api_opts = [
                     "or noauth2 (X-Auth-Token: user:project, for local use only)."),
     cfg.IntOpt("max_limit", default=1000, min=1,
                help="Largest number of items one list request returns."),
+    cfg.IntOpt("max_instances_per_request", default=1000, min=1,
+               help="Most servers one create request makes: a larger max_count is "
+                    "lowered to it (as the quota lowers it) and a larger min_count is "
+                    "refused with a 400. Bounds a request's work when quotas are "
+                    "unlimited."),
     cfg.StrOpt("compute_link_prefix", help="Base URL used in links instead of the request's."),
 ]
 

@@ -178,3 +178,17 @@ def authtoken_factory(global_conf, **local_conf):
 
 def keystone_context_factory(global_conf, **local_conf):
     return lambda app: wsgi.KeystoneContextMiddleware(app, unauthorized)
+
+
+def faultwrap_factory(global_conf, **local_conf):
+    """A bug escaping the app is a 500 in placement's own error format."""
+    return lambda app: wsgi.LastResortFaults(
+        app, lambda environ: fault(webob.Request(environ), 500,
+                                   "An unexpected error occurred; it has been logged."),
+        "placement API")
+
+
+def url_guard_factory(global_conf, **local_conf):
+    """A path or query string that is not UTF-8 is a 400."""
+    return lambda app: wsgi.UrlDecodeGuard(
+        app, lambda environ, message: fault(webob.Request(environ), 400, message))
