@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import os
 import random
-import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import requests
+
+from tests.aio_process import start_compute_aio
 
 pytestmark = pytest.mark.integration
 
@@ -25,27 +24,10 @@ ADMIN = {"X-Auth-Token": "admin:admin"}
 
 
 def _start_aio(state, config, log):
-    """compute-aio on *state*; (process, compute URL, placement URL)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "compute_core.cmd.aio", "--state-dir", str(state),
-         "--config-file", str(config), "--compute-port", "0", "--placement-port", "0",
-         "--hosts", "1"],
-        stdout=subprocess.PIPE, stderr=log, text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    banner = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        banner.append(line)
-        if "Ctrl-C stops it." in line:
-            text = "".join(banner)
-            return (proc, re.search(r"compute API\s+(\S+)", text).group(1),
-                    re.search(r"placement API\s+(\S+)", text).group(1))
-    proc.kill()
-    proc.wait()
-    raise AssertionError("compute-aio did not start:\n" + "".join(banner))
+    """compute-aio with one host on *state*; (process, compute URL, placement URL)."""
+    proc, _, url, placement = start_compute_aio(state, "--config-file", str(config),
+                                                "--hosts", "1", stderr=log, timeout=60)
+    return proc, url, placement
 
 
 def _stop(proc, sig=signal.SIGINT):
