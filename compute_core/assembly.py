@@ -17,6 +17,7 @@ from compute_core import exception, rpc, wsgi
 from compute_core.compute import manager as compute_manager
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.conductor import manager as conductor_manager
+from compute_core.conductor import recovery
 from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.db import api_db, cell_db
 from compute_core.db.cells import CellDatabases, discover_hosts
@@ -180,13 +181,22 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
         conf, cells, local, scheduler_rpcapi.SchedulerAPI(transport),
         compute_rpcapi.ComputeAPI(transport), placement, network, notifier)
     host = host or conf.host
+    builds = recovery.BuildRecovery(manager, conductor_rpcapi.ConductorAPI(transport),
+                                    resume_at_start=rpc.bus_in_process(transport))
 
     def heartbeat():
         cell_db.service_heartbeat(local, host, "compute-conductor", conductor_rpcapi.TOPIC)
 
+    def on_start():
+        heartbeat()
+        _guarded("recovering interrupted builds", builds.at_start)
+
     service = Service("compute-conductor", transport, conductor_rpcapi.TOPIC, host, [manager],
-                      periodic=[("heartbeat", conf.report_interval, heartbeat)],
-                      on_start=heartbeat)
+                      periodic=[("heartbeat", conf.report_interval, heartbeat),
+                                ("recover_builds", recovery.check_interval(conf),
+                                 builds.sweep)],
+                      on_start=on_start)
+    service.recovery = builds
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
 
 
@@ -224,15 +234,34 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
     def on_start():
         driver.init_host()
         manager.heartbeat()
+        # What was interrupted while the service was away, before the
+        # resources are reported (guests reaped free theirs).
+        _guarded("recovering the instances of this host", manager.init_instances)
+        _guarded("handling guests of deleted instances",
+                 manager.cleanup_running_deleted_instances)
         manager.update_available_resource()
 
     tasks = [("heartbeat", conf.report_interval, manager.heartbeat),
              ("update_available_resource", conf.update_resources_interval,
               manager.update_available_resource),
-             ("sync_power_states", conf.sync_power_state_interval, manager.sync_power_states)]
+             ("sync_power_states", conf.sync_power_state_interval, manager.sync_power_states),
+             ("check_instance_build_time", recovery.check_interval(conf),
+              manager.check_instance_build_time),
+             ("cleanup_running_deleted_instances",
+              conf.running_deleted_instance_poll_interval,
+              manager.cleanup_running_deleted_instances)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
                       [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host)
     service.manager = manager
     service.driver = driver
     closers = [] if placement_client else [placement.close]
     return ServiceBundle(service, closers)
+
+
+def _guarded(what, fn):
+    """Run a start-up step whose failure must not keep the service down:
+    its periodic task (if any) tries again."""
+    try:
+        fn()
+    except Exception:
+        LOG.exception("%s failed", what)

@@ -172,6 +172,8 @@ class Cloud:
         default("auth_strategy", "noauth2", "placement")
         default("host", "controller")
         default("images_path", os.path.join(state, "images"), "image")
+        # Fake guests outlive a restart on the same state, as real ones would.
+        default("guests_path", os.path.join(state, "fake_driver"), "fake_driver")
         # The embedded cloud speaks to its own placement with the admin token.
         default("noauth_token", ADMIN_TOKEN, "placement")
 

@@ -178,6 +178,13 @@ def _isolate(transport):
     return transport
 
 
+def bus_in_process(transport) -> bool:
+    """Whether *transport* is a private in-process bus (fake://): then no
+    message outlives the process, and what was in flight when it died was
+    lost with it."""
+    return isinstance(getattr(transport, "_driver", None), impl_fake.FakeDriver)
+
+
 def get_transport(conf, url=None):
     try:
         return _isolate(messaging.get_rpc_transport(conf, url=url))

@@ -1,4 +1,4 @@
-"""The conductor's RPC endpoint (target version 1.0)."""
+"""The conductor's RPC endpoint (target version 1.5, see rpcapi)."""
 from __future__ import annotations
 
 import logging
@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.4")
+    target = messaging.Target(version="1.5")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
                  notifier):
@@ -417,17 +417,26 @@ class ConductorManager:
             pass
 
     def instance_destroy(self, ctxt, instance_uuid):
-        """Finish a delete: the instance row, its addresses."""
-        try:
-            _, db = self.cells.for_instance(instance_uuid)
-            if db is not None:
-                cell_db.soft_delete_instance(db, instance_uuid)
-        except exception.InstanceNotFound:
-            pass
+        """Finish a delete: the instance row, its addresses. The row is
+        looked for in this conductor's cell first, as in _in_cell: a row that
+        lost its mapping (an interrupted build) is deleted all the same."""
+        if not cell_db.soft_delete_instance(self.local_db, instance_uuid):
+            try:
+                _, db = self.cells.for_instance(instance_uuid)
+                if db is not None:
+                    cell_db.soft_delete_instance(db, instance_uuid)
+            except exception.InstanceNotFound:
+                pass
         self.network.deallocate_for_instance(instance_uuid)
 
     def instances_on_host(self, ctxt, host):
         return cell_db.list_instances(self.local_db, {"host": host}, with_faults=False)
+
+    def deleted_instances(self, ctxt, instance_uuids):
+        """The instances of this cell among *instance_uuids* that are
+        deleted (RPC 1.5)."""
+        return cell_db.list_instances(self.local_db, {"uuids": list(instance_uuids),
+                                                      "deleted": True}, with_faults=False)
 
     def service_update(self, ctxt, host, binary, topic):
         return cell_db.service_heartbeat(self.local_db, host, binary, topic)

@@ -10,11 +10,13 @@
       instead of the whole instance, for callers that keep their own copy)
 1.4 - migrate_server takes destination (a requested host) and same_host
       (whether the move may stay on its host)
+1.5 - deleted_instances (the deleted instances among guests a compute host
+      still runs)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.4"
+VERSION = "1.5"
 
 
 class ConductorAPI:
@@ -90,6 +92,14 @@ class ConductorAPI:
 
     def instances_on_host(self, ctxt, host):
         return self._cctx().call(ctxt, "instances_on_host", host=host)
+
+    def deleted_instances(self, ctxt, instance_uuids):
+        """The deleted instances among *instance_uuids* ([] from a conductor
+        older than 1.5, which cannot tell)."""
+        if not self.client.can_send_version("1.5"):
+            return []
+        return self.client.prepare(version="1.5").call(ctxt, "deleted_instances",
+                                                       instance_uuids=instance_uuids)
 
     def service_update(self, ctxt, host, binary, topic):
         return self._cctx().call(ctxt, "service_update", host=host, binary=binary, topic=topic)

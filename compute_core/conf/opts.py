@@ -42,6 +42,25 @@ default_opts = [
                 help="Let a resize land on the host the server is on (useful with one "
                      "compute host). A cold migration stays on its host only where the "
                      "host's driver supports it (supports_migrate_to_same_host)."),
+    cfg.IntOpt("instance_build_timeout", default=600, min=0,
+               help="Seconds a server may stay in BUILD before it is put in ERROR with a "
+                    "fault and its allocations are freed (0: never). Compute hosts check "
+                    "their own instances, conductors the builds that never reached a "
+                    "host; both look at start and then every tenth of this time (at "
+                    "most every minute). Also what an interrupted build (a conductor or "
+                    "compute service that died) waits at most before it is settled."),
+    cfg.StrOpt("running_deleted_instance_action", default="reap",
+               choices=[("reap", "destroy the guest"),
+                        ("log", "only log a warning naming it"),
+                        ("shutdown", "power the guest off, keep its disks"),
+                        ("noop", "do nothing")],
+               help="What a compute host does with a guest still running on its "
+                    "hypervisor whose instance was deleted (for instance while the host "
+                    "was down): checked when the compute service starts and every "
+                    "running_deleted_instance_poll_interval seconds."),
+    cfg.IntOpt("running_deleted_instance_poll_interval", default=1800, min=0,
+               help="Seconds between checks for guests of deleted instances (0: only at "
+                    "start)."),
     cfg.StrOpt("image_backend", default="local",
                help="Image backend plugin (compute_core.image_backends entry point)."),
     cfg.StrOpt("network_backend", default="flat",
@@ -215,6 +234,11 @@ fake_driver_opts = [
     cfg.StrOpt("fail_metadata_key", default="fake_fail",
                help="Server metadata key that makes the fake driver fail: its value "
                     "names the operation (spawn, destroy, power_off, power_on, reboot)."),
+    cfg.StrOpt("guests_path",
+               help="Directory where a fake host keeps its guests (one JSON file per "
+                    "host), so that they outlive a restart of the compute service as a "
+                    "hypervisor's would; unset: in memory only. The embedded cloud sets "
+                    "it to $state_path/fake_driver."),
     cfg.BoolOpt("migrate_to_same_host", default=False,
                 help="Declare supports_migrate_to_same_host: a cold migration may stay on "
                      "its host (off, as with libvirt: it needs another host)."),

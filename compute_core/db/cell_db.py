@@ -188,13 +188,16 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
     return get_instance(db, uuid) if read_back else None
 
 
-def soft_delete_instance(db, uuid):
+def soft_delete_instance(db, uuid) -> bool:
+    """Mark the instance deleted; False when it was not there (or deleted already)."""
     with db.begin() as conn:
-        conn.execute(t.instances.update().where(t.instances.c.uuid == uuid)
-                     .where(t.instances.c.deleted == 0)
-                     .values(deleted=t.instances.c.id, deleted_at=now(), terminated_at=now(),
-                             vm_state="deleted", task_state=None, power_state=0))
+        res = conn.execute(t.instances.update().where(t.instances.c.uuid == uuid)
+                           .where(t.instances.c.deleted == 0)
+                           .values(deleted=t.instances.c.id, deleted_at=now(),
+                                   terminated_at=now(), vm_state="deleted", task_state=None,
+                                   power_state=0))
         conn.execute(t.instance_metadata.delete().where(t.instance_metadata.c.instance_uuid == uuid))
+    return res.rowcount > 0
 
 
 _EXACT_FILTERS = ("project_id", "user_id", "host", "node", "vm_state", "task_state",
@@ -276,11 +279,15 @@ def _matches(inst, name_re, ip_sub, flavor_id=None):
     return True
 
 
-def count_instances(db, project_id=None, user_id=None) -> dict:
+def count_instances(db, project_id=None, user_id=None, exclude_uuids=()) -> dict:
+    """Live instances, vCPUs and RAM, but those of *exclude_uuids* (counted
+    elsewhere)."""
     i = t.instances
     q = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(i.c.vcpus), 0),
                    sa.func.coalesce(sa.func.sum(i.c.memory_mb), 0))
          .where(i.c.deleted == 0))
+    if exclude_uuids:
+        q = q.where(i.c.uuid.not_in(list(exclude_uuids)))
     if project_id:
         q = q.where(i.c.project_id == project_id)
     if user_id:
