@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 
 from paste import deploy
 
@@ -22,6 +21,7 @@ from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.db import api_db, cell_db
 from compute_core.db.cells import CellDatabases, discover_hosts
 from compute_core.db.engines import Database
+from compute_core.httpserver import WSGIServer
 from compute_core.image import load_image_backend
 from compute_core.network import load_network_backend
 from compute_core.placement import PlacementState
@@ -112,38 +112,17 @@ def load_wsgi_app(conf, kind: str, services):
     return wsgi.ServiceInjector(app, services)
 
 
-class WSGIServer:
-    """A threaded HTTP server (cheroot) for one WSGI app; port 0 = any."""
-
-    def __init__(self, app, host, port, threads=16, name="wsgi"):
-        from cheroot import wsgi as cheroot_wsgi
-
-        # cheroot listens with a backlog of 5: a burst of clients opening
-        # connections at once overflows it, and the kernel resets some.
-        self.server = cheroot_wsgi.Server((host, port), app, numthreads=threads,
-                                          server_name=name, timeout=60,
-                                          request_queue_size=1024)
-        self.server.prepare()  # binds now, so the port is known
-        self.host, self.port = self.server.bind_addr[:2]
-        self._thread = threading.Thread(target=self._serve, name=f"{name}-server", daemon=True)
-
-    def _serve(self):
-        try:
-            self.server.serve()
-        except Exception:
-            LOG.exception("WSGI server stopped with an error")
-
-    @property
-    def url(self):
-        return f"http://{self.host}:{self.port}"
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self.server.stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+def api_server(conf, app, host, port, threads, name) -> WSGIServer:
+    """The HTTP server of one API, with [wsgi]'s connection limits and
+    timeouts. It refuses a body over ten times [oslo_middleware]
+    max_request_body_size itself, before reading it; a smaller one over the
+    limit reaches the API's sizelimit filter, which answers its own 413."""
+    return WSGIServer(app, host, port, threads, name,
+                      idle_timeout=conf.wsgi.idle_timeout,
+                      header_timeout=conf.wsgi.header_timeout,
+                      body_timeout=conf.wsgi.body_timeout,
+                      max_connections=conf.wsgi.max_connections,
+                      max_body_size=10 * conf.oslo_middleware.max_request_body_size)
 
 
 class ServiceBundle:

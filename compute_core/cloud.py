@@ -125,7 +125,7 @@ class Cloud:
 
         port = conf.aio.placement_port if self.placement_port is None else self.placement_port
         listen = conf.aio.listen if self.listen is None else self.listen
-        server = assembly.WSGIServer(placement_app, listen, port, conf.aio.wsgi_threads,
+        server = assembly.api_server(conf, placement_app, listen, port, conf.aio.wsgi_threads,
                                      "placement")
         self._stoppers.append(server.stop)
         server.start()
@@ -150,7 +150,7 @@ class Cloud:
 
         compute_app = assembly.load_wsgi_app(conf, "compute", self._api)
         port = conf.aio.compute_port if self.compute_port is None else self.compute_port
-        server = assembly.WSGIServer(compute_app, listen, port, conf.aio.wsgi_threads,
+        server = assembly.api_server(conf, compute_app, listen, port, conf.aio.wsgi_threads,
                                      "compute")
         self._api_server = server
         server.start()

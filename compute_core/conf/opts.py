@@ -6,6 +6,7 @@ here touches the process-global `cfg.CONF`.
 """
 from oslo_config import cfg
 from oslo_db import options as db_options
+from oslo_middleware import sizelimit
 
 default_opts = [
     cfg.StrOpt("host", default="localhost", sample_default="<hostname>",
@@ -90,7 +91,24 @@ wsgi_opts = [
     cfg.PortOpt("compute_port", default=8774, help="Port of compute-api."),
     cfg.PortOpt("placement_port", default=8778, help="Port of compute-placement-api."),
     cfg.IntOpt("threads", default=16, min=1,
-               help="Threads serving requests in compute-api and compute-placement-api."),
+               help="Threads running the API's requests in compute-api and "
+                    "compute-placement-api (the embedded cloud: [aio] wsgi_threads). "
+                    "Reading requests and writing answers is done by one event loop, "
+                    "so slow or idle clients hold none of them."),
+    cfg.IntOpt("max_connections", default=1000, min=1,
+               help="Client connections the embedded HTTP server holds open at once "
+                    "(each takes a file descriptor, not a thread); more wait in the "
+                    "listen backlog."),
+    cfg.IntOpt("idle_timeout", default=30, min=1,
+               help="Seconds a connection with no request in progress (new, or kept "
+                    "alive after a response) may stay silent before the embedded HTTP "
+                    "server closes it."),
+    cfg.IntOpt("header_timeout", default=10, min=1,
+               help="Seconds from a request's first byte to the end of its headers; "
+                    "a slower client is disconnected, however it trickles its bytes."),
+    cfg.IntOpt("body_timeout", default=30, min=1,
+               help="Seconds from the end of a request's headers to the end of its "
+                    "body; a slower client is disconnected."),
 ]
 
 api_database_opts = [
@@ -306,7 +324,10 @@ GROUPS = [
 ]
 
 # Groups whose options other libraries own but that we register ourselves.
-_EXTERNAL = [("database", db_options.database_opts)]
+_EXTERNAL = [("database", db_options.database_opts),
+             # [oslo_middleware] max_request_body_size, read by the sizelimit
+             # filter of every API pipeline and by the embedded HTTP server.
+             ("oslo_middleware", sizelimit.OPTS)]
 
 
 def list_opts():
@@ -318,4 +339,5 @@ def register_all(conf: cfg.ConfigOpts) -> None:
     """Register every compute_core option on *conf*."""
     for group, opts in GROUPS:
         conf.register_opts(opts, group=group)
-    conf.register_opts(db_options.database_opts, group="database")
+    for group, opts in _EXTERNAL:
+        conf.register_opts(opts, group=group)
