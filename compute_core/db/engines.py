@@ -7,6 +7,7 @@ process never share an engine.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -143,6 +144,13 @@ class Database:
         sa.event.listen(engine, "connect", self._count_connection)
         if self._tls is not None:
             sa.event.listen(engine, "do_connect", self._tls.connect_args)
+        if self.backend != "sqlite" and getattr(engine.pool, "_pre_ping", False):
+            # oslo.db pings the server at every checkout: a round trip per
+            # transaction, most of them on a connection returned a moment
+            # ago. Ping only one that sat idle (see _ping_if_idle).
+            engine.pool._pre_ping = False
+            sa.event.listen(engine, "checkin", _stamp_checkin)
+            sa.event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
 
     def _count_connection(self, _dbapi_conn, _record) -> None:
         self.connections_opened = n = next(self._opened)
@@ -214,6 +222,29 @@ class Database:
             self._tc.dispose_pool()
         except Exception:
             pass
+
+
+# A pooled connection idle for longer than this is pinged before use; one
+# used more recently is taken as alive (a server restart in between fails
+# that one transaction, and the pool then drops all its connections).
+IDLE_PING_SECONDS = 10.0
+
+
+def _stamp_checkin(_dbapi_conn, record) -> None:
+    record.info["returned_at"] = time.monotonic()
+
+
+def _ping_if_idle(dialect, dbapi_conn, record, _proxy) -> None:
+    returned = record.info.get("returned_at")
+    if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_conn)
+    except Exception as exc:
+        if dialect.is_disconnect(exc, dbapi_conn, None):
+            # The pool opens a new connection instead (and tries again).
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        raise
 
 
 def _first_connect(engine, max_retries: int, retry_interval: float, what: str) -> None:

@@ -188,3 +188,36 @@ def test_connections_opened_are_counted(tmp_path, caplog):
         assert logged[-1].endswith(f"connection {opened + 4} opened")
     finally:
         db.dispose()
+
+
+def test_only_an_idle_connection_is_pinged_at_checkout(no_first_connect, monkeypatch):
+    db = Database(MYSQL)
+    pings = []
+    clock = [1000.0]
+    monkeypatch.setattr(engines.time, "monotonic", lambda: clock[0])
+    try:
+        engine = db.engine
+        assert not engine.pool._pre_ping
+        monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or True)
+
+        class Record:
+            info = {}
+
+        record = Record()
+        engines._ping_if_idle(engine.dialect, "conn", record, None)  # new: no ping
+        engines._stamp_checkin("conn", record)
+        clock[0] += 1
+        engines._ping_if_idle(engine.dialect, "conn", record, None)
+        assert pings == []
+        clock[0] += engines.IDLE_PING_SECONDS
+        engines._ping_if_idle(engine.dialect, "conn", record, None)
+        assert pings == ["conn"]
+
+        def gone(conn):
+            raise pymysql.err.OperationalError(2006, "MySQL server has gone away")
+
+        monkeypatch.setattr(engine.dialect, "do_ping", gone)
+        with pytest.raises(sa.exc.DisconnectionError):
+            engines._ping_if_idle(engine.dialect, "conn", record, None)
+    finally:
+        db.dispose()
