@@ -7,6 +7,7 @@ reason when MariaDB or RabbitMQ cannot be reached.
 """
 from __future__ import annotations
 
+import contextlib
 import textwrap
 import time
 
@@ -44,17 +45,17 @@ def wait_until(what: str, check, timeout: float = 60.0, interval: float = 0.25):
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
-@pytest.fixture
-def backends(tmp_path):
-    """Reachable MariaDB and RabbitMQ, with databases and a transport URL
-    that belong to this run only; all removed afterwards."""
-    for reason in (mariadb_unreachable_reason(), rabbitmq_unreachable_reason()):
-        if reason:
-            print(f"\nskipping the distributed test: {reason}")
-            pytest.skip(reason)
+def backends_unreachable_reason() -> str | None:
+    return mariadb_unreachable_reason() or rabbitmq_unreachable_reason()
+
+
+@contextlib.contextmanager
+def distributed_backends(prefix="cc_dist"):
+    """Databases (api, cell1, its cell0, placement) and a transport URL that
+    belong to this run only; all removed afterwards."""
     token = unique_token()
-    dbs = MariaDBDatabases(f"cc_dist_{token}")
-    vhost = RabbitVirtualHost(f"cc_dist_{token}")
+    dbs = MariaDBDatabases(f"{prefix}_{token}")
+    vhost = RabbitVirtualHost(f"{prefix}_{token}")
     try:
         names = {kind: dbs.create(kind) for kind in ("api", "cell1", "placement")}
         # cell0's database is the cell database's name + "_cell0", as in Nova.
@@ -66,13 +67,26 @@ def backends(tmp_path):
                   "runs may consume each other's RPC messages")
             transport_url = "rabbit://guest:guest@127.0.0.1:5672/"
         yield {"token": token, "urls": {k: dbs.url(v) for k, v in names.items()},
-               "transport_url": transport_url, "control_exchange": f"cc_dist_{token}"}
+               "transport_url": transport_url, "control_exchange": f"{prefix}_{token}"}
     finally:
         dbs.drop_all()
         vhost.delete()
 
 
-def write_config(tmp_path, backends, placement_port) -> str:
+@pytest.fixture
+def backends(tmp_path):
+    """Reachable MariaDB and RabbitMQ, with databases and a transport URL
+    that belong to this run only; all removed afterwards."""
+    reason = backends_unreachable_reason()
+    if reason:
+        print(f"\nskipping the distributed test: {reason}")
+        pytest.skip(reason)
+    with distributed_backends() as found:
+        yield found
+
+
+def write_config(tmp_path, backends, placement_port, extra: str = "") -> str:
+    """The services' configuration file; *extra*: more sections."""
     urls = backends["urls"]
     path = tmp_path / "compute.conf"
     path.write_text(textwrap.dedent(f"""\
@@ -102,9 +116,7 @@ def write_config(tmp_path, backends, placement_port) -> str:
         auth_strategy = noauth2
         endpoint_override = http://127.0.0.1:{placement_port}
 
-
-
-        """))
+        """) + textwrap.dedent(extra))
     return str(path)
 
 
@@ -179,6 +191,37 @@ class Client:
         return resp.json()["allocations"]
 
 
+def start_services(procs, config, placement_port, compute_port, hosts=HOSTS,
+                   conductors=(), schedulers=(), overrides=()):
+    """Placement, conductor and scheduler, then one compute per host and the
+    API, each its own process, ready when this returns. *conductors* and
+    *schedulers*: more config files, each for one more such process (its
+    own [DEFAULT] host, say); *overrides*: config files every process reads
+    after *config*."""
+    conf_args = ["--config-file", config]
+    for path in overrides:
+        conf_args += ["--config-file", path]
+    placement = procs.start("placement-api", "compute-placement-api", *conf_args,
+                            "--host", "127.0.0.1", "--port", str(placement_port))
+    first = [placement, procs.start("conductor", "compute-conductor", *conf_args),
+             procs.start("scheduler", "compute-scheduler", *conf_args)]
+    for kind, extra in (("conductor", conductors), ("scheduler", schedulers)):
+        for i, more in enumerate(extra, start=2):
+            first.append(procs.start(f"{kind}{i}", f"compute-{kind}", *conf_args,
+                                     "--config-file", more))
+    # Computes wait for a conductor anyway; starting them once it serves
+    # saves their first (timed-out) try.
+    for proc in first:
+        proc.wait_for(" ready (pid ", timeout=90)
+    computes = [procs.start(f"compute-{h}", "compute-compute", *conf_args, "--host", h)
+                for h in hosts]
+    api = procs.start("compute-api", "compute-api", *conf_args,
+                      "--host", "127.0.0.1", "--port", str(compute_port))
+    for proc in (api, *computes):
+        proc.wait_for(" ready (pid ", timeout=90)
+    return api
+
+
 def check_wsgi_entry_points(config_file, image_id):
     """The entry points a WSGI server (mod_wsgi, uwsgi) is given serve the
     same APIs from the file COMPUTE_CORE_CONFIG names (here in the request
@@ -216,22 +259,7 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     timings["bootstrap"] = time.monotonic() - t0
 
     t1 = time.monotonic()
-    conf_args = ["--config-file", config]
-    procs = service_processes
-    placement = procs.start("placement-api", "compute-placement-api", *conf_args,
-                            "--host", "127.0.0.1", "--port", str(placement_port))
-    conductor = procs.start("conductor", "compute-conductor", *conf_args)
-    scheduler = procs.start("scheduler", "compute-scheduler", *conf_args)
-    # Computes wait for a conductor anyway; starting them once it serves
-    # saves their first (timed-out) try.
-    for proc in (placement, conductor, scheduler):
-        proc.wait_for(" ready (pid ", timeout=90)
-    computes = [procs.start(f"compute-{h}", "compute-compute", *conf_args, "--host", h)
-                for h in HOSTS]
-    api = procs.start("compute-api", "compute-api", *conf_args,
-                      "--host", "127.0.0.1", "--port", str(compute_port))
-    for proc in (api, *computes):
-        proc.wait_for(" ready (pid ", timeout=90)
+    start_services(service_processes, config, placement_port, compute_port)
     timings["services ready"] = time.monotonic() - t1
 
     out = run_command("compute-manage", "--config-file", config, "cell_v2", "discover_hosts",
@@ -242,6 +270,7 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     run_command("compute-status", "--config-file", config, "upgrade", "check")
 
     client = Client(f"http://127.0.0.1:{compute_port}", f"http://127.0.0.1:{placement_port}")
+    procs = service_processes
 
     # Every service registered itself and is up.
     def services_up():
