@@ -111,3 +111,24 @@ def test_a_post_is_not_sent_twice(placement):
     finally:
         client.close()
     assert server.seen == ["POST"]
+
+
+def test_the_environment_is_read_once_per_session(placement, monkeypatch):
+    client, server = placement(drops=0)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    import requests.utils
+
+    reads = []
+    real = requests.utils.get_environ_proxies
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies",
+                        lambda *a, **k: reads.append(a) or real(*a, **k))
+    try:
+        for _ in range(5):
+            assert client.request("GET", "/resource_providers").status_code == 200
+        session = client._session()
+    finally:
+        client.close()
+    assert len(reads) == 1 and len(server.seen) == 5
+    # NO_PROXY names the endpoint: no proxy for it, as requests would decide.
+    assert session.proxies.get("http") is None and not session.trust_env
