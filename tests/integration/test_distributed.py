@@ -7,8 +7,10 @@ reason when MariaDB or RabbitMQ cannot be reached.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import textwrap
+import threading
 import time
 
 import pytest
@@ -31,6 +33,10 @@ ADMIN = {"X-Auth-Token": "admin:admin", "Accept": "application/json",
 PLACEMENT = {"X-Auth-Token": "admin:admin", "Accept": "application/json",
              "OpenStack-API-Version": "placement 1.39"}
 HOSTS = ("dhost1", "dhost2")
+# Stopped in this order, each group's members at once: the computes go
+# before the conductor they heartbeat through.
+STOP_STAGES = [["compute-api", *(f"compute-{h}" for h in HOSTS)], ["scheduler", "conductor"],
+               ["placement-api"]]
 
 
 def wait_until(what: str, check, timeout: float = 60.0, interval: float = 0.25):
@@ -328,12 +334,68 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
 
     # SIGTERM every process: each stops cleanly with exit code 0.
     t4 = time.monotonic()
-    # The computes go before the conductor they heartbeat through.
-    codes = procs.stop_all([["compute-api", *(f"compute-{h}" for h in HOSTS)],
-                            ["scheduler", "conductor"], ["placement-api"]])
+    codes = procs.stop_all(STOP_STAGES)
     timings["stop"] = time.monotonic() - t4
     timings["total"] = time.monotonic() - t0
     assert codes == {label: 0 for label in codes}, codes
     print("\ndistributed mode timings: " + ", ".join(f"{k} {v:.1f} s"
                                                      for k, v in timings.items())
           + f"; scheduler placed on {', '.join(sorted(placed))}, forced onto {target}")
+
+
+ROOMY_HOSTS = """
+    [fake_driver]
+    vcpus = 1000
+    memory_mb = 1024000
+    disk_gb = 100000
+
+    [quota]
+    instances = -1
+    cores = -1
+    ram = -1
+    """
+
+
+def test_500_boots_with_20_in_flight_all_become_active(tmp_path, backends, service_processes):
+    """On hosts with room for all, no boot ends in ERROR: no "No valid host"
+    from a dropped placement connection or a lost claim race."""
+    servers, in_flight = 500, 20
+    placement_port, compute_port = free_port(), free_port()
+    config = write_config(tmp_path, backends, placement_port, extra=ROOMY_HOSTS)
+    bootstrap(config, tmp_path / "disk.raw")
+    start_services(service_processes, config, placement_port, compute_port)
+    run_command("compute-manage", "--config-file", config, "cell_v2", "discover_hosts")
+    client = Client(f"http://127.0.0.1:{compute_port}", f"http://127.0.0.1:{placement_port}")
+    image_id = client.get("/images", version="2.35")["images"][0]["id"]
+    client.create_flavor("d1.tiny", flavor_id="d1", ram=256, vcpus=1, disk=1)
+    local = threading.local()
+
+    def boot_one(i):
+        if not hasattr(local, "client"):
+            local.client = Client(client.compute[:-len("/v2.1")], client.placement)
+        server_id = local.client.boot(f"many-{i}", image_id)
+
+        def settled():
+            server = local.client.server(server_id)
+            return server if server and server["status"] in ("ACTIVE", "ERROR") else None
+
+        return wait_until(f"server {server_id} ACTIVE or ERROR", settled, timeout=120,
+                          interval=0.3)
+
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(in_flight) as pool:
+        settled = list(pool.map(boot_one, range(servers)))
+    elapsed = time.monotonic() - t0
+    errors = [(s["id"], (s.get("fault") or {}).get("message")) for s in settled
+              if s["status"] == "ERROR"]
+    assert errors == [], f"{len(errors)} of {servers} in ERROR: {errors[:5]}"
+    # Placement holds one vCPU for each of them.
+    providers = client.http.get(f"{client.placement}/resource_providers", headers=PLACEMENT,
+                                timeout=30).json()["resource_providers"]
+    used = sum(client.http.get(f"{client.placement}/resource_providers/{rp['uuid']}/usages",
+                               headers=PLACEMENT, timeout=30).json()["usages"].get("VCPU", 0)
+               for rp in providers)
+    assert used == servers
+    service_processes.stop_all(STOP_STAGES)
+    print(f"\n{servers} servers ACTIVE in {elapsed:.1f} s ({servers / elapsed:.1f}/s), "
+          f"{in_flight} in flight, 0 in ERROR")
