@@ -20,7 +20,7 @@ from compute_core.conductor import recovery
 from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.db import api_db, cell_db
 from compute_core.db.cells import CellDatabases, discover_hosts
-from compute_core.db.engines import Database
+from compute_core.db.engines import Database, engine_options
 from compute_core.httpserver import WSGIServer
 from compute_core.image import load_image_backend
 from compute_core.network import load_network_backend
@@ -52,18 +52,23 @@ def find_paste_config(conf) -> str:
 
 
 def api_database(conf) -> Database:
-    return Database(conf.api_database.connection, conf.api_database.max_pool_size,
-                    conf.api_database.max_overflow)
+    return Database(conf.api_database.connection, **engine_options(conf.api_database))
 
 
 def cell_database(conf) -> Database:
-    return Database(conf.database.connection, conf.database.max_pool_size,
-                    conf.database.max_overflow)
+    return Database(conf.database.connection, **engine_options(conf.database))
 
 
 def placement_database(conf) -> Database:
-    return Database(conf.placement_database.connection, conf.placement_database.max_pool_size,
-                    conf.placement_database.max_overflow)
+    return Database(conf.placement_database.connection,
+                    **engine_options(conf.placement_database))
+
+
+def cell_databases(conf, api: Database, local: Database | None = None) -> CellDatabases:
+    """The cells' databases, opened with the [database] options (those the
+    cell's own services use); *local*, this service's own cell database,
+    serves its cell instead of a second pool on the same database."""
+    return CellDatabases(api, engine_options(conf.database), local=local)
 
 
 class APIServices:
@@ -72,7 +77,7 @@ class APIServices:
     def __init__(self, conf, transport, notification_transport=None, placement_client=None):
         self.conf = conf
         self.api_db = api_database(conf)
-        self.cells = CellDatabases(self.api_db)
+        self.cells = cell_databases(conf, self.api_db)
         self.transport = transport
         self.conductor_api = conductor_rpcapi.ConductorAPI(transport)
         self.compute_rpc = compute_rpcapi.ComputeAPI(transport)
@@ -151,8 +156,8 @@ class ServiceBundle:
 def conductor_service(conf, transport, notification_transport=None, host=None,
                       placement_client=None) -> ServiceBundle:
     api = api_database(conf)
-    cells = CellDatabases(api)
     local = cell_database(conf)
+    cells = cell_databases(conf, api, local)
     placement = placement_client or PlacementClient(conf)
     network = load_network_backend(conf, api)
     notifier = rpc.Notifier(conf, notification_transport or transport, "compute-conductor")
@@ -181,8 +186,8 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
 
 def scheduler_service(conf, transport, host=None, placement_client=None) -> ServiceBundle:
     api = api_database(conf)
-    cells = CellDatabases(api)
     local = cell_database(conf)
+    cells = cell_databases(conf, api, local)
     placement = placement_client or PlacementClient(conf)
     manager = scheduler_manager.SchedulerManager(conf, cells, placement)
     host = host or conf.host

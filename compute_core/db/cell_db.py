@@ -188,16 +188,23 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
     return get_instance(db, uuid) if read_back else None
 
 
-def soft_delete_instance(db, uuid) -> bool:
-    """Mark the instance deleted; False when it was not there (or deleted already)."""
+def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None) -> bool:
+    """Mark the instance deleted; False when there was none (or it was
+    deleted already). *event* ({"event", "result", "host", "tb", "finish"})
+    is recorded in the same transaction, for the action of *request_id*.
+    updated_at moves too (as Nova's last save before the destroy does): a
+    poller of changes-since sees the server deleted."""
+    stamp = now()
     with db.begin() as conn:
-        res = conn.execute(t.instances.update().where(t.instances.c.uuid == uuid)
-                           .where(t.instances.c.deleted == 0)
-                           .values(deleted=t.instances.c.id, deleted_at=now(),
-                                   terminated_at=now(), vm_state="deleted", task_state=None,
-                                   power_state=0))
+        if event is not None:
+            _action_event(conn, uuid, request_id, **event)
+        done = conn.execute(t.instances.update().where(t.instances.c.uuid == uuid)
+                            .where(t.instances.c.deleted == 0)
+                            .values(deleted=t.instances.c.id, deleted_at=stamp,
+                                    terminated_at=stamp, updated_at=stamp, vm_state="deleted",
+                                    task_state=None, power_state=0)).rowcount == 1
         conn.execute(t.instance_metadata.delete().where(t.instance_metadata.c.instance_uuid == uuid))
-    return res.rowcount > 0
+    return done
 
 
 _EXACT_FILTERS = ("project_id", "user_id", "host", "node", "vm_state", "task_state",
