@@ -111,7 +111,10 @@ setup(
         "keystonemiddleware>=10.0",
         "keystoneauth1>=5.0",
         "requests>=2.28",
-        "cheroot>=10.0",
+        # The embedded HTTP server: reads whole requests in its event loop,
+        # so slow and idle clients hold no worker thread.
+        "waitress>=3.0",
+        "oslo.middleware>=6.0",  # sizelimit: [oslo_middleware] max_request_body_size
         "cotyledon>=1.7",  # oslo.service's threading backend (no eventlet)
         "netaddr>=0.10",
         "PyYAML>=6.0",  # clouds.yaml written by the pytest plugin

@@ -5,7 +5,8 @@
   whole surface.
 * :class:`ServiceInjector` hands an app its cloud's services through the
   WSGI environ: paste-deployed apps hold no state of their own.
-* Paste filters for request ids and for noauth2 / keystone contexts.
+* Paste filters for request ids, for noauth2 / keystone contexts and for
+  the request body size limit (oslo.middleware's sizelimit).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import routes
 import webob
 import webob.dec
 import webob.exc
+from oslo_middleware import sizelimit
 
 from compute_core import context as ctx_mod
 
@@ -271,6 +273,25 @@ class KeystoneContextMiddleware:
         return req.get_response(self.app)
 
 
+def _built_on_first_request(build):
+    """A paste filter whose middleware is *build(app, conf)*, made on the
+    first request: paste builds the pipeline before the cloud's ConfigOpts
+    exists, and the request's environ carries it."""
+
+    def _filter(app):
+        holder = {}
+
+        def middleware(environ, start_response):
+            mw = holder.get("mw")
+            if mw is None:
+                mw = holder["mw"] = build(app, environ[SERVICES_KEY].conf)
+            return mw(environ, start_response)
+
+        return middleware
+
+    return _filter
+
+
 def keystone_authtoken_factory(global_conf, unavailable=None, **local_conf):
     """paste filter: keystonemiddleware's auth_token, configured from the
     cloud's own ConfigOpts (``[keystone_authtoken]``) found in the environ.
@@ -282,17 +303,12 @@ def keystone_authtoken_factory(global_conf, unavailable=None, **local_conf):
     """
     from keystonemiddleware import auth_token
 
-    def _filter(app):
-        holder = {}
+    def build(app, conf):
+        mw = auth_token.AuthProtocol(app, {"oslo_config_config": conf, **local_conf})
+        if unavailable is None:
+            return mw
 
-        def middleware(environ, start_response):
-            mw = holder.get("mw")
-            if mw is None:
-                services = environ[SERVICES_KEY]
-                mw = holder["mw"] = auth_token.AuthProtocol(
-                    app, {"oslo_config_config": services.conf, **local_conf})
-            if unavailable is None:
-                return mw(environ, start_response)
+        def guarded(environ, start_response):
             started = []
 
             def recording_start_response(*args):
@@ -311,6 +327,39 @@ def keystone_authtoken_factory(global_conf, unavailable=None, **local_conf):
                                    "token; see the service log.")
                 return resp(environ, start_response)
 
-        return middleware
+        return guarded
 
-    return _filter
+    return _built_on_first_request(build)
+
+
+class BodySizeLimiter(sizelimit.RequestBodySizeLimiter):
+    """oslo.middleware's request body size limit
+    (``[oslo_middleware] max_request_body_size``), answering its 413 with
+    *too_large(req, limit)*, the API's own fault.
+
+    A body of known length over the limit is refused before it is read. A
+    chunked one is read here, up to one byte past the limit, so the answer
+    does not depend on how a handler reads its body."""
+
+    def __init__(self, app, conf, too_large):
+        super().__init__(app, conf)
+        self.too_large = too_large
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        limit = self._conf_get("max_request_body_size")
+        if req.content_length is None and req.is_body_readable:
+            body = req.body_file_raw.read(limit + 1)
+            if len(body) > limit:
+                return self.too_large(req, limit)
+            if body:
+                req.body = body
+        try:
+            return super().__call__(req)
+        except webob.exc.HTTPRequestEntityTooLarge:
+            return self.too_large(req, limit)
+
+
+def body_size_limit_factory(too_large):
+    """paste filter: :class:`BodySizeLimiter` on the cloud's ConfigOpts."""
+    return _built_on_first_request(lambda app, conf: BodySizeLimiter(app, conf, too_large))

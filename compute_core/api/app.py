@@ -202,6 +202,15 @@ def keystone_context_factory(global_conf, **local_conf):
     return lambda app: wsgi.KeystoneContextMiddleware(app, unauthorized)
 
 
+def _too_large(req, limit):
+    return faults.fault_response(413, f"Request is too large: the body is over {limit} bytes.",
+                                 req.environ.get("openstack.request_id"))
+
+
+def sizelimit_factory(global_conf, **local_conf):
+    return wsgi.body_size_limit_factory(_too_large)
+
+
 def faultwrap_factory(global_conf, **local_conf):
     return faults.fault_wrapper
 

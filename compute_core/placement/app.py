@@ -70,7 +70,7 @@ def error_response(status: int, title: str, detail: str, code: str = "placement.
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
-           415: "Unsupported Media Type", 500: "Internal Server Error",
+           413: "Request Entity Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
 
@@ -169,6 +169,12 @@ def unauthorized(req):
 
 def noauth_factory(global_conf, **local_conf):
     return lambda app: wsgi.NoAuthMiddleware(app, unauthorized)
+
+
+def sizelimit_factory(global_conf, **local_conf):
+    return wsgi.body_size_limit_factory(
+        lambda req, limit: fault(req, 413, f"Request is too large: the body is over {limit} "
+                                 "bytes."))
 
 
 def authtoken_factory(global_conf, **local_conf):
