@@ -13,9 +13,12 @@ def _list_args(call):
     for name, key in (("minRam", "min_ram"), ("minDisk", "min_disk")):
         if name in q:
             try:
-                kwargs[key] = int(q[name])
+                value = int(q[name])
             except ValueError:
                 raise APIError(400, f"Invalid {name} filter [{q[name]}]") from None
+            # Sizes are INT columns: a bound beyond them (which the database
+            # driver cannot even send) means the same as the column's edge.
+            kwargs[key] = max(min(value, schemas.SQL_INT_MAX + 1), -schemas.SQL_INT_MAX - 1)
     if "is_public" in q:
         v = q["is_public"].lower()
         if v == "none":
