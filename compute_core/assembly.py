@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 
 from paste import deploy
 
@@ -21,7 +20,8 @@ from compute_core.conductor import recovery
 from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.db import api_db, cell_db
 from compute_core.db.cells import CellDatabases, discover_hosts
-from compute_core.db.engines import Database
+from compute_core.db.engines import Database, engine_options
+from compute_core.httpserver import WSGIServer
 from compute_core.image import load_image_backend
 from compute_core.network import load_network_backend
 from compute_core.placement import PlacementState
@@ -52,18 +52,23 @@ def find_paste_config(conf) -> str:
 
 
 def api_database(conf) -> Database:
-    return Database(conf.api_database.connection, conf.api_database.max_pool_size,
-                    conf.api_database.max_overflow)
+    return Database(conf.api_database.connection, **engine_options(conf.api_database))
 
 
 def cell_database(conf) -> Database:
-    return Database(conf.database.connection, conf.database.max_pool_size,
-                    conf.database.max_overflow)
+    return Database(conf.database.connection, **engine_options(conf.database))
 
 
 def placement_database(conf) -> Database:
-    return Database(conf.placement_database.connection, conf.placement_database.max_pool_size,
-                    conf.placement_database.max_overflow)
+    return Database(conf.placement_database.connection,
+                    **engine_options(conf.placement_database))
+
+
+def cell_databases(conf, api: Database, local: Database | None = None) -> CellDatabases:
+    """The cells' databases, opened with the [database] options (those the
+    cell's own services use); *local*, this service's own cell database,
+    serves its cell instead of a second pool on the same database."""
+    return CellDatabases(api, engine_options(conf.database), local=local)
 
 
 class APIServices:
@@ -72,7 +77,7 @@ class APIServices:
     def __init__(self, conf, transport, notification_transport=None, placement_client=None):
         self.conf = conf
         self.api_db = api_database(conf)
-        self.cells = CellDatabases(self.api_db)
+        self.cells = cell_databases(conf, self.api_db)
         self.transport = transport
         self.conductor_api = conductor_rpcapi.ConductorAPI(transport)
         self.compute_rpc = compute_rpcapi.ComputeAPI(transport)
@@ -112,38 +117,17 @@ def load_wsgi_app(conf, kind: str, services):
     return wsgi.ServiceInjector(app, services)
 
 
-class WSGIServer:
-    """A threaded HTTP server (cheroot) for one WSGI app; port 0 = any."""
-
-    def __init__(self, app, host, port, threads=16, name="wsgi"):
-        from cheroot import wsgi as cheroot_wsgi
-
-        # cheroot listens with a backlog of 5: a burst of clients opening
-        # connections at once overflows it, and the kernel resets some.
-        self.server = cheroot_wsgi.Server((host, port), app, numthreads=threads,
-                                          server_name=name, timeout=60,
-                                          request_queue_size=1024)
-        self.server.prepare()  # binds now, so the port is known
-        self.host, self.port = self.server.bind_addr[:2]
-        self._thread = threading.Thread(target=self._serve, name=f"{name}-server", daemon=True)
-
-    def _serve(self):
-        try:
-            self.server.serve()
-        except Exception:
-            LOG.exception("WSGI server stopped with an error")
-
-    @property
-    def url(self):
-        return f"http://{self.host}:{self.port}"
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self.server.stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+def api_server(conf, app, host, port, threads, name) -> WSGIServer:
+    """The HTTP server of one API, with [wsgi]'s connection limits and
+    timeouts. It refuses a body over ten times [oslo_middleware]
+    max_request_body_size itself, before reading it; a smaller one over the
+    limit reaches the API's sizelimit filter, which answers its own 413."""
+    return WSGIServer(app, host, port, threads, name,
+                      idle_timeout=conf.wsgi.idle_timeout,
+                      header_timeout=conf.wsgi.header_timeout,
+                      body_timeout=conf.wsgi.body_timeout,
+                      max_connections=conf.wsgi.max_connections,
+                      max_body_size=10 * conf.oslo_middleware.max_request_body_size)
 
 
 class ServiceBundle:
@@ -172,8 +156,8 @@ class ServiceBundle:
 def conductor_service(conf, transport, notification_transport=None, host=None,
                       placement_client=None) -> ServiceBundle:
     api = api_database(conf)
-    cells = CellDatabases(api)
     local = cell_database(conf)
+    cells = cell_databases(conf, api, local)
     placement = placement_client or PlacementClient(conf)
     network = load_network_backend(conf, api)
     notifier = rpc.Notifier(conf, notification_transport or transport, "compute-conductor")
@@ -202,8 +186,8 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
 
 def scheduler_service(conf, transport, host=None, placement_client=None) -> ServiceBundle:
     api = api_database(conf)
-    cells = CellDatabases(api)
     local = cell_database(conf)
+    cells = cell_databases(conf, api, local)
     placement = placement_client or PlacementClient(conf)
     manager = scheduler_manager.SchedulerManager(conf, cells, placement)
     host = host or conf.host

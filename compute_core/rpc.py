@@ -1,7 +1,9 @@
 """oslo.messaging plumbing: transports, servers, clients, notifications.
 
 Contexts travel as dicts and come back as :class:`RequestContext`. Servers
-use the threading executor (no eventlet).
+use oslo.messaging's threading executor: its choice when nothing is
+monkey-patched, and compute_core keeps eventlet out of the process (see
+``compute_core/__init__.py``).
 """
 from __future__ import annotations
 
@@ -200,7 +202,7 @@ def get_notification_transport(conf, url=None):
 def get_server(transport, topic, server, endpoints, pool_size=None):
     target = messaging.Target(topic=topic, server=server)
     return messaging.get_rpc_server(
-        transport, target, endpoints, executor="threading",
+        transport, target, endpoints,
         serializer=ContextSerializer(),
         access_policy=dispatcher.DefaultRPCAccessPolicy)
 

@@ -12,7 +12,7 @@ import uuid as uuidlib
 
 import sqlalchemy as sa
 
-from compute_core import exception, notifications
+from compute_core import exception, notifications, regex_filter
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
@@ -90,6 +90,39 @@ class ComputeAPI:
                 raise exception.QuotaExceeded(overs=resource, req=wanted[resource],
                                               used=used, allowed=limits[resource])
 
+    def _count_allowed(self, project_id, flavor, min_count, max_count, limits) -> int:
+        """How many servers of *flavor* to create: as many as the quota's
+        room allows up to *max_count* (and [api] max_instances_per_request),
+        counted once, as Nova does; QuotaExceeded, with Nova's details of
+        the whole request, when that is fewer than *min_count*."""
+        bound = self.s.conf.api.max_instances_per_request
+        if min_count > bound:
+            raise exception.Invalid(f"Invalid input for field/attribute min_count. Value: "
+                                    f"{min_count}. At most {bound} servers may be created "
+                                    f"by one request ([api] max_instances_per_request)")
+        allowed = min(max_count, bound)
+        per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
+        limited = [r for r in sorted(per_server)
+                   if limits.get(r) is not None and limits[r] >= 0]
+        if not limited:
+            return allowed
+        usage = self.quota_usage(project_id)
+        for resource in limited:
+            if per_server[resource] > 0:
+                room = max(limits[resource] - usage[resource], 0) // per_server[resource]
+                allowed = min(allowed, room)
+        if allowed >= min_count:
+            return allowed
+        overs = [r for r in limited
+                 if usage[r] + max_count * per_server[r] > limits[r]]
+        requested = {r: max_count * per_server[r] for r in per_server}
+        requested["instances"] = str(min_count) if min_count == max_count else \
+            f"{min_count}-{max_count}"
+        raise exception.QuotaExceeded(
+            overs=", ".join(overs), req=", ".join(str(requested[r]) for r in overs),
+            used=", ".join(str(usage[r]) for r in overs),
+            allowed=", ".join(str(limits[r]) for r in overs))
+
     def destination(self, host=None, node=None, db=None) -> dict:
         """The requested destination ``{"host", "node", "node_uuid"}`` of a
         compute host (by its mapping, or in the cell database *db* when
@@ -144,16 +177,7 @@ class ComputeAPI:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
         if image.get("size") and flavor["root_gb"] and image["size"] > flavor["root_gb"] * 1024 ** 3:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
-        # Take as many as quota allows between min_count and max_count.
-        count = max_count
-        while True:
-            try:
-                self._check_quota(ctxt.project_id, count, flavor, limits=limits)
-                break
-            except exception.QuotaExceeded:
-                if count <= min_count:
-                    raise
-                count -= 1
+        count = self._count_allowed(ctxt.project_id, flavor, min_count, max_count, limits)
         reservation_id = "r-" + uuidlib.uuid4().hex[:8]
         flavor_copy = api_db.instance_flavor(flavor)
         created = now()
@@ -648,12 +672,9 @@ def _build_matches(inst, filters) -> bool:
         want = want if isinstance(want, (list, tuple, set)) else [want]
         if inst["vm_state"] not in want:
             return False
-    if "name" in filters:
-        try:
-            if not re.search(filters["name"], inst.get("display_name") or ""):
-                return False
-        except re.error:
-            return False
+    if "name" in filters and not regex_filter.matches(filters["name"],
+                                                      inst.get("display_name")):
+        return False
     if "flavor_id" in filters and inst["flavor"]["flavorid"] != filters["flavor_id"]:
         return False
     return True

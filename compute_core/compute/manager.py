@@ -172,19 +172,20 @@ class ComputeManager:
         with self.locks(uuid):
             self.notifier.info(ctxt, "instance.delete.start",
                                notifications.instance_payload(instance))
-            self._event(ctxt, uuid, "compute_terminate_instance")
-            current = self.conductor.instance_get(ctxt, uuid) or instance
+            event = "compute_terminate_instance"
+            current = self.conductor.instance_get(
+                ctxt, uuid, event={"event": event, "host": self.host}) or instance
             try:
                 self.driver.destroy(ctxt, current, current.get("network_info") or {}, True)
             except Exception as exc:
                 LOG.warning("destroy of %s failed: %s", uuid, exc)
                 self._fault(ctxt, uuid, exc)
                 self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None})
-                self._event(ctxt, uuid, "compute_terminate_instance", "Error", exc, finish=True)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
                 return
             self.placement.delete_allocations(uuid)
-            self._event(ctxt, uuid, "compute_terminate_instance", "Success", finish=True)
-            self.conductor.instance_destroy(ctxt, uuid)
+            self.conductor.instance_destroy(ctxt, uuid, event={
+                "event": event, "result": "Success", "host": self.host, "finish": True})
             self.notifier.info(ctxt, "instance.delete.end",
                                notifications.instance_payload(dict(current, vm_state="deleted")))
 

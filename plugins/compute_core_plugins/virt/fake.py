@@ -82,6 +82,11 @@ class FakeDriver(ComputeDriver):
             json.dump({"instances": self.instances, "moving_out": self.moving_out}, f)
         os.replace(tmp, self._guests_file)
 
+    def set_host_size(self, vcpus=None, memory_mb=None, disk_gb=None):
+        for attr, value in (("vcpus", vcpus), ("memory_mb", memory_mb), ("disk_gb", disk_gb)):
+            if value is not None:
+                setattr(self, attr, value)
+
     # ---------------------------------------------------- fault injection
     def inject_fault(self, operation: str, instance_uuid: str | None = None,
                      count: int | None = None, message: str | None = None) -> None:

@@ -38,13 +38,13 @@ class FakeConductor:
         inst.update(values)
         return dict(inst) if return_instance else None
 
-    def instance_get(self, ctxt, uuid):
+    def instance_get(self, ctxt, uuid, event=None):
         return self.instances.get(uuid)
 
     def instance_fault_create(self, ctxt, uuid, code, message, details, host):
         self.faults.append((uuid, message))
 
-    def instance_destroy(self, ctxt, uuid):
+    def instance_destroy(self, ctxt, uuid, event=None):
         self.deleted[uuid] = dict(self.instances.pop(uuid), deleted=1)
         self.destroyed.append(uuid)
 
