@@ -23,6 +23,8 @@ class Operation:
     body: Any = None
     # {name: schema} of the query parameters, or a function of the microversion
     query: Any = None
+    # {name: schema} of path parameters whose values this operation limits
+    path: dict = field(default_factory=dict)
     required_query: tuple = ()
     min_version: str | None = None
     max_version: str | None = None

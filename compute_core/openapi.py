@@ -111,13 +111,14 @@ def _schema(value):
 
 def _parameters(api, path, op, version):
     out = [{"name": name, "in": "path", "required": True,
-            "schema": _PATH_SCHEMAS.get(name, {"type": "string", "minLength": 1})}
+            "schema": _schema(op.path.get(name) or _PATH_SCHEMAS.get(
+                name, {"type": "string", "minLength": 1}))}
            for name in _PATH_PARAM.findall(path)]
     header = f"{api.name} {api.text(version)}"
     out.append({"name": VERSION_HEADER, "in": "header",
-                "required": version != api.min,
+                "required": False,
                 "description": "The microversion this document describes (absent: the "
-                               "minimum)",
+                               "minimum, which the API then serves)",
                 "schema": {"type": "string", "enum": [header]}})
     for name, schema in (op.at(op.query, version) or {}).items():
         out.append({"name": name, "in": "query", "required": name in op.required_query,

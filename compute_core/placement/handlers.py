@@ -24,6 +24,11 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA
 RC_RE = re.compile(r"^[A-Z0-9_]+$")
 
 
+# A uuid in a body: checked by _uuid() (Placement accepts the hyphenless
+# form too), the format tells the OpenAPI document's readers.
+_UUID_STRING = {"type": "string", "format": "uuid"}
+
+
 def _json(data, status=200, headers=None):
     resp = webob.Response(status=status, content_type="application/json", charset="utf-8")
     resp.body = json.dumps(data).encode()
@@ -178,9 +183,9 @@ def list_providers(req, state, version):
 def _provider_schema(version, with_uuid=True):
     props = {"name": {"type": "string", "maxLength": 200, "minLength": 1}}
     if with_uuid:
-        props["uuid"] = {"type": "string"}
+        props["uuid"] = _UUID_STRING
     if version >= (1, 14):
-        props["parent_provider_uuid"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        props["parent_provider_uuid"] = {"anyOf": [_UUID_STRING, {"type": "null"}]}
     return {"type": "object", "properties": props, "required": ["name"],
             "additionalProperties": False}
 
@@ -434,7 +439,8 @@ def project_usages(req, state, version):
 
 # ------------------------------------------------------- resource classes
 
-_CUSTOM_RE = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
+_CUSTOM_NAME = {"type": "string", "pattern": "^CUSTOM_[A-Z0-9_]+$", "maxLength": 255}
+_CUSTOM_RE = re.compile(_CUSTOM_NAME["pattern"])
 
 
 def _rc_view(req, name):
@@ -489,7 +495,8 @@ def _rc_put_ok(version):
 
 @since((1, 2))
 @operation("putResourceClass", "Rename (before 1.7) or ensure a custom resource class",
-           ok=_rc_put_ok, errors=(404, 409), body=_rc_put_body, admin=True, links=_RC_LINKS)
+           ok=_rc_put_ok, errors=(404, 409), body=_rc_put_body, admin=True, links=_RC_LINKS,
+           path={"name": _CUSTOM_NAME})
 def put_resource_class(req, state, version, name):
     _admin(req)
     if version < (1, 7):
@@ -563,7 +570,7 @@ def get_trait(req, state, version, name):
 
 @since((1, 6))
 @operation("putTrait", "Create a custom trait", ok={201: None, 204: None}, admin=True,
-           links=_TRAIT_LINKS)
+           links=_TRAIT_LINKS, path={"name": _CUSTOM_NAME})
 def put_trait(req, state, version, name):
     _admin(req)
     if not _CUSTOM_RE.match(name) or len(name) > 255:
@@ -629,7 +636,7 @@ def delete_provider_traits(req, state, version, uuid):
 
 # -------------------------------------------------------------- aggregates
 
-_AGG_LIST = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+_AGG_LIST = {"type": "array", "items": _UUID_STRING, "uniqueItems": True}
 
 
 def _aggregates_schema(version):
@@ -712,7 +719,7 @@ def _legacy_alloc_schema(version):
         "allocations": {"type": "array", "minItems": 1, "items": {
             "type": "object",
             "properties": {"resource_provider": {
-                "type": "object", "properties": {"uuid": {"type": "string"}},
+                "type": "object", "properties": {"uuid": _UUID_STRING},
                 "required": ["uuid"], "additionalProperties": False},
                 "resources": _RESOURCES},
             "required": ["resource_provider", "resources"], "additionalProperties": False}},

@@ -92,7 +92,7 @@ def test_microversion_ranges():
     assert _op(late, "/traits", "get")["x-openstack-microversion"]["min"] == "1.6"
     header = next(p for p in _op(late, "/traits", "get")["parameters"]
                   if p["name"] == "OpenStack-API-Version")
-    assert header["schema"]["enum"] == ["placement 1.39"] and header["required"]
+    assert header["schema"]["enum"] == ["placement 1.39"] and not header["required"]
 
 
 def test_placement_create_provider_answer_changes_at_1_20():
