@@ -10,6 +10,7 @@ resource and version: the whole file takes about a minute on a loaded
 2-core machine.
 """
 import collections
+import os
 
 import hypothesis
 import pytest
@@ -24,7 +25,8 @@ from compute_core.testing import api_request, wait_for_server
 VERSIONS = [("compute", "2.1"), ("compute", "2.47"), ("compute", "2.79"),
             ("compute", "latest"), ("placement", "1.0"), ("placement", "1.20"),
             ("placement", "1.39")]
-EXAMPLES = 6  # per operation and version
+# per operation and version; a deeper run: COMPUTE_CORE_FUZZ_EXAMPLES=200
+EXAMPLES = int(os.environ.get("COMPUTE_CORE_FUZZ_EXAMPLES", "6"))
 SCENARIOS = 8  # stateful runs per resource family and version
 # The resources walked statefully: a create, then what its links lead to.
 FAMILIES = {
