@@ -15,13 +15,16 @@ def test_default_flavors(api):
     assert "extra_specs" in api("GET", "/flavors/1", version="2.61").json()["flavor"]
 
 
-def test_flavor_size_filters_of_any_integer(api):
+def test_flavor_filters_and_limits_of_any_integer(api):
     # found by the schemathesis run: a minimum past 64 bits was a 500 (the
     # database could not bind it)
     assert api("GET", f"/flavors?minDisk={10 ** 22}").json()["flavors"] == []
     assert api("GET", f"/flavors/detail?minRam={2 ** 31}").json()["flavors"] == []
     everything = api("GET", "/flavors").json()["flavors"]
     assert api("GET", f"/flavors?minRam=-{10 ** 30}").json()["flavors"] == everything
+    # found by the schemathesis run too: limit=0 failed making the next link
+    resp = api("GET", "/flavors/detail?limit=0")
+    assert resp.status_code == 200 and resp.json() == {"flavors": []}
     resp = api("GET", "/flavors?minRam=big")
     assert resp.status_code == 400 and "minRam" in resp.json()["badRequest"]["message"]
 

@@ -70,7 +70,7 @@ def _list(call, detail):
         raise APIError(400, f"Invalid input for query parameters limit. Value: {limit}.") from None
     page = flavors[:limit]
     body = {"flavors": [views.flavor_view(call.req, call.version, f, detail) for f in page]}
-    if len(page) == limit and len(flavors) > limit:
+    if page and len(page) == limit and len(flavors) > limit:
         body["flavors_links"] = [{"rel": "next", "href":
                                   f"{call.req.application_url}/flavors{'/detail' if detail else ''}"
                                   f"?limit={limit}&marker={page[-1]['flavorid']}"}]
