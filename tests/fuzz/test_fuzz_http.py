@@ -8,6 +8,7 @@ format of its port: ``{"<name>": {"code": N, "message": ...}}`` on compute,
 Bounded: MAX_EXAMPLES per test (a few seconds each).
 """
 import json
+import os
 import string
 
 import hypothesis
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from compute_core.api import faults
 
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 10 * int(os.environ.get("COMPUTE_CORE_FUZZ_EXAMPLES", "4"))
 SETTINGS = hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
                                derandomize=True, print_blob=False,
                                phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
