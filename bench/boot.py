@@ -33,6 +33,8 @@ logging.basicConfig(level=logging.ERROR)
 from compute_core import Cloud
 from compute_core.cmd.aio import settle_after_start
 big = {"vcpus": 100000, "memory_mb": 10 ** 9, "disk_gb": 10 ** 7}
+if len(sys.argv) > 3:
+    big = json.loads(sys.argv[3])
 overrides = {"quota.instances": -1, "quota.cores": -1, "quota.ram": -1, **json.loads(sys.argv[2])}
 with Cloud(hosts=int(sys.argv[1]), host_resources=big, overrides=overrides) as cloud:
     settle_after_start()  # as compute-aio does once started
@@ -42,23 +44,26 @@ with Cloud(hosts=int(sys.argv[1]), host_resources=big, overrides=overrides) as c
 
 
 class Tracker:
-    """Polls the server list for changes and wakes waiters on ACTIVE/ERROR."""
+    """Polls the server list for changes and wakes waiters once their
+    server reaches a status they wait for (ACTIVE or ERROR after a create,
+    DELETED after a delete: changes-since lists deleted servers too)."""
 
     def __init__(self, url, interval):
         self.url = url
         self.interval = interval
         self.session = requests.Session()
         self.session.headers["X-Auth-Token"] = "admin:admin"
-        self.events: dict[str, threading.Event] = {}
+        self.waiting: dict[str, tuple[tuple, threading.Event]] = {}
         self.status: dict[str, str] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def watch(self, sid):
+    def watch(self, sid, wanted=("ACTIVE", "ERROR")):
+        ev = threading.Event()
         with self.lock:
-            ev = self.events.setdefault(sid, threading.Event())
-            if self.status.get(sid) in ("ACTIVE", "ERROR"):
+            self.waiting[sid] = (wanted, ev)
+            if self.status.get(sid) in wanted:
                 ev.set()
         return ev
 
@@ -74,12 +79,96 @@ class Tracker:
             with self.lock:
                 for s in resp.json()["servers"]:
                     self.status[s["id"]] = s["status"]
-                    if s["status"] in ("ACTIVE", "ERROR") and s["id"] in self.events:
-                        self.events[s["id"]].set()
-                    elif s["status"] in ("ACTIVE", "ERROR"):
-                        self.events[s["id"]] = threading.Event()
-                        self.events[s["id"]].set()
+                    wanted, ev = self.waiting.get(s["id"], ((), None))
+                    if s["status"] in wanted:
+                        ev.set()
             time.sleep(self.interval)
+
+
+class Servers:
+    """Creates and deletes servers through the API (a session per thread)
+    and waits for them through one :class:`Tracker`."""
+
+    def __init__(self, url, poll_interval, flavor="1"):
+        self.url = url
+        self.flavor = flavor
+        self.local = threading.local()
+        self.image = self.session().get(
+            url + "/images", headers={"OpenStack-API-Version": "compute 2.1"}
+        ).json()["images"][0]["id"]
+        self.tracker = Tracker(url, poll_interval)
+        self.tracker.thread.start()
+
+    def session(self) -> requests.Session:
+        """This thread's HTTP session of the admin (2.37: networks "none")."""
+        if not hasattr(self.local, "s"):
+            self.local.s = requests.Session()
+            self.local.s.headers.update({"X-Auth-Token": "admin:admin",
+                                         "Content-Type": "application/json",
+                                         "OpenStack-API-Version": "compute 2.37"})
+        return self.local.s
+
+    def boot(self, name):
+        """(server id, final status, seconds from create to ACTIVE/ERROR)."""
+        t0 = time.perf_counter()
+        resp = self.session().post(self.url + "/servers", json={"server": {
+            "name": name, "imageRef": self.image, "flavorRef": self.flavor,
+            "networks": "none"}})
+        resp.raise_for_status()
+        sid = resp.json()["server"]["id"]
+        if not self.tracker.watch(sid).wait(120):
+            raise RuntimeError(f"{name} not ACTIVE after 120 s")
+        return sid, self.tracker.status.get(sid), time.perf_counter() - t0
+
+    def delete(self, sid):
+        """Seconds from the DELETE to the server listed as deleted (or, past
+        2 s, answered 404: code that leaves updated_at alone at the delete
+        is not listed by changes-since once the delete takes that long)."""
+        t0 = time.perf_counter()
+        done = self.tracker.watch(sid, ("DELETED",))
+        resp = self.session().delete(f"{self.url}/servers/{sid}")
+        if resp.status_code != 204:
+            raise RuntimeError(f"DELETE {sid}: {resp.status_code} {resp.text}")
+        if done.wait(2):
+            return time.perf_counter() - t0
+        while time.perf_counter() - t0 < 120:
+            if done.wait(0.5) or self.session().get(
+                    f"{self.url}/servers/{sid}").status_code == 404:
+                return time.perf_counter() - t0
+        raise RuntimeError(f"{sid} not gone after 120 s")
+
+    def close(self):
+        self.tracker.stop.set()
+        self.tracker.thread.join()
+
+
+def boot_and_delete(url, servers, concurrency, poll_interval, flavor="1", phase_hook=None):
+    """The workload of the distributed bench: *servers* creates with
+    *concurrency* in flight, each waited for until ACTIVE or ERROR, then
+    every server deleted the same way. *phase_hook(name)* is called as each
+    phase starts ("boot", "delete") and at the "end". Returns rates,
+    latencies and how many servers ended in ERROR."""
+    api = Servers(url, poll_interval, flavor)
+    hook = phase_hook or (lambda name: None)
+    try:
+        api.delete(api.boot("warmup")[0])
+        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+            hook("boot")
+            t0 = time.perf_counter()
+            booted = list(pool.map(lambda i: api.boot(f"b{i}"), range(servers)))
+            boot_s = time.perf_counter() - t0
+            hook("delete")
+            t0 = time.perf_counter()
+            deleted = list(pool.map(api.delete, [sid for sid, _, _ in booted]))
+            delete_s = time.perf_counter() - t0
+            hook("end")
+    finally:
+        api.close()
+    latencies = [lat for _, _, lat in booted]
+    return {"boot_rate": servers / boot_s, "delete_rate": servers / delete_s,
+            "boot_p50": pct(latencies, 50), "boot_p95": pct(latencies, 95),
+            "delete_p50": pct(deleted, 50),
+            "errors": sum(status == "ERROR" for _, status, _ in booted)}
 
 
 def pct(values, p):
@@ -110,32 +199,13 @@ def main():
 
 
 def run(url, args):
-    local = threading.local()
-
-    def session():
-        if not hasattr(local, "s"):
-            local.s = requests.Session()
-            local.s.headers.update({"X-Auth-Token": "admin:admin",
-                                    "Content-Type": "application/json",
-                                    "OpenStack-API-Version": "compute 2.37"})
-        return local.s
-
-    image = session().get(url + "/images", headers={"OpenStack-API-Version": "compute 2.1"}
-                          ).json()["images"][0]["id"]
-    tracker = Tracker(url, args.poll_interval)
-    tracker.thread.start()
+    api = Servers(url, args.poll_interval)
 
     def boot(name):
-        t0 = time.perf_counter()
-        resp = session().post(url + "/servers", json={"server": {
-            "name": name, "imageRef": image, "flavorRef": "1", "networks": "none"}})
-        resp.raise_for_status()
-        sid = resp.json()["server"]["id"]
-        if not tracker.watch(sid).wait(120):
-            raise RuntimeError(f"{name} not ACTIVE after 120 s")
-        if tracker.status.get(sid) != "ACTIVE":
-            raise RuntimeError(f"{name} ended {tracker.status.get(sid)}")
-        return time.perf_counter() - t0
+        sid, status, latency = api.boot(name)
+        if status != "ACTIVE":
+            raise RuntimeError(f"{name} ended {status}")
+        return latency
 
     boot("warmup")
     with concurrent.futures.ThreadPoolExecutor(args.concurrency) as pool:
@@ -151,12 +221,11 @@ def run(url, args):
     if args.list_servers > have:
         with concurrent.futures.ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(lambda i: boot(f"l{i}"), range(args.list_servers - have)))
-    tracker.stop.set()
-    tracker.thread.join()
+    api.close()
     times = []
     for _ in range(20):
         t0 = time.perf_counter()
-        resp = session().get(url + "/servers/detail", params={"limit": "1000"})
+        resp = api.session().get(url + "/servers/detail", params={"limit": "1000"})
         times.append(time.perf_counter() - t0)
         resp.raise_for_status()
     n = len(resp.json()["servers"])

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="Eventlet is deprecated")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("stevedore", "oslo_messaging", "oslo_service", "cheroot", "urllib3", "alembic"):
+    for noisy in ("stevedore", "oslo_messaging", "oslo_service", "waitress", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from compute_core.cloud import Cloud
 

@@ -77,8 +77,10 @@ def check_migrated(conf, *which: str) -> None:
         if not urls[name]:
             group = {"api": "api_database", "cell": "database"}.get(name, f"{name}_database")
             raise StartupError(f"[{group}] connection is not set")
-        database = Database(urls[name], max_retries=conf.database.max_retries,
-                            retry_interval=conf.database.retry_interval)
+        group = {"api": conf.api_database, "cell": conf.database,
+                 "placement": conf.placement_database}[name]
+        database = Database(urls[name], max_retries=group.max_retries,
+                            retry_interval=group.retry_interval)
         try:
             migration.check_current(database, name)
         finally:

@@ -1,4 +1,4 @@
-"""The conductor's RPC endpoint (target version 1.0)."""
+"""The conductor's RPC endpoint (target version 1.5, see rpcapi)."""
 from __future__ import annotations
 
 import logging
@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.4")
+    target = messaging.Target(version="1.6")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
                  notifier):
@@ -402,10 +402,17 @@ class ConductorManager:
         except exception.InstanceNotFound as exc:
             return {"error": "InstanceNotFound", "message": exc.message}
 
-    def instance_get(self, ctxt, instance_uuid):
+    def instance_get(self, ctxt, instance_uuid, event=None):
+        """The instance, or None; *event* (as instance_update's, RPC 1.5)
+        is recorded in the same call."""
+        def get(db):
+            instance = cell_db.get_instance(db, instance_uuid)
+            if event is not None:
+                cell_db.action_event(db, instance_uuid, ctxt.request_id, **event)
+            return instance
+
         try:
-            return self._in_cell(instance_uuid,
-                                 lambda db: cell_db.get_instance(db, instance_uuid))
+            return self._in_cell(instance_uuid, get)
         except exception.InstanceNotFound:
             return None
 
@@ -416,18 +423,30 @@ class ConductorManager:
         except exception.InstanceNotFound:
             pass
 
-    def instance_destroy(self, ctxt, instance_uuid):
-        """Finish a delete: the instance row, its addresses."""
+    def instance_destroy(self, ctxt, instance_uuid, event=None):
+        """Finish a delete: the instance row, its addresses; *event* (as
+        instance_update's, RPC 1.5) is recorded in the same transaction. As
+        in _in_cell, the row is looked for in this conductor's cell first: a
+        row that lost its mapping (an interrupted build) is deleted all the
+        same."""
+        def destroy(db):
+            if not cell_db.soft_delete_instance(db, instance_uuid, event, ctxt.request_id):
+                raise exception.InstanceNotFound(instance_id=instance_uuid)
+
         try:
-            _, db = self.cells.for_instance(instance_uuid)
-            if db is not None:
-                cell_db.soft_delete_instance(db, instance_uuid)
+            self._in_cell(instance_uuid, destroy)
         except exception.InstanceNotFound:
             pass
         self.network.deallocate_for_instance(instance_uuid)
 
     def instances_on_host(self, ctxt, host):
         return cell_db.list_instances(self.local_db, {"host": host}, with_faults=False)
+
+    def deleted_instances(self, ctxt, instance_uuids):
+        """The instances of this cell among *instance_uuids* that are
+        deleted (RPC 1.5)."""
+        return cell_db.list_instances(self.local_db, {"uuids": list(instance_uuids),
+                                                      "deleted": True}, with_faults=False)
 
     def service_update(self, ctxt, host, binary, topic):
         return cell_db.service_heartbeat(self.local_db, host, binary, topic)

@@ -10,11 +10,15 @@
       instead of the whole instance, for callers that keep their own copy)
 1.4 - migrate_server takes destination (a requested host) and same_host
       (whether the move may stay on its host)
+1.5 - instance_get and instance_destroy take an optional action event
+      (a delete's start and finish, one call each instead of two)
+1.6 - deleted_instances (the deleted instances among guests a compute host
+      still runs)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.4"
+VERSION = "1.6"
 
 
 class ConductorAPI:
@@ -78,18 +82,36 @@ class ConductorAPI:
                 return self.client.prepare(version="1.1").call(ctxt, "instance_update", **kwargs)
         return self._cctx().call(ctxt, "instance_update", **kwargs)
 
-    def instance_get(self, ctxt, instance_uuid):
-        return self._cctx().call(ctxt, "instance_get", instance_uuid=instance_uuid)
+    def _with_event(self, ctxt, method, instance_uuid, event):
+        """Call *method* with *event* (1.5); an older conductor gets the
+        event in a call of its own first."""
+        if event is not None and self.client.can_send_version("1.5"):
+            return self.client.prepare(version="1.5").call(
+                ctxt, method, instance_uuid=instance_uuid, event=event)
+        if event is not None:
+            self.action_event(ctxt, instance_uuid, **event)
+        return self._cctx().call(ctxt, method, instance_uuid=instance_uuid)
+
+    def instance_get(self, ctxt, instance_uuid, event=None):
+        return self._with_event(ctxt, "instance_get", instance_uuid, event)
 
     def instance_fault_create(self, ctxt, instance_uuid, code, message, details, host):
         return self._cctx().call(ctxt, "instance_fault_create", instance_uuid=instance_uuid,
                                  code=code, message=message, details=details, host=host)
 
-    def instance_destroy(self, ctxt, instance_uuid):
-        return self._cctx().call(ctxt, "instance_destroy", instance_uuid=instance_uuid)
+    def instance_destroy(self, ctxt, instance_uuid, event=None):
+        return self._with_event(ctxt, "instance_destroy", instance_uuid, event)
 
     def instances_on_host(self, ctxt, host):
         return self._cctx().call(ctxt, "instances_on_host", host=host)
+
+    def deleted_instances(self, ctxt, instance_uuids):
+        """The deleted instances among *instance_uuids* ([] from a conductor
+        older than 1.6, which cannot tell)."""
+        if not self.client.can_send_version("1.6"):
+            return []
+        return self.client.prepare(version="1.6").call(ctxt, "deleted_instances",
+                                                       instance_uuids=instance_uuids)
 
     def service_update(self, ctxt, host, binary, topic):
         return self._cctx().call(ctxt, "service_update", host=host, binary=binary, topic=topic)

@@ -14,8 +14,16 @@ CELL0_UUID = api_db.CELL0_UUID
 
 
 class CellDatabases:
-    def __init__(self, api: Database):
+    """*options*: the :class:`Database` keyword arguments each cell database
+    is opened with (see ``engines.engine_options``); *local*: a database its
+    owner already has open (its own cell's), used for the cell whose URL it
+    is and left to the owner to close."""
+
+    def __init__(self, api: Database, options: dict | None = None,
+                 local: Database | None = None):
         self.api = api
+        self.options = dict(options or {})
+        self.local = local
         self._lock = threading.Lock()
         self._dbs: dict[str, Database] = {}
         self._cells: dict[str, dict] = {}
@@ -43,7 +51,11 @@ class CellDatabases:
         with self._lock:
             db = self._dbs.get(cell_uuid)
             if db is None:
-                db = self._dbs[cell_uuid] = Database(url)
+                if self.local is not None and self.local.url == url:
+                    db = self.local
+                else:
+                    db = Database(url, **self.options)
+                self._dbs[cell_uuid] = db
         return db
 
     def cells(self, include_cell0=True, include_disabled=True) -> list[dict]:
@@ -69,7 +81,8 @@ class CellDatabases:
         with self._lock:
             dbs, self._dbs = list(self._dbs.values()), {}
         for db in dbs:
-            db.dispose()
+            if db is not self.local:
+                db.dispose()
 
 
 def cell0_url(connection: str) -> str:

@@ -7,8 +7,13 @@ process never share an engine.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
+import logging
 import os
+import ssl
 import threading
+import time
 import weakref
 
 import sqlalchemy as sa
@@ -17,13 +22,51 @@ from oslo_db.sqlalchemy import enginefacade
 
 from compute_core import exception
 
+LOG = logging.getLogger(__name__)
+
+# Pool defaults of a server database (MySQL, PostgreSQL) for a service that
+# serves many requests at once: as many kept connections as a WSGI server
+# has threads and a few more, so 20 requests in flight reuse connections
+# instead of opening and closing one each (oslo.db's 5 kept connections
+# churned 3.6 connections per server booted and deleted).
+DEFAULT_POOL_SIZE = 20
+DEFAULT_MAX_OVERFLOW = 50
+DEFAULT_POOL_TIMEOUT = 30
+DEFAULT_RECYCLE_TIME = 3600
+# oslo.db's: a service may start before its database.
+DEFAULT_MAX_RETRIES = 10
+DEFAULT_RETRY_INTERVAL = 10
+
+# The options of a [database]-like group that a Database takes.
+ENGINE_OPTIONS = ("max_pool_size", "max_overflow", "pool_timeout", "connection_recycle_time",
+                  "max_retries", "retry_interval", "connection_parameters")
+
+
+def engine_options(group) -> dict:
+    """:class:`Database` keyword arguments from a config group such as
+    ``conf.database`` or ``conf.api_database`` (options it lacks are left
+    to the defaults)."""
+    options = {}
+    for name in ENGINE_OPTIONS:
+        try:
+            options[name] = getattr(group, name)
+        except AttributeError:  # oslo.config's NoSuchOptError is one
+            continue
+    return options
+
 
 class Database:
-    """One database: its engine (through oslo.db) and connection helpers."""
+    """One database: its engine (through oslo.db) and connection helpers.
+
+    ``connections_opened`` counts the connections the engine opened (each
+    one is logged at debug level): with a pool that fits the load it stays
+    near the pool size however many transactions run."""
 
     def __init__(self, url: str, max_pool_size: int | None = None,
                  max_overflow: int | None = None, max_retries: int | None = None,
-                 retry_interval: int | None = None):
+                 retry_interval: int | None = None, pool_timeout: int | None = None,
+                 connection_recycle_time: int | None = None,
+                 connection_parameters: str | None = None):
         if not url:
             raise exception.ConfigError("no database connection URL configured")
         self.url = url
@@ -42,18 +85,36 @@ class Database:
         # thread_checkin=False: oslo.db would otherwise time.sleep(0) at every
         # connection check-in so eventlet greenthreads get a turn; with real
         # threads that only forces a GIL hand-off per query.
-        kwargs = {"connection": url, "sqlite_fk": True, "thread_checkin": False}
-        # oslo.db's default (10 tries, 10 s apart) suits a service starting
-        # before its database; a command line tool passes max_retries=1.
-        if max_retries is not None:
-            kwargs["max_retries"] = max_retries
-        if retry_interval is not None:
-            kwargs["retry_interval"] = retry_interval
+        # max_retries=0: oslo.db would connect once before our connect hooks
+        # are in; the engine property makes that first connection itself.
+        kwargs = {"connection": url, "sqlite_fk": True, "thread_checkin": False,
+                  "max_retries": 0}
+        if connection_parameters:
+            kwargs["connection_parameters"] = connection_parameters
+            parsed = parsed.update_query_string(connection_parameters, append=True)
+        # The default (10 tries, 10 s apart) suits a service starting before
+        # its database; a command line tool passes max_retries=1.
+        self._retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+        self._retry_interval = (DEFAULT_RETRY_INTERVAL if retry_interval is None
+                                else retry_interval)
         if self.backend != "sqlite":
-            kwargs.update(max_pool_size=max_pool_size or 5, max_overflow=max_overflow or 50,
-                          pool_timeout=30, connection_recycle_time=3600)
-
+            kwargs.update(
+                max_pool_size=DEFAULT_POOL_SIZE if max_pool_size is None else max_pool_size,
+                max_overflow=DEFAULT_MAX_OVERFLOW if max_overflow is None else max_overflow,
+                pool_timeout=DEFAULT_POOL_TIMEOUT if pool_timeout is None else pool_timeout,
+                connection_recycle_time=(DEFAULT_RECYCLE_TIME if connection_recycle_time is None
+                                         else connection_recycle_time))
+        self.pool_options = {k: kwargs[k] for k in ("max_pool_size", "max_overflow",
+                                                    "pool_timeout", "connection_recycle_time")
+                             if k in kwargs}
         self._tc.configure(**kwargs)
+        # (The driver from the name as written: loading the dialect for an
+        # unknown one fails, which the engine property reports.)
+        self._tls = (mysql_tls_options(parsed.query)
+                     if parsed.drivername == "mysql+pymysql" else None)
+        self._tc.append_on_engine_create(self._install_connect_hooks)
+        self._opened = itertools.count(1)
+        self.connections_opened = 0
         self._engine = None
         # The read connection this thread holds, if any (see connect()).
         self._reading = threading.local()
@@ -62,7 +123,9 @@ class Database:
     def engine(self) -> sa.engine.Engine:
         if self._engine is None:
             try:
-                self._engine = self._tc.writer.get_engine()
+                engine = self._tc.writer.get_engine()
+                _first_connect(engine, self._retries, self._retry_interval, self.safe_url)
+                self._engine = engine
             except db_exc.DBError as exc:
                 raise exception.ConfigError(
                     f"cannot connect to database {self.safe_url}: "
@@ -76,6 +139,22 @@ class Database:
                 self._engine.dispose()
                 _keep_sqlite_connections(self._engine)
         return self._engine
+
+    def _install_connect_hooks(self, engine) -> None:
+        sa.event.listen(engine, "connect", self._count_connection)
+        if self._tls is not None:
+            sa.event.listen(engine, "do_connect", self._tls.connect_args)
+        if self.backend != "sqlite" and getattr(engine.pool, "_pre_ping", False):
+            # oslo.db pings the server at every checkout: a round trip per
+            # transaction, most of them on a connection returned a moment
+            # ago. Ping only one that sat idle (see _ping_if_idle).
+            engine.pool._pre_ping = False
+            sa.event.listen(engine, "checkin", _stamp_checkin)
+            sa.event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
+
+    def _count_connection(self, _dbapi_conn, _record) -> None:
+        self.connections_opened = n = next(self._opened)
+        LOG.debug("database %s: connection %d opened", self.safe_url, n)
 
     @property
     def safe_url(self) -> str:
@@ -132,6 +211,10 @@ class Database:
                 self._reading.conn = None
 
     def dispose(self) -> None:
+        if self._engine is not None and self.backend != "sqlite":
+            LOG.info("database %s: %d connections opened in all (pool %s)", self.safe_url,
+                     self.connections_opened,
+                     ", ".join(f"{k}={v}" for k, v in self.pool_options.items()))
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -139,6 +222,115 @@ class Database:
             self._tc.dispose_pool()
         except Exception:
             pass
+
+
+# A pooled connection idle for longer than this is pinged before use; one
+# used more recently is taken as alive (a server restart in between fails
+# that one transaction, and the pool then drops all its connections).
+IDLE_PING_SECONDS = 10.0
+
+
+def _stamp_checkin(_dbapi_conn, record) -> None:
+    record.info["returned_at"] = time.monotonic()
+
+
+def _ping_if_idle(dialect, dbapi_conn, record, _proxy) -> None:
+    returned = record.info.get("returned_at")
+    if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_conn)
+    except Exception as exc:
+        if dialect.is_disconnect(exc, dbapi_conn, None):
+            # The pool opens a new connection instead (and tries again).
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        raise
+
+
+def _first_connect(engine, max_retries: int, retry_interval: float, what: str) -> None:
+    """Connect once, *max_retries* times at most (-1: until it works), so a
+    service may start before its database."""
+    for attempt in itertools.count(1):
+        try:
+            engine.connect().close()
+            return
+        except db_exc.DBConnectionError:
+            if max_retries != -1 and attempt >= max_retries:
+                raise
+            LOG.warning("database %s unreachable; trying again in %s s", what, retry_interval)
+            time.sleep(retry_interval)
+
+
+# The URL query keys (and [database] connection_parameters) that ask
+# PyMySQL for TLS: SQLAlchemy gathers the first six into an "ssl" dict,
+# PyMySQL takes the others as they are.
+_SSL_DICT_KEYS = ("ssl_ca", "ssl_cert", "ssl_key", "ssl_capath", "ssl_cipher",
+                  "ssl_check_hostname")
+_SSL_KWARGS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_key_password")
+
+
+def mysql_tls_options(query) -> "MySQLTLS":
+    """TLS for PyMySQL as the URL's query asks: off unless it names a
+    certificate, key, CA or check (PyMySQL would otherwise try TLS with
+    every connection, building a context and loading the CA bundle each
+    time); when asked, one SSL context built for all connections."""
+    def true(value):
+        value = value[-1] if isinstance(value, tuple) else value
+        return str(value).lower() in ("1", "true", "yes", "on")
+
+    wanted = any(k in query for k in _SSL_DICT_KEYS + _SSL_KWARGS)
+    if "ssl_disabled" in query and true(query["ssl_disabled"]):
+        wanted = False
+    return MySQLTLS(wanted, true)
+
+
+class MySQLTLS:
+    """The do_connect hook that turns TLS off or hands PyMySQL one shared
+    SSL context (built at the first connection)."""
+
+    def __init__(self, enabled: bool, parse_bool):
+        self.enabled = enabled
+        self._bool = parse_bool
+        self._context = None
+        self._lock = threading.Lock()
+        self.contexts_built = 0
+
+    def connect_args(self, _dialect, _conn_rec, _cargs, cparams) -> None:
+        if not self.enabled:
+            for key in ("ssl", *_SSL_KWARGS):
+                cparams.pop(key, None)
+            cparams["ssl_disabled"] = True
+            return
+        settings = dict(cparams.pop("ssl", None) or {})
+        for key in _SSL_KWARGS:
+            if key in cparams:
+                settings[key[4:]] = cparams.pop(key)
+        cparams.pop("ssl_disabled", None)
+        cparams["ssl"] = self.context(settings)
+
+    def context(self, settings: dict) -> ssl.SSLContext:
+        with self._lock:
+            if self._context is None:
+                self._context = self._build(settings)
+                self.contexts_built += 1
+            return self._context
+
+    def _build(self, settings: dict) -> ssl.SSLContext:
+        ca, capath = settings.get("ca"), settings.get("capath")
+        ctx = ssl.create_default_context(cafile=ca, capath=capath)
+        verify = bool(ca or capath)
+        if "verify_cert" in settings:
+            verify = self._bool(settings["verify_cert"])
+        check_host = verify and self._bool(settings.get(
+            "check_hostname", settings.get("verify_identity", verify)))
+        ctx.check_hostname = check_host
+        ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+        if settings.get("cert"):
+            ctx.load_cert_chain(settings["cert"], keyfile=settings.get("key"),
+                                password=settings.get("key_password"))
+        if settings.get("cipher"):
+            ctx.set_ciphers(settings["cipher"])
+        return ctx
 
 
 def _keep_sqlite_connections(engine):

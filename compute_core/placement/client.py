@@ -16,6 +16,11 @@ from compute_core import exception
 
 LOG = logging.getLogger(__name__)
 VERSION = "1.39"
+# Requests that may be sent again when the connection dropped under them
+# (a kept-alive connection the server had closed: RemoteDisconnected), and
+# how many times in all one is sent.
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+SEND_ATTEMPTS = 3
 
 
 class PlacementAPIError(exception.ComputeCoreError):
@@ -37,6 +42,32 @@ class LocalResponse:
 
     def json(self):
         return jsonlib.loads(self.content)
+
+
+class ClaimRefused:
+    """A claim placement answered with 409: false in a test, with the
+    reason. ``raced`` when it lost a race (a provider or consumer
+    generation moved: "placement.concurrent_update"), which fresh allocation
+    candidates may win, rather than a lack of room."""
+
+    def __init__(self, status: int, body: str):
+        self.status = status
+        self.body = body
+        try:
+            errors = jsonlib.loads(body).get("errors") or [{}]
+            self.code = errors[0].get("code")
+        except (ValueError, AttributeError):
+            self.code = None
+
+    @property
+    def raced(self) -> bool:
+        return self.code == "placement.concurrent_update"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self):
+        return f"ClaimRefused({self.status}, {self.code!r})"
 
 
 class PlacementClient:
@@ -79,6 +110,15 @@ class PlacementClient:
         sess = getattr(self._local, "session", None)
         if sess is None:
             sess = requests.Session()
+            # What the environment says for the endpoint (proxies, CA
+            # bundle), read once: requests reads it again for every request
+            # otherwise, a sixth of the scheduler's CPU under load.
+            settings = sess.merge_environment_settings(self.endpoint, {}, None, None, None)
+            sess.trust_env = False
+            sess.proxies.update(settings["proxies"])
+            sess.verify = settings["verify"]
+            if settings["cert"] is not None:
+                sess.cert = settings["cert"]
             self._local.session = sess
             with self._lock:
                 self._sessions.append(sess)
@@ -92,13 +132,21 @@ class PlacementClient:
             headers["X-Auth-Token"] = self._keystone().get_token()
         if self._app is not None:
             return self._local_request(method, path, json, params, headers)
-        try:
-            resp = self._session().request(method, self.endpoint + path, json=json,
-                                           params=params, headers=headers,
-                                           timeout=self.conf.placement.timeout)
-        except requests.RequestException as exc:
-            raise PlacementAPIError(reason=f"{method} {path}: {exc}") from None
-        return resp
+        attempts = SEND_ATTEMPTS if method.upper() in IDEMPOTENT else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._session().request(method, self.endpoint + path, json=json,
+                                               params=params, headers=headers,
+                                               timeout=self.conf.placement.timeout)
+            except requests.ConnectionError as exc:
+                # A read timeout is no ConnectionError: the request may be
+                # running still, and is not sent twice.
+                if attempt == attempts:
+                    raise PlacementAPIError(reason=f"{method} {path}: {exc}") from None
+                LOG.info("placement %s %s: connection lost (%s); sending it again",
+                         method, path, exc)
+            except requests.RequestException as exc:
+                raise PlacementAPIError(reason=f"{method} {path}: {exc}") from None
 
     def _local_request(self, method, path, json, params, headers):
         if params:
@@ -140,8 +188,9 @@ class PlacementClient:
         return body["allocation_requests"], body["provider_summaries"]
 
     def claim(self, consumer_uuid, allocation_request: dict, project_id, user_id,
-              consumer_generation=None, consumer_type="INSTANCE") -> bool:
-        """PUT the allocations; False on a conflict (capacity or generation)."""
+              consumer_generation=None, consumer_type="INSTANCE"):
+        """PUT the allocations: True, or a :class:`ClaimRefused` (false) on a
+        conflict (capacity or generation)."""
         body = {"allocations": allocation_request["allocations"], "project_id": project_id,
                 "user_id": user_id, "consumer_generation": consumer_generation,
                 "consumer_type": consumer_type}
@@ -150,7 +199,7 @@ class PlacementClient:
             return True
         if resp.status_code == 409:
             LOG.info("claim for %s refused: %s", consumer_uuid, resp.text)
-            return False
+            return ClaimRefused(resp.status_code, resp.text)
         raise PlacementAPIError(reason=f"claim failed: {resp.status_code} {resp.text}")
 
     def get_allocations(self, consumer_uuid) -> dict:

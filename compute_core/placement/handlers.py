@@ -31,7 +31,7 @@ _UUID_STRING = {"type": "string", "format": "uuid"}
 
 def _json(data, status=200, headers=None):
     resp = webob.Response(status=status, content_type="application/json", charset="utf-8")
-    resp.body = json.dumps(data).encode()
+    resp.body = json.dumps(data, allow_nan=False).encode()
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
@@ -63,8 +63,11 @@ def _body(req, schema):
         raise e
     try:
         data = wsgi.json_body(req)
-    except ValueError as exc:
-        raise BadRequest(f"Malformed JSON: {exc}") from None
+    except wsgi.BadJSON as exc:
+        if exc.field:
+            raise BadRequest(f"JSON does not validate: {exc.reason} (at {exc.field})") \
+                from None
+        raise BadRequest(f"Malformed JSON: {exc.reason}") from None
     try:
         validation.validator_for(schema).validate(data)
     except jsonschema.ValidationError as exc:

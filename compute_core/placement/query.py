@@ -19,6 +19,8 @@ NAME_RE = re.compile(r"^[A-Z0-9_]+$")
 SUFFIX_NUMERIC = r"[1-9][0-9]*"
 SUFFIX_STRING = r"[a-zA-Z0-9_-]{1,64}"
 GROUP_KEYS = ("resources", "required", "member_of", "in_tree")
+# An allocation's amount is an INT column, as an inventory's total is.
+MAX_AMOUNT = 0x7FFFFFFF
 
 BAD_VALUE = "placement.query.bad_value"
 MISSING_VALUE = "placement.query.missing_value"
@@ -70,6 +72,9 @@ def resources(value, rc_cache, key="resources") -> dict:
                       f"amount. Got: {amount}.") from None
         if n < 1:
             raise bad(f"Requested resource {name} in {key} requires amount >= 1. Got: {n}.")
+        if n > MAX_AMOUNT:
+            raise bad(f"Requested resource {name} in {key} requires amount <= {MAX_AMOUNT} "
+                      f"(no allocation can be larger). Got: {n}.")
         if name in out:
             raise bad(f"Resource class {name} appears more than once in {key}.")
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 
 import oslo_messaging as messaging
 
@@ -23,23 +24,15 @@ LOG = logging.getLogger(__name__)
 
 
 def load_filters(conf) -> list:
-    out = []
-    for name, cls in plugins.load_many(plugins.FILTERS, conf.filter_scheduler.enabled_filters):
-        if not (isinstance(cls, type) and issubclass(cls, filters_mod.BaseHostFilter)):
-            raise exception.PluginLoadError(
-                f"plugin {name!r} of group {plugins.FILTERS} is not a BaseHostFilter")
-        out.append(cls(conf))
-    return out
+    return plugins.load_plugins(plugins.FILTERS, conf.filter_scheduler.enabled_filters,
+                                filters_mod.BaseHostFilter, conf)
 
 
 def load_weighers(conf) -> list:
-    out = []
-    for name, cls in plugins.load_many(plugins.WEIGHERS, conf.filter_scheduler.weighers):
-        if not (isinstance(cls, type) and issubclass(cls, weights_mod.BaseHostWeigher)):
-            raise exception.PluginLoadError(
-                f"plugin {name!r} of group {plugins.WEIGHERS} is not a BaseHostWeigher")
-        out.append(cls(conf))
-    return out
+    """The weighers named in ``[filter_scheduler] weighers``; ``all`` means
+    the in-tree ones (a third-party weigher runs only when named)."""
+    return plugins.load_plugins(plugins.WEIGHERS, conf.filter_scheduler.weighers,
+                                weights_mod.BaseHostWeigher, conf)
 
 
 class FilterScheduler:
@@ -110,7 +103,24 @@ class FilterScheduler:
             weighed.insert(0, weighed.pop(i))
         return weighed
 
+    # Rounds of (allocation candidates, claims) one request gets when its
+    # claims lose races (placement's 409 "placement.concurrent_update"),
+    # rather than a lack of room.
+    CLAIM_ROUNDS = 4
+
     def select(self, ctxt, spec: RequestSpec, instance_uuids, return_alternates=True):
+        for round_ in range(1, self.CLAIM_ROUNDS + 1):
+            try:
+                return self._select_once(spec, instance_uuids, return_alternates)
+            except _ClaimsRaced as exc:
+                if round_ == self.CLAIM_ROUNDS:
+                    raise exception.NoValidHost(reason=exc.reason) from None
+                LOG.info("claims for %s lost %d races (round %d): asking placement for "
+                         "fresh allocation candidates", instance_uuids, exc.races, round_)
+                # A short random pause, so the claims that raced do not meet again.
+                time.sleep(self._random.uniform(0, 0.02 * round_))
+
+    def _select_once(self, spec: RequestSpec, instance_uuids, return_alternates):
         resources = spec.resources()
         dest = spec.destination()
         alloc_reqs, summaries = self.placement.allocation_candidates(
@@ -134,17 +144,23 @@ class FilterScheduler:
             spec.instance_uuid = uuid
             weighed = self._pick(self.filter_and_weigh(states, spec, index, forced, once))
             chosen = None
+            races = 0
             for state in weighed:
                 ar = by_provider.get(state.uuid)
                 if ar is None:
                     continue
-                if uuid is None or self.placement.claim(uuid, ar, spec.project_id, spec.user_id):
+                claim = uuid is None or self.placement.claim(uuid, ar, spec.project_id,
+                                                             spec.user_id)
+                if claim:
                     chosen = state
                     break
+                races += bool(getattr(claim, "raced", False))
             if chosen is None:
                 for done in claimed:
                     self.placement.delete_allocations(done)
-                raise exception.NoValidHost(reason="There are not enough hosts available.")
+                reason = "There are not enough hosts available."
+                raise _ClaimsRaced(races, reason) if races else \
+                    exception.NoValidHost(reason=reason)
             if uuid:
                 claimed.append(uuid)
             chosen.consume(spec)
@@ -164,6 +180,15 @@ class FilterScheduler:
         return {"service_host": state.host, "nodename": state.nodename,
                 "compute_node_uuid": state.uuid, "cell_uuid": state.cell_uuid,
                 "allocation_request": alloc_req, "allocation_request_version": "1.39"}
+
+
+class _ClaimsRaced(exception.NoValidHost):
+    """No host took the claim, and some refused it only for a lost race."""
+
+    def __init__(self, races: int, reason: str):
+        super().__init__(reason=reason)
+        self.reason = reason
+        self.races = races
 
 
 class SchedulerManager:

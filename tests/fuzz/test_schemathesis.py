@@ -48,40 +48,11 @@ SETTINGS = dict(deadline=None, database=None, derandomize=True, print_blob=False
                 suppress_health_check=list(hypothesis.HealthCheck))
 
 
-def _input_exclusions(case):
-    """EXCLUSION (branch `input`, issue 22 item 1): inputs of the issue's list
-    that answer 500 until main has that branch's fixes (the flavor numbers,
-    ``security_groups: [{}]``, min/max_count); remove this function (and its
-    call) after merging it."""
-    server = case.body.get("server") if isinstance(case.body, dict) else None
-    if case.operation.label == "POST /servers" and isinstance(server, dict):
-        groups = server.get("security_groups")
-        if isinstance(groups, list):
-            server["security_groups"] = [g for g in groups
-                                         if not isinstance(g, dict) or "name" in g]
-        for key in ("min_count", "max_count"):
-            server.pop(key, None)
-    flavor = case.body.get("flavor") if isinstance(case.body, dict) else None
-    if case.operation.label != "POST /flavors" or not isinstance(flavor, dict):
-        return
-    if isinstance(flavor.get("rxtx_factor"), str):
-        flavor.pop("rxtx_factor")
-    for key in ("ram", "vcpus", "disk", "swap", "OS-FLV-EXT-DATA:ephemeral"):
-        value = flavor.get(key)
-        try:
-            too_big = not isinstance(value, bool) and abs(int(value)) >= 2 ** 63
-        except (TypeError, ValueError, OverflowError):
-            continue
-        if too_big:
-            flavor[key] = 1
-
-
 def _steer(cloud, image_id, version):
     """map_case hook: make most valid-by-schema creates succeed (a server
     with a real image and flavor, a provider without a random parent), so
     the links after them are walked."""
     def map_case(context, case):
-        _input_exclusions(case)
         if not isinstance(case.body, dict) or case.meta is None or \
                 case.meta.generation.mode != GenerationMode.POSITIVE:
             return case  # an invalid body stays as generated
@@ -192,9 +163,6 @@ def test_schemathesis(fuzz_cloud, fuzz_image_id, api, version):
     # the run reached the operations: some answers were successes
     assert any(200 <= status < 300 for (_, status) in calls), calls
     assert sum(n for (label, _), n in calls.items() if label.startswith("stateful ")) >= 20, calls
-    # ... and walked links from a created resource to a successful next call
-    followed = ("GET /servers/{server_id}", "DELETE /servers/{server_id}",
-                "POST /servers/{server_id}/action") if api == "compute" else (
-        "GET /resource_providers/{uuid}", "DELETE /resource_providers/{uuid}")
-    assert any(calls[("stateful " + label, status)] for label in followed
-               for status in (200, 202, 204)), calls
+    # ... and walked links from a created resource to a successful call on it
+    assert any(label.startswith("stateful ") and "{" in label and 200 <= status < 300
+               for (label, status) in calls), calls

@@ -7,7 +7,11 @@ reason when MariaDB or RabbitMQ cannot be reached.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import socket
 import textwrap
+import threading
 import time
 
 import pytest
@@ -30,6 +34,10 @@ ADMIN = {"X-Auth-Token": "admin:admin", "Accept": "application/json",
 PLACEMENT = {"X-Auth-Token": "admin:admin", "Accept": "application/json",
              "OpenStack-API-Version": "placement 1.39"}
 HOSTS = ("dhost1", "dhost2")
+# Stopped in this order, each group's members at once: the computes go
+# before the conductor they heartbeat through.
+STOP_STAGES = [["compute-api", *(f"compute-{h}" for h in HOSTS)], ["scheduler", "conductor"],
+               ["placement-api"]]
 
 
 def wait_until(what: str, check, timeout: float = 60.0, interval: float = 0.25):
@@ -44,17 +52,17 @@ def wait_until(what: str, check, timeout: float = 60.0, interval: float = 0.25):
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
-@pytest.fixture
-def backends(tmp_path):
-    """Reachable MariaDB and RabbitMQ, with databases and a transport URL
-    that belong to this run only; all removed afterwards."""
-    for reason in (mariadb_unreachable_reason(), rabbitmq_unreachable_reason()):
-        if reason:
-            print(f"\nskipping the distributed test: {reason}")
-            pytest.skip(reason)
+def backends_unreachable_reason() -> str | None:
+    return mariadb_unreachable_reason() or rabbitmq_unreachable_reason()
+
+
+@contextlib.contextmanager
+def distributed_backends(prefix="cc_dist"):
+    """Databases (api, cell1, its cell0, placement) and a transport URL that
+    belong to this run only; all removed afterwards."""
     token = unique_token()
-    dbs = MariaDBDatabases(f"cc_dist_{token}")
-    vhost = RabbitVirtualHost(f"cc_dist_{token}")
+    dbs = MariaDBDatabases(f"{prefix}_{token}")
+    vhost = RabbitVirtualHost(f"{prefix}_{token}")
     try:
         names = {kind: dbs.create(kind) for kind in ("api", "cell1", "placement")}
         # cell0's database is the cell database's name + "_cell0", as in Nova.
@@ -66,13 +74,26 @@ def backends(tmp_path):
                   "runs may consume each other's RPC messages")
             transport_url = "rabbit://guest:guest@127.0.0.1:5672/"
         yield {"token": token, "urls": {k: dbs.url(v) for k, v in names.items()},
-               "transport_url": transport_url, "control_exchange": f"cc_dist_{token}"}
+               "transport_url": transport_url, "control_exchange": f"{prefix}_{token}"}
     finally:
         dbs.drop_all()
         vhost.delete()
 
 
-def write_config(tmp_path, backends, placement_port) -> str:
+@pytest.fixture
+def backends(tmp_path):
+    """Reachable MariaDB and RabbitMQ, with databases and a transport URL
+    that belong to this run only; all removed afterwards."""
+    reason = backends_unreachable_reason()
+    if reason:
+        print(f"\nskipping the distributed test: {reason}")
+        pytest.skip(reason)
+    with distributed_backends() as found:
+        yield found
+
+
+def write_config(tmp_path, backends, placement_port, extra: str = "") -> str:
+    """The services' configuration file; *extra*: more sections."""
     urls = backends["urls"]
     path = tmp_path / "compute.conf"
     path.write_text(textwrap.dedent(f"""\
@@ -102,9 +123,7 @@ def write_config(tmp_path, backends, placement_port) -> str:
         auth_strategy = noauth2
         endpoint_override = http://127.0.0.1:{placement_port}
 
-
-
-        """))
+        """) + textwrap.dedent(extra))
     return str(path)
 
 
@@ -179,6 +198,37 @@ class Client:
         return resp.json()["allocations"]
 
 
+def start_services(procs, config, placement_port, compute_port, hosts=HOSTS,
+                   conductors=(), schedulers=(), overrides=()):
+    """Placement, conductor and scheduler, then one compute per host and the
+    API, each its own process, ready when this returns. *conductors* and
+    *schedulers*: more config files, each for one more such process (its
+    own [DEFAULT] host, say); *overrides*: config files every process reads
+    after *config*."""
+    conf_args = ["--config-file", config]
+    for path in overrides:
+        conf_args += ["--config-file", path]
+    placement = procs.start("placement-api", "compute-placement-api", *conf_args,
+                            "--host", "127.0.0.1", "--port", str(placement_port))
+    first = [placement, procs.start("conductor", "compute-conductor", *conf_args),
+             procs.start("scheduler", "compute-scheduler", *conf_args)]
+    for kind, extra in (("conductor", conductors), ("scheduler", schedulers)):
+        for i, more in enumerate(extra, start=2):
+            first.append(procs.start(f"{kind}{i}", f"compute-{kind}", *conf_args,
+                                     "--config-file", more))
+    # Computes wait for a conductor anyway; starting them once it serves
+    # saves their first (timed-out) try.
+    for proc in first:
+        proc.wait_for(" ready (pid ", timeout=90)
+    computes = [procs.start(f"compute-{h}", "compute-compute", *conf_args, "--host", h)
+                for h in hosts]
+    api = procs.start("compute-api", "compute-api", *conf_args,
+                      "--host", "127.0.0.1", "--port", str(compute_port))
+    for proc in (api, *computes):
+        proc.wait_for(" ready (pid ", timeout=90)
+    return api
+
+
 def check_wsgi_entry_points(config_file, image_id):
     """The entry points a WSGI server (mod_wsgi, uwsgi) is given serve the
     same APIs from the file COMPUTE_CORE_CONFIG names (here in the request
@@ -216,22 +266,7 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     timings["bootstrap"] = time.monotonic() - t0
 
     t1 = time.monotonic()
-    conf_args = ["--config-file", config]
-    procs = service_processes
-    placement = procs.start("placement-api", "compute-placement-api", *conf_args,
-                            "--host", "127.0.0.1", "--port", str(placement_port))
-    conductor = procs.start("conductor", "compute-conductor", *conf_args)
-    scheduler = procs.start("scheduler", "compute-scheduler", *conf_args)
-    # Computes wait for a conductor anyway; starting them once it serves
-    # saves their first (timed-out) try.
-    for proc in (placement, conductor, scheduler):
-        proc.wait_for(" ready (pid ", timeout=90)
-    computes = [procs.start(f"compute-{h}", "compute-compute", *conf_args, "--host", h)
-                for h in HOSTS]
-    api = procs.start("compute-api", "compute-api", *conf_args,
-                      "--host", "127.0.0.1", "--port", str(compute_port))
-    for proc in (api, *computes):
-        proc.wait_for(" ready (pid ", timeout=90)
+    start_services(service_processes, config, placement_port, compute_port)
     timings["services ready"] = time.monotonic() - t1
 
     out = run_command("compute-manage", "--config-file", config, "cell_v2", "discover_hosts",
@@ -242,6 +277,7 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     run_command("compute-status", "--config-file", config, "upgrade", "check")
 
     client = Client(f"http://127.0.0.1:{compute_port}", f"http://127.0.0.1:{placement_port}")
+    procs = service_processes
 
     # Every service registered itself and is up.
     def services_up():
@@ -252,6 +288,22 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
         return wanted <= up
 
     wait_until("every service up in os-services", services_up, timeout=30)
+
+    # 40 connections that send nothing and 40 that send half a header, on
+    # each API process: the other clients below go on as if they were not
+    # there (they took every worker for a minute with the old server).
+    held = []
+    for port in (compute_port, placement_port):
+        for i in range(80):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            if i % 2:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Auth-To")
+            held.append(sock)
+    t_held = time.monotonic()
+    client.get("/flavors")
+    assert client.http.get(f"{client.placement}/resource_providers", headers=PLACEMENT,
+                           timeout=30).status_code == 200
+    assert time.monotonic() - t_held < 5  # generous: before, they waited 60 s
     hypervisors = client.get("/os-hypervisors")["hypervisors"]
     assert sorted(h["hypervisor_hostname"] for h in hypervisors) == sorted(HOSTS)
 
@@ -297,14 +349,73 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     assert not {s["id"] for s in client.get("/servers")["servers"]} & set(servers)
     timings["all deleted"] = time.monotonic() - t3
 
-    # SIGTERM every process: each stops cleanly with exit code 0.
+    # SIGTERM every process: each stops cleanly with exit code 0 (with
+    # connections still open: the silent ones last [wsgi] idle_timeout).
     t4 = time.monotonic()
-    # The computes go before the conductor they heartbeat through.
-    codes = procs.stop_all([["compute-api", *(f"compute-{h}" for h in HOSTS)],
-                            ["scheduler", "conductor"], ["placement-api"]])
+    codes = procs.stop_all(STOP_STAGES)
     timings["stop"] = time.monotonic() - t4
     timings["total"] = time.monotonic() - t0
     assert codes == {label: 0 for label in codes}, codes
+    for sock in held:
+        sock.close()
     print("\ndistributed mode timings: " + ", ".join(f"{k} {v:.1f} s"
                                                      for k, v in timings.items())
           + f"; scheduler placed on {', '.join(sorted(placed))}, forced onto {target}")
+
+
+ROOMY_HOSTS = """
+    [fake_driver]
+    vcpus = 1000
+    memory_mb = 1024000
+    disk_gb = 100000
+
+    [quota]
+    instances = -1
+    cores = -1
+    ram = -1
+    """
+
+
+def test_500_boots_with_20_in_flight_all_become_active(tmp_path, backends, service_processes):
+    """On hosts with room for all, no boot ends in ERROR: no "No valid host"
+    from a dropped placement connection or a lost claim race."""
+    servers, in_flight = 500, 20
+    placement_port, compute_port = free_port(), free_port()
+    config = write_config(tmp_path, backends, placement_port, extra=ROOMY_HOSTS)
+    bootstrap(config, tmp_path / "disk.raw")
+    start_services(service_processes, config, placement_port, compute_port)
+    run_command("compute-manage", "--config-file", config, "cell_v2", "discover_hosts")
+    client = Client(f"http://127.0.0.1:{compute_port}", f"http://127.0.0.1:{placement_port}")
+    image_id = client.get("/images", version="2.35")["images"][0]["id"]
+    client.create_flavor("d1.tiny", flavor_id="d1", ram=256, vcpus=1, disk=1)
+    local = threading.local()
+
+    def boot_one(i):
+        if not hasattr(local, "client"):
+            local.client = Client(client.compute[:-len("/v2.1")], client.placement)
+        server_id = local.client.boot(f"many-{i}", image_id)
+
+        def settled():
+            server = local.client.server(server_id)
+            return server if server and server["status"] in ("ACTIVE", "ERROR") else None
+
+        return wait_until(f"server {server_id} ACTIVE or ERROR", settled, timeout=120,
+                          interval=0.3)
+
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(in_flight) as pool:
+        settled = list(pool.map(boot_one, range(servers)))
+    elapsed = time.monotonic() - t0
+    errors = [(s["id"], (s.get("fault") or {}).get("message")) for s in settled
+              if s["status"] == "ERROR"]
+    assert errors == [], f"{len(errors)} of {servers} in ERROR: {errors[:5]}"
+    # Placement holds one vCPU for each of them.
+    providers = client.http.get(f"{client.placement}/resource_providers", headers=PLACEMENT,
+                                timeout=30).json()["resource_providers"]
+    used = sum(client.http.get(f"{client.placement}/resource_providers/{rp['uuid']}/usages",
+                               headers=PLACEMENT, timeout=30).json()["usages"].get("VCPU", 0)
+               for rp in providers)
+    assert used == servers
+    service_processes.stop_all(STOP_STAGES)
+    print(f"\n{servers} servers ACTIVE in {elapsed:.1f} s ({servers / elapsed:.1f}/s), "
+          f"{in_flight} in flight, 0 in ERROR")

@@ -1,5 +1,6 @@
 """The RPC plumbing of compute_core.rpc: the serializer's primitives and
 the fake:// transport's per-topic wake-ups."""
+import contextlib
 import datetime
 import threading
 import time
@@ -82,6 +83,26 @@ def test_a_listener_stops_at_once(transport):
     assert time.monotonic() - start < 0.9
 
 
+@contextlib.contextmanager
+def capped_conductor_api(transport, conductor, cap):
+    """A ConductorAPI whose client sends no version above *cap*, talking to
+    *conductor* (an endpoint) served on the fake transport."""
+    from compute_core.conductor import rpcapi as conductor_rpcapi
+
+    server = rpc.get_server(transport, conductor_rpcapi.TOPIC, "c", [conductor])
+    server.start()
+    try:
+        api = conductor_rpcapi.ConductorAPI(transport, timeout=5)
+        api.client = messaging.get_rpc_client(
+            transport, messaging.Target(topic=conductor_rpcapi.TOPIC,
+                                        version=conductor_rpcapi.VERSION),
+            serializer=rpc.ContextSerializer(), timeout=5, version_cap=cap)
+        yield api
+    finally:
+        server.stop()
+        server.wait()
+
+
 class OldConductor:
     """A conductor of RPC 1.2: instance_update knows no return_instance."""
     target = messaging.Target(version="1.2")
@@ -110,17 +131,8 @@ class NewConductor(OldConductor):
 ])
 def test_instance_update_without_read_back_speaks_the_conductors_version(
         transport, cap, endpoint, expected):
-    from compute_core.conductor import rpcapi as conductor_rpcapi
-
     conductor = endpoint()
-    server = rpc.get_server(transport, conductor_rpcapi.TOPIC, "c", [conductor])
-    server.start()
-    try:
-        api = conductor_rpcapi.ConductorAPI(transport, timeout=5)
-        api.client = messaging.get_rpc_client(
-            transport, messaging.Target(topic=conductor_rpcapi.TOPIC,
-                                        version=conductor_rpcapi.VERSION),
-            serializer=rpc.ContextSerializer(), timeout=5, version_cap=cap)
+    with capped_conductor_api(transport, conductor, cap) as api:
         event = {"event": "e", "result": None, "host": "h", "finish": False}
         got = api.instance_update({}, "u1", {"task_state": "spawning"}, "scheduling", event,
                                   return_instance=False)
@@ -128,6 +140,41 @@ def test_instance_update_without_read_back_speaks_the_conductors_version(
         assert conductor.calls[0][:3] == ("u1", {"task_state": "spawning"}, event)
         if cap == "1.3":
             assert conductor.calls[0][3] is False
-    finally:
-        server.stop()
-        server.wait()
+
+
+class DeleteConductor:
+    """Records the delete path's calls; *version* 1.4 knows no event on
+    instance_get / instance_destroy."""
+
+    def __init__(self, version):
+        self.target = messaging.Target(version=version)
+        self.calls = []
+
+    def instance_get(self, ctxt, instance_uuid, **event):
+        self.calls.append(("get", event.get("event")))
+        return {"uuid": instance_uuid}
+
+    def instance_destroy(self, ctxt, instance_uuid, **event):
+        self.calls.append(("destroy", event.get("event")))
+
+    def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
+                     finish=False):
+        self.calls.append(("event", (event, finish)))
+
+
+@pytest.mark.parametrize("cap", ["1.4", "1.5"])
+def test_a_delete_records_its_events_with_get_and_destroy_from_1_5(transport, cap):
+    conductor = DeleteConductor(cap)
+    with capped_conductor_api(transport, conductor, cap) as api:
+        start = {"event": "compute_terminate_instance", "host": "h"}
+        finish = dict(start, result="Success", finish=True)
+        assert api.instance_get({}, "u1", event=start) == {"uuid": "u1"}
+        api.instance_destroy({}, "u1", event=finish)
+        assert api.instance_get({}, "u2") == {"uuid": "u2"}
+    if cap == "1.5":
+        assert conductor.calls == [("get", start), ("destroy", finish), ("get", None)]
+    else:  # the events in calls of their own, each before its method
+        assert conductor.calls == [("event", ("compute_terminate_instance", False)),
+                                   ("get", None),
+                                   ("event", ("compute_terminate_instance", True)),
+                                   ("destroy", None), ("get", None)]

@@ -112,16 +112,36 @@ def create(call):
             raise APIError(400, f"Invalid input for field/attribute os-flavor-access:is_public. "
                                 f"Value: {is_public}.")
         is_public = is_public.lower() in ("true", "1")
+    sizes = {column: _size(f, field, minimum) for column, field, minimum in _SIZES}
+    rxtx_factor = float(f.get("rxtx_factor", 1.0))
+    if not 0 < rxtx_factor <= schemas.SQL_FLOAT_MAX:  # a string of 40 digits gets here
+        raise APIError(400, f"Invalid input received: 'rxtx_factor' argument must be a "
+                            f"float between 0 and {schemas.SQL_FLOAT_MAX:g}")
     try:
         flavor = api_db.create_flavor(
-            call.services.api_db, name=f["name"].strip(), memory_mb=int(f["ram"]),
-            vcpus=int(f["vcpus"]), root_gb=int(f["disk"]), flavorid=f.get("id") or None,
-            ephemeral_gb=int(f.get("OS-FLV-EXT-DATA:ephemeral") or 0),
-            swap=int(f.get("swap") or 0), rxtx_factor=float(f.get("rxtx_factor", 1.0)),
-            is_public=is_public, description=f.get("description"))
+            call.services.api_db, name=f["name"].strip(), flavorid=f.get("id") or None,
+            rxtx_factor=rxtx_factor, is_public=is_public, description=f.get("description"),
+            **sizes)
     except exception.Conflict as exc:
         raise APIError(409, exc.message) from None
     return 200, {"flavor": views.flavor_view(call.req, call.version, flavor)}
+
+
+# (column, request field, minimum) of a flavor's sizes
+_SIZES = (("memory_mb", "ram", 1), ("vcpus", "vcpus", 1), ("root_gb", "disk", 0),
+          ("ephemeral_gb", "OS-FLV-EXT-DATA:ephemeral", 0), ("swap", "swap", 0))
+
+
+def _size(flavor, field, minimum):
+    """The integer *field* (absent: 0) within [minimum, SQL_INT_MAX], as Nova
+    checks it after its schema (whose bounds miss the string form)."""
+    value = int(flavor.get(field, 0))
+    if value < minimum:
+        raise APIError(400, f"Invalid input received: {field} must be >= {minimum}")
+    if value > schemas.SQL_INT_MAX:
+        raise APIError(400, f"Invalid input received: {field} must be <= "
+                            f"{schemas.SQL_INT_MAX}")
+    return value
 
 
 @operation("deleteFlavor", "Delete a flavor", ok={202: None}, errors=(403, 404), admin=True)

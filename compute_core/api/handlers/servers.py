@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime
+import json
 import uuid as uuidlib
 from urllib.parse import urlencode
 
-from compute_core import exception
+from compute_core import exception, regex_filter
 from compute_core.api import schemas, views
 from compute_core.api.compute_api import decode_user_data
 from compute_core.api.faults import APIError
@@ -81,6 +82,12 @@ def _list_filters(call):
             filters["node"] = q["node"]
         if "deleted" in q:
             filters["deleted"] = _bool(q["deleted"])
+    for key in ("name", "ip"):  # regular expressions: a bad one is a 400 now
+        if key in q:
+            try:
+                regex_filter.compile_filter(q[key], key)
+            except exception.Invalid as exc:
+                raise APIError(400, exc.message) from None
     if "name" in q:
         filters["name"] = q["name"]
     if "status" in q:
@@ -252,6 +259,29 @@ def _local_boot_image(bdms):
     return image
 
 
+def _count(server, field, default):
+    """min_count / max_count as an int >= 1 (the schema's minimum misses
+    the string form, "0")."""
+    value = int(server.get(field, default))
+    if value < 1:
+        raise APIError(400, f"Invalid input for field/attribute {field}. Value: {value}. "
+                            f"{value} is less than the minimum of 1")
+    return value
+
+
+def _scheduler_hints(body):
+    for field in ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"):
+        hints = body.get(field)
+        if hints:
+            size = len(json.dumps(hints).encode())
+            if size > schemas.MAX_SCHEDULER_HINTS_BYTES:
+                raise APIError(400, f"Invalid input for field/attribute {field}. The hints "
+                                    f"take {size} bytes encoded, more than "
+                                    f"{schemas.MAX_SCHEDULER_HINTS_BYTES}")
+            return hints
+    return {}
+
+
 @operation("createServer", "Create one or more servers",
            ok={202: {"anyOf": [keyed("server"), keyed("reservation_id")]}}, errors=(403,),
            body=schemas.server_create,
@@ -288,15 +318,15 @@ def create(call):
         flavor = call.services.flavor(call.ctx, flavor_id)
     except exception.FlavorNotFound:
         raise APIError(400, f"Flavor {flavor_id} could not be found.") from None
-    min_count = int(server.get("min_count", 1))
-    max_count = int(server.get("max_count", min_count))
+    min_count = _count(server, "min_count", 1)
+    max_count = _count(server, "max_count", min_count)
     if min_count > max_count:
         raise APIError(400, "min_count must be <= max_count")
     networks = _networks(call, server.get("networks"))
     if networks != "none" and isinstance(networks, list) and max_count > 1 and any(
             n.get("fixed_ip") for n in networks):
         raise APIError(400, "Fixed IPs can only be requested for one server at a time.")
-    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    hints = _scheduler_hints(body)
     user_data = server.get("user_data")
     try:
         if user_data is not None:

@@ -1,0 +1,223 @@
+"""Engines built as configured: pool options from [api_database],
+[database] (every cell too) and [placement_database], TLS to MySQL only when
+asked for (one context then), and a count of the connections opened."""
+from __future__ import annotations
+
+import ssl
+import threading
+
+import pymysql
+import pytest
+import sqlalchemy as sa
+
+from compute_core import assembly, exception
+from compute_core import conf as conf_mod
+from compute_core.db import engines
+from compute_core.db.engines import Database
+
+MYSQL = "mysql+pymysql://nova@127.0.0.1:1/nova"
+
+
+@pytest.fixture
+def no_first_connect(monkeypatch):
+    """Build engines without connecting (no MySQL in a unit test)."""
+    monkeypatch.setattr(engines, "_first_connect", lambda *a: None)
+
+
+def pool_of(db: Database) -> sa.pool.QueuePool:
+    pool = db.engine.pool
+    assert isinstance(pool, sa.pool.QueuePool)
+    return pool
+
+
+def test_pool_options_reach_the_engine(no_first_connect):
+    db = Database(MYSQL, max_pool_size=7, max_overflow=3, pool_timeout=9,
+                  connection_recycle_time=120)
+    try:
+        pool = pool_of(db)
+        assert (pool.size(), pool._max_overflow, pool._timeout, pool._recycle) == (7, 3, 9, 120)
+    finally:
+        db.dispose()
+
+
+def test_server_databases_keep_enough_connections_by_default(no_first_connect):
+    db = Database(MYSQL)
+    try:
+        pool = pool_of(db)
+        assert pool.size() == engines.DEFAULT_POOL_SIZE >= 16  # [wsgi] threads
+        assert pool._timeout == engines.DEFAULT_POOL_TIMEOUT
+    finally:
+        db.dispose()
+
+
+def test_every_group_configures_its_engines(no_first_connect):
+    conf = conf_mod.load(overrides={
+        "api_database.connection": MYSQL + "_api", "api_database.max_pool_size": 11,
+        "api_database.pool_timeout": 4,
+        "database.connection": MYSQL, "database.max_pool_size": 13,
+        "database.max_overflow": 2,
+        "placement_database.connection": MYSQL + "_placement",
+        "placement_database.max_pool_size": 17})
+    api = assembly.api_database(conf)
+    local = assembly.cell_database(conf)
+    placement = assembly.placement_database(conf)
+    cells = assembly.cell_databases(conf, api, local)
+    urls = {"cell0": MYSQL + "_cell0", "cell1": MYSQL}
+    cells.mapping = lambda uuid: {"uuid": uuid, "database_connection": urls[uuid]}
+    try:
+        assert (pool_of(api).size(), pool_of(api)._timeout) == (11, 4)
+        assert pool_of(placement).size() == 17
+        # The service's own cell is served by its [database] engine, not a
+        # second pool on the same database; another cell gets [database]'s
+        # options, as that cell's own services use them.
+        assert cells.get("cell1") is local
+        assert pool_of(local).size() == 13
+        cell0 = cells.get("cell0")
+        assert cell0 is not local and cells.get("cell0") is cell0
+        assert (pool_of(cell0).size(), pool_of(cell0)._max_overflow) == (13, 2)
+        cells.close()
+        assert local._engine is not None  # the owner closes its own
+        assert cell0._engine is None
+    finally:
+        for db in (api, local, placement):
+            db.dispose()
+
+
+def test_engine_options_take_what_a_group_has():
+    conf = conf_mod.load()
+    assert engines.engine_options(conf.database)["max_pool_size"] == engines.DEFAULT_POOL_SIZE
+    assert set(engines.engine_options(conf.api_database)) == set(engines.ENGINE_OPTIONS)
+
+    class Partial:
+        max_pool_size = 3
+
+    assert engines.engine_options(Partial()) == {"max_pool_size": 3}
+
+
+class RecordingConnect:
+    """Stands in for pymysql.connect: records the arguments, then refuses."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append(kwargs)
+        raise RuntimeError("no server in a unit test")
+
+
+def connect_attempts(monkeypatch, url, times=1):
+    fake = RecordingConnect()
+    monkeypatch.setattr(pymysql, "connect", fake)
+    db = Database(url, max_retries=1, retry_interval=0)
+    try:
+        for _ in range(times):
+            with pytest.raises(exception.ConfigError):
+                db.engine
+    finally:
+        db.dispose()
+    assert len(fake.calls) == times
+    return fake.calls
+
+
+def test_no_tls_to_mysql_unless_configured(monkeypatch):
+    (kwargs,) = connect_attempts(monkeypatch, MYSQL)
+    # PyMySQL would otherwise build a TLS context (loading the CA bundle)
+    # for every connection and try TLS.
+    assert kwargs["ssl_disabled"] is True
+    assert "ssl" not in kwargs
+
+
+def test_tls_when_the_url_asks_with_one_context_for_all_connections(monkeypatch):
+    ca = ssl.get_default_verify_paths().cafile
+    if not ca:
+        import certifi
+        ca = certifi.where()
+    first, second = connect_attempts(
+        monkeypatch, f"{MYSQL}?ssl_ca={ca}&ssl_check_hostname=false", times=2)
+    assert isinstance(first["ssl"], ssl.SSLContext)
+    assert second["ssl"] is first["ssl"]
+    assert first["ssl"].verify_mode == ssl.CERT_REQUIRED
+    assert not first["ssl"].check_hostname
+    assert "ssl_disabled" not in first
+
+
+def test_tls_asked_for_through_connection_parameters(monkeypatch):
+    fake = RecordingConnect()
+    monkeypatch.setattr(pymysql, "connect", fake)
+    db = Database(MYSQL, max_retries=1, connection_parameters="ssl_verify_cert=false")
+    with pytest.raises(exception.ConfigError):
+        db.engine
+    db.dispose()
+    (kwargs,) = fake.calls
+    assert isinstance(kwargs["ssl"], ssl.SSLContext)
+    assert kwargs["ssl"].verify_mode == ssl.CERT_NONE
+    assert "ssl_verify_cert" not in kwargs
+
+
+def test_ssl_disabled_in_the_url_wins(monkeypatch):
+    (kwargs,) = connect_attempts(monkeypatch, f"{MYSQL}?ssl_ca=/nonexistent&ssl_disabled=1")
+    assert kwargs["ssl_disabled"] is True and "ssl" not in kwargs
+
+
+def test_connections_opened_are_counted(tmp_path, caplog):
+    db = Database(f"sqlite:///{tmp_path}/count.sqlite")
+    caplog.set_level("DEBUG", logger="compute_core.db.engines")
+    try:
+        db.engine  # the first connection (its pool is swapped for a keeping one)
+        opened = db.connections_opened
+        assert opened >= 1
+        for _ in range(20):
+            with db.begin() as conn:
+                conn.execute(sa.text("select 1"))
+        assert db.connections_opened == opened + 1  # kept and reused
+        # Four threads at once hold at most four connections.
+        barrier = threading.Barrier(4)
+
+        def hold():
+            with db.connect() as conn:
+                barrier.wait(5)
+                conn.execute(sa.text("select 1"))
+
+        workers = [threading.Thread(target=hold) for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert db.connections_opened == opened + 4
+        logged = [r.getMessage() for r in caplog.records if "opened" in r.getMessage()]
+        assert logged[-1].endswith(f"connection {opened + 4} opened")
+    finally:
+        db.dispose()
+
+
+def test_only_an_idle_connection_is_pinged_at_checkout(no_first_connect, monkeypatch):
+    db = Database(MYSQL)
+    pings = []
+    clock = [1000.0]
+    monkeypatch.setattr(engines.time, "monotonic", lambda: clock[0])
+    try:
+        engine = db.engine
+        assert not engine.pool._pre_ping
+        monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or True)
+
+        class Record:
+            info = {}
+
+        record = Record()
+        engines._ping_if_idle(engine.dialect, "conn", record, None)  # new: no ping
+        engines._stamp_checkin("conn", record)
+        clock[0] += 1
+        engines._ping_if_idle(engine.dialect, "conn", record, None)
+        assert pings == []
+        clock[0] += engines.IDLE_PING_SECONDS
+        engines._ping_if_idle(engine.dialect, "conn", record, None)
+        assert pings == ["conn"]
+
+        def gone(conn):
+            raise pymysql.err.OperationalError(2006, "MySQL server has gone away")
+
+        monkeypatch.setattr(engine.dialect, "do_ping", gone)
+        with pytest.raises(sa.exc.DisconnectionError):
+            engines._ping_if_idle(engine.dialect, "conn", record, None)
+    finally:
+        db.dispose()
