@@ -184,12 +184,28 @@ def _group_key_re(version):
     return re.compile(rf"^(resources|required|member_of|in_tree)({suffix})?$")
 
 
+# The request-wide keys and the (unsuffixed) group keys, by the microversion
+# that brought them; from 1.25 the group keys may carry a suffix.
+CANDIDATE_WIDE_KEYS = {"limit": (1, 16), "group_policy": (1, 25), "root_required": (1, 35),
+                       "same_subtree": (1, 36)}
+CANDIDATE_GROUP_KEYS = {"resources": (1, 10), "required": (1, 17), "member_of": (1, 21),
+                        "in_tree": (1, 31)}
+
+
+def candidate_query(version):
+    """The unsuffixed query parameters of GET /allocation_candidates at *version*."""
+    out = {k: {"type": "string"} for keys in (CANDIDATE_GROUP_KEYS, CANDIDATE_WIDE_KEYS)
+           for k, since in keys.items() if version >= since}
+    if "limit" in out:
+        out["limit"] = {"type": "integer", "minimum": 1}
+    if "group_policy" in out:
+        out["group_policy"] = {"type": "string", "enum": ["none", "isolate"]}
+    return out
+
+
 def candidate_request(req, version, state):
     """Parse GET /allocation_candidates -> ([RequestGroup], RequestWide)."""
-    wide_keys = {"limit": (1, 16), "group_policy": (1, 25), "root_required": (1, 35),
-                 "same_subtree": (1, 36)}
-    plain = {"resources": (1, 10), "required": (1, 17), "member_of": (1, 21),
-             "in_tree": (1, 31)}
+    wide_keys, plain = CANDIDATE_WIDE_KEYS, CANDIDATE_GROUP_KEYS
     key_re = _group_key_re(version)
     raw: dict[str, dict[str, list]] = {}
     for key in req.GET:
