@@ -37,6 +37,31 @@ SERVICE_PROJECT = "service"
 REGION = "RegionOne"
 
 
+DEFAULT_STATE_DIR = os.path.expanduser("~/.local/share/compute-core")
+
+
+def embedded_defaults(conf, state_dir) -> None:
+    """The embedded cloud's defaults for a state directory: its SQLite
+    databases, images, fake guests, in-process bus and noauth2. Also what
+    compute-manage and compute-status --state-dir use."""
+    state = os.path.abspath(state_dir)
+
+    def default(name, value, group=None):
+        conf.set_default(name, value, group=group)
+
+    default("state_path", state)
+    default("connection", f"sqlite:///{state}/api.sqlite", "api_database")
+    default("connection", f"sqlite:///{state}/cell1.sqlite", "database")
+    default("connection", f"sqlite:///{state}/placement.sqlite", "placement_database")
+    default("transport_url", "fake://")
+    default("auth_strategy", "noauth2", "api")
+    default("auth_strategy", "noauth2", "placement")
+    default("host", "controller")
+    default("images_path", os.path.join(state, "images"), "image")
+    # Fake guests outlive a restart on the same state, as real ones would.
+    default("guests_path", os.path.join(state, "fake_driver"), "fake_driver")
+
+
 class Cloud:
     """A whole compute cloud in-process.
 
@@ -264,24 +289,9 @@ class Cloud:
             default(name, value, "keystone_authtoken")
 
     def _embedded_defaults(self, conf):
-        state = self.state_dir
-
-        def default(name, value, group=None):
-            conf.set_default(name, value, group=group)
-
-        default("state_path", state)
-        default("connection", f"sqlite:///{state}/api.sqlite", "api_database")
-        default("connection", f"sqlite:///{state}/cell1.sqlite", "database")
-        default("connection", f"sqlite:///{state}/placement.sqlite", "placement_database")
-        default("transport_url", "fake://")
-        default("auth_strategy", "noauth2", "api")
-        default("auth_strategy", "noauth2", "placement")
-        default("host", "controller")
-        default("images_path", os.path.join(state, "images"), "image")
-        # Fake guests outlive a restart on the same state, as real ones would.
-        default("guests_path", os.path.join(state, "fake_driver"), "fake_driver")
+        embedded_defaults(conf, self.state_dir)
         # The embedded cloud speaks to its own placement with the admin token.
-        default("noauth_token", ADMIN_TOKEN, "placement")
+        conf.set_default("noauth_token", ADMIN_TOKEN, group="placement")
 
     def stop(self) -> None:
         """Stop every service and free every resource; safe to call twice."""
