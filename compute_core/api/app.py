@@ -12,7 +12,7 @@ import logging
 import webob
 import webob.dec
 
-from compute_core import exception, wsgi
+from compute_core import exception, openapi, wsgi
 from compute_core.api import faults, microversion
 from compute_core.api.compute_api import ComputeAPI
 from compute_core.api.faults import APIError
@@ -141,6 +141,9 @@ class VersionsApp:
         if req.method not in ("GET", "HEAD"):
             return faults.fault_response(405, "The method specified is not allowed for this "
                                          "resource.", headers={"Allow": "GET"})
+        if req.path_info == "/openapi.json":
+            return openapi.response("compute", req,
+                                    req.host_url + req.script_name.rstrip("/") + "/v2.1")
         if req.path_info.strip("/"):
             return faults.fault_response(404, "The resource could not be found.")
         base = req.host_url + req.script_name
@@ -152,11 +155,12 @@ class VersionsApp:
 
 
 class VersionDocPassthrough:
-    """GET /v2.1 (the version document) answers before authentication, as
-    clients' version discovery expects; everything else goes on."""
+    """GET /v2.1 (the version document) and GET /v2.1/openapi.json answer
+    before authentication, as clients' version discovery expects; everything
+    else goes on."""
 
     def __init__(self, app):
-        self.app = app
+        self.app = openapi.DocumentPassthrough(app, "compute")
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and \

@@ -2,6 +2,8 @@
 reference), and validation that names the failing field."""
 from __future__ import annotations
 
+import functools
+
 import jsonschema
 
 from compute_core import validation
@@ -114,6 +116,51 @@ FLAVOR_CREATE = {
     "required": ["flavor"],
     "additionalProperties": False,
 }
+
+# Fields of a create body by the microversion that brought them (or, for
+# "until", the last one that has them), as the API reference gives them.
+SERVER_CREATE_SINCE = {"description": "2.19", "tags": "2.52",
+                       "trusted_image_certificates": "2.63", "host": "2.74",
+                       "hypervisor_hostname": "2.74", "hostname": "2.90"}
+SERVER_CREATE_UNTIL = {"personality": "2.56"}
+NETWORKS_AUTO_SINCE = "2.37"  # "auto"/"none" accepted, and networks required
+FLAVOR_CREATE_SINCE = {"description": "2.55"}
+
+
+def _at_version(schema, key, version, since, until=None):
+    """*schema* with the properties of ``schema[key]`` that *version* lacks
+    dropped (a copy; the constant is left alone)."""
+    inner = dict(schema["properties"][key])
+    props = dict(inner["properties"])
+    for name, first in since.items():
+        if not version.at_least(first):
+            props.pop(name, None)
+    for name, last in (until or {}).items():
+        if version > last:
+            props.pop(name, None)
+    inner["properties"] = props
+    return dict(schema, properties=dict(schema["properties"], **{key: inner}))
+
+
+@functools.lru_cache(maxsize=256)  # one per microversion asked: built once
+def server_create(version):
+    """The schema of a ``POST /servers`` body at *version* (what the handler
+    validates with and what the OpenAPI document shows)."""
+    schema = _at_version(SERVER_CREATE, "server", version, SERVER_CREATE_SINCE,
+                         SERVER_CREATE_UNTIL)
+    server = schema["properties"]["server"]
+    if version.at_least(NETWORKS_AUTO_SINCE):
+        server["required"] = server["required"] + ["networks"]
+    else:
+        server["properties"]["networks"] = server["properties"]["networks"]["oneOf"][0]
+    return schema
+
+
+@functools.lru_cache(maxsize=256)
+def flavor_create(version):
+    """The schema of a ``POST /flavors`` body at *version*."""
+    return _at_version(FLAVOR_CREATE, "flavor", version, FLAVOR_CREATE_SINCE)
+
 
 # Scheduler hints are open-ended (a filter plugin may read any), as in
 # Nova; they are kept with the server, so their encoded size is bounded.
