@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from compute_core import Cloud
+from compute_core import Cloud, exception
 from compute_core.testing import api_request, first_image_id, wait_for_server
 
 
@@ -247,3 +247,12 @@ def test_tokens_outlive_a_restart_and_expire(tmp_path):
         time.sleep(1.2)
         assert _get(second, "/v3/auth/tokens", token,
                     **{"X-Subject-Token": short}).status_code == 404
+
+
+def test_a_malformed_user_declaration_stops_the_start(tmp_path):
+    cloud = Cloud(state_dir=str(tmp_path), auth="keystone", hosts=0, users=["alice:pw:demo"])
+    with pytest.raises(exception.ConfigError, match=r"\[identity\] users: 'alice:pw:demo'"):
+        cloud.start()
+    assert not cloud.running
+    with pytest.raises(exception.ConfigError, match="auth must be keystone or noauth2"):
+        Cloud(state_dir=str(tmp_path), auth="ldap", hosts=0).start()
