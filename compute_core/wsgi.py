@@ -29,6 +29,9 @@ REQUEST_LOG = logging.getLogger("compute_core.requests")
 
 SERVICES_KEY = "compute_core.services"
 CONTEXT_KEY = "compute_core.context"
+# Set on the environ of a request one service of the embedded cloud makes
+# to another's pipeline inside the process (no HTTP).
+IN_PROCESS_KEY = "compute_core.in_process"
 
 
 class ServiceInjector:
@@ -213,7 +216,8 @@ class RequestIdMiddleware:
     def __call__(self, environ, start_response):
         req_id = ctx_mod.new_request_id()
         environ["openstack.request_id"] = req_id
-        logged = REQUEST_LOG.isEnabledFor(logging.INFO)
+        level = logging.DEBUG if environ.get(IN_PROCESS_KEY) else logging.INFO
+        logged = REQUEST_LOG.isEnabledFor(level)
         began = time.monotonic() if logged else 0.0
         answered = []
 
@@ -230,7 +234,7 @@ class RequestIdMiddleware:
             # One line per request (compute-aio's request log; --quiet
             # raises this logger's level).
             query = environ.get("QUERY_STRING")
-            REQUEST_LOG.info("%s %s%s%s %s %.1f ms %s", environ.get("REQUEST_METHOD"),
+            REQUEST_LOG.log(level, "%s %s%s%s %s %.1f ms %s", environ.get("REQUEST_METHOD"),
                              environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""),
                              "?" + query if query else "",
                              answered[0].split(" ", 1)[0] if answered else "-",
