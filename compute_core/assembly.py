@@ -95,6 +95,18 @@ class APIServices:
         self.api_db.dispose()
 
 
+def identity_services(conf, state_dir):
+    """The embedded identity endpoint's services, on its own SQLite file."""
+    from compute_core.identity import IdentityServices
+
+    db = Database(f"sqlite:///{os.path.join(state_dir, 'identity.sqlite')}")
+    try:
+        return IdentityServices(conf, db, conf.identity.token_expiration)
+    except BaseException:
+        db.dispose()
+        raise
+
+
 class PlacementServices:
     def __init__(self, conf):
         self.conf = conf
@@ -107,9 +119,12 @@ class PlacementServices:
 
 def load_wsgi_app(conf, kind: str, services):
     """The paste pipeline of *kind* ("compute" or "placement") for the
-    configured auth strategy, wrapped so it finds *services*."""
+    configured auth strategy ("identity": the embedded identity endpoint),
+    wrapped so it finds *services*."""
     path = find_paste_config(conf)
-    if kind == "compute":
+    if kind == "identity":
+        name = "identity"
+    elif kind == "compute":
         name = f"osapi_compute_{conf.api.auth_strategy}"
     else:
         name = f"placement_{conf.api.auth_strategy}"

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import threading
+import time
 
 from compute_core import conf as conf_mod
 from compute_core import exception, rpc
@@ -28,6 +30,36 @@ LOG = logging.getLogger(__name__)
 
 ADMIN_TOKEN = "admin:admin"
 MEMBER_TOKEN = "demo:demo"
+# The user keystonemiddleware and the services' placement client
+# authenticate as, with the embedded identity endpoint (auth="keystone").
+SERVICE_USER = "compute-core-service"
+SERVICE_PROJECT = "service"
+REGION = "RegionOne"
+
+
+DEFAULT_STATE_DIR = os.path.expanduser("~/.local/share/compute-core")
+
+
+def embedded_defaults(conf, state_dir) -> None:
+    """The embedded cloud's defaults for a state directory: its SQLite
+    databases, images, fake guests, in-process bus and noauth2. Also what
+    compute-manage and compute-status --state-dir use."""
+    state = os.path.abspath(state_dir)
+
+    def default(name, value, group=None):
+        conf.set_default(name, value, group=group)
+
+    default("state_path", state)
+    default("connection", f"sqlite:///{state}/api.sqlite", "api_database")
+    default("connection", f"sqlite:///{state}/cell1.sqlite", "database")
+    default("connection", f"sqlite:///{state}/placement.sqlite", "placement_database")
+    default("transport_url", "fake://")
+    default("auth_strategy", "noauth2", "api")
+    default("auth_strategy", "noauth2", "placement")
+    default("host", "controller")
+    default("images_path", os.path.join(state, "images"), "image")
+    # Fake guests outlive a restart on the same state, as real ones would.
+    default("guests_path", os.path.join(state, "fake_driver"), "fake_driver")
 
 
 class Cloud:
@@ -42,10 +74,19 @@ class Cloud:
     :param overrides: ``{"group.option": value}`` (``"option"`` for DEFAULT).
     :param compute_port: compute API port; ``0`` asks the OS for a free one.
     :param placement_port: placement API port; ``0`` asks the OS for one.
+    :param auth: ``"noauth2"`` (``X-Auth-Token: user:project``) or
+        ``"keystone"``: an identity endpoint (a Keystone v3 subset,
+        :attr:`identity_url`) issues tokens and the compute and placement
+        APIs validate them through keystonemiddleware. ``None``: ``[aio] auth``.
+    :param users: more identity users, each ``(name, password, project,
+        roles)`` or ``"name:password:project:role,role"`` (see
+        ``[identity] users`` for the defaults: admin, and demo in project demo).
+    :param identity_port: identity API port (auth="keystone"); ``0``: any free.
     """
 
     def __init__(self, state_dir=None, hosts=1, host_resources=None, config_file=None,
-                 overrides=None, compute_port=0, placement_port=0, listen="127.0.0.1"):
+                 overrides=None, compute_port=0, placement_port=0, listen="127.0.0.1",
+                 auth="noauth2", users=None, identity_port=0):
         # hosts, ports and listen may be None: then [aio] configuration decides
         # (that is how compute-aio runs).
         self._state_dir_arg = state_dir
@@ -69,10 +110,45 @@ class Cloud:
         self._drivers = {}
         self.compute_url = None
         self.placement_url = None
+        self.auth_arg = auth
+        self.auth = None
+        self.extra_users = list(users or [])
+        self.identity_port = identity_port
+        self.identity = None
+        self.identity_url = None
+        self._passwords = {}
+        self._tokens = {}
 
     # ----------------------------------------------------------- tokens
-    admin_token = ADMIN_TOKEN
-    member_token = MEMBER_TOKEN
+    @property
+    def admin_token(self) -> str:
+        """A token of the admin (project admin)."""
+        return self.token("admin", "admin") if self.auth == "keystone" else ADMIN_TOKEN
+
+    @property
+    def member_token(self) -> str:
+        """A token of the member demo (project demo)."""
+        return self.token("demo", "demo") if self.auth == "keystone" else MEMBER_TOKEN
+
+    def token(self, user, project=None) -> str:
+        """A valid token of *user* scoped to *project* (default: the user's
+        declared project): ``user:project`` with noauth2, else one the
+        identity endpoint issued (reused until near its expiry)."""
+        if self.auth != "keystone":
+            return ADMIN_TOKEN if user == "admin" else f"{user}:{project or user}"
+        key = (user, project)
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached is not None and cached.expires_at - time.time() > 60:
+                return cached.id
+            account = self.identity.user(name=user)
+            if account is None:
+                raise exception.NotFound(f"no identity user {user!r}")
+            project_id = account["default_project_id"] if project is None else \
+                (self.identity.project(name=project) or {}).get("id")
+            token = self.identity.issue_token(account["id"], project_id)
+            self._tokens[key] = token
+            return token.id
 
     # -------------------------------------------------------- lifecycle
     def __enter__(self):
@@ -106,6 +182,12 @@ class Cloud:
             overrides=self.overrides)
         self._embedded_defaults(conf)
         conf_mod.validate(conf)
+        listen = conf.aio.listen if self.listen is None else self.listen
+        self.auth = conf.aio.auth if self.auth_arg is None else self.auth_arg
+        if self.auth not in ("keystone", "noauth2"):
+            raise exception.ConfigError(f"auth must be keystone or noauth2, not {self.auth!r}")
+        if self.auth == "keystone":
+            self._start_identity(conf, listen)
 
         self.transport = rpc.get_transport(conf)
         self._stoppers.append(self.transport.cleanup)
@@ -124,13 +206,14 @@ class Cloud:
                             self._api.images)
 
         port = conf.aio.placement_port if self.placement_port is None else self.placement_port
-        listen = conf.aio.listen if self.listen is None else self.listen
         server = assembly.api_server(conf, placement_app, listen, port, conf.aio.wsgi_threads,
                                      "placement")
         self._stoppers.append(server.stop)
         server.start()
         self.placement_url = server.url
         conf.set_override("endpoint_override", self.placement_url, group="placement")
+        if self.identity is not None:
+            self.identity.set_endpoint("placement", self.placement_url)
 
         for bundle in (assembly.conductor_service(conf, self.transport,
                                                   self.notification_transport,
@@ -156,26 +239,59 @@ class Cloud:
         server.start()
         self.compute_url = server.url + "/v2.1"
         self.compute_endpoint = server.url
+        if self.identity is not None:
+            self.identity.set_endpoint("compute", self.compute_url)
 
-    def _embedded_defaults(self, conf):
-        state = self.state_dir
+    def _start_identity(self, conf, listen):
+        """The identity endpoint, then keystonemiddleware in both APIs and
+        the services' placement client pointed at it."""
+        from compute_core.identity import UserSpec, parse_user_spec
 
-        def default(name, value, group=None):
+        self.identity = ident = assembly.identity_services(conf, self.state_dir)
+        self._stoppers.append(ident.close)
+        specs = [parse_user_spec(text) for text in conf.identity.users]
+        for user in self.extra_users:
+            if isinstance(user, str):
+                specs.append(parse_user_spec(user))
+            else:
+                name, password, project, roles = user
+                specs.append(UserSpec(name, password, project, tuple(roles)))
+        service_password = secrets.token_urlsafe(24)
+        specs.append(UserSpec(SERVICE_USER, service_password, SERVICE_PROJECT,
+                              ("admin", "service")))
+        ident.declare_users(specs)
+        self._passwords = {spec.name: (spec.password, spec.project) for spec in specs}
+        app = assembly.load_wsgi_app(conf, "identity", ident)
+        port = conf.aio.identity_port if self.identity_port is None else self.identity_port
+        server = assembly.api_server(conf, app, listen, port, conf.aio.wsgi_threads, "identity")
+        self._stoppers.append(server.stop)
+        server.start()
+        self.identity_url = server.url
+        auth_url = server.url + "/v3"
+        ident.set_endpoint("identity", auth_url)
+
+        def default(name, value, group):
             conf.set_default(name, value, group=group)
 
-        default("state_path", state)
-        default("connection", f"sqlite:///{state}/api.sqlite", "api_database")
-        default("connection", f"sqlite:///{state}/cell1.sqlite", "database")
-        default("connection", f"sqlite:///{state}/placement.sqlite", "placement_database")
-        default("transport_url", "fake://")
-        default("auth_strategy", "noauth2", "api")
-        default("auth_strategy", "noauth2", "placement")
-        default("host", "controller")
-        default("images_path", os.path.join(state, "images"), "image")
-        # Fake guests outlive a restart on the same state, as real ones would.
-        default("guests_path", os.path.join(state, "fake_driver"), "fake_driver")
+        default("auth_strategy", "keystone", "api")
+        default("auth_strategy", "keystone", "placement")
+        for name, value in (("auth_url", auth_url), ("username", SERVICE_USER),
+                            ("password", service_password),
+                            ("project_name", SERVICE_PROJECT), ("region_name", REGION)):
+            default(name, value, "placement")
+        register_authtoken_opts(conf)
+        for name, value in (("www_authenticate_uri", auth_url), ("auth_type", "password"),
+                            ("auth_url", auth_url), ("username", SERVICE_USER),
+                            ("password", service_password), ("project_name", SERVICE_PROJECT),
+                            ("user_domain_name", "Default"),
+                            ("project_domain_name", "Default"), ("region_name", REGION),
+                            ("interface", "internal")):
+            default(name, value, "keystone_authtoken")
+
+    def _embedded_defaults(self, conf):
+        embedded_defaults(conf, self.state_dir)
         # The embedded cloud speaks to its own placement with the admin token.
-        default("noauth_token", ADMIN_TOKEN, "placement")
+        conf.set_default("noauth_token", ADMIN_TOKEN, group="placement")
 
     def stop(self) -> None:
         """Stop every service and free every resource; safe to call twice."""
@@ -299,8 +415,31 @@ class Cloud:
         return discover_hosts(self._api.api_db, self._api.cells)
 
     # ---------------------------------------------------------- clients
+    def _credentials(self, project, user):
+        """(user, password, project) for password authentication."""
+        user = user or project or "demo"
+        if user not in self._passwords:
+            raise exception.NotFound(f"no declared identity user {user!r}")
+        password, own_project = self._passwords[user]
+        if project is None or (user == "admin" and project == "demo"):
+            project = own_project
+        return user, password, project
+
+    def _password_auth(self, project, user) -> dict:
+        user, password, project = self._credentials(project, user)
+        return {"auth_url": self.identity_url + "/v3", "username": user, "password": password,
+                "project_name": project, "user_domain_name": "Default",
+                "project_domain_name": "Default"}
+
     def clouds_yaml(self, name="compute-core", project="demo", user=None) -> dict:
-        """A clouds.yaml document for openstacksdk/OpenStackClient (noauth2)."""
+        """A clouds.yaml document for openstacksdk/OpenStackClient: password
+        authentication at the identity endpoint (auth="keystone"; every
+        client works), else noauth2's admin_token with endpoint overrides."""
+        if self.auth == "keystone":
+            return {"clouds": {name: {
+                "auth_type": "password", "auth": self._password_auth(project, user),
+                "region_name": REGION, "identity_api_version": "3",
+                "interface": "public"}}}
         user = user or project
         token = ADMIN_TOKEN if user == "admin" else f"{user}:{project}"
         return {"clouds": {name: {
@@ -316,6 +455,11 @@ class Cloud:
         """An openstacksdk Connection to this cloud (needs openstacksdk)."""
         import openstack
 
+        if self.auth == "keystone":
+            return openstack.connect(auth_type="password",
+                                     auth=self._password_auth(project, user),
+                                     region_name=REGION, load_envvars=False,
+                                     load_yaml_config=False)
         user = user or project
         token = ADMIN_TOKEN if user == "admin" else f"{user}:{project}"
         return openstack.connect(
@@ -323,3 +467,17 @@ class Cloud:
             compute_endpoint_override=self.compute_url,
             placement_endpoint_override=self.placement_url,
             region_name="RegionOne", load_envvars=False, load_yaml_config=False)
+
+
+def register_authtoken_opts(conf) -> None:
+    """keystonemiddleware's [keystone_authtoken] options and those of the
+    password plugin, on *conf*, so the cloud can set them before
+    auth_token registers them itself (the same definitions again)."""
+    from keystoneauth1 import loading
+    from keystonemiddleware import opts as ksm_opts
+
+    for group, opts in ksm_opts.list_auth_token_opts():
+        conf.register_opts(opts, group=group)
+    loading.register_auth_conf_options(conf, "keystone_authtoken")
+    conf.register_opts(loading.get_auth_plugin_conf_options("password"),
+                       group="keystone_authtoken")

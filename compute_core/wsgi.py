@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from urllib.parse import unquote_to_bytes
 
 import routes
@@ -24,9 +25,13 @@ from oslo_middleware import sizelimit
 from compute_core import context as ctx_mod
 
 LOG = logging.getLogger(__name__)
+REQUEST_LOG = logging.getLogger("compute_core.requests")
 
 SERVICES_KEY = "compute_core.services"
 CONTEXT_KEY = "compute_core.context"
+# Set on the environ of a request one service of the embedded cloud makes
+# to another's pipeline inside the process (no HTTP).
+IN_PROCESS_KEY = "compute_core.in_process"
 
 
 class ServiceInjector:
@@ -211,15 +216,30 @@ class RequestIdMiddleware:
     def __call__(self, environ, start_response):
         req_id = ctx_mod.new_request_id()
         environ["openstack.request_id"] = req_id
+        level = logging.DEBUG if environ.get(IN_PROCESS_KEY) else logging.INFO
+        logged = REQUEST_LOG.isEnabledFor(level)
+        began = time.monotonic() if logged else 0.0
+        answered = []
 
         def _start(status, headers, exc_info=None):
             names = {h[0].lower() for h in headers}
             for name in self.header_names:
                 if name not in names:
                     headers.append((name, req_id))
+            answered.append(status)
             return start_response(status, headers, exc_info)
 
-        return self.app(environ, _start)
+        result = self.app(environ, _start)
+        if logged:
+            # One line per request (compute-aio's request log; --quiet
+            # raises this logger's level).
+            query = environ.get("QUERY_STRING")
+            REQUEST_LOG.log(level, "%s %s%s%s %s %.1f ms %s", environ.get("REQUEST_METHOD"),
+                             environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""),
+                             "?" + query if query else "",
+                             answered[0].split(" ", 1)[0] if answered else "-",
+                             (time.monotonic() - began) * 1000, req_id)
+        return result
 
     @classmethod
     def factory(cls, global_conf, **local_conf):

@@ -9,14 +9,15 @@ import sys
 import time
 
 
-def start_compute_aio(state_dir, *args, stderr=subprocess.STDOUT, timeout=120):
-    """Run ``compute-aio --state-dir STATE_DIR --compute-port 0
-    --placement-port 0 ARGS`` until it prints that it serves; returns
-    (process, its banner, compute URL, placement URL). The process is killed
-    if it does not get there."""
+def start_compute_aio(state_dir, *args, stderr=subprocess.STDOUT, timeout=120,
+                      auth="noauth2"):
+    """Run ``compute-aio --state-dir STATE_DIR --port 0 --auth AUTH ARGS``
+    until it prints that it serves; returns (process, its banner, compute
+    URL, placement URL). The process is killed if it does not get there.
+    (noauth2 by default: these tests send ``X-Auth-Token: admin:admin``.)"""
     proc = subprocess.Popen(
         [sys.executable, "-m", "compute_core.cmd.aio", "--state-dir", str(state_dir),
-         "--compute-port", "0", "--placement-port", "0", *args],
+         "--port", "0", "--auth", auth, *args],
         stdout=subprocess.PIPE, stderr=stderr, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     banner = []

@@ -1,15 +1,21 @@
 """compute-aio: the embedded all-in-one cloud, a thin command over Cloud.
 
-    compute-aio [--state-dir DIR] [--config-file FILE] [--hosts N]
+    compute-aio [--state-dir DIR] [--config-file FILE] [--hosts N] [--port 0]
+                [--ready-file F] [--quiet]
 
-Serves the compute API on 127.0.0.1:8774 and placement on :8778 (``[aio]``
-options), runs the conductor, scheduler and fake compute hosts in this
-process on SQLite files under the state directory, until Ctrl-C.
+Serves the compute API on 127.0.0.1:8774, placement on :8778 and the
+identity endpoint on :5000 (``[aio]`` options), runs the conductor,
+scheduler and fake compute hosts in this process on SQLite files under the
+state directory, until Ctrl-C or SIGTERM. It writes ``clouds.yaml`` (clouds
+``compute-core``, project demo, and ``compute-core-admin``) and ``openrc`` /
+``admin-openrc`` into the state directory; ``--ready-file`` gets its URLs
+as JSON once it serves.
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import logging
 import os
 import signal
@@ -18,6 +24,7 @@ import threading
 import warnings
 
 from compute_core import exception
+from compute_core.cmd.common import package_version
 
 
 def parse_args(argv):
@@ -29,8 +36,56 @@ def parse_args(argv):
     p.add_argument("--listen", default=None, help="address the APIs listen on")
     p.add_argument("--compute-port", type=int, default=None)
     p.add_argument("--placement-port", type=int, default=None)
+    p.add_argument("--identity-port", type=int, default=None)
+    p.add_argument("--port", type=int, choices=[0], default=None,
+                   help="0: every API on a free port the OS picks")
+    p.add_argument("--auth", choices=["keystone", "noauth2"], default=None,
+                   help="keystone: the embedded identity endpoint issues the tokens "
+                        "(default, [aio] auth); noauth2: X-Auth-Token user:project")
+    p.add_argument("--ready-file", metavar="FILE",
+                   help="write the URLs and the clouds.yaml path here (JSON) once serving")
+    p.add_argument("--quiet", action="store_true",
+                   help="no request log and no server state lines")
     p.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    p.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     return p.parse_args(argv)
+
+
+CLOUD = "compute-core"
+RUNNING_FILE = "compute-aio.json"
+ADMIN_CLOUD = "compute-core-admin"
+
+
+def write_client_files(cloud) -> dict:
+    """clouds.yaml (demo and admin clouds) and, with the identity endpoint,
+    openrc files for clients that read OS_* variables (novaclient), in the
+    state directory, readable by the owner only. Returns their paths."""
+    import yaml
+
+    paths = {"clouds_yaml": os.path.join(cloud.state_dir, "clouds.yaml")}
+    doc = {"clouds": {**cloud.clouds_yaml(CLOUD, project="demo")["clouds"],
+                      **cloud.clouds_yaml(ADMIN_CLOUD, user="admin")["clouds"]}}
+    files = {paths["clouds_yaml"]: yaml.safe_dump(doc, default_flow_style=False)}
+    if cloud.auth == "keystone":
+        for name, cloud_name in (("openrc", CLOUD), ("admin-openrc", ADMIN_CLOUD)):
+            auth = doc["clouds"][cloud_name]["auth"]
+            paths[name.replace("-", "_")] = path = os.path.join(cloud.state_dir, name)
+            files[path] = "".join(f"export {k}={v}\n" for k, v in (
+                ("OS_AUTH_URL", auth["auth_url"]), ("OS_USERNAME", auth["username"]),
+                ("OS_PASSWORD", auth["password"]), ("OS_PROJECT_NAME", auth["project_name"]),
+                ("OS_USER_DOMAIN_NAME", "Default"), ("OS_PROJECT_DOMAIN_NAME", "Default"),
+                ("OS_REGION_NAME", "RegionOne"), ("OS_IDENTITY_API_VERSION", "3")))
+    for path, text in files.items():
+        _write_private(path, text)
+    return paths
+
+
+def _write_private(path, text) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def settle_after_start() -> None:
@@ -52,16 +107,24 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="Eventlet is deprecated")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("stevedore", "oslo_messaging", "oslo_service", "waitress", "urllib3", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for noisy in ("stevedore", "oslo_messaging", "oslo_service", "waitress", "urllib3", "alembic",
+                  "keystonemiddleware", "keystoneauth"):
+        logging.getLogger(noisy).setLevel(logging.ERROR if noisy == "keystonemiddleware"
+                                          else logging.WARNING)
+    if args.quiet:
+        for name in ("compute_core.requests", "compute_core.servers"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     from compute_core.cloud import Cloud
 
     overrides = {}
     if args.listen:
         overrides["aio.listen"] = args.listen
+    ports = [args.compute_port, args.placement_port, args.identity_port]
+    if args.port == 0:
+        ports = [0 if p is None else p for p in ports]
     cloud = Cloud(state_dir=args.state_dir, hosts=args.hosts, config_file=args.config_file,
-                  overrides=overrides, compute_port=args.compute_port,
-                  placement_port=args.placement_port, listen=None)
+                  overrides=overrides, compute_port=ports[0], placement_port=ports[1],
+                  identity_port=ports[2], listen=None, auth=args.auth)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -75,10 +138,31 @@ def main(argv=None) -> int:
         cloud.stop()
         return 1
     settle_after_start()
-    print(f"compute API   {cloud.compute_url}  (X-Auth-Token: admin:admin or user:project)")
-    print(f"placement API {cloud.placement_url}")
+    files = write_client_files(cloud)
+    if cloud.auth == "keystone":
+        print(f"compute API   {cloud.compute_url}")
+        print(f"placement API {cloud.placement_url}")
+        print(f"identity API  {cloud.identity_url}/v3  (users admin/admin, demo/demo)")
+    else:
+        print(f"compute API   {cloud.compute_url}  (X-Auth-Token: admin:admin or user:project)")
+        print(f"placement API {cloud.placement_url}")
     print(f"state         {cloud.state_dir}")
     print(f"hosts         {', '.join(cloud.host_names) or 'none'}")
+    print("OpenStack clients (project demo; OS_CLOUD=" + ADMIN_CLOUD + " for the admin):")
+    print(f"  export OS_CLIENT_CONFIG_FILE={files['clouds_yaml']} OS_CLOUD={CLOUD}")
+    if "openrc" in files:
+        print(f"  or: . {files['openrc']}   (novaclient; admin: . {files['admin_openrc']})")
+    ready = {"compute_url": cloud.compute_url, "placement_url": cloud.placement_url,
+             "identity_url": cloud.identity_url,
+             "auth_url": cloud.identity_url and cloud.identity_url + "/v3",
+             "auth": cloud.auth, "state_dir": cloud.state_dir, "cloud": CLOUD,
+             "admin_cloud": ADMIN_CLOUD, "pid": os.getpid(), **files}
+    # Where compute-manage and compute-status --state-dir find the running
+    # cloud's placement API.
+    running = os.path.join(cloud.state_dir, RUNNING_FILE)
+    _write_private(running, json.dumps(ready, indent=2) + "\n")
+    if args.ready_file:
+        _write_private(args.ready_file, json.dumps(ready, indent=2) + "\n")
     print("Ctrl-C stops it.", flush=True)
     # Wait in short steps: the kernel may hand SIGINT to any of the cloud's
     # threads, and then nothing interrupts a wait without a timeout in this
@@ -87,6 +171,9 @@ def main(argv=None) -> int:
         pass
     print("stopping...", flush=True)
     cloud.stop()
+    for path in (running, args.ready_file):
+        if path and os.path.exists(path):
+            os.unlink(path)
     return 0
 
 

@@ -44,6 +44,16 @@ class CommandError(Exception):
         self.code = code
 
 
+def package_version() -> str:
+    """The installed compute_core distribution's version (--version)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("compute_core")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-file", action="append", default=[], metavar="PATH",
                         help="an oslo.config file; may be repeated, later files win "
@@ -52,10 +62,38 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
                         help="a directory of *.conf files read after the config files")
     parser.add_argument("--debug", action="store_true",
                         help="log at DEBUG level and show tracebacks of unexpected errors")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {package_version()}")
+
+
+def add_state_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="the state directory of an embedded cloud (compute-aio's "
+                             "--state-dir): its databases are the defaults. Without any "
+                             "configuration file, the default state directory is used when "
+                             "it holds a cloud")
+
+
+def embedded_state_dir(args: argparse.Namespace, files) -> str | None:
+    """The embedded cloud's state directory the command works on: the one
+    given, else the default one when nothing else configures the command
+    and it holds a cloud."""
+    from compute_core.cloud import DEFAULT_STATE_DIR
+
+    given = getattr(args, "state_dir", None)
+    if given:
+        if not os.path.isdir(given):
+            raise CommandError(f"--state-dir {given}: no such directory")
+        return given
+    if "state_dir" in vars(args) and not files and not args.config_dir and \
+            os.path.exists(os.path.join(DEFAULT_STATE_DIR, "api.sqlite")):
+        return DEFAULT_STATE_DIR
+    return None
 
 
 def load_config(args: argparse.Namespace):
-    """A fresh ConfigOpts from the command's --config-file/--config-dir."""
+    """A fresh ConfigOpts from the command's --config-file/--config-dir
+    (and --state-dir: an embedded cloud's databases as the defaults)."""
     from compute_core import conf as cc_conf
 
     files = list(args.config_file)
@@ -66,7 +104,41 @@ def load_config(args: argparse.Namespace):
         cli += ["--config-file", path]
     if args.config_dir:
         cli += ["--config-dir", args.config_dir]
-    return cc_conf.load(args=cli)
+    state_dir = embedded_state_dir(args, files)
+    conf = cc_conf.load(args=cli)
+    if state_dir:
+        from compute_core.cloud import embedded_defaults
+
+        embedded_defaults(conf, state_dir)
+        running_cloud_defaults(conf, state_dir)
+    return conf
+
+
+def running_cloud_defaults(conf, state_dir) -> None:
+    """When compute-aio runs on *state_dir*: its placement API, reached as
+    its admin (the admin cloud of the clouds.yaml it wrote)."""
+    import json
+
+    import yaml
+
+    try:
+        with open(os.path.join(state_dir, "compute-aio.json")) as f:
+            running = json.load(f)
+        os.kill(int(running["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # not running (or not ours to signal): the databases only
+    conf.set_default("endpoint_override", running["placement_url"], group="placement")
+    if running.get("auth") != "keystone":
+        return
+    try:
+        with open(running["clouds_yaml"]) as f:
+            auth = yaml.safe_load(f)["clouds"][running["admin_cloud"]]["auth"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return
+    for name, key in (("auth_url", "auth_url"), ("username", "username"),
+                      ("password", "password"), ("project_name", "project_name")):
+        conf.set_default(name, auth[key], group="placement")
+    conf.set_default("auth_strategy", "keystone", group="placement")
 
 
 def setup_logging(debug: bool) -> None:

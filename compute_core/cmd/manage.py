@@ -372,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="compute-manage", description="Manage compute_core's databases, cells, "
         "plugins and images.")
     common.add_config_args(parser)
+    common.add_state_dir_arg(parser)
     categories = parser.add_subparsers(dest="category", metavar="CATEGORY", required=True)
 
     def category(name, help_text):

@@ -263,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Check compute_core's readiness for "
                                                  "an upgrade.")
     common.add_config_args(parser)
+    common.add_state_dir_arg(parser)
     categories = parser.add_subparsers(dest="category", metavar="CATEGORY", required=True)
     upgrade = categories.add_parser("upgrade", help="upgrade readiness checks")
     actions = upgrade.add_subparsers(dest="action", metavar="ACTION", required=True)

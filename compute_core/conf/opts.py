@@ -341,6 +341,18 @@ aio_opts = [
     cfg.HostAddressOpt("listen", default="127.0.0.1", help="Address the APIs listen on."),
     cfg.PortOpt("compute_port", default=8774, help="Compute API port (0: any free port)."),
     cfg.PortOpt("placement_port", default=8778, help="Placement API port (0: any free port)."),
+    cfg.PortOpt("identity_port", default=5000,
+                help="Identity API port of the embedded Keystone v3 subset (0: any free "
+                     "port); used with auth = keystone."),
+    cfg.StrOpt("auth", default="keystone",
+               choices=[("keystone", "the embedded identity endpoint issues tokens; the "
+                                     "compute and placement APIs validate them through "
+                                     "keystonemiddleware, as with a real Keystone"),
+                        ("noauth2", "no identity endpoint; X-Auth-Token: user:project")],
+               help="How the embedded cloud authenticates. compute-aio follows it; the "
+                    "Python Cloud object defaults to noauth2 unless told otherwise "
+                    "(Cloud(auth=...)). [api] auth_strategy set in the configuration "
+                    "still wins for the APIs."),
     cfg.IntOpt("hosts", default=1, min=0, help="Fake compute hosts started (host1, host2...)."),
     cfg.StrOpt("default_image_name", default="default-raw",
                help="Name of the small image imported on first start."),
@@ -352,6 +364,21 @@ aio_opts = [
                      "instead of over a loopback socket (the way fake:// stands in for "
                      "a message bus). The placement port still serves outside clients. "
                      "False: every placement call goes over HTTP."),
+]
+
+identity_opts = [
+    cfg.MultiStrOpt("users",
+                    default=["admin:admin:admin:admin,member,reader",
+                             "demo:demo:demo:member,reader"],
+                    help="Users of the embedded identity endpoint, one per option, as "
+                         "NAME:PASSWORD:PROJECT:ROLE[,ROLE...] (PROJECT 'system' gives "
+                         "system roles). Projects and roles are created as named; a "
+                         "declared user's password is set again at every start. A service "
+                         "user for keystonemiddleware and the placement client is added "
+                         "with a new random password at every start."),
+    cfg.IntOpt("token_expiration", default=3600, min=1,
+               help="Seconds an identity token stays valid (Keystone's [token] "
+                    "expiration)."),
 ]
 
 GROUPS = [
@@ -370,6 +397,7 @@ GROUPS = [
     ("flat_network", flat_network_opts),
     ("image", image_opts),
     ("aio", aio_opts),
+    ("identity", identity_opts),
 ]
 
 # Groups whose options other libraries own but that we register ourselves.

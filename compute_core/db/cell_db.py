@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import logging
 import uuid as uuidlib
 
 import sqlalchemy as sa
@@ -150,6 +151,18 @@ _DELETE_METADATA = t.instance_metadata.delete().where(
     t.instance_metadata.c.instance_uuid == sa.bindparam("b_uuid"))
 
 
+STATE_LOG = logging.getLogger("compute_core.servers")
+
+
+def _log_state(uuid, values) -> None:
+    """One line per server state change (compute-aio's output); ERROR as a
+    warning."""
+    parts = [f"{k}={values[k]}" for k in ("vm_state", "task_state", "power_state", "host")
+             if k in values]
+    level = logging.WARNING if values.get("vm_state") == "error" else logging.INFO
+    STATE_LOG.log(level, "server %s %s", uuid, " ".join(parts))
+
+
 def update_instance(db, uuid, values: dict, expected_task_state=...,
                     expected_vm_state=..., event=None, request_id=None,
                     read_back=True) -> dict | None:
@@ -179,6 +192,8 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
             raise exception.InstanceInvalidState(
                 action="update", instance_uuid=uuid, attr="task_state",
                 state=cur.task_state)
+        if "vm_state" in values or "task_state" in values:
+            _log_state(uuid, values)
         if "metadata" in values:
             conn.execute(_DELETE_METADATA, {"b_uuid": uuid})
             if values["metadata"]:

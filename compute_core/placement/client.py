@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import requests
 import webob
 
-from compute_core import exception
+from compute_core import exception, wsgi
 
 LOG = logging.getLogger(__name__)
 VERSION = "1.39"
@@ -153,6 +153,7 @@ class PlacementClient:
             path = f"{path}{'&' if '?' in path else '?'}{urlencode(params)}"
         req = webob.Request.blank(path, method=method, headers=headers)
         req.environ["REMOTE_ADDR"] = "127.0.0.1"
+        req.environ[wsgi.IN_PROCESS_KEY] = True  # logged at DEBUG, not in the request log
         if json is not None:
             req.body = jsonlib.dumps(json).encode()
             req.content_type = "application/json"

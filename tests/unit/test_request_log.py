@@ -1,0 +1,46 @@
+"""The request log: one line per API request from outside (method, path
+and query, status, duration, request id); requests one embedded service
+makes to another inside the process only at DEBUG."""
+import logging
+import re
+
+import webob
+
+from compute_core import wsgi
+
+
+def _app(environ, start_response):
+    status = "404 Not Found" if environ["PATH_INFO"] == "/missing" else "200 OK"
+    start_response(status, [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def _records(caplog):
+    return [r for r in caplog.records if r.name == "compute_core.requests"]
+
+
+def test_one_info_line_per_request(caplog):
+    app = wsgi.RequestIdMiddleware(_app)
+    caplog.set_level(logging.INFO, logger="compute_core.requests")
+    resp = webob.Request.blank("/v2.1/servers?limit=2").get_response(app)
+    webob.Request.blank("/missing", method="DELETE").get_response(app)
+    first, second = _records(caplog)
+    assert first.levelno == logging.INFO
+    match = re.fullmatch(r"GET /v2\.1/servers\?limit=2 200 [0-9.]+ ms (req-[0-9a-f-]+)",
+                         first.getMessage())
+    assert match and match.group(1) == resp.headers["x-openstack-request-id"]
+    assert re.fullmatch(r"DELETE /missing 404 [0-9.]+ ms req-[0-9a-f-]+", second.getMessage())
+
+
+def test_in_process_requests_only_at_debug(caplog):
+    app = wsgi.RequestIdMiddleware(_app)
+    req = webob.Request.blank("/resource_providers")
+    req.environ[wsgi.IN_PROCESS_KEY] = True
+    caplog.set_level(logging.INFO, logger="compute_core.requests")
+    req.get_response(app)
+    assert _records(caplog) == []
+    caplog.set_level(logging.DEBUG, logger="compute_core.requests")
+    req.get_response(app)
+    (record,) = _records(caplog)
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage().startswith("GET /resource_providers 200 ")
