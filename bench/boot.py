@@ -116,8 +116,17 @@ class Servers:
             "networks": "none"}})
         resp.raise_for_status()
         sid = resp.json()["server"]["id"]
-        if not self.tracker.watch(sid).wait(120):
-            raise RuntimeError(f"{name} not ACTIVE after 120 s")
+        done = self.tracker.watch(sid)
+        # Past 10 s, ask for the server too: one that ended in ERROR in
+        # cell0 has no updated_at, and changes-since does not list it.
+        if not done.wait(10):
+            while time.perf_counter() - t0 < 120 and not done.wait(1):
+                status = self.session().get(f"{self.url}/servers/{sid}").json()[
+                    "server"]["status"]
+                if status in ("ACTIVE", "ERROR"):
+                    return sid, status, time.perf_counter() - t0
+            if not done.is_set():
+                raise RuntimeError(f"{name} not ACTIVE after 120 s")
         return sid, self.tracker.status.get(sid), time.perf_counter() - t0
 
     def delete(self, sid):

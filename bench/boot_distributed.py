@@ -266,7 +266,7 @@ def main():
                 finally:
                     cloud.close()
                 result["round"] = round_ + 1
-                if mode != "embedded":
+                if isinstance(cloud, Distributed):
                     result["connections"] = cloud.connections()
                 results.append(result)
                 report(result)

@@ -268,7 +268,10 @@ class Cloud:
             _, db = self._api.cells.for_host(name)
             with db.begin() as conn:
                 conn.execute(cell_schema.services.update().where(cell_schema.services.c.host == name)
-                             .values(last_seen_up=cell_db.now().replace(year=2000)))
+                             # updated_at: the scheduler's service cache reads
+                             # the rows changed since its last read
+                             .values(last_seen_up=cell_db.now().replace(year=2000),
+                                     updated_at=cell_db.now()))
 
     def start_host(self, name):
         """Start a stopped compute host again; its hypervisor kept its guests."""

@@ -338,8 +338,8 @@ class ComputeManager:
         limit = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - \
             datetime.timedelta(seconds=timeout)
         for inst in self.conductor.instances_on_host(ctxt, self.host):
-            created = _as_datetime(inst.get("created_at"))
-            if inst["vm_state"] == states.BUILDING and created is not None and created < limit:
+            started = states.build_started(inst)
+            if inst["vm_state"] == states.BUILDING and started is not None and started < limit:
                 try:
                     self._fail_build(ctxt, inst, f"Build of instance {inst['uuid']} timed "
                                                  f"out. Set to error state.",
@@ -470,16 +470,6 @@ class ComputeManager:
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
                 states.REBOOTING_HARD, rpcapi.PAUSING, rpcapi.UNPAUSING, rpcapi.SUSPENDING,
                 rpcapi.RESUMING)
-
-
-def _as_datetime(value):
-    """A timestamp as it comes over RPC (ISO text) or from the database."""
-    if value is None or isinstance(value, datetime.datetime):
-        return value
-    try:
-        return datetime.datetime.fromisoformat(str(value)).replace(tzinfo=None)
-    except ValueError:
-        return None
 
 
 def ctx_now():

@@ -151,7 +151,7 @@ class BuildRecovery:
                 continue
             if mapping["cell_uuid"] != cell["uuid"]:
                 continue  # still being handed over, or mapped elsewhere
-            action = due(row["created_at"])
+            action = due(states.build_started(row))
             if action == RESUME and row["host"]:
                 self._settle_row(ctxt, db, row, action)
             elif action == FAIL and not self._host_up(db, row["host"]):
@@ -200,7 +200,8 @@ class BuildRecovery:
         uuid = row["uuid"]
         if action == RESUME and row["host"]:
             try:
-                inst = cell_db.update_instance(db, uuid, {"task_state": states.SCHEDULING},
+                inst = cell_db.update_instance(db, uuid, {"task_state": states.SCHEDULING,
+                                                          "scheduled_at": cell_db.now()},
                                                expected_vm_state=(states.BUILDING,))
             except (exception.InstanceNotFound, exception.InstanceInvalidState):
                 return

@@ -19,7 +19,8 @@ NAME_RE = re.compile(r"^[A-Z0-9_]+$")
 SUFFIX_NUMERIC = r"[1-9][0-9]*"
 SUFFIX_STRING = r"[a-zA-Z0-9_-]{1,64}"
 GROUP_KEYS = ("resources", "required", "member_of", "in_tree")
-# An allocation's amount is an INT column, as an inventory's total is.
+# An allocation's amount is an INT column, as an inventory's total is (and
+# the largest number SQL's LIMIT surely takes).
 MAX_AMOUNT = 0x7FFFFFFF
 
 BAD_VALUE = "placement.query.bad_value"
@@ -247,7 +248,8 @@ def candidate_request(req, version, state):
         if not re.match(r"^[1-9][0-9]*$", limit):
             raise bad(f"Failed validating 'pattern' in 'limit': {limit!r} is not a positive "
                       "integer")
-        wide.limit = int(limit)
+        # Beyond any number of candidates, and of what SQL's LIMIT takes
+        wide.limit = min(int(limit), MAX_AMOUNT)
     policy = single(req, "group_policy")
     if policy is not None and policy not in ("none", "isolate"):
         raise bad(f"'group_policy' must be one of 'none' or 'isolate'. Got: {policy!r}")

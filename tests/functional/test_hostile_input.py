@@ -144,6 +144,18 @@ def test_lone_surrogate_in_provider_name_is_400_naming_it(placement):
     assert _providers(placement) == providers
 
 
+@pytest.mark.parametrize("flat", [True, False])
+def test_placement_limit_beyond_any_count_is_no_limit(placement, compute_cloud, flat):
+    query = "resources=VCPU:1" if flat else "resources1=VCPU:1&resources2=MEMORY_MB:1" \
+        "&group_policy=none"
+    status, unlimited = placement("GET", f"/allocation_candidates?{query}")
+    assert status == 200 and unlimited["allocation_requests"]
+    status, body = placement("GET", f"/allocation_candidates?{query}"
+                                    "&limit=99999999999999999999")
+    assert status == 200, body
+    assert len(body["allocation_requests"]) == len(unlimited["allocation_requests"])
+
+
 @pytest.mark.parametrize("ratio", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_placement_inventory_allocation_ratio_not_finite_is_400(placement, ratio):
     status, rp = placement("POST", "/resource_providers", {"name": f"hostile-{ratio}"})
@@ -204,6 +216,18 @@ def test_bad_flavor_is_400_naming_the_field(compute, raw, field):
     message = compute_fault(*compute("POST", "/flavors", body.encode()))
     assert field in message
     assert _flavor_ids(compute) == flavors
+
+
+@pytest.mark.parametrize("query", ["minRam=99999999999999999999", "minDisk=2147483648",
+                                   "minRam=-99999999999999999999&minDisk=-1"])
+def test_flavor_size_filters_beyond_the_columns_answer(compute, query):
+    """As far as the columns go: nothing is that large, everything larger."""
+    status, body = compute("GET", f"/flavors?{query}")
+    assert status == 200, body
+    expected = []
+    if query.startswith("minRam=-"):
+        expected = sorted(f["id"] for f in compute("GET", "/flavors")[1]["flavors"])
+    assert sorted(f["id"] for f in body["flavors"]) == expected
 
 
 def test_flavor_sizes_in_range_are_taken(compute):

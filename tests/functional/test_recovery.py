@@ -155,6 +155,11 @@ def test_an_existing_ghost_is_reachable_and_recovery_deletes_it(fresh_compute_cl
     for uuid in ghosts:
         assert listed[uuid]["status"] == "BUILD" and listed[uuid]["OS-EXT-SRV-ATTR:host"]
         assert api_request(cloud, "GET", f"/servers/{uuid}").status_code == 200
+        # Found in its cell, yet still kept from other projects.
+        assert api_request(cloud, "GET", f"/servers/{uuid}",
+                           token=cloud.member_token).status_code == 404
+        assert api_request(cloud, "DELETE", f"/servers/{uuid}",
+                           token=cloud.member_token).status_code == 404
     # One is deleted by the user, the other by the conductor's recovery.
     assert api_request(cloud, "DELETE", f"/servers/{ghosts[0]}").status_code == 204
     conductor = next(b.service for b in cloud._services

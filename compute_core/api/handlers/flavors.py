@@ -7,8 +7,6 @@ from compute_core.api.faults import APIError
 from compute_core.apispec import keyed, operation
 from compute_core.db import api_db
 
-
-_PAST_ANY_SIZE = 2 ** 31  # one more than the largest size a flavor may have
 SORT_KEYS = ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "swap",
              "rxtx_factor", "id", "created_at", "description", "is_public")
 LIST_QUERY = {"minRam": {"type": "integer"}, "minDisk": {"type": "integer"},
@@ -24,12 +22,12 @@ def _list_args(call):
     for name, key in (("minRam", "min_ram"), ("minDisk", "min_disk")):
         if name in q:
             try:
-                # A flavor's sizes fit a 32-bit column: a larger minimum finds
-                # nothing, a negative one bounds nothing, and the database is
-                # never asked a number it cannot bind (any integer parses).
-                kwargs[key] = max(-1, min(int(q[name]), _PAST_ANY_SIZE))
+                value = int(q[name])
             except ValueError:
                 raise APIError(400, f"Invalid {name} filter [{q[name]}]") from None
+            # Sizes are INT columns: a bound beyond them (which the database
+            # driver cannot even send) means the same as the column's edge.
+            kwargs[key] = max(min(value, schemas.SQL_INT_MAX + 1), -schemas.SQL_INT_MAX - 1)
     if "is_public" in q:
         v = q["is_public"].lower()
         if v == "none":

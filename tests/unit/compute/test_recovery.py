@@ -122,6 +122,19 @@ def test_builds_past_the_timeout_go_to_error():
     assert conductor.instances["done"]["vm_state"] == states.ACTIVE
 
 
+def test_a_build_run_again_counts_its_timeout_from_then():
+    """Created long ago, scheduled again just now (after a restart): not late."""
+    hour = datetime.timedelta(hours=1)
+    rerun = _inst("rerun", states.BUILDING, states.SCHEDULING, age=hour)
+    rerun["scheduled_at"] = datetime.datetime.now(datetime.timezone.utc).replace(
+        tzinfo=None).isoformat()
+    conductor = FakeConductor([rerun])
+    mgr, _, placement = _manager(conductor, instance_build_timeout=60)
+    mgr.check_instance_build_time()
+    assert conductor.instances["rerun"]["vm_state"] == states.BUILDING
+    assert placement.calls == []
+
+
 def test_no_build_timeout_when_it_is_zero():
     conductor = FakeConductor([_inst("old", states.BUILDING, states.SPAWNING,
                                      age=datetime.timedelta(days=9))])

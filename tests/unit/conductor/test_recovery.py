@@ -84,7 +84,8 @@ def _build_request(w, age=datetime.timedelta(0)):
 
 def _cell_row(w, inst, host="host1", mapped=False, db=None):
     """The row the conductor writes into the cell (and maps with *mapped*)."""
-    values = dict(inst, host=host, node=host, scheduled_at=cell_db.now())
+    values = dict(inst, host=host, node=host,
+                  scheduled_at=datetime.datetime.fromisoformat(inst["created_at"]))
     values.pop("metadata")
     cell_db.create_instance(db or w.db, values, {})
     if mapped:
@@ -184,12 +185,16 @@ def test_row_of_a_server_deleted_before_it_was_mapped_is_deleted(world, leftover
 
 
 def test_mapped_build_whose_cast_was_lost_is_cast_again(world):
-    uuid, inst = _build_request(world)
+    uuid, inst = _build_request(world, age=HOUR)
     _cell_row(world, inst, mapped=True)
     cell_db.update_instance(world.db, uuid, {"task_state": states.SPAWNING})
     world.recovery(resume=True).at_start()
     (call,) = world.compute.names("build_and_run_instance")
     assert call[1] == "host1" and call[2]["task_state"] == states.SCHEDULING
+    # Its timeout starts anew: the next sweep, with the host down, leaves it.
+    _up(world, "host1", up=False)
+    world.recovery().sweep()
+    assert cell_db.get_instance(world.db, uuid)["vm_state"] == states.BUILDING
 
 
 @pytest.mark.parametrize("host_up", [True, False])
