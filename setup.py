@@ -134,7 +134,7 @@ setup(
             "fixtures>=4.0",  # keystonemiddleware's AuthTokenFixture (tests of the keystone pipelines)
             "ruff",
             "wheel",  # the third-party plugin test builds a wheel offline
-            "schemathesis>=4.0",  # the OpenAPI-driven fuzz tests
+            "schemathesis>=4.32",  # the OpenAPI-driven fuzz tests (its 4.x Python API)
             "hypothesis>=6.0",
             "openapi-spec-validator>=0.7",  # the generated documents are valid OpenAPI 3.1
         ],
