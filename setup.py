@@ -111,12 +111,16 @@ setup(
         "keystonemiddleware>=10.0",
         "keystoneauth1>=5.0",
         "requests>=2.28",
-        "cheroot>=10.0",
+        # The embedded HTTP server: reads whole requests in its event loop,
+        # so slow and idle clients hold no worker thread.
+        "waitress>=3.0",
+        "oslo.middleware>=6.0",  # sizelimit: [oslo_middleware] max_request_body_size
         "cotyledon>=1.7",  # oslo.service's threading backend (no eventlet)
         "netaddr>=0.10",
         "PyYAML>=6.0",  # clouds.yaml written by the pytest plugin
         "PyMySQL>=1.0",
         "psycopg2-binary>=2.9",
+        "google-re2>=1.1",  # list filters' regular expressions, in linear time
     ],
     extras_require={
         "test": [
@@ -130,6 +134,9 @@ setup(
             "fixtures>=4.0",  # keystonemiddleware's AuthTokenFixture (tests of the keystone pipelines)
             "ruff",
             "wheel",  # the third-party plugin test builds a wheel offline
+            "schemathesis>=4.0",  # the OpenAPI-driven fuzz tests
+            "hypothesis>=6.0",
+            "openapi-spec-validator>=0.7",  # the generated documents are valid OpenAPI 3.1
         ],
     },
     entry_points=ENTRY_POINTS,

@@ -9,7 +9,24 @@ the calling process::
         print(cloud.compute_url)
 """
 
+import os
+import sys
+
 __all__ = ["Cloud"]
+
+
+def _without_eventlet():
+    # Threads are our concurrency model and nothing of ours uses eventlet,
+    # but it is installed (oslo.service requires it) and futurist and
+    # oslo.utils import it whenever they can: a deprecation warning on every
+    # start, and oslo.messaging probing for monkey-patching. Hide it from
+    # this process, unless the program hosting us has imported it already
+    # (or sets COMPUTE_CORE_ALLOW_EVENTLET=1): then its choice stands.
+    if "eventlet" not in sys.modules and os.environ.get("COMPUTE_CORE_ALLOW_EVENTLET") != "1":
+        sys.modules["eventlet"] = None  # import eventlet -> ImportError
+
+
+_without_eventlet()
 
 
 def _prefer_threads():

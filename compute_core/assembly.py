@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 
 from paste import deploy
 
@@ -17,10 +16,12 @@ from compute_core import exception, rpc, wsgi
 from compute_core.compute import manager as compute_manager
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.conductor import manager as conductor_manager
+from compute_core.conductor import recovery
 from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.db import api_db, cell_db
 from compute_core.db.cells import CellDatabases, discover_hosts
 from compute_core.db.engines import Database, engine_options
+from compute_core.httpserver import WSGIServer
 from compute_core.image import load_image_backend
 from compute_core.network import load_network_backend
 from compute_core.placement import PlacementState
@@ -116,38 +117,17 @@ def load_wsgi_app(conf, kind: str, services):
     return wsgi.ServiceInjector(app, services)
 
 
-class WSGIServer:
-    """A threaded HTTP server (cheroot) for one WSGI app; port 0 = any."""
-
-    def __init__(self, app, host, port, threads=16, name="wsgi"):
-        from cheroot import wsgi as cheroot_wsgi
-
-        # cheroot listens with a backlog of 5: a burst of clients opening
-        # connections at once overflows it, and the kernel resets some.
-        self.server = cheroot_wsgi.Server((host, port), app, numthreads=threads,
-                                          server_name=name, timeout=60,
-                                          request_queue_size=1024)
-        self.server.prepare()  # binds now, so the port is known
-        self.host, self.port = self.server.bind_addr[:2]
-        self._thread = threading.Thread(target=self._serve, name=f"{name}-server", daemon=True)
-
-    def _serve(self):
-        try:
-            self.server.serve()
-        except Exception:
-            LOG.exception("WSGI server stopped with an error")
-
-    @property
-    def url(self):
-        return f"http://{self.host}:{self.port}"
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self.server.stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+def api_server(conf, app, host, port, threads, name) -> WSGIServer:
+    """The HTTP server of one API, with [wsgi]'s connection limits and
+    timeouts. It refuses a body over ten times [oslo_middleware]
+    max_request_body_size itself, before reading it; a smaller one over the
+    limit reaches the API's sizelimit filter, which answers its own 413."""
+    return WSGIServer(app, host, port, threads, name,
+                      idle_timeout=conf.wsgi.idle_timeout,
+                      header_timeout=conf.wsgi.header_timeout,
+                      body_timeout=conf.wsgi.body_timeout,
+                      max_connections=conf.wsgi.max_connections,
+                      max_body_size=10 * conf.oslo_middleware.max_request_body_size)
 
 
 class ServiceBundle:
@@ -185,13 +165,22 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
         conf, cells, local, scheduler_rpcapi.SchedulerAPI(transport),
         compute_rpcapi.ComputeAPI(transport), placement, network, notifier)
     host = host or conf.host
+    builds = recovery.BuildRecovery(manager, conductor_rpcapi.ConductorAPI(transport),
+                                    resume_at_start=rpc.bus_in_process(transport))
 
     def heartbeat():
         cell_db.service_heartbeat(local, host, "compute-conductor", conductor_rpcapi.TOPIC)
 
+    def on_start():
+        heartbeat()
+        _guarded("recovering interrupted builds", builds.at_start)
+
     service = Service("compute-conductor", transport, conductor_rpcapi.TOPIC, host, [manager],
-                      periodic=[("heartbeat", conf.report_interval, heartbeat)],
-                      on_start=heartbeat)
+                      periodic=[("heartbeat", conf.report_interval, heartbeat),
+                                ("recover_builds", recovery.check_interval(conf),
+                                 builds.sweep)],
+                      on_start=on_start)
+    service.recovery = builds
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
 
 
@@ -229,15 +218,34 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
     def on_start():
         driver.init_host()
         manager.heartbeat()
+        # What was interrupted while the service was away, before the
+        # resources are reported (guests reaped free theirs).
+        _guarded("recovering the instances of this host", manager.init_instances)
+        _guarded("handling guests of deleted instances",
+                 manager.cleanup_running_deleted_instances)
         manager.update_available_resource()
 
     tasks = [("heartbeat", conf.report_interval, manager.heartbeat),
              ("update_available_resource", conf.update_resources_interval,
               manager.update_available_resource),
-             ("sync_power_states", conf.sync_power_state_interval, manager.sync_power_states)]
+             ("sync_power_states", conf.sync_power_state_interval, manager.sync_power_states),
+             ("check_instance_build_time", recovery.check_interval(conf),
+              manager.check_instance_build_time),
+             ("cleanup_running_deleted_instances",
+              conf.running_deleted_instance_poll_interval,
+              manager.cleanup_running_deleted_instances)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
                       [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host)
     service.manager = manager
     service.driver = driver
     closers = [] if placement_client else [placement.close]
     return ServiceBundle(service, closers)
+
+
+def _guarded(what, fn):
+    """Run a start-up step whose failure must not keep the service down:
+    its periodic task (if any) tries again."""
+    try:
+        fn()
+    except Exception:
+        LOG.exception("%s failed", what)

@@ -125,7 +125,7 @@ class Cloud:
 
         port = conf.aio.placement_port if self.placement_port is None else self.placement_port
         listen = conf.aio.listen if self.listen is None else self.listen
-        server = assembly.WSGIServer(placement_app, listen, port, conf.aio.wsgi_threads,
+        server = assembly.api_server(conf, placement_app, listen, port, conf.aio.wsgi_threads,
                                      "placement")
         self._stoppers.append(server.stop)
         server.start()
@@ -145,10 +145,12 @@ class Cloud:
         for i in range(hosts):
             self._start_compute(f"host{i + 1}", **self.host_resources)
         self.discover_hosts()
+        # Every plugin is loaded now: an override no plugin claimed is a typo.
+        conf_mod.check_pending_overrides(conf)
 
         compute_app = assembly.load_wsgi_app(conf, "compute", self._api)
         port = conf.aio.compute_port if self.compute_port is None else self.compute_port
-        server = assembly.WSGIServer(compute_app, listen, port, conf.aio.wsgi_threads,
+        server = assembly.api_server(conf, compute_app, listen, port, conf.aio.wsgi_threads,
                                      "compute")
         self._api_server = server
         server.start()
@@ -170,6 +172,8 @@ class Cloud:
         default("auth_strategy", "noauth2", "placement")
         default("host", "controller")
         default("images_path", os.path.join(state, "images"), "image")
+        # Fake guests outlive a restart on the same state, as real ones would.
+        default("guests_path", os.path.join(state, "fake_driver"), "fake_driver")
         # The embedded cloud speaks to its own placement with the admin token.
         default("noauth_token", ADMIN_TOKEN, "placement")
 
@@ -238,11 +242,8 @@ class Cloud:
         if name in self._computes:
             raise exception.Conflict(f"compute host {name} is already running")
         driver = driver or self._drivers.get(name) or load_driver(self.conf, name)
-        for attr, value in (("vcpus", vcpus), ("memory_mb", memory_mb), ("disk_gb", disk_gb)):
-            if value is not None:
-                if not hasattr(driver, attr):
-                    raise exception.Invalid(f"driver {type(driver).__name__} has no size {attr}")
-                setattr(driver, attr, value)
+        if (vcpus, memory_mb, disk_gb) != (None, None, None):
+            driver.set_host_size(vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb)
         bundle = assembly.compute_service(self.conf, self.transport, name, driver,
                                           self.notification_transport,
                                           placement_client=self._placement_client())
@@ -267,7 +268,10 @@ class Cloud:
             _, db = self._api.cells.for_host(name)
             with db.begin() as conn:
                 conn.execute(cell_schema.services.update().where(cell_schema.services.c.host == name)
-                             .values(last_seen_up=cell_db.now().replace(year=2000)))
+                             # updated_at: the scheduler's service cache reads
+                             # the rows changed since its last read
+                             .values(last_seen_up=cell_db.now().replace(year=2000),
+                                     updated_at=cell_db.now()))
 
     def start_host(self, name):
         """Start a stopped compute host again; its hypervisor kept its guests."""

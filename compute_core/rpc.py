@@ -1,7 +1,9 @@
 """oslo.messaging plumbing: transports, servers, clients, notifications.
 
 Contexts travel as dicts and come back as :class:`RequestContext`. Servers
-use the threading executor (no eventlet).
+use oslo.messaging's threading executor: its choice when nothing is
+monkey-patched, and compute_core keeps eventlet out of the process (see
+``compute_core/__init__.py``).
 """
 from __future__ import annotations
 
@@ -176,6 +178,13 @@ def _isolate(transport):
     return transport
 
 
+def bus_in_process(transport) -> bool:
+    """Whether *transport* is a private in-process bus (fake://): then no
+    message outlives the process, and what was in flight when it died was
+    lost with it."""
+    return isinstance(getattr(transport, "_driver", None), impl_fake.FakeDriver)
+
+
 def get_transport(conf, url=None):
     try:
         return _isolate(messaging.get_rpc_transport(conf, url=url))
@@ -193,7 +202,7 @@ def get_notification_transport(conf, url=None):
 def get_server(transport, topic, server, endpoints, pool_size=None):
     target = messaging.Target(topic=topic, server=server)
     return messaging.get_rpc_server(
-        transport, target, endpoints, executor="threading",
+        transport, target, endpoints,
         serializer=ContextSerializer(),
         access_policy=dispatcher.DefaultRPCAccessPolicy)
 

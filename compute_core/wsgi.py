@@ -5,17 +5,21 @@
   whole surface.
 * :class:`ServiceInjector` hands an app its cloud's services through the
   WSGI environ: paste-deployed apps hold no state of their own.
-* Paste filters for request ids and for noauth2 / keystone contexts.
+* Paste filters for request ids, for noauth2 / keystone contexts and for
+  the request body size limit (oslo.middleware's sizelimit).
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
+from urllib.parse import unquote_to_bytes
 
 import routes
 import webob
 import webob.dec
 import webob.exc
+from oslo_middleware import sizelimit
 
 from compute_core import context as ctx_mod
 
@@ -63,14 +67,137 @@ class RouteTable:
         return match["action"], args, match.get("allowed")
 
 
+# Most arrays and objects one inside another in a request body: more than
+# any body the APIs take (a server create nests 4); json.loads itself would
+# recurse until a RecursionError.
+MAX_JSON_DEPTH = 32
+
+
+class BadJSON(ValueError):
+    """A request body that is not acceptable JSON; *field* is the
+    slash-separated path of the offending member ('' for the whole body)."""
+
+    def __init__(self, reason: str, field: str = ""):
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = reason
+        self.field = field
+
+
+class _NotANumber:
+    """Stands in for NaN / Infinity / -Infinity while parsing, so the walk
+    that follows can name the field it was given for."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def _float(text):
+    value = float(text)
+    return value if math.isfinite(value) else _NotANumber(text[:40])
+
+
 def json_body(req: webob.Request):
-    """The request body as JSON, or raise ValueError with a readable reason."""
+    """The request body as JSON, or raise BadJSON (a ValueError) with a
+    readable reason: not JSON, the non-standard constants NaN and Infinity
+    or a number overflowing to infinity, nesting deeper than
+    MAX_JSON_DEPTH, or a string that is not valid Unicode (a lone
+    surrogate written as an escape); the last three name the field."""
     if not req.body:
-        raise ValueError("The request body is empty")
+        raise BadJSON("The request body is empty")
     try:
-        return json.loads(req.body)
+        data = json.loads(req.body, parse_constant=_NotANumber, parse_float=_float)
+    except RecursionError:
+        raise BadJSON(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Malformed request body: {exc}") from None
+        raise BadJSON(str(exc)) from None
+    check_json_value(data)
+    return data
+
+
+def _field(path):
+    return "/".join(str(p) for p in path)
+
+
+def check_json_value(data):
+    """Raise BadJSON when *data* nests deeper than MAX_JSON_DEPTH or holds a
+    string (member name or value) that cannot be encoded as UTF-8."""
+    stack = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) >= MAX_JSON_DEPTH and isinstance(value, (dict, list)):
+            raise BadJSON(f"nested deeper than {MAX_JSON_DEPTH} levels",
+                          _field(path[:MAX_JSON_DEPTH]))
+        if isinstance(value, str):
+            _check_text(value, path)
+        elif isinstance(value, _NotANumber):
+            raise BadJSON(f"{value.text} is not a JSON number (nor a finite one)",
+                          _field(path))
+        elif isinstance(value, dict):
+            for key, member in value.items():
+                _check_text(key, path + (key,))
+                stack.append((member, path + (key,)))
+        elif isinstance(value, list):
+            stack.extend((member, path + (i,)) for i, member in enumerate(value))
+
+
+def _check_text(text, path):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadJSON("the string is not valid Unicode (it holds a lone surrogate)",
+                      _field(path)) from None
+
+
+def undecodable_url_part(environ) -> str | None:
+    """'path' or 'query string' when that part of the request's URL is not
+    UTF-8 once percent-decoded (PEP 3333 hands the path over as latin-1
+    characters, one per byte), else None."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    try:
+        path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return "path"
+    try:
+        unquote_to_bytes(query.replace("+", " ")).decode("utf-8")
+    except UnicodeError:
+        return "query string"
+    return None
+
+
+class UrlDecodeGuard:
+    """Answer 400 (built by *reject(environ, message)* in the app's own
+    error format) for a URL whose path or query string is not UTF-8 once
+    percent-decoded, before anything reads it as text."""
+
+    def __init__(self, app, reject):
+        self.app = app
+        self.reject = reject
+
+    def __call__(self, environ, start_response):
+        part = undecodable_url_part(environ)
+        if part is None:
+            return self.app(environ, start_response)
+        resp = self.reject(environ, f"The request's {part} is not valid UTF-8 once "
+                                    "percent-decoded.")
+        return resp(environ, start_response)
+
+
+class LastResortFaults:
+    """Anything an app lets escape becomes *respond(environ)*, a 500 in the
+    app's own error format, and is logged: never a traceback."""
+
+    def __init__(self, app, respond, what):
+        self.app = app
+        self.respond = respond
+        self.what = what
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.app(environ, start_response)
+        except Exception:  # noqa: BLE001 - logged, answered in the app's format
+            LOG.exception("unhandled error in the %s", self.what)
+            return self.respond(environ)(environ, start_response)
 
 
 class RequestIdMiddleware:
@@ -146,6 +273,25 @@ class KeystoneContextMiddleware:
         return req.get_response(self.app)
 
 
+def _built_on_first_request(build):
+    """A paste filter whose middleware is *build(app, conf)*, made on the
+    first request: paste builds the pipeline before the cloud's ConfigOpts
+    exists, and the request's environ carries it."""
+
+    def _filter(app):
+        holder = {}
+
+        def middleware(environ, start_response):
+            mw = holder.get("mw")
+            if mw is None:
+                mw = holder["mw"] = build(app, environ[SERVICES_KEY].conf)
+            return mw(environ, start_response)
+
+        return middleware
+
+    return _filter
+
+
 def keystone_authtoken_factory(global_conf, unavailable=None, **local_conf):
     """paste filter: keystonemiddleware's auth_token, configured from the
     cloud's own ConfigOpts (``[keystone_authtoken]``) found in the environ.
@@ -157,17 +303,12 @@ def keystone_authtoken_factory(global_conf, unavailable=None, **local_conf):
     """
     from keystonemiddleware import auth_token
 
-    def _filter(app):
-        holder = {}
+    def build(app, conf):
+        mw = auth_token.AuthProtocol(app, {"oslo_config_config": conf, **local_conf})
+        if unavailable is None:
+            return mw
 
-        def middleware(environ, start_response):
-            mw = holder.get("mw")
-            if mw is None:
-                services = environ[SERVICES_KEY]
-                mw = holder["mw"] = auth_token.AuthProtocol(
-                    app, {"oslo_config_config": services.conf, **local_conf})
-            if unavailable is None:
-                return mw(environ, start_response)
+        def guarded(environ, start_response):
             started = []
 
             def recording_start_response(*args):
@@ -186,6 +327,39 @@ def keystone_authtoken_factory(global_conf, unavailable=None, **local_conf):
                                    "token; see the service log.")
                 return resp(environ, start_response)
 
-        return middleware
+        return guarded
 
-    return _filter
+    return _built_on_first_request(build)
+
+
+class BodySizeLimiter(sizelimit.RequestBodySizeLimiter):
+    """oslo.middleware's request body size limit
+    (``[oslo_middleware] max_request_body_size``), answering its 413 with
+    *too_large(req, limit)*, the API's own fault.
+
+    A body of known length over the limit is refused before it is read. A
+    chunked one is read here, up to one byte past the limit, so the answer
+    does not depend on how a handler reads its body."""
+
+    def __init__(self, app, conf, too_large):
+        super().__init__(app, conf)
+        self.too_large = too_large
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        limit = self._conf_get("max_request_body_size")
+        if req.content_length is None and req.is_body_readable:
+            body = req.body_file_raw.read(limit + 1)
+            if len(body) > limit:
+                return self.too_large(req, limit)
+            if body:
+                req.body = body
+        try:
+            return super().__call__(req)
+        except webob.exc.HTTPRequestEntityTooLarge:
+            return self.too_large(req, limit)
+
+
+def body_size_limit_factory(too_large):
+    """paste filter: :class:`BodySizeLimiter` on the cloud's ConfigOpts."""
+    return _built_on_first_request(lambda app, conf: BodySizeLimiter(app, conf, too_large))

@@ -12,7 +12,7 @@ import logging
 import webob
 import webob.dec
 
-from compute_core import exception, wsgi
+from compute_core import exception, openapi, wsgi
 from compute_core.api import faults, microversion
 from compute_core.api.compute_api import ComputeAPI
 from compute_core.api.faults import APIError
@@ -56,8 +56,11 @@ class Call:
             raise APIError(415, f"Unsupported Content-Type: {ctype}")
         try:
             body = wsgi.json_body(self.req)
-        except ValueError as exc:
-            raise APIError(400, str(exc)) from None
+        except wsgi.BadJSON as exc:
+            if exc.field:
+                raise APIError(400, f"Invalid input for field/attribute {exc.field}. "
+                                    f"{exc.reason}") from None
+            raise APIError(400, f"Malformed request body: {exc.reason}") from None
         if not isinstance(body, dict):
             raise APIError(400, "The request body must be a JSON object")
         return body
@@ -117,7 +120,7 @@ class ComputeApp:
         else:
             resp.content_type = "application/json"
             resp.charset = "utf-8"
-            resp.body = json.dumps(body).encode()
+            resp.body = json.dumps(body, allow_nan=False).encode()
         for k, v in headers.items():
             resp.headers[k] = v
         return resp
@@ -138,6 +141,9 @@ class VersionsApp:
         if req.method not in ("GET", "HEAD"):
             return faults.fault_response(405, "The method specified is not allowed for this "
                                          "resource.", headers={"Allow": "GET"})
+        if req.path_info == "/openapi.json":
+            return openapi.response("compute", req,
+                                    req.host_url + req.script_name.rstrip("/") + "/v2.1")
         if req.path_info.strip("/"):
             return faults.fault_response(404, "The resource could not be found.")
         base = req.host_url + req.script_name
@@ -149,11 +155,12 @@ class VersionsApp:
 
 
 class VersionDocPassthrough:
-    """GET /v2.1 (the version document) answers before authentication, as
-    clients' version discovery expects; everything else goes on."""
+    """GET /v2.1 (the version document) and GET /v2.1/openapi.json answer
+    before authentication, as clients' version discovery expects; everything
+    else goes on."""
 
     def __init__(self, app):
-        self.app = app
+        self.app = openapi.DocumentPassthrough(app, "compute")
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and \
@@ -199,5 +206,18 @@ def keystone_context_factory(global_conf, **local_conf):
     return lambda app: wsgi.KeystoneContextMiddleware(app, unauthorized)
 
 
+def _too_large(req, limit):
+    return faults.fault_response(413, f"Request is too large: the body is over {limit} bytes.",
+                                 req.environ.get("openstack.request_id"))
+
+
+def sizelimit_factory(global_conf, **local_conf):
+    return wsgi.body_size_limit_factory(_too_large)
+
+
 def faultwrap_factory(global_conf, **local_conf):
-    return faults.FaultWrapper
+    return faults.fault_wrapper
+
+
+def url_guard_factory(global_conf, **local_conf):
+    return faults.url_guard

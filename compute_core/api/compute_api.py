@@ -12,7 +12,7 @@ import uuid as uuidlib
 
 import sqlalchemy as sa
 
-from compute_core import exception, notifications
+from compute_core import exception, notifications, regex_filter
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
@@ -49,15 +49,21 @@ class ComputeAPI:
 
     def quota_usage(self, project_id) -> dict:
         usage = {"instances": 0, "cores": 0, "ram": 0}
-        for cell in self.s.cells.cells(include_cell0=True):
-            counted = cell_db.count_instances(self.s.cells.get(cell["uuid"]), project_id)
-            for k in usage:
-                usage[k] += counted[k]
-        for build in api_db.list_build_requests(self.s.api_db, project_id):
+        # The build requests first, and the cell rows but theirs: a server
+        # the conductor moves into a cell meanwhile is counted once (as the
+        # listing sees it once).
+        builds = api_db.list_build_requests(self.s.api_db, project_id)
+        for build in builds:
             inst = build["instance"]
             usage["instances"] += 1
             usage["cores"] += inst.get("vcpus") or 0
             usage["ram"] += inst.get("memory_mb") or 0
+        moving = [b["instance_uuid"] for b in builds]
+        for cell in self.s.cells.cells(include_cell0=True):
+            counted = cell_db.count_instances(self.s.cells.get(cell["uuid"]), project_id,
+                                              exclude_uuids=moving)
+            for k in usage:
+                usage[k] += counted[k]
         return usage
 
     def _check_quota(self, project_id, count, flavor, already_recorded=0, limits=None):
@@ -83,6 +89,39 @@ class ComputeAPI:
             if used + wanted[resource] > limits[resource]:
                 raise exception.QuotaExceeded(overs=resource, req=wanted[resource],
                                               used=used, allowed=limits[resource])
+
+    def _count_allowed(self, project_id, flavor, min_count, max_count, limits) -> int:
+        """How many servers of *flavor* to create: as many as the quota's
+        room allows up to *max_count* (and [api] max_instances_per_request),
+        counted once, as Nova does; QuotaExceeded, with Nova's details of
+        the whole request, when that is fewer than *min_count*."""
+        bound = self.s.conf.api.max_instances_per_request
+        if min_count > bound:
+            raise exception.Invalid(f"Invalid input for field/attribute min_count. Value: "
+                                    f"{min_count}. At most {bound} servers may be created "
+                                    f"by one request ([api] max_instances_per_request)")
+        allowed = min(max_count, bound)
+        per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
+        limited = [r for r in sorted(per_server)
+                   if limits.get(r) is not None and limits[r] >= 0]
+        if not limited:
+            return allowed
+        usage = self.quota_usage(project_id)
+        for resource in limited:
+            if per_server[resource] > 0:
+                room = max(limits[resource] - usage[resource], 0) // per_server[resource]
+                allowed = min(allowed, room)
+        if allowed >= min_count:
+            return allowed
+        overs = [r for r in limited
+                 if usage[r] + max_count * per_server[r] > limits[r]]
+        requested = {r: max_count * per_server[r] for r in per_server}
+        requested["instances"] = str(min_count) if min_count == max_count else \
+            f"{min_count}-{max_count}"
+        raise exception.QuotaExceeded(
+            overs=", ".join(overs), req=", ".join(str(requested[r]) for r in overs),
+            used=", ".join(str(usage[r]) for r in overs),
+            allowed=", ".join(str(limits[r]) for r in overs))
 
     def destination(self, host=None, node=None, db=None) -> dict:
         """The requested destination ``{"host", "node", "node_uuid"}`` of a
@@ -138,16 +177,7 @@ class ComputeAPI:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
         if image.get("size") and flavor["root_gb"] and image["size"] > flavor["root_gb"] * 1024 ** 3:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
-        # Take as many as quota allows between min_count and max_count.
-        count = max_count
-        while True:
-            try:
-                self._check_quota(ctxt.project_id, count, flavor, limits=limits)
-                break
-            except exception.QuotaExceeded:
-                if count <= min_count:
-                    raise
-                count -= 1
+        count = self._count_allowed(ctxt.project_id, flavor, min_count, max_count, limits)
         reservation_id = "r-" + uuidlib.uuid4().hex[:8]
         flavor_copy = api_db.instance_flavor(flavor)
         created = now()
@@ -186,6 +216,9 @@ class ComputeAPI:
             "requested_destination": destination,
             "force_hosts": [forced_host] if forced_host else [],
             "force_nodes": [forced_node] if forced_node else [],
+            # Kept with the spec so that a conductor can run an interrupted
+            # build again from the API database alone.
+            "requested_networks": networks,
         }
         for inst in instances:
             api_db.create_build(self.s.api_db, inst, dict(spec, instance_uuid=inst["uuid"]))
@@ -217,7 +250,7 @@ class ComputeAPI:
         try:
             mapping = api_db.get_instance_mapping(self.s.api_db, uuid)
         except exception.InstanceNotFound:
-            raise
+            return self._unmapped(ctxt, uuid)
         if not self._may_see(ctxt, mapping["project_id"]):
             raise exception.InstanceNotFound(instance_id=uuid)
         if mapping["cell_uuid"] is None:
@@ -226,14 +259,35 @@ class ComputeAPI:
                 # The conductor may have just moved it into a cell.
                 mapping = api_db.get_instance_mapping(self.s.api_db, uuid)
                 if mapping["cell_uuid"] is None:
-                    raise exception.InstanceNotFound(instance_id=uuid)
+                    return self._unmapped(ctxt, uuid)
             else:
                 return self._from_build(build)
         db = self.s.cells.get(mapping["cell_uuid"])
         inst = cell_db.get_instance(db, uuid, read_deleted=read_deleted)
-        inst["fault"] = cell_db.get_fault(db, uuid) if inst["vm_state"] in (
+        return self._with_fault(db, inst, mapping["cell_uuid"])
+
+    def _unmapped(self, ctxt, uuid) -> dict:
+        """A live cell row that no mapping leads to: its build was
+        interrupted between the cell and the API database (a server deleted
+        while the conductor moved it into a cell, a process killed between
+        the two writes). The listing finds such a row in its cell, so GET
+        and DELETE find it there too, marked ``unmapped`` (the conductor's
+        recovery deletes or maps it); else InstanceNotFound."""
+        for cell in self.s.cells.cells(include_cell0=True):
+            db = self.s.cells.get(cell["uuid"])
+            try:
+                inst = cell_db.get_instance(db, uuid)
+            except exception.InstanceNotFound:
+                continue
+            if self._may_see(ctxt, inst["project_id"]):
+                return dict(self._with_fault(db, inst, cell["uuid"]), unmapped=True)
+        raise exception.InstanceNotFound(instance_id=uuid)
+
+    @staticmethod
+    def _with_fault(db, inst, cell_uuid) -> dict:
+        inst["fault"] = cell_db.get_fault(db, inst["uuid"]) if inst["vm_state"] in (
             states.ERROR, states.DELETED) else None
-        inst["cell_uuid"] = mapping["cell_uuid"]
+        inst["cell_uuid"] = cell_uuid
         return inst
 
     @staticmethod
@@ -254,6 +308,13 @@ class ComputeAPI:
         results = []
         want_build = not filters.get("deleted") and all(
             k not in filters for k in ("host", "node", "changes-since", "ip"))
+        # Build requests before the cells: the conductor writes a server's
+        # cell row before it drops the build request, so a server whose
+        # build request is gone by this read is in its cell by the next one.
+        # (Cells first could miss it: not in the cell yet, then no longer a
+        # build request.)
+        builds = api_db.list_build_requests(self.s.api_db, filters.get("project_id")) \
+            if want_build else []
         cell_filters = dict(filters)
         for cell in self.s.cells.cells(include_cell0=True):
             db = self.s.cells.get(cell["uuid"])
@@ -262,14 +323,13 @@ class ComputeAPI:
             for r in rows:
                 r["cell_uuid"] = cell["uuid"]
             results.extend(rows)
-        if want_build:
-            for build in api_db.list_build_requests(self.s.api_db, filters.get("project_id")):
-                inst = self._from_build(build)
-                if _build_matches(inst, filters):
-                    results.append(inst)
+        for build in builds:
+            inst = self._from_build(build)
+            if _build_matches(inst, filters):
+                results.append(inst)
         seen = set()
         unique = []
-        for r in results:  # a server moving into a cell may show twice
+        for r in results:  # a server moving into a cell may show twice: its cell row wins
             if r["uuid"] not in seen:
                 seen.add(r["uuid"])
                 unique.append(r)
@@ -294,13 +354,30 @@ class ComputeAPI:
             if inst["cell_uuid"] is None:
                 if api_db.delete_build_request(self.s.api_db, uuid):
                     # The conductor sees the build request gone and cleans
-                    # up; allocations it may already hold go now.
+                    # up; allocations it may already hold go now, and so
+                    # does a cell row it wrote before it stopped (killed):
+                    # no one else would, and the listing would show it.
+                    self._delete_cell_rows(ctxt, uuid)
                     self.s.placement.delete_allocations(uuid)
                     api_db.delete_instance_records(self.s.api_db, uuid)
                     return
                 continue  # it reached a cell meanwhile: look again
+            if inst.get("unmapped"):
+                # Its build never went to a host: nothing to ask one.
+                db = self.s.cells.get(inst["cell_uuid"])
+                cell_db.start_action(db, uuid, "delete", ctxt)
+                return self._local_delete(ctxt, db, inst)
             return self._delete_in_cell(ctxt, inst)
         raise exception.Conflict(f"Instance {uuid} is changing too fast to delete; retry.")
+
+    def _delete_cell_rows(self, ctxt, uuid):
+        """Soft-delete the live cell rows of a server whose build request
+        was just deleted (rows the conductor wrote before it could map them)."""
+        for cell in self.s.cells.cells(include_cell0=True):
+            db = self.s.cells.get(cell["uuid"])
+            if cell_db.soft_delete_instance(db, uuid):
+                LOG.info("deleted the unmapped row of %s in cell %s", uuid, cell["name"])
+                self.s.network.deallocate_for_instance(uuid)
 
     def _delete_in_cell(self, ctxt, inst):
         uuid = inst["uuid"]
@@ -595,12 +672,9 @@ def _build_matches(inst, filters) -> bool:
         want = want if isinstance(want, (list, tuple, set)) else [want]
         if inst["vm_state"] not in want:
             return False
-    if "name" in filters:
-        try:
-            if not re.search(filters["name"], inst.get("display_name") or ""):
-                return False
-        except re.error:
-            return False
+    if "name" in filters and not regex_filter.matches(filters["name"],
+                                                      inst.get("display_name")):
+        return False
     if "flavor_id" in filters and inst["flavor"]["flavorid"] != filters["flavor_id"]:
         return False
     return True

@@ -5,6 +5,8 @@ import json
 
 import webob
 
+from compute_core import wsgi
+
 FAULT_NAMES = {
     400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
     405: "badMethod", 409: "conflictingRequest", 413: "overLimit", 415: "badMediaType",
@@ -34,25 +36,20 @@ def fault_response(code: int, message: str, request_id=None, headers=None) -> we
     return resp
 
 
-class FaultWrapper:
-    """Last line of defence: anything a handler lets escape becomes a fault,
-    never a traceback."""
+def unexpected_error(environ) -> webob.Response:
+    """The 500 of a bug (logged by the caller)."""
+    return fault_response(500, "Unexpected API Error. Please report this at the project's "
+                          "issue tracker and attach the API log.",
+                          environ.get("openstack.request_id"))
 
-    def __init__(self, app):
-        self.app = app
 
-    def __call__(self, environ, start_response):
-        try:
-            return self.app(environ, start_response)
-        except Exception:  # noqa: BLE001
-            import logging
+def fault_wrapper(app):
+    """Last line of defence: anything a handler lets escape becomes a
+    fault, never a traceback."""
+    return wsgi.LastResortFaults(app, unexpected_error, "compute API")
 
-            logging.getLogger(__name__).exception("unhandled error in the compute API")
-            resp = fault_response(500, "Unexpected API Error. Please report this at "
-                                  "the project's issue tracker and attach the API log.",
-                                  environ.get("openstack.request_id"))
-            return resp(environ, start_response)
 
-    @classmethod
-    def factory(cls, global_conf, **local_conf):
-        return cls
+def url_guard(app):
+    """A path or query string that is not UTF-8 is a 400 fault."""
+    return wsgi.UrlDecodeGuard(app, lambda environ, message: fault_response(
+        400, message, environ.get("openstack.request_id")))

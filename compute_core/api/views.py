@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import math
 
 from compute_core.compute import states
 
@@ -154,7 +155,7 @@ def flavor_view(req, version, flavor, detail=True):
         "OS-FLV-DISABLED:disabled": bool(flavor.get("disabled")),
         "os-flavor-access:is_public": bool(flavor["is_public"]),
         "swap": flavor["swap"] if (flavor["swap"] or version.at_least("2.75")) else "",
-        "rxtx_factor": flavor.get("rxtx_factor", 1.0),
+        "rxtx_factor": _finite(flavor.get("rxtx_factor", 1.0), 1.0),
     })
     if version.at_least("2.61"):
         out["extra_specs"] = dict(flavor.get("extra_specs") or {})
@@ -175,3 +176,9 @@ def image_view(req, image, detail=True):
         "OS-EXT-IMG-SIZE:size": image.get("size") or 0,
     })
     return out
+
+
+def _finite(value, default):
+    """*value*, or *default* for the NaN / Infinity a flavor created before
+    they were refused may hold (JSON has no token for them)."""
+    return value if value is None or math.isfinite(value) else default

@@ -19,8 +19,8 @@ class _Server:
 
         self.application = wsgi_apps.Application(conf, kind)
         try:
-            self.server = assembly.WSGIServer(self.application, host, port,
-                                              conf.wsgi.threads, name=kind)
+            self.server = assembly.api_server(conf, self.application, host, port,
+                                              conf.wsgi.threads, kind)
         except OSError as exc:
             self.application.close()
             raise svc.StartupError(f"cannot listen on {host}:{port}: "

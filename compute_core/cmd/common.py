@@ -18,7 +18,6 @@ import os
 import re
 import sys
 import traceback
-import warnings
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
@@ -35,12 +34,6 @@ EXIT_USAGE = 2
 EXIT_UNEXPECTED = 255
 
 DEFAULT_CONFIG_FILE = "/etc/compute_core/compute.conf"
-
-# oslo.messaging (imported with the configuration) pulls in oslo.service's
-# eventlet backend when eventlet is installed, and eventlet warns on import:
-# noise on the stderr whose one line is the command's answer. The commands
-# import compute_core.conf only after this filter is in place.
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 
 class CommandError(Exception):

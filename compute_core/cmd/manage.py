@@ -310,12 +310,18 @@ def cell_v2_delete_cell(conf, args) -> int:
 
 def plugins_list(conf, args) -> int:
     rows = []
+    broken = 0
     for group, entries in plugins.describe_installed().items():
         if not entries:
-            rows.append([group, "(none installed)", "", "", ""])
+            rows.append([group, "(none installed)", "", "", "", ""])
         for e in entries:
-            rows.append([group, e["name"], e["distribution"], e["version"], e["target"]])
-    print(common.format_table(["Group", "Name", "Distribution", "Version", "Target"], rows))
+            broken += e["status"] != "ok"
+            rows.append([group, e["name"], e["distribution"], e["version"], e["status"],
+                         e["target"]])
+    print(common.format_table(["Group", "Name", "Distribution", "Version", "Status", "Target"],
+                              rows))
+    if broken:
+        print(f"{broken} installed plugin(s) cannot load: see their Status", file=sys.stderr)
     return 0
 
 

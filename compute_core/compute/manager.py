@@ -142,10 +142,11 @@ class ComputeManager:
                          event=event, result="Success", finish=True)
             instance = dict(instance, **active)
         except (exception.InstanceNotFound, exception.InstanceInvalidState):
-            # Deleted while spawning: terminate_instance runs after us and
-            # destroys the guest.
-            LOG.info("instance %s was deleted while spawning", uuid)
+            # Deleted while spawning (terminate_instance runs after us, and
+            # finds nothing left to do), or timed out: the guest goes.
+            LOG.info("instance %s was deleted or timed out while spawning", uuid)
             self._event(ctxt, uuid, event, "Error", finish=True)
+            self._cleanup_failed_spawn(ctxt, instance)
             return
         self.notifier.info(ctxt, "instance.create.end", notifications.instance_payload(instance))
 
@@ -295,6 +296,97 @@ class ComputeManager:
                                                 instance.get("network_info") or {},
                                                 migration, power_on)))
 
+    # --------------------------------------------------------- recovery
+    # What this host finds when it starts (init_instances) and then
+    # periodically: builds interrupted or too long, deletes and power
+    # actions that died with the service, guests of deleted instances.
+
+    def init_instances(self):
+        """At start, no work of this host is running: a build that was
+        spawning here was interrupted (ERROR with a fault, as Nova does); a
+        delete is finished; a power action is dropped (task_state cleared,
+        power state read from the hypervisor). A build still to run here
+        (scheduling) is left to its cast, or to the build timeout."""
+        ctxt = ctx_mod.get_admin_context()
+        for inst in self.conductor.instances_on_host(ctxt, self.host):
+            uuid, task = inst["uuid"], inst["task_state"]
+            try:
+                if inst["vm_state"] == states.BUILDING and task == states.SPAWNING:
+                    self._fail_build(ctxt, inst, f"Build of instance {uuid} was interrupted "
+                                                 f"by a restart of compute host {self.host}.",
+                                     expected=[states.SPAWNING])
+                    self._cleanup_failed_spawn(ctxt, inst)
+                elif task == states.DELETING:
+                    LOG.info("finishing the interrupted delete of %s", uuid)
+                    self.terminate_instance(ctxt, inst)
+                elif task in _POWER_TASKS:
+                    LOG.info("dropping the interrupted %s of %s", task, uuid)
+                    self._update(ctxt, uuid, {"task_state": None,
+                                              "power_state": int(self._power_state(inst))},
+                                 expected_task_state=task)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                continue
+
+    def check_instance_build_time(self):
+        """Builds of this host in BUILD longer than instance_build_timeout
+        go to ERROR with a fault, their allocations freed (a spawn still
+        running then finds its instance changed and drops its guest)."""
+        timeout = self.conf.instance_build_timeout
+        if not timeout:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        limit = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - \
+            datetime.timedelta(seconds=timeout)
+        for inst in self.conductor.instances_on_host(ctxt, self.host):
+            started = states.build_started(inst)
+            if inst["vm_state"] == states.BUILDING and started is not None and started < limit:
+                try:
+                    self._fail_build(ctxt, inst, f"Build of instance {inst['uuid']} timed "
+                                                 f"out. Set to error state.",
+                                     expected=[states.SCHEDULING, states.SPAWNING, None])
+                except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                    continue
+
+    def _fail_build(self, ctxt, inst, message, expected):
+        uuid = inst["uuid"]
+        self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None},
+                     expected_task_state=expected)
+        LOG.warning("%s", message)
+        self._fault(ctxt, uuid, exception.ComputeCoreError(message))
+        self.placement.delete_allocations(uuid)
+        self.notifier.error(ctxt, "instance.create.error",
+                            notifications.instance_payload(dict(inst, vm_state=states.ERROR),
+                                                           fault=message))
+
+    def cleanup_running_deleted_instances(self):
+        """Guests still on the hypervisor whose instances were deleted (say
+        while this host was down) are handled per
+        [DEFAULT] running_deleted_instance_action."""
+        action = self.conf.running_deleted_instance_action
+        if action == "noop":
+            return
+        guests = self.driver.list_instances()
+        if not guests:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        for inst in self.conductor.deleted_instances(ctxt, guests):
+            uuid = inst["uuid"]
+            with self.locks(uuid):
+                if action == "log":
+                    LOG.warning("guest %s runs on %s but its instance is deleted", uuid,
+                                self.host)
+                    continue
+                try:
+                    if action == "shutdown":
+                        if self._power_state(inst) != PowerState.SHUTDOWN:
+                            LOG.info("powering off guest %s of deleted instance", uuid)
+                            self.driver.power_off(inst)
+                    else:
+                        LOG.info("destroying guest %s of deleted instance", uuid)
+                        self.driver.destroy(ctxt, inst, inst.get("network_info") or {}, True)
+                except Exception:
+                    LOG.exception("could not %s guest %s of a deleted instance", action, uuid)
+
     # --------------------------------------------------------- periodic
     def heartbeat(self):
         self.conductor.service_update(ctx_mod.get_admin_context(), self.host, BINARY,
@@ -373,6 +465,11 @@ class ComputeManager:
                     self._update(ctxt, inst["uuid"], values, expected_task_state=None)
                 except (exception.InstanceNotFound, exception.InstanceInvalidState):
                     pass
+
+
+_POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
+                states.REBOOTING_HARD, rpcapi.PAUSING, rpcapi.UNPAUSING, rpcapi.SUSPENDING,
+                rpcapi.RESUMING)
 
 
 def ctx_now():

@@ -1,4 +1,7 @@
 """vm_state and task_state values, and how they make an API status."""
+from __future__ import annotations
+
+import datetime
 
 ACTIVE = "active"
 BUILDING = "building"
@@ -61,3 +64,21 @@ def status_from_state(vm_state: str | None, task_state: str | None) -> str:
 STATUS_TO_VM_STATES = {}
 for _vm, _st in _STATUS.items():
     STATUS_TO_VM_STATES.setdefault(_st, []).append(_vm)
+
+
+def build_started(instance) -> datetime.datetime | None:
+    """When the build of *instance* (a row, or as it comes over RPC) last
+    started: its creation, or its last scheduling (a build run again starts
+    its timeout anew)."""
+    times = [_as_datetime(instance.get(k)) for k in ("created_at", "scheduled_at")]
+    times = [t for t in times if t is not None]
+    return max(times) if times else None
+
+
+def _as_datetime(value):
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    try:
+        return datetime.datetime.fromisoformat(str(value)).replace(tzinfo=None)
+    except ValueError:
+        return None

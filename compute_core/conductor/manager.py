@@ -1,4 +1,4 @@
-"""The conductor's RPC endpoint (target version 1.0)."""
+"""The conductor's RPC endpoint (target version 1.5, see rpcapi)."""
 from __future__ import annotations
 
 import logging
@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.5")
+    target = messaging.Target(version="1.6")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
                  notifier):
@@ -425,7 +425,10 @@ class ConductorManager:
 
     def instance_destroy(self, ctxt, instance_uuid, event=None):
         """Finish a delete: the instance row, its addresses; *event* (as
-        instance_update's, RPC 1.5) is recorded in the same transaction."""
+        instance_update's, RPC 1.5) is recorded in the same transaction. As
+        in _in_cell, the row is looked for in this conductor's cell first: a
+        row that lost its mapping (an interrupted build) is deleted all the
+        same."""
         def destroy(db):
             if not cell_db.soft_delete_instance(db, instance_uuid, event, ctxt.request_id):
                 raise exception.InstanceNotFound(instance_id=instance_uuid)
@@ -438,6 +441,12 @@ class ConductorManager:
 
     def instances_on_host(self, ctxt, host):
         return cell_db.list_instances(self.local_db, {"host": host}, with_faults=False)
+
+    def deleted_instances(self, ctxt, instance_uuids):
+        """The instances of this cell among *instance_uuids* that are
+        deleted (RPC 1.5)."""
+        return cell_db.list_instances(self.local_db, {"uuids": list(instance_uuids),
+                                                      "deleted": True}, with_faults=False)
 
     def service_update(self, ctxt, host, binary, topic):
         return cell_db.service_heartbeat(self.local_db, host, binary, topic)

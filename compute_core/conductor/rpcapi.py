@@ -12,11 +12,13 @@
       (whether the move may stay on its host)
 1.5 - instance_get and instance_destroy take an optional action event
       (a delete's start and finish, one call each instead of two)
+1.6 - deleted_instances (the deleted instances among guests a compute host
+      still runs)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.5"
+VERSION = "1.6"
 
 
 class ConductorAPI:
@@ -102,6 +104,14 @@ class ConductorAPI:
 
     def instances_on_host(self, ctxt, host):
         return self._cctx().call(ctxt, "instances_on_host", host=host)
+
+    def deleted_instances(self, ctxt, instance_uuids):
+        """The deleted instances among *instance_uuids* ([] from a conductor
+        older than 1.6, which cannot tell)."""
+        if not self.client.can_send_version("1.6"):
+            return []
+        return self.client.prepare(version="1.6").call(ctxt, "deleted_instances",
+                                                       instance_uuids=instance_uuids)
 
     def service_update(self, ctxt, host, binary, topic):
         return self._cctx().call(ctxt, "service_update", host=host, binary=binary, topic=topic)

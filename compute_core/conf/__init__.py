@@ -13,7 +13,8 @@ from oslo_config import cfg
 from compute_core import exception
 from compute_core.conf.opts import list_opts, register_all
 
-__all__ = ["load", "list_opts", "validate"]
+__all__ = ["load", "list_opts", "validate", "apply_pending_overrides",
+           "check_pending_overrides"]
 
 
 def load(args=None, config_files=None, overrides=None, project="compute_core",
@@ -50,16 +51,48 @@ def load(args=None, config_files=None, overrides=None, project="compute_core",
              default_config_dirs=[], validate_default_values=True)
     except (cfg.Error, ValueError) as exc:
         raise exception.ConfigError(str(exc).splitlines()[0]) from None
+    conf._compute_core_pending = {}
     for key, value in (overrides or {}).items():
         group, _, name = key.rpartition(".")
-        try:
-            conf.set_override(name, value, group=group or None)
-        except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
-            raise exception.ConfigError(f"unknown option {key!r}") from None
-        except ValueError as exc:
-            raise exception.ConfigError(f"invalid value for {key}: {exc}") from None
+        if group and group not in conf._groups:
+            # Maybe a plugin's group: plugins register their options when
+            # they load. Applied then (apply_pending_overrides); one that
+            # no plugin claims is refused by check_pending_overrides.
+            conf._compute_core_pending[key] = value
+            continue
+        _override(conf, key, value)
     validate(conf)
     return conf
+
+
+def _override(conf, key, value) -> None:
+    group, _, name = key.rpartition(".")
+    try:
+        conf.set_override(name, value, group=group or None)
+    except cfg.NoSuchOptError:
+        raise exception.ConfigError(
+            f"unknown option {key!r}: [{group or 'DEFAULT'}] has no option {name!r}") from None
+    except ValueError as exc:
+        raise exception.ConfigError(f"invalid value for {key}: {exc}") from None
+
+
+def apply_pending_overrides(conf) -> None:
+    """Apply the overrides that waited for a plugin to register their group."""
+    pending = getattr(conf, "_compute_core_pending", {})
+    for key in [k for k in pending if k.rpartition(".")[0] in conf._groups]:
+        _override(conf, key, pending.pop(key))
+
+
+def check_pending_overrides(conf) -> None:
+    """Refuse the overrides of groups that nothing registered once every
+    plugin is loaded, saying why they were not found."""
+    pending = getattr(conf, "_compute_core_pending", {})
+    if pending:
+        key = next(iter(pending))
+        raise exception.ConfigError(
+            f"unknown option {key!r}: no option group [{key.rpartition('.')[0]}] is "
+            "registered by compute_core or by any plugin it loaded (a plugin registers "
+            "its options when it loads: is the plugin named in the configuration?)")
 
 
 def validate(conf: cfg.ConfigOpts) -> None:

@@ -8,6 +8,7 @@ import copy
 
 from oslo_config import cfg
 from oslo_db import options as db_options
+from oslo_middleware import sizelimit
 
 from compute_core.db import engines
 
@@ -46,6 +47,25 @@ default_opts = [
                 help="Let a resize land on the host the server is on (useful with one "
                      "compute host). A cold migration stays on its host only where the "
                      "host's driver supports it (supports_migrate_to_same_host)."),
+    cfg.IntOpt("instance_build_timeout", default=600, min=0,
+               help="Seconds a server may stay in BUILD before it is put in ERROR with a "
+                    "fault and its allocations are freed (0: never). Compute hosts check "
+                    "their own instances, conductors the builds that never reached a "
+                    "host; both look at start and then every tenth of this time (at "
+                    "most every minute). Also what an interrupted build (a conductor or "
+                    "compute service that died) waits at most before it is settled."),
+    cfg.StrOpt("running_deleted_instance_action", default="reap",
+               choices=[("reap", "destroy the guest"),
+                        ("log", "only log a warning naming it"),
+                        ("shutdown", "power the guest off, keep its disks"),
+                        ("noop", "do nothing")],
+               help="What a compute host does with a guest still running on its "
+                    "hypervisor whose instance was deleted (for instance while the host "
+                    "was down): checked when the compute service starts and every "
+                    "running_deleted_instance_poll_interval seconds."),
+    cfg.IntOpt("running_deleted_instance_poll_interval", default=1800, min=0,
+               help="Seconds between checks for guests of deleted instances (0: only at "
+                    "start)."),
     cfg.StrOpt("image_backend", default="local",
                help="Image backend plugin (compute_core.image_backends entry point)."),
     cfg.StrOpt("network_backend", default="flat",
@@ -58,6 +78,11 @@ api_opts = [
                     "or noauth2 (X-Auth-Token: user:project, for local use only)."),
     cfg.IntOpt("max_limit", default=1000, min=1,
                help="Largest number of items one list request returns."),
+    cfg.IntOpt("max_instances_per_request", default=1000, min=1,
+               help="Most servers one create request makes: a larger max_count is "
+                    "lowered to it (as the quota lowers it) and a larger min_count is "
+                    "refused with a 400. Bounds a request's work when quotas are "
+                    "unlimited."),
     cfg.StrOpt("compute_link_prefix", help="Base URL used in links instead of the request's."),
 ]
 
@@ -70,7 +95,24 @@ wsgi_opts = [
     cfg.PortOpt("compute_port", default=8774, help="Port of compute-api."),
     cfg.PortOpt("placement_port", default=8778, help="Port of compute-placement-api."),
     cfg.IntOpt("threads", default=16, min=1,
-               help="Threads serving requests in compute-api and compute-placement-api."),
+               help="Threads running the API's requests in compute-api and "
+                    "compute-placement-api (the embedded cloud: [aio] wsgi_threads). "
+                    "Reading requests and writing answers is done by one event loop, "
+                    "so slow or idle clients hold none of them."),
+    cfg.IntOpt("max_connections", default=1000, min=1,
+               help="Client connections the embedded HTTP server holds open at once "
+                    "(each takes a file descriptor, not a thread); more wait in the "
+                    "listen backlog."),
+    cfg.IntOpt("idle_timeout", default=30, min=1,
+               help="Seconds a connection with no request in progress (new, or kept "
+                    "alive after a response) may stay silent before the embedded HTTP "
+                    "server closes it."),
+    cfg.IntOpt("header_timeout", default=10, min=1,
+               help="Seconds from a request's first byte to the end of its headers; "
+                    "a slower client is disconnected, however it trickles its bytes."),
+    cfg.IntOpt("body_timeout", default=30, min=1,
+               help="Seconds from the end of a request's headers to the end of its "
+                    "body; a slower client is disconnected."),
 ]
 
 
@@ -259,6 +301,11 @@ fake_driver_opts = [
     cfg.StrOpt("fail_metadata_key", default="fake_fail",
                help="Server metadata key that makes the fake driver fail: its value "
                     "names the operation (spawn, destroy, power_off, power_on, reboot)."),
+    cfg.StrOpt("guests_path",
+               help="Directory where a fake host keeps its guests (one JSON file per "
+                    "host), so that they outlive a restart of the compute service as a "
+                    "hypervisor's would; unset: in memory only. The embedded cloud sets "
+                    "it to $state_path/fake_driver."),
     cfg.BoolOpt("migrate_to_same_host", default=False,
                 help="Declare supports_migrate_to_same_host: a cold migration may stay on "
                      "its host (off, as with libvirt: it needs another host)."),
@@ -326,7 +373,10 @@ GROUPS = [
 ]
 
 # Groups whose options other libraries own but that we register ourselves.
-_EXTERNAL = [("database", database_opts)]
+_EXTERNAL = [("database", database_opts),
+             # [oslo_middleware] max_request_body_size, read by the sizelimit
+             # filter of every API pipeline and by the embedded HTTP server.
+             ("oslo_middleware", sizelimit.OPTS)]
 
 
 def list_opts():
@@ -338,4 +388,5 @@ def register_all(conf: cfg.ConfigOpts) -> None:
     """Register every compute_core option on *conf*."""
     for group, opts in GROUPS:
         conf.register_opts(opts, group=group)
-    conf.register_opts(database_opts, group="database")
+    for group, opts in _EXTERNAL:
+        conf.register_opts(opts, group=group)

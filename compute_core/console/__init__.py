@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 
-from compute_core import exception, plugins
+from compute_core import plugins
 
 __all__ = ["ConsoleProxy", "load_console_proxy"]
 
@@ -88,9 +88,4 @@ def load_console_proxy(conf, name: str) -> ConsoleProxy:
     *name* and the installed proxies when it is missing, fails to import or
     is not a :class:`ConsoleProxy`.
     """
-    cls = plugins.load_one(plugins.CONSOLE_PROXIES, name)
-    if not (isinstance(cls, type) and issubclass(cls, ConsoleProxy)):
-        raise exception.PluginLoadError(
-            f"plugin {name!r} of group {plugins.CONSOLE_PROXIES} is not a ConsoleProxy; "
-            f"installed: {', '.join(plugins.installed(plugins.CONSOLE_PROXIES)) or 'none'}")
-    return cls(conf)
+    return plugins.load_plugin(plugins.CONSOLE_PROXIES, name, ConsoleProxy, conf)

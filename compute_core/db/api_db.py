@@ -151,6 +151,19 @@ def list_instance_mappings(db, project_id=None):
         return [_d(r) for r in conn.execute(q)]
 
 
+def instance_mappings_of(db, instance_uuids) -> dict:
+    """{instance uuid: mapping (with cell_uuid, None while unscheduled)} of
+    those of *instance_uuids* that have one."""
+    im, cm = t.instance_mappings, t.cell_mappings
+    q = (sa.select(im.c.instance_uuid, im.c.project_id, cm.c.uuid.label("cell_uuid"))
+         .select_from(im.outerjoin(cm, cm.c.id == im.c.cell_id))
+         .where(im.c.instance_uuid.in_(sa.bindparam("b_uuids", expanding=True))))
+    if not instance_uuids:
+        return {}
+    with db.connect() as conn:
+        return {r.instance_uuid: _d(r) for r in conn.execute(q, {"b_uuids": list(instance_uuids)})}
+
+
 def delete_instance_records(db, instance_uuid):
     """Drop everything the API database holds for one instance."""
     with db.begin() as conn:

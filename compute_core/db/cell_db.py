@@ -4,13 +4,12 @@ from __future__ import annotations
 import datetime
 import functools
 import json
-import re
 import uuid as uuidlib
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
-from compute_core import exception
+from compute_core import exception, regex_filter
 from compute_core.db import cell_schema as t
 from compute_core.db.types import JsonText
 
@@ -219,9 +218,9 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
     """Instances matching *filters*, newest first, paged by uuid marker.
 
     Filter keys: the exact-match columns above (a list value means any of),
-    ``name`` (regular-expression match in Python, as Nova does), ``deleted``
-    (True/False), ``changes-since`` (datetime), ``ip`` (substring of an
-    address), ``uuids`` (list).
+    ``name`` (regular-expression search, by RE2: see compute_core.regex_filter), ``deleted``
+    (True/False), ``changes-since`` (datetime), ``ip`` (regular-expression search
+    in an address), ``uuids`` (list).
     """
     filters = dict(filters or {})
     i = t.instances
@@ -278,27 +277,24 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
 def _matches(inst, name_re, ip_sub, flavor_id=None):
     if flavor_id is not None and (inst.get("flavor") or {}).get("flavorid") != flavor_id:
         return False
-    if name_re:
-        try:
-            if not re.search(name_re, inst.get("display_name") or ""):
-                return False
-        except re.error:
-            return False
+    if name_re and not regex_filter.matches(name_re, inst.get("display_name")):
+        return False
     if ip_sub:
         addrs = [a["addr"] for net in (inst.get("network_info") or {}).values() for a in net]
-        try:
-            if not any(re.search(ip_sub, a) for a in addrs):
-                return False
-        except re.error:
+        if not any(regex_filter.matches(ip_sub, a, "ip") for a in addrs):
             return False
     return True
 
 
-def count_instances(db, project_id=None, user_id=None) -> dict:
+def count_instances(db, project_id=None, user_id=None, exclude_uuids=()) -> dict:
+    """Live instances, vCPUs and RAM, but those of *exclude_uuids* (counted
+    elsewhere)."""
     i = t.instances
     q = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(i.c.vcpus), 0),
                    sa.func.coalesce(sa.func.sum(i.c.memory_mb), 0))
          .where(i.c.deleted == 0))
+    if exclude_uuids:
+        q = q.where(i.c.uuid.not_in(list(exclude_uuids)))
     if project_id:
         q = q.where(i.c.project_id == project_id)
     if user_id:

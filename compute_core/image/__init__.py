@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 
-from compute_core import exception, plugins
+from compute_core import plugins
 
 
 class ImageBackend(abc.ABC):
@@ -41,7 +41,5 @@ class ImageBackend(abc.ABC):
 
 
 def load_image_backend(conf, api_db) -> ImageBackend:
-    cls = plugins.load_one(plugins.IMAGE_BACKENDS, conf.image_backend)
-    if not (isinstance(cls, type) and issubclass(cls, ImageBackend)):
-        raise exception.PluginLoadError(f"{conf.image_backend!r} is not an ImageBackend")
-    return cls(conf, api_db)
+    return plugins.load_plugin(plugins.IMAGE_BACKENDS, conf.image_backend, ImageBackend,
+                               conf, api_db)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 
-from compute_core import exception, plugins
+from compute_core import plugins
 
 
 class NetworkBackend(abc.ABC):
@@ -34,7 +34,5 @@ class NetworkBackend(abc.ABC):
 
 
 def load_network_backend(conf, api_db) -> NetworkBackend:
-    cls = plugins.load_one(plugins.NETWORK_BACKENDS, conf.network_backend)
-    if not (isinstance(cls, type) and issubclass(cls, NetworkBackend)):
-        raise exception.PluginLoadError(f"{conf.network_backend!r} is not a NetworkBackend")
-    return cls(conf, api_db)
+    return plugins.load_plugin(plugins.NETWORK_BACKENDS, conf.network_backend, NetworkBackend,
+                               conf, api_db)

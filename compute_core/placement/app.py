@@ -70,7 +70,7 @@ def error_response(status: int, title: str, detail: str, code: str = "placement.
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
-           415: "Unsupported Media Type", 500: "Internal Server Error",
+           413: "Request Entity Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
 
@@ -171,6 +171,12 @@ def noauth_factory(global_conf, **local_conf):
     return lambda app: wsgi.NoAuthMiddleware(app, unauthorized)
 
 
+def sizelimit_factory(global_conf, **local_conf):
+    return wsgi.body_size_limit_factory(
+        lambda req, limit: fault(req, 413, f"Request is too large: the body is over {limit} "
+                                 "bytes."))
+
+
 def authtoken_factory(global_conf, **local_conf):
     return wsgi.keystone_authtoken_factory(
         global_conf, unavailable=lambda req, message: fault(req, 503, message), **local_conf)
@@ -178,3 +184,17 @@ def authtoken_factory(global_conf, **local_conf):
 
 def keystone_context_factory(global_conf, **local_conf):
     return lambda app: wsgi.KeystoneContextMiddleware(app, unauthorized)
+
+
+def faultwrap_factory(global_conf, **local_conf):
+    """A bug escaping the app is a 500 in placement's own error format."""
+    return lambda app: wsgi.LastResortFaults(
+        app, lambda environ: fault(webob.Request(environ), 500,
+                                   "An unexpected error occurred; it has been logged."),
+        "placement API")
+
+
+def url_guard_factory(global_conf, **local_conf):
+    """A path or query string that is not UTF-8 is a 400."""
+    return lambda app: wsgi.UrlDecodeGuard(
+        app, lambda environ, message: fault(webob.Request(environ), 400, message))

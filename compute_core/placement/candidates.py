@@ -643,18 +643,10 @@ class _General:
             if not self._traits_ok(self.traits.get(anchor, set()), wide.root_required,
                                    wide.root_forbidden):
                 continue
-            for combo in itertools.product(*(pa[anchor] for pa in by_group)):
-                if wide.group_policy == "isolate" and numbered > 1:
-                    used = set().union(*(c.providers for c in combo if c.same))
-                    if len(used) != numbered:
-                        continue
+            isolate = wide.group_policy == "isolate" and numbered > 1
+            for combo, amounts in self._combinations([pa[anchor] for pa in by_group],
+                                                     isolate):
                 if not self._same_subtree_ok(combo):
-                    continue
-                amounts: dict = collections.defaultdict(int)
-                for c in combo:
-                    for p, rc_id, amt in c.alloc:
-                        amounts[(p, rc_id)] += amt
-                if any(not self._fits_total(k, amt) for k, amt in amounts.items()):
                     continue
                 mappings = collections.defaultdict(set)
                 for c in combo:
@@ -674,6 +666,59 @@ class _General:
         if not results:
             return EMPTY
         return self._render(list(results.values()))
+
+    def _combinations(self, lists, isolate):
+        """(combo, {(provider, class): amount}) for each combination of one
+        candidate per list that keeps within every inventory and, when
+        *isolate*, puts the same-provider groups on distinct providers: in
+        itertools.product's order, but found by a depth-first search that
+        drops a partial combination as soon as it breaks either rule (both
+        only get worse as candidates are added), and under isolation as
+        soon as the groups still to place cannot all get distinct
+        providers. Its cost is then bounded by what it yields, instead of
+        the product of the lists' lengths."""
+        depth = len(lists)
+        # Per list, the providers its same-provider candidates offer (for
+        # the look-ahead of isolation).
+        offers = [{p for c in cands if c.same for p in c.providers} if isolate else set()
+                  for cands in lists]
+        amounts: dict = collections.defaultdict(int)
+        taken: set = set()  # providers of same-provider candidates chosen
+        chosen: list = []
+        position = [-1] * depth
+        level = 0
+        while level >= 0:
+            if len(chosen) > level:  # undo this level's previous choice
+                self._take(chosen.pop(), amounts, taken, isolate, -1)
+            position[level] += 1
+            if position[level] == len(lists[level]):
+                position[level] = -1
+                level -= 1
+                continue
+            cand = lists[level][position[level]]
+            if isolate and cand.same and cand.providers & taken:
+                continue
+            if any(not self._fits_total((p, rc_id), amounts[(p, rc_id)] + amt)
+                   for p, rc_id, amt in cand.alloc):
+                continue
+            self._take(cand, amounts, taken, isolate, 1)
+            chosen.append(cand)
+            if isolate and not _distinct_providers_left(offers[level + 1:], taken):
+                continue  # undone at the top of the loop
+            if level == depth - 1:
+                yield tuple(chosen), {k: v for k, v in amounts.items() if v}
+            else:
+                level += 1
+
+    @staticmethod
+    def _take(cand, amounts, taken, isolate, sign):
+        for p, rc_id, amt in cand.alloc:
+            amounts[(p, rc_id)] += sign * amt
+        if isolate and cand.same:
+            if sign > 0:
+                taken |= cand.providers
+            else:
+                taken -= cand.providers
 
     def _fits_total(self, key, amount):
         cap, used, _lo, hi, _step = self.inv[key]
@@ -707,3 +752,40 @@ class _General:
             summaries[uuid[rp_id]]["resources"][self.rc_cache.name_of(rc_id)] = {
                 "capacity": int((total - reserved) * ratio), "used": int(used)}
         return {"allocation_requests": requests, "provider_summaries": summaries}
+
+
+def _distinct_providers_left(offers, taken) -> bool:
+    """Whether every set of *offers* that is not empty (the providers a
+    same-provider group still to place may use) can get a provider of its
+    own outside *taken*: a bipartite matching grown by one augmenting path
+    (breadth-first, no recursion) per group."""
+    owner: dict = {}  # provider -> group matched to it
+    owned: dict = {}  # group -> its provider
+    for start, offer in enumerate(offers):
+        if not offer:
+            continue
+        reached_from = {}  # provider -> group the search reached it from
+        queue, seen, free = collections.deque([start]), {start}, None
+        while queue and free is None:
+            group = queue.popleft()
+            for p in offers[group]:
+                if p in taken or p in reached_from:
+                    continue
+                reached_from[p] = group
+                if p not in owner:
+                    free = p
+                    break
+                if owner[p] not in seen:
+                    seen.add(owner[p])
+                    queue.append(owner[p])
+        if free is None:
+            return False
+        p = free
+        while True:  # each group on the path moves to the provider it reached
+            group = reached_from[p]
+            previous = owned.get(group)
+            owner[p], owned[group] = group, p
+            if group == start:
+                break
+            p = previous
+    return True

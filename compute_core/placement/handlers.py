@@ -14,6 +14,7 @@ import jsonschema
 import webob
 
 from compute_core import validation, wsgi
+from compute_core.apispec import keyed, operation
 from compute_core.placement import candidates, query
 from compute_core.placement import objects as ob
 from compute_core.placement.objects import BadRequest, NotFound
@@ -23,9 +24,14 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA
 RC_RE = re.compile(r"^[A-Z0-9_]+$")
 
 
+# A uuid in a body: checked by _uuid() (Placement accepts the hyphenless
+# form too), the format tells the OpenAPI document's readers.
+_UUID_STRING = {"type": "string", "format": "uuid"}
+
+
 def _json(data, status=200, headers=None):
     resp = webob.Response(status=status, content_type="application/json", charset="utf-8")
-    resp.body = json.dumps(data).encode()
+    resp.body = json.dumps(data, allow_nan=False).encode()
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
@@ -57,8 +63,11 @@ def _body(req, schema):
         raise e
     try:
         data = wsgi.json_body(req)
-    except ValueError as exc:
-        raise BadRequest(f"Malformed JSON: {exc}") from None
+    except wsgi.BadJSON as exc:
+        if exc.field:
+            raise BadRequest(f"JSON does not validate: {exc.reason} (at {exc.field})") \
+                from None
+        raise BadRequest(f"Malformed JSON: {exc.reason}") from None
     try:
         validation.validator_for(schema).validate(data)
     except jsonschema.ValidationError as exc:
@@ -116,6 +125,7 @@ def since(version, older_status=404):
 
 # -------------------------------------------------------------------- root
 
+@operation("getRoot", "The version document", ok={200: keyed("versions")})
 def home(req, state, version):
     from compute_core.placement.app import MAX_VERSION, MIN_VERSION
 
@@ -132,6 +142,21 @@ _PROVIDER_QUERY = {"name": (1, 0), "uuid": (1, 0), "member_of": (1, 3), "resourc
                    "in_tree": (1, 14), "required": (1, 18)}
 
 
+def provider_query(version):
+    return {k: {"type": "string"} for k, since in _PROVIDER_QUERY.items() if version >= since}
+
+
+_PROVIDER = keyed("uuid", "name", "generation", "links")
+_RP_LINKS = {"GetProvider": ("showResourceProvider", {"uuid": "$response.body#/uuid"}),
+             "DeleteProvider": ("deleteResourceProvider", {"uuid": "$response.body#/uuid"}),
+             "SetInventories": ("replaceInventories", {"uuid": "$response.body#/uuid"}),
+             "AddInventory": ("createInventory", {"uuid": "$response.body#/uuid"}),
+             "SetTraits": ("replaceProviderTraits", {"uuid": "$response.body#/uuid"}),
+             "GetUsages": ("showProviderUsages", {"uuid": "$response.body#/uuid"})}
+
+
+@operation("listResourceProviders", "List resource providers",
+           ok={200: keyed("resource_providers")}, query=provider_query, admin=True)
 def list_providers(req, state, version):
     _admin(req)
     query.check_allowed(req, lambda k: k in _PROVIDER_QUERY and version >= _PROVIDER_QUERY[k])
@@ -161,13 +186,19 @@ def list_providers(req, state, version):
 def _provider_schema(version, with_uuid=True):
     props = {"name": {"type": "string", "maxLength": 200, "minLength": 1}}
     if with_uuid:
-        props["uuid"] = {"type": "string"}
+        props["uuid"] = _UUID_STRING
     if version >= (1, 14):
-        props["parent_provider_uuid"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        props["parent_provider_uuid"] = {"anyOf": [_UUID_STRING, {"type": "null"}]}
     return {"type": "object", "properties": props, "required": ["name"],
             "additionalProperties": False}
 
 
+def _created_provider(version):
+    return {201: None} if version < (1, 20) else {200: _PROVIDER}
+
+
+@operation("createResourceProvider", "Create a resource provider", ok=_created_provider,
+           errors=(409,), body=_provider_schema, admin=True, links=_RP_LINKS)
 def create_provider(req, state, version):
     _admin(req)
     data = _body(req, _provider_schema(version))
@@ -185,15 +216,23 @@ def create_provider(req, state, version):
     return resp
 
 
+@operation("showResourceProvider", "Show a resource provider", ok={200: _PROVIDER},
+           errors=(404,), admin=True)
 def get_provider(req, state, version, uuid):
     _admin(req)
     return _json(_provider_view(req, version, ob.get_provider(state.db, _path_uuid(uuid))))
 
 
+def _provider_update_schema(version):
+    return _provider_schema(version, with_uuid=False)
+
+
+@operation("updateResourceProvider", "Rename or re-parent a resource provider",
+           ok={200: _PROVIDER}, errors=(404, 409), body=_provider_update_schema, admin=True)
 def update_provider(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
-    data = _body(req, _provider_schema(version, with_uuid=False))
+    data = _body(req, _provider_update_schema(version))
     kwargs = {}
     if "parent_provider_uuid" in data:
         parent = data["parent_provider_uuid"]
@@ -203,6 +242,8 @@ def update_provider(req, state, version, uuid):
     return _json(_provider_view(req, version, p))
 
 
+@operation("deleteResourceProvider", "Delete a resource provider", ok={204: None},
+           errors=(404, 409), admin=True)
 def delete_provider(req, state, version, uuid):
     _admin(req)
     ob.delete_provider(state.db, _path_uuid(uuid))
@@ -239,6 +280,22 @@ _ONE_INVENTORY_SCHEMA = {
 }
 
 
+_ADD_INVENTORY_SCHEMA = dict(
+    _ONE_INVENTORY_SCHEMA,
+    properties=dict(_ONE_INVENTORY_SCHEMA["properties"],
+                    resource_class={"type": "string", "pattern": "^[A-Z0-9_]+$"}),
+    required=["total", "resource_provider_generation", "resource_class"])
+_INVENTORIES = keyed("resource_provider_generation", "inventories")
+_ONE_INVENTORY = keyed("resource_provider_generation", "total")
+_INVENTORY_LINKS = {
+    "GetInventory": ("showInventory", {"uuid": "$request.path.uuid",
+                                       "resource_class": "$request.body#/resource_class"}),
+    "UpdateInventory": ("updateInventory", {"uuid": "$request.path.uuid",
+                                            "resource_class": "$request.body#/resource_class"}),
+    "DeleteInventory": ("deleteInventory", {"uuid": "$request.path.uuid",
+                                            "resource_class": "$request.body#/resource_class"})}
+
+
 def _check_classes(state, names):
     for name in names:
         try:
@@ -248,12 +305,18 @@ def _check_classes(state, names):
                              f"{name}") from None
 
 
+@operation("listInventories", "A resource provider's inventories", ok={200: _INVENTORIES},
+           errors=(404,), admin=True)
 def get_inventories(req, state, version, uuid):
     _admin(req)
     gen, inv = ob.get_inventories(state.db, _path_uuid(uuid), state.rc_cache)
     return _json({"resource_provider_generation": gen, "inventories": inv})
 
 
+@operation("replaceInventories", "Replace a resource provider's inventories",
+           ok={200: _INVENTORIES}, errors=(404, 409), body=_INVENTORIES_SCHEMA, admin=True,
+           links={"GetInventories": ("listInventories", {"uuid": "$request.path.uuid"}),
+                  "DeleteInventories": ("deleteInventories", {"uuid": "$request.path.uuid"})})
 def set_inventories(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -266,6 +329,8 @@ def set_inventories(req, state, version, uuid):
 
 
 @since((1, 5), older_status=405)
+@operation("deleteInventories", "Delete all inventories of a resource provider",
+           ok={204: None}, errors=(404, 409), admin=True)
 def delete_inventories(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -274,14 +339,13 @@ def delete_inventories(req, state, version, uuid):
     return _no_content()
 
 
+@operation("createInventory", "Add one inventory to a resource provider",
+           ok={201: _ONE_INVENTORY}, errors=(404, 409), body=_ADD_INVENTORY_SCHEMA, admin=True,
+           links=_INVENTORY_LINKS)
 def add_inventory(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
-    schema = dict(_ONE_INVENTORY_SCHEMA)
-    schema["properties"] = dict(schema["properties"], resource_class={"type": "string",
-                                                                      "pattern": "^[A-Z0-9_]+$"})
-    schema["required"] = ["total", "resource_provider_generation", "resource_class"]
-    data = _body(req, schema)
+    data = _body(req, _ADD_INVENTORY_SCHEMA)
     rc = data.pop("resource_class")
     _check_classes(state, [rc])
     gen = data.pop("resource_provider_generation")
@@ -295,6 +359,8 @@ def add_inventory(req, state, version, uuid):
                  headers={"Location": _link(req, f"/resource_providers/{rp}/inventories/{rc}")})
 
 
+@operation("showInventory", "One inventory of a resource provider", ok={200: _ONE_INVENTORY},
+           errors=(404,), admin=True)
 def get_inventory(req, state, version, uuid, resource_class):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -304,6 +370,8 @@ def get_inventory(req, state, version, uuid, resource_class):
     return _json(dict(inv[resource_class], resource_provider_generation=gen))
 
 
+@operation("updateInventory", "Update one inventory of a resource provider",
+           ok={200: _ONE_INVENTORY}, errors=(404, 409), body=_ONE_INVENTORY_SCHEMA, admin=True)
 def update_inventory(req, state, version, uuid, resource_class):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -316,6 +384,8 @@ def update_inventory(req, state, version, uuid, resource_class):
     return _json(dict(inv[resource_class], resource_provider_generation=new_gen))
 
 
+@operation("deleteInventory", "Delete one inventory of a resource provider", ok={204: None},
+           errors=(404, 409), admin=True)
 def delete_inventory(req, state, version, uuid, resource_class):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -326,12 +396,17 @@ def delete_inventory(req, state, version, uuid, resource_class):
 
 # ------------------------------------------------------------------ usages
 
+@operation("showProviderUsages", "A resource provider's usages",
+           ok={200: keyed("resource_provider_generation", "usages")}, errors=(404,), admin=True)
 def provider_usages(req, state, version, uuid):
     _admin(req)
     gen, usages = ob.get_usages(state.db, _path_uuid(uuid), state.rc_cache)
     return _json({"resource_provider_generation": gen, "usages": usages})
 
 
+@operation("listProviderAllocations", "The allocations against a resource provider",
+           ok={200: keyed("resource_provider_generation", "allocations")}, errors=(404,),
+           admin=True)
 def provider_allocations(req, state, version, uuid):
     _admin(req)
     gen, allocs = ob.provider_allocations(state.db, _path_uuid(uuid), state.rc_cache)
@@ -341,11 +416,17 @@ def provider_allocations(req, state, version, uuid):
     return _json({"resource_provider_generation": gen, "allocations": allocs})
 
 
+def usages_query(version):
+    names = ["project_id", "user_id"] + (["consumer_type"] if version >= (1, 38) else [])
+    return {name: {"type": "string"} for name in names}
+
+
 @since((1, 9))
+@operation("listUsages", "A project's (and user's) usages", ok={200: keyed("usages")},
+           query=usages_query, required_query=("project_id",), admin=True)
 def project_usages(req, state, version):
     _admin(req)
-    allowed = {"project_id", "user_id"} | ({"consumer_type"} if version >= (1, 38) else set())
-    query.check_allowed(req, allowed)
+    query.check_allowed(req, set(usages_query(version)))
     project = query.single(req, "project_id")
     if not project:
         raise query.bad("'project_id' is a required property", code=query.MISSING_VALUE)
@@ -361,7 +442,8 @@ def project_usages(req, state, version):
 
 # ------------------------------------------------------- resource classes
 
-_CUSTOM_RE = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
+_CUSTOM_NAME = {"type": "string", "pattern": "^CUSTOM_[A-Z0-9_]+$", "maxLength": 255}
+_CUSTOM_RE = re.compile(_CUSTOM_NAME["pattern"])
 
 
 def _rc_view(req, name):
@@ -370,21 +452,26 @@ def _rc_view(req, name):
 
 
 @since((1, 2))
+@operation("listResourceClasses", "List resource classes",
+           ok={200: keyed("resource_classes")}, admin=True)
 def list_resource_classes(req, state, version):
     _admin(req)
     return _json({"resource_classes": [_rc_view(req, n) for n in state.rc_cache.all()]})
 
 
-def _rc_name_schema():
-    return {"type": "object", "properties": {"name": {
-        "type": "string", "pattern": "^CUSTOM_[A-Z0-9_]+$", "maxLength": 255}},
-        "required": ["name"], "additionalProperties": False}
+_RC_NAME_SCHEMA = {"type": "object", "properties": {"name": {
+    "type": "string", "pattern": "^CUSTOM_[A-Z0-9_]+$", "maxLength": 255}},
+    "required": ["name"], "additionalProperties": False}
+_RC_LINKS = {"GetClass": ("showResourceClass", {"name": "$request.path.name"}),
+             "DeleteClass": ("deleteResourceClass", {"name": "$request.path.name"})}
 
 
 @since((1, 2))
+@operation("createResourceClass", "Create a custom resource class", ok={201: None},
+           errors=(409,), body=_RC_NAME_SCHEMA, admin=True)
 def create_resource_class(req, state, version):
     _admin(req)
-    data = _body(req, _rc_name_schema())
+    data = _body(req, _RC_NAME_SCHEMA)
     state.rc_cache.create_custom(data["name"])
     resp = webob.Response(status=201)
     resp.headers["Location"] = _link(req, f"/resource_classes/{data['name']}")
@@ -393,17 +480,30 @@ def create_resource_class(req, state, version):
 
 
 @since((1, 2))
+@operation("showResourceClass", "Show a resource class", ok={200: keyed("name", "links")},
+           errors=(404,), admin=True)
 def get_resource_class(req, state, version, name):
     _admin(req)
     state.rc_cache.id_of(name)
     return _json(_rc_view(req, name))
 
 
+def _rc_put_body(version):
+    return _RC_NAME_SCHEMA if version < (1, 7) else None
+
+
+def _rc_put_ok(version):
+    return {200: keyed("name", "links")} if version < (1, 7) else {201: None, 204: None}
+
+
 @since((1, 2))
+@operation("putResourceClass", "Rename (before 1.7) or ensure a custom resource class",
+           ok=_rc_put_ok, errors=(404, 409), body=_rc_put_body, admin=True, links=_RC_LINKS,
+           path={"name": _CUSTOM_NAME})
 def put_resource_class(req, state, version, name):
     _admin(req)
     if version < (1, 7):
-        data = _body(req, _rc_name_schema())
+        data = _body(req, _RC_NAME_SCHEMA)
         state.rc_cache.rename_custom(name, data["name"])
         return _json(_rc_view(req, data["name"]))
     if not _CUSTOM_RE.match(name) or len(name) > 255:
@@ -424,6 +524,8 @@ def put_resource_class(req, state, version, name):
 
 
 @since((1, 2))
+@operation("deleteResourceClass", "Delete a custom resource class", ok={204: None},
+           errors=(404, 409), admin=True)
 def delete_resource_class(req, state, version, name):
     _admin(req)
     state.rc_cache.delete_custom(name)
@@ -437,10 +539,17 @@ _TRAIT_INVALID = ("The trait is invalid. A valid trait must be no longer than 25
                   "\"A\"-\"Z\", \"0\"-\"9\" and \"_\"")
 
 
+_TRAITS_QUERY = {"name": {"type": "string"}, "associated": {"type": "string"}}
+_TRAIT_LINKS = {"GetTrait": ("showTrait", {"name": "$request.path.name"}),
+                "DeleteTrait": ("deleteTrait", {"name": "$request.path.name"})}
+
+
 @since((1, 6))
+@operation("listTraits", "List traits", ok={200: keyed("traits")}, query=_TRAITS_QUERY,
+           admin=True)
 def list_traits(req, state, version):
     _admin(req)
-    query.check_allowed(req, {"name", "associated"})
+    query.check_allowed(req, set(_TRAITS_QUERY))
     assoc = query.single(req, "associated")
     if assoc is not None and assoc.lower() not in ("true", "false"):
         raise query.bad("The query parameter 'associated' only accepts 'true' or 'false'.")
@@ -454,6 +563,7 @@ def list_traits(req, state, version):
 
 
 @since((1, 6))
+@operation("showTrait", "Whether a trait exists", ok={204: None}, errors=(404,), admin=True)
 def get_trait(req, state, version, name):
     _admin(req)
     if not RC_RE.match(name) or not ob.list_traits(state.db, "in:" + name):
@@ -462,6 +572,8 @@ def get_trait(req, state, version, name):
 
 
 @since((1, 6))
+@operation("putTrait", "Create a custom trait", ok={201: None, 204: None}, admin=True,
+           links=_TRAIT_LINKS, path={"name": _CUSTOM_NAME})
 def put_trait(req, state, version, name):
     _admin(req)
     if not _CUSTOM_RE.match(name) or len(name) > 255:
@@ -474,13 +586,26 @@ def put_trait(req, state, version, name):
 
 
 @since((1, 6))
+@operation("deleteTrait", "Delete a custom trait", ok={204: None}, errors=(404, 409),
+           admin=True)
 def delete_trait(req, state, version, name):
     _admin(req)
     ob.delete_trait(state.db, name)
     return _no_content()
 
 
+_PROVIDER_TRAITS = keyed("traits", "resource_provider_generation")
+_PROVIDER_TRAITS_SCHEMA = {"type": "object", "properties": {
+    "traits": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z0-9_]+$",
+                                          "maxLength": 255},
+               "uniqueItems": True},
+    "resource_provider_generation": _GEN},
+    "required": ["traits", "resource_provider_generation"], "additionalProperties": False}
+
+
 @since((1, 6))
+@operation("listProviderTraits", "A resource provider's traits", ok={200: _PROVIDER_TRAITS},
+           errors=(404,), admin=True)
 def get_provider_traits(req, state, version, uuid):
     _admin(req)
     gen, names = ob.get_provider_traits(state.db, _path_uuid(uuid))
@@ -488,20 +613,22 @@ def get_provider_traits(req, state, version, uuid):
 
 
 @since((1, 6))
+@operation("replaceProviderTraits", "Replace a resource provider's traits",
+           ok={200: _PROVIDER_TRAITS}, errors=(404, 409), body=_PROVIDER_TRAITS_SCHEMA,
+           admin=True,
+           links={"GetTraits": ("listProviderTraits", {"uuid": "$request.path.uuid"}),
+                  "DeleteTraits": ("deleteProviderTraits", {"uuid": "$request.path.uuid"})})
 def set_provider_traits(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
-    data = _body(req, {"type": "object", "properties": {
-        "traits": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z0-9_]+$",
-                                              "maxLength": 255},
-                   "uniqueItems": True},
-        "resource_provider_generation": _GEN},
-        "required": ["traits", "resource_provider_generation"], "additionalProperties": False})
+    data = _body(req, _PROVIDER_TRAITS_SCHEMA)
     gen = ob.set_provider_traits(state.db, rp, data["resource_provider_generation"], data["traits"])
     return _json({"traits": sorted(data["traits"]), "resource_provider_generation": gen})
 
 
 @since((1, 6))
+@operation("deleteProviderTraits", "Remove every trait of a resource provider",
+           ok={204: None}, errors=(404, 409), admin=True)
 def delete_provider_traits(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -512,7 +639,21 @@ def delete_provider_traits(req, state, version, uuid):
 
 # -------------------------------------------------------------- aggregates
 
+_AGG_LIST = {"type": "array", "items": _UUID_STRING, "uniqueItems": True}
+
+
+def _aggregates_schema(version):
+    if version < (1, 19):
+        return _AGG_LIST
+    return {"type": "object", "properties": {
+        "aggregates": _AGG_LIST, "resource_provider_generation": _GEN},
+        "required": ["aggregates", "resource_provider_generation"],
+        "additionalProperties": False}
+
+
 @since((1, 1))
+@operation("listProviderAggregates", "A resource provider's aggregates",
+           ok={200: keyed("aggregates")}, errors=(404,), admin=True)
 def get_provider_aggregates(req, state, version, uuid):
     _admin(req)
     gen, aggs = ob.get_provider_aggregates(state.db, _path_uuid(uuid))
@@ -523,18 +664,17 @@ def get_provider_aggregates(req, state, version, uuid):
 
 
 @since((1, 1))
+@operation("replaceProviderAggregates", "Replace a resource provider's aggregates",
+           ok={200: keyed("aggregates")}, errors=(404, 409), body=_aggregates_schema,
+           admin=True)
 def set_provider_aggregates(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
-    agg_list = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+    data = _body(req, _aggregates_schema(version))
     if version >= (1, 19):
-        data = _body(req, {"type": "object", "properties": {
-            "aggregates": agg_list, "resource_provider_generation": _GEN},
-            "required": ["aggregates", "resource_provider_generation"],
-            "additionalProperties": False})
         aggs, gen = data["aggregates"], data["resource_provider_generation"]
     else:
-        aggs, gen = _body(req, agg_list), None
+        aggs, gen = data, None
     aggs = [_uuid(a, "aggregate") for a in aggs]
     new_gen = ob.set_provider_aggregates(state.db, rp, gen, aggs)
     out = {"aggregates": sorted(aggs)}
@@ -582,7 +722,7 @@ def _legacy_alloc_schema(version):
         "allocations": {"type": "array", "minItems": 1, "items": {
             "type": "object",
             "properties": {"resource_provider": {
-                "type": "object", "properties": {"uuid": {"type": "string"}},
+                "type": "object", "properties": {"uuid": _UUID_STRING},
                 "required": ["uuid"], "additionalProperties": False},
                 "resources": _RESOURCES},
             "required": ["resource_provider", "resources"], "additionalProperties": False}},
@@ -625,6 +765,25 @@ def _check_alloc_classes(state, claims):
                                      f"{name}.") from None
 
 
+def _put_alloc_schema(version):
+    return _alloc_schema(version) if version >= (1, 12) else _legacy_alloc_schema(version)
+
+
+@functools.lru_cache(maxsize=64)
+def _post_alloc_schema(version):
+    return {"type": "object", "minProperties": 1,
+            "patternProperties": {"^.+$": _alloc_schema(version)},
+            "additionalProperties": False}
+
+
+_CONSUMER_LINKS = {
+    "GetAllocations": ("showAllocations", {"consumer_uuid": "$request.path.consumer_uuid"}),
+    "DeleteAllocations": ("deleteAllocations",
+                          {"consumer_uuid": "$request.path.consumer_uuid"})}
+
+
+@operation("showAllocations", "A consumer's allocations", ok={200: keyed("allocations")},
+           admin=True)
 def get_allocations(req, state, version, consumer_uuid):
     _admin(req)
     data = ob.get_allocations(state.db, _uuid(consumer_uuid, "consumer uuid"), state.rc_cache)
@@ -637,11 +796,12 @@ def get_allocations(req, state, version, consumer_uuid):
     return _json(data)
 
 
+@operation("putAllocations", "Replace a consumer's allocations", ok={204: None},
+           errors=(409,), body=_put_alloc_schema, admin=True, links=_CONSUMER_LINKS)
 def put_allocations(req, state, version, consumer_uuid):
     _admin(req)
     consumer = _uuid(consumer_uuid, "consumer uuid")
-    data = _body(req, _alloc_schema(version) if version >= (1, 12)
-                 else _legacy_alloc_schema(version))
+    data = _body(req, _put_alloc_schema(version))
     claim = _claim_from(data, consumer, version)
     _check_alloc_classes(state, [claim])
     ob.replace_allocations(state.db, [claim], state.rc_cache)
@@ -649,18 +809,19 @@ def put_allocations(req, state, version, consumer_uuid):
 
 
 @since((1, 13))
+@operation("postAllocations", "Replace the allocations of several consumers at once",
+           ok={204: None}, errors=(409,), body=_post_alloc_schema, admin=True)
 def post_allocations(req, state, version):
     _admin(req)
-    schema = {"type": "object", "minProperties": 1,
-              "patternProperties": {"^.+$": _alloc_schema(version)},
-              "additionalProperties": False}
-    data = _body(req, schema)
+    data = _body(req, _post_alloc_schema(version))
     claims = [_claim_from(v, _uuid(c, "consumer uuid"), version) for c, v in data.items()]
     _check_alloc_classes(state, claims)
     ob.replace_allocations(state.db, claims, state.rc_cache)
     return _no_content()
 
 
+@operation("deleteAllocations", "Delete a consumer's allocations", ok={204: None},
+           errors=(404, 409), admin=True)
 def delete_allocations(req, state, version, consumer_uuid):
     _admin(req)
     consumer = _uuid(consumer_uuid, "consumer uuid")
@@ -674,6 +835,9 @@ def delete_allocations(req, state, version, consumer_uuid):
 # --------------------------------------------------- allocation candidates
 
 @since((1, 10))
+@operation("listAllocationCandidates", "Allocation candidates for a request",
+           ok={200: keyed("allocation_requests", "provider_summaries")},
+           query=query.candidate_query, admin=True)
 def allocation_candidates(req, state, version):
     _admin(req)
     groups, wide = query.candidate_request(req, version, state)
@@ -713,9 +877,8 @@ def candidates_at_version(result: dict, version, requested: set) -> dict:
 
 # ---------------------------------------------------------------- reshaper
 
-@since((1, 30))
-def reshape(req, state, version):
-    _admin(req)
+@functools.lru_cache(maxsize=64)
+def _reshape_schema(version):
     per_rp = {"type": "object", "properties": {
         "resource_provider_generation": _GEN,
         "inventories": {"type": "object", "patternProperties": {"^[A-Z0-9_]+$": _INVENTORY},
@@ -728,7 +891,15 @@ def reshape(req, state, version):
         "allocations": {"type": "object", "patternProperties": {"^.+$": _alloc_schema(
             max(version, (1, 28)))}, "additionalProperties": False}},
         "required": ["inventories", "allocations"], "additionalProperties": False}
-    data = _body(req, schema)
+    return schema
+
+
+@since((1, 30))
+@operation("reshape", "Move inventories and allocations between providers atomically",
+           ok={204: None}, errors=(409,), body=_reshape_schema, admin=True)
+def reshape(req, state, version):
+    _admin(req)
+    data = _body(req, _reshape_schema(version))
     inventories = {}
     for rp, body in data["inventories"].items():
         rp_uuid = _uuid(rp, "resource provider uuid")

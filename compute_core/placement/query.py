@@ -19,6 +19,9 @@ NAME_RE = re.compile(r"^[A-Z0-9_]+$")
 SUFFIX_NUMERIC = r"[1-9][0-9]*"
 SUFFIX_STRING = r"[a-zA-Z0-9_-]{1,64}"
 GROUP_KEYS = ("resources", "required", "member_of", "in_tree")
+# An allocation's amount is an INT column, as an inventory's total is (and
+# the largest number SQL's LIMIT surely takes).
+MAX_AMOUNT = 0x7FFFFFFF
 
 BAD_VALUE = "placement.query.bad_value"
 MISSING_VALUE = "placement.query.missing_value"
@@ -70,6 +73,9 @@ def resources(value, rc_cache, key="resources") -> dict:
                       f"amount. Got: {amount}.") from None
         if n < 1:
             raise bad(f"Requested resource {name} in {key} requires amount >= 1. Got: {n}.")
+        if n > MAX_AMOUNT:
+            raise bad(f"Requested resource {name} in {key} requires amount <= {MAX_AMOUNT} "
+                      f"(no allocation can be larger). Got: {n}.")
         if name in out:
             raise bad(f"Resource class {name} appears more than once in {key}.")
         try:
@@ -178,12 +184,28 @@ def _group_key_re(version):
     return re.compile(rf"^(resources|required|member_of|in_tree)({suffix})?$")
 
 
+# The request-wide keys and the (unsuffixed) group keys, by the microversion
+# that brought them; from 1.25 the group keys may carry a suffix.
+CANDIDATE_WIDE_KEYS = {"limit": (1, 16), "group_policy": (1, 25), "root_required": (1, 35),
+                       "same_subtree": (1, 36)}
+CANDIDATE_GROUP_KEYS = {"resources": (1, 10), "required": (1, 17), "member_of": (1, 21),
+                        "in_tree": (1, 31)}
+
+
+def candidate_query(version):
+    """The unsuffixed query parameters of GET /allocation_candidates at *version*."""
+    out = {k: {"type": "string"} for keys in (CANDIDATE_GROUP_KEYS, CANDIDATE_WIDE_KEYS)
+           for k, since in keys.items() if version >= since}
+    if "limit" in out:
+        out["limit"] = {"type": "integer", "minimum": 1}
+    if "group_policy" in out:
+        out["group_policy"] = {"type": "string", "enum": ["none", "isolate"]}
+    return out
+
+
 def candidate_request(req, version, state):
     """Parse GET /allocation_candidates -> ([RequestGroup], RequestWide)."""
-    wide_keys = {"limit": (1, 16), "group_policy": (1, 25), "root_required": (1, 35),
-                 "same_subtree": (1, 36)}
-    plain = {"resources": (1, 10), "required": (1, 17), "member_of": (1, 21),
-             "in_tree": (1, 31)}
+    wide_keys, plain = CANDIDATE_WIDE_KEYS, CANDIDATE_GROUP_KEYS
     key_re = _group_key_re(version)
     raw: dict[str, dict[str, list]] = {}
     for key in req.GET:
@@ -226,7 +248,8 @@ def candidate_request(req, version, state):
         if not re.match(r"^[1-9][0-9]*$", limit):
             raise bad(f"Failed validating 'pattern' in 'limit': {limit!r} is not a positive "
                       "integer")
-        wide.limit = int(limit)
+        # Beyond any number of candidates, and of what SQL's LIMIT takes
+        wide.limit = min(int(limit), MAX_AMOUNT)
     policy = single(req, "group_policy")
     if policy is not None and policy not in ("none", "isolate"):
         raise bad(f"'group_policy' must be one of 'none' or 'isolate'. Got: {policy!r}")

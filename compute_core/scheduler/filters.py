@@ -180,14 +180,43 @@ class BaseHostFilter(abc.ABC):
         *host_states* is a :class:`HostStates` when the scheduler calls it
         (its :meth:`HostStates.hosts_running` may spare a per-host look-up);
         override to decide for all hosts at once, keeping host_passes as
-        the meaning."""
-        name = type(self).__name__
+        the meaning. A host whose host_passes raises fails; if an override
+        raises, the scheduler judges each host by host_passes instead."""
+        failures = []
         for state in host_states:
             try:
                 ok = self.host_passes(state, spec_obj)
-            except Exception:
-                LOG.exception("filter %s failed on host %s; counting it as failing",
-                              name, state.host)
+            except Exception as exc:
+                failures.append((state.host, exc))
                 ok = False
             if ok:
                 yield state
+        if failures:
+            log_plugin_failures("filter", self, spec_obj, failures, "counting them as failing")
+
+
+def log_plugin_failures(kind: str, plugin, spec_obj, failures, outcome: str) -> None:
+    """One line for every host a plugin failed on in one request (the first
+    error's traceback only at debug level), instead of a traceback per host."""
+    hosts = [host for host, _ in failures]
+    first = failures[0][1]
+    shown = ", ".join(hosts[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+    LOG.warning("%s %s raised on %d host(s) (%s) for instance %s, %s: %s: %s",
+                kind, type(plugin).__name__, len(hosts), shown,
+                getattr(spec_obj, "instance_uuid", None), outcome, type(first).__name__, first)
+    LOG.debug("first failure of %s %s", kind, type(plugin).__name__, exc_info=first)
+
+
+def run_filter(flt: BaseHostFilter, host_states, spec_obj) -> list:
+    """The hosts *flt* keeps. A filter_all override that raises is logged
+    once and the hosts are judged by host_passes one by one (a host whose
+    host_passes raises too fails), so one broken plugin never fails a whole
+    request."""
+    try:
+        return list(flt.filter_all(host_states, spec_obj))
+    except Exception as exc:
+        LOG.warning("filter %s raised in filter_all for instance %s (%s: %s); judging "
+                    "each host by its host_passes instead", type(flt).__name__,
+                    getattr(spec_obj, "instance_uuid", None), type(exc).__name__, exc)
+        LOG.debug("filter_all of %s failed", type(flt).__name__, exc_info=exc)
+        return list(BaseHostFilter.filter_all(flt, host_states, spec_obj))

@@ -24,23 +24,15 @@ LOG = logging.getLogger(__name__)
 
 
 def load_filters(conf) -> list:
-    out = []
-    for name, cls in plugins.load_many(plugins.FILTERS, conf.filter_scheduler.enabled_filters):
-        if not (isinstance(cls, type) and issubclass(cls, filters_mod.BaseHostFilter)):
-            raise exception.PluginLoadError(
-                f"plugin {name!r} of group {plugins.FILTERS} is not a BaseHostFilter")
-        out.append(cls(conf))
-    return out
+    return plugins.load_plugins(plugins.FILTERS, conf.filter_scheduler.enabled_filters,
+                                filters_mod.BaseHostFilter, conf)
 
 
 def load_weighers(conf) -> list:
-    out = []
-    for name, cls in plugins.load_many(plugins.WEIGHERS, conf.filter_scheduler.weighers):
-        if not (isinstance(cls, type) and issubclass(cls, weights_mod.BaseHostWeigher)):
-            raise exception.PluginLoadError(
-                f"plugin {name!r} of group {plugins.WEIGHERS} is not a BaseHostWeigher")
-        out.append(cls(conf))
-    return out
+    """The weighers named in ``[filter_scheduler] weighers``; ``all`` means
+    the in-tree ones (a third-party weigher runs only when named)."""
+    return plugins.load_plugins(plugins.WEIGHERS, conf.filter_scheduler.weighers,
+                                weights_mod.BaseHostWeigher, conf)
 
 
 class FilterScheduler:
@@ -75,16 +67,26 @@ class FilterScheduler:
             raise exception.NoValidHost(reason="The requested host is not available.")
         return states, forced
 
-    def filter_and_weigh(self, host_states, spec, index=0, forced=False):
+    def filter_and_weigh(self, host_states, spec, index=0, forced=False, once=None):
         """The hosts that pass the enabled filters (all of them when
-        *forced*), weighed, best first."""
+        *forced*), weighed, best first.
+
+        *once* is the request's memory of its once-per-request filters
+        ({filter: uuids of the hosts it kept}): the first instance runs
+        them and records what each kept; the later instances of the same
+        request do not run them again but keep only those hosts, so such a
+        filter still holds for every instance (as in Nova)."""
         hosts = host_states.derive(host_states) \
             if isinstance(host_states, filters_mod.HostStates) else \
             filters_mod.HostStates(host_states)
         for f in () if forced else self.filters:
-            if not f.run_filter_for_index(index):
-                continue
-            hosts = hosts.derive(f.filter_all(hosts, spec))
+            if f.run_filter_for_index(index):
+                hosts = hosts.derive(filters_mod.run_filter(f, hosts, spec))
+                if once is not None and f.run_filter_once_per_request:
+                    once[f] = {h.uuid for h in hosts}
+            elif once is not None and f in once:
+                kept = once[f]
+                hosts = hosts.derive(h for h in hosts if h.uuid in kept)
             if not hosts:
                 LOG.info("filter %s returned no hosts for %s", type(f).__name__,
                          spec.instance_uuid)
@@ -137,9 +139,10 @@ class FilterScheduler:
         max_attempts = self.conf.scheduler.max_attempts if return_alternates else 1
         results = []
         claimed = []
+        once = {}
         for index, uuid in enumerate(instance_uuids or [None]):
             spec.instance_uuid = uuid
-            weighed = self._pick(self.filter_and_weigh(states, spec, index, forced))
+            weighed = self._pick(self.filter_and_weigh(states, spec, index, forced, once))
             chosen = None
             races = 0
             for state in weighed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import logging
 
-from compute_core.scheduler.filters import HostStates
+from compute_core.scheduler.filters import HostStates, log_plugin_failures
 
 LOG = logging.getLogger(__name__)
 
@@ -42,15 +42,15 @@ class BaseHostWeigher(abc.ABC):
         """The multiplier of each host, or one float when it is the same for
         every host. Override to read configuration once per request rather
         than once per host; a host whose multiplier raises gets 0."""
-        name = type(self).__name__
-        values = []
+        values, failures = [], []
         for state in host_states:
             try:
                 values.append(float(self.weight_multiplier(state)))
-            except Exception:
-                LOG.exception("weigher %s multiplier failed on host %s; weight 0",
-                              name, state.host)
+            except Exception as exc:
+                failures.append((state.host, exc))
                 values.append(0.0)
+        if failures:
+            log_plugin_failures("weigher multiplier of", self, None, failures, "weight 0")
         return values
 
     def weigh_objects(self, host_states, spec_obj) -> list[float]:
@@ -60,14 +60,15 @@ class BaseHostWeigher(abc.ABC):
             return [float(weigh(state, spec_obj)) for state in host_states]
         except Exception:
             pass  # find and log the failing hosts one by one
-        name = type(self).__name__
-        values = []
+        values, failures = [], []
         for state in host_states:
             try:
                 values.append(float(weigh(state, spec_obj)))
-            except Exception:
-                LOG.exception("weigher %s failed on host %s; weight 0", name, state.host)
+            except Exception as exc:
+                failures.append((state.host, exc))
                 values.append(0.0)
+        if failures:
+            log_plugin_failures("weigher", self, spec_obj, failures, "weight 0")
         return values
 
 
@@ -115,8 +116,11 @@ def weigh_hosts(weighers, host_states, spec_obj) -> list[tuple[float, object]]:
             if span <= 0 or max(raw) == lo:
                 continue  # every normalised weight is 0
             mults = weigher.weight_multipliers(host_states)
-        except Exception:
-            LOG.exception("weigher %s failed; it adds 0 to every host", type(weigher).__name__)
+        except Exception as exc:
+            LOG.warning("weigher %s raised for instance %s (%s: %s); it adds 0 to every host",
+                        type(weigher).__name__, getattr(spec_obj, "instance_uuid", None),
+                        type(exc).__name__, exc)
+            LOG.debug("weigher %s failed", type(weigher).__name__, exc_info=exc)
             continue
         # Normalise and add in one pass: total += mult * (raw - lo) / span.
         if isinstance(mults, (int, float)):

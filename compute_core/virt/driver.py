@@ -218,6 +218,18 @@ class ComputeDriver(abc.ABC):
     def get_available_resource(self) -> HostResources:
         """What the host offers now."""
 
+    def set_host_size(self, vcpus: int | None = None, memory_mb: int | None = None,
+                      disk_gb: int | None = None) -> None:
+        """Make the host report this size (the values given; None keeps one).
+
+        Used by the embedded cloud (``Cloud(host_resources=...)``,
+        ``add_host``, the pytest plugin's ``compute_cloud_hosts`` marker)
+        before the compute service starts. A driver of real hardware refuses,
+        as this default does; a simulated one stores the numbers."""
+        raise exception.Invalid(
+            f"virt driver {type(self).__name__} does not take host sizes (vcpus, memory_mb, "
+            "disk_gb): it reports its host's real resources, or sizes set by its own options")
+
     def update_provider_tree(self, provider_tree: dict, nodename: str) -> None:
         """Fill the placement view of this host.
 
@@ -237,9 +249,5 @@ class ComputeDriver(abc.ABC):
 
 def load_driver(conf, host: str) -> ComputeDriver:
     """The driver named by ``[DEFAULT] compute_driver``, constructed."""
-    cls = plugins.load_one(plugins.VIRT_DRIVERS, conf.compute_driver)
-    if not (isinstance(cls, type) and issubclass(cls, ComputeDriver)):
-        raise exception.PluginLoadError(
-            f"plugin {conf.compute_driver!r} of group {plugins.VIRT_DRIVERS} is not a "
-            "ComputeDriver")
-    return cls(conf, host)
+    return plugins.load_plugin(plugins.VIRT_DRIVERS, conf.compute_driver, ComputeDriver,
+                               conf, host)

@@ -1,5 +1,5 @@
 """A burst of clients connecting at once is served, none reset: the API
-servers listen with a backlog sized for it (cheroot's default is 5)."""
+servers listen with a backlog sized for it (1024; a small one resets some)."""
 import concurrent.futures
 import socket
 import threading

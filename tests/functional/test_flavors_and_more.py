@@ -15,6 +15,20 @@ def test_default_flavors(api):
     assert "extra_specs" in api("GET", "/flavors/1", version="2.61").json()["flavor"]
 
 
+def test_flavor_filters_and_limits_of_any_integer(api):
+    # found by the schemathesis run: a minimum past 64 bits was a 500 (the
+    # database could not bind it)
+    assert api("GET", f"/flavors?minDisk={10 ** 22}").json()["flavors"] == []
+    assert api("GET", f"/flavors/detail?minRam={2 ** 31}").json()["flavors"] == []
+    everything = api("GET", "/flavors").json()["flavors"]
+    assert api("GET", f"/flavors?minRam=-{10 ** 30}").json()["flavors"] == everything
+    # found by the schemathesis run too: limit=0 failed making the next link
+    resp = api("GET", "/flavors/detail?limit=0")
+    assert resp.status_code == 200 and resp.json() == {"flavors": []}
+    resp = api("GET", "/flavors?minRam=big")
+    assert resp.status_code == 400 and "minRam" in resp.json()["badRequest"]["message"]
+
+
 def test_flavor_create_delete_admin_only(api):
     body = {"flavor": {"name": "custom.1", "ram": 256, "vcpus": 1, "disk": 2, "id": "c1"}}
     assert api("POST", "/flavors", body=body, token="demo:demo").status_code == 403

@@ -10,9 +10,7 @@ import tempfile
 import pytest
 
 from compute_core import assembly
-from compute_core import conf as conf_mod
-from compute_core.db import migration
-from compute_core.placement import objects
+from tests.functional.placement.fixtures import standalone_placement
 
 pytestmark = pytest.mark.skipif(shutil.which("openstack") is None,
                                 reason="OpenStackClient (openstack) is not installed")
@@ -21,14 +19,8 @@ pytestmark = pytest.mark.skipif(shutil.which("openstack") is None,
 @pytest.fixture(scope="module")
 def placement_url():
     tmp = tempfile.mkdtemp(prefix="osc-placement-")
-    conf = conf_mod.load(args=[], overrides={
-        "placement_database.connection": f"sqlite:///{tmp}/p.sqlite",
-        "api.auth_strategy": "noauth2"})
-    services = assembly.PlacementServices(conf)
-    migration.upgrade(services.db, "placement")
-    objects.ensure_standard_traits(services.db)
-    server = assembly.WSGIServer(assembly.load_wsgi_app(conf, "placement", services),
-                                 "127.0.0.1", 0, name="placement-osc")
+    services, app = standalone_placement(tmp)
+    server = assembly.WSGIServer(app, "127.0.0.1", 0, name="placement-osc")
     server.start()
     yield server.url
     server.stop()

@@ -253,10 +253,12 @@ def test_quota_cores_and_ram_exceeded(fresh_compute_cloud):
         return resp.json()["forbidden"]["message"]
 
     assert create("3").status_code == 202  # m1.medium: 2 vCPUs, 4096 MiB
-    assert refused(create("3")) == \
-        "Quota exceeded for cores: Requested 2, but already used 2 of 3 cores"
-    assert refused(create("2", count=2)) == \
-        "Quota exceeded for cores: Requested 2, but already used 2 of 3 cores"
+    # As Nova words it: every resource the request would exceed, in name order
+    assert refused(create("3")) == ("Quota exceeded for cores, ram: Requested 2, 4096, "
+                                    "but already used 2, 4096 of 3, 7000 cores, ram")
+    assert refused(create("2", count=2)) == ("Quota exceeded for cores, ram: Requested 2, "
+                                             "4096, but already used 2, 4096 of 3, 7000 "
+                                             "cores, ram")
     assert create("2").status_code == 202  # m1.small: 1 vCPU, 2048 MiB: 3 cores, 6144 MiB
     cloud.conf.set_override("cores", 10, group="quota")
     assert create("1").status_code == 202  # m1.tiny: 512 MiB: 6656 MiB

@@ -77,11 +77,6 @@ def placement_server(url):
         app = assembly.load_wsgi_app(conf, "placement", services)
         server = assembly.WSGIServer(app, "127.0.0.1", 0, threads=CLAIMS + 10,
                                      name="placement-concurrency")
-        # cheroot's defaults (a listen backlog of 5, 10 idle keep-alive
-        # connections) would reset some of 50 simultaneous clients before
-        # placement ever sees them; the race under test is in placement.
-        server.server.keep_alive_conn_limit = CLAIMS + 10
-        server.server.socket.listen(CLAIMS + 10)
         server.start()
         try:
             yield server.url

@@ -4,7 +4,16 @@ from __future__ import annotations
 from compute_core import exception
 from compute_core.api import schemas, views
 from compute_core.api.faults import APIError
+from compute_core.apispec import keyed, operation
 from compute_core.db import api_db
+
+SORT_KEYS = ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "swap",
+             "rxtx_factor", "id", "created_at", "description", "is_public")
+LIST_QUERY = {"minRam": {"type": "integer"}, "minDisk": {"type": "integer"},
+              "is_public": {"type": "string"}, "sort_key": {"type": "string",
+                                                            "enum": list(SORT_KEYS)},
+              "sort_dir": {"type": "string", "enum": ["asc", "desc"]},
+              "limit": {"type": "integer", "minimum": 0}, "marker": {"type": "string"}}
 
 
 def _list_args(call):
@@ -13,9 +22,12 @@ def _list_args(call):
     for name, key in (("minRam", "min_ram"), ("minDisk", "min_disk")):
         if name in q:
             try:
-                kwargs[key] = int(q[name])
+                value = int(q[name])
             except ValueError:
                 raise APIError(400, f"Invalid {name} filter [{q[name]}]") from None
+            # Sizes are INT columns: a bound beyond them (which the database
+            # driver cannot even send) means the same as the column's edge.
+            kwargs[key] = max(min(value, schemas.SQL_INT_MAX + 1), -schemas.SQL_INT_MAX - 1)
     if "is_public" in q:
         v = q["is_public"].lower()
         if v == "none":
@@ -28,8 +40,7 @@ def _list_args(call):
             raise APIError(400, f"Invalid is_public filter [{q['is_public']}]")
     sort_key = q.get("sort_key", "flavorid")
     sort_dir = q.get("sort_dir", "asc")
-    if sort_key not in ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb",
-                        "swap", "rxtx_factor", "id", "created_at", "description", "is_public"):
+    if sort_key not in SORT_KEYS:
         raise APIError(400, f"Invalid input for query parameters sort_key. Value: {sort_key}.")
     if sort_dir not in ("asc", "desc"):
         raise APIError(400, f"Invalid input for query parameters sort_dir. Value: {sort_dir}.")
@@ -57,21 +68,25 @@ def _list(call, detail):
         raise APIError(400, f"Invalid input for query parameters limit. Value: {limit}.") from None
     page = flavors[:limit]
     body = {"flavors": [views.flavor_view(call.req, call.version, f, detail) for f in page]}
-    if len(page) == limit and len(flavors) > limit:
+    if page and len(page) == limit and len(flavors) > limit:
         body["flavors_links"] = [{"rel": "next", "href":
                                   f"{call.req.application_url}/flavors{'/detail' if detail else ''}"
                                   f"?limit={limit}&marker={page[-1]['flavorid']}"}]
     return 200, body
 
 
+@operation("listFlavors", "List flavors", ok={200: keyed("flavors")}, query=LIST_QUERY)
 def index(call):
     return _list(call, False)
 
 
+@operation("listFlavorsDetailed", "List flavors with details", ok={200: keyed("flavors")},
+           query=LIST_QUERY)
 def detail(call):
     return _list(call, True)
 
 
+@operation("showFlavor", "Show a flavor", ok={200: keyed("flavor")}, errors=(404,))
 def show(call, flavor_id):
     try:
         flavor = call.services.flavor(call.ctx, flavor_id)
@@ -80,32 +95,54 @@ def show(call, flavor_id):
     return 200, {"flavor": views.flavor_view(call.req, call.version, flavor)}
 
 
+@operation("createFlavor", "Create a flavor", ok={200: keyed("flavor")}, errors=(403, 409),
+           body=schemas.flavor_create, admin=True,
+           links={"GetFlavor": ("showFlavor", {"flavor_id": "$response.body#/flavor/id"}),
+                  "DeleteFlavor": ("deleteFlavor", {"flavor_id": "$response.body#/flavor/id"})})
 def create(call):
     call.require_admin("os_compute_api:os-flavor-manage:create")
     body = call.json()
-    schemas.validate(body, schemas.FLAVOR_CREATE)
+    schemas.validate(body, schemas.flavor_create(call.version))
     f = body["flavor"]
-    if "description" in f and not call.version.at_least("2.55"):
-        raise APIError(400, "Invalid input for field/attribute flavor. Additional properties "
-                            "are not allowed ('description' was unexpected)")
     is_public = f.get("os-flavor-access:is_public", True)
     if isinstance(is_public, str):
         if is_public.lower() not in ("true", "false", "1", "0"):
             raise APIError(400, f"Invalid input for field/attribute os-flavor-access:is_public. "
                                 f"Value: {is_public}.")
         is_public = is_public.lower() in ("true", "1")
+    sizes = {column: _size(f, field, minimum) for column, field, minimum in _SIZES}
+    rxtx_factor = float(f.get("rxtx_factor", 1.0))
+    if not 0 < rxtx_factor <= schemas.SQL_FLOAT_MAX:  # a string of 40 digits gets here
+        raise APIError(400, f"Invalid input received: 'rxtx_factor' argument must be a "
+                            f"float between 0 and {schemas.SQL_FLOAT_MAX:g}")
     try:
         flavor = api_db.create_flavor(
-            call.services.api_db, name=f["name"].strip(), memory_mb=int(f["ram"]),
-            vcpus=int(f["vcpus"]), root_gb=int(f["disk"]), flavorid=f.get("id") or None,
-            ephemeral_gb=int(f.get("OS-FLV-EXT-DATA:ephemeral") or 0),
-            swap=int(f.get("swap") or 0), rxtx_factor=float(f.get("rxtx_factor", 1.0)),
-            is_public=is_public, description=f.get("description"))
+            call.services.api_db, name=f["name"].strip(), flavorid=f.get("id") or None,
+            rxtx_factor=rxtx_factor, is_public=is_public, description=f.get("description"),
+            **sizes)
     except exception.Conflict as exc:
         raise APIError(409, exc.message) from None
     return 200, {"flavor": views.flavor_view(call.req, call.version, flavor)}
 
 
+# (column, request field, minimum) of a flavor's sizes
+_SIZES = (("memory_mb", "ram", 1), ("vcpus", "vcpus", 1), ("root_gb", "disk", 0),
+          ("ephemeral_gb", "OS-FLV-EXT-DATA:ephemeral", 0), ("swap", "swap", 0))
+
+
+def _size(flavor, field, minimum):
+    """The integer *field* (absent: 0) within [minimum, SQL_INT_MAX], as Nova
+    checks it after its schema (whose bounds miss the string form)."""
+    value = int(flavor.get(field, 0))
+    if value < minimum:
+        raise APIError(400, f"Invalid input received: {field} must be >= {minimum}")
+    if value > schemas.SQL_INT_MAX:
+        raise APIError(400, f"Invalid input received: {field} must be <= "
+                            f"{schemas.SQL_INT_MAX}")
+    return value
+
+
+@operation("deleteFlavor", "Delete a flavor", ok={202: None}, errors=(403, 404), admin=True)
 def delete(call, flavor_id):
     call.require_admin("os_compute_api:os-flavor-manage:delete")
     try:

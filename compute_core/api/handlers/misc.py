@@ -6,6 +6,7 @@ import json
 from compute_core import exception
 from compute_core.api import microversion, views
 from compute_core.api.faults import APIError
+from compute_core.apispec import keyed, operation
 
 V21 = {"id": "v2.1", "status": "CURRENT", "version": microversion.MAX_VERSION,
        "min_version": microversion.MIN_VERSION, "updated": "2013-07-23T11:33:21Z"}
@@ -26,12 +27,17 @@ def versions_root(call):
     return 300 if call.req.path_info.strip("/") else 200, {"versions": [doc]}
 
 
+@operation("showVersion", "The v2.1 version document (no authentication)",
+           ok={200: keyed("version")}, public=True)
 def version_v21(call):
     return 200, {"version": _version_doc(call.req, call.req.application_url)}
 
 
 # ---------------------------------------------------------------- services
 
+@operation("listServices", "List compute services", ok={200: keyed("services")},
+           errors=(403,), admin=True,
+           query={"host": {"type": "string"}, "binary": {"type": "string"}})
 def services(call):
     call.require_admin("os_compute_api:os-services:list")
     q = call.req.GET
@@ -104,6 +110,9 @@ def _hypervisor(call, node, detail):
     return out
 
 
+HYPERVISOR_QUERY = {"hypervisor_hostname_pattern": {"type": "string"}}
+
+
 def _nodes(call):
     nodes = call.compute.compute_nodes()
     pattern = call.req.GET.get("hypervisor_hostname_pattern")
@@ -114,16 +123,22 @@ def _nodes(call):
     return nodes
 
 
+@operation("listHypervisors", "List hypervisors", ok={200: keyed("hypervisors")},
+           errors=(403, 404), admin=True, query=HYPERVISOR_QUERY)
 def hypervisors(call):
     call.require_admin("os_compute_api:os-hypervisors:list")
     return 200, {"hypervisors": [_hypervisor(call, n, False) for n in _nodes(call)]}
 
 
+@operation("listHypervisorsDetailed", "List hypervisors with details",
+           ok={200: keyed("hypervisors")}, errors=(403, 404), admin=True, query=HYPERVISOR_QUERY)
 def hypervisors_detail(call):
     call.require_admin("os_compute_api:os-hypervisors:list-detail")
     return 200, {"hypervisors": [_hypervisor(call, n, True) for n in _nodes(call)]}
 
 
+@operation("showHypervisor", "Show a hypervisor", ok={200: keyed("hypervisor")},
+           errors=(403, 404), admin=True)
 def hypervisor_show(call, hypervisor_id):
     call.require_admin("os_compute_api:os-hypervisors:show")
     for node in call.compute.compute_nodes():
@@ -141,6 +156,8 @@ def hypervisor_show(call, hypervisor_id):
 
 # ------------------------------------------------------------------ limits
 
+@operation("showLimits", "Show the project's limits and usage", ok={200: keyed("limits")},
+           query={"tenant_id": {"type": "string"}})
 def limits(call):
     project = call.ctx.project_id
     if "tenant_id" in call.req.GET and call.ctx.is_admin:
@@ -169,17 +186,26 @@ def limits(call):
 
 # ------------------------------------------------------------------ images
 
+IMAGES_UNTIL = "2.35"  # the images proxy is removed after it
+IMAGE_QUERY = {"name": {"type": "string"}, "status": {"type": "string"},
+               "marker": {"type": "string"}, "limit": {"type": "integer"}}
+
+
 def _images_allowed(call):
-    if call.version.at_least("2.36"):
+    if call.version > IMAGES_UNTIL:
         raise APIError(404, "The images proxy API is removed after microversion 2.35; use "
                             "the Image service.")
 
 
+@operation("listImages", "List images (proxy)", ok={200: keyed("images")},
+           max_version=IMAGES_UNTIL, query=IMAGE_QUERY)
 def images(call):
     _images_allowed(call)
     return 200, {"images": [views.image_view(call.req, i, False) for i in _filtered(call)]}
 
 
+@operation("listImagesDetailed", "List images with details (proxy)",
+           ok={200: keyed("images")}, max_version=IMAGES_UNTIL, query=IMAGE_QUERY)
 def images_detail(call):
     _images_allowed(call)
     return 200, {"images": [views.image_view(call.req, i, True) for i in _filtered(call)]}
@@ -205,6 +231,8 @@ def _filtered(call):
     return out
 
 
+@operation("showImage", "Show an image (proxy)", ok={200: keyed("image")}, errors=(404,),
+           max_version=IMAGES_UNTIL)
 def image_show(call, image_id):
     _images_allowed(call)
     try:

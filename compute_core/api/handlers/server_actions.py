@@ -9,7 +9,10 @@ The body names one action: ``os-stop``, ``os-start``, ``reboot``
 """
 from __future__ import annotations
 
+import functools
+
 from compute_core import exception
+from compute_core.apispec import operation
 from compute_core.api import schemas
 from compute_core.api.faults import APIError
 
@@ -51,13 +54,35 @@ _MOVES = {
 }
 
 
+MIGRATE_HOST_SINCE = "2.56"  # before it, any value of "migrate" is ignored, as in Nova
+
+
+@functools.lru_cache(maxsize=1024)
+def action_schema(key, version):
+    """The schema of a body naming the action *key* at *version* (what the
+    handler validates with and what the OpenAPI document shows)."""
+    if key in _MOVES:
+        value = _MOVES[key][0]
+        if key == "migrate" and not version.at_least(MIGRATE_HOST_SINCE):
+            value = {}
+    else:
+        value = _REBOOT if key == "reboot" else _ANY
+    return {"type": "object", "properties": {key: value}, "required": [key],
+            "additionalProperties": False}
+
+
+@functools.lru_cache(maxsize=256)
+def actions_body(version):
+    """Every action's body at *version*: one of them."""
+    return {"oneOf": [action_schema(key, version) for key in (*_ACTIONS, *_MOVES)]}
+
+
 def _move(call, server_id, body, key):
-    value_schema, status = _MOVES[key]
-    reads_value = key != "migrate" or call.version.at_least("2.56")  # migrate: from 2.56
-    schemas.validate(body, {"type": "object",
-                            "properties": {key: value_schema if reads_value else {}},
-                            "required": [key], "additionalProperties": False})
-    host = (body["migrate"] or {}).get("host") if key == "migrate" and reads_value else None
+    status = _MOVES[key][1]
+    schemas.validate(body, action_schema(key, call.version))
+    host = None
+    if key == "migrate" and call.version.at_least(MIGRATE_HOST_SINCE):
+        host = (body["migrate"] or {}).get("host")
     if key == "migrate" and not call.ctx.is_admin:
         rule = "migrate:host" if host else "migrate"
         raise APIError(403, f"Policy doesn't allow os_compute_api:os-migrate-server:{rule} "
@@ -79,12 +104,9 @@ def _move(call, server_id, body, key):
     return status, None
 
 
-def _schema(key):
-    return {"type": "object",
-            "properties": {key: _REBOOT if key == "reboot" else _ANY},
-            "required": [key], "additionalProperties": False}
-
-
+@operation("serverAction", "Run an action on a server (power, reboot, resize, migrate, "
+           "confirm or revert a resize)", ok={202: None, 204: None}, errors=(403, 404, 409),
+           body=actions_body)
 def action(call, server_id):
     body = call.json()
     move = next((k for k in body if k in _MOVES), None)
@@ -95,7 +117,7 @@ def action(call, server_id):
         if not body:
             raise APIError(400, "Malformed request body: it names no action.")
         raise APIError(400, f"There is no such action: {next(iter(body))}")
-    schemas.validate(body, _schema(key))
+    schemas.validate(body, action_schema(key, call.version))
     name = _ACTIONS[key]
     reboot_type = body["reboot"]["type"].upper() if key == "reboot" else "SOFT"
     try:

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import datetime
+import json
 import uuid as uuidlib
 from urllib.parse import urlencode
 
-from compute_core import exception
+from compute_core import exception, regex_filter
 from compute_core.api import schemas, views
 from compute_core.api.compute_api import decode_user_data
 from compute_core.api.faults import APIError
+from compute_core.apispec import keyed, operation
 from compute_core.compute import states
 
 _LIST_PARAMS = {
@@ -23,6 +25,21 @@ _LIST_PARAMS = {
 }
 _ADMIN_ONLY = {"host", "node", "deleted", "project_id", "tenant_id", "all_tenants",
                "hostname"}
+
+
+SORT_KEYS = ("created_at", "display_name", "updated_at", "uuid", "launched_at", "vm_state",
+             "task_state", "host", "node", "hostname")
+SORT_DIRS = ("asc", "desc")
+
+
+def list_query(version):
+    """The query parameters of the server listings (from 2.75 no others)."""
+    params = {name: {"type": "string"} for name in sorted(_LIST_PARAMS)}
+    params.update(limit={"type": "integer", "minimum": 0},
+                  sort_key={"type": "string", "enum": list(SORT_KEYS)},
+                  sort_dir={"type": "string", "enum": list(SORT_DIRS)},
+                  **{"changes-since": {"type": "string", "format": "date-time"}})
+    return params
 
 
 def _bool(value):
@@ -65,6 +82,12 @@ def _list_filters(call):
             filters["node"] = q["node"]
         if "deleted" in q:
             filters["deleted"] = _bool(q["deleted"])
+    for key in ("name", "ip"):  # regular expressions: a bad one is a 400 now
+        if key in q:
+            try:
+                regex_filter.compile_filter(q[key], key)
+            except exception.Invalid as exc:
+                raise APIError(400, exc.message) from None
     if "name" in q:
         filters["name"] = q["name"]
     if "status" in q:
@@ -108,11 +131,10 @@ def _list(call, detail):
     limit = max_limit if limit is None else min(limit, max_limit)
     marker = call.req.GET.get("marker")
     sort_key = call.req.GET.get("sort_key", "created_at")
-    if sort_key not in ("created_at", "display_name", "updated_at", "uuid", "launched_at",
-                        "vm_state", "task_state", "host", "node", "hostname"):
+    if sort_key not in SORT_KEYS:
         raise APIError(400, f"Invalid input for query parameters sort_key. Value: {sort_key}.")
     sort_dir = call.req.GET.get("sort_dir", "desc")
-    if sort_dir not in ("asc", "desc"):
+    if sort_dir not in SORT_DIRS:
         raise APIError(400, f"Invalid input for query parameters sort_dir. Value: {sort_dir}.")
     if filters is None:
         servers = []
@@ -142,14 +164,18 @@ def _host_status(call):
             for s in call.compute.services(binary="compute-compute")}
 
 
+@operation("listServers", "List servers", ok={200: keyed("servers")}, query=list_query)
 def index(call):
     return _list(call, detail=False)
 
 
+@operation("listServersDetailed", "List servers with details", ok={200: keyed("servers")},
+           query=list_query)
 def detail(call):
     return _list(call, detail=True)
 
 
+@operation("showServer", "Show a server", ok={200: keyed("server")}, errors=(404,))
 def show(call, server_id):
     inst = _get(call, server_id)
     up = None
@@ -165,6 +191,7 @@ def _get(call, server_id):
         raise APIError(404, f"Instance {server_id} could not be found.") from None
 
 
+@operation("deleteServer", "Delete a server", ok={204: None}, errors=(404, 409))
 def delete(call, server_id):
     _get(call, server_id)
     try:
@@ -191,15 +218,10 @@ def _forced_destination(az):
 
 
 def _networks(call, value):
+    # The schema of the version has checked the type (and presence from 2.37).
     if value is None:
-        if call.version.at_least("2.37"):
-            raise APIError(400, "Invalid input for field/attribute server. Value: ... "
-                                "'networks' is a required property")
         return "auto"
     if isinstance(value, str):
-        if not call.version.at_least("2.37"):
-            raise APIError(400, f"Invalid input for field/attribute networks. Value: {value}. "
-                                f"'{value}' is not of type 'array'")
         return value
     out = []
     backend_ids = {n["id"] for n in call.services.network.networks()}
@@ -237,20 +259,40 @@ def _local_boot_image(bdms):
     return image
 
 
+def _count(server, field, default):
+    """min_count / max_count as an int >= 1 (the schema's minimum misses
+    the string form, "0")."""
+    value = int(server.get(field, default))
+    if value < 1:
+        raise APIError(400, f"Invalid input for field/attribute {field}. Value: {value}. "
+                            f"{value} is less than the minimum of 1")
+    return value
+
+
+def _scheduler_hints(body):
+    for field in ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"):
+        hints = body.get(field)
+        if hints:
+            size = len(json.dumps(hints).encode())
+            if size > schemas.MAX_SCHEDULER_HINTS_BYTES:
+                raise APIError(400, f"Invalid input for field/attribute {field}. The hints "
+                                    f"take {size} bytes encoded, more than "
+                                    f"{schemas.MAX_SCHEDULER_HINTS_BYTES}")
+            return hints
+    return {}
+
+
+@operation("createServer", "Create one or more servers",
+           ok={202: {"anyOf": [keyed("server"), keyed("reservation_id")]}}, errors=(403,),
+           body=schemas.server_create,
+           links={"GetServer": ("showServer", {"server_id": "$response.body#/server/id"}),
+                  "ActOnServer": ("serverAction", {"server_id": "$response.body#/server/id"}),
+                  "DeleteServer": ("deleteServer",
+                                   {"server_id": "$response.body#/server/id"})})
 def create(call):
     body = call.json()
-    schemas.validate(body, schemas.SERVER_CREATE)
+    schemas.validate(body, schemas.server_create(call.version))
     server = body["server"]
-    v = call.version
-    for field, since in (("description", "2.19"), ("tags", "2.52"),
-                         ("trusted_image_certificates", "2.63"), ("host", "2.74"),
-                         ("hypervisor_hostname", "2.74"), ("hostname", "2.90")):
-        if field in server and not v.at_least(since):
-            raise APIError(400, f"Invalid input for field/attribute server. Additional "
-                                f"properties are not allowed ('{field}' was unexpected)")
-    if server.get("personality") and v.at_least("2.57"):
-        raise APIError(400, "Invalid input for field/attribute server. Additional properties "
-                            "are not allowed ('personality' was unexpected)")
     if server.get("block_device_mapping"):
         raise APIError(400, "Block device mappings are not supported: this cloud has no "
                             "volume service.")
@@ -276,15 +318,15 @@ def create(call):
         flavor = call.services.flavor(call.ctx, flavor_id)
     except exception.FlavorNotFound:
         raise APIError(400, f"Flavor {flavor_id} could not be found.") from None
-    min_count = int(server.get("min_count", 1))
-    max_count = int(server.get("max_count", min_count))
+    min_count = _count(server, "min_count", 1)
+    max_count = _count(server, "max_count", min_count)
     if min_count > max_count:
         raise APIError(400, "min_count must be <= max_count")
     networks = _networks(call, server.get("networks"))
     if networks != "none" and isinstance(networks, list) and max_count > 1 and any(
             n.get("fixed_ip") for n in networks):
         raise APIError(400, "Fixed IPs can only be requested for one server at a time.")
-    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    hints = _scheduler_hints(body)
     user_data = server.get("user_data")
     try:
         if user_data is not None:

@@ -1,4 +1,7 @@
-"""The fake virt driver: guests live in a dict, per host, in memory.
+"""The fake virt driver: guests live in a dict, per host, in memory, and
+with ``[fake_driver] guests_path`` also in a JSON file per host that the
+next driver of that host reads back: guests outlive a restart of the compute
+service (or of the whole process), as a hypervisor's do.
 
 Host size comes from ``[fake_driver]``. Faults can be injected two ways:
 
@@ -9,6 +12,8 @@ Host size comes from ``[fake_driver]``. Faults can be injected two ways:
 """
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 
@@ -50,6 +55,37 @@ class FakeDriver(ComputeDriver):
         self._lock = threading.Lock()
         self._faults: dict[str, list] = {}  # operation -> [(instance uuid or None, count)]
         self.calls: list[tuple[str, str]] = []
+        self._guests_file = os.path.join(opts.guests_path, f"{host}.json") \
+            if opts.guests_path else None
+        self._load_guests()
+
+    # ------------------------------------------------------------ guests
+    def _load_guests(self):
+        if self._guests_file is None or not os.path.exists(self._guests_file):
+            return
+        with open(self._guests_file) as f:
+            saved = json.load(f)
+        for table, guests in ((self.instances, saved.get("instances", {})),
+                              (self.moving_out, saved.get("moving_out", {}))):
+            for uuid, guest in guests.items():
+                table[uuid] = dict(guest, state=PowerState(guest["state"]))
+
+    def _save_guests(self):
+        """Write the guests out (called with self._lock held after each
+        change): a new file renamed over the old one, so that a process
+        killed meanwhile leaves the previous or the new state, never half."""
+        if self._guests_file is None:
+            return
+        os.makedirs(os.path.dirname(self._guests_file), exist_ok=True)
+        tmp = f"{self._guests_file}.{threading.get_ident()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump({"instances": self.instances, "moving_out": self.moving_out}, f)
+        os.replace(tmp, self._guests_file)
+
+    def set_host_size(self, vcpus=None, memory_mb=None, disk_gb=None):
+        for attr, value in (("vcpus", vcpus), ("memory_mb", memory_mb), ("disk_gb", disk_gb)):
+            if value is not None:
+                setattr(self, attr, value)
 
     # ---------------------------------------------------- fault injection
     def inject_fault(self, operation: str, instance_uuid: str | None = None,
@@ -83,8 +119,11 @@ class FakeDriver(ComputeDriver):
         except KeyError:
             raise exception.InstanceNotFound(instance_id=instance["uuid"]) from None
 
-    def _set_state(self, instance, state):
-        self._guest(instance)["state"] = state
+    def _set_state(self, instance, state, **changes):
+        guest = self._guest(instance)
+        with self._lock:
+            guest.update(changes, state=state)
+            self._save_guests()
 
     # ----------------------------------------------------------- lifecycle
     def init_host(self):
@@ -104,16 +143,17 @@ class FakeDriver(ComputeDriver):
                 "memory_mb": instance["memory_mb"],
                 "disk_gb": (instance.get("root_gb") or 0) + (instance.get("ephemeral_gb") or 0),
                 "image": image_meta.get("id"), "console": [f"{instance['uuid']} booted\n"]}
+            self._save_guests()
 
     def destroy(self, context, instance, network_info, destroy_disks=True):
         self._check_fault("destroy", instance)
         with self._lock:
             self.instances.pop(instance["uuid"], None)
+            self._save_guests()
 
     def rebuild(self, context, instance, image_meta, network_info):
         self._check_fault("rebuild", instance)
-        guest = self._guest(instance)
-        guest.update(image=image_meta.get("id"), state=PowerState.RUNNING)
+        self._set_state(instance, PowerState.RUNNING, image=image_meta.get("id"))
 
     def snapshot(self, context, instance, image_id, upload):
         import io
@@ -170,6 +210,7 @@ class FakeDriver(ComputeDriver):
             guest = self.instances.pop(instance["uuid"], None)
             if guest is not None:
                 self.moving_out[instance["uuid"]] = guest
+            self._save_guests()
         return {"source": self.host}
 
     def finish_migration(self, context, migration, instance, disk_info, network_info,
@@ -181,16 +222,19 @@ class FakeDriver(ComputeDriver):
                 "vcpus": instance["vcpus"], "memory_mb": instance["memory_mb"],
                 "disk_gb": instance.get("root_gb") or 0, "image": instance.get("image_ref"),
                 "console": []}
+            self._save_guests()
 
     def confirm_migration(self, context, migration, instance, network_info):
         with self._lock:
             self.moving_out.pop(instance["uuid"], None)
+            self._save_guests()
 
     def finish_revert_migration(self, context, instance, network_info, migration, power_on=True):
         with self._lock:
             guest = self.moving_out.pop(instance["uuid"], None)
             if guest is not None:
                 self.instances[instance["uuid"]] = guest
+            self._save_guests()
         self._set_state(instance, PowerState.RUNNING if power_on else PowerState.SHUTDOWN)
 
     def pre_live_migration(self, context, instance, network_info, migrate_data):
@@ -204,6 +248,7 @@ class FakeDriver(ComputeDriver):
             raise
         with self._lock:
             self.instances.pop(instance["uuid"], None)
+            self._save_guests()
         post_method(context, instance, dest, migrate_data)
 
     def post_live_migration_at_destination(self, context, instance, network_info):
@@ -212,6 +257,7 @@ class FakeDriver(ComputeDriver):
                 "state": PowerState.RUNNING, "vcpus": instance["vcpus"],
                 "memory_mb": instance["memory_mb"], "disk_gb": instance.get("root_gb") or 0,
                 "image": instance.get("image_ref"), "console": []}
+            self._save_guests()
 
     # ------------------------------------------------------------- console
     def get_console_connection(self, context, instance, console_type):

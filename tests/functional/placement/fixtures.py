@@ -28,6 +28,19 @@ UUID_NAMES = ("RP_UUID", "RP_UUID2", "RP_UUID3", "PARENT_UUID", "CHILD_UUID", "C
               "PROJECT_ID", "PROJECT2_ID", "USER_ID", "USER2_ID")
 
 
+def standalone_placement(directory):
+    """(services, WSGI app) of a placement service of its own: the full
+    paste pipeline (noauth2) on a migrated SQLite database in *directory*,
+    the standard traits loaded. The caller closes the services."""
+    conf = conf_mod.load(args=[], overrides={
+        "placement_database.connection": f"sqlite:///{directory}/p.sqlite",
+        "api.auth_strategy": "noauth2"})
+    services = assembly.PlacementServices(conf)
+    migration.upgrade(services.db, "placement")
+    objects.ensure_standard_traits(services.db)
+    return services, assembly.load_wsgi_app(conf, "placement", services)
+
+
 def intercept():
     """The WSGI app gabbi talks to: whichever app the current fixture built."""
     def app(environ, start_response):
@@ -41,13 +54,7 @@ class PlacementFixture(fixture.GabbiFixture):
 
     def start_fixture(self):
         self.tmp = tempfile.mkdtemp(prefix="placement-gabbi-")
-        conf = conf_mod.load(args=[], overrides={
-            "placement_database.connection": f"sqlite:///{self.tmp}/p.sqlite",
-            "api.auth_strategy": "noauth2"})
-        self.services = assembly.PlacementServices(conf)
-        migration.upgrade(self.services.db, "placement")
-        objects.ensure_standard_traits(self.services.db)
-        _APP["app"] = assembly.load_wsgi_app(conf, "placement", self.services)
+        self.services, _APP["app"] = standalone_placement(self.tmp)
         for name in UUID_NAMES:
             os.environ[name] = str(uuid.uuid4())
 

@@ -9,10 +9,8 @@ import uuid
 import pytest
 import webob
 
-from compute_core import assembly
-from compute_core import conf as conf_mod
-from compute_core.db import migration
-from compute_core.placement import candidates, handlers, objects
+from compute_core.placement import candidates, handlers
+from tests.functional.placement.fixtures import standalone_placement
 
 ADMIN = {"X-Auth-Token": "admin:admin", "Content-Type": "application/json",
          "Accept": "application/json"}
@@ -22,14 +20,7 @@ VERSIONS = ["1.10", "1.11", "1.12", "1.16", "1.17", "1.26", "1.27", "1.28", "1.2
 
 @pytest.fixture(scope="module")
 def placement(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("flat")
-    conf = conf_mod.load(args=[], overrides={
-        "placement_database.connection": f"sqlite:///{tmp}/p.sqlite",
-        "api.auth_strategy": "noauth2"})
-    services = assembly.PlacementServices(conf)
-    migration.upgrade(services.db, "placement")
-    objects.ensure_standard_traits(services.db)
-    app = assembly.load_wsgi_app(conf, "placement", services)
+    services, app = standalone_placement(tmp_path_factory.mktemp("flat"))
 
     def call(method, path, body=None, version="1.39"):
         req = webob.Request.blank(path, method=method, headers=dict(

@@ -280,7 +280,7 @@ def test_plugins_list_names_every_group_and_distribution(deployment):
             "compute_core.image_backends", "compute_core.network_backends"} <= groups
     fake = [r for r in rows if r[:2] == ["compute_core.virt_drivers", "fake"]]
     assert fake and fake[0][2] == "compute_core" and fake[0][3]
-    assert fake[0][4].endswith(":FakeDriver")
+    assert fake[0][4] == "ok" and fake[0][5].endswith(":FakeDriver")
 
 
 def test_plugins_list_needs_no_configuration(deployment):

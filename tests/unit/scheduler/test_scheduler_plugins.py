@@ -96,7 +96,7 @@ class _BrokenMultiplier(BaseHostWeigher):
 class TestRobustness:
     def test_filter_that_raises_fails_only_that_host(self, caplog):
         hosts = [make_host("good"), make_host("bad")]
-        with caplog.at_level(logging.ERROR):
+        with caplog.at_level(logging.WARNING):
             kept = list(_Exploding(make_conf()).filter_all(hosts, make_spec()))
         assert [h.host for h in kept] == ["good"]
         assert "bad" in caplog.text
@@ -109,7 +109,7 @@ class TestRobustness:
     def test_weigher_that_raises_gives_zero(self, caplog):
         hosts = [make_host("good", free_ram_mb=100), make_host("bad", free_ram_mb=10 ** 6),
                  make_host("poor", free_ram_mb=50)]
-        with caplog.at_level(logging.ERROR):
+        with caplog.at_level(logging.WARNING):
             raw = _ExplodingWeigher(make_conf()).weigh_objects(hosts, make_spec())
         assert raw == [100.0, 0.0, 50.0]
         assert "bad" in caplog.text
@@ -129,6 +129,54 @@ class TestRobustness:
         sched.weighers.append(_ExplodingWeigher(make_conf()))
         hosts = [make_host("bad", free_ram_mb=10 ** 6), make_host("good", free_ram_mb=10)]
         assert [h.host for h in sched.filter_and_weigh(hosts, make_spec())] == ["good"]
+
+
+class _BrokenFilterAll(BaseHostFilter):
+    """Decides all hosts at once, as the filter_all docstring invites, and
+    raises there; its host_passes still works."""
+
+    def host_passes(self, host_state, spec_obj):
+        return host_state.host != "no"
+
+    def filter_all(self, host_states, spec_obj):
+        raise RuntimeError("bulk lookup failed")
+
+
+class TestRaisingPluginsInTheScheduler:
+    def test_a_raising_filter_all_falls_back_to_host_passes(self, caplog):
+        sched = _scheduler()
+        sched.filters.append(_BrokenFilterAll(make_conf()))
+        hosts = [make_host("yes", free_ram_mb=10), make_host("no", free_ram_mb=10 ** 6)]
+        with caplog.at_level(logging.WARNING):
+            assert [h.host for h in sched.filter_and_weigh(hosts, make_spec())] == ["yes"]
+        lines = [r for r in caplog.records if "_BrokenFilterAll" in r.getMessage()]
+        assert len(lines) == 1 and "bulk lookup failed" in lines[0].getMessage()
+        assert lines[0].exc_info is None  # one line, not a traceback
+
+    def test_a_filter_raising_on_many_hosts_logs_one_line(self, caplog):
+        hosts = [make_host("bad") for _ in range(50)] + [make_host("good")]
+        with caplog.at_level(logging.WARNING):
+            kept = list(_Exploding(make_conf()).filter_all(hosts, make_spec()))
+        assert [h.host for h in kept] == ["good"]
+        lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(lines) == 1
+        assert "50 host(s)" in lines[0].getMessage() and "boom" in lines[0].getMessage()
+        assert lines[0].exc_info is None
+
+    def test_a_weigher_raising_on_many_hosts_logs_one_line(self, caplog):
+        hosts = [make_host("bad", free_ram_mb=i) for i in range(20)] + [make_host("good")]
+        with caplog.at_level(logging.WARNING):
+            raw = _ExplodingWeigher(make_conf()).weigh_objects(hosts, make_spec())
+        assert raw[:20] == [0.0] * 20
+        lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(lines) == 1 and "20 host(s)" in lines[0].getMessage()
+
+    def test_a_broken_multiplier_logs_one_line(self, caplog):
+        hosts = [make_host(f"h{i}", free_ram_mb=i) for i in range(10)]
+        with caplog.at_level(logging.WARNING):
+            weights.weigh_hosts([_BrokenMultiplier(make_conf())], hosts, make_spec())
+        lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(lines) == 1 and "no multiplier" in lines[0].getMessage()
 
 
 def _scheduler(**overrides):

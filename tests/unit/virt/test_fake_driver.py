@@ -110,3 +110,17 @@ def test_same_host_cold_migration_is_declared_by_option():
     assert _driver(**{"fake_driver.migrate_to_same_host": True}).supports(
         "supports_migrate_to_same_host")
     assert _driver().supports("supports_resize")
+
+
+def test_guests_outlive_the_driver_with_a_guests_path(tmp_path):
+    path = {"fake_driver.guests_path": str(tmp_path)}
+    first = _driver(**path)
+    _spawned(first, _instance("i1"))
+    _spawned(first, _instance("i2"))
+    first.power_off(_instance("i2"))
+    first.destroy(None, _instance("i1"), {})
+    again = _driver(**path)
+    assert again.list_instances() == ["i2"]
+    assert again.get_info(_instance("i2")).state is PowerState.SHUTDOWN
+    assert _driver("h2", **path).list_instances() == []  # each host its own guests
+    assert _driver().list_instances() == []  # no path: in memory only

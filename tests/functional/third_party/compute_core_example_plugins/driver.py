@@ -35,6 +35,13 @@ class ExampleDriver(ComputeDriver):
         self._lock = threading.Lock()
         self.guests: dict[str, dict] = {}
 
+    def set_host_size(self, vcpus=None, memory_mb=None, disk_gb=None):
+        """Sizes from Cloud(host_resources=...) or the pytest plugin's
+        compute_cloud_hosts marker win over [example_plugins]."""
+        self.vcpus = vcpus or self.vcpus
+        self.memory_mb = memory_mb or self.memory_mb
+        self.disk_gb = disk_gb or self.disk_gb
+
     def _guest(self, instance) -> dict:
         try:
             return self.guests[instance["uuid"]]

@@ -1,0 +1,177 @@
+"""A compute host's recovery rules: what it finds at start (interrupted
+builds, deletes and power actions), builds past instance_build_timeout,
+and guests of deleted instances per running_deleted_instance_action."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from compute_core import conf as conf_mod
+from compute_core.compute import states
+from compute_core.compute.manager import ComputeManager
+from compute_core.virt.driver import PowerState, load_driver
+
+
+class FakeConductor:
+    """The conductor as the compute host reaches it, over a dict of rows."""
+
+    def __init__(self, instances=(), deleted=()):
+        self.instances = {i["uuid"]: dict(i) for i in instances}
+        self.deleted = {i["uuid"]: dict(i, deleted=1) for i in deleted}
+        self.faults = []
+        self.destroyed = []
+
+    def instances_on_host(self, ctxt, host):
+        return [dict(i) for i in self.instances.values()]
+
+    def instance_update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
+                        return_instance=True):
+        inst = self.instances.get(uuid)
+        if inst is None:
+            return {"error": "InstanceNotFound", "message": uuid}
+        if expected_task_state != "__any__":
+            allowed = expected_task_state if isinstance(expected_task_state, list) \
+                else [expected_task_state]
+            if inst["task_state"] not in allowed:
+                return {"error": "InstanceInvalidState", "message": uuid}
+        inst.update(values)
+        return dict(inst) if return_instance else None
+
+    def instance_get(self, ctxt, uuid, event=None):
+        return self.instances.get(uuid)
+
+    def instance_fault_create(self, ctxt, uuid, code, message, details, host):
+        self.faults.append((uuid, message))
+
+    def instance_destroy(self, ctxt, uuid, event=None):
+        self.deleted[uuid] = dict(self.instances.pop(uuid), deleted=1)
+        self.destroyed.append(uuid)
+
+    def action_event(self, *args, **kwargs):
+        pass
+
+    def deleted_instances(self, ctxt, uuids):
+        return [dict(self.deleted[u]) for u in uuids if u in self.deleted]
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self.calls.append((name, args))
+
+
+def _inst(uuid, vm_state=states.ACTIVE, task_state=None, age=datetime.timedelta(0)):
+    created = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - age
+    return {"uuid": uuid, "vm_state": vm_state, "task_state": task_state, "power_state": 1,
+            "vcpus": 1, "memory_mb": 64, "root_gb": 1, "ephemeral_gb": 0,
+            "image_ref": "img", "metadata": {}, "created_at": created.isoformat()}
+
+
+def _manager(conductor, guests=(), **overrides):
+    conf = conf_mod.load(args=[], overrides={"compute_driver": "fake", **overrides})
+    driver = load_driver(conf, "h1")
+    for uuid in guests:
+        driver.spawn(None, _inst(uuid), {"id": "img"}, {})
+    placement = Recorder()
+    mgr = ComputeManager(conf, "h1", driver, conductor, placement, Recorder())
+    return mgr, driver, placement
+
+
+def test_start_puts_an_interrupted_spawn_in_error_and_frees_it():
+    conductor = FakeConductor([_inst("spawning", states.BUILDING, states.SPAWNING),
+                               _inst("queued", states.BUILDING, states.SCHEDULING)])
+    mgr, driver, placement = _manager(conductor, guests=["spawning"])
+    mgr.init_instances()
+    failed = conductor.instances["spawning"]
+    assert (failed["vm_state"], failed["task_state"]) == (states.ERROR, None)
+    assert conductor.faults == [("spawning", "Build of instance spawning was interrupted by "
+                                             "a restart of compute host h1.")]
+    assert ("delete_allocations", ("spawning",)) in placement.calls
+    assert driver.list_instances() == []
+    # A build still to come (its cast may be queued) is not this host's to judge.
+    assert conductor.instances["queued"]["vm_state"] == states.BUILDING
+
+
+def test_start_finishes_a_delete_and_drops_a_power_action():
+    conductor = FakeConductor([_inst("deleting", task_state=states.DELETING),
+                               _inst("stopping", task_state=states.POWERING_OFF),
+                               _inst("resizing", task_state=states.RESIZE_MIGRATING)])
+    mgr, driver, placement = _manager(conductor, guests=["deleting", "stopping"])
+    mgr.init_instances()
+    assert conductor.destroyed == ["deleting"] and driver.list_instances() == ["stopping"]
+    assert conductor.instances["stopping"]["task_state"] is None
+    assert conductor.instances["stopping"]["power_state"] == int(PowerState.RUNNING)
+    # A move is the conductor's: left as it is.
+    assert conductor.instances["resizing"]["task_state"] == states.RESIZE_MIGRATING
+
+
+def test_builds_past_the_timeout_go_to_error():
+    hour = datetime.timedelta(hours=1)
+    conductor = FakeConductor([_inst("old", states.BUILDING, states.SPAWNING, age=hour),
+                               _inst("young", states.BUILDING, states.SPAWNING),
+                               _inst("done", age=hour)])
+    mgr, _, placement = _manager(conductor, instance_build_timeout=60)
+    mgr.check_instance_build_time()
+    assert conductor.instances["old"]["vm_state"] == states.ERROR
+    assert conductor.faults == [("old", "Build of instance old timed out. Set to error state.")]
+    assert placement.calls == [("delete_allocations", ("old",))]
+    assert conductor.instances["young"]["vm_state"] == states.BUILDING
+    assert conductor.instances["done"]["vm_state"] == states.ACTIVE
+
+
+def test_a_build_run_again_counts_its_timeout_from_then():
+    """Created long ago, scheduled again just now (after a restart): not late."""
+    hour = datetime.timedelta(hours=1)
+    rerun = _inst("rerun", states.BUILDING, states.SCHEDULING, age=hour)
+    rerun["scheduled_at"] = datetime.datetime.now(datetime.timezone.utc).replace(
+        tzinfo=None).isoformat()
+    conductor = FakeConductor([rerun])
+    mgr, _, placement = _manager(conductor, instance_build_timeout=60)
+    mgr.check_instance_build_time()
+    assert conductor.instances["rerun"]["vm_state"] == states.BUILDING
+    assert placement.calls == []
+
+
+def test_no_build_timeout_when_it_is_zero():
+    conductor = FakeConductor([_inst("old", states.BUILDING, states.SPAWNING,
+                                     age=datetime.timedelta(days=9))])
+    mgr, _, _ = _manager(conductor, instance_build_timeout=0)
+    mgr.check_instance_build_time()
+    assert conductor.instances["old"]["vm_state"] == states.BUILDING
+
+
+def test_a_spawn_that_outlived_its_build_drops_its_guest():
+    """The build timed out while the driver spawned: the guest goes."""
+    conductor = FakeConductor([_inst("slow", states.BUILDING, states.SCHEDULING)])
+    mgr, driver, placement = _manager(conductor)
+    real_spawn = driver.spawn
+
+    def spawn(*args):
+        real_spawn(*args)
+        conductor.instances["slow"].update(vm_state=states.ERROR, task_state=None)
+
+    driver.spawn = spawn
+    mgr.build_and_run_instance(None, conductor.instance_get(None, "slow"), {}, {}, [], None, 1)
+    assert driver.list_instances() == []
+    assert ("delete_allocations", ("slow",)) in placement.calls
+    assert conductor.instances["slow"]["vm_state"] == states.ERROR
+
+
+@pytest.mark.parametrize("action, left, state", [
+    ("reap", ["live"], None),
+    ("shutdown", ["gone", "live"], PowerState.SHUTDOWN),
+    ("log", ["gone", "live"], PowerState.RUNNING),
+    ("noop", ["gone", "live"], PowerState.RUNNING),
+])
+def test_guests_of_deleted_instances(action, left, state):
+    conductor = FakeConductor([_inst("live")], deleted=[_inst("gone")])
+    mgr, driver, _ = _manager(conductor, guests=["gone", "live"],
+                              running_deleted_instance_action=action)
+    mgr.cleanup_running_deleted_instances()
+    assert sorted(driver.list_instances()) == left
+    if state is not None:
+        assert driver.get_info(_inst("gone")).state is state
+    assert driver.get_info(_inst("live")).state is PowerState.RUNNING
