@@ -72,3 +72,12 @@ def test_healthcheck_needs_no_token(cloud, api):
     assert resp.status_code == 200, resp.text
     assert resp.json()["detailed"] is False
     assert requests.head(root + "/healthcheck", timeout=10).status_code == 204
+
+
+def test_placement_serves_its_version_document_without_a_token(cloud):
+    # As openstack-placement does: clients discover the versions first.
+    resp = requests.get(cloud.placement_url + "/", timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["versions"][0]["max_version"] == "1.39"
+    assert requests.get(cloud.placement_url + "/resource_providers",
+                        timeout=10).status_code == 401
