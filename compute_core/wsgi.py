@@ -20,7 +20,7 @@ import routes
 import webob
 import webob.dec
 import webob.exc
-from oslo_middleware import sizelimit
+from oslo_middleware import cors, healthcheck, http_proxy_to_wsgi, sizelimit
 
 from compute_core import context as ctx_mod
 
@@ -383,3 +383,33 @@ class BodySizeLimiter(sizelimit.RequestBodySizeLimiter):
 def body_size_limit_factory(too_large):
     """paste filter: :class:`BodySizeLimiter` on the cloud's ConfigOpts."""
     return _built_on_first_request(lambda app, conf: BodySizeLimiter(app, conf, too_large))
+
+
+def _oslo_middleware_factory(cls):
+    """A paste filter factory for the oslo.middleware class *cls*, built as
+    ``cls(app, conf)`` on the cloud's ConfigOpts (at the first request)."""
+
+    def factory(global_conf, **local_conf):
+        return _built_on_first_request(cls)
+
+    return factory
+
+
+#: paste filters from oslo.middleware, configured by [cors] and
+#: [oslo_middleware] enable_proxy_headers_parsing.
+cors_factory = _oslo_middleware_factory(cors.CORS)
+http_proxy_to_wsgi_factory = _oslo_middleware_factory(http_proxy_to_wsgi.HTTPProxyToWSGI)
+
+
+def healthcheck_app_factory(global_conf, **local_conf):
+    """paste app: oslo.middleware's healthcheck ([healthcheck] options),
+    built on the cloud's ConfigOpts at its first request."""
+    holder = {}
+
+    def app(environ, start_response):
+        check = holder.get("app")
+        if check is None:
+            check = holder["app"] = healthcheck.Healthcheck(None, environ[SERVICES_KEY].conf)
+        return check(environ, start_response)
+
+    return app

@@ -8,7 +8,8 @@ import copy
 
 from oslo_config import cfg
 from oslo_db import options as db_options
-from oslo_middleware import sizelimit
+from oslo_middleware import cors, http_proxy_to_wsgi, sizelimit
+from oslo_middleware.healthcheck import opts as healthcheck_opts
 
 from compute_core.db import engines
 
@@ -403,13 +404,44 @@ GROUPS = [
 # Groups whose options other libraries own but that we register ourselves.
 _EXTERNAL = [("database", database_opts),
              # [oslo_middleware] max_request_body_size, read by the sizelimit
-             # filter of every API pipeline and by the embedded HTTP server.
-             ("oslo_middleware", sizelimit.OPTS)]
+             # filter of every API pipeline and by the embedded HTTP server;
+             # enable_proxy_headers_parsing, by http_proxy_to_wsgi.
+             ("oslo_middleware", sizelimit.OPTS + http_proxy_to_wsgi.OPTS),
+             # oslo.middleware's CORS and healthcheck, in every API pipeline.
+             ("cors", cors.OPTS),
+             ("healthcheck", healthcheck_opts.HEALTHCHECK_OPTS)]
+
+# What a browser client of the OpenStack APIs sends and reads (Nova's and
+# Placement's defaults for [cors]).
+CORS_ALLOW_HEADERS = ["X-Auth-Token", "X-Openstack-Request-Id", "X-Identity-Status",
+                      "X-Roles", "X-Service-Catalog", "X-User-Id", "X-Tenant-Id",
+                      "X-OpenStack-Nova-API-Version", "OpenStack-API-Version"]
+CORS_EXPOSE_HEADERS = ["X-Auth-Token", "X-Openstack-Request-Id", "X-Subject-Token",
+                       "X-Service-Token", "X-OpenStack-Nova-API-Version",
+                       "OpenStack-API-Version", "X-Compute-Request-Id"]
+CORS_ALLOW_METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
+
+
+_OUR_DEFAULTS = {("cors", "allow_headers"): CORS_ALLOW_HEADERS,
+                 ("cors", "expose_headers"): CORS_EXPOSE_HEADERS,
+                 ("cors", "allow_methods"): CORS_ALLOW_METHODS}
 
 
 def list_opts():
-    """Option lists for oslo-config-generator, (group name, options) pairs."""
-    return [(g or "DEFAULT", list(o)) for g, o in GROUPS + _EXTERNAL]
+    """Option lists for oslo-config-generator, (group name, options) pairs,
+    with the defaults register_all sets on a ConfigOpts (on copies: the
+    library's own options stay as they are)."""
+    out = []
+    for group, opts in GROUPS + _EXTERNAL:
+        listed = []
+        for opt in opts:
+            default = _OUR_DEFAULTS.get((group, opt.dest))
+            if default is not None:
+                opt = copy.deepcopy(opt)
+                opt.default = default
+            listed.append(opt)
+        out.append((group or "DEFAULT", listed))
+    return out
 
 
 def register_all(conf: cfg.ConfigOpts) -> None:
@@ -418,3 +450,6 @@ def register_all(conf: cfg.ConfigOpts) -> None:
         conf.register_opts(opts, group=group)
     for group, opts in _EXTERNAL:
         conf.register_opts(opts, group=group)
+    # Per ConfigOpts (cors.set_defaults would change the library's globals).
+    for (group, name), default in _OUR_DEFAULTS.items():
+        conf.set_default(name, default, group=group)

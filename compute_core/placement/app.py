@@ -167,8 +167,26 @@ def unauthorized(req):
     return fault(req, 401, "The request you have made requires authentication.")
 
 
+def _root_is_public(make_filter):
+    """An auth filter that lets ``GET /`` through: Placement serves its
+    version document without a token (clients discover it before they
+    authenticate)."""
+
+    def factory(app):
+        guarded = make_filter(app)
+
+        def middleware(environ, start_response):
+            if environ.get("PATH_INFO", "") in ("", "/"):
+                return app(environ, start_response)
+            return guarded(environ, start_response)
+
+        return middleware
+
+    return factory
+
+
 def noauth_factory(global_conf, **local_conf):
-    return lambda app: wsgi.NoAuthMiddleware(app, unauthorized)
+    return _root_is_public(lambda app: wsgi.NoAuthMiddleware(app, unauthorized))
 
 
 def sizelimit_factory(global_conf, **local_conf):
@@ -178,12 +196,12 @@ def sizelimit_factory(global_conf, **local_conf):
 
 
 def authtoken_factory(global_conf, **local_conf):
-    return wsgi.keystone_authtoken_factory(
-        global_conf, unavailable=lambda req, message: fault(req, 503, message), **local_conf)
+    return _root_is_public(wsgi.keystone_authtoken_factory(
+        global_conf, unavailable=lambda req, message: fault(req, 503, message), **local_conf))
 
 
 def keystone_context_factory(global_conf, **local_conf):
-    return lambda app: wsgi.KeystoneContextMiddleware(app, unauthorized)
+    return _root_is_public(lambda app: wsgi.KeystoneContextMiddleware(app, unauthorized))
 
 
 def faultwrap_factory(global_conf, **local_conf):
