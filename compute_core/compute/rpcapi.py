@@ -25,7 +25,9 @@ SUSPENDING = "suspending"
 RESUMING = "resuming"
 
 
-class ComputeAPI:
+class ComputeRPCClient:
+    """The RPC client of the compute services (casts and calls to one host)."""
+
     def __init__(self, transport, timeout=None):
         self.transport = transport
         self.client = rpc.get_client(transport, TOPIC, VERSION, timeout=timeout)

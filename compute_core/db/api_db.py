@@ -355,6 +355,16 @@ def get_quota_limits(db, project_id, defaults: dict) -> dict:
     return limits
 
 
+# -------------------------------------------------------------- key pairs
+
+def get_key_pair_public_key(db, user_id, name) -> str | None:
+    """The public key of *user_id*'s key pair *name*, or None."""
+    with db.connect() as conn:
+        return conn.execute(sa.select(t.key_pairs.c.public_key)
+                            .where(t.key_pairs.c.user_id == user_id)
+                            .where(t.key_pairs.c.name == name)).scalar()
+
+
 # ----------------------------------------------------------------- images
 
 def create_image(db, values: dict):

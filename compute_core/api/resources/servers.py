@@ -7,11 +7,227 @@ import uuid as uuidlib
 from urllib.parse import urlencode
 
 from compute_core import exception, regex_filter
-from compute_core.api import schemas, views
-from compute_core.api.compute_api import decode_user_data
+from compute_core.api import hosts, policy, schemas, views
 from compute_core.api.faults import APIError
+from compute_core.api.microversion import (ByVersion, SchemaField, VersionedSchemas,
+                                           VersionRange)
+from compute_core.api.server_service import decode_user_data
 from compute_core.apispec import keyed, operation
 from compute_core.compute import states
+
+# ------------------------------------------------------------------ policy
+
+RULES = (
+    policy.rule("os_compute_api:servers:index", policy.ANYONE, "List servers",
+                [("GET", "/servers")]),
+    policy.rule("os_compute_api:servers:detail", policy.ANYONE, "List servers with details",
+                [("GET", "/servers/detail")]),
+    policy.rule("os_compute_api:servers:show", policy.ANYONE, "Show a server",
+                [("GET", "/servers/{server_id}")]),
+    policy.rule("os_compute_api:servers:create", policy.ANYONE, "Create a server",
+                [("POST", "/servers")]),
+    policy.rule("os_compute_api:servers:create:forced_host", policy.ADMIN,
+                "Create a server on a host or node given in its availability zone "
+                "(zone:host:node), skipping the scheduler's filters", [("POST", "/servers")]),
+    policy.rule("compute:servers:create:requested_destination", policy.ADMIN,
+                "Create a server on a host or node given with host / hypervisor_hostname "
+                "(2.74), which the filters still judge", [("POST", "/servers")]),
+    policy.rule("os_compute_api:servers:delete", policy.ANYONE, "Delete a server",
+                [("DELETE", "/servers/{server_id}")]),
+)
+
+# ----------------------------------------------------------------- schemas
+
+NAME = schemas.NAME
+_NETWORK = {"type": "object", "properties": {
+    "uuid": {"type": "string"}, "port": {"type": ["string", "null"]},
+    "fixed_ip": {"type": "string", "oneOf": [schemas.IPV4, schemas.IPV6]},
+    "tag": {"type": "string", "maxLength": 60}},
+    "additionalProperties": False}
+_NETWORKS = {"type": "array", "items": _NETWORK}
+
+_CREATE_BASE = {
+    "type": "object",
+    "properties": {
+        "server": {
+            "type": "object",
+            "properties": {
+                "name": NAME,
+                "imageRef": {"type": "string", "maxLength": 255},
+                "flavorRef": {"type": ["string", "integer"], "minLength": 1,
+                              "maxLength": 255},
+                # Nova sets no bound, but only echoes it back: a sane one
+                "adminPass": {"type": "string", "maxLength": 255},
+                "metadata": schemas.METADATA,
+                "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
+                "accessIPv4": schemas.IPV4,
+                "accessIPv6": schemas.IPV6,
+                "availability_zone": {"type": "string", "minLength": 1, "maxLength": 255},
+                "block_device_mapping": {"type": "array"},
+                "block_device_mapping_v2": {"type": "array"},
+                "config_drive": {"type": ["boolean", "string", "null"]},
+                "key_name": {"type": "string", "minLength": 1, "maxLength": 255},
+                "min_count": schemas.POSITIVE_INT,
+                "max_count": schemas.POSITIVE_INT,
+                "return_reservation_id": {"type": ["boolean", "string"]},
+                "security_groups": {"type": "array", "maxItems": 100, "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string", "minLength": 1,
+                                            "maxLength": 255}},
+                    "required": ["name"], "additionalProperties": False}},
+                "user_data": {"type": "string", "maxLength": 65535},
+            },
+            "required": ["name", "flavorRef"],
+            "additionalProperties": False,
+        },
+        "os:scheduler_hints": {"type": "object"},
+        "OS-SCH-HNT:scheduler_hints": {"type": "object"},
+    },
+    "required": ["server"],
+    "additionalProperties": False,
+}
+_HOST = {"type": "string", "minLength": 1, "maxLength": 255}
+
+# The body of POST /servers by version: the fields that come and go (from
+# the API reference).
+CREATE = VersionedSchemas.of_fields(_CREATE_BASE, "server", (
+    SchemaField("networks", _NETWORKS, until="2.36"),
+    # "auto" / "none" accepted, and networks required
+    SchemaField("networks", {"oneOf": [_NETWORKS, {"type": "string", "enum": ["none", "auto"]}]},
+                since="2.37", required=True),
+    SchemaField("personality", {"type": "array"}, until="2.56"),
+    SchemaField("description", schemas.DESCRIPTION, since="2.19"),
+    SchemaField("tags", {"type": "array", "items": {"type": "string", "maxLength": 60,
+                                                    "pattern": "^[^,/]*$"}, "maxItems": 50},
+                since="2.52"),
+    SchemaField("trusted_image_certificates", {"type": ["array", "null"]}, since="2.63"),
+    SchemaField("host", _HOST, since="2.74"),
+    SchemaField("hypervisor_hostname", _HOST, since="2.74"),
+    SchemaField("hostname", _HOST, since="2.90"),
+))
+
+# Scheduler hints are open-ended (a filter plugin may read any), as in
+# Nova; they are kept with the server, so their encoded size is bounded.
+MAX_SCHEDULER_HINTS_BYTES = 65535
+
+# Behaviours that start at a version
+STRICT_LIST_QUERY = VersionRange("2.75")  # unknown query parameters are a 400
+BAD_STATUS_IS_400 = VersionRange("2.38")  # before: an unknown status matches nothing
+HOST_STATUS = VersionRange("2.16")
+
+# ------------------------------------------------------------------- views
+
+
+def server_brief(req, inst):
+    return {"id": inst["uuid"], "name": inst.get("display_name") or "",
+            "links": views.links(req, "servers", inst["uuid"])}
+
+
+def _flavor_link(req, flavor):
+    return {"id": flavor.get("flavorid"),
+            "links": views.links(req, "flavors", flavor.get("flavorid"))}
+
+
+def _flavor_embedded(req, flavor):
+    return {"vcpus": flavor["vcpus"], "ram": flavor["memory_mb"], "disk": flavor["root_gb"],
+            "ephemeral": flavor.get("ephemeral_gb", 0), "swap": flavor.get("swap", 0),
+            "original_name": flavor["name"],
+            "extra_specs": dict(flavor.get("extra_specs") or {})}
+
+
+# The server's flavor: a link until 2.46, the flavor itself from 2.47
+FLAVOR_IN_SERVER = ByVersion(("2.1", "2.46", _flavor_link),
+                            ("2.47", None, _flavor_embedded))
+IMAGE_FIELDS = views.ViewFields(
+    ("properties", "2.98", None,
+     lambda sysmeta: dict(sysmeta.get("image_properties") or {})),
+)
+# Fields of the detailed view by version, for everyone who may see the server
+DETAIL_FIELDS = views.ViewFields(
+    ("OS-EXT-SRV-ATTR:hostname", "2.90", None, lambda inst: inst.get("hostname")),
+    ("locked", "2.9", None, lambda inst: bool(inst.get("locked"))),
+    ("description", "2.19", None, lambda inst: inst.get("display_description")),
+    ("tags", "2.26", None, lambda inst: list(inst.get("tags") or [])),
+    ("trusted_image_certificates", "2.63", None, lambda inst: None),
+    ("locked_reason", "2.73", None, lambda inst: None),
+    ("pinned_availability_zone", "2.96", None, lambda inst: inst.get("availability_zone")),
+    ("scheduler_hints", "2.100", None,
+     lambda inst: dict((inst.get("system_metadata") or {}).get("scheduler_hints") or {})),
+)
+
+
+def _host_status(inst, host_up):
+    if not inst.get("host"):
+        return ""
+    return "UP" if host_up in (None, True) else "DOWN"
+
+
+# ... and those for administrators only
+ADMIN_DETAIL_FIELDS = views.ViewFields(
+    ("OS-EXT-SRV-ATTR:host", None, None, lambda inst, up: inst.get("host")),
+    ("OS-EXT-SRV-ATTR:hypervisor_hostname", None, None, lambda inst, up: inst.get("node")),
+    ("OS-EXT-SRV-ATTR:instance_name", None, None,
+     lambda inst, up: "instance-%08x" % (inst.get("id") or 0)),
+    ("OS-EXT-SRV-ATTR:reservation_id", "2.3", None,
+     lambda inst, up: inst.get("reservation_id")),
+    ("OS-EXT-SRV-ATTR:launch_index", "2.3", None,
+     lambda inst, up: inst.get("launch_index") or 0),
+    ("OS-EXT-SRV-ATTR:kernel_id", "2.3", None, lambda inst, up: ""),
+    ("OS-EXT-SRV-ATTR:ramdisk_id", "2.3", None, lambda inst, up: ""),
+    ("OS-EXT-SRV-ATTR:hostname", "2.3", None, lambda inst, up: inst.get("hostname")),
+    ("OS-EXT-SRV-ATTR:root_device_name", "2.3", None, lambda inst, up: "/dev/vda"),
+    ("OS-EXT-SRV-ATTR:user_data", "2.3", None, lambda inst, up: inst.get("user_data")),
+    ("host_status", "2.16", None, _host_status),
+)
+
+
+def server_detail(req, version, ctxt, inst, host_up=None):
+    uuid = inst["uuid"]
+    vm_state, task_state = inst.get("vm_state"), inst.get("task_state")
+    status = states.status_from_state(vm_state, task_state)
+    if inst.get("image_ref"):
+        image = IMAGE_FIELDS.add(
+            {"id": inst["image_ref"], "links": views.links(req, "images", inst["image_ref"])},
+            version, inst.get("system_metadata") or {})
+    else:
+        image = ""
+    out = {
+        "id": uuid, "name": inst.get("display_name") or "", "status": status,
+        "tenant_id": inst.get("project_id"), "user_id": inst.get("user_id"),
+        "metadata": inst.get("metadata") or {},
+        "hostId": views.host_id(inst.get("project_id"), inst.get("host")),
+        "image": image, "flavor": FLAVOR_IN_SERVER.at(version)(req, inst.get("flavor") or {}),
+        "created": views.iso(inst.get("created_at")),
+        "updated": views.iso(inst.get("updated_at") or inst.get("created_at")),
+        "addresses": inst.get("network_info") or {},
+        "accessIPv4": inst.get("access_ip_v4") or "", "accessIPv6": inst.get("access_ip_v6") or "",
+        "links": views.links(req, "servers", uuid), "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": inst.get("availability_zone") or (
+            "" if not inst.get("host") else req.environ.get("compute_core.default_az", "nova")),
+        "config_drive": inst.get("config_drive") or "",
+        "key_name": inst.get("key_name"),
+        "OS-SRV-USG:launched_at": views.iso_usec(inst.get("launched_at")),
+        "OS-SRV-USG:terminated_at": views.iso_usec(inst.get("terminated_at")),
+        "security_groups": [{"name": n} for n in (inst.get("security_groups") or ["default"])],
+        "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:vm_state": vm_state,
+        "OS-EXT-STS:power_state": inst.get("power_state") or 0,
+        "os-extended-volumes:volumes_attached": [],
+    }
+    if status in ("BUILD", "ACTIVE"):
+        out["progress"] = inst.get("progress") or 0
+    fault = inst.get("fault")
+    if fault and vm_state in (states.ERROR, states.DELETED):
+        f = {"code": fault["code"], "created": views.iso(fault["created_at"]),
+             "message": fault["message"]}
+        if ctxt.is_admin or fault["code"] != 500:
+            f["details"] = fault.get("details") or ""
+        out["fault"] = f
+    if ctxt.is_admin:
+        ADMIN_DETAIL_FIELDS.add(out, version, inst, host_up)
+    return DETAIL_FIELDS.add(out, version, inst)
+
+
+# ---------------------------------------------------------------- handlers
 
 _LIST_PARAMS = {
     "limit", "marker", "sort_key", "sort_dir", "name", "status", "image", "flavor", "host",
@@ -23,10 +239,6 @@ _LIST_PARAMS = {
     "kernel_id", "ramdisk_id", "progress", "launch_index", "root_device_name",
     "display_description", "pinned_availability_zone",
 }
-_ADMIN_ONLY = {"host", "node", "deleted", "project_id", "tenant_id", "all_tenants",
-               "hostname"}
-
-
 SORT_KEYS = ("created_at", "display_name", "updated_at", "uuid", "launched_at", "vm_state",
              "task_state", "host", "node", "hostname")
 SORT_DIRS = ("asc", "desc")
@@ -63,7 +275,7 @@ def _int_param(call, name, minimum=0):
 def _list_filters(call):
     ctxt, q = call.ctx, call.req.GET
     unknown = sorted(set(q) - _LIST_PARAMS)
-    if unknown and call.version.at_least("2.75"):
+    if unknown and call.version in STRICT_LIST_QUERY:
         raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
                             f"properties are not allowed ('{unknown[0]}' was unexpected)")
     filters = {"deleted": False}
@@ -95,7 +307,7 @@ def _list_filters(call):
         for status in q.getall("status"):
             vm.extend(states.STATUS_TO_VM_STATES.get(status.upper(), []))
         if not vm:
-            if call.version.at_least("2.38"):
+            if call.version in BAD_STATUS_IS_400:
                 raise APIError(400, f"Invalid status value: {q['status']}")
             return None  # nothing can match
         filters["vm_state"] = vm
@@ -140,16 +352,16 @@ def _list(call, detail):
         servers = []
     else:
         try:
-            servers = call.compute.list(ctxt, filters, limit=limit, marker=marker,
+            servers = call.server_service.list(ctxt, filters, limit=limit, marker=marker,
                                         sort_key=sort_key, sort_dir=sort_dir)
         except exception.Invalid as exc:
             raise APIError(400, exc.message) from None
     if detail:
-        up = _host_status(call) if call.version.at_least("2.16") and ctxt.is_admin else {}
-        body = {"servers": [views.server_detail(call.req, call.version, ctxt, s,
+        up = _hosts_up(call) if call.version in HOST_STATUS and ctxt.is_admin else {}
+        body = {"servers": [server_detail(call.req, call.version, ctxt, s,
                                                 up.get(s.get("host"))) for s in servers]}
     else:
-        body = {"servers": [views.server_brief(call.req, s) for s in servers]}
+        body = {"servers": [server_brief(call.req, s) for s in servers]}
     if servers and len(servers) == limit:
         qs = dict(call.req.GET)
         qs.update(limit=str(limit), marker=servers[-1]["uuid"])
@@ -159,43 +371,47 @@ def _list(call, detail):
     return 200, body
 
 
-def _host_status(call):
+def _hosts_up(call):
     return {s["host"]: s["up"] and not s.get("forced_down")
-            for s in call.compute.services(binary="compute-compute")}
+            for s in hosts.services(call.services, binary=hosts.COMPUTE_BINARY)}
 
 
 @operation("listServers", "List servers", ok={200: keyed("servers")}, query=list_query)
 def index(call):
+    call.authorize("os_compute_api:servers:index")
     return _list(call, detail=False)
 
 
 @operation("listServersDetailed", "List servers with details", ok={200: keyed("servers")},
            query=list_query)
 def detail(call):
+    call.authorize("os_compute_api:servers:detail")
     return _list(call, detail=True)
 
 
 @operation("showServer", "Show a server", ok={200: keyed("server")}, errors=(404,))
 def show(call, server_id):
+    call.authorize("os_compute_api:servers:show")
     inst = _get(call, server_id)
     up = None
-    if call.version.at_least("2.16") and call.ctx.is_admin and inst.get("host"):
-        up = _host_status(call).get(inst["host"])
-    return 200, {"server": views.server_detail(call.req, call.version, call.ctx, inst, up)}
+    if call.version in HOST_STATUS and call.ctx.is_admin and inst.get("host"):
+        up = _hosts_up(call).get(inst["host"])
+    return 200, {"server": server_detail(call.req, call.version, call.ctx, inst, up)}
 
 
 def _get(call, server_id):
     try:
-        return call.compute.get(call.ctx, server_id)
+        return call.server_service.get(call.ctx, server_id)
     except exception.InstanceNotFound:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
 
 
 @operation("deleteServer", "Delete a server", ok={204: None}, errors=(404, 409))
 def delete(call, server_id):
+    call.authorize("os_compute_api:servers:delete")
     _get(call, server_id)
     try:
-        call.compute.delete(call.ctx, server_id)
+        call.server_service.delete(call.ctx, server_id)
     except exception.InstanceNotFound:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
     except exception.Conflict as exc:
@@ -274,24 +490,25 @@ def _scheduler_hints(body):
         hints = body.get(field)
         if hints:
             size = len(json.dumps(hints).encode())
-            if size > schemas.MAX_SCHEDULER_HINTS_BYTES:
+            if size > MAX_SCHEDULER_HINTS_BYTES:
                 raise APIError(400, f"Invalid input for field/attribute {field}. The hints "
                                     f"take {size} bytes encoded, more than "
-                                    f"{schemas.MAX_SCHEDULER_HINTS_BYTES}")
+                                    f"{MAX_SCHEDULER_HINTS_BYTES}")
             return hints
     return {}
 
 
 @operation("createServer", "Create one or more servers",
            ok={202: {"anyOf": [keyed("server"), keyed("reservation_id")]}}, errors=(403,),
-           body=schemas.server_create,
+           body=CREATE,
            links={"GetServer": ("showServer", {"server_id": "$response.body#/server/id"}),
                   "ActOnServer": ("serverAction", {"server_id": "$response.body#/server/id"}),
                   "DeleteServer": ("deleteServer",
                                    {"server_id": "$response.body#/server/id"})})
 def create(call):
+    call.authorize("os_compute_api:servers:create")
     body = call.json()
-    schemas.validate(body, schemas.server_create(call.version))
+    schemas.validate(body, CREATE.at(call.version))
     server = body["server"]
     if server.get("block_device_mapping"):
         raise APIError(400, "Block device mappings are not supported: this cloud has no "
@@ -299,9 +516,8 @@ def create(call):
     bdm_image = _local_boot_image(server.get("block_device_mapping_v2") or [])
     if server.get("trusted_image_certificates"):
         raise APIError(400, "Image certificate validation is not supported.")
-    if ("host" in server or "hypervisor_hostname" in server) and not call.ctx.is_admin:
-        raise APIError(403, "Policy doesn't allow compute:servers:create:requested_destination "
-                            "to be performed.")
+    if "host" in server or "hypervisor_hostname" in server:
+        call.authorize("compute:servers:create:requested_destination")
     image_ref = server.get("imageRef", "") or bdm_image
     if not image_ref:
         raise APIError(400, "Missing imageRef attribute")
@@ -333,10 +549,8 @@ def create(call):
             decode_user_data(user_data)
         az, forced_host, forced_node = _forced_destination(server.get("availability_zone"))
         if forced_host or forced_node:
-            if not call.ctx.is_admin:
-                raise APIError(403, "Policy doesn't allow os_compute_api:servers:create:"
-                                    "forced_host to be performed.")
-        instances, reservation_id = call.compute.create(
+            call.authorize("os_compute_api:servers:create:forced_host")
+        instances, reservation_id = call.server_service.create(
             call.ctx, name=server["name"], flavor=flavor, image=image, min_count=min_count,
             max_count=max_count, metadata=server.get("metadata"),
             key_name=server.get("key_name"), user_data=user_data, availability_zone=az or None,
@@ -360,3 +574,10 @@ def create(call):
            "security_groups": [{"name": n} for n in inst["security_groups"]]}
     out["adminPass"] = server.get("adminPass") or uuidlib.uuid4().hex[:12]
     return 202, {"server": out}, {"Location": views.links(call.req, "servers", inst["uuid"])[0]["href"]}
+
+
+ROUTES = {
+    "/servers": {"GET": index, "POST": create},
+    "/servers/detail": {"GET": detail},
+    "/servers/{server_id}": {"GET": show, "DELETE": delete},
+}

@@ -1,0 +1,43 @@
+"""The Compute API's surface: the resource modules, one line each.
+
+Each module's ``ROUTES`` (``{path: {method: handler}}``) joins the routing
+table; its ``RULES`` join the policy. Adding a resource is adding a module
+under ``compute_core/api/resources/`` and a line here.
+"""
+from __future__ import annotations
+
+from compute_core.api.microversion import VersionDispatch
+from compute_core.api.resources import (flavors, hypervisors, images, limits, server_actions,
+                                        servers, services, versions)
+
+RESOURCES = (
+    versions,
+    servers,
+    server_actions,
+    flavors,
+    services,
+    hypervisors,
+    limits,
+    images,
+)
+
+
+def route_declarations(resources=RESOURCES) -> dict:
+    """``{path: {method: handler}}`` of *resources*; a method that lists
+    several handlers (each @versioned) becomes a VersionDispatch. A path and
+    method declared twice is an error."""
+    table: dict = {}
+    for module in resources:
+        for path, methods in module.ROUTES.items():
+            merged = table.setdefault(path, {})
+            for method, handler in methods.items():
+                if method in merged:
+                    raise ValueError(f"{method} {path} is declared twice (again by "
+                                     f"{module.__name__})")
+                if isinstance(handler, (tuple, list)):
+                    handler = VersionDispatch(handler)
+                merged[method] = handler
+    return table
+
+
+ROUTE_DECLARATIONS = route_declarations()
