@@ -7,8 +7,8 @@ under ``compute_core/api/resources/`` and a line here.
 from __future__ import annotations
 
 from compute_core.api.microversion import VersionDispatch
-from compute_core.api.resources import (flavors, hypervisors, images, limits, server_actions,
-                                        servers, services, versions)
+from compute_core.api.resources import (flavors, hypervisors, images, keypairs, limits,
+                                        server_actions, servers, services, versions)
 
 RESOURCES = (
     versions,
@@ -19,6 +19,7 @@ RESOURCES = (
     hypervisors,
     limits,
     images,
+    keypairs,
 )
 
 
