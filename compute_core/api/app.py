@@ -13,7 +13,7 @@ import webob
 import webob.dec
 
 from compute_core import exception, openapi, wsgi
-from compute_core.api import faults, microversion, policy
+from compute_core.api import faults, hosts, microversion, policy
 from compute_core.api.faults import APIError
 from compute_core.api.resources import versions
 from compute_core.api.routes import ROUTE_DECLARATIONS
@@ -95,6 +95,7 @@ class ComputeApp:
         ctx = req.environ.get(wsgi.CONTEXT_KEY)
         services = req.environ[wsgi.SERVICES_KEY]
         req.environ["compute_core.default_az"] = services.conf.default_availability_zone
+        req.environ["compute_core.zone_of_host"] = hosts.HostZones(services)
         call = Call(req, ctx, version, services)
         try:
             result = handler(call, **args)

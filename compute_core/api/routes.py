@@ -7,8 +7,9 @@ under ``compute_core/api/resources/`` and a line here.
 from __future__ import annotations
 
 from compute_core.api.microversion import VersionDispatch
-from compute_core.api.resources import (flavors, hypervisors, images, keypairs, limits,
-                                        server_actions, servers, services, versions)
+from compute_core.api.resources import (aggregates, availability_zones, flavors, hypervisors,
+                                        images, keypairs, limits, server_actions, servers,
+                                        services, versions)
 
 RESOURCES = (
     versions,
@@ -20,6 +21,8 @@ RESOURCES = (
     limits,
     images,
     keypairs,
+    aggregates,
+    availability_zones,
 )
 
 

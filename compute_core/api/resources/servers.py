@@ -181,6 +181,11 @@ ADMIN_DETAIL_FIELDS = views.ViewFields(
 )
 
 
+def _zone_of_host(req, host):
+    zone_of = req.environ.get("compute_core.zone_of_host")
+    return zone_of(host) if zone_of else req.environ.get("compute_core.default_az", "nova")
+
+
 def server_detail(req, version, ctxt, inst, host_up=None):
     uuid = inst["uuid"]
     vm_state, task_state = inst.get("vm_state"), inst.get("task_state")
@@ -203,7 +208,7 @@ def server_detail(req, version, ctxt, inst, host_up=None):
         "accessIPv4": inst.get("access_ip_v4") or "", "accessIPv6": inst.get("access_ip_v6") or "",
         "links": views.links(req, "servers", uuid), "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": inst.get("availability_zone") or (
-            "" if not inst.get("host") else req.environ.get("compute_core.default_az", "nova")),
+            "" if not inst.get("host") else _zone_of_host(req, inst["host"])),
         "config_drive": inst.get("config_drive") or "",
         "key_name": inst.get("key_name"),
         "OS-SRV-USG:launched_at": views.iso_usec(inst.get("launched_at")),

@@ -27,10 +27,10 @@ FIELDS = views.ViewFields(
 )
 
 
-def service_view(version, svc, default_zone):
+def service_view(version, svc, zone_of):
     out = {
         "binary": _nova_binary(svc["binary"]), "host": svc["host"],
-        "zone": default_zone if svc["binary"] == hosts.COMPUTE_BINARY else "internal",
+        "zone": zone_of(svc["host"]) if svc["binary"] == hosts.COMPUTE_BINARY else zone_of.internal,
         "status": "disabled" if svc["disabled"] else "enabled",
         "state": "up" if svc["up"] else "down",
         "updated_at": views.iso_usec(svc.get("updated_at") or svc.get("created_at")),
@@ -47,7 +47,7 @@ def index(call):
     q = call.req.GET
     binary = q.get("binary")
     binary = _OUR_BINARY.get(binary, binary)  # ?binary=nova-compute as clients ask
-    zone = call.services.conf.default_availability_zone
+    zone = hosts.HostZones(call.services)
     return 200, {"services": [service_view(call.version, svc, zone) for svc in
                               hosts.services(call.services, host=q.get("host"),
                                              binary=binary)]}
