@@ -13,6 +13,7 @@ code, headers, body).
 from __future__ import annotations
 
 import importlib
+import types
 
 import pytest
 
@@ -58,9 +59,17 @@ def schema(client: str, name: str, version: str) -> dict:
     lacks is one the client always checks with its base module (as
     ``create_server``)."""
     mod = schema_module(client, version)
-    if not hasattr(mod, name):
-        mod = importlib.import_module(f"tempest.lib.services.compute.{client}_client").schema
-    return getattr(mod, name)
+    if hasattr(mod, name):
+        return getattr(mod, name)
+    # else a schema module the client imports for this call (extra specs,
+    # flavor access... have modules of their own)
+    client_mod = importlib.import_module(f"tempest.lib.services.compute.{client}_client")
+    found = [getattr(m, name) for m in vars(client_mod).values()
+             if isinstance(m, types.ModuleType) and hasattr(m, name)
+             and m.__name__.startswith("tempest.lib.api_schema.")]
+    if not found:
+        raise LookupError(f"tempest has no schema {name!r} for the {client} client")
+    return found[0]
 
 
 class _Resp(dict):

@@ -7,15 +7,18 @@ under ``compute_core/api/resources/`` and a line here.
 from __future__ import annotations
 
 from compute_core.api.microversion import VersionDispatch
-from compute_core.api.resources import (aggregates, availability_zones, flavors, hypervisors,
-                                        images, keypairs, limits, server_actions, servers,
-                                        services, versions)
+from compute_core.api.resources import (aggregates, availability_zones, flavor_access,
+                                        flavor_extra_specs, flavors, hypervisors, images,
+                                        keypairs, limits, server_actions, servers, services,
+                                        versions)
 
 RESOURCES = (
     versions,
     servers,
     server_actions,
     flavors,
+    flavor_extra_specs,
+    flavor_access,
     services,
     hypervisors,
     limits,
