@@ -9,8 +9,8 @@ from __future__ import annotations
 from compute_core.api.microversion import VersionDispatch
 from compute_core.api.resources import (aggregates, availability_zones, flavor_access,
                                         flavor_extra_specs, flavors, hypervisors, images,
-                                        keypairs, limits, server_actions, servers, services,
-                                        versions)
+                                        keypairs, limits, server_actions, server_groups,
+                                        servers, services, versions)
 
 RESOURCES = (
     versions,
@@ -24,6 +24,7 @@ RESOURCES = (
     limits,
     images,
     keypairs,
+    server_groups,
     aggregates,
     availability_zones,
 )

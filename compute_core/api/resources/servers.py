@@ -14,6 +14,7 @@ from compute_core.api.microversion import (ByVersion, SchemaField, VersionedSche
 from compute_core.api.server_service import decode_user_data
 from compute_core.apispec import keyed, operation
 from compute_core.compute import states
+from compute_core.db import server_groups as groups_db
 
 # ------------------------------------------------------------------ policy
 
@@ -114,6 +115,7 @@ MAX_SCHEDULER_HINTS_BYTES = 65535
 STRICT_LIST_QUERY = VersionRange("2.75")  # unknown query parameters are a 400
 BAD_STATUS_IS_400 = VersionRange("2.38")  # before: an unknown status matches nothing
 HOST_STATUS = VersionRange("2.16")
+SERVER_GROUPS = VersionRange("2.71")  # the server's group in its body (show only)
 
 # ------------------------------------------------------------------- views
 
@@ -401,7 +403,11 @@ def show(call, server_id):
     up = None
     if call.version in HOST_STATUS and call.ctx.is_admin and inst.get("host"):
         up = _hosts_up(call).get(inst["host"])
-    return 200, {"server": server_detail(call.req, call.version, call.ctx, inst, up)}
+    body = server_detail(call.req, call.version, call.ctx, inst, up)
+    if call.version in SERVER_GROUPS:
+        group = groups_db.groups_of(call.services.api_db, [inst["uuid"]]).get(inst["uuid"])
+        body["server_groups"] = [group] if group else []
+    return 200, {"server": body}
 
 
 def _get(call, server_id):
@@ -499,6 +505,13 @@ def _scheduler_hints(body):
                 raise APIError(400, f"Invalid input for field/attribute {field}. The hints "
                                     f"take {size} bytes encoded, more than "
                                     f"{MAX_SCHEDULER_HINTS_BYTES}")
+            group = hints.get("group") if isinstance(hints, dict) else None
+            if group is not None:
+                try:
+                    uuidlib.UUID(str(group))
+                except ValueError:
+                    raise APIError(400, f"Invalid input for field/attribute group. Value: "
+                                        f"{group}. '{group}' is not a 'uuid'") from None
             return hints
     return {}
 
