@@ -42,8 +42,11 @@ class HostZones:
     def __init__(self, s):
         self.s = s
         self._zones = None
-        # the zone of the services that are not compute hosts
-        self.internal = s.conf.internal_service_availability_zone
+
+    @property
+    def internal(self) -> str:
+        """The zone of the services that are not compute hosts."""
+        return self.s.conf.internal_service_availability_zone
 
     def __call__(self, host) -> str:
         if self._zones is None:

@@ -10,7 +10,8 @@ from compute_core.api.microversion import VersionDispatch
 from compute_core.api.resources import (aggregates, availability_zones, flavor_access,
                                         flavor_extra_specs, flavors, hypervisors, images,
                                         keypairs, limits, server_actions, server_groups,
-                                        servers, services, versions)
+                                        server_ips, server_metadata, server_tags, servers,
+                                        services, versions)
 
 RESOURCES = (
     versions,
@@ -25,6 +26,9 @@ RESOURCES = (
     images,
     keypairs,
     server_groups,
+    server_metadata,
+    server_tags,
+    server_ips,
     aggregates,
     availability_zones,
 )

@@ -266,6 +266,20 @@ class ServerService:
         return unique
 
     # ----------------------------------------------------------- delete
+    def update(self, ctxt, uuid, values: dict) -> dict:
+        """Change a server's name, description, hostname or access
+        addresses; a server still being scheduled has its build request
+        changed (it takes the values into its cell)."""
+        for _ in range(5):
+            inst = self.get(ctxt, uuid)
+            if inst.get("cell_uuid") is not None:
+                db = self.s.cells.get(inst["cell_uuid"])
+                cell_db.update_instance(db, uuid, values)
+                return self.get(ctxt, uuid)
+            if api_db.update_build_instance(self.s.api_db, uuid, values):
+                return self.get(ctxt, uuid)
+        raise exception.Conflict(f"Instance {uuid} is changing too fast to update; retry.")
+
     def delete(self, ctxt, uuid):
         self._delete(ctxt, uuid)
         # accepted: the server leaves its group

@@ -216,6 +216,21 @@ def finish_build(db, instance_uuid, cell_id) -> bool:
     return True
 
 
+def update_build_instance(db, instance_uuid, values: dict) -> bool:
+    """Change the instance a build request holds (the server is still being
+    scheduled); False when the build request is gone (it reached a cell, or
+    was deleted)."""
+    br = t.build_requests
+    with db.begin() as conn:
+        row = conn.execute(sa.select(br.c.instance).where(br.c.instance_uuid == instance_uuid)
+                           .with_for_update()).first()
+        if row is None:
+            return False
+        conn.execute(br.update().where(br.c.instance_uuid == instance_uuid)
+                     .values(instance=dict(row.instance, **values), updated_at=now()))
+    return True
+
+
 def delete_build_request(db, instance_uuid) -> bool:
     with db.begin() as conn:
         res = conn.execute(_DELETE_BUILD_REQUEST, {"b_uuid": instance_uuid})

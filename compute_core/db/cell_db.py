@@ -269,14 +269,16 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
         name_re = filters.pop("name", None)
         ip_sub = filters.pop("ip", None)
         flavor_id = filters.pop("flavor_id", None)
-        in_python = name_re or ip_sub or flavor_id
+        tags = {k: filters.pop(k, ()) for k in _TAG_FILTERS}
+        in_python = name_re or ip_sub or flavor_id or any(tags.values())
         if limit is not None and not in_python:
             q = q.limit(limit)
         result = conn.execute(q)
         keys = list(result.keys())
         rows = [dict(zip(keys, r)) for r in result]
         if in_python:
-            rows = [r for r in rows if _matches(r, name_re, ip_sub, flavor_id)]
+            rows = [r for r in rows if _matches(r, name_re, ip_sub, flavor_id) and
+                    _tags_match(r, tags)]
             if limit is not None:
                 rows = rows[:limit]
         uuids = [r["uuid"] for r in rows]
@@ -287,6 +289,18 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
         r["metadata"] = meta.get(r["uuid"], {})
         r["fault"] = faults.get(r["uuid"])
     return rows
+
+
+# The listing's tag filters: every one of, any of, not every one of, none of
+_TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+
+
+def _tags_match(inst, tags) -> bool:
+    have = set(inst.get("tags") or ())
+    return ((not tags["tags"] or set(tags["tags"]) <= have)
+            and (not tags["tags-any"] or not have.isdisjoint(tags["tags-any"]))
+            and (not tags["not-tags"] or not set(tags["not-tags"]) <= have)
+            and (not tags["not-tags-any"] or have.isdisjoint(tags["not-tags-any"])))
 
 
 def _matches(inst, name_re, ip_sub, flavor_id=None):

@@ -115,18 +115,3 @@ def delete_tag(db, uuid, tag: str) -> None:
 
 class TooManyTags(exception.Invalid):
     msg_fmt = "The number of tags exceeded the per-server limit %(max_tags)d"
-
-
-def tags_match(tags, all_of=(), any_of=(), not_all_of=(), not_any_of=()) -> bool:
-    """The server list's tag filters: ``tags`` (all of), ``tags-any``,
-    ``not-tags`` (not all of), ``not-tags-any`` (none of)."""
-    have = set(tags or ())
-    if all_of and not set(all_of) <= have:
-        return False
-    if any_of and have.isdisjoint(any_of):
-        return False
-    if not_all_of and set(not_all_of) <= have:
-        return False
-    if not_any_of and not have.isdisjoint(not_any_of):
-        return False
-    return True

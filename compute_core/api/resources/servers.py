@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import uuid as uuidlib
 from urllib.parse import urlencode
@@ -35,6 +36,9 @@ RULES = (
                 "(2.74), which the filters still judge", [("POST", "/servers")]),
     policy.rule("os_compute_api:servers:delete", policy.ANYONE, "Delete a server",
                 [("DELETE", "/servers/{server_id}")]),
+    policy.rule("os_compute_api:servers:update", "rule:admin_api or project_id:%(project_id)s",
+                "Rename a server, change its description, hostname or access addresses",
+                [("PUT", "/servers/{server_id}")]),
 )
 
 # ----------------------------------------------------------------- schemas
@@ -115,7 +119,13 @@ MAX_SCHEDULER_HINTS_BYTES = 65535
 STRICT_LIST_QUERY = VersionRange("2.75")  # unknown query parameters are a 400
 BAD_STATUS_IS_400 = VersionRange("2.38")  # before: an unknown status matches nothing
 HOST_STATUS = VersionRange("2.16")
-SERVER_GROUPS = VersionRange("2.71")  # the server's group in its body (show only)
+SERVER_GROUPS = VersionRange("2.71")
+TAG_FILTERS = VersionRange("2.26")
+# PUT /servers/{id} answers with the whole server body from 2.75; before, without
+# the fields of the old extensions
+FULL_UPDATE_BODY = VersionRange("2.75")
+_EXTENSION_PREFIXES = ("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:")
+_EXTENSION_FIELDS = {"config_drive", "key_name", "security_groups", "host_status"}  # tags, tags-any, not-tags, not-tags-any  # the server's group in its body (show only)
 
 # ------------------------------------------------------------------- views
 
@@ -183,6 +193,17 @@ ADMIN_DETAIL_FIELDS = views.ViewFields(
 )
 
 
+def canonical_ip(address):
+    """An address in its canonical text form (RFC 5952 for IPv6: lower
+    case, zeros compressed); what is not an address stays as it is."""
+    if not address:
+        return address
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return address
+
+
 def _zone_of_host(req, host):
     zone_of = req.environ.get("compute_core.zone_of_host")
     return zone_of(host) if zone_of else req.environ.get("compute_core.default_az", "nova")
@@ -207,7 +228,8 @@ def server_detail(req, version, ctxt, inst, host_up=None):
         "created": views.iso(inst.get("created_at")),
         "updated": views.iso(inst.get("updated_at") or inst.get("created_at")),
         "addresses": inst.get("network_info") or {},
-        "accessIPv4": inst.get("access_ip_v4") or "", "accessIPv6": inst.get("access_ip_v6") or "",
+        "accessIPv4": inst.get("access_ip_v4") or "",
+        "accessIPv6": canonical_ip(inst.get("access_ip_v6")) or "",
         "links": views.links(req, "servers", uuid), "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": inst.get("availability_zone") or (
             "" if not inst.get("host") else _zone_of_host(req, inst["host"])),
@@ -331,6 +353,10 @@ def _list_filters(call):
             filters[key] = q[key]
     if "uuid" in q:
         filters["uuid"] = q["uuid"]
+    if call.version in TAG_FILTERS:
+        for key in ("tags", "tags-any", "not-tags", "not-tags-any"):
+            if key in q:
+                filters[key] = [t for t in ",".join(q.getall(key)).split(",") if t]
     if "changes-since" in q:
         try:
             filters["changes-since"] = datetime.datetime.fromisoformat(
@@ -573,7 +599,7 @@ def create(call):
             max_count=max_count, metadata=server.get("metadata"),
             key_name=server.get("key_name"), user_data=user_data, availability_zone=az or None,
             networks=networks, access_ip_v4=server.get("accessIPv4"),
-            access_ip_v6=server.get("accessIPv6"), description=server.get("description"),
+            access_ip_v6=canonical_ip(server.get("accessIPv6")), description=server.get("description"),
             hostname=server.get("hostname"), scheduler_hints=hints, tags=server.get("tags"),
             config_drive=server.get("config_drive") in (True, "true", "True", "1"),
             security_groups=[g["name"] for g in server.get("security_groups") or []] or None,
@@ -594,8 +620,58 @@ def create(call):
     return 202, {"server": out}, {"Location": views.links(call.req, "servers", inst["uuid"])[0]["href"]}
 
 
+_UPDATE_BASE = {
+    "type": "object",
+    "properties": {"server": {
+        "type": "object",
+        "properties": {"name": NAME, "accessIPv4": schemas.IPV4, "accessIPv6": schemas.IPV6,
+                       "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]}},
+        "additionalProperties": False}},
+    "required": ["server"], "additionalProperties": False,
+}
+# The body of PUT /servers/{server_id} by version
+UPDATE = VersionedSchemas.of_fields(_UPDATE_BASE, "server", (
+    SchemaField("description", schemas.DESCRIPTION, since="2.19"),
+    SchemaField("hostname", _HOST, since="2.90"),
+))
+# request field -> instance column
+_UPDATABLE = {"name": "display_name", "accessIPv4": "access_ip_v4",
+              "accessIPv6": "access_ip_v6", "description": "display_description",
+              "hostname": "hostname"}
+
+
+@operation("updateServer", "Rename a server, or change its description, hostname or "
+           "access addresses", ok={200: keyed("server")}, errors=(400, 404, 409), body=UPDATE)
+def update(call, server_id):
+    body = call.json()
+    schemas.validate(body, UPDATE.at(call.version))
+    inst = _get(call, server_id)
+    call.authorize("os_compute_api:servers:update",
+                   {"project_id": inst["project_id"], "user_id": inst.get("user_id")})
+    fields = body["server"]
+    values = {column: fields[name] for name, column in _UPDATABLE.items() if name in fields}
+    if "name" in values:
+        values["display_name"] = values["display_name"].strip()
+    if "access_ip_v6" in values:
+        values["access_ip_v6"] = canonical_ip(values["access_ip_v6"])
+    try:
+        inst = call.server_service.update(call.ctx, server_id, values)
+    except exception.InstanceNotFound:
+        raise APIError(404, f"Instance {server_id} could not be found.") from None
+    except exception.Conflict as exc:
+        raise APIError(409, exc.message) from None
+    out = server_detail(call.req, call.version, call.ctx, inst)
+    if call.version not in FULL_UPDATE_BODY:
+        out = {k: v for k, v in out.items()
+               if not k.startswith(_EXTENSION_PREFIXES) and k not in _EXTENSION_FIELDS}
+    if call.version in SERVER_GROUPS:
+        group = groups_db.groups_of(call.services.api_db, [inst["uuid"]]).get(inst["uuid"])
+        out["server_groups"] = [group] if group else []
+    return 200, {"server": out}
+
+
 ROUTES = {
     "/servers": {"GET": index, "POST": create},
     "/servers/detail": {"GET": detail},
-    "/servers/{server_id}": {"GET": show, "DELETE": delete},
+    "/servers/{server_id}": {"GET": show, "PUT": update, "DELETE": delete},
 }
