@@ -18,13 +18,13 @@ from compute_core.compute import states
 # ------------------------------------------------------------------ policy
 
 RULES = (
-    policy.rule("os_compute_api:servers:index", policy.ANYONE, "List servers",
+    policy.rule("os_compute_api:servers:index", policy.PROJECT_READER_OR_ADMIN, "List servers",
                 [("GET", "/servers")]),
-    policy.rule("os_compute_api:servers:detail", policy.ANYONE, "List servers with details",
+    policy.rule("os_compute_api:servers:detail", policy.PROJECT_READER_OR_ADMIN, "List servers with details",
                 [("GET", "/servers/detail")]),
-    policy.rule("os_compute_api:servers:show", policy.ANYONE, "Show a server",
+    policy.rule("os_compute_api:servers:show", policy.PROJECT_READER_OR_ADMIN, "Show a server",
                 [("GET", "/servers/{server_id}")]),
-    policy.rule("os_compute_api:servers:create", policy.ANYONE, "Create a server",
+    policy.rule("os_compute_api:servers:create", policy.PROJECT_MEMBER_OR_ADMIN, "Create a server",
                 [("POST", "/servers")]),
     policy.rule("os_compute_api:servers:create:forced_host", policy.ADMIN,
                 "Create a server on a host or node given in its availability zone "
@@ -32,7 +32,7 @@ RULES = (
     policy.rule("compute:servers:create:requested_destination", policy.ADMIN,
                 "Create a server on a host or node given with host / hypervisor_hostname "
                 "(2.74), which the filters still judge", [("POST", "/servers")]),
-    policy.rule("os_compute_api:servers:delete", policy.ANYONE, "Delete a server",
+    policy.rule("os_compute_api:servers:delete", policy.PROJECT_MEMBER_OR_ADMIN, "Delete a server",
                 [("DELETE", "/servers/{server_id}")]),
 )
 
