@@ -7,7 +7,7 @@ from compute_core.api.views import ViewFields
 from compute_core.apispec import keyed, operation
 
 RULES = (
-    policy.rule("os_compute_api:limits", policy.ANYONE, "Show the project's limits",
+    policy.rule("os_compute_api:limits", policy.ANY, "Show the project's limits",
                 [("GET", "/limits")]),
     policy.rule("os_compute_api:limits:other_project", policy.ADMIN,
                 "Show another project's limits (?tenant_id=)", [("GET", "/limits")]),

@@ -17,32 +17,38 @@ from compute_core.api.faults import APIError
 from compute_core.api.microversion import ByVersion, VersionRange
 from compute_core.apispec import operation
 
-_ACTION_PATH = [("POST", "/servers/{server_id}/action")]
+
+
+def _action(name, check_str, description, key):
+    return policy.rule(name, check_str, description,
+                       [("POST", f"/servers/{{server_id}}/action ({key})")])
+
+
 RULES = (
-    policy.rule("os_compute_api:servers:stop", policy.ANYONE, "Stop a server (os-stop)",
-                _ACTION_PATH),
-    policy.rule("os_compute_api:servers:start", policy.ANYONE, "Start a server (os-start)",
-                _ACTION_PATH),
-    policy.rule("os_compute_api:servers:reboot", policy.ANYONE, "Reboot a server",
-                _ACTION_PATH),
-    policy.rule("os_compute_api:os-pause-server:pause", policy.ANYONE, "Pause a server",
-                _ACTION_PATH),
-    policy.rule("os_compute_api:os-pause-server:unpause", policy.ANYONE, "Unpause a server",
-                _ACTION_PATH),
-    policy.rule("os_compute_api:os-suspend-server:suspend", policy.ANYONE, "Suspend a server",
-                _ACTION_PATH),
-    policy.rule("os_compute_api:os-suspend-server:resume", policy.ANYONE,
-                "Resume a suspended server", _ACTION_PATH),
-    policy.rule("os_compute_api:servers:resize", policy.ANYONE, "Resize a server",
-                _ACTION_PATH),
-    policy.rule("os_compute_api:servers:confirm_resize", policy.ANYONE,
-                "Confirm a server's resize or migration", _ACTION_PATH),
-    policy.rule("os_compute_api:servers:revert_resize", policy.ANYONE,
-                "Revert a server's resize or migration", _ACTION_PATH),
-    policy.rule("os_compute_api:os-migrate-server:migrate", policy.ADMIN,
-                "Cold-migrate a server to a host the scheduler picks", _ACTION_PATH),
-    policy.rule("os_compute_api:os-migrate-server:migrate:host", policy.ADMIN,
-                "Cold-migrate a server to a given host (2.56)", _ACTION_PATH),
+    _action("os_compute_api:servers:stop", policy.PROJECT_MEMBER_OR_ADMIN, "Stop a server",
+            "os-stop"),
+    _action("os_compute_api:servers:start", policy.PROJECT_MEMBER_OR_ADMIN, "Start a server",
+            "os-start"),
+    _action("os_compute_api:servers:reboot", policy.PROJECT_MEMBER_OR_ADMIN, "Reboot a server",
+            "reboot"),
+    _action("os_compute_api:os-pause-server:pause", policy.PROJECT_MEMBER_OR_ADMIN,
+            "Pause a server", "pause"),
+    _action("os_compute_api:os-pause-server:unpause", policy.PROJECT_MEMBER_OR_ADMIN,
+            "Unpause a server", "unpause"),
+    _action("os_compute_api:os-suspend-server:suspend", policy.PROJECT_MEMBER_OR_ADMIN,
+            "Suspend a server", "suspend"),
+    _action("os_compute_api:os-suspend-server:resume", policy.PROJECT_MEMBER_OR_ADMIN,
+            "Resume a suspended server", "resume"),
+    _action("os_compute_api:servers:resize", policy.PROJECT_MEMBER_OR_ADMIN,
+            "Resize a server", "resize"),
+    _action("os_compute_api:servers:confirm_resize", policy.PROJECT_MEMBER_OR_ADMIN,
+            "Confirm a server's resize or migration", "confirmResize"),
+    _action("os_compute_api:servers:revert_resize", policy.PROJECT_MEMBER_OR_ADMIN,
+            "Revert a server's resize or migration", "revertResize"),
+    _action("os_compute_api:os-migrate-server:migrate", policy.PROJECT_MANAGER_OR_ADMIN,
+            "Cold-migrate a server to a host the scheduler picks", "migrate"),
+    _action("os_compute_api:os-migrate-server:migrate:host", policy.ADMIN,
+            "Cold-migrate a server to a given host (2.56)", "migrate"),
 )
 
 # body key -> (the server service's power action it starts, its policy rule)

@@ -20,13 +20,13 @@ from compute_core.db import server_groups as groups_db
 # ------------------------------------------------------------------ policy
 
 RULES = (
-    policy.rule("os_compute_api:servers:index", policy.ANYONE, "List servers",
+    policy.rule("os_compute_api:servers:index", policy.PROJECT_READER_OR_ADMIN, "List servers",
                 [("GET", "/servers")]),
-    policy.rule("os_compute_api:servers:detail", policy.ANYONE, "List servers with details",
+    policy.rule("os_compute_api:servers:detail", policy.PROJECT_READER_OR_ADMIN, "List servers with details",
                 [("GET", "/servers/detail")]),
-    policy.rule("os_compute_api:servers:show", policy.ANYONE, "Show a server",
+    policy.rule("os_compute_api:servers:show", policy.PROJECT_READER_OR_ADMIN, "Show a server",
                 [("GET", "/servers/{server_id}")]),
-    policy.rule("os_compute_api:servers:create", policy.ANYONE, "Create a server",
+    policy.rule("os_compute_api:servers:create", policy.PROJECT_MEMBER_OR_ADMIN, "Create a server",
                 [("POST", "/servers")]),
     policy.rule("os_compute_api:servers:create:forced_host", policy.ADMIN,
                 "Create a server on a host or node given in its availability zone "
@@ -34,7 +34,7 @@ RULES = (
     policy.rule("compute:servers:create:requested_destination", policy.ADMIN,
                 "Create a server on a host or node given with host / hypervisor_hostname "
                 "(2.74), which the filters still judge", [("POST", "/servers")]),
-    policy.rule("os_compute_api:servers:delete", policy.ANYONE, "Delete a server",
+    policy.rule("os_compute_api:servers:delete", policy.PROJECT_MEMBER_OR_ADMIN, "Delete a server",
                 [("DELETE", "/servers/{server_id}")]),
     policy.rule("os_compute_api:servers:update", "rule:admin_api or project_id:%(project_id)s",
                 "Rename a server, change its description, hostname or access addresses",
