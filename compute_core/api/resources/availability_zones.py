@@ -11,7 +11,7 @@ from compute_core.api import hosts, policy, views
 from compute_core.apispec import keyed, operation
 
 RULES = (
-    policy.rule("os_compute_api:os-availability-zone:list", policy.ANYONE,
+    policy.rule("os_compute_api:os-availability-zone:list", policy.ANY,
                 "List availability zones", [("GET", "/os-availability-zone")]),
     policy.rule("os_compute_api:os-availability-zone:detail", policy.ADMIN,
                 "List availability zones with their hosts and services",

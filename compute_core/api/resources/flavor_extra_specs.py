@@ -13,9 +13,9 @@ _ROOT = "os_compute_api:os-flavor-extra-specs:"
 _SPECS = "/flavors/{flavor_id}/os-extra_specs"
 _SPEC = _SPECS + "/{key}"
 RULES = (
-    policy.rule(_ROOT + "index", policy.ANYONE, "List a flavor's extra specs",
+    policy.rule(_ROOT + "index", policy.PROJECT_READER_OR_ADMIN, "List a flavor's extra specs",
                 [("GET", _SPECS)]),
-    policy.rule(_ROOT + "show", policy.ANYONE, "Show one extra spec of a flavor",
+    policy.rule(_ROOT + "show", policy.PROJECT_READER_OR_ADMIN, "Show one extra spec of a flavor",
                 [("GET", _SPEC)]),
     policy.rule(_ROOT + "create", policy.ADMIN, "Create or update extra specs of a flavor",
                 [("POST", _SPECS)]),

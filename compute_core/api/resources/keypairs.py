@@ -17,7 +17,7 @@ from compute_core.api.quota import Quota
 from compute_core.apispec import keyed, operation
 from compute_core.db import keypairs as keypairs_db
 
-_OWNER = f"({policy.ADMIN}) or user_id:%(user_id)s"
+_OWNER = f"({policy.ADMIN}) or user_id:%(user_id)s"  # Nova's default
 RULES = tuple(
     policy.rule(f"os_compute_api:os-keypairs:{name}", _OWNER, summary, ops)
     for name, summary, ops in (

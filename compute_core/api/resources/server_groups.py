@@ -21,17 +21,16 @@ from compute_core.db import api_db
 from compute_core.db import server_groups as groups_db
 
 _ROOT = "os_compute_api:os-server-groups:"
-_MEMBER = "rule:admin_api or project_id:%(project_id)s"
 RULES = (
-    policy.rule(_ROOT + "create", _MEMBER, "Create a server group",
+    policy.rule(_ROOT + "create", policy.PROJECT_MEMBER_OR_ADMIN, "Create a server group",
                 [("POST", "/os-server-groups")]),
-    policy.rule(_ROOT + "delete", _MEMBER, "Delete a server group",
+    policy.rule(_ROOT + "delete", policy.PROJECT_MEMBER_OR_ADMIN, "Delete a server group",
                 [("DELETE", "/os-server-groups/{server_group_id}")]),
-    policy.rule(_ROOT + "index", _MEMBER, "List the project's server groups",
+    policy.rule(_ROOT + "index", policy.PROJECT_READER_OR_ADMIN, "List the project's server groups",
                 [("GET", "/os-server-groups")]),
     policy.rule(_ROOT + "index:all_projects", policy.ADMIN,
                 "List the server groups of every project", [("GET", "/os-server-groups")]),
-    policy.rule(_ROOT + "show", _MEMBER, "Show a server group",
+    policy.rule(_ROOT + "show", policy.PROJECT_READER_OR_ADMIN, "Show a server group",
                 [("GET", "/os-server-groups/{server_group_id}")]),
 )
 

@@ -6,11 +6,10 @@ from compute_core.api.faults import APIError
 from compute_core.api.resources.server_metadata import server
 from compute_core.apispec import keyed, operation
 
-_OWNER = "rule:admin_api or project_id:%(project_id)s"
 RULES = (
-    policy.rule("os_compute_api:ips:index", _OWNER, "List a server's addresses",
+    policy.rule("os_compute_api:ips:index", policy.PROJECT_READER_OR_ADMIN, "List a server's addresses",
                 [("GET", "/servers/{server_id}/ips")]),
-    policy.rule("os_compute_api:ips:show", _OWNER, "List a server's addresses on a network",
+    policy.rule("os_compute_api:ips:show", policy.PROJECT_READER_OR_ADMIN, "List a server's addresses on a network",
                 [("GET", "/servers/{server_id}/ips/{network_label}")]),
 )
 

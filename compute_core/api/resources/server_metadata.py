@@ -14,15 +14,14 @@ from compute_core.db import server_metadata as metadata_db
 _ROOT = "os_compute_api:server-metadata:"
 _ALL = "/servers/{server_id}/metadata"
 _ONE = _ALL + "/{key}"
-_OWNER = "rule:admin_api or project_id:%(project_id)s"
 RULES = (
-    policy.rule(_ROOT + "index", _OWNER, "List a server's metadata", [("GET", _ALL)]),
-    policy.rule(_ROOT + "show", _OWNER, "Show one metadata item", [("GET", _ONE)]),
-    policy.rule(_ROOT + "create", _OWNER, "Add or change metadata items", [("POST", _ALL)]),
-    policy.rule(_ROOT + "update_all", _OWNER, "Replace a server's metadata",
+    policy.rule(_ROOT + "index", policy.PROJECT_READER_OR_ADMIN, "List a server's metadata", [("GET", _ALL)]),
+    policy.rule(_ROOT + "show", policy.PROJECT_READER_OR_ADMIN, "Show one metadata item", [("GET", _ONE)]),
+    policy.rule(_ROOT + "create", policy.PROJECT_MEMBER_OR_ADMIN, "Add or change metadata items", [("POST", _ALL)]),
+    policy.rule(_ROOT + "update_all", policy.PROJECT_MEMBER_OR_ADMIN, "Replace a server's metadata",
                 [("PUT", _ALL)]),
-    policy.rule(_ROOT + "update", _OWNER, "Set one metadata item", [("PUT", _ONE)]),
-    policy.rule(_ROOT + "delete", _OWNER, "Delete one metadata item", [("DELETE", _ONE)]),
+    policy.rule(_ROOT + "update", policy.PROJECT_MEMBER_OR_ADMIN, "Set one metadata item", [("PUT", _ONE)]),
+    policy.rule(_ROOT + "delete", policy.PROJECT_MEMBER_OR_ADMIN, "Delete one metadata item", [("DELETE", _ONE)]),
 )
 
 ALL_BODY = {"type": "object", "properties": {"metadata": schemas.METADATA},

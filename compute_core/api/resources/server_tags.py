@@ -15,14 +15,13 @@ MAX_TAG_LENGTH = 60
 _ROOT = "os_compute_api:os-server-tags:"
 _ALL = "/servers/{server_id}/tags"
 _ONE = _ALL + "/{tag}"
-_OWNER = "rule:admin_api or project_id:%(project_id)s"
 RULES = (
-    policy.rule(_ROOT + "index", _OWNER, "List a server's tags", [("GET", _ALL)]),
-    policy.rule(_ROOT + "show", _OWNER, "Check a server has a tag", [("GET", _ONE)]),
-    policy.rule(_ROOT + "update_all", _OWNER, "Replace a server's tags", [("PUT", _ALL)]),
-    policy.rule(_ROOT + "delete_all", _OWNER, "Delete a server's tags", [("DELETE", _ALL)]),
-    policy.rule(_ROOT + "update", _OWNER, "Add a tag to a server", [("PUT", _ONE)]),
-    policy.rule(_ROOT + "delete", _OWNER, "Delete a tag of a server", [("DELETE", _ONE)]),
+    policy.rule(_ROOT + "index", policy.PROJECT_READER_OR_ADMIN, "List a server's tags", [("GET", _ALL)]),
+    policy.rule(_ROOT + "show", policy.PROJECT_READER_OR_ADMIN, "Check a server has a tag", [("GET", _ONE)]),
+    policy.rule(_ROOT + "update_all", policy.PROJECT_MEMBER_OR_ADMIN, "Replace a server's tags", [("PUT", _ALL)]),
+    policy.rule(_ROOT + "delete_all", policy.PROJECT_MEMBER_OR_ADMIN, "Delete a server's tags", [("DELETE", _ALL)]),
+    policy.rule(_ROOT + "update", policy.PROJECT_MEMBER_OR_ADMIN, "Add a tag to a server", [("PUT", _ONE)]),
+    policy.rule(_ROOT + "delete", policy.PROJECT_MEMBER_OR_ADMIN, "Delete a tag of a server", [("DELETE", _ONE)]),
 )
 
 TAG = {"type": "string", "pattern": "^[^,/]*$", "minLength": 1,

@@ -36,7 +36,7 @@ RULES = (
                 "(2.74), which the filters still judge", [("POST", "/servers")]),
     policy.rule("os_compute_api:servers:delete", policy.PROJECT_MEMBER_OR_ADMIN, "Delete a server",
                 [("DELETE", "/servers/{server_id}")]),
-    policy.rule("os_compute_api:servers:update", "rule:admin_api or project_id:%(project_id)s",
+    policy.rule("os_compute_api:servers:update", policy.PROJECT_MEMBER_OR_ADMIN,
                 "Rename a server, change its description, hostname or access addresses",
                 [("PUT", "/servers/{server_id}")]),
 )
