@@ -9,7 +9,7 @@ from __future__ import annotations
 from compute_core.api.microversion import VersionDispatch
 from compute_core.api.resources import (aggregates, availability_zones, flavor_access,
                                         flavor_extra_specs, flavors, hypervisors, images,
-                                        keypairs, limits, server_actions, server_groups,
+                                        keypairs, limits, quota_sets, server_actions, server_groups,
                                         server_ips, server_metadata, server_tags, servers,
                                         services, versions)
 
@@ -23,6 +23,7 @@ RESOURCES = (
     services,
     hypervisors,
     limits,
+    quota_sets,
     images,
     keypairs,
     server_groups,

@@ -98,7 +98,7 @@ class ServerService:
         if image.get("size") and flavor["root_gb"] and image["size"] > flavor["root_gb"] * 1024 ** 3:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
         count = self.quota.servers_allowed(ctxt.project_id, flavor, min_count, max_count,
-                                           limits)
+                                           limits, user_id=ctxt.user_id)
         group = None
         if (scheduler_hints or {}).get("group"):
             group = server_groups.group_for_boot(self.s, ctxt, scheduler_hints["group"], count,
@@ -152,7 +152,8 @@ class ServerService:
             groups_db.add_members(self.s.api_db, group["uuid"], uuids)
         # Recheck: a concurrent request may have taken the room meanwhile.
         try:
-            self.quota.check_servers(ctxt.project_id, 0, flavor, limits=limits)
+            self.quota.check_servers(ctxt.project_id, 0, flavor, limits=limits,
+                                     user_id=ctxt.user_id)
         except exception.QuotaExceeded:
             for inst in instances:
                 api_db.delete_instance_records(self.s.api_db, inst["uuid"])
