@@ -146,3 +146,10 @@ def test_group_quotas(cloud):
     finally:
         cloud.conf.clear_override("server_groups", group="quota")
         cloud.conf.clear_override("server_group_members", group="quota")
+
+
+def test_limits_count_the_groups(cloud):
+    before = call(cloud, "GET", "/limits", token="lim:lim-project").json()["limits"]["absolute"]
+    _group(cloud, "affinity", token="lim:lim-project")
+    after = call(cloud, "GET", "/limits", token="lim:lim-project").json()["limits"]["absolute"]
+    assert after["totalServerGroupsUsed"] == before["totalServerGroupsUsed"] + 1 == 1
