@@ -421,9 +421,13 @@ class ComputeManager:
         """What the API reads to refuse an action the driver cannot do
         (without asking this host), and ComputeCapabilitiesFilter can match
         (``capabilities:driver_capabilities:supports_pause``)."""
-        return {"virt_driver": type(self.driver).__name__,
-                "driver_capabilities": {name: self.driver.supports(name)
-                                        for name in DEFAULT_CAPABILITIES}}
+        stats = {"virt_driver": type(self.driver).__name__,
+                 "driver_capabilities": {name: self.driver.supports(name)
+                                         for name in DEFAULT_CAPABILITIES}}
+        uptime = self.driver.get_host_uptime()
+        if uptime:
+            stats["uptime"] = uptime  # os-hypervisors shows it
+        return stats
 
     def _inventories(self, res) -> dict:
         conf = self.conf

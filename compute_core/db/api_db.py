@@ -64,6 +64,13 @@ def map_host(db, host, cell_id) -> bool:
         return False
 
 
+def unmap_host(db, host) -> bool:
+    """Forget which cell *host* is in (its compute service was deleted)."""
+    with db.begin() as conn:
+        return bool(conn.execute(t.host_mappings.delete()
+                                 .where(t.host_mappings.c.host == host)).rowcount)
+
+
 def list_host_mappings(db):
     hm, cm = t.host_mappings, t.cell_mappings
     q = (sa.select(hm.c.host, cm.c.uuid.label("cell_uuid"), cm.c.name.label("cell_name"))

@@ -504,6 +504,27 @@ def update_service(db, service_uuid, values):
         raise exception.ServiceNotFound(service_id=service_uuid)
 
 
+def delete_service(db, service_uuid) -> list[dict]:
+    """Soft-delete a service and, for a compute service, its compute nodes;
+    returns the nodes deleted."""
+    s, n = t.services, t.compute_nodes
+    stamp = now()
+    with db.begin() as conn:
+        row = conn.execute(sa.select(s.c.id, s.c.host, s.c.binary).where(s.c.uuid == service_uuid)
+                           .where(s.c.deleted == 0)).first()
+        if row is None:
+            raise exception.ServiceNotFound(service_id=service_uuid)
+        conn.execute(s.update().where(s.c.id == row.id)
+                     .values(deleted=row.id, deleted_at=stamp, updated_at=stamp))
+        nodes = []
+        if row.binary == "compute-compute":
+            nodes = [_d(r) for r in conn.execute(sa.select(n).where(n.c.host == row.host)
+                                                 .where(n.c.deleted == 0))]
+            conn.execute(n.update().where(n.c.host == row.host).where(n.c.deleted == 0)
+                         .values(deleted=n.c.id, deleted_at=stamp, updated_at=stamp))
+    return nodes
+
+
 # ---------------------------------------------------------- compute nodes
 
 def upsert_compute_node(db, values: dict) -> dict:

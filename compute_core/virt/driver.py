@@ -246,6 +246,12 @@ class ComputeDriver(abc.ABC):
     def host_maintenance_mode(self, host: str, mode: bool) -> str:
         self._unsupported("host maintenance mode")
 
+    def get_host_uptime(self) -> str | None:
+        """The host's ``uptime`` line (what the command prints: time, how
+        long up, users, load averages), shown by ``os-hypervisors``; None
+        (this default) when the driver cannot tell."""
+        return None
+
 
 def load_driver(conf, host: str) -> ComputeDriver:
     """The driver named by ``[DEFAULT] compute_driver``, constructed."""

@@ -46,6 +46,7 @@ class FakeDriver(ComputeDriver):
         self.memory_mb = opts.memory_mb
         self.disk_gb = opts.disk_gb
         self.spawn_delay = opts.spawn_delay
+        self._started = time.monotonic()
         self.capabilities = dict(self.capabilities,
                                  supports_migrate_to_same_host=opts.migrate_to_same_host)
         self.instances: dict[str, dict] = {}
@@ -287,6 +288,15 @@ class FakeDriver(ComputeDriver):
         provider_tree["traits"].update({"COMPUTE_NET_ATTACH_INTERFACE", "HW_CPU_X86_SSE2"})
 
     # ---------------------------------------------------------------- host
+    def get_host_uptime(self):
+        # A simulated host has been up since its driver started.
+        up = int(time.monotonic() - self._started)
+        days, rest = divmod(up, 86400)
+        hours, rest = divmod(rest, 3600)
+        clock = time.strftime("%H:%M:%S", time.gmtime())
+        return (f" {clock} up {days} days, {hours:2d}:{rest // 60:02d},  1 user,  "
+                f"load average: 0.00, 0.00, 0.00")
+
     def host_power_action(self, action):
         return action
 
