@@ -51,7 +51,10 @@ def schema_module(client: str, version: str):
         if (lo is None or _key(lo) <= _key(version)) and \
                 (hi is None or _key(version) <= _key(hi)):
             return info["schema"]
-    return mod.schema  # clients with one schema module import it as "schema"
+    # clients with one schema module import it (as "schema", or by its name)
+    found = [m for m in vars(mod).values() if isinstance(m, types.ModuleType)
+             and m.__name__.startswith("tempest.lib.api_schema.response.compute.")]
+    return getattr(mod, "schema", None) or found[0]
 
 
 def schema(client: str, name: str, version: str) -> dict:

@@ -11,7 +11,7 @@ from compute_core.api.resources import (aggregates, availability_zones, flavor_a
                                         flavor_extra_specs, flavors, hypervisors, images,
                                         keypairs, limits, quota_sets, server_actions, server_groups,
                                         server_ips, server_metadata, server_tags, servers,
-                                        services, versions)
+                                        services, simple_tenant_usage, versions)
 
 RESOURCES = (
     versions,
@@ -24,6 +24,7 @@ RESOURCES = (
     hypervisors,
     limits,
     quota_sets,
+    simple_tenant_usage,
     images,
     keypairs,
     server_groups,
