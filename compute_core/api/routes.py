@@ -9,7 +9,7 @@ from __future__ import annotations
 from compute_core.api.microversion import VersionDispatch
 from compute_core.api.resources import (aggregates, availability_zones, flavor_access,
                                         flavor_extra_specs, flavors, hypervisors, images,
-                                        keypairs, limits, quota_sets, server_actions, server_groups,
+                                        keypairs, limits, migrations, quota_sets, server_actions, server_groups,
                                         server_ips, server_metadata, server_tags, servers,
                                         services, simple_tenant_usage, versions)
 
@@ -25,6 +25,7 @@ RESOURCES = (
     limits,
     quota_sets,
     simple_tenant_usage,
+    migrations,
     images,
     keypairs,
     server_groups,
