@@ -148,11 +148,8 @@ class VersionsApp:
                                     req.host_url + req.script_name.rstrip("/") + "/v2.1")
         if req.path_info.strip("/"):
             return faults.fault_response(404, "The resource could not be found.")
-        base = req.host_url + req.script_name
-        doc = versions.version_doc(base.rstrip("/") + "/v2.1")
-        doc.pop("media-types")
         resp = webob.Response(content_type="application/json", charset="utf-8")
-        resp.body = json.dumps({"versions": [doc]}).encode()
+        resp.body = json.dumps(versions.versions_list(req.host_url + req.script_name)).encode()
         return resp
 
 

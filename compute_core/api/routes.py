@@ -7,7 +7,8 @@ under ``compute_core/api/resources/`` and a line here.
 from __future__ import annotations
 
 from compute_core.api.microversion import VersionDispatch
-from compute_core.api.resources import (aggregates, availability_zones, flavor_access,
+from compute_core.api.resources import (aggregates, availability_zones, extensions,
+                                        flavor_access,
                                         flavor_extra_specs, flavors, hypervisors, images,
                                         keypairs, limits, migrations, quota_sets, server_actions, server_groups,
                                         server_ips, server_metadata, server_tags, servers,
@@ -26,6 +27,7 @@ RESOURCES = (
     quota_sets,
     simple_tenant_usage,
     migrations,
+    extensions,
     images,
     keypairs,
     server_groups,
