@@ -10,7 +10,7 @@ from compute_core.api.microversion import VersionDispatch
 from compute_core.api.resources import (aggregates, availability_zones, extensions,
                                         flavor_access,
                                         flavor_extra_specs, flavors, hypervisors, images,
-                                        keypairs, limits, migrations, quota_sets, server_actions, server_groups,
+                                        keypairs, limits, migrations, os_hosts, quota_sets, server_actions, server_groups,
                                         server_ips, server_metadata, server_tags, servers,
                                         services, simple_tenant_usage, versions)
 
@@ -28,6 +28,7 @@ RESOURCES = (
     simple_tenant_usage,
     migrations,
     extensions,
+    os_hosts,
     images,
     keypairs,
     server_groups,
