@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from compute_core.api.microversion import VersionDispatch
 from compute_core.api.resources import (aggregates, availability_zones, extensions,
-                                        flavor_access,
+                                        flavor_access, instance_usage_audit_log,
                                         flavor_extra_specs, flavors, hypervisors, images,
-                                        keypairs, limits, migrations, os_hosts, quota_sets, server_actions, server_groups,
+                                        keypairs, limits, migrations, os_hosts, quota_sets, server_actions, server_external_events,
+                                        server_groups, server_password,
                                         server_ips, server_metadata, server_tags, servers,
                                         services, simple_tenant_usage, versions)
 
@@ -29,6 +30,9 @@ RESOURCES = (
     migrations,
     extensions,
     os_hosts,
+    server_external_events,
+    server_password,
+    instance_usage_audit_log,
     images,
     keypairs,
     server_groups,
