@@ -88,5 +88,9 @@ def check(resp, client: str, name: str, version: str = "2.1"):
     """Validate a requests response (status, headers and JSON body) against
     tempest's schema *name* of *client* at *version*; returns the body."""
     body = resp.json() if resp.content else None
-    tempest_rest.RestClient.validate_response(schema(client, name, version), _Resp(resp), body)
+    found = schema(client, name, version)
+    # (tempest checks only successful answers: an error must not pass as one)
+    assert resp.status_code in found["status_code"], \
+        f"{resp.status_code} is not one of {found['status_code']}: {resp.text[:500]}"
+    tempest_rest.RestClient.validate_response(found, _Resp(resp), body)
     return body

@@ -10,7 +10,8 @@ from compute_core.api.microversion import VersionDispatch
 from compute_core.api.resources import (aggregates, availability_zones, extensions,
                                         flavor_access, instance_usage_audit_log,
                                         flavor_extra_specs, flavors, hypervisors, images,
-                                        keypairs, limits, migrations, os_hosts, quota_sets, server_actions, server_external_events,
+                                        keypairs, limits, migrations, os_hosts, quota_sets, server_actions, server_diagnostics,
+                                        server_external_events,
                                         server_groups, server_password,
                                         server_ips, server_metadata, server_tags, servers,
                                         services, simple_tenant_usage, versions)
@@ -32,6 +33,7 @@ RESOURCES = (
     os_hosts,
     server_external_events,
     server_password,
+    server_diagnostics,
     instance_usage_audit_log,
     images,
     keypairs,

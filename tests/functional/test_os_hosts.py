@@ -30,3 +30,20 @@ def test_hosts(compute_cloud, api, image_id):
         assert api("GET", "/os-hosts", token="demo:demo").status_code == 403
     finally:
         api("DELETE", f"/servers/{sid}")
+
+
+def test_host_power_and_maintenance(api):
+    host = [h for h in api("GET", "/os-hosts").json()["hosts"]
+            if h["service"] == "compute"][0]["host_name"]
+    for action, schema in (("startup", "startup_host"), ("shutdown", "shutdown_host"),
+                           ("reboot", "reboot_host")):
+        body = tempest_schemas.check(api("GET", f"/os-hosts/{host}/{action}"), "hosts", schema)
+        assert body == {"host": host, "power_action": action}
+    body = tempest_schemas.check(api("PUT", f"/os-hosts/{host}",
+                                     body={"maintenance_mode": "enable"}), "hosts",
+                                 "update_host")
+    assert body == {"host": host, "maintenance_mode": "on_maintenance"}
+    assert api("PUT", f"/os-hosts/{host}", body={"maintenance_mode": "disable"}).json()[
+        "maintenance_mode"] == "off_maintenance"
+    assert api("GET", "/os-hosts/nohost/reboot").status_code == 404
+    assert api("GET", f"/os-hosts/{host}/reboot", version="2.43").status_code == 404

@@ -14,8 +14,12 @@ RULES = tuple(
     policy.rule(_ROOT + name, policy.ADMIN, summary, ops) for name, summary, ops in (
         ("list", "List hosts (before 2.43)", [("GET", "/os-hosts")]),
         ("show", "Show a host's resources (before 2.43)", [("GET", "/os-hosts/{host_name}")]),
-        ("update", "Enable or disable a host (before 2.43)",
+        ("update", "Enable or disable a host, or put it in maintenance (before 2.43)",
          [("PUT", "/os-hosts/{host_name}")]),
+        ("start", "Start a host (before 2.43)", [("GET", "/os-hosts/{host_name}/startup")]),
+        ("shutdown", "Shut a host down (before 2.43)",
+         [("GET", "/os-hosts/{host_name}/shutdown")]),
+        ("reboot", "Reboot a host (before 2.43)", [("GET", "/os-hosts/{host_name}/reboot")]),
     ))
 _UNTIL = "2.42"
 # the services' topics, as os-hosts names them
@@ -98,17 +102,56 @@ def update(call, host_name):
     schemas.validate(body, UPDATE)
     svc = _compute(call, host_name)
     result = {"host": host_name}
-    if "maintenance_mode" in body:
-        raise APIError(501, "Maintenance mode is not supported by this cloud's hosts.")
     if "status" in body:
         enable = body["status"].strip().lower() == "enable"
         cell_db.update_service(call.services.cells.get(svc["cell_uuid"]), svc["uuid"],
                                {"disabled": not enable, "disabled_reason": None})
         result["status"] = "enabled" if enable else "disabled"
+    if "maintenance_mode" in body:
+        mode = body["maintenance_mode"].strip().lower() == "enable"
+        result["maintenance_mode"] = _ask_host(call, host_name, "supports_host_maintenance",
+                                               "host_maintenance_mode", mode)
     return 200, result
+
+
+def _ask_host(call, host_name, capability, method, *args):
+    """Have the host's driver do a host action: 501 when it declared it
+    cannot (as Nova answers), 400 with the driver's reason when it failed."""
+    svc = _compute(call, host_name)
+    db = call.services.cells.get(svc["cell_uuid"])
+    nodes = cell_db.list_compute_nodes(db, host=host_name)
+    declared = ((nodes[0].get("stats") or {}).get("driver_capabilities") if nodes else None)
+    if declared is not None and not declared.get(capability):
+        raise APIError(501, f"The driver of host {host_name} does not support this action.")
+    answer = getattr(call.services.compute_rpc, method)(call.ctx, host_name, *args)
+    if "error" in answer:
+        if answer.get("unsupported"):
+            raise APIError(501, answer["error"])
+        raise APIError(400, answer["error"])
+    return answer["result"]
+
+
+def _power(name, action, rule):
+    @versioned(None, _UNTIL)
+    @operation(f"{name}Host", f"{action.capitalize()} a host (before 2.43)",
+               ok={200: {}}, errors=(400, 403, 404, 501), admin=True)
+    def handler(call, host_name):
+        call.authorize(_ROOT + rule, {})
+        return 200, {"host": host_name, "power_action": _ask_host(
+            call, host_name, "supports_host_power", "host_power_action", action)}
+    handler.__name__ = handler.__qualname__ = f"{name}_host"
+    return handler
+
+
+startup = _power("startup", "startup", "start")
+shutdown = _power("shutdown", "shutdown", "shutdown")
+reboot = _power("reboot", "reboot", "reboot")
 
 
 ROUTES = {
     "/os-hosts": {"GET": index},
     "/os-hosts/{host_name}": {"GET": show, "PUT": update},
+    "/os-hosts/{host_name}/startup": {"GET": startup},
+    "/os-hosts/{host_name}/shutdown": {"GET": shutdown},
+    "/os-hosts/{host_name}/reboot": {"GET": reboot},
 }
