@@ -15,7 +15,8 @@ def cloud():
                  "filter_scheduler.enabled_filters": [
                      "ComputeFilter", "AvailabilityZoneFilter",
                      "AggregateMultiTenancyIsolation", "AggregateInstanceExtraSpecsFilter",
-                     "ComputeCapabilitiesFilter"]}
+                     "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+                     "AggregateImagePropertiesIsolation"]}
     with Cloud(hosts=3, overrides=overrides) as cloud:
         yield cloud
 
@@ -135,9 +136,17 @@ def test_zones_come_from_aggregates(cloud, aggregates):
     assert {s["host"]: s["zone"] for s in services}["host2"] == "east"
 
 
-def _create(cloud, name, count, flavor="1", token=None, az=None):
-    body = {"server": {"name": name, "imageRef": first_image_id(cloud), "flavorRef": flavor,
-                       "min_count": count, "return_reservation_id": True}}
+def _image(cloud, name, properties):
+    """An image with *properties*, straight into the cloud's image backend."""
+    import io
+
+    return cloud._api.images.create(name, io.BytesIO(b"\0" * 512), properties=properties)["id"]
+
+
+def _create(cloud, name, count, flavor="1", token=None, az=None, image=None, status="ACTIVE"):
+    body = {"server": {"name": name, "imageRef": image or first_image_id(cloud),
+                       "flavorRef": flavor, "min_count": count,
+                       "return_reservation_id": True}}
     if az:
         body["server"]["availability_zone"] = az
     resp = call(cloud, "POST", "/servers", body=body, token=token)
@@ -145,7 +154,7 @@ def _create(cloud, name, count, flavor="1", token=None, az=None):
     rid = resp.json()["reservation_id"]
     listed = call(cloud, "GET", f"/servers?reservation_id={rid}&all_tenants=1").json()["servers"]
     servers = [wait_for_server(cloud, s["id"]) for s in listed]
-    assert [s["status"] for s in servers] == ["ACTIVE"] * count, servers
+    assert [s["status"] for s in servers] == [status] * count, servers
     for s in servers:
         call(cloud, "DELETE", f"/servers/{s['id']}")
     return servers
@@ -167,3 +176,18 @@ def test_tenant_isolation_holds_for_every_instance(cloud, aggregates):
                metadata={"filter_tenant_id": "solo"})
     others = _create(cloud, "others", 4, token="demo:demo")
     assert "host1" not in {s["OS-EXT-SRV-ATTR:host"] for s in others}
+
+
+def test_image_properties_hold_for_every_instance(cloud):
+    arm = _image(cloud, "arm-only", {"hw_architecture": "aarch64"})
+    _create(cloud, "arm", 3, image=arm, status="ERROR")  # no host runs aarch64
+    x86 = _image(cloud, "x86", {"hw_architecture": "x86_64", "img_hv_type": "fake"})
+    assert len(_create(cloud, "x86", 3, image=x86)) == 3
+
+
+def test_aggregate_image_isolation_holds_for_every_instance(cloud, aggregates):
+    _aggregate(cloud, aggregates, "windows-hosts", hosts=["host2"],
+               metadata={"os_distro": "windows"})
+    linux = _image(cloud, "linux", {"os_distro": "linux"})
+    servers = _create(cloud, "linux", 4, image=linux)
+    assert "host2" not in {s["OS-EXT-SRV-ATTR:host"] for s in servers}
