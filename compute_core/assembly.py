@@ -114,6 +114,12 @@ class PlacementServices:
         self.db = placement_database(conf)
         self.placement = PlacementState(self.db)
 
+    def forget_cached(self):
+        """Drop what placement remembers of its database (class and
+        project ids): the embedded cloud put the database back to an
+        earlier state."""
+        self.placement = PlacementState(self.db)
+
     def close(self):
         self.db.dispose()
 

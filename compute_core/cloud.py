@@ -518,6 +518,7 @@ class Cloud:
             with clock_mod.using(self.clock):
                 snapshot_mod.restore(self, snap)
             self.scheduler.host_manager.reset()
+            self._placement.forget_cached()
             self._tokens.clear()
             self.faults.clear()
             self.call_log.clear()

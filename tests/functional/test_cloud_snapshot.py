@@ -120,3 +120,16 @@ def test_snapshot_needs_sqlite_files_and_an_open_snapshot(seeded):
     closed.close()
     with pytest.raises(exception.Invalid, match="closed"):
         cloud.restore(closed)
+
+
+def test_restore_to_before_a_project_first_claimed():
+    # Placement remembers project ids it has seen; a restore to before the
+    # project's first claim must make it forget them.
+    with Cloud() as cloud, cloud.snapshot() as empty:
+        for _ in range(2):
+            cloud.restore(empty)
+            body = {"server": {"name": "demo-server", "imageRef": first_image_id(cloud),
+                               "flavorRef": "1"}}
+            sid = api_request(cloud, "POST", "/servers", body=body,
+                              token=cloud.member_token).json()["server"]["id"]
+            assert wait_for_server(cloud, sid)["status"] == "ACTIVE"
