@@ -95,9 +95,11 @@ def test_restore_is_fast(seeded):
         t0 = time.perf_counter()
         cloud.restore(snap)
         touched.append(time.perf_counter() - t0)
-    # Goal 5 ms; a loose bound here (2 CPUs shared by many test runs).
-    assert statistics.median(untouched) < 0.005
-    assert statistics.median(touched) < 0.025
+    # Goal 5 ms (bench/startup.py measures it); loose bounds here, on 2 CPUs
+    # shared by many test runs: a full copy of every database each time, or
+    # a restart of the services, would still exceed them.
+    assert statistics.median(untouched) < 0.015
+    assert statistics.median(touched) < 0.05
 
 
 def test_leaks_reports_what_a_test_left_behind(seeded):

@@ -95,14 +95,16 @@ class FakeDriver(ComputeDriver):
                                   "spawn_delay": self.spawn_delay})
 
     def load_state(self, state) -> None:
-        state = copy.deepcopy(state)
         with self._lock:
-            self.instances = state["instances"]
-            self.moving_out = state["moving_out"]
             self.vcpus, self.memory_mb, self.disk_gb = state["size"]
             self.spawn_delay = state["spawn_delay"]
             self._faults.clear()
             self.calls.clear()
+            if (self.instances, self.moving_out) == (state["instances"], state["moving_out"]):
+                return  # unchanged: no copy, no file written
+            state = copy.deepcopy(state)
+            self.instances = state["instances"]
+            self.moving_out = state["moving_out"]
             self._save_guests()
 
     # ---------------------------------------------------- fault injection
