@@ -125,6 +125,7 @@ class Cloud:
         self._drivers = {}
         self.compute_url = None
         self.placement_url = None
+        self.control_url = None
         self.auth_arg = auth
         self.auth = None
         self.extra_users = list(users or [])
@@ -270,6 +271,7 @@ class Cloud:
         server.start()
         self.compute_url = server.url + "/v2.1"
         self.compute_endpoint = server.url
+        self.control_url = server.url + ControlApp.PREFIX if control else None
         if self.identity is not None:
             self.identity.set_endpoint("compute", self.compute_url)
 
@@ -318,6 +320,11 @@ class Cloud:
                             ("project_domain_name", "Default"), ("region_name", REGION),
                             ("interface", "internal")):
             default(name, value, "keystone_authtoken")
+        if self.clock.virtual:
+            # keystonemiddleware would keep a validated token for minutes of
+            # real time and judge its expiry by the real clock: ask the
+            # identity endpoint, which judges by the cloud's, every time.
+            default("token_cache_time", -1, "keystone_authtoken")
 
     def _instrument(self, app, api, prefix="", control=None):
         return instrument.APILayer(app, api, self.clock, self.call_log, self.faults,
@@ -477,8 +484,8 @@ class Cloud:
             left = deadline - time.monotonic()
             if not self._in_flight.wait_idle(max(0.0, left)):
                 raise exception.ComputeCoreError(
-                    f"the cloud is still busy after {timeout} s "
-                    f"({self._in_flight.count} calls in flight)")
+                    f"the cloud is still busy after {timeout} s: "
+                    f"{', '.join(self._in_flight.labels())}")
             if not rpc.pending_messages(self.transport):
                 # A message taken off its queue but not dispatched yet is
                 # in neither count for a moment: look once more.
@@ -545,13 +552,18 @@ class Cloud:
             allocations = {r[0] for r in conn.execute(sa.select(a.c.consumer_id).distinct())}
         return {"servers": servers, "allocations": allocations, "ports": ports}
 
-    def leaks(self, baseline=None) -> dict:
+    def leaks(self, baseline=None, timeout=30.0) -> dict:
         """What exists now and not in *baseline* (a :meth:`resources`
         result or a :class:`Snapshot`; default: nothing), once the cloud
         is idle: ``{"servers": [...], "allocations": [...], "ports": [...]}``
         with only the non-empty kinds. Allocations and ports of no live
-        server are reported whatever the baseline."""
-        self.wait_idle()
+        server are reported whatever the baseline. Work still in flight
+        after *timeout* seconds is reported as ``"in_flight"``."""
+        try:
+            self.wait_idle(timeout)
+            busy = []
+        except exception.ComputeCoreError:
+            busy = self._in_flight.labels()
         if isinstance(baseline, snapshot_mod.Snapshot):
             baseline = baseline.resources
         baseline = baseline or {"servers": set(), "allocations": set(), "ports": set()}
@@ -560,6 +572,7 @@ class Cloud:
         found["allocations"] = sorted(set(found["allocations"]) |
                                       (now["allocations"] - now["servers"]
                                        - baseline["allocations"]))
+        found["in_flight"] = busy
         return {kind: items for kind, items in found.items() if items}
 
     def is_admin_token(self, token) -> bool:

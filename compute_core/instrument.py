@@ -13,6 +13,7 @@ Production services run without any of these.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import threading
@@ -86,29 +87,36 @@ class CallLog:
 
 
 class InFlight:
-    """Counts the work a cloud is doing (requests, RPC messages)."""
+    """Counts the work a cloud is doing (requests, RPC messages), by label."""
 
     def __init__(self):
-        self._count = 0
+        self._work: dict[int, str] = {}
         self._cond = threading.Condition()
 
-    def __enter__(self):
+    @contextlib.contextmanager
+    def track(self, label: str):
+        key = object()
         with self._cond:
-            self._count += 1
-
-    def __exit__(self, *exc):
-        with self._cond:
-            self._count -= 1
-            if not self._count:
-                self._cond.notify_all()
+            self._work[id(key)] = label
+        try:
+            yield
+        finally:
+            with self._cond:
+                del self._work[id(key)]
+                if not self._work:
+                    self._cond.notify_all()
 
     @property
     def count(self) -> int:
-        return self._count
+        return len(self._work)
+
+    def labels(self) -> list[str]:
+        with self._cond:
+            return sorted(self._work.values())
 
     def wait_idle(self, timeout: float) -> bool:
         with self._cond:
-            return self._cond.wait_for(lambda: self._count == 0, timeout)
+            return self._cond.wait_for(lambda: not self._work, timeout)
 
 
 class APILayer:
@@ -131,7 +139,8 @@ class APILayer:
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         if self.control is not None and path.startswith(self.control.PREFIX):
             return self.control(environ, start_response)
-        with clock_mod.using(self.clock), self.in_flight:
+        method = environ.get("REQUEST_METHOD", "GET")
+        with clock_mod.using(self.clock), self.in_flight.track(f"{self.api} {method} {path}"):
             began = time.perf_counter()
             answered = []
 
@@ -139,7 +148,6 @@ class APILayer:
                 answered.append((status, headers))
                 return start_response(status, headers, exc_info)
 
-            method = environ.get("REQUEST_METHOD", "GET")
             relative = path[len(self.prefix):] if path.startswith(self.prefix) else path
             rule = self.faults.for_api(self.api, method, relative.rstrip("/") or "/")
             if rule is None:
@@ -185,7 +193,7 @@ class RPCObserver:
         self.in_flight = in_flight
 
     def dispatch(self, topic: str, method: str, fn, args, kwargs):
-        with clock_mod.using(self.clock), self.in_flight:
+        with clock_mod.using(self.clock), self.in_flight.track(f"rpc {topic}.{method}"):
             began = time.perf_counter()
             status = "ok"
             try:

@@ -174,7 +174,7 @@ def _check_leaks(request, cloud, baseline):
         request.config.getini("compute_cloud_leaks") or "off"
     if mode == "off" or not cloud.running:
         return
-    leaks = cloud.leaks(baseline)
+    leaks = cloud.leaks(baseline, timeout=5.0)
     if not leaks:
         return
     text = "; ".join(f"{kind}: {', '.join(items)}" for kind, items in leaks.items())

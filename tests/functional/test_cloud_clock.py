@@ -70,9 +70,12 @@ def test_tokens_expire_on_the_virtual_clock():
             return requests.get(cloud.identity_url + "/v3/auth/tokens", timeout=10,
                                 headers={"X-Auth-Token": token,
                                          "X-Subject-Token": token}).status_code
-        assert validate() == 200
+        def compute():
+            return api_request(cloud, "GET", "/flavors", token=token).status_code
+        assert validate() == 200 and compute() == 200
         cloud.clock.advance(cloud.conf.identity.token_expiration + 1)
         assert validate() in (401, 404)
+        assert compute() == 401     # keystonemiddleware asks again, not its cache
         # cloud.token() hands out a new one, valid on the virtual clock.
         assert cloud.admin_token != token
 

@@ -164,3 +164,33 @@ def test_control_api(cloud):
 def test_control_api_is_off_unless_enabled():
     with Cloud() as cloud:
         assert _control(cloud, "GET", "/faults").status_code == 404
+
+
+def test_compute_aio_control_api_for_any_language(tmp_path):
+    """compute-aio --control-api --clock virtual: a test in another language
+    drives faults and the clock over HTTP only."""
+    import signal
+
+    from tests.aio_process import start_compute_aio
+
+    proc, banner, compute_url, _ = start_compute_aio(
+        tmp_path / "state", "--control-api", "--clock", "virtual", "--quiet")
+    try:
+        control = compute_url.rsplit("/v2.1", 1)[0] + "/cloud-control"
+        assert f"control API   {control}" in banner
+        admin = {"X-Auth-Token": "admin:admin"}
+        before = requests.get(control + "/clock", headers=admin, timeout=10).json()["clock"]
+        assert before["virtual"] is True
+        after = requests.post(control + "/clock", json={"advance": 3600}, headers=admin,
+                              timeout=30).json()["clock"]
+        assert after["time"] - before["time"] >= 3600
+        resp = requests.post(control + "/faults", headers=admin, timeout=10,
+                             json={"fault": {"operation": "compute:GET /flavors"}})
+        assert resp.status_code == 201
+        assert requests.get(compute_url + "/flavors", headers=admin,
+                            timeout=10).status_code == 500
+        assert requests.get(control + "/faults", headers={"X-Auth-Token": "demo:demo"},
+                            timeout=10).status_code == 403
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
