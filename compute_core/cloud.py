@@ -25,10 +25,11 @@ from compute_core import exception, instrument, rpc
 from compute_core import assembly, bootstrap
 from compute_core import snapshot as snapshot_mod
 from compute_core.control import ControlApp
-from compute_core.db import cell_db
+from compute_core.db import api_schema, cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
 from compute_core.faults import FaultingDriver, FaultRules
+from compute_core.placement import schema as placement_schema
 from compute_core.placement.client import PlacementClient
 from compute_core.virt import load_driver
 
@@ -533,9 +534,6 @@ class Cloud:
     def resources(self) -> dict:
         """What exists now: ``{"servers", "allocations", "ports"}``, each a
         set of server (consumer) uuids or addresses."""
-        from compute_core.db import api_schema
-        from compute_core.placement import schema as placement_schema
-
         servers = set()
         for cell in self._api.cells.cells():
             with self._api.cells.get(cell["uuid"]).connect() as conn:
