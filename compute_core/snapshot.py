@@ -40,6 +40,9 @@ class _DatabaseCopy:
         self.copy = sqlite3.connect(":memory:", check_same_thread=False)
         self.target = sqlite3.connect(self.path, check_same_thread=False,
                                       isolation_level=None, timeout=30)
+        # As the services' own connections (engines._sqlite_pragmas): in WAL
+        # mode, NORMAL syncs at checkpoints only, not at every restore.
+        self.target.execute("PRAGMA synchronous=NORMAL")
         with db._write_lock:
             self.target.backup(self.copy)
         self.version = self._data_version()
