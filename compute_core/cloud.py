@@ -28,7 +28,7 @@ from compute_core.control import ControlApp
 from compute_core.db import api_schema, cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
-from compute_core.faults import FaultingDriver, FaultRules
+from compute_core.faults import FaultRules, faulting_driver
 from compute_core.placement import schema as placement_schema
 from compute_core.placement.client import PlacementClient
 from compute_core.virt import load_driver
@@ -406,7 +406,7 @@ class Cloud:
         if (vcpus, memory_mb, disk_gb) != (None, None, None):
             driver.set_host_size(vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb)
         bundle = assembly.compute_service(self.conf, self.transport, name,
-                                          FaultingDriver(driver, self.faults, name),
+                                          faulting_driver(driver, self.faults, name),
                                           self.notification_transport,
                                           placement_client=self._placement_client())
         bundle.start()

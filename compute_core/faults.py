@@ -2,7 +2,7 @@
 
 A :class:`FaultRules` holds rules; two hook points consult it, one each:
 
-* :class:`FaultingDriver`, the proxy the embedded cloud puts around every
+* :class:`FaultingDriver` (:func:`faulting_driver`), the proxy the embedded cloud puts around every
   compute host's virt driver: an operation is a driver method name
   (``spawn``, ``destroy``, ``reboot``, ``power_off``, the resize and
   migration steps ``migrate_disk_and_power_off``, ``finish_migration``,
@@ -200,6 +200,15 @@ class FaultRules:
         rules = [r for r in self._rules if r.api is not None and r.matches_api(api, method, path)]
         return self._fire(rules, {"path": path, "project": project},
                           f"{method} {path}") if rules else None
+
+
+def faulting_driver(driver, rules: "FaultRules", host: str) -> "FaultingDriver":
+    """*driver* seen through *rules*, under its own class name (the compute
+    service reports its driver by that name)."""
+    cls = type(driver)
+    proxy = type(cls.__name__, (FaultingDriver,), {"__module__": cls.__module__,
+                                                   "__qualname__": cls.__qualname__})
+    return proxy(driver, rules, host)
 
 
 class FaultingDriver:
