@@ -16,6 +16,7 @@ import copy
 import json
 import os
 import threading
+import time
 
 from compute_core import clock, exception
 from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
