@@ -126,6 +126,7 @@ setup(
         "test": [
             "pytest>=8",
             "pytest-timeout",
+            "pytest-xdist",  # the pytest plugin is shown xdist-safe (pytest -n 2)
             "openstacksdk>=3.0",
             "python-openstackclient>=7.0",
             "python-novaclient>=18.0",

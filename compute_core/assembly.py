@@ -12,6 +12,7 @@ import sys
 
 from paste import deploy
 
+from compute_core import clock as clock_mod
 from compute_core import exception, rpc, wsgi
 from compute_core.api import policy as api_policy
 from compute_core.compute import manager as compute_manager
@@ -117,6 +118,12 @@ class PlacementServices:
         self.db = placement_database(conf)
         self.placement = PlacementState(self.db)
 
+    def forget_cached(self):
+        """Drop what placement remembers of its database (class and
+        project ids): the embedded cloud put the database back to an
+        earlier state."""
+        self.placement = PlacementState(self.db)
+
     def close(self):
         self.db.dispose()
 
@@ -198,7 +205,7 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
                       periodic=[("heartbeat", conf.report_interval, heartbeat),
                                 ("recover_builds", recovery.check_interval(conf),
                                  builds.sweep)],
-                      on_start=on_start)
+                      on_start=on_start, clock=clock_mod.of(conf))
     service.recovery = builds
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
 
@@ -219,7 +226,7 @@ def scheduler_service(conf, transport, host=None, placement_client=None) -> Serv
         tasks.append(("discover_hosts", conf.scheduler.discover_hosts_in_cells_interval,
                       lambda: discover_hosts(api, cells)))
     service = Service("compute-scheduler", transport, scheduler_rpcapi.TOPIC, host, [manager],
-                      periodic=tasks, on_start=heartbeat)
+                      periodic=tasks, on_start=heartbeat, clock=clock_mod.of(conf))
     service.manager = manager
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
 
@@ -254,7 +261,8 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
               conf.running_deleted_instance_poll_interval,
               manager.cleanup_running_deleted_instances)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
-                      [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host)
+                      [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host,
+                      clock=clock_mod.of(conf))
     service.manager = manager
     service.driver = driver
     closers = [] if placement_client else [placement.close]

@@ -44,6 +44,13 @@ def parse_args(argv):
                         "(default, [aio] auth); noauth2: X-Auth-Token user:project")
     p.add_argument("--ready-file", metavar="FILE",
                    help="write the URLs and the clouds.yaml path here (JSON) once serving")
+    p.add_argument("--control-api", action="store_true", default=None,
+                   help="serve the test control API under /cloud-control on the compute "
+                        "port (admin tokens only): fault rules, the call log, the clock "
+                        "([aio] control_api)")
+    p.add_argument("--clock", choices=["real", "virtual"], default=None,
+                   help="virtual: time moves only when told (POST /cloud-control/clock); "
+                        "[aio] clock")
     p.add_argument("--quiet", action="store_true",
                    help="no request log and no server state lines")
     p.add_argument("--debug", action="store_true", help="log at DEBUG level")
@@ -124,7 +131,8 @@ def main(argv=None) -> int:
         ports = [0 if p is None else p for p in ports]
     cloud = Cloud(state_dir=args.state_dir, hosts=args.hosts, config_file=args.config_file,
                   overrides=overrides, compute_port=ports[0], placement_port=ports[1],
-                  identity_port=ports[2], listen=None, auth=args.auth)
+                  identity_port=ports[2], listen=None, auth=args.auth, clock=args.clock,
+                  control_api=args.control_api)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -146,6 +154,9 @@ def main(argv=None) -> int:
     else:
         print(f"compute API   {cloud.compute_url}  (X-Auth-Token: admin:admin or user:project)")
         print(f"placement API {cloud.placement_url}")
+    if cloud.control_url:
+        print(f"control API   {cloud.control_url}  (admin only; clock: "
+              f"{'virtual' if cloud.clock.virtual else 'real'})")
     print(f"state         {cloud.state_dir}")
     print(f"hosts         {', '.join(cloud.host_names) or 'none'}")
     print("OpenStack clients (project demo; OS_CLOUD=" + ADMIN_CLOUD + " for the admin):")
@@ -156,7 +167,8 @@ def main(argv=None) -> int:
              "identity_url": cloud.identity_url,
              "auth_url": cloud.identity_url and cloud.identity_url + "/v3",
              "auth": cloud.auth, "state_dir": cloud.state_dir, "cloud": CLOUD,
-             "admin_cloud": ADMIN_CLOUD, "pid": os.getpid(), **files}
+             "admin_cloud": ADMIN_CLOUD, "pid": os.getpid(), "control_url": cloud.control_url,
+             **files}
     # Where compute-manage and compute-status --state-dir find the running
     # cloud's placement API.
     running = os.path.join(cloud.state_dir, RUNNING_FILE)

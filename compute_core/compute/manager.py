@@ -9,7 +9,7 @@ import traceback
 import oslo_messaging as messaging
 
 from compute_core import context as ctx_mod
-from compute_core import exception, notifications
+from compute_core import clock, exception, notifications
 from compute_core.compute import rpcapi, states
 from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
@@ -369,8 +369,7 @@ class ComputeManager:
         if not timeout:
             return
         ctxt = ctx_mod.get_admin_context()
-        limit = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - \
-            datetime.timedelta(seconds=timeout)
+        limit = clock.utcnow() - datetime.timedelta(seconds=timeout)
         for inst in self.conductor.instances_on_host(ctxt, self.host):
             started = states.build_started(inst)
             if inst["vm_state"] == states.BUILDING and started is not None and started < limit:
@@ -511,4 +510,4 @@ _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
 
 
 def ctx_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
+    return clock.utcnow().isoformat()

@@ -368,6 +368,16 @@ aio_opts = [
                      "instead of over a loopback socket (the way fake:// stands in for "
                      "a message bus). The placement port still serves outside clients. "
                      "False: every placement call goes over HTTP."),
+    cfg.BoolOpt("control_api", default=False,
+                help="Serve the embedded cloud's test control API under /cloud-control "
+                     "on the compute port (admin only): fault injection rules and their "
+                     "log, the call log, and the virtual clock. Only the embedded cloud "
+                     "(Cloud, compute-aio) has it; the production services never do."),
+    cfg.StrOpt("clock", default="real",
+               choices=[("real", "wall-clock time"),
+                        ("virtual", "wall-clock time plus an offset that moves only when "
+                                    "told (Cloud.clock.advance, POST /cloud-control/clock)")],
+               help="The embedded cloud's clock (Cloud(clock=...) wins)."),
 ]
 
 identity_opts = [

@@ -10,13 +10,14 @@ import uuid as uuidlib
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
-from compute_core import exception, regex_filter
+from compute_core import clock, exception, regex_filter
 from compute_core.db import cell_schema as t
 from compute_core.db.types import JsonText
 
 
 def now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    """Naive UTC from this thread's clock (see compute_core.clock)."""
+    return clock.current().utcnow()
 
 
 def _d(row):

@@ -232,6 +232,18 @@ class ComputeDriver(abc.ABC):
             f"virt driver {type(self).__name__} does not take host sizes (vcpus, memory_mb, "
             "disk_gb): it reports its host's real resources, or sizes set by its own options")
 
+    def save_state(self):
+        """A copy of the host's guests that :meth:`load_state` puts back
+        (``cloud.snapshot()`` / ``cloud.restore()``). A simulated host
+        returns it; a driver of real guests refuses, as this default does."""
+        raise exception.Invalid(
+            f"virt driver {type(self).__name__} cannot save its guests: snapshots of an "
+            "embedded cloud need a simulated hypervisor (the fake driver)")
+
+    def load_state(self, state) -> None:
+        """Make the host's guests those of *state* (from :meth:`save_state`)."""
+        raise exception.Invalid(f"virt driver {type(self).__name__} cannot load guests")
+
     def update_provider_tree(self, provider_tree: dict, nodename: str) -> None:
         """Fill the placement view of this host.
 

@@ -12,12 +12,13 @@ Host size comes from ``[fake_driver]``. Faults can be injected two ways:
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
 import time
 
-from compute_core import exception
+from compute_core import clock, exception
 from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
 
 
@@ -91,6 +92,26 @@ class FakeDriver(ComputeDriver):
             if value is not None:
                 setattr(self, attr, value)
 
+    # ------------------------------------------------------------ state
+    def save_state(self):
+        with self._lock:
+            return copy.deepcopy({"instances": self.instances, "moving_out": self.moving_out,
+                                  "size": (self.vcpus, self.memory_mb, self.disk_gb),
+                                  "spawn_delay": self.spawn_delay})
+
+    def load_state(self, state) -> None:
+        with self._lock:
+            self.vcpus, self.memory_mb, self.disk_gb = state["size"]
+            self.spawn_delay = state["spawn_delay"]
+            self._faults.clear()
+            self.calls.clear()
+            if (self.instances, self.moving_out) == (state["instances"], state["moving_out"]):
+                return  # unchanged: no copy, no file written
+            state = copy.deepcopy(state)
+            self.instances = state["instances"]
+            self.moving_out = state["moving_out"]
+            self._save_guests()
+
     # ---------------------------------------------------- fault injection
     def inject_fault(self, operation: str, instance_uuid: str | None = None,
                      count: int | None = None, message: str | None = None) -> None:
@@ -139,7 +160,7 @@ class FakeDriver(ComputeDriver):
 
     def spawn(self, context, instance, image_meta, network_info, admin_password=None):
         if self.spawn_delay:
-            time.sleep(self.spawn_delay)
+            clock.current().sleep(self.spawn_delay)
         self._check_fault("spawn", instance)
         with self._lock:
             self.instances[instance["uuid"]] = {
