@@ -60,7 +60,7 @@ CREATE = VersionedSchemas(
         "policy": {"type": "string", "enum": _ALL},
         "rules": {"type": "object",
                   "properties": {"max_server_per_host": {
-                      "type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1}},
+                      "type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1}},
                   "additionalProperties": False}}, ["policy"])),
 )
 _PAGES = {"all_projects": {"type": "string"},
