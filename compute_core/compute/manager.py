@@ -57,6 +57,7 @@ class ComputeManager:
         self.notifier = notifier
         self.locks = _InstanceLocks()
         self.node = None
+        driver.register_event_listener(self.handle_lifecycle_event)
 
     # ---------------------------------------------------------- helpers
     def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
@@ -447,24 +448,46 @@ class ComputeManager:
     def sync_power_states(self):
         ctxt = ctx_mod.get_admin_context()
         for inst in self.conductor.instances_on_host(ctxt, self.host):
-            if inst["task_state"] is not None or inst["vm_state"] in (states.BUILDING,
-                                                                     states.ERROR):
-                continue
-            with self.locks(inst["uuid"]):
-                actual = self._power_state(inst)
-                if int(actual) == inst["power_state"]:
-                    continue
-                values = {"power_state": int(actual)}
-                if inst["vm_state"] == states.ACTIVE and actual in (PowerState.SHUTDOWN,
-                                                                    PowerState.NOSTATE,
-                                                                    PowerState.CRASHED):
-                    values["vm_state"] = states.STOPPED
-                LOG.info("power state of %s: database %s, hypervisor %s", inst["uuid"],
-                         inst["power_state"], int(actual))
-                try:
-                    self._update(ctxt, inst["uuid"], values, expected_task_state=None)
-                except (exception.InstanceNotFound, exception.InstanceInvalidState):
-                    pass
+            self._sync_power_state(ctxt, inst)
+
+    def _sync_power_state(self, ctxt, inst):
+        """Record the hypervisor's power state of *inst* (an instance of
+        this host with no task running), stopping an ACTIVE one found off."""
+        if inst["task_state"] is not None or inst["vm_state"] in (states.BUILDING,
+                                                                 states.ERROR):
+            return
+        with self.locks(inst["uuid"]):
+            actual = self._power_state(inst)
+            if int(actual) == inst["power_state"]:
+                return
+            values = {"power_state": int(actual)}
+            if inst["vm_state"] == states.ACTIVE and actual in (PowerState.SHUTDOWN,
+                                                                PowerState.NOSTATE,
+                                                                PowerState.CRASHED):
+                values["vm_state"] = states.STOPPED
+            LOG.info("power state of %s: database %s, hypervisor %s", inst["uuid"],
+                     inst["power_state"], int(actual))
+            try:
+                self._update(ctxt, inst["uuid"], values, expected_task_state=None)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                pass
+
+    def handle_lifecycle_event(self, uuid, state):
+        """A guest changed power state by itself (the driver's event): sync
+        that one instance, in a thread of its own (the driver's event thread
+        must not wait for an instance lock or the conductor). An instance
+        with a task running is left to that task, as in the periodic sync."""
+        def sync():
+            ctxt = ctx_mod.get_admin_context()
+            try:
+                inst = self.conductor.instance_get(ctxt, uuid)
+                if inst is None or inst.get("host") != self.host:
+                    return
+                self._sync_power_state(ctxt, inst)
+            except Exception:
+                LOG.exception("lifecycle event of %s (%s) not recorded", uuid, state)
+
+        threading.Thread(target=sync, name=f"event-{uuid[:8]}", daemon=True).start()
 
 
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
