@@ -172,7 +172,7 @@ def _serial(devices, spec):
     else:
         serial = _sub(devices, "serial", type="pty")
     if spec.console_log:
-        _sub(serial, "log", file=spec.console_log, append="off")
+        _sub(serial, "log", file=spec.console_log, append="on")
     _sub(serial, "target", port="0")
     console = _sub(devices, "console", type="tcp" if spec.serial_tcp else "pty")
     _sub(console, "target", type="serial", port="0")

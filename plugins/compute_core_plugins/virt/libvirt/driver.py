@@ -92,6 +92,7 @@ class LibvirtDriver(ComputeDriver):
         self.instances_path = os.path.abspath(self.opts.instances_path)
         self.virt_type = None
         self.images = None  # the image backend, opened on first use
+        self._images_db = None
         self._image_cache = None
         self._host = Host(self.opts.connection_uri, event_handler=self._on_lifecycle_event)
         self._periodic = None
@@ -107,7 +108,8 @@ class LibvirtDriver(ComputeDriver):
                 from compute_core import assembly
                 from compute_core.image import load_image_backend
 
-                self.images = load_image_backend(self.conf, assembly.api_database(self.conf))
+                self._images_db = assembly.api_database(self.conf)
+                self.images = load_image_backend(self.conf, self._images_db)
             self._image_cache = disks.ImageCache(self.instances_path, self.images)
         return self._image_cache
 
@@ -205,6 +207,10 @@ class LibvirtDriver(ComputeDriver):
             self._periodic.join(timeout=5)
             self._periodic = None
         self._host.close()
+        if self._images_db is not None:
+            self._images_db.dispose()
+            self._images_db = None
+            self.images = self._image_cache = None
 
     def list_instances(self):
         out = []
