@@ -57,7 +57,11 @@ class ComputeManager:
         self.notifier = notifier
         self.locks = _InstanceLocks()
         self.node = None
-        driver.register_event_listener(self.handle_lifecycle_event)
+        # Guests that change state by themselves are synced on the driver's
+        # events (an object that is not a ComputeDriver may lack the hook).
+        register = getattr(driver, "register_event_listener", None)
+        if register is not None:
+            register(self.handle_lifecycle_event)
 
     # ---------------------------------------------------------- helpers
     def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,

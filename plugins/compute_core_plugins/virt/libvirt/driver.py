@@ -17,6 +17,7 @@ import time
 
 import libvirt
 
+from compute_core import conf as conf_mod
 from compute_core import exception
 from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
 from compute_core_plugins.virt.libvirt import config, disks, options
@@ -84,6 +85,9 @@ class LibvirtDriver(ComputeDriver):
     def __init__(self, conf, host):
         super().__init__(conf, host)
         options.register(conf)
+        # Overrides of [libvirt] given before the group existed (Cloud's
+        # overrides) apply now, before the values are read below.
+        conf_mod.apply_pending_overrides(conf)
         self.opts = conf.libvirt
         self.capabilities = dict(self.capabilities,
                                  supports_console_vnc=self.opts.vnc_enabled,
