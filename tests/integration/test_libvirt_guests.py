@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from tests.integration import tiny_guest
+from compute_core_plugins.virt.libvirt import tiny_guest
 
 pytestmark = pytest.mark.integration
 

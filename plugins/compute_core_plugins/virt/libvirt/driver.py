@@ -197,6 +197,15 @@ class LibvirtDriver(ComputeDriver):
                                               self.opts.fix_path_permissions):
             LOG.warning("added o+x to %s so that QEMU's user reaches %s", changed,
                         self.instances_path)
+        if self.opts.import_tiny_guest_image:
+            from compute_core_plugins.virt.libvirt import tiny_guest
+
+            image = tiny_guest.ensure_image(self.image_cache.images)
+            if image is None:
+                LOG.warning("no %s image: %s", tiny_guest.IMAGE_NAME, tiny_guest.missing())
+            else:
+                LOG.info("image %s: %s (boots to %s on its console)", tiny_guest.IMAGE_NAME,
+                         image["id"], tiny_guest.MARKER)
         interval = self.opts.image_cache_manager_interval
         if interval and self._periodic is None:
             self._stop.clear()

@@ -73,6 +73,12 @@ OPTS = [
     cfg.IntOpt("image_cache_manager_interval", default=2400, min=0,
                help="Seconds between runs of the image cache cleanup and the leftover "
                     "check (0: never)."),
+    cfg.BoolOpt("import_tiny_guest_image", default=False,
+                help="At start, import the image 'tiny-busybox' when it is missing: this "
+                     "machine's kernel from /boot with a busybox-static initramfs, booted "
+                     "directly (kernel_id, ramdisk_id, os_command_line), which writes "
+                     "COMPUTE-CORE-TINY-GUEST-UP on its serial console within seconds. "
+                     "compute-aio --driver libvirt sets it."),
     cfg.StrOpt("ovmf_code", default="/usr/share/OVMF/OVMF_CODE_4M.fd",
                help="UEFI firmware for images with hw_firmware_type = uefi (Debian's "
                     "ovmf package); without it such images are refused."),

@@ -1,12 +1,15 @@
 """A tiny bootable guest built from what the machine has: Debian's cloud
-kernel from /boot and a busybox-static initramfs (a newc cpio written here).
+kernel from /boot and a busybox-static initramfs (a newc cpio written here),
+so that a first real server needs no download.
 
 Its /init mounts devtmpfs on /dev (without it /dev/ttyS0 is a plain file),
 loads the virtio modules (so the root disk shows as /dev/vda) and the ACPI
 power button (busybox acpid powers off on it, so ACPI shutdown and reboot
 work), then writes :data:`MARKER` to the serial console and idles.
 
-Used by the libvirt driver's integration tests and bench/libvirt_boot.py.
+The driver imports it as ``tiny-busybox`` when ``[libvirt]
+import_tiny_guest_image`` is set (``compute-aio --driver libvirt`` sets it);
+the integration tests and bench/libvirt_boot.py use it too.
 """
 from __future__ import annotations
 
@@ -16,8 +19,11 @@ import os
 import platform
 import shutil
 import stat
+import tempfile
+import threading
 
 MARKER = "COMPUTE-CORE-TINY-GUEST-UP"
+IMAGE_NAME = "tiny-busybox"
 BUSYBOX = "/bin/busybox"
 KERNEL_GLOB = "/boot/vmlinuz-*"
 MODULES = ["virtio_blk", "virtio_net", "virtio_pci", "button", "evdev"]
@@ -177,3 +183,19 @@ def import_images(images, directory: str, name: str = "tiny") -> dict:
                              properties={"kernel_id": kernel["id"],
                                          "ramdisk_id": ramdisk["id"],
                                          "os_command_line": parts["cmdline"]})
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def ensure_image(images, name: str = IMAGE_NAME) -> dict | None:
+    """The image *name* in *images*, built and imported if missing; None
+    (with nothing imported) where :func:`missing` says it cannot be built."""
+    with _IMPORT_LOCK:
+        for image in images.list():
+            if image["name"] == name and image.get("status", "active") == "active":
+                return image
+        if missing():
+            return None
+        with tempfile.TemporaryDirectory(prefix="tiny-guest-") as tmp:
+            return import_images(images, tmp, name)
