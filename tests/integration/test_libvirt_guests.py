@@ -212,6 +212,34 @@ def test_a_guest_boots_and_lives_its_life_through_the_api(lv_cloud):
     server = c.wait(sid, "SHUTOFF", timeout=30)
     assert server["OS-EXT-STS:power_state"] == 4
 
+    c.action(sid, {"os-start": None})
+    c.wait(sid, "ACTIVE")
+    c.wait_marker(sid, 5)
+
+    # A second disk, attached to the running guest and detached again
+    # (driver methods: the API has no volumes yet).
+    driver = c.driver_of(sid)
+    extra = os.path.join(driver.instances_path, sid, "extra.qcow2")
+    from compute_core_plugins.virt.libvirt import disks
+
+    disks.create_blank_disk(extra, "64M")
+    dev = driver.attach_disk({"uuid": sid}, extra)
+    assert dev == "vdb" and extra in _domain(sid)
+    driver.detach_disk({"uuid": sid}, dev)
+    assert extra not in _domain(sid)
+
+    # Rescue boots the rescue image with the root disk second; unrescue
+    # brings the guest back as it was. (Driver calls: the API has no rescue
+    # action yet, so the event sync sees these power changes; the server is
+    # deleted next.)
+    driver.rescue(None, {"uuid": sid, "image_ref": c.image["id"], "vcpus": 1,
+                         "memory_mb": 192, "flavor": {}}, {}, {"id": c.image["id"]}, None)
+    assert "disk.rescue" in _domain(sid)
+    c.wait_marker(sid, 6)
+    driver.unrescue(None, {"uuid": sid})
+    assert "disk.rescue" not in _domain(sid)
+    c.wait_marker(sid, 7)
+
     c.delete(sid)
     _assert_gone(c, sid)
 
