@@ -303,3 +303,30 @@ def _assert_gone(c, *sids):
             assert not any(n.startswith(sid) for n in os.listdir(driver.instances_path)), \
                 f"files of {sid} left in {driver.instances_path}"
             assert len(driver.image_cache.locks) == 0
+
+
+def test_the_host_as_placement_and_os_hypervisors_see_it(lv_cloud):
+    c = lv_cloud
+    import libvirt
+
+    conn = libvirt.open(URI)
+    version, cpus = conn.getVersion(), conn.getInfo()[2]
+    conn.close()
+    # 2.87: the last microversion that shows vcpus, memory and disk.
+    hypervisors = requests.get(f"{c.url}/os-hypervisors/detail", timeout=30, headers=dict(
+        c.headers, **{"X-OpenStack-Nova-API-Version": "2.87"})).json()["hypervisors"]
+    mine = {h["hypervisor_hostname"]: h for h in hypervisors}
+    assert set(mine) >= {"host1", "host2"}
+    assert mine["host1"]["hypervisor_type"] == "QEMU"
+    assert mine["host1"]["hypervisor_version"] == version
+    assert mine["host1"]["vcpus"] == cpus
+    headers = {"X-Auth-Token": c.cloud.admin_token, "OpenStack-API-Version": "placement 1.6"}
+    placement = c.cloud.placement_url
+    rps = requests.get(f"{placement}/resource_providers?name=host1", headers=headers,
+                       timeout=30).json()["resource_providers"]
+    traits = requests.get(f"{placement}/resource_providers/{rps[0]['uuid']}/traits",
+                          headers=headers, timeout=30).json()["traits"]
+    assert {"HW_CPU_X86_SSE2", "COMPUTE_STORAGE_BUS_VIRTIO", "COMPUTE_NET_VIF_MODEL_VIRTIO",
+            "COMPUTE_FIRMWARE_BIOS"} <= set(traits)
+    # A driver that says which virt type it uses, and means it.
+    assert c.cloud.driver("host1").virt_type in ("kvm", "qemu")

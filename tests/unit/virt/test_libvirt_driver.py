@@ -357,3 +357,24 @@ def test_virt_type_kvm_only_where_it_really_works(monkeypatch):
     monkeypatch.setattr(host_mod, "_cpu_flags", lambda: {"sse2", "vmx"})
     assert host.detect_virt_type("auto") == "kvm"
     assert host.detect_virt_type("qemu") == "qemu"
+
+
+def test_image_properties_choose_nic_model_and_firmware(state):
+    driver = _driver(state, **{"libvirt.ovmf_code": "/nonexistent/OVMF_CODE.fd"})
+    e1000 = state["images"].create("e1000", io.BytesIO(b"\0" * 4096), disk_format="raw",
+                                   properties={"hw_vif_model": "e1000",
+                                               "hw_disk_bus": "sata"})
+    inst = _instance()
+    driver.spawn(None, inst, e1000, NET)
+    try:
+        xml = driver._domain(inst).XMLDesc(0)
+        assert "<model type='e1000'/>" in xml and "bus='sata'" in xml and "dev='sda'" in xml
+    finally:
+        driver.destroy(None, inst, {})
+    uefi = state["images"].create("uefi", io.BytesIO(b"\0" * 4096), disk_format="raw",
+                                  properties={"hw_firmware_type": "uefi"})
+    with pytest.raises(exception.VirtDriverError, match="apt-get install ovmf"):
+        driver.spawn(None, _instance(), uefi, {})
+    tree = {"inventories": {}, "traits": set()}
+    driver.update_provider_tree(tree, "host1")
+    assert "COMPUTE_FIRMWARE_UEFI" not in tree["traits"]
