@@ -72,7 +72,7 @@ ENTRY_POINTS = {
     ],
 }
 
-LIBVIRT_REQUIRES = ["libvirt-python>=9.0"]
+LIBVIRT_REQUIRES = ["libvirt-python>=9.0", "pycdlib>=1.11"]  # pycdlib: config drives
 
 setup(
     name="compute_core",

@@ -20,7 +20,8 @@ import requests
 
 from compute_core_plugins.virt.libvirt import tiny_guest
 
-pytestmark = pytest.mark.integration
+# Real TCG guests on a loaded 2-core machine: minutes, not seconds.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 URI = "qemu:///system"
 
@@ -100,10 +101,10 @@ class Client:
                                                           "vcpus": 1, "disk": disk}})
         self.flavors[name] = body["flavor"]["id"]
 
-    def create(self, name, image_id=None, flavor="lv.small"):
+    def create(self, name, image_id=None, flavor="lv.small", **extra):
         body = self.call("POST", "/servers", {"server": {
             "name": name, "imageRef": image_id or self.image["id"],
-            "flavorRef": self.flavors[flavor], "networks": "auto"}})
+            "flavorRef": self.flavors[flavor], "networks": "auto", **extra}})
         return body["server"]["id"]
 
     def show(self, sid):
@@ -259,9 +260,10 @@ def test_snapshot_resize_migrate_and_nothing_left(lv_cloud):
     driver.snapshot(None, {"uuid": sid}, snap_id, lambda f: c.cloud.images.create(
         "mover-snap", f, disk_format="qcow2", properties=props, image_id=snap_id))
     assert c.cloud.images.get(snap_id)["size"] > 0
-    second = c.create("from-snapshot", image_id=snap_id)
+    second = c.create("from-snapshot", image_id=snap_id, config_drive=True)
     c.wait(second, "ACTIVE")
     c.wait_marker(second)
+    assert "disk.config" in _domain(second)  # the config drive, as a cdrom
 
     # Resize to the other host (allow_resize_to_same_host is off): the
     # disk is copied and grown, the domain redefined with the new memory.

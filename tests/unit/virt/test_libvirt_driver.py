@@ -378,3 +378,32 @@ def test_image_properties_choose_nic_model_and_firmware(state):
     tree = {"inventories": {}, "traits": set()}
     driver.update_provider_tree(tree, "host1")
     assert "COMPUTE_FIRMWARE_UEFI" not in tree["traits"]
+
+
+def test_config_drive_is_a_cdrom_with_the_metadata(state):
+    from compute_core_plugins.virt.libvirt import configdrive
+
+    driver = _driver(state)
+    inst = _instance(config_drive="True", hostname="vm-1", key_name="mykey",
+                     key_data="ssh-ed25519 AAAA test", metadata={"role": "web"},
+                     user_data="IyEvYmluL3NoCmVjaG8gaGk=")  # "#!/bin/sh\necho hi"
+    driver.spawn(None, inst, state["image"], NET)
+    try:
+        xml = driver._domain(inst).XMLDesc(0)
+        assert "device='cdrom'" in xml and "disk.config" in xml and "bus='ide'" in xml
+        iso = os.path.join(driver.instances_path, inst["uuid"], "disk.config")
+        import json
+
+        meta = json.loads(configdrive.read_file(iso, "/openstack/latest/meta_data.json"))
+        assert meta["uuid"] == inst["uuid"] and meta["hostname"] == "vm-1"
+        assert meta["meta"] == {"role": "web"}
+        assert meta["public_keys"] == {"mykey": "ssh-ed25519 AAAA test"}
+        assert configdrive.read_file(iso, "/openstack/latest/user_data") == \
+            b"#!/bin/sh\necho hi"
+        net = json.loads(configdrive.read_file(iso, "/openstack/latest/network_data.json"))
+        assert net["links"][0]["ethernet_mac_address"] == "fa:16:3e:00:00:05"
+        with open(iso, "rb") as f:
+            f.seek(32768 + 40)
+            assert f.read(8) == b"config-2"  # the volume label readers look for
+    finally:
+        driver.destroy(None, inst, {})

@@ -20,7 +20,7 @@ import libvirt
 from compute_core import conf as conf_mod
 from compute_core import exception
 from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
-from compute_core_plugins.virt.libvirt import config, disks, options
+from compute_core_plugins.virt.libvirt import config, configdrive, disks, options
 from compute_core_plugins.virt.libvirt.host import POWER_STATES, Host, start_event_loop
 
 LOG = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ NAME_PREFIX = "instance-"
 CONSOLE_LOG = "console.log"
 RESIZE_SUFFIX = "_resize"
 SAVED_XML = "domain.xml"
+CONFIG_DRIVE = "disk.config"
 MAX_CONSOLE_BYTES = 1 << 20
 UNDEFINE_FLAGS = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                   | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
@@ -274,6 +275,8 @@ class LibvirtDriver(ComputeDriver):
                                self.opts.images_type)
         flavor = flavor or instance.get("flavor") or {}
         self._make_extra_disks(instance, flavor, directory)
+        if configdrive.wanted(instance):
+            configdrive.build(os.path.join(directory, CONFIG_DRIVE), instance, network_info)
         kernel = initrd = None
         if props.get("kernel_id"):
             kernel, _ = self.image_cache.fetch(props["kernel_id"])
@@ -315,6 +318,12 @@ class LibvirtDriver(ComputeDriver):
         for name in ("disk.eph0", "disk.swap"):
             if os.path.exists(os.path.join(directory, name)):
                 disk_list.append(config.Disk(os.path.join(directory, name), bus=bus))
+        machine_type = props.get("hw_machine_type") or self.opts.hw_machine_type
+        if os.path.exists(os.path.join(directory, CONFIG_DRIVE)):
+            # q35 has no IDE controller; pc's IDE needs no extra controller.
+            disk_list.append(config.Disk(
+                os.path.join(directory, CONFIG_DRIVE), format="raw", device="cdrom",
+                bus="sata" if "q35" in (machine_type or "") else "ide"))
         firmware = props.get("hw_firmware_type") or "bios"
         loader = nvram = None
         if firmware == "uefi":
@@ -351,7 +360,7 @@ class LibvirtDriver(ComputeDriver):
             memory_mb=instance.get("memory_mb") or flavor.get("memory_mb") or 128,
             metadata=self._metadata(instance, flavor),
             disks=disk_list, nics=nics, cpu_mode=cpu_mode, cpu_model=self.opts.cpu_model,
-            machine_type=props.get("hw_machine_type") or self.opts.hw_machine_type,
+            machine_type=machine_type,
             kernel=kernel, initrd=initrd,
             cmdline=props.get("os_command_line") or ("console=ttyS0" if kernel else None),
             firmware=firmware, loader=loader, nvram=nvram,
@@ -674,7 +683,7 @@ class LibvirtDriver(ComputeDriver):
         os.makedirs(directory, mode=0o755, exist_ok=False)
         try:
             info = disks.read_disk_info(source)
-            for name in ("disk", "disk.eph0", "disk.swap", "nvram.fd"):
+            for name in ("disk", "disk.eph0", "disk.swap", "nvram.fd", CONFIG_DRIVE):
                 if os.path.exists(os.path.join(source, name)):
                     shutil.copyfile(os.path.join(source, name), os.path.join(directory, name))
             for base in info.get("bases", []):
