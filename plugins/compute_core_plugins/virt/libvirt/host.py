@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -116,6 +117,7 @@ class Host:
         self._conn = None
         self._lock = threading.RLock()
         self._event_cb_id = None
+        self._stopping = False
 
     # ------------------------------------------------------- connection
     def get_connection(self):
@@ -133,6 +135,7 @@ class Host:
             return self._connect()
 
     def _connect(self):
+        self._stopping = False
         try:
             conn = libvirt.open(self.uri)
         except libvirt.libvirtError as exc:
@@ -156,11 +159,30 @@ class Host:
         return conn
 
     def _on_close(self, conn, reason, opaque):
-        LOG.warning("libvirt closed the connection to %s (reason %s): the next call "
-                    "reconnects", self.uri, reason)
+        LOG.warning("libvirt closed the connection to %s (reason %s): reconnecting",
+                    self.uri, reason)
         with self._lock:
-            if self._conn is conn:
-                self._conn = None
+            if self._conn is not conn:
+                return
+            self._conn = None
+            stopping = self._stopping
+        if not stopping and self._event_handler is not None:
+            # Lifecycle events come only over an open connection: reopen it
+            # now rather than at the next call (in a thread: this callback
+            # runs in the event loop, which the new connection needs).
+            threading.Thread(target=self._reconnect, name="libvirt-reconnect",
+                             daemon=True).start()
+
+    def _reconnect(self):
+        delay = 0.5
+        while not self._stopping:
+            try:
+                self.get_connection()
+                return
+            except exception.VirtDriverError as exc:
+                LOG.warning("%s; trying again in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30)
 
     def _drop(self, conn):
         self._conn = None
@@ -171,6 +193,7 @@ class Host:
 
     def close(self):
         with self._lock:
+            self._stopping = True
             conn, self._conn = self._conn, None
         if conn is not None:
             for undo in ((lambda: conn.domainEventDeregisterAny(self._event_cb_id))
