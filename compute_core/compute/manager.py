@@ -57,6 +57,9 @@ class ComputeManager:
         self.notifier = notifier
         self.locks = _InstanceLocks()
         self.node = None
+        # Guests on the hypervisor that belong to no instance of this host
+        # (not even a deleted one): what a crash or a lost database leaves.
+        self.unknown_guests: list[str] = []
         # Guests that change state by themselves are synced on the driver's
         # events (an object that is not a ComputeDriver may lack the hook).
         register = getattr(driver, "register_event_listener", None)
@@ -374,7 +377,9 @@ class ComputeManager:
         if not guests:
             return
         ctxt = ctx_mod.get_admin_context()
-        for inst in self.conductor.deleted_instances(ctxt, guests):
+        deleted = self.conductor.deleted_instances(ctxt, guests)
+        self._report_unknown_guests(ctxt, guests, deleted)
+        for inst in deleted:
             uuid = inst["uuid"]
             with self.locks(uuid):
                 if action == "log":
@@ -391,6 +396,16 @@ class ComputeManager:
                         self.driver.destroy(ctxt, inst, inst.get("network_info") or {}, True)
                 except Exception:
                     LOG.exception("could not %s guest %s of a deleted instance", action, uuid)
+
+    def _report_unknown_guests(self, ctxt, guests, deleted):
+        known = {i["uuid"] for i in self.conductor.instances_on_host(ctxt, self.host)}
+        known.update(i["uuid"] for i in deleted)
+        unknown = sorted(set(guests) - known)
+        for uuid in unknown:
+            if uuid not in self.unknown_guests:
+                LOG.warning("guest %s on %s belongs to no instance of this host (left "
+                            "behind by a crash?): not touched", uuid, self.host)
+        self.unknown_guests = unknown
 
     # --------------------------------------------------------- periodic
     def heartbeat(self):
