@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -175,6 +176,11 @@ def test_a_guest_boots_and_lives_its_life_through_the_api(lv_cloud):
     xml = _domain(sid)
     assert "<domain type='qemu'" in xml or "<domain type=\"qemu\"" in xml
     assert "<name>instance-" + sid in xml
+    # The VNC console a noVNC proxy would tunnel to: an RFB server.
+    where = c.driver_of(sid).get_console_connection(None, {"uuid": sid}, "novnc")
+    assert where["port"] >= 5900
+    with socket.create_connection((where["host"], where["port"]), timeout=10) as sock:
+        assert sock.recv(12).startswith(b"RFB ")
 
     # Soft reboot: the guest handles ACPI (busybox acpid powers off), the
     # driver starts it again; the marker comes a second time.

@@ -407,3 +407,31 @@ def test_config_drive_is_a_cdrom_with_the_metadata(state):
             assert f.read(8) == b"config-2"  # the volume label readers look for
     finally:
         driver.destroy(None, inst, {})
+
+
+def test_a_guest_deaf_to_acpi_is_rebooted_and_stopped_hard(spawned, monkeypatch):
+    driver, inst = spawned
+    monkeypatch.setattr(libvirt.virDomain, "shutdown", lambda self: 0)  # ignored
+    t0 = time.monotonic()
+    driver.reboot(None, inst, {}, "SOFT")
+    assert 2 <= time.monotonic() - t0 < 10  # waited, then rebooted hard
+    assert driver.get_info(inst).state == PowerState.RUNNING
+    t0 = time.monotonic()
+    driver.power_off(inst, timeout=1)
+    assert 1 <= time.monotonic() - t0 < 10
+    assert driver.get_info(inst).state == PowerState.SHUTDOWN
+
+
+def test_serial_consoles_get_ports_of_their_own(state):
+    driver = _driver(state, **{"libvirt.serial_console_enabled": True,
+                               "libvirt.serial_port_min": 10500})
+    a, b = _instance(), _instance()
+    driver.spawn(None, a, state["image"], {})
+    driver.spawn(None, b, state["image"], {})
+    try:
+        ports = {driver.get_console_connection(None, i, "serial")["port"] for i in (a, b)}
+        assert ports == {10500, 10501}
+        assert driver.supports("supports_console_serial")
+    finally:
+        driver.destroy(None, a, {})
+        driver.destroy(None, b, {})
