@@ -435,3 +435,11 @@ def test_serial_consoles_get_ports_of_their_own(state):
     finally:
         driver.destroy(None, a, {})
         driver.destroy(None, b, {})
+
+
+def test_stopping_a_suspended_guest_drops_its_saved_state(spawned):
+    driver, inst = spawned
+    driver.suspend(None, inst)
+    driver.power_off(inst, 0)
+    assert driver.get_info(inst).state == PowerState.SHUTDOWN
+    assert not driver._domain(inst).hasManagedSaveImage(0)

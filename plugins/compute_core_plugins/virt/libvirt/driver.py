@@ -257,11 +257,6 @@ class LibvirtDriver(ComputeDriver):
             raise
         LOG.info("spawned %s on %s (%s)", instance["uuid"], self.host, self.virt_type)
 
-    def _image(self, image_meta, image_id):
-        if image_meta.get("id") == image_id and "properties" in image_meta:
-            return image_meta
-        return self.image_cache.images.get(image_id)
-
     def _prepare_guest(self, instance, image_meta, network_info, directory,
                        flavor=None) -> config.GuestSpec:
         """The disks of a new guest (made now) and its GuestSpec."""
@@ -434,6 +429,9 @@ class LibvirtDriver(ComputeDriver):
     def power_off(self, instance, timeout=0, retry_interval=0):
         dom = self._domain(instance)
         if not dom.isActive():
+            if dom.hasManagedSaveImage(0):
+                # Stopping a suspended guest: it starts afresh next time.
+                dom.managedSaveRemove(0)
             return
         if timeout:
             try:
