@@ -103,6 +103,8 @@ class LibvirtDriver(ComputeDriver):
         self._periodic = None
         self._stop = threading.Event()
         self._serial_lock = threading.Lock()
+        # Ports handed out but maybe not defined yet: {port: when}.
+        self._serial_reserved: dict[int, float] = {}
         self.leftovers: list[str] = []
 
     # ------------------------------------------------------------ helpers
@@ -388,8 +390,13 @@ class LibvirtDriver(ComputeDriver):
                     continue
                 if tcp:
                     used.add(tcp[1])
+            now = time.monotonic()
+            self._serial_reserved = {p: t for p, t in self._serial_reserved.items()
+                                     if now - t < 120}
+            used.update(self._serial_reserved)
             for port in range(self.opts.serial_port_min, self.opts.serial_port_max + 1):
                 if port not in used:
+                    self._serial_reserved[port] = now
                     return port
         raise exception.VirtDriverError(
             reason=f"no free serial console port in {self.opts.serial_port_min}-"
