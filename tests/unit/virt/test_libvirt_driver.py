@@ -443,3 +443,16 @@ def test_stopping_a_suspended_guest_drops_its_saved_state(spawned):
     driver.power_off(inst, 0)
     assert driver.get_info(inst).state == PowerState.SHUTDOWN
     assert not driver._domain(inst).hasManagedSaveImage(0)
+
+
+def test_raw_copies_by_option(state):
+    driver = _driver(state, **{"libvirt.images_type": "raw"})
+    inst = _instance(root_gb=1)
+    driver.spawn(None, inst, state["image"], {})
+    try:
+        info = disks.image_info(os.path.join(driver.instances_path, inst["uuid"], "disk"))
+        assert info["format"] == "raw" and "backing-filename" not in info
+        assert info["virtual-size"] == 1 << 30
+        assert "type='raw'" in driver._domain(inst).XMLDesc(0)
+    finally:
+        driver.destroy(None, inst, {})
