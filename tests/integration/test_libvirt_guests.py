@@ -176,6 +176,9 @@ def test_a_guest_boots_and_lives_its_life_through_the_api(lv_cloud):
     xml = _domain(sid)
     assert "<domain type='qemu'" in xml or "<domain type=\"qemu\"" in xml
     assert "<name>instance-" + sid in xml
+    diag = c.call("GET", f"/servers/{sid}/diagnostics")
+    assert diag["state"] == "running" and diag["driver"] == "libvirt"
+    assert diag["memory_details"]["maximum"] == 192 and diag["num_disks"] == 1
     # The VNC console a noVNC proxy would tunnel to: an RFB server.
     where = c.driver_of(sid).get_console_connection(None, {"uuid": sid}, "novnc")
     assert where["port"] >= 5900

@@ -456,3 +456,19 @@ def test_raw_copies_by_option(state):
         assert "type='raw'" in driver._domain(inst).XMLDesc(0)
     finally:
         driver.destroy(None, inst, {})
+
+
+def test_diagnostics_in_the_api_shape(spawned):
+    driver, inst = spawned
+    diag = driver.get_diagnostics(inst)
+    assert diag["state"] == "running" and diag["driver"] == "libvirt"
+    assert diag["num_cpus"] == 1 and diag["num_disks"] == 3  # root, ephemeral, swap
+    assert diag["num_nics"] == 1
+    assert diag["nic_details"][0]["mac_address"] == "fa:16:3e:00:00:05"
+    assert diag["memory_details"]["maximum"] == 128
+    assert diag["config_drive"] is False
+    assert set(diag) >= {"hypervisor", "hypervisor_os", "uptime", "cpu_details",
+                         "disk_details"}
+    driver.pause(inst)
+    assert driver.get_diagnostics(inst)["state"] == "paused"
+    assert driver.get_host_uptime() is None  # test:// is no hypervisor of this machine
