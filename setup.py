@@ -18,6 +18,7 @@ ENTRY_POINTS = {
     ],
     "compute_core.virt_drivers": [
         "fake = compute_core_plugins.virt.fake:FakeDriver",
+        "libvirt = compute_core_plugins.virt.libvirt.driver:LibvirtDriver",
     ],
     "compute_core.scheduler.filters": [
         "AvailabilityZoneFilter = compute_core_plugins.filters.availability_zone:AvailabilityZoneFilter",
@@ -64,11 +65,14 @@ ENTRY_POINTS = {
     ],
     "oslo.config.opts": [
         "compute_core = compute_core.conf.opts:list_opts",
+        "compute_core.libvirt = compute_core_plugins.virt.libvirt.options:list_opts",
     ],
     "pytest11": [
         "compute_core.testing = compute_core.testing",
     ],
 }
+
+LIBVIRT_REQUIRES = ["libvirt-python>=9.0", "pycdlib>=1.11"]  # pycdlib: config drives
 
 setup(
     name="compute_core",
@@ -123,7 +127,10 @@ setup(
         "google-re2>=1.1",  # list filters' regular expressions, in linear time
     ],
     extras_require={
-        "test": [
+        # The libvirt virt driver (compute_driver = libvirt); builds against
+        # libvirt-dev and pkg-config.
+        "libvirt": LIBVIRT_REQUIRES,
+        "test": LIBVIRT_REQUIRES + [
             "pytest>=8",
             "pytest-timeout",
             "pytest-xdist",  # the pytest plugin is shown xdist-safe (pytest -n 2)

@@ -444,6 +444,12 @@ class Cloud:
         """The virt driver object of *host* (for fault injection)."""
         return self._drivers[host]
 
+    @property
+    def images(self):
+        """The image backend (``create``, ``get``, ``delete``...): how a
+        program or test imports an image with properties."""
+        return self._api.images
+
     def inject_fault(self, host, operation, instance_uuid=None, count=None, message=None):
         driver = self.driver(host)
         if not hasattr(driver, "inject_fault"):

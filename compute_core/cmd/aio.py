@@ -1,6 +1,6 @@
 """compute-aio: the embedded all-in-one cloud, a thin command over Cloud.
 
-    compute-aio [--state-dir DIR] [--config-file FILE] [--hosts N] [--port 0]
+    compute-aio [--state-dir DIR] [--config-file FILE] [--hosts N] [--driver NAME] [--port 0]
                 [--ready-file F] [--quiet]
 
 Serves the compute API on 127.0.0.1:8774, placement on :8778 and the
@@ -32,7 +32,11 @@ def parse_args(argv):
     p.add_argument("--state-dir", default=os.path.expanduser("~/.local/share/compute-core"),
                    help="directory of the databases and images (default: %(default)s)")
     p.add_argument("--config-file", help="an oslo.config file with more settings")
-    p.add_argument("--hosts", type=int, default=None, help="fake compute hosts to run")
+    p.add_argument("--hosts", type=int, default=None, help="compute hosts to run")
+    p.add_argument("--driver", default=None, metavar="NAME",
+                   help="virt driver of the compute hosts ([DEFAULT] compute_driver: fake, "
+                        "or libvirt for real QEMU/KVM guests, which also imports the image "
+                        "tiny-busybox)")
     p.add_argument("--listen", default=None, help="address the APIs listen on")
     p.add_argument("--compute-port", type=int, default=None)
     p.add_argument("--placement-port", type=int, default=None)
@@ -124,6 +128,10 @@ def main(argv=None) -> int:
     from compute_core.cloud import Cloud
 
     overrides = {}
+    if args.driver:
+        overrides["compute_driver"] = args.driver
+        if args.driver == "libvirt":
+            overrides["libvirt.import_tiny_guest_image"] = True
     if args.listen:
         overrides["aio.listen"] = args.listen
     ports = [args.compute_port, args.placement_port, args.identity_port]
@@ -158,7 +166,11 @@ def main(argv=None) -> int:
         print(f"control API   {cloud.control_url}  (admin only; clock: "
               f"{'virtual' if cloud.clock.virtual else 'real'})")
     print(f"state         {cloud.state_dir}")
-    print(f"hosts         {', '.join(cloud.host_names) or 'none'}")
+    print(f"hosts         {', '.join(cloud.host_names) or 'none'} "
+          f"(virt driver {cloud.conf.compute_driver})")
+    tiny = [i for i in cloud.images.list() if i["name"] == "tiny-busybox"]
+    if tiny:
+        print(f"image         tiny-busybox {tiny[0]['id']} (a real guest in seconds)")
     print("OpenStack clients (project demo; OS_CLOUD=" + ADMIN_CLOUD + " for the admin):")
     print(f"  export OS_CLIENT_CONFIG_FILE={files['clouds_yaml']} OS_CLOUD={CLOUD}")
     if "openrc" in files:

@@ -57,6 +57,14 @@ class ComputeManager:
         self.notifier = notifier
         self.locks = _InstanceLocks()
         self.node = None
+        # Guests on the hypervisor that belong to no instance of this host
+        # (not even a deleted one): what a crash or a lost database leaves.
+        self.unknown_guests: list[str] = []
+        # Guests that change state by themselves are synced on the driver's
+        # events (an object that is not a ComputeDriver may lack the hook).
+        register = getattr(driver, "register_event_listener", None)
+        if register is not None:
+            register(self.handle_lifecycle_event)
 
     # ---------------------------------------------------------- helpers
     def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
@@ -402,7 +410,9 @@ class ComputeManager:
         if not guests:
             return
         ctxt = ctx_mod.get_admin_context()
-        for inst in self.conductor.deleted_instances(ctxt, guests):
+        deleted = self.conductor.deleted_instances(ctxt, guests)
+        self._report_unknown_guests(ctxt, guests, deleted)
+        for inst in deleted:
             uuid = inst["uuid"]
             with self.locks(uuid):
                 if action == "log":
@@ -419,6 +429,16 @@ class ComputeManager:
                         self.driver.destroy(ctxt, inst, inst.get("network_info") or {}, True)
                 except Exception:
                     LOG.exception("could not %s guest %s of a deleted instance", action, uuid)
+
+    def _report_unknown_guests(self, ctxt, guests, deleted):
+        known = {i["uuid"] for i in self.conductor.instances_on_host(ctxt, self.host)}
+        known.update(i["uuid"] for i in deleted)
+        unknown = sorted(set(guests) - known)
+        for uuid in unknown:
+            if uuid not in self.unknown_guests:
+                LOG.warning("guest %s on %s belongs to no instance of this host (left "
+                            "behind by a crash?): not touched", uuid, self.host)
+        self.unknown_guests = unknown
 
     # --------------------------------------------------------- periodic
     def heartbeat(self):
@@ -484,24 +504,46 @@ class ComputeManager:
     def sync_power_states(self):
         ctxt = ctx_mod.get_admin_context()
         for inst in self.conductor.instances_on_host(ctxt, self.host):
-            if inst["task_state"] is not None or inst["vm_state"] in (states.BUILDING,
-                                                                     states.ERROR):
-                continue
-            with self.locks(inst["uuid"]):
-                actual = self._power_state(inst)
-                if int(actual) == inst["power_state"]:
-                    continue
-                values = {"power_state": int(actual)}
-                if inst["vm_state"] == states.ACTIVE and actual in (PowerState.SHUTDOWN,
-                                                                    PowerState.NOSTATE,
-                                                                    PowerState.CRASHED):
-                    values["vm_state"] = states.STOPPED
-                LOG.info("power state of %s: database %s, hypervisor %s", inst["uuid"],
-                         inst["power_state"], int(actual))
-                try:
-                    self._update(ctxt, inst["uuid"], values, expected_task_state=None)
-                except (exception.InstanceNotFound, exception.InstanceInvalidState):
-                    pass
+            self._sync_power_state(ctxt, inst)
+
+    def _sync_power_state(self, ctxt, inst):
+        """Record the hypervisor's power state of *inst* (an instance of
+        this host with no task running), stopping an ACTIVE one found off."""
+        if inst["task_state"] is not None or inst["vm_state"] in (states.BUILDING,
+                                                                 states.ERROR):
+            return
+        with self.locks(inst["uuid"]):
+            actual = self._power_state(inst)
+            if int(actual) == inst["power_state"]:
+                return
+            values = {"power_state": int(actual)}
+            if inst["vm_state"] == states.ACTIVE and actual in (PowerState.SHUTDOWN,
+                                                                PowerState.NOSTATE,
+                                                                PowerState.CRASHED):
+                values["vm_state"] = states.STOPPED
+            LOG.info("power state of %s: database %s, hypervisor %s", inst["uuid"],
+                     inst["power_state"], int(actual))
+            try:
+                self._update(ctxt, inst["uuid"], values, expected_task_state=None)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                pass
+
+    def handle_lifecycle_event(self, uuid, state):
+        """A guest changed power state by itself (the driver's event): sync
+        that one instance, in a thread of its own (the driver's event thread
+        must not wait for an instance lock or the conductor). An instance
+        with a task running is left to that task, as in the periodic sync."""
+        def sync():
+            ctxt = ctx_mod.get_admin_context()
+            try:
+                inst = self.conductor.instance_get(ctxt, uuid)
+                if inst is None or inst.get("host") != self.host:
+                    return
+                self._sync_power_state(ctxt, inst)
+            except Exception:
+                LOG.exception("lifecycle event of %s (%s) not recorded", uuid, state)
+
+        threading.Thread(target=sync, name=f"event-{uuid[:8]}", daemon=True).start()
 
 
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,

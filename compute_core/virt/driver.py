@@ -94,6 +94,7 @@ class ComputeDriver(abc.ABC):
     def __init__(self, conf, host: str):
         self.conf = conf
         self.host = host
+        self._event_listener = None
 
     def supports(self, capability: str) -> bool:
         return bool({**DEFAULT_CAPABILITIES, **self.capabilities}.get(capability))
@@ -252,6 +253,21 @@ class ComputeDriver(abc.ABC):
         from :meth:`get_available_resource` and the allocation ratios of
         the compute service, so most drivers only add traits.
         """
+
+    # ------------------------------------------------------------- events
+    def register_event_listener(self, callback) -> None:
+        """Have ``callback(instance_uuid, PowerState)`` called when a guest
+        changes power state by itself (shut down from inside, crashed,
+        paused by the hypervisor). The compute service registers one; a
+        driver whose hypervisor sends events calls :meth:`emit_event` (from
+        any thread), one without events never does (the periodic power
+        state sync still catches up)."""
+        self._event_listener = callback
+
+    def emit_event(self, instance_uuid: str, state: PowerState) -> None:
+        listener = self._event_listener
+        if listener is not None:
+            listener(instance_uuid, state)
 
     # --------------------------------------------------------------- host
     def host_power_action(self, action: str) -> str:
