@@ -46,7 +46,8 @@ _DESCRIPTIONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
                  401: "No or bad credentials", 403: "Forbidden by policy or quota",
                  404: "Not found", 405: "Method not allowed", 406: "Version not supported",
                  409: "Conflict with the resource's state", 413: "Request too large",
-                 415: "Unsupported media type"}
+                 415: "Unsupported media type",
+                 501: "Not implemented by the driver of the server's host"}
 
 
 class _Api:

@@ -16,7 +16,8 @@ from compute_core import exception, openapi, wsgi
 from compute_core.api import faults, microversion
 from compute_core.api.compute_api import ComputeAPI
 from compute_core.api.faults import APIError
-from compute_core.api.handlers import flavors, misc, server_actions, servers
+from compute_core.api.handlers import (flavors, instance_actions, lifecycle_actions, misc,
+                                       server_actions, servers)
 
 LOG = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ ROUTE_DECLARATIONS = {
     "/servers/detail": {"GET": servers.detail},
     "/servers/{server_id}": {"GET": servers.show, "DELETE": servers.delete},
     "/servers/{server_id}/action": {"POST": server_actions.action},
+    "/servers/{server_id}/os-instance-actions": {"GET": instance_actions.index},
+    "/servers/{server_id}/os-instance-actions/{request_id}": {"GET": instance_actions.show},
+    "/servers/{server_id}/os-security-groups": {
+        "GET": lifecycle_actions.server_security_groups},
     "/flavors": {"GET": flavors.index, "POST": flavors.create},
     "/flavors/detail": {"GET": flavors.detail},
     "/flavors/{flavor_id}": {"GET": flavors.show, "DELETE": flavors.delete},

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from compute_core import exception, notifications, regex_filter
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
+from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.db import api_db, cell_db
 from compute_core.db import api_schema as t
 from compute_core.db.cells import CELL0_UUID
@@ -346,7 +347,10 @@ class ComputeAPI:
         return unique
 
     # ----------------------------------------------------------- delete
-    def delete(self, ctxt, uuid):
+    def delete(self, ctxt, uuid, force=False):
+        """Delete the server; with [DEFAULT] reclaim_instance_interval set,
+        a server that ran is soft-deleted instead unless *force*
+        (forceDelete)."""
         for _ in range(5):
             inst = self.get(ctxt, uuid)
             if inst.get("locked") and not ctxt.is_admin:
@@ -367,6 +371,14 @@ class ComputeAPI:
                 db = self.s.cells.get(inst["cell_uuid"])
                 cell_db.start_action(db, uuid, "delete", ctxt)
                 return self._local_delete(ctxt, db, inst)
+            if not force and self.s.conf.reclaim_instance_interval > 0 and \
+                    inst.get("launched_at") and inst.get("host"):
+                if inst["vm_state"] == states.SOFT_DELETED:
+                    return  # deleted already, until reclaimed
+                try:
+                    return ServerLifecycle(self).soft_delete(ctxt, inst)
+                except exception.InstanceInvalidState:
+                    pass  # busy: deleted at once, as Nova does
             return self._delete_in_cell(ctxt, inst)
         raise exception.Conflict(f"Instance {uuid} is changing too fast to delete; retry.")
 

@@ -134,7 +134,7 @@ def server_detail(req, version, ctxt, inst, host_up=None):
     if version.at_least("2.63"):
         out["trusted_image_certificates"] = None
     if version.at_least("2.73"):
-        out["locked_reason"] = None
+        out["locked_reason"] = sysmeta.get("locked_reason") if inst.get("locked") else None
     if version.at_least("2.96"):
         out["pinned_availability_zone"] = inst.get("availability_zone")
     if version.at_least("2.100"):
