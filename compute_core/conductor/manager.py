@@ -139,6 +139,11 @@ class ConductorManager:
         cell_db.add_fault(db, uuid, 500, message.split(". ")[0] + "." if message.startswith(
             "No valid host") else message, message)
         cell_db.start_action(db, uuid, "create", ctxt)
+        # The build's own event says why (Nova's name for it).
+        event = "conductor_schedule_and_build_instances"
+        cell_db.action_event(db, uuid, ctxt.request_id, event)
+        cell_db.action_event(db, uuid, ctxt.request_id, event, "Error", tb=message,
+                             finish=True, details=message)
         api_db.set_instance_cell(api, uuid, cell0["id"])
         if cleanup_network:
             self.network.deallocate_for_instance(uuid)
@@ -293,8 +298,8 @@ class ConductorManager:
         if host is not None:
             values["vm_state"] = states.ERROR
         cell_db.update_instance(db, uuid, values, event={
-            "event": event, "result": "Error", "host": host, "tb": message, "finish": True},
-            request_id=ctxt.request_id)
+            "event": event, "result": "Error", "host": host, "tb": message, "finish": True,
+            "details": message}, request_id=ctxt.request_id)
 
     @staticmethod
     def _finish_failed(ctxt, db, uuid, migration, event, message, host=None):
@@ -303,7 +308,7 @@ class ConductorManager:
         cell_db.add_fault(db, uuid, 500, message, message, host)
         cell_db.update_instance(db, uuid, {"vm_state": states.ERROR, "task_state": None},
                                 event={"event": event, "result": "Error", "host": host,
-                                       "tb": message, "finish": True},
+                                       "tb": message, "finish": True, "details": message},
                                 request_id=ctxt.request_id)
 
     def _resized(self, instance_uuid):
