@@ -14,6 +14,21 @@ Methods are grouped as Ironic groups its interfaces: lifecycle, power,
 migration, console, resources, host. What a driver can do beyond the
 required methods is declared in :attr:`ComputeDriver.capabilities`; the API
 refuses an action whose capability is False with a 409 instead of trying.
+
+Which methods each server action calls (on the server's host unless said):
+
+- stop/start/reboot: power_off/power_on/reboot; pause/unpause, suspend/resume
+  (supports_pause, supports_suspend);
+- rescue/unrescue (supports_rescue); changePassword: set_admin_password
+  (supports_set_admin_password); trigger_crash_dump (supports_trigger_crash_dump);
+  os-getConsoleOutput: get_console_output (supports_console_log);
+- rebuild: rebuild, then power_off when the server was stopped (supports_rebuild);
+- shelve: power_off (then, offloaded, destroy); unshelve: power_on, or
+  spawn on the host the scheduler chose when it was offloaded;
+- soft delete / restore: power_off / power_on; reclaim: destroy;
+- evacuate: spawn on the new host (supports_evacuate), destroy on the old
+  one when its compute service starts again;
+- resize/migrate and live migration: see the migration methods.
 """
 from __future__ import annotations
 
