@@ -373,3 +373,43 @@ def test_other_projects_see_nothing(api, server):
     assert resp.status_code == 404
     resp = api("GET", f"/servers/{server}/os-instance-actions", token="other:other")
     assert resp.status_code == 404
+
+
+# ---------------------------------------------------------- capabilities
+
+_CAPABLE = {
+    "supports_rescue": ({"rescue": None}, "rescue", "2.1"),
+    "supports_rebuild": (None, "rebuild", "2.1"),
+    "supports_set_admin_password": ({"changePassword": {"adminPass": "x"}},
+                                    "changePassword", "2.1"),
+    "supports_trigger_crash_dump": ({"trigger_crash_dump": None}, "trigger_crash_dump",
+                                    "2.17"),
+    "supports_console_log": ({"os-getConsoleOutput": {}}, "os-getConsoleOutput", "2.1"),
+}
+
+
+def test_a_driver_without_the_capabilities_is_refused(fresh_compute_cloud):
+    """Each new driver operation is a declared capability: a host whose
+    driver lacks it gets a 409 before it is asked."""
+    from compute_core.testing import api_request, first_image_id
+
+    cloud = fresh_compute_cloud
+    driver = cloud.driver("host1")
+    driver.capabilities = dict(driver.capabilities, **dict.fromkeys(_CAPABLE, False))
+    cloud.stop_host("host1", mark_down=False)
+    cloud.start_host("host1")
+    image = first_image_id(cloud)
+    api = lambda m, p, **kw: api_request(cloud, m, p, **kw)  # noqa: E731
+    sid = boot(api, image, name="incapable")
+    assert wait_for_server(cloud, sid)["status"] == "ACTIVE"
+    calls_before = list(driver.calls)
+    for capability, (body, action, version) in _CAPABLE.items():
+        body = body or {"rebuild": {"imageRef": image}}
+        resp = act(api, sid, body, version=version)
+        assert resp.status_code == 409, (capability, resp.text)
+        assert resp.json()["conflictingRequest"]["message"] == (
+            f"Cannot '{action}' instance {sid}: the virt driver of its host (FakeDriver) "
+            f"does not support it ({capability} is false).")
+    body = _show(api, sid)
+    assert body["status"] == "ACTIVE" and body["OS-EXT-STS:task_state"] is None
+    assert driver.calls == calls_before
