@@ -413,3 +413,48 @@ def test_a_driver_without_the_capabilities_is_refused(fresh_compute_cloud):
     body = _show(api, sid)
     assert body["status"] == "ACTIVE" and body["OS-EXT-STS:task_state"] is None
     assert driver.calls == calls_before
+
+
+# ------------------------------------------- shelved servers kept on a host
+
+@pytest.mark.compute_cloud_config(overrides={"shelved_offload_time": -1})
+def test_shelved_servers_keep_their_host_until_offloaded(fresh_compute_cloud):
+    from compute_core.testing import api_request, first_image_id
+
+    cloud = fresh_compute_cloud
+    api = lambda m, p, **kw: api_request(cloud, m, p, **kw)  # noqa: E731
+    sid = boot(api, first_image_id(cloud), name="kept", token=MEMBER)
+    wait_for_server(cloud, sid)
+    accepted(api, sid, {"shelve": None}, token=MEMBER)
+    body = settled(cloud, sid, "SHELVED")
+    assert body["OS-EXT-SRV-ATTR:host"] == "host1"
+    assert body["OS-EXT-STS:power_state"] == 4
+    # a zone or host is only for an offloaded server (2.77, 2.91)
+    assert conflict(api, sid, {"unshelve": {"availability_zone": "nova"}}, version="2.77",
+                    token=MEMBER).startswith("The unshelve action failed")
+    accepted(api, sid, {"unshelve": None}, token=MEMBER)
+    assert settled(cloud, sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "host1"
+    accepted(api, sid, {"shelve": None}, token=MEMBER)
+    settled(cloud, sid, "SHELVED")
+    accepted(api, sid, {"shelveOffload": None})
+    body = settled(cloud, sid, "SHELVED_OFFLOADED")
+    assert body["OS-EXT-SRV-ATTR:host"] is None
+    assert sid not in cloud.driver("host1").list_instances()
+    actions = [a["action"] for a in api("GET", f"/servers/{sid}/os-instance-actions"
+                                        ).json()["instanceActions"]]
+    assert actions == ["shelveOffload", "shelve", "unshelve", "shelve", "create"]
+
+
+@pytest.mark.compute_cloud_config(overrides={"shelved_offload_time": 1,
+                                             "shelved_poll_interval": 1})
+def test_the_host_offloads_what_stays_shelved(fresh_compute_cloud):
+    from compute_core.testing import api_request, first_image_id
+
+    cloud = fresh_compute_cloud
+    api = lambda m, p, **kw: api_request(cloud, m, p, **kw)  # noqa: E731
+    sid = boot(api, first_image_id(cloud), name="offloaded-later", token=MEMBER)
+    wait_for_server(cloud, sid)
+    accepted(api, sid, {"shelve": None}, token=MEMBER)
+    settled(cloud, sid, "SHELVED")
+    body = wait_for_server(cloud, sid, ("SHELVED_OFFLOADED",), timeout=30)
+    assert body["status"] == "SHELVED_OFFLOADED"

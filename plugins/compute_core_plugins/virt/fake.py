@@ -277,9 +277,10 @@ class FakeDriver(ComputeDriver):
         post_method(context, instance, dest, migrate_data)
 
     def post_live_migration_at_destination(self, context, instance, network_info):
+        paused = instance.get("vm_state") == "paused"  # a paused guest moves paused
         with self._lock:
             self.instances[instance["uuid"]] = {
-                "state": PowerState.RUNNING, "vcpus": instance["vcpus"],
+                "state": PowerState.PAUSED if paused else PowerState.RUNNING, "vcpus": instance["vcpus"],
                 "memory_mb": instance["memory_mb"], "disk_gb": instance.get("root_gb") or 0,
                 "image": instance.get("image_ref"),
                 "console": [f"live-migrated to {self.host}\n"]}
