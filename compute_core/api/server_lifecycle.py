@@ -19,8 +19,9 @@ from __future__ import annotations
 import secrets
 
 from compute_core import exception
+from compute_core.api import hosts
 from compute_core.compute import states
-from compute_core.db import cell_db
+from compute_core.db import api_db, cell_db
 from compute_core.scheduler.host_manager import service_is_up
 
 #: trigger_crash_dump is allowed from these vm_states (as Nova allows it).
@@ -191,10 +192,10 @@ class ServerLifecycle:
         zone = availability_zone if asked_az else None
         if host:
             dest = self.servers.destination(host)
-            if zone and zone not in self.servers.availability_zones():
+            if zone and zone not in hosts.availability_zones(self.s):
                 raise exception.Conflict(f"Host {dest['host']} is not in availability zone "
                                          f"{zone}.")
-        if zone and zone not in self.servers.availability_zones():
+        if zone and zone not in hosts.availability_zones(self.s):
             raise exception.Invalid("The requested availability zone is not available")
         values = {}
         if asked_az and availability_zone is None:
@@ -210,7 +211,7 @@ class ServerLifecycle:
     def rebuild(self, ctxt, uuid, image, admin_password=None, **changes) -> dict:
         """Rebuild the server from *image* on its host, keeping its id and
         addresses; *changes* are instance columns the request sets at the
-        same time (display_name, metadata, key_name/key_data, user_data,
+        same time (display_name, metadata, key_name, user_data,
         hostname, display_description, access_ip_v4/6). Returns the
         instance as it is now (REBUILD)."""
         inst = self.servers.get(ctxt, uuid)
@@ -220,9 +221,16 @@ class ServerLifecycle:
         if image.get("min_disk") and flavor.get("root_gb") and \
                 flavor["root_gb"] < image["min_disk"]:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
+        if changes.get("key_name") is not None:
+            changes["key_data"] = api_db.get_key_pair_public_key(self.s.api_db, ctxt.user_id,
+                                                                 changes["key_name"])
+            if changes["key_data"] is None:
+                raise exception.Invalid("Invalid key_name provided.")
+        elif "key_name" in changes:
+            changes["key_data"] = None
         metadata = changes.pop("metadata", None)
         if metadata is not None:
-            limit = self.servers.quota_limits(inst["project_id"]).get("metadata_items", -1)
+            limit = self.servers.quota.limits(inst["project_id"]).get("metadata_items", -1)
             if 0 <= limit < len(metadata):
                 raise exception.QuotaExceeded(overs="metadata_items", req=len(metadata),
                                               used=0, allowed=limit)

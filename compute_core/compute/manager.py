@@ -1,4 +1,4 @@
-"""The compute service's RPC endpoint (target version 1.3, see rpcapi) and periodic work."""
+"""The compute service's RPC endpoint (target version 1.4, see rpcapi) and periodic work."""
 from __future__ import annotations
 
 import datetime
@@ -240,6 +240,28 @@ class ComputeManager:
                                                         reboot_type),
                            {"vm_state": states.ACTIVE}, task)
 
+    # 1.3: the driver answers. A refusal (the driver cannot) comes back as
+    # {"error": message, "unsupported": True}, so the API answers it clearly.
+    def _ask_driver(self, what, fn, *args):
+        try:
+            return {"result": fn(*args)}
+        except exception.ComputeCoreError as exc:
+            return {"error": exc.message,
+                    "unsupported": isinstance(exc, exception.NotSupportedByDriver)}
+        except Exception as exc:  # a driver bug must not stop the service
+            LOG.exception("driver failed %s on %s", what, self.host)
+            return {"error": f"{what} failed on host {self.host}: {exc}"}
+
+    def get_diagnostics(self, ctxt, instance):
+        return self._ask_driver("diagnostics", self.driver.get_diagnostics, instance)
+
+    def host_power_action(self, ctxt, action):
+        return self._ask_driver("host power action", self.driver.host_power_action, action)
+
+    def host_maintenance_mode(self, ctxt, mode):
+        return self._ask_driver("maintenance mode", self.driver.host_maintenance_mode,
+                                self.host, mode)
+
     def pause_instance(self, ctxt, instance):
         self._power_action(ctxt, instance, "compute_pause_instance", self.driver.pause,
                            {"vm_state": states.PAUSED}, rpcapi.PAUSING)
@@ -305,7 +327,7 @@ class ComputeManager:
                                                 migration, power_on)))
 
     # --------------------------------------------------- server actions
-    # RPC 1.3. Each starts from the task_state the API (or the conductor)
+    # RPC 1.4. Each starts from the task_state the API (or the conductor)
     # set, records its action event and ends with the task_state cleared.
 
     def rescue_instance(self, ctxt, instance, rescue_password, rescue_image_ref):
@@ -573,7 +595,7 @@ class ComputeManager:
                                                 {"status": "completed"})
 
     # --------------------------------------------------- live migration
-    # RPC 1.3: steps called by the conductor, which keeps the migration
+    # RPC 1.4: steps called by the conductor, which keeps the migration
     # record, the instance row and the allocations.
     def pre_live_migration(self, ctxt, instance, migrate_data):
         return self._move_step(ctxt, instance, "compute_pre_live_migration", lambda: {
@@ -750,9 +772,13 @@ class ComputeManager:
         """What the API reads to refuse an action the driver cannot do
         (without asking this host), and ComputeCapabilitiesFilter can match
         (``capabilities:driver_capabilities:supports_pause``)."""
-        return {"virt_driver": type(self.driver).__name__,
-                "driver_capabilities": {name: self.driver.supports(name)
-                                        for name in DEFAULT_CAPABILITIES}}
+        stats = {"virt_driver": type(self.driver).__name__,
+                 "driver_capabilities": {name: self.driver.supports(name)
+                                         for name in DEFAULT_CAPABILITIES}}
+        uptime = self.driver.get_host_uptime()
+        if uptime:
+            stats["uptime"] = uptime  # os-hypervisors shows it
+        return stats
 
     def _inventories(self, res) -> dict:
         conf = self.conf

@@ -7,7 +7,9 @@
       the migration record and the allocations: migrate_disk_and_power_off
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
-1.3 - the server actions: rescue_instance, unrescue_instance,
+1.3 - calls answered by the host's driver: get_diagnostics,
+      host_power_action, host_maintenance_mode
+1.4 - the server actions: rescue_instance, unrescue_instance,
       shelve_instance, shelve_offload_instance, unshelve_instance (cast by
       the conductor, which chose the host), rebuild_instance (cast by the
       conductor; recreate=True for an evacuation to this host),
@@ -24,7 +26,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.3"
+VERSION = "1.4"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -34,7 +36,9 @@ SUSPENDING = "suspending"
 RESUMING = "resuming"
 
 
-class ComputeAPI:
+class ComputeRPCClient:
+    """The RPC client of the compute services (casts and calls to one host)."""
+
     def __init__(self, transport, timeout=None):
         self.transport = transport
         self.client = rpc.get_client(transport, TOPIC, VERSION, timeout=timeout)
@@ -101,59 +105,69 @@ class ComputeAPI:
         return self._move_call(ctxt, host, "finish_revert_migration", instance=instance,
                                migration=migration, power_on=power_on)
 
-    # 1.3: the server actions. The API (or the conductor) has set the
+    # 1.3: questions and host actions the driver answers.
+    def get_diagnostics(self, ctxt, host, instance) -> dict:
+        return self._cctx(host, "1.3").call(ctxt, "get_diagnostics", instance=instance)
+
+    def host_power_action(self, ctxt, host, action) -> str:
+        return self._cctx(host, "1.3").call(ctxt, "host_power_action", action=action)
+
+    def host_maintenance_mode(self, ctxt, host, mode: bool) -> str:
+        return self._cctx(host, "1.3").call(ctxt, "host_maintenance_mode", mode=mode)
+
+    # 1.4: the server actions. The API (or the conductor) has set the
     # task_state each starts from; casts unless said otherwise.
-    def _cast13(self, ctxt, host, method, **kwargs):
-        self._cctx(host, "1.3").cast(ctxt, method, **kwargs)
+    def _cast14(self, ctxt, host, method, **kwargs):
+        self._cctx(host, "1.4").cast(ctxt, method, **kwargs)
 
     def rescue_instance(self, ctxt, host, instance, rescue_password, rescue_image_ref):
-        self._cast13(ctxt, host, "rescue_instance", instance=instance,
+        self._cast14(ctxt, host, "rescue_instance", instance=instance,
                      rescue_password=rescue_password, rescue_image_ref=rescue_image_ref)
 
     def unrescue_instance(self, ctxt, host, instance):
-        self._cast13(ctxt, host, "unrescue_instance", instance=instance)
+        self._cast14(ctxt, host, "unrescue_instance", instance=instance)
 
     def shelve_instance(self, ctxt, host, instance, offload):
-        self._cast13(ctxt, host, "shelve_instance", instance=instance, offload=offload)
+        self._cast14(ctxt, host, "shelve_instance", instance=instance, offload=offload)
 
     def shelve_offload_instance(self, ctxt, host, instance):
-        self._cast13(ctxt, host, "shelve_offload_instance", instance=instance)
+        self._cast14(ctxt, host, "shelve_offload_instance", instance=instance)
 
     def unshelve_instance(self, ctxt, host, instance, image):
-        self._cast13(ctxt, host, "unshelve_instance", instance=instance, image=image)
+        self._cast14(ctxt, host, "unshelve_instance", instance=instance, image=image)
 
     def rebuild_instance(self, ctxt, host, instance, image, admin_password, recreate=False,
                          migration=None):
-        self._cast13(ctxt, host, "rebuild_instance", instance=instance, image=image,
+        self._cast14(ctxt, host, "rebuild_instance", instance=instance, image=image,
                      admin_password=admin_password, recreate=recreate, migration=migration)
 
     def set_admin_password(self, ctxt, host, instance, new_pass):
         """None when set, else {"error": code name, "message": ...}."""
-        return self._cctx(host, "1.3").call(ctxt, "set_admin_password", instance=instance,
+        return self._cctx(host, "1.4").call(ctxt, "set_admin_password", instance=instance,
                                             new_pass=new_pass)
 
     def get_console_output(self, ctxt, host, instance, tail_length):
         """{"output": text}, or {"error": code name, "message": ...}."""
-        return self._cctx(host, "1.3").call(ctxt, "get_console_output", instance=instance,
+        return self._cctx(host, "1.4").call(ctxt, "get_console_output", instance=instance,
                                             tail_length=tail_length)
 
     def trigger_crash_dump(self, ctxt, host, instance):
-        self._cast13(ctxt, host, "trigger_crash_dump", instance=instance)
+        self._cast14(ctxt, host, "trigger_crash_dump", instance=instance)
 
     def soft_delete_instance(self, ctxt, host, instance):
-        self._cast13(ctxt, host, "soft_delete_instance", instance=instance)
+        self._cast14(ctxt, host, "soft_delete_instance", instance=instance)
 
     def restore_instance(self, ctxt, host, instance):
-        self._cast13(ctxt, host, "restore_instance", instance=instance)
+        self._cast14(ctxt, host, "restore_instance", instance=instance)
 
     def pre_live_migration(self, ctxt, host, instance, migrate_data):
-        return self._cctx(host, "1.3").call(ctxt, "pre_live_migration", instance=instance,
+        return self._cctx(host, "1.4").call(ctxt, "pre_live_migration", instance=instance,
                                             migrate_data=migrate_data)
 
     def live_migration(self, ctxt, host, instance, dest, migrate_data):
-        return self._cctx(host, "1.3").call(ctxt, "live_migration", instance=instance,
+        return self._cctx(host, "1.4").call(ctxt, "live_migration", instance=instance,
                                             dest=dest, migrate_data=migrate_data)
 
     def post_live_migration_at_destination(self, ctxt, host, instance):
-        return self._cctx(host, "1.3").call(ctxt, "post_live_migration_at_destination",
+        return self._cctx(host, "1.4").call(ctxt, "post_live_migration_at_destination",
                                             instance=instance)

@@ -13,16 +13,37 @@ import datetime
 from urllib.parse import urlencode
 
 from compute_core import exception
-from compute_core.api import views
+from compute_core.api import policy, views
 from compute_core.api.faults import APIError
+from compute_core.api.microversion import VersionRange
 from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.apispec import keyed, operation
 
-#: Whoever may see the events of any action of a server with tracebacks
-#: and hosts (Nova's os_compute_api:os-instance-actions:events, admin).
+_LIST = [("GET", "/servers/{server_id}/os-instance-actions")]
+_SHOW = [("GET", "/servers/{server_id}/os-instance-actions/{request_id}")]
+#: Who may see the events of every action with their tracebacks and hosts
+#: (before 2.51 the events at all).
 EVENTS_RULE = "os_compute_api:os-instance-actions:events"
-#: And their details (os_compute_api:os-instance-actions:events:details, admin).
+#: ... and their details (2.84).
 EVENT_DETAILS_RULE = "os_compute_api:os-instance-actions:events:details"
+RULES = (
+    policy.rule("os_compute_api:os-instance-actions:list", policy.PROJECT_READER_OR_ADMIN,
+                "List the actions of a server", _LIST),
+    policy.rule("os_compute_api:os-instance-actions:show", policy.PROJECT_READER_OR_ADMIN,
+                "Show an action of a server", _SHOW),
+    policy.rule(EVENTS_RULE, policy.ADMIN,
+                "Show the events of a server's actions with their tracebacks and hosts "
+                "(before 2.51 the events at all)", _SHOW),
+    policy.rule(EVENT_DETAILS_RULE, policy.ADMIN,
+                "Show the details of the events of a server's actions (2.84)", _SHOW),
+)
+
+DELETED_SERVERS = VersionRange("2.21")
+EVENTS_FOR_THE_PROJECT = VersionRange("2.51")
+PAGING = VersionRange("2.58")
+EVENT_HOSTS = VersionRange("2.62")
+CHANGES_BEFORE = VersionRange("2.66")
+EVENT_DETAILS = VersionRange("2.84")
 
 
 def _time(value) -> str | None:
@@ -39,21 +60,21 @@ def _action_view(action, version) -> dict:
            "request_id": action["request_id"], "user_id": action["user_id"],
            "project_id": action["project_id"], "start_time": _time(action["start_time"]),
            "message": action["message"]}
-    if version.at_least("2.58"):
+    if version in PAGING:
         out["updated_at"] = _time(action.get("updated_at") or action.get("created_at"))
     return out
 
 
-def _event_view(event, project_id, version, privileged) -> dict:
+def _event_view(event, project_id, version, privileged, details) -> dict:
     out = {"event": event["event"], "start_time": _time(event["start_time"]),
            "finish_time": _time(event["finish_time"]), "result": event["result"]}
     if privileged:
         out["traceback"] = event["traceback"]
-    if version.at_least("2.62"):
+    if version in EVENT_HOSTS:
         if privileged:
             out["host"] = event["host"] or ""
         out["hostId"] = views.host_id(project_id, event["host"])
-    if version.at_least("2.84") and privileged:
+    if details:
         out["details"] = event["details"]
     return out
 
@@ -85,24 +106,38 @@ def _when(call, name):
 
 
 def _index_query(version):
-    if not version.at_least("2.58"):
+    if version not in PAGING:
         return {}
     when = {"type": "string", "format": "date-time"}
     out = {"limit": {"type": "string", "pattern": "^[0-9]*$"}, "marker": {"type": "string"},
            "changes-since": when}
-    if version.at_least("2.66"):
+    if version in CHANGES_BEFORE:
         out["changes-before"] = when
     return out
+
+
+def _server(call, server_id, rule):
+    """The server (a deleted one too from 2.21) and the policy check of
+    *rule* on it; 404 for a server the caller may not see."""
+    try:
+        inst = call.server_service.get(call.ctx, server_id,
+                                       read_deleted=call.version in DELETED_SERVERS)
+    except exception.InstanceNotFound:
+        raise APIError(404, f"Instance {server_id} could not be found.") from None
+    target = {"project_id": inst.get("project_id"), "user_id": inst.get("user_id")}
+    call.authorize(rule, target)
+    return target
 
 
 @operation("listInstanceActions", "List the actions of a server",
            ok={200: keyed("instanceActions")}, errors=(400, 404), query=_index_query)
 def index(call, server_id):
     version = call.version
-    kwargs = {"read_deleted": version.at_least("2.21")}
+    _server(call, server_id, "os_compute_api:os-instance-actions:list")
+    kwargs = {"read_deleted": version in DELETED_SERVERS}
     limit = None
-    if version.at_least("2.58"):
-        allowed = _QUERY_266 if version.at_least("2.66") else _QUERY_258
+    if version in PAGING:
+        allowed = _QUERY_266 if version in CHANGES_BEFORE else _QUERY_258
         unknown = sorted(set(call.req.GET) - set(allowed))
         if unknown:
             raise APIError(400, f"Invalid input for query parameters {unknown[0]}. "
@@ -119,20 +154,21 @@ def index(call, server_id):
             limit = max_limit
         kwargs.update(limit=limit, marker=_single(call, "marker"),
                       changes_since=_when(call, "changes-since"))
-        if version.at_least("2.66"):
+        if version in CHANGES_BEFORE:
             kwargs["changes_before"] = _when(call, "changes-before")
             if kwargs["changes_since"] and kwargs["changes_before"] and \
                     kwargs["changes_before"] < kwargs["changes_since"]:
                 raise APIError(400, "The value of changes-since must be less than or equal "
                                     "to changes-before.")
     try:
-        _, actions = ServerLifecycle(call.compute).list_actions(call.ctx, server_id, **kwargs)
+        _, actions = ServerLifecycle(call.server_service).list_actions(call.ctx, server_id,
+                                                                        **kwargs)
     except exception.InstanceNotFound:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
     except exception.MarkerNotFound as exc:
         raise APIError(400, exc.message) from None
     body = {"instanceActions": [_action_view(a, version) for a in actions]}
-    if version.at_least("2.58") and actions and limit and len(actions) == limit:
+    if version in PAGING and actions and limit and len(actions) == limit:
         qs = dict(call.req.GET)
         qs.update(limit=str(limit), marker=actions[-1]["request_id"])
         body["links"] = [{"rel": "next", "href": f"{call.req.application_url}/servers/"
@@ -145,17 +181,25 @@ def index(call, server_id):
            ok={200: keyed("instanceAction")}, errors=(404,))
 def show(call, server_id, request_id):
     version = call.version
+    target = _server(call, server_id, "os_compute_api:os-instance-actions:show")
     try:
-        inst, action = ServerLifecycle(call.compute).get_action(
-            call.ctx, server_id, request_id, read_deleted=version.at_least("2.21"))
+        inst, action = ServerLifecycle(call.server_service).get_action(
+            call.ctx, server_id, request_id, read_deleted=version in DELETED_SERVERS)
     except exception.InstanceNotFound:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
     except exception.NotFound as exc:
         raise APIError(404, exc.message) from None
-    privileged = call.ctx.is_admin
+    privileged = call.allowed(EVENTS_RULE, target)
     out = _action_view(action, version)
-    if privileged or version.at_least("2.51"):
+    if privileged or version in EVENTS_FOR_THE_PROJECT:
+        details = version in EVENT_DETAILS and call.allowed(EVENT_DETAILS_RULE, target)
         project = action["project_id"] or inst["project_id"]
-        out["events"] = [_event_view(e, project, version, privileged)
+        out["events"] = [_event_view(e, project, version, privileged, details)
                          for e in action["events"]]
     return 200, {"instanceAction": out}
+
+
+ROUTES = {
+    "/servers/{server_id}/os-instance-actions": {"GET": index},
+    "/servers/{server_id}/os-instance-actions/{request_id}": {"GET": show},
+}
