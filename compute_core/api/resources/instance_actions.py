@@ -13,7 +13,7 @@ import datetime
 from urllib.parse import urlencode
 
 from compute_core import exception
-from compute_core.api import policy, views
+from compute_core.api import policy, query, views
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionRange
 from compute_core.api.server_lifecycle import ServerLifecycle
@@ -138,20 +138,9 @@ def index(call, server_id):
     limit = None
     if version in PAGING:
         allowed = _QUERY_266 if version in CHANGES_BEFORE else _QUERY_258
-        unknown = sorted(set(call.req.GET) - set(allowed))
-        if unknown:
-            raise APIError(400, f"Invalid input for query parameters {unknown[0]}. "
-                                f"Additional properties are not allowed ('{unknown[0]}' was "
-                                "unexpected)")
-        max_limit = call.services.conf.api.max_limit
-        raw = _single(call, "limit")
-        if raw is not None:
-            if not raw.isdigit():
-                raise APIError(400, f"Invalid input for query parameters limit. Value: {raw}. "
-                                    f"'{raw}' does not match '^[0-9]*$'")
-            limit = min(int(raw), max_limit)
-        else:
-            limit = max_limit
+        query.refuse_unknown(call, allowed, PAGING)
+        _single(call, "limit")
+        limit = query.page_limit(call)
         kwargs.update(limit=limit, marker=_single(call, "marker"),
                       changes_since=_when(call, "changes-since"))
         if version in CHANGES_BEFORE:
