@@ -8,7 +8,7 @@
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
 1.3 - calls answered by the host's driver: get_diagnostics,
-      host_power_action, host_maintenance_mode
+      host_power_action, host_maintenance_mode; the cast cache_images
 1.4 - the server actions: rescue_instance, unrescue_instance,
       shelve_instance, shelve_offload_instance, unshelve_instance (cast by
       the conductor, which chose the host), rebuild_instance (cast by the
@@ -114,6 +114,9 @@ class ComputeRPCClient:
 
     def host_maintenance_mode(self, ctxt, host, mode: bool) -> str:
         return self._cctx(host, "1.3").call(ctxt, "host_maintenance_mode", mode=mode)
+
+    def cache_images(self, ctxt, host, images: list[dict]) -> None:
+        self._cctx(host, "1.3").cast(ctxt, "cache_images", images=images)
 
     # 1.4: the server actions. The API (or the conductor) has set the
     # task_state each starts from; casts unless said otherwise.
