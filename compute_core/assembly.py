@@ -249,6 +249,8 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
         _guarded("recovering the instances of this host", manager.init_instances)
         _guarded("handling guests of deleted instances",
                  manager.cleanup_running_deleted_instances)
+        _guarded("dropping the guests of servers evacuated away",
+                 manager.destroy_evacuated_instances)
         manager.update_available_resource()
 
     tasks = [("heartbeat", conf.report_interval, manager.heartbeat),
@@ -259,7 +261,11 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
               manager.check_instance_build_time),
              ("cleanup_running_deleted_instances",
               conf.running_deleted_instance_poll_interval,
-              manager.cleanup_running_deleted_instances)]
+              manager.cleanup_running_deleted_instances),
+             ("reclaim_queued_deletes", conf.reclaim_instance_interval,
+              manager.reclaim_queued_deletes),
+             ("offload_shelved_instances", conf.shelved_poll_interval,
+              manager.offload_shelved_instances)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
                       [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host,
                       clock=clock_mod.of(conf))

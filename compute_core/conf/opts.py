@@ -70,6 +70,19 @@ default_opts = [
     cfg.IntOpt("running_deleted_instance_poll_interval", default=1800, min=0,
                help="Seconds between checks for guests of deleted instances (0: only at "
                     "start)."),
+    cfg.IntOpt("reclaim_instance_interval", default=0, min=0,
+               help="Seconds a deleted server is kept, SOFT_DELETED, before its compute "
+                    "host reclaims it (and the period of that check): while kept, "
+                    "restore brings it back and forceDelete deletes it at once. 0: "
+                    "delete at once (no soft delete)."),
+    cfg.IntOpt("shelved_offload_time", default=0, min=-1,
+               help="Seconds a shelved server keeps its guest and resources on its host "
+                    "before its compute host offloads it (SHELVED_OFFLOADED: the guest "
+                    "destroyed, its allocations freed). 0: offload at once when shelved; "
+                    "-1: never offload by itself (shelveOffload still does)."),
+    cfg.IntOpt("shelved_poll_interval", default=3600, min=-1,
+               help="Seconds between a compute host's checks for shelved servers to "
+                    "offload (per shelved_offload_time); -1 disables the check."),
     cfg.StrOpt("image_backend", default="local",
                help="Image backend plugin (compute_core.image_backends entry point)."),
     cfg.StrOpt("network_backend", default="flat",
@@ -334,6 +347,11 @@ flat_network_opts = [
     cfg.StrOpt("cidr", default="10.0.0.0/24",
                help="Subnet the flat network hands fixed IPs from."),
     cfg.StrOpt("network_name", default="private", help="Name of the flat network."),
+    cfg.ListOpt("security_groups", default=["default"],
+                help="Names of the security groups every project has on the flat network "
+                     "(what addSecurityGroup may add to a server; the flat network filters "
+                     "no traffic: the groups are recorded, not enforced). default is always "
+                     "one of them."),
 ]
 
 image_opts = [

@@ -161,7 +161,9 @@ DETAIL_FIELDS = views.ViewFields(
     ("description", "2.19", None, lambda inst: inst.get("display_description")),
     ("tags", "2.26", None, lambda inst: list(inst.get("tags") or [])),
     ("trusted_image_certificates", "2.63", None, lambda inst: None),
-    ("locked_reason", "2.73", None, lambda inst: None),
+    ("locked_reason", "2.73", None,
+     lambda inst: (inst.get("system_metadata") or {}).get("locked_reason")
+     if inst.get("locked") else None),
     ("pinned_availability_zone", "2.96", None, lambda inst: inst.get("availability_zone")),
     ("scheduler_hints", "2.100", None,
      lambda inst: dict((inst.get("system_metadata") or {}).get("scheduler_hints") or {})),
