@@ -65,6 +65,13 @@ ENTRY_POINTS = {
     "oslo.config.opts": [
         "compute_core = compute_core.conf.opts:list_opts",
     ],
+    # oslopolicy-sample-generator / -policy-generator / -checker --namespace compute_core
+    "oslo.policy.policies": [
+        "compute_core = compute_core.api.policy:list_rules",
+    ],
+    "oslo.policy.enforcer": [
+        "compute_core = compute_core.api.policy:get_enforcer",
+    ],
     "pytest11": [
         "compute_core.testing = compute_core.testing",
     ],
