@@ -1,6 +1,8 @@
 """The Compute API's policy rules: Nova 34's names and defaults, the new
 defaults (admin, project manager / member / reader), the legacy ones
 ([oslo_policy] enforce_new_defaults = false), scope, and a policy file."""
+import os
+
 import pytest
 
 from compute_core import conf as conf_mod
@@ -143,3 +145,27 @@ def test_the_admin_context_follows_context_is_admin(tmp_path):
     enforcer = _enforcer(tmp_path, policy_text='"context_is_admin": "role:cloud_admin"\n')
     assert not policy.is_admin(enforcer, ADMIN)
     assert policy.is_admin(enforcer, RequestContext(roles=["cloud_admin"]))
+
+
+def test_cached_decisions_follow_the_policy_file(tmp_path):
+    from compute_core.policy import CachedEnforcer
+
+    enforcer = _enforcer(tmp_path, policy_text='"os_compute_api:os-services:list": "!"\n')
+    cached = CachedEnforcer(enforcer, recheck=0.0)
+    assert not policy.authorize(cached, ADMIN, "os_compute_api:os-services:list")
+    calls = []
+    real = enforcer.authorize
+    enforcer.authorize = lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs)
+    assert not policy.authorize(cached, ADMIN, "os_compute_api:os-services:list")
+    assert calls == []  # remembered
+    assert policy.authorize(cached, MEMBER, "os_compute_api:servers:delete", A)
+    assert not policy.authorize(cached, OTHER, "os_compute_api:servers:delete", A)
+    assert len(calls) == 2  # other credentials, other target: asked
+    # the operator changes the file: the next check sees it
+    (tmp_path / "policy.yaml").write_text('"os_compute_api:os-services:list": "role:admin"\n')
+    os.utime(tmp_path / "policy.yaml", (1, 2_000_000_000))
+    assert policy.authorize(cached, ADMIN, "os_compute_api:os-services:list")
+    from oslo_policy.policy import PolicyNotRegistered
+
+    with pytest.raises(PolicyNotRegistered):
+        policy.authorize(cached, ADMIN, "os_compute_api:no-such-rule")
