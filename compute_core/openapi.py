@@ -46,7 +46,9 @@ _DESCRIPTIONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
                  401: "No or bad credentials", 403: "Forbidden by policy or quota",
                  404: "Not found", 405: "Method not allowed", 406: "Version not supported",
                  409: "Conflict with the resource's state", 413: "Request too large",
-                 415: "Unsupported media type"}
+                 415: "Unsupported media type", 422: "Unprocessable",
+                 207: "Multi-status: some of the request's items failed",
+                 501: "Not implemented by the host's driver"}
 
 
 class _Api:

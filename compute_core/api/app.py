@@ -13,7 +13,7 @@ import webob
 import webob.dec
 
 from compute_core import exception, openapi, wsgi
-from compute_core.api import faults, microversion, policy
+from compute_core.api import faults, hosts, microversion, policy
 from compute_core.api.faults import APIError
 from compute_core.api.resources import versions
 from compute_core.api.routes import ROUTE_DECLARATIONS
@@ -105,6 +105,7 @@ class ComputeApp:
             # as in Nova: the layers below read ctx.is_admin.
             ctx.is_admin = policy.is_admin(services.policy, ctx)
         req.environ["compute_core.default_az"] = services.conf.default_availability_zone
+        req.environ["compute_core.zone_of_host"] = hosts.HostZones(services)
         call = Call(req, ctx, version, services)
         try:
             result = handler(call, **args)
@@ -157,11 +158,8 @@ class VersionsApp:
                                     req.host_url + req.script_name.rstrip("/") + "/v2.1")
         if req.path_info.strip("/"):
             return faults.fault_response(404, "The resource could not be found.")
-        base = req.host_url + req.script_name
-        doc = versions.version_doc(base.rstrip("/") + "/v2.1")
-        doc.pop("media-types")
         resp = webob.Response(content_type="application/json", charset="utf-8")
-        resp.body = json.dumps({"versions": [doc]}).encode()
+        resp.body = json.dumps(versions.versions_list(req.host_url + req.script_name)).encode()
         return resp
 
 

@@ -3,6 +3,7 @@ whether each is up), compute nodes, availability zones. The ``os-services``
 and ``os-hypervisors`` resources show them; the server service reads them."""
 from __future__ import annotations
 
+from compute_core.db import aggregates as aggregates_db
 from compute_core.db import cell_db
 from compute_core.scheduler.host_manager import service_is_up
 
@@ -27,10 +28,36 @@ def host_up(s, db, host) -> bool:
     return bool(found) and service_is_up(found[0], s.conf.service_down_time)
 
 
+def zones_by_host(s) -> dict[str, str]:
+    """{host: zone} of the hosts an aggregate puts in a zone (the others
+    are in ``[DEFAULT] default_availability_zone``)."""
+    return {host: zone for zone, found in aggregates_db.zones(s.api_db).items()
+            for host in found}
+
+
+class HostZones:
+    """The zone of a host, for one request: the aggregates are read once,
+    at the first question."""
+
+    def __init__(self, s):
+        self.s = s
+        self._zones = None
+
+    @property
+    def internal(self) -> str:
+        """The zone of the services that are not compute hosts."""
+        return self.s.conf.internal_service_availability_zone
+
+    def __call__(self, host) -> str:
+        if self._zones is None:
+            self._zones = zones_by_host(self.s)
+        return self._zones.get(host, self.s.conf.default_availability_zone)
+
+
 def availability_zones(s) -> set[str]:
-    """The zones of the enabled compute services (every host is in the
-    default zone until host aggregates give it another)."""
-    return {s.conf.default_availability_zone
+    """The zones of the enabled compute services."""
+    zone_of = HostZones(s)
+    return {zone_of(svc["host"])
             for svc in services(s, binary=COMPUTE_BINARY) if not svc["disabled"]}
 
 

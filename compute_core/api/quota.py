@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from compute_core import exception
 from compute_core.db import api_db, cell_db
+from compute_core.db import quotas as quotas_db
 
 # The limits [quota] sets by default, as the API names them
 LIMITED = ("instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups",
@@ -16,12 +17,22 @@ class Quota:
     def __init__(self, services):
         self.s = services
 
-    def limits(self, project_id) -> dict:
+    def defaults(self) -> dict:
+        """The limits of a project nobody set limits for: [quota], then the
+        default quota class's."""
         q = self.s.conf.quota
-        defaults = {k: getattr(q, k) for k in LIMITED}
-        return api_db.get_quota_limits(self.s.api_db, project_id, defaults)
+        return {k: getattr(q, k) for k in LIMITED}
 
-    def usage(self, project_id) -> dict:
+    def limits(self, project_id, user_id=None) -> dict:
+        """The project's limits; with *user_id*, that user's (a user's own
+        limits override the project's)."""
+        limits = api_db.get_quota_limits(self.s.api_db, project_id, self.defaults())
+        if user_id is not None:
+            limits.update(quotas_db.user_limits(self.s.api_db, project_id, user_id))
+        return limits
+
+    def usage(self, project_id, user_id=None) -> dict:
+        """Servers, cores and RAM the project (or one of its users) uses."""
         usage = {"instances": 0, "cores": 0, "ram": 0}
         # The build requests first, and the cell rows but theirs: a server
         # the conductor moves into a cell meanwhile is counted once (as the
@@ -29,24 +40,45 @@ class Quota:
         builds = api_db.list_build_requests(self.s.api_db, project_id)
         for build in builds:
             inst = build["instance"]
+            if user_id is not None and inst.get("user_id") != user_id:
+                continue
             usage["instances"] += 1
             usage["cores"] += inst.get("vcpus") or 0
             usage["ram"] += inst.get("memory_mb") or 0
         moving = [b["instance_uuid"] for b in builds]
         for cell in self.s.cells.cells(include_cell0=True):
             counted = cell_db.count_instances(self.s.cells.get(cell["uuid"]), project_id,
-                                              exclude_uuids=moving)
+                                              user_id=user_id, exclude_uuids=moving)
             for k in usage:
                 usage[k] += counted[k]
         return usage
 
-    def check_servers(self, project_id, count, flavor, already_recorded=0, limits=None):
+    def check_servers(self, project_id, count, flavor, already_recorded=0, limits=None,
+                      user_id=None):
         """Raise QuotaExceeded unless *count* more servers of *flavor* fit;
         *already_recorded* of them are counted in the usage already;
-        *limits*: the project's limits when the caller has read them."""
+        *limits*: the project's limits when the caller has read them. With
+        *user_id*, the limits set for that user hold too."""
         per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
-        self.check_room(project_id, {k: count * v for k, v in per_server.items()},
-                        {k: already_recorded * v for k, v in per_server.items()}, limits)
+        wanted = {k: count * v for k, v in per_server.items()}
+        recorded = {k: already_recorded * v for k, v in per_server.items()}
+        self.check_room(project_id, wanted, recorded, limits)
+        bounds = self._user_bounds(project_id, user_id)
+        if bounds:
+            usage = self.usage(project_id, user_id)
+            for resource, limit in bounds.items():
+                used = usage[resource] - recorded[resource]
+                if used + wanted[resource] > limit:
+                    raise exception.QuotaExceeded(overs=resource, req=wanted[resource],
+                                                  used=used, allowed=limit)
+
+    def _user_bounds(self, project_id, user_id) -> dict:
+        """The limits on servers, cores and RAM set for the user itself."""
+        if user_id is None:
+            return {}
+        own = quotas_db.user_limits(self.s.api_db, project_id, user_id)
+        return {r: v for r, v in own.items()
+                if r in ("instances", "cores", "ram") and v is not None and v >= 0}
 
     def check_room(self, project_id, wanted: dict, recorded=None, limits=None):
         """Raise QuotaExceeded unless the project's usage (less *recorded*,
@@ -73,11 +105,21 @@ class Quota:
         if deltas:
             self.check_room(project_id, deltas)
 
-    def servers_allowed(self, project_id, flavor, min_count, max_count, limits) -> int:
+    def servers_allowed(self, project_id, flavor, min_count, max_count, limits,
+                        user_id=None) -> int:
         """How many servers of *flavor* to create: as many as the quota's
         room allows up to *max_count* (and [api] max_instances_per_request),
         counted once, as Nova does; QuotaExceeded, with Nova's details of
         the whole request, when that is fewer than *min_count*."""
+        allowed = self._servers_allowed(project_id, flavor, min_count, max_count, limits)
+        bounds = self._user_bounds(project_id, user_id)
+        if bounds:  # the user's own limits, over the user's own servers
+            allowed = min(allowed, self._servers_allowed(
+                project_id, flavor, min_count, allowed, bounds, user_id))
+        return allowed
+
+    def _servers_allowed(self, project_id, flavor, min_count, max_count, limits,
+                         user_id=None) -> int:
         bound = self.s.conf.api.max_instances_per_request
         if min_count > bound:
             raise exception.Invalid(f"Invalid input for field/attribute min_count. Value: "
@@ -89,7 +131,7 @@ class Quota:
                    if limits.get(r) is not None and limits[r] >= 0]
         if not limited:
             return allowed
-        usage = self.usage(project_id)
+        usage = self.usage(project_id, user_id)
         for resource in limited:
             if per_server[resource] > 0:
                 room = max(limits[resource] - usage[resource], 0) // per_server[resource]

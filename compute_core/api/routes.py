@@ -7,18 +7,42 @@ under ``compute_core/api/resources/`` and a line here.
 from __future__ import annotations
 
 from compute_core.api.microversion import VersionDispatch
-from compute_core.api.resources import (flavors, hypervisors, images, limits, server_actions,
-                                        servers, services, versions)
+from compute_core.api.resources import (aggregates, availability_zones, extensions,
+                                        flavor_access, instance_usage_audit_log,
+                                        flavor_extra_specs, flavors, hypervisors, images,
+                                        keypairs, limits, migrations, os_hosts, quota_sets, server_actions, server_diagnostics,
+                                        server_external_events,
+                                        server_groups, server_password,
+                                        server_ips, server_metadata, server_tags, servers,
+                                        services, simple_tenant_usage, versions)
 
 RESOURCES = (
     versions,
     servers,
     server_actions,
     flavors,
+    flavor_extra_specs,
+    flavor_access,
     services,
     hypervisors,
     limits,
+    quota_sets,
+    simple_tenant_usage,
+    migrations,
+    extensions,
+    os_hosts,
+    server_external_events,
+    server_password,
+    server_diagnostics,
+    instance_usage_audit_log,
     images,
+    keypairs,
+    server_groups,
+    server_metadata,
+    server_tags,
+    server_ips,
+    aggregates,
+    availability_zones,
 )
 
 

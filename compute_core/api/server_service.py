@@ -15,9 +15,11 @@ import uuid as uuidlib
 from compute_core import exception, notifications, regex_filter
 from compute_core.api import hosts
 from compute_core.api.quota import Quota
+from compute_core.api.resources import server_groups
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
+from compute_core.db import server_groups as groups_db
 from compute_core.db.cells import CELL0_UUID
 
 LOG = logging.getLogger(__name__)
@@ -96,7 +98,11 @@ class ServerService:
         if image.get("size") and flavor["root_gb"] and image["size"] > flavor["root_gb"] * 1024 ** 3:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
         count = self.quota.servers_allowed(ctxt.project_id, flavor, min_count, max_count,
-                                           limits)
+                                           limits, user_id=ctxt.user_id)
+        group = None
+        if (scheduler_hints or {}).get("group"):
+            group = server_groups.group_for_boot(self.s, ctxt, scheduler_hints["group"], count,
+                                                 limits)
         reservation_id = "r-" + uuidlib.uuid4().hex[:8]
         flavor_copy = api_db.instance_flavor(flavor)
         created = now()
@@ -138,15 +144,20 @@ class ServerService:
             # Kept with the spec so that a conductor can run an interrupted
             # build again from the API database alone.
             "requested_networks": networks,
+            "instance_group": group,
         }
         for inst in instances:
             api_db.create_build(self.s.api_db, inst, dict(spec, instance_uuid=inst["uuid"]))
+        if group is not None:
+            groups_db.add_members(self.s.api_db, group["uuid"], uuids)
         # Recheck: a concurrent request may have taken the room meanwhile.
         try:
-            self.quota.check_servers(ctxt.project_id, 0, flavor, limits=limits)
+            self.quota.check_servers(ctxt.project_id, 0, flavor, limits=limits,
+                                     user_id=ctxt.user_id)
         except exception.QuotaExceeded:
             for inst in instances:
                 api_db.delete_instance_records(self.s.api_db, inst["uuid"])
+                groups_db.remove_member(self.s.api_db, inst["uuid"])
             raise
         for inst in instances:
             self.s.notifier.info(ctxt, "instance.create.requested",
@@ -256,7 +267,26 @@ class ServerService:
         return unique
 
     # ----------------------------------------------------------- delete
+    def update(self, ctxt, uuid, values: dict) -> dict:
+        """Change a server's name, description, hostname or access
+        addresses; a server still being scheduled has its build request
+        changed (it takes the values into its cell)."""
+        for _ in range(5):
+            inst = self.get(ctxt, uuid)
+            if inst.get("cell_uuid") is not None:
+                db = self.s.cells.get(inst["cell_uuid"])
+                cell_db.update_instance(db, uuid, values)
+                return self.get(ctxt, uuid)
+            if api_db.update_build_instance(self.s.api_db, uuid, values):
+                return self.get(ctxt, uuid)
+        raise exception.Conflict(f"Instance {uuid} is changing too fast to update; retry.")
+
     def delete(self, ctxt, uuid):
+        self._delete(ctxt, uuid)
+        # accepted: the server leaves its group
+        groups_db.remove_member(self.s.api_db, uuid)
+
+    def _delete(self, ctxt, uuid):
         for _ in range(5):
             inst = self.get(ctxt, uuid)
             if inst.get("locked") and not ctxt.is_admin:

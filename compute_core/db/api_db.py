@@ -64,6 +64,13 @@ def map_host(db, host, cell_id) -> bool:
         return False
 
 
+def unmap_host(db, host) -> bool:
+    """Forget which cell *host* is in (its compute service was deleted)."""
+    with db.begin() as conn:
+        return bool(conn.execute(t.host_mappings.delete()
+                                 .where(t.host_mappings.c.host == host)).rowcount)
+
+
 def list_host_mappings(db):
     hm, cm = t.host_mappings, t.cell_mappings
     q = (sa.select(hm.c.host, cm.c.uuid.label("cell_uuid"), cm.c.name.label("cell_name"))
@@ -213,6 +220,21 @@ def finish_build(db, instance_uuid, cell_id) -> bool:
             return False
         conn.execute(_SET_INSTANCE_CELL, {"b_uuid": instance_uuid, "cell_id": cell_id,
                                           "updated_at": now()})
+    return True
+
+
+def update_build_instance(db, instance_uuid, values: dict) -> bool:
+    """Change the instance a build request holds (the server is still being
+    scheduled); False when the build request is gone (it reached a cell, or
+    was deleted)."""
+    br = t.build_requests
+    with db.begin() as conn:
+        row = conn.execute(sa.select(br.c.instance).where(br.c.instance_uuid == instance_uuid)
+                           .with_for_update()).first()
+        if row is None:
+            return False
+        conn.execute(br.update().where(br.c.instance_uuid == instance_uuid)
+                     .values(instance=dict(row.instance, **values), updated_at=now()))
     return True
 
 

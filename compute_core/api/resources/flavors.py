@@ -4,15 +4,17 @@ from __future__ import annotations
 from compute_core import exception
 from compute_core.api import policy, schemas, views
 from compute_core.api.faults import APIError
-from compute_core.api.microversion import SchemaField, VersionedSchemas
+from compute_core.api.microversion import SchemaField, VersionedSchemas, versioned
 from compute_core.apispec import keyed, operation
-from compute_core.db import api_db
+from compute_core.db import api_db, flavor_extras
 
 RULES = (
     policy.rule("os_compute_api:os-flavor-manage:create", policy.ADMIN, "Create a flavor",
                 [("POST", "/flavors")]),
     policy.rule("os_compute_api:os-flavor-manage:delete", policy.ADMIN, "Delete a flavor",
                 [("DELETE", "/flavors/{flavor_id}")]),
+    policy.rule("os_compute_api:os-flavor-manage:update", policy.ADMIN,
+                "Change a flavor's description", [("PUT", "/flavors/{flavor_id}")]),
 )
 
 # ----------------------------------------------------------------- schemas
@@ -30,7 +32,8 @@ _CREATE_BASE = {
             "type": "object",
             "properties": {
                 "name": schemas.NAME,
-                "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
+                # a string or a number (Nova keeps its text form)
+                "id": {"type": ["string", "number", "null"], "minLength": 1, "maxLength": 255,
                        "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
                 "ram": FLAVOR_POSITIVE,
                 "vcpus": FLAVOR_POSITIVE,
@@ -197,12 +200,22 @@ def create(call):
                             f"float between 0 and {schemas.SQL_FLOAT_MAX:g}")
     try:
         flavor = api_db.create_flavor(
-            call.services.api_db, name=f["name"].strip(), flavorid=f.get("id") or None,
+            call.services.api_db, name=f["name"].strip(), flavorid=_flavor_id(f.get("id")),
             rxtx_factor=rxtx_factor, is_public=is_public, description=f.get("description"),
             **sizes)
     except exception.Conflict as exc:
         raise APIError(409, exc.message) from None
     return 200, {"flavor": flavor_view(call.req, call.version, flavor)}
+
+
+def _flavor_id(value):
+    """The id given at creation (None: a generated UUID) as text; a number
+    keeps its text form (5 is "5")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 # (column, request field, minimum) of a flavor's sizes
@@ -222,6 +235,30 @@ def _size(flavor, field, minimum):
     return value
 
 
+UPDATE = {
+    "type": "object",
+    "properties": {"flavor": {"type": "object",
+                              "properties": {"description": schemas.DESCRIPTION},
+                              "required": ["description"], "additionalProperties": False}},
+    "required": ["flavor"], "additionalProperties": False,
+}
+
+
+@versioned("2.55")
+@operation("updateFlavor", "Change a flavor's description (from 2.55)",
+           ok={200: keyed("flavor")}, errors=(400, 403, 404), body=UPDATE, admin=True)
+def update(call, flavor_id):
+    call.authorize("os_compute_api:os-flavor-manage:update")
+    body = call.json()
+    schemas.validate(body, UPDATE)
+    try:
+        flavor = flavor_extras.set_description(call.services.api_db, flavor_id,
+                                               body["flavor"]["description"])
+    except exception.FlavorNotFound:
+        raise APIError(404, f"Flavor {flavor_id} could not be found.") from None
+    return 200, {"flavor": flavor_view(call.req, call.version, flavor)}
+
+
 @operation("deleteFlavor", "Delete a flavor", ok={202: None}, errors=(403, 404), admin=True)
 def delete(call, flavor_id):
     call.authorize("os_compute_api:os-flavor-manage:delete")
@@ -235,5 +272,5 @@ def delete(call, flavor_id):
 ROUTES = {
     "/flavors": {"GET": index, "POST": create},
     "/flavors/detail": {"GET": detail},
-    "/flavors/{flavor_id}": {"GET": show, "DELETE": delete},
+    "/flavors/{flavor_id}": {"GET": show, "PUT": update, "DELETE": delete},
 }

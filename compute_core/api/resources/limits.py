@@ -5,6 +5,7 @@ from compute_core.api import policy
 from compute_core.api.quota import Quota
 from compute_core.api.views import ViewFields
 from compute_core.apispec import keyed, operation
+from compute_core.db import server_groups as groups_db
 
 RULES = (
     policy.rule("os_compute_api:limits", policy.ANY, "Show the project's limits",
@@ -35,7 +36,7 @@ def absolute_view(version, lim, used):
         "maxTotalCores": lim["cores"], "maxTotalInstances": lim["instances"],
         "maxTotalRAMSize": lim["ram"], "totalCoresUsed": used["cores"],
         "totalInstancesUsed": used["instances"], "totalRAMUsed": used["ram"],
-        "totalServerGroupsUsed": 0,
+        "totalServerGroupsUsed": used.get("server_groups", 0),
     }
     return FIELDS.add(out, version, lim)
 
@@ -48,8 +49,10 @@ def show(call):
     if "tenant_id" in call.req.GET and call.allowed("os_compute_api:limits:other_project"):
         project = call.req.GET["tenant_id"]
     quota = Quota(call.services)
+    used = dict(quota.usage(project),
+                server_groups=groups_db.count(call.services.api_db, project))
     return 200, {"limits": {"rate": [], "absolute": absolute_view(
-        call.version, quota.limits(project), quota.usage(project))}}
+        call.version, quota.limits(project), used)}}
 
 
 ROUTES = {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import typing
 import uuid as uuidlib
@@ -15,6 +16,7 @@ from compute_core.api.microversion import (ByVersion, SchemaField, VersionedSche
 from compute_core.api.server_service import decode_user_data
 from compute_core.apispec import keyed, operation
 from compute_core.compute import states
+from compute_core.db import server_groups as groups_db
 
 # ------------------------------------------------------------------ policy
 
@@ -50,6 +52,9 @@ RULES = (
                 "(2.74), which the filters still judge", [("POST", "/servers")]),
     policy.rule("os_compute_api:servers:delete", policy.PROJECT_MEMBER_OR_ADMIN, "Delete a server",
                 [("DELETE", "/servers/{server_id}")]),
+    policy.rule("os_compute_api:servers:update", policy.PROJECT_MEMBER_OR_ADMIN,
+                "Rename a server, change its description, hostname or access addresses",
+                [("PUT", "/servers/{server_id}")]),
 )
 
 # ----------------------------------------------------------------- schemas
@@ -130,6 +135,13 @@ MAX_SCHEDULER_HINTS_BYTES = 65535
 STRICT_LIST_QUERY = VersionRange("2.75")  # unknown query parameters are a 400
 BAD_STATUS_IS_400 = VersionRange("2.38")  # before: an unknown status matches nothing
 HOST_STATUS = VersionRange("2.16")
+SERVER_GROUPS = VersionRange("2.71")
+TAG_FILTERS = VersionRange("2.26")
+# PUT /servers/{id} answers with the whole server body from 2.75; before, without
+# the fields of the old extensions
+FULL_UPDATE_BODY = VersionRange("2.75")
+_EXTENSION_PREFIXES = ("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:")
+_EXTENSION_FIELDS = {"config_drive", "key_name", "security_groups", "host_status"}  # tags, tags-any, not-tags, not-tags-any  # the server's group in its body (show only)
 
 # ------------------------------------------------------------------- views
 
@@ -194,6 +206,22 @@ EXTENDED_FIELDS = views.ViewFields(
 )
 
 
+def canonical_ip(address):
+    """An address in its canonical text form (RFC 5952 for IPv6: lower
+    case, zeros compressed); what is not an address stays as it is."""
+    if not address:
+        return address
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return address
+
+
+def _zone_of_host(req, host):
+    zone_of = req.environ.get("compute_core.zone_of_host")
+    return zone_of(host) if zone_of else req.environ.get("compute_core.default_az", "nova")
+
+
 class Viewer(typing.NamedTuple):
     """What the caller may see of a server (from policy)."""
 
@@ -229,10 +257,11 @@ def server_detail(req, version, viewer: Viewer, inst, host_up=None):
         "created": views.iso(inst.get("created_at")),
         "updated": views.iso(inst.get("updated_at") or inst.get("created_at")),
         "addresses": inst.get("network_info") or {},
-        "accessIPv4": inst.get("access_ip_v4") or "", "accessIPv6": inst.get("access_ip_v6") or "",
+        "accessIPv4": inst.get("access_ip_v4") or "",
+        "accessIPv6": canonical_ip(inst.get("access_ip_v6")) or "",
         "links": views.links(req, "servers", uuid), "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": inst.get("availability_zone") or (
-            "" if not inst.get("host") else req.environ.get("compute_core.default_az", "nova")),
+            "" if not inst.get("host") else _zone_of_host(req, inst["host"])),
         "config_drive": inst.get("config_drive") or "",
         "key_name": inst.get("key_name"),
         "OS-SRV-USG:launched_at": views.iso_usec(inst.get("launched_at")),
@@ -356,6 +385,10 @@ def _list_filters(call, detail):
             filters[key] = q[key]
     if "uuid" in q:
         filters["uuid"] = q["uuid"]
+    if call.version in TAG_FILTERS:
+        for key in ("tags", "tags-any", "not-tags", "not-tags-any"):
+            if key in q:
+                filters[key] = [t for t in ",".join(q.getall(key)).split(",") if t]
     if "changes-since" in q:
         try:
             filters["changes-since"] = datetime.datetime.fromisoformat(
@@ -432,7 +465,11 @@ def show(call, server_id):
     up = None
     if viewer.host_status and inst.get("host"):
         up = _hosts_up(call).get(inst["host"])
-    return 200, {"server": server_detail(call.req, call.version, viewer, inst, up)}
+    body = server_detail(call.req, call.version, viewer, inst, up)
+    if call.version in SERVER_GROUPS:
+        group = groups_db.groups_of(call.services.api_db, [inst["uuid"]]).get(inst["uuid"])
+        body["server_groups"] = [group] if group else []
+    return 200, {"server": body}
 
 
 def _get(call, server_id):
@@ -541,6 +578,13 @@ def _scheduler_hints(body):
                 raise APIError(400, f"Invalid input for field/attribute {field}. The hints "
                                     f"take {size} bytes encoded, more than "
                                     f"{MAX_SCHEDULER_HINTS_BYTES}")
+            group = hints.get("group") if isinstance(hints, dict) else None
+            if group is not None:
+                try:
+                    uuidlib.UUID(str(group))
+                except ValueError:
+                    raise APIError(400, f"Invalid input for field/attribute group. Value: "
+                                        f"{group}. '{group}' is not a 'uuid'") from None
             return hints
     return {}
 
@@ -602,7 +646,7 @@ def create(call):
             max_count=max_count, metadata=server.get("metadata"),
             key_name=server.get("key_name"), user_data=user_data, availability_zone=az or None,
             networks=networks, access_ip_v4=server.get("accessIPv4"),
-            access_ip_v6=server.get("accessIPv6"), description=server.get("description"),
+            access_ip_v6=canonical_ip(server.get("accessIPv6")), description=server.get("description"),
             hostname=server.get("hostname"), scheduler_hints=hints, tags=server.get("tags"),
             config_drive=server.get("config_drive") in (True, "true", "True", "1"),
             security_groups=[g["name"] for g in server.get("security_groups") or []] or None,
@@ -623,8 +667,58 @@ def create(call):
     return 202, {"server": out}, {"Location": views.links(call.req, "servers", inst["uuid"])[0]["href"]}
 
 
+_UPDATE_BASE = {
+    "type": "object",
+    "properties": {"server": {
+        "type": "object",
+        "properties": {"name": NAME, "accessIPv4": schemas.IPV4, "accessIPv6": schemas.IPV6,
+                       "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]}},
+        "additionalProperties": False}},
+    "required": ["server"], "additionalProperties": False,
+}
+# The body of PUT /servers/{server_id} by version
+UPDATE = VersionedSchemas.of_fields(_UPDATE_BASE, "server", (
+    SchemaField("description", schemas.DESCRIPTION, since="2.19"),
+    SchemaField("hostname", _HOST, since="2.90"),
+))
+# request field -> instance column
+_UPDATABLE = {"name": "display_name", "accessIPv4": "access_ip_v4",
+              "accessIPv6": "access_ip_v6", "description": "display_description",
+              "hostname": "hostname"}
+
+
+@operation("updateServer", "Rename a server, or change its description, hostname or "
+           "access addresses", ok={200: keyed("server")}, errors=(400, 404, 409), body=UPDATE)
+def update(call, server_id):
+    body = call.json()
+    schemas.validate(body, UPDATE.at(call.version))
+    inst = _get(call, server_id)
+    target = server_target(inst)
+    call.authorize("os_compute_api:servers:update", target)
+    fields = body["server"]
+    values = {column: fields[name] for name, column in _UPDATABLE.items() if name in fields}
+    if "name" in values:
+        values["display_name"] = values["display_name"].strip()
+    if "access_ip_v6" in values:
+        values["access_ip_v6"] = canonical_ip(values["access_ip_v6"])
+    try:
+        inst = call.server_service.update(call.ctx, server_id, values)
+    except exception.InstanceNotFound:
+        raise APIError(404, f"Instance {server_id} could not be found.") from None
+    except exception.Conflict as exc:
+        raise APIError(409, exc.message) from None
+    out = server_detail(call.req, call.version, _viewer(call, target), inst)
+    if call.version not in FULL_UPDATE_BODY:
+        out = {k: v for k, v in out.items()
+               if not k.startswith(_EXTENSION_PREFIXES) and k not in _EXTENSION_FIELDS}
+    if call.version in SERVER_GROUPS:
+        group = groups_db.groups_of(call.services.api_db, [inst["uuid"]]).get(inst["uuid"])
+        out["server_groups"] = [group] if group else []
+    return 200, {"server": out}
+
+
 ROUTES = {
     "/servers": {"GET": index, "POST": create},
     "/servers/detail": {"GET": detail},
-    "/servers/{server_id}": {"GET": show, "DELETE": delete},
+    "/servers/{server_id}": {"GET": show, "PUT": update, "DELETE": delete},
 }

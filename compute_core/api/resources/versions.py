@@ -7,6 +7,10 @@ from compute_core.apispec import keyed, operation
 V21 = {"id": "v2.1", "status": "CURRENT", "version": microversion.MAX_VERSION,
        "min_version": microversion.MIN_VERSION, "updated": "2013-07-23T11:33:21Z"}
 
+# The legacy v2.0 API: listed, as Nova lists it, for clients that look for it.
+V20 = {"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "",
+       "updated": "2011-01-21T11:33:21Z"}
+
 RULES = ()  # the version document needs no authorization
 
 
@@ -17,6 +21,14 @@ def version_doc(base):
                              "href": "https://docs.openstack.org/"}],
                 **{"media-types": [{"base": "application/json",
                                     "type": "application/vnd.openstack.compute+json;version=2.1"}]})
+
+
+def versions_list(root):
+    """The versions document (GET /) whose links start at *root*."""
+    root = root.rstrip("/")
+    v21 = version_doc(root + "/v2.1")
+    v21.pop("media-types")
+    return {"versions": [dict(V20, links=[{"rel": "self", "href": root + "/v2/"}]), v21]}
 
 
 @operation("showVersion", "The v2.1 version document (no authentication)",
