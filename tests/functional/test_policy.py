@@ -140,3 +140,13 @@ def test_another_projects_limits_are_for_admins(cloud):
 def test_members_delete_their_servers(cloud, server):
     assert call(cloud, "member-a", "DELETE", f"/servers/{server}").status_code == 204
     wait_for_server(cloud, server, ("DELETED",), token="member-a")
+
+
+def test_migrations_are_for_the_projects_managers(cloud):
+    assert call(cloud, "member-a", "GET", "/os-migrations?project_id=pa").status_code == 403
+    assert call(cloud, "manager-a", "GET", "/os-migrations?project_id=pa").status_code == 200
+    # every project's (no project_id), or another's: admins only
+    resp = call(cloud, "manager-a", "GET", "/os-migrations")
+    assert resp.status_code == 403 and "os-migrations:index:all_projects" in resp.text
+    assert call(cloud, "manager-a", "GET", "/os-migrations?project_id=pb").status_code == 403
+    assert call(cloud, "admin", "GET", "/os-migrations").status_code == 200
