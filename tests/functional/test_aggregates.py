@@ -1,6 +1,8 @@
 """/os-aggregates and /os-availability-zone through the HTTP API, and the
 scheduler's zone and aggregate filters over them for every instance of a
 multi-create (issue 27)."""
+import time
+
 import pytest
 
 from compute_core import Cloud
@@ -15,7 +17,8 @@ def cloud():
                  "filter_scheduler.enabled_filters": [
                      "ComputeFilter", "AvailabilityZoneFilter",
                      "AggregateMultiTenancyIsolation", "AggregateInstanceExtraSpecsFilter",
-                     "ComputeCapabilitiesFilter"]}
+                     "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+                     "AggregateImagePropertiesIsolation"]}
     with Cloud(hosts=3, overrides=overrides) as cloud:
         yield cloud
 
@@ -135,9 +138,17 @@ def test_zones_come_from_aggregates(cloud, aggregates):
     assert {s["host"]: s["zone"] for s in services}["host2"] == "east"
 
 
-def _create(cloud, name, count, flavor="1", token=None, az=None):
-    body = {"server": {"name": name, "imageRef": first_image_id(cloud), "flavorRef": flavor,
-                       "min_count": count, "return_reservation_id": True}}
+def _image(cloud, name, properties):
+    """An image with *properties*, straight into the cloud's image backend."""
+    import io
+
+    return cloud._api.images.create(name, io.BytesIO(b"\0" * 512), properties=properties)["id"]
+
+
+def _create(cloud, name, count, flavor="1", token=None, az=None, image=None, status="ACTIVE"):
+    body = {"server": {"name": name, "imageRef": image or first_image_id(cloud),
+                       "flavorRef": flavor, "min_count": count,
+                       "return_reservation_id": True}}
     if az:
         body["server"]["availability_zone"] = az
     resp = call(cloud, "POST", "/servers", body=body, token=token)
@@ -145,7 +156,7 @@ def _create(cloud, name, count, flavor="1", token=None, az=None):
     rid = resp.json()["reservation_id"]
     listed = call(cloud, "GET", f"/servers?reservation_id={rid}&all_tenants=1").json()["servers"]
     servers = [wait_for_server(cloud, s["id"]) for s in listed]
-    assert [s["status"] for s in servers] == ["ACTIVE"] * count, servers
+    assert [s["status"] for s in servers] == [status] * count, servers
     for s in servers:
         call(cloud, "DELETE", f"/servers/{s['id']}")
     return servers
@@ -167,3 +178,42 @@ def test_tenant_isolation_holds_for_every_instance(cloud, aggregates):
                metadata={"filter_tenant_id": "solo"})
     others = _create(cloud, "others", 4, token="demo:demo")
     assert "host1" not in {s["OS-EXT-SRV-ATTR:host"] for s in others}
+
+
+def test_image_properties_hold_for_every_instance(cloud):
+    arm = _image(cloud, "arm-only", {"hw_architecture": "aarch64"})
+    _create(cloud, "arm", 3, image=arm, status="ERROR")  # no host runs aarch64
+    x86 = _image(cloud, "x86", {"hw_architecture": "x86_64", "img_hv_type": "fake"})
+    assert len(_create(cloud, "x86", 3, image=x86)) == 3
+
+
+def test_aggregate_image_isolation_holds_for_every_instance(cloud, aggregates):
+    _aggregate(cloud, aggregates, "windows-hosts", hosts=["host2"],
+               metadata={"os_distro": "windows"})
+    linux = _image(cloud, "linux", {"os_distro": "linux"})
+    servers = _create(cloud, "linux", 4, image=linux)
+    assert "host2" not in {s["OS-EXT-SRV-ATTR:host"] for s in servers}
+
+
+def test_image_cache_from_2_81(cloud, aggregates):
+    agg = _aggregate(cloud, aggregates, "cache-agg", hosts=["host1", "host3"])
+    image = first_image_id(cloud)
+    body = {"cache": [{"id": image}]}
+    assert call(cloud, "POST", f"/os-aggregates/{agg}/images", body=body,
+                version="2.80").status_code == 404
+    assert call(cloud, "POST", f"/os-aggregates/{agg}/images", body=body,
+                version="2.81").status_code == 202
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(
+            image in cloud._drivers[h].cached_images for h in ("host1", "host3")):
+        time.sleep(0.05)
+    assert image in cloud._drivers["host1"].cached_images
+    assert image in cloud._drivers["host3"].cached_images
+    assert image not in cloud._drivers["host2"].cached_images
+    for bad, code in [({"cache": []}, 400), ({"cache": [{"id": "x"}]}, 400),
+                      ({"cache": [{"id": image}, {"id": image}]}, 400),
+                      ({"cache": [{"id": "00000000-0000-0000-0000-000000000009"}]}, 400)]:
+        assert call(cloud, "POST", f"/os-aggregates/{agg}/images", body=bad,
+                    version="2.81").status_code == code, bad
+    assert call(cloud, "POST", "/os-aggregates/99999/images", body=body,
+                version="2.81").status_code == 404
