@@ -12,6 +12,7 @@ from compute_core.context import RequestContext
 # Nova 34's defaults of the rules of the routes that exist (facts from nova/policies)
 KEYPAIR = f"({policy.ADMIN}) or user_id:%(user_id)s"
 NOVA_DEFAULTS = {
+    "compute:aggregates:images": policy.ADMIN,
     "compute:servers:create:requested_destination": policy.ADMIN,
     "os_compute_api:extensions": policy.ANY,
     "os_compute_api:ips:index": policy.PROJECT_READER_OR_ADMIN,
