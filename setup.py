@@ -67,6 +67,13 @@ ENTRY_POINTS = {
         "compute_core = compute_core.conf.opts:list_opts",
         "compute_core.libvirt = compute_core_plugins.virt.libvirt.options:list_opts",
     ],
+    # oslopolicy-sample-generator / -policy-generator / -checker --namespace compute_core
+    "oslo.policy.policies": [
+        "compute_core = compute_core.api.policy:list_rules",
+    ],
+    "oslo.policy.enforcer": [
+        "compute_core = compute_core.api.policy:get_enforcer",
+    ],
     "pytest11": [
         "compute_core.testing = compute_core.testing",
     ],

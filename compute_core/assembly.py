@@ -15,6 +15,7 @@ from paste import deploy
 from compute_core import clock as clock_mod
 from compute_core import exception, rpc, wsgi
 from compute_core.api import policy as api_policy
+from compute_core.policy import CachedEnforcer
 from compute_core.compute import manager as compute_manager
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.conductor import manager as conductor_manager
@@ -86,7 +87,7 @@ class APIServices:
         self.placement = placement_client or PlacementClient(conf)
         # One enforcer for the app's life: it reads the policy file again
         # only when the file changes.
-        self.policy = api_policy.enforcer(conf)
+        self.policy = CachedEnforcer(api_policy.enforcer(conf))
         self.images = load_image_backend(conf, self.api_db)
         self.network = load_network_backend(conf, self.api_db)
         self.notifier = rpc.Notifier(conf, notification_transport or transport, "compute-api")

@@ -10,6 +10,7 @@ from oslo_config import cfg
 from oslo_db import options as db_options
 from oslo_middleware import cors, http_proxy_to_wsgi, sizelimit
 from oslo_middleware.healthcheck import opts as healthcheck_opts
+from oslo_policy import opts as policy_opts
 
 from compute_core.db import engines
 
@@ -480,6 +481,12 @@ def register_all(conf: cfg.ConfigOpts) -> None:
     for group, opts in GROUPS:
         conf.register_opts(opts, group=group)
     for group, opts in _EXTERNAL:
+        conf.register_opts(opts, group=group)
+    # [oslo_policy] (enforce_new_defaults, policy_file ...): oslo.policy's
+    # Enforcer registers them when an API starts; registered here as well, so
+    # a config file or an override setting them is checked when it is read.
+    # (oslo-config-generator lists them under its "oslo.policy" namespace.)
+    for group, opts in policy_opts.list_opts():
         conf.register_opts(opts, group=group)
     # Per ConfigOpts (cors.set_defaults would change the library's globals).
     for (group, name), default in _OUR_DEFAULTS.items():

@@ -13,6 +13,7 @@ import functools
 
 from compute_core import exception
 from compute_core.api import policy, schemas
+from compute_core.api.resources import servers
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import ByVersion, VersionRange
 from compute_core.api.resources import lifecycle_actions
@@ -126,7 +127,10 @@ def _move(call, server_id, body, key):
     host = None
     if key == "migrate" and call.version in MIGRATE_TO_HOST:
         host = (body["migrate"] or {}).get("host")
-    call.authorize(_MOVE_RULES[key] + (":host" if host else ""))
+    target = servers.server_target(servers.get_server(call, server_id))
+    call.authorize(_MOVE_RULES[key], target)
+    if host:
+        call.authorize(_MOVE_RULES[key] + ":host", target)
     try:
         if key in ("resize", "migrate"):
             flavor = str(body["resize"]["flavorRef"]) if key == "resize" else None
@@ -164,7 +168,7 @@ def action(call, server_id):
         raise APIError(400, f"There is no such action: {next(iter(body))}")
     schemas.validate(body, action_schema(key, call.version))
     name, rule = _ACTIONS[key]
-    call.authorize(rule)
+    call.authorize(rule, servers.server_target(servers.get_server(call, server_id)))
     reboot_type = body["reboot"]["type"].upper() if key == "reboot" else "SOFT"
     try:
         call.server_service.power_action(call.ctx, server_id, name, reboot_type=reboot_type)
