@@ -481,7 +481,7 @@ def _rebuild(call, life, server_id, value, target):
     password = value.get("adminPass") or uuidlib.uuid4().hex[:12]
     life.rebuild(call.ctx, server_id, image, password, **changes)
     inst = call.server_service.get(call.ctx, server_id)
-    server = servers.server_detail(call.req, version, call.ctx, inst)
+    server = servers.server_detail(call.req, version, servers._viewer(call, target), inst)
     if version not in REBUILD_ALL_FIELDS:
         for key in _REBUILD_HIDDEN_UNTIL_275:
             server.pop(key, None)
