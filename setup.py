@@ -121,6 +121,7 @@ setup(
         "PyMySQL>=1.0",
         "psycopg2-binary>=2.9",
         "google-re2>=1.1",  # list filters' regular expressions, in linear time
+        "websockify>=0.11",  # the console proxies' websocket server (threaded)
     ],
     extras_require={
         "test": [
@@ -137,6 +138,7 @@ setup(
             "schemathesis>=4.32",  # the OpenAPI-driven fuzz tests (its 4.x Python API)
             "hypothesis>=6.0",
             "openapi-spec-validator>=0.7",  # the generated documents are valid OpenAPI 3.1
+            "selenium>=4.10",  # drives headless Chromium in the console browser tests
         ],
     },
     entry_points=ENTRY_POINTS,
