@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import time
+from urllib.parse import urlsplit
 
 from websockify.websocket import WebSocket, WebSocketWantReadError
 
@@ -13,12 +14,21 @@ _PF = struct.Struct(">BBBBHHHBBB3x")
 NOVNC_FORMAT = (32, 24, 0, 1, 255, 255, 255, 0, 8, 16)
 
 
+class _WebSocket(WebSocket):
+    # websockify's client sends the URL's path without its query.
+    query = ""
+
+    def send_request(self, type, path):  # noqa: A002 - the base's signature
+        super().send_request(type, path + (f"?{self.query}" if self.query else ""))
+
+
 class WebSocketStream:
     """A blocking socket-like object (sendall/recv/close) over a websocket
     to *url*; binary messages carry the bytes."""
 
     def __init__(self, url: str, origin: str | None = None, timeout: float = 10):
-        self.ws = WebSocket()
+        self.ws = _WebSocket()
+        self.ws.query = urlsplit(url).query
         self.ws.connect(url, origin=origin)
         self.ws.settimeout(timeout)
         self._buffer = b""
