@@ -1,4 +1,4 @@
-"""The compute service's RPC endpoint (target version 1.2, see rpcapi) and periodic work."""
+"""The compute service's RPC endpoint (target version 1.3, see rpcapi) and periodic work."""
 from __future__ import annotations
 
 import datetime
@@ -239,6 +239,17 @@ class ComputeManager:
     def unpause_instance(self, ctxt, instance):
         self._power_action(ctxt, instance, "compute_unpause_instance", self.driver.unpause,
                            {"vm_state": states.ACTIVE}, rpcapi.UNPAUSING)
+
+    # ----------------------------------------------------------- console
+    def get_console_connection(self, ctxt, instance, console_type):
+        """Where the guest's console of *console_type* listens, from the
+        driver; a refusal comes back as {"error", "message"}."""
+        try:
+            info = self.driver.get_console_connection(ctxt, instance, console_type)
+        except (exception.NotSupportedByDriver, exception.InstanceNotFound) as exc:
+            return {"error": type(exc).__name__, "message": str(exc)}
+        return {"host": info["host"], "port": int(info["port"]),
+                "internal_access_path": info.get("internal_access_path")}
 
     def suspend_instance(self, ctxt, instance):
         self._power_action(ctxt, instance, "compute_suspend_instance",

@@ -7,6 +7,7 @@
       the migration record and the allocations: migrate_disk_and_power_off
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
+1.3 - get_console_connection (a call): where a guest's console listens
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -15,7 +16,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.2"
+VERSION = "1.3"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -69,6 +70,15 @@ class ComputeAPI:
 
     # 1.2: the steps of a move. Each answers {"error": message} when the
     # driver fails, else a dict of what it learned.
+    def get_console_connection(self, ctxt, host, instance, console_type, timeout=None):
+        """{"host", "port", "internal_access_path"} of the guest's console, or
+        {"error": "NotSupportedByDriver" | "InstanceNotFound", "message"}."""
+        cctx = self._cctx(host, "1.3")
+        if timeout is not None:
+            cctx = cctx.prepare(timeout=timeout)
+        return cctx.call(ctxt, "get_console_connection", instance=instance,
+                         console_type=console_type)
+
     def _move_call(self, ctxt, host, method, **kwargs):
         return self._cctx(host, "1.2").call(ctxt, method, **kwargs)
 

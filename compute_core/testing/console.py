@@ -21,6 +21,19 @@ class _WebSocket(WebSocket):
     def send_request(self, type, path):  # noqa: A002 - the base's signature
         super().send_request(type, path + (f"?{self.query}" if self.query else ""))
 
+    def _recv_frames(self):
+        # Frames that came in the same read as the 101 answer sit in the
+        # buffer; the base would block reading the socket for more first.
+        while self._recv_buffer:
+            frame = self._decode_hybi(self._recv_buffer)
+            if frame is None:
+                break
+            self._recv_buffer = self._recv_buffer[frame["length"]:]
+            self._recv_queue.append(frame)
+        if self._recv_queue:
+            return True
+        return super()._recv_frames()
+
 
 class WebSocketStream:
     """A blocking socket-like object (sendall/recv/close) over a websocket
