@@ -161,8 +161,18 @@ class RFBClient:
         return rects
 
     def screen(self) -> bytes:
-        """The whole screen, RGBX bytes row by row."""
+        """The whole screen, RGBX bytes row by row (the rectangles of one
+        update put together)."""
         self.request()
-        ((_, _, w, h, data),) = self.read_update()
-        assert (w, h) == (self.width, self.height)
-        return data
+        rows = [b""] * self.height
+        stride = self.bytes_per_pixel
+        covered = 0
+        for x, y, w, h, data in self.read_update():
+            for i in range(h):
+                line = rows[y + i] or bytes(self.width * stride)
+                rows[y + i] = (line[:x * stride] + data[i * w * stride:(i + 1) * w * stride]
+                               + line[(x + w) * stride:])
+            covered += w * h
+        if covered != self.width * self.height:
+            raise ConnectionError(f"the update covered {covered} pixels, not the screen")
+        return b"".join(rows)

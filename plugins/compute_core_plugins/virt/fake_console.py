@@ -27,6 +27,7 @@ import threading
 LOG = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 640, 400
+STRIP_ROWS = 16
 BARS = [(235, 235, 235), (235, 235, 16), (16, 235, 235), (16, 235, 16),
         (235, 16, 235), (235, 16, 16), (16, 16, 235), (16, 16, 16)]
 # Server pixel format: 32 bpp, depth 24, little-endian, true colour, RGB888.
@@ -70,7 +71,10 @@ class PixelFormat:
         r, g, b = rgb
         value = ((r * rmax + 127) // 255 << rs | (g * gmax + 127) // 255 << gs
                  | (b * bmax + 127) // 255 << bs)
-        return value.to_bytes(self.size, self.order)
+        # The bits no colour uses are set: noVNC 1.3 (Debian 12's) takes the
+        # fourth byte of a 32-bit pixel for alpha past the first message.
+        unused = ((1 << (8 * self.size)) - 1) & ~(rmax << rs | gmax << gs | bmax << bs)
+        return (value | unused).to_bytes(self.size, self.order)
 
 
 class Screen:
@@ -153,8 +157,11 @@ def serve_rfb(sock, name: str, screen: Screen) -> None:
                 continue  # nothing on this screen ever changes
             x, y = min(x, WIDTH), min(y, HEIGHT)
             w, h = min(w, WIDTH - x), min(h, HEIGHT - y)
-            sock.sendall(struct.pack(">BxHHHHHi", 0, 1, x, y, w, h, 0)
-                         + screen.raw_rect(fmt, x, y, w, h))
+            # In strips of rows, as a real server sends its tiles.
+            strips = [(row, min(STRIP_ROWS, y + h - row)) for row in range(y, y + h, STRIP_ROWS)]
+            sock.sendall(struct.pack(">BxH", 0, len(strips)) + b"".join(
+                struct.pack(">HHHHi", x, row, w, rows, 0) + screen.raw_rect(fmt, x, row, w, rows)
+                for row, rows in strips))
             sent_full = True
         elif kind == 4:  # KeyEvent
             _recv_exact(sock, 7)

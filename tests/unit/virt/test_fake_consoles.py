@@ -51,6 +51,11 @@ def test_each_guest_has_its_own_vnc_screen(driver):
             client.request(x=600, y=390, w=100, h=100)
             ((x, y, w, h, data),) = client.read_update()
             assert (x, y, w, h) == (600, 390, 40, 10) and len(data) == 40 * 10 * 4
+            # A large area comes in strips of rows.
+            client.request(x=10, y=5, w=20, h=40)
+            strips = client.read_update()
+            assert [(x, y, w, h) for x, y, w, h, _ in strips] == \
+                [(10, 5, 20, 16), (10, 21, 20, 16), (10, 37, 20, 8)]
     # The blocks under the bars differ from guest to guest.
     assert screens[a["uuid"]] != screens[b["uuid"]]
     # Top-left pixel is the first (white) bar, as the noVNC format puts it.
