@@ -246,9 +246,12 @@ class ComputeManager:
         driver; a refusal comes back as {"error", "message"}."""
         try:
             info = self.driver.get_console_connection(ctxt, instance, console_type)
-        except (exception.NotSupportedByDriver, exception.InstanceNotFound) as exc:
+        except exception.ComputeCoreError as exc:
             return {"error": type(exc).__name__, "message": str(exc)}
-        return {"host": info["host"], "port": int(info["port"]),
+        host = info["host"]
+        if host in ("", "0.0.0.0", "::"):
+            host = self.conf.my_ip  # listening everywhere: reach it at this host's address
+        return {"host": host, "port": int(info["port"]),
                 "internal_access_path": info.get("internal_access_path")}
 
     def suspend_instance(self, ctxt, instance):
