@@ -148,6 +148,7 @@ setup(
             "hypothesis>=6.0",
             "openapi-spec-validator>=0.7",  # the generated documents are valid OpenAPI 3.1
             "selenium>=4.10",  # drives headless Chromium in the console browser tests
+            "tempest",  # its published compute response schemas check our bodies (read at test time)
         ],
     },
     entry_points=ENTRY_POINTS,
