@@ -310,3 +310,59 @@ def test_an_unknown_or_unavailable_console_type(compute_cloud, servers):
         assert err.value.code == 409 and "supports_console_spice is false" in str(err.value)
     finally:
         compute_cloud.conf.clear_override("enabled", group="spice")
+
+
+def _run_proxy(args, config_text, tmp_path, timeout=60):
+    import subprocess
+    import sys
+
+    config = tmp_path / "proxy.conf"
+    config.write_text(config_text)
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys; from compute_core.cmd import console; "
+         f"sys.exit(console.{args[0]}(sys.argv[1:]))", "--config-file", str(config),
+         *args[1:]], stderr=subprocess.PIPE, text=True)
+
+
+def test_compute_novncproxy_serves_and_stops_cleanly(compute_cloud, servers, tmp_path):
+    cells = compute_cloud._api.cells
+    (cell,) = cells.cells(include_cell0=False)
+    proc = _run_proxy(["novncproxy_main", "--listen", "127.0.0.1", "--port", "0"],
+                      f"[database]\nconnection = {cells.get(cell['uuid']).url}\n", tmp_path)
+    try:
+        url, lines = None, []
+        for line in proc.stderr:
+            lines.append(line)
+            found = re.search(r"console proxy novnc \(novnc\) serving on ([^\s,]+)", line)
+            url = url or (found and found.group(1))
+            if "compute-novncproxy ready" in line:
+                break
+        assert url, "".join(lines)
+        assert "noVNC" in requests.get(url + "/vnc_lite.html", timeout=10).text
+        token = token_of(console(compute_cloud, servers["console-b"]))
+        with WebSocketStream(url.replace("http", "ws") + f"/?token={token}") as ws:
+            assert RFBClient(ws).handshake() == "console-b"
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+
+
+@pytest.mark.parametrize("config, error", [
+    ("[vnc]\nnovnc_path = /nonexistent\n",
+     "compute-novncproxy: error: [vnc] novnc_path = '/nonexistent' has no vnc_lite.html: "
+     "install the novnc client there"),
+    ("[DEFAULT]\nssl_only = true\ncert = /nonexistent.pem\n",
+     "compute-novncproxy: error: [DEFAULT] ssl_only is set but the cert file"),
+])
+def test_compute_novncproxy_startup_errors_are_one_line(compute_cloud, tmp_path, config,
+                                                        error):
+    cells = compute_cloud._api.cells
+    (cell,) = cells.cells(include_cell0=False)
+    proc = _run_proxy(["novncproxy_main", "--port", "0"],
+                      f"[database]\nconnection = {cells.get(cell['uuid']).url}\n" + config,
+                      tmp_path)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and lines[0].startswith(error), err
+    assert "Traceback" not in err

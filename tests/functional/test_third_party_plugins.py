@@ -291,7 +291,7 @@ def test_inner_a_third_party_console_proxy_runs_like_the_in_tree_ones(tmp_path):
             url, lines = None, []
             for line in proc.stderr:
                 lines.append(line)
-                found = re.search(r"console proxy example-line .* serving on (\S+)", line)
+                found = re.search(r"console proxy example-line .* serving on ([^\s,]+)", line)
                 url = url or (found and found.group(1))
                 if "compute-consoleproxy ready" in line:
                     break
