@@ -7,7 +7,9 @@
       the migration record and the allocations: migrate_disk_and_power_off
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
-1.3 - get_console_connection (a call): where a guest's console listens
+1.3 - calls answered by the host's driver: get_diagnostics,
+      host_power_action, host_maintenance_mode
+1.4 - get_console_connection (a call): where a guest's console listens
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -16,7 +18,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.3"
+VERSION = "1.4"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -26,7 +28,9 @@ SUSPENDING = "suspending"
 RESUMING = "resuming"
 
 
-class ComputeAPI:
+class ComputeRPCClient:
+    """The RPC client of the compute services (casts and calls to one host)."""
+
     def __init__(self, transport, timeout=None):
         self.transport = transport
         self.client = rpc.get_client(transport, TOPIC, VERSION, timeout=timeout)
@@ -70,15 +74,6 @@ class ComputeAPI:
 
     # 1.2: the steps of a move. Each answers {"error": message} when the
     # driver fails, else a dict of what it learned.
-    def get_console_connection(self, ctxt, host, instance, console_type, timeout=None):
-        """{"host", "port", "internal_access_path"} of the guest's console, or
-        {"error": "NotSupportedByDriver" | "InstanceNotFound", "message"}."""
-        cctx = self._cctx(host, "1.3")
-        if timeout is not None:
-            cctx = cctx.prepare(timeout=timeout)
-        return cctx.call(ctxt, "get_console_connection", instance=instance,
-                         console_type=console_type)
-
     def _move_call(self, ctxt, host, method, **kwargs):
         return self._cctx(host, "1.2").call(ctxt, method, **kwargs)
 
@@ -101,3 +96,23 @@ class ComputeAPI:
     def finish_revert_migration(self, ctxt, host, instance, migration, power_on):
         return self._move_call(ctxt, host, "finish_revert_migration", instance=instance,
                                migration=migration, power_on=power_on)
+
+    # 1.3: questions and host actions the driver answers.
+    def get_diagnostics(self, ctxt, host, instance) -> dict:
+        return self._cctx(host, "1.3").call(ctxt, "get_diagnostics", instance=instance)
+
+    def host_power_action(self, ctxt, host, action) -> str:
+        return self._cctx(host, "1.3").call(ctxt, "host_power_action", action=action)
+
+    def host_maintenance_mode(self, ctxt, host, mode: bool) -> str:
+        return self._cctx(host, "1.3").call(ctxt, "host_maintenance_mode", mode=mode)
+
+    # 1.4: where a guest's console listens.
+    def get_console_connection(self, ctxt, host, instance, console_type, timeout=None):
+        """{"host", "port", "internal_access_path"} of the guest's console, or
+        {"error": "NotSupportedByDriver" | "InstanceNotFound", "message"}."""
+        cctx = self._cctx(host, "1.4")
+        if timeout is not None:
+            cctx = cctx.prepare(timeout=timeout)
+        return cctx.call(ctxt, "get_console_connection", instance=instance,
+                         console_type=console_type)
