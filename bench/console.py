@@ -24,7 +24,7 @@ import statistics
 import time
 
 from compute_core import Cloud, context
-from compute_core.api.compute_api import ComputeAPI
+from compute_core.api.server_service import ServerService
 from compute_core.console import access
 from compute_core.testing import api_request, first_image_id, wait_for_server
 from compute_core.testing.console import RFBClient, WebSocketStream
@@ -73,7 +73,7 @@ def main(argv=None):
         server = wait_for_server(cloud, sid)
         info = cloud.driver(server["OS-EXT-SRV-ATTR:host"]).get_console_connection(
             None, {"uuid": sid}, "novnc")
-        url = access.get_console(cloud._api, ComputeAPI(cloud._api),
+        url = access.get_console(cloud._api, ServerService(cloud._api),
                                  context.get_admin_context(), sid, "vnc", "novnc")["url"]
         token = url.split("%3Ftoken%3D", 1)[1]
         ws_url = cloud.console_urls["novnc"].replace("http", "ws", 1) + f"/?token={token}"
