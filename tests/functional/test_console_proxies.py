@@ -375,3 +375,47 @@ def test_compute_novncproxy_startup_errors_are_one_line(compute_cloud, tmp_path,
     lines = [line for line in err.splitlines() if "error:" in line]
     assert len(lines) == 1 and lines[0].startswith(error), err
     assert "Traceback" not in err
+
+
+def test_compute_aio_serves_consoles(tmp_path):
+    """compute-aio runs the noVNC and serial proxies beside its APIs and its
+    console URLs lead to them (and its ready file names them)."""
+    import json
+    import signal
+    import time
+
+    from tests.aio_process import start_compute_aio
+
+    ready = tmp_path / "ready.json"
+    proc, banner, url, _ = start_compute_aio(tmp_path / "state", "--hosts", "1", "--quiet",
+                                             "--ready-file", str(ready))
+    try:
+        proxies = dict(re.findall(r"^console proxy (http\S+)\s+\((\S+)\)$", banner, re.M))
+        assert sorted(proxies.values()) == ["novnc", "serial"], banner
+        assert sorted(json.loads(ready.read_text())["console_urls"]) == ["novnc", "serial"]
+        headers = {"X-Auth-Token": "admin:admin", "OpenStack-API-Version": "compute 2.6"}
+        image = requests.get(url + "/images", headers=headers, timeout=10).json()["images"][0]
+        sid = requests.post(url + "/servers", headers=headers, timeout=30, json={"server": {
+            "name": "aio-console", "imageRef": image["id"], "flavorRef": "1"}}).json()[
+            "server"]["id"]
+        deadline = time.monotonic() + 60
+        while requests.get(f"{url}/servers/{sid}", headers=headers, timeout=10).json()[
+                "server"]["status"] != "ACTIVE":
+            assert time.monotonic() < deadline, "server not ACTIVE"
+            time.sleep(0.2)
+        resp = requests.post(f"{url}/servers/{sid}/remote-consoles", headers=headers,
+                             timeout=30, json={"remote_console": {"protocol": "serial",
+                                                                  "type": "serial"}})
+        assert resp.status_code == 200, resp.text
+        console_url = resp.json()["remote_console"]["url"]
+        serial = next(u for u, name in proxies.items() if name == "serial")
+        assert console_url.startswith(serial.replace("http", "ws", 1) + "/?token=")
+        with WebSocketStream(console_url) as ws:
+            assert f"{sid} booted".encode() in read_until(ws, b"aio-console login: ")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "Traceback" not in out, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
