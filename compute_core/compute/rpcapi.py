@@ -8,7 +8,7 @@
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
 1.3 - calls answered by the host's driver: get_diagnostics,
-      host_power_action, host_maintenance_mode
+      host_power_action, host_maintenance_mode; the cast cache_images
 1.4 - get_console_connection (a call): where a guest's console listens
 
 Each power cast arrives with the instance already in the task_state the API
@@ -106,6 +106,9 @@ class ComputeRPCClient:
 
     def host_maintenance_mode(self, ctxt, host, mode: bool) -> str:
         return self._cctx(host, "1.3").call(ctxt, "host_maintenance_mode", mode=mode)
+
+    def cache_images(self, ctxt, host, images: list[dict]) -> None:
+        self._cctx(host, "1.3").cast(ctxt, "cache_images", images=images)
 
     # 1.4: where a guest's console listens.
     def get_console_connection(self, ctxt, host, instance, console_type, timeout=None):
