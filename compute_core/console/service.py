@@ -40,6 +40,7 @@ from compute_core.console import ConsoleProxy, load_console_proxy
 from compute_core.console import tokens as console_tokens
 
 LOG = logging.getLogger(__name__)
+IO_TIMEOUT = 30  # seconds
 _TOKEN_IN_TEXT = re.compile(r"(token(?:=|%3D))[^&'\s\"]+", re.I)
 
 
@@ -202,7 +203,10 @@ class ConsoleProxyServer(ThreadingMixIn, HTTPServer):
         """In the connection's thread: TLS or not, then the handler."""
         self.track(request)
         try:
-            request.settimeout(30)  # for the TLS handshake and the request head
+            # Bounds the TLS handshake and the request head, and later a
+            # send to a client that stopped reading; the relay waits for
+            # traffic in select(), so an idle console is not cut.
+            request.settimeout(IO_TIMEOUT)
             first = request.recv(1, socket.MSG_PEEK)
             if first and first[0] in (0x16, 0x80):
                 if self.ssl_context is None:
@@ -218,7 +222,6 @@ class ConsoleProxyServer(ThreadingMixIn, HTTPServer):
                 return
             elif not first:
                 return
-            request.settimeout(None)
             super().finish_request(request, client_address)
         except (OSError, ssl.SSLError) as exc:
             LOG.info("%s: connection from %s ended: %s", self.name, client_address[0], exc)

@@ -145,11 +145,9 @@ def test_a_wrong_token_is_refused_with_the_reason_logged(compute_cloud, servers,
 def test_an_expired_token_is_refused(compute_cloud, servers, caplog):
     sid = servers["console-b"]
     _, db = compute_cloud._api.cells.for_instance(sid)
-    driver = compute_cloud.driver(compute_cloud.host_names[0])
     host = api_request(compute_cloud, "GET", f"/servers/{sid}").json()["server"][
         "OS-EXT-SRV-ATTR:host"]
     info = compute_cloud.driver(host).get_console_connection(None, {"uuid": sid}, "novnc")
-    assert driver is not None
     token, _ = tokens.create(db, sid, "novnc", info["host"], info["port"], ttl=1, now=1000)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         _refused(ws_url(compute_cloud, "novnc", token))
@@ -196,6 +194,23 @@ def test_origin_rules(compute_cloud, servers, caplog):
         cloud.conf.clear_override("allowed_origins", group="console")
         proxy.server.allowed_origins = []
     _refused(url, origin="https://dashboard.example")
+
+
+def test_a_client_that_sends_half_a_request_is_cut(compute_cloud, monkeypatch):
+    from compute_core.console import service as service_mod
+
+    monkeypatch.setattr(service_mod, "IO_TIMEOUT", 1)
+    cells = compute_cloud._api.cells
+    dbs = [cells.get(c["uuid"]) for c in cells.cells(include_cell0=False)]
+    service = ConsoleProxyService(compute_cloud.conf, "serial", dbs, listen="127.0.0.1",
+                                  port=0)
+    service.start()
+    try:
+        with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+            sock.sendall(b"GET /?token=x HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends
+            assert sock.recv(100) == b""  # closed, without an answer
+    finally:
+        service.stop()
 
 
 def test_plain_http_requests_reach_no_guest(compute_cloud, servers):
