@@ -15,6 +15,10 @@ ENTRY_POINTS = {
         "compute-conductor = compute_core.cmd.services:conductor_main",
         "compute-scheduler = compute_core.cmd.services:scheduler_main",
         "compute-compute = compute_core.cmd.services:compute_main",
+        "compute-novncproxy = compute_core.cmd.console:novncproxy_main",
+        "compute-spicehtml5proxy = compute_core.cmd.console:spicehtml5proxy_main",
+        "compute-serialproxy = compute_core.cmd.console:serialproxy_main",
+        "compute-consoleproxy = compute_core.cmd.console:main",
     ],
     "compute_core.virt_drivers": [
         "fake = compute_core_plugins.virt.fake:FakeDriver",
@@ -56,6 +60,11 @@ ENTRY_POINTS = {
         "CrossCellWeigher = compute_core_plugins.weighers.cross_cell:CrossCellWeigher",
         "HypervisorVersionWeigher = compute_core_plugins.weighers.compute_node:HypervisorVersionWeigher",
         "ImagePropertiesWeigher = compute_core_plugins.weighers.image_properties:ImagePropertiesWeigher",
+    ],
+    "compute_core.console_proxies": [
+        "novnc = compute_core_plugins.consoles:NoVNCProxy",
+        "spice-html5 = compute_core_plugins.consoles:SpiceHTML5Proxy",
+        "serial = compute_core_plugins.consoles:SerialProxy",
     ],
     "compute_core.image_backends": [
         "local = compute_core_plugins.image.local:LocalImageBackend",
@@ -132,6 +141,7 @@ setup(
         "PyMySQL>=1.0",
         "psycopg2-binary>=2.9",
         "google-re2>=1.1",  # list filters' regular expressions, in linear time
+        "websockify>=0.11",  # the console proxies' websocket server (threaded)
     ],
     extras_require={
         # The libvirt virt driver (compute_driver = libvirt); builds against
@@ -152,6 +162,7 @@ setup(
             "schemathesis>=4.32",  # the OpenAPI-driven fuzz tests (its 4.x Python API)
             "hypothesis>=6.0",
             "openapi-spec-validator>=0.7",  # the generated documents are valid OpenAPI 3.1
+            "selenium>=4.10",  # drives headless Chromium in the console browser tests
             "tempest",  # its published compute response schemas check our bodies (read at test time)
         ],
     },

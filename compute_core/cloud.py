@@ -98,11 +98,14 @@ class Cloud:
     Test-double features: :attr:`faults` (fault rules, see
     :mod:`compute_core.faults`), :meth:`calls` (the call log),
     :meth:`snapshot` / :meth:`restore`, :meth:`leaks`.
+    :param console_port: ``0``: the console proxies of ``[aio] console_proxies``
+        listen on free ports; ``None``: on their plugins' own ports (6080...).
     """
 
     def __init__(self, state_dir=None, hosts=1, host_resources=None, config_file=None,
                  overrides=None, compute_port=0, placement_port=0, listen="127.0.0.1",
-                 auth="noauth2", users=None, identity_port=0, clock=None, control_api=None):
+                 auth="noauth2", users=None, identity_port=0, clock=None, control_api=None,
+                 console_port=0):
         # hosts, ports and listen may be None: then [aio] configuration decides
         # (that is how compute-aio runs).
         self._state_dir_arg = state_dir
@@ -141,6 +144,9 @@ class Cloud:
         self.faults = FaultRules()
         self.call_log = instrument.CallLog()
         self._in_flight = instrument.InFlight()
+        self.console_port = console_port
+        self.console_proxies = {}  # plugin name -> ConsoleProxyService
+        self.console_urls = {}  # plugin name -> base URL of its proxy
 
     # ----------------------------------------------------------- tokens
     @property
@@ -258,6 +264,7 @@ class Cloud:
         for i in range(hosts):
             self._start_compute(f"host{i + 1}", **self.host_resources)
         self.discover_hosts()
+        self._start_console_proxies(conf, listen)
         # Every plugin is loaded now: an override no plugin claimed is a typo.
         conf_mod.check_pending_overrides(conf)
 
@@ -275,6 +282,43 @@ class Cloud:
         self.control_url = server.url + ControlApp.PREFIX if control else None
         if self.identity is not None:
             self.identity.set_endpoint("compute", self.compute_url)
+
+    # Where a console type's URLs point, per proxy plugin's console type:
+    # (group, base URL option, page added to the proxy's URL, enabled option).
+    CONSOLE_URL_OPTIONS = {
+        "novnc": ("vnc", "novncproxy_base_url", "/vnc_lite.html"),
+        "spice-html5": ("spice", "html5proxy_base_url", "/spice_auto.html"),
+        "serial": ("serial_console", "base_url", "/"),
+    }
+
+    def _start_console_proxies(self, conf, listen):
+        """The console proxies of [aio] console_proxies, checking the tokens
+        of every cell; the API's console URLs point at them."""
+        from compute_core.console.service import ConsoleProxyService
+
+        cells = self._api.cells
+        dbs = [cells.get(c["uuid"]) for c in cells.cells(include_cell0=False)]
+        for name in conf.aio.console_proxies:
+            try:
+                service = ConsoleProxyService(conf, name, dbs, listen=listen,
+                                              port=self.console_port)
+            except exception.ConfigError as exc:
+                # A machine without the client pages still runs a cloud.
+                LOG.warning("console proxy %s not started: %s", name, exc)
+                continue
+            service.start()
+            self._stoppers.append(service.stop)
+            self.console_proxies[name] = service
+            self.console_urls[name] = service.url
+            for console_type in service.types:
+                if console_type not in self.CONSOLE_URL_OPTIONS:
+                    continue
+                group, option, page = self.CONSOLE_URL_OPTIONS[console_type]
+                url = service.url + page
+                if console_type == "serial":
+                    url = "ws" + url[len("http"):]
+                conf.set_default(option, url, group=group)
+                conf.set_default("enabled", True, group=group)
 
     def _start_identity(self, conf, listen):
         """The identity endpoint, then keystonemiddleware in both APIs and

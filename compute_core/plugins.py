@@ -93,8 +93,9 @@ def load_one(group: str, name: str):
         try:
             return ep.load()
         except Exception as exc:
-            raise _failure(group, name, f"it does not import: {type(exc).__name__}: {exc}",
-                           with_installed=False) from None
+            # (with the installed names, as when stevedore's cache is current)
+            raise _failure(group, name, f"it does not import: {type(exc).__name__}: {exc}") \
+                from None
     except (RuntimeError, ImportError) as exc:
         raise _failure(group, name, f"it does not import: {errors[0] if errors else exc}") \
             from None

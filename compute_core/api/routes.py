@@ -7,7 +7,8 @@ under ``compute_core/api/resources/`` and a line here.
 from __future__ import annotations
 
 from compute_core.api.microversion import VersionDispatch
-from compute_core.api.resources import (aggregates, availability_zones, extensions,
+from compute_core.api.resources import (aggregates, availability_zones, console_auth_tokens,
+                                        extensions, remote_consoles,
                                         flavor_access, instance_usage_audit_log,
                                         flavor_extra_specs, flavors, hypervisors, images,
                                         instance_actions, keypairs, lifecycle_actions, limits, migrations,
@@ -46,6 +47,8 @@ RESOURCES = (
     server_ips,
     aggregates,
     availability_zones,
+    remote_consoles,
+    console_auth_tokens,
 )
 
 

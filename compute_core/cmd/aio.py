@@ -3,8 +3,9 @@
     compute-aio [--state-dir DIR] [--config-file FILE] [--hosts N] [--driver NAME] [--port 0]
                 [--ready-file F] [--quiet]
 
-Serves the compute API on 127.0.0.1:8774, placement on :8778 and the
-identity endpoint on :5000 (``[aio]`` options), runs the conductor,
+Serves the compute API on 127.0.0.1:8774, placement on :8778, the
+identity endpoint on :5000 (``[aio]`` options) and the noVNC and serial
+console proxies on :6080 and :6083 (``[aio] console_proxies``), runs the conductor,
 scheduler and fake compute hosts in this process on SQLite files under the
 state directory, until Ctrl-C or SIGTERM. It writes ``clouds.yaml`` (clouds
 ``compute-core``, project demo, and ``compute-core-admin``) and ``openrc`` /
@@ -42,7 +43,7 @@ def parse_args(argv):
     p.add_argument("--placement-port", type=int, default=None)
     p.add_argument("--identity-port", type=int, default=None)
     p.add_argument("--port", type=int, choices=[0], default=None,
-                   help="0: every API on a free port the OS picks")
+                   help="0: every API and console proxy on a free port the OS picks")
     p.add_argument("--auth", choices=["keystone", "noauth2"], default=None,
                    help="keystone: the embedded identity endpoint issues the tokens "
                         "(default, [aio] auth); noauth2: X-Auth-Token user:project")
@@ -140,7 +141,8 @@ def main(argv=None) -> int:
     cloud = Cloud(state_dir=args.state_dir, hosts=args.hosts, config_file=args.config_file,
                   overrides=overrides, compute_port=ports[0], placement_port=ports[1],
                   identity_port=ports[2], listen=None, auth=args.auth, clock=args.clock,
-                  control_api=args.control_api)
+                  control_api=args.control_api,
+                  console_port=0 if args.port == 0 else None)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -165,6 +167,8 @@ def main(argv=None) -> int:
     if cloud.control_url:
         print(f"control API   {cloud.control_url}  (admin only; clock: "
               f"{'virtual' if cloud.clock.virtual else 'real'})")
+    for name, url in cloud.console_urls.items():
+        print(f"console proxy {url}  ({name})")
     print(f"state         {cloud.state_dir}")
     print(f"hosts         {', '.join(cloud.host_names) or 'none'} "
           f"(virt driver {cloud.conf.compute_driver})")
@@ -180,7 +184,7 @@ def main(argv=None) -> int:
              "auth_url": cloud.identity_url and cloud.identity_url + "/v3",
              "auth": cloud.auth, "state_dir": cloud.state_dir, "cloud": CLOUD,
              "admin_cloud": ADMIN_CLOUD, "pid": os.getpid(), "control_url": cloud.control_url,
-             **files}
+             "console_urls": cloud.console_urls, **files}
     # Where compute-manage and compute-status --state-dir find the running
     # cloud's placement API.
     running = os.path.join(cloud.state_dir, RUNNING_FILE)

@@ -290,6 +290,20 @@ class ComputeManager:
         self._power_action(ctxt, instance, "compute_unpause_instance", self.driver.unpause,
                            {"vm_state": states.ACTIVE}, rpcapi.UNPAUSING)
 
+    # ----------------------------------------------------------- console
+    def get_console_connection(self, ctxt, instance, console_type):
+        """Where the guest's console of *console_type* listens, from the
+        driver; a refusal comes back as {"error", "message"}."""
+        try:
+            info = self.driver.get_console_connection(ctxt, instance, console_type)
+        except exception.ComputeCoreError as exc:
+            return {"error": type(exc).__name__, "message": str(exc)}
+        host = info["host"]
+        if host in ("", "0.0.0.0", "::"):
+            host = self.conf.my_ip  # listening everywhere: reach it at this host's address
+        return {"host": host, "port": int(info["port"]),
+                "internal_access_path": info.get("internal_access_path")}
+
     def suspend_instance(self, ctxt, instance):
         self._power_action(ctxt, instance, "compute_suspend_instance",
                            lambda i: self.driver.suspend(ctxt, i),

@@ -18,6 +18,7 @@
       steps of a live migration, called by the conductor:
       pre_live_migration (destination), live_migration (source),
       post_live_migration_at_destination (destination)
+1.5 - get_console_connection (a call): where a guest's console listens
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -26,7 +27,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.4"
+VERSION = "1.5"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -174,3 +175,12 @@ class ComputeRPCClient:
     def post_live_migration_at_destination(self, ctxt, host, instance):
         return self._cctx(host, "1.4").call(ctxt, "post_live_migration_at_destination",
                                             instance=instance)
+    # 1.4: where a guest's console listens.
+    def get_console_connection(self, ctxt, host, instance, console_type, timeout=None):
+        """{"host", "port", "internal_access_path"} of the guest's console, or
+        {"error": "NotSupportedByDriver" | "InstanceNotFound", "message"}."""
+        cctx = self._cctx(host, "1.5")
+        if timeout is not None:
+            cctx = cctx.prepare(timeout=timeout)
+        return cctx.call(ctxt, "get_console_connection", instance=instance,
+                         console_type=console_type)

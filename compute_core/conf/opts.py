@@ -380,6 +380,10 @@ aio_opts = [
     cfg.StrOpt("default_image_name", default="default-raw",
                help="Name of the small image imported on first start."),
     cfg.IntOpt("wsgi_threads", default=16, min=1, help="Threads serving each API."),
+    cfg.ListOpt("console_proxies", default=["novnc", "serial"],
+                help="Console proxy plugins (compute_core.console_proxies) the embedded "
+                     "cloud runs, each on a free port of [aio] listen; the console URLs "
+                     "the API hands out point at them."),
     cfg.BoolOpt("placement_in_process", default=True,
                 help="The embedded services (scheduler, conductor, compute hosts, API) "
                      "reach placement by calling its WSGI pipeline inside the process, "
@@ -414,8 +418,73 @@ identity_opts = [
                     "expiration)."),
 ]
 
+# ------------------------------------------------------------- consoles
+console_default_opts = [
+    cfg.StrOpt("cert", default="self.pem",
+               help="TLS certificate (PEM) of the console proxies; used when the file "
+                    "exists (relative: to the working directory)."),
+    cfg.StrOpt("key", help="TLS private key of the console proxies (PEM); unset: the "
+                           "key is in the cert file."),
+    cfg.BoolOpt("ssl_only", default=False,
+                help="The console proxies refuse connections that are not TLS."),
+]
+
+consoleauth_opts = [
+    cfg.IntOpt("token_ttl", default=600, min=1,
+               help="Seconds a console token stays valid after the API made it."),
+]
+
+console_opts = [
+    cfg.ListOpt("allowed_origins", default=[],
+                help="Host names (besides the proxy's own, from the Host header) a "
+                     "browser page may be served from and still open a console "
+                     "websocket (its Origin header). A request without Origin "
+                     "(not a browser) is not checked."),
+]
+
+vnc_opts = [
+    cfg.BoolOpt("enabled", default=True,
+                help="The API hands out VNC (noVNC) consoles."),
+    cfg.URIOpt("novncproxy_base_url", default="http://127.0.0.1:6080/vnc_lite.html",
+               help="Page of the noVNC proxy a console URL points at; the token is "
+                    "added as ?path=%3Ftoken%3D<token> (what noVNC's pages read). "
+                    "The embedded cloud sets it to the proxy it started."),
+    cfg.HostAddressOpt("novncproxy_host", default="0.0.0.0",
+                       help="Address compute-novncproxy listens on."),
+    cfg.PortOpt("novncproxy_port", default=6080, help="Port of compute-novncproxy."),
+    cfg.StrOpt("novnc_path", default="/usr/share/novnc",
+               help="Directory of the noVNC client (Debian's novnc package, or the "
+                    "@novnc/novnc npm package) the proxy serves its pages from."),
+]
+
+spice_opts = [
+    cfg.BoolOpt("enabled", default=False,
+                help="The API hands out SPICE (HTML5) consoles."),
+    cfg.URIOpt("html5proxy_base_url", default="http://127.0.0.1:6082/spice_auto.html",
+               help="Page of the SPICE HTML5 proxy a console URL points at "
+                    "(?token=<token> is added)."),
+    cfg.HostAddressOpt("html5proxy_host", default="0.0.0.0",
+                       help="Address compute-spicehtml5proxy listens on."),
+    cfg.PortOpt("html5proxy_port", default=6082, help="Port of compute-spicehtml5proxy."),
+    cfg.StrOpt("html5_path", default="/usr/share/spice-html5",
+               help="Directory of the SPICE HTML5 client (Debian's spice-html5 "
+                    "package) the proxy serves its pages from."),
+]
+
+serial_console_opts = [
+    cfg.BoolOpt("enabled", default=False,
+                help="The API hands out serial consoles (the embedded cloud enables "
+                     "them)."),
+    cfg.URIOpt("base_url", default="ws://127.0.0.1:6083/",
+               help="Websocket URL of the serial proxy a console URL points at "
+                    "(?token=<token> is added)."),
+    cfg.HostAddressOpt("serialproxy_host", default="0.0.0.0",
+                       help="Address compute-serialproxy listens on."),
+    cfg.PortOpt("serialproxy_port", default=6083, help="Port of compute-serialproxy."),
+]
+
 GROUPS = [
-    (None, default_opts),
+    (None, default_opts + console_default_opts),
     ("api", api_opts),
     ("wsgi", wsgi_opts),
     ("api_database", api_database_opts),
@@ -431,6 +500,11 @@ GROUPS = [
     ("image", image_opts),
     ("aio", aio_opts),
     ("identity", identity_opts),
+    ("consoleauth", consoleauth_opts),
+    ("console", console_opts),
+    ("vnc", vnc_opts),
+    ("spice", spice_opts),
+    ("serial_console", serial_console_opts),
 ]
 
 # Groups whose options other libraries own but that we register ourselves.

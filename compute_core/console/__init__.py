@@ -6,10 +6,13 @@ compute host opened for one guest. The proxy service checks the console
 token, then asks its :class:`ConsoleProxy` plugin to reach the guest.
 
 Proxies are plugins in the ``compute_core.console_proxies`` entry-point
-group; which one runs is decided by which proxy service is started.
-No proxy ships in-tree yet (noVNC, SPICE HTML5 and serial come later): the
-contract and the group are proven by the third-party example in
-``tests/functional/third_party/``.
+group; which one runs is decided by which proxy service is started
+(``compute-novncproxy``, ``compute-spicehtml5proxy``, ``compute-serialproxy``,
+or ``compute-consoleproxy --proxy NAME`` for any installed plugin; the
+embedded cloud runs those of ``[aio] console_proxies``). In-tree: ``novnc``,
+``spice-html5`` and ``serial``. The service itself (websocket server, token
+and Origin checks, TLS, the relay) is :mod:`compute_core.console.service`;
+tokens are :mod:`compute_core.console.tokens`.
 """
 from __future__ import annotations
 
@@ -66,6 +69,19 @@ class ConsoleProxy(abc.ABC):
         ``close``, and ``fileno`` if the service should poll it) that the
         service then relays to the client byte for byte.
         """
+
+    def listen_address(self) -> tuple[str, int]:
+        """(address, port) the proxy service listens on unless told
+        otherwise; read your own options here. Default: every address,
+        a port the OS picks."""
+        return ("0.0.0.0", 0)
+
+    def web_root(self) -> str | None:
+        """Directory of the client pages the service serves over plain
+        HTTP GET (noVNC's, SPICE HTML5's), or None to serve websockets
+        only. Raise :class:`compute_core.exception.ConfigError` when the
+        configured directory is not usable: the service does not start."""
+        return None
 
     def handshake(self, guest_sock, connect_info: dict) -> None:
         """Protocol set-up on *guest_sock* before relaying starts.

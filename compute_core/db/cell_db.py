@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
 from compute_core import clock, exception, regex_filter
+from compute_core.console import tokens as console_tokens
 from compute_core.db import cell_schema as t
 from compute_core.db.types import JsonText
 
@@ -195,6 +196,9 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
                 state=cur.task_state)
         if "vm_state" in values or "task_state" in values:
             _log_state(uuid, values)
+        if "host" in values or values.get("task_state") == "rebuilding":
+            # Its console is on another host now, or a new guest's.
+            console_tokens.delete_for_instance(conn, uuid)
         if "metadata" in values:
             conn.execute(_DELETE_METADATA, {"b_uuid": uuid})
             if values["metadata"]:
@@ -220,6 +224,7 @@ def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None) -
                                     terminated_at=stamp, updated_at=stamp, vm_state="deleted",
                                     task_state=None, power_state=0)).rowcount == 1
         conn.execute(t.instance_metadata.delete().where(t.instance_metadata.c.instance_uuid == uuid))
+        console_tokens.delete_for_instance(conn, uuid)
     return done
 
 

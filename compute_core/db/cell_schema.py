@@ -191,4 +191,6 @@ console_auth_tokens = sa.Table(
     sa.Column("access_url_base", sa.String(255)),
     sa.Column("expires", sa.Integer, nullable=False),
     *_ts(),
+    sa.Index("console_auth_tokens_instance_uuid_idx", "instance_uuid"),
+    sa.Index("console_auth_tokens_expires_idx", "expires"),
 )

@@ -30,7 +30,7 @@ DIST = "compute_core_example_plugins"
 SOURCE = Path(__file__).parent / "third_party"
 BROKEN_DIST = "compute_core_broken_plugins"
 BROKEN = Path(__file__).parent / "broken_plugins"
-INNER_TESTS = 15
+INNER_TESTS = 16
 REPO = Path(__file__).resolve().parents[2]
 INNER = "COMPUTE_CORE_EXAMPLE_PLUGINS_INSTALLED"
 
@@ -244,6 +244,62 @@ def test_inner_console_proxy_is_loaded_by_name():
     with proxy.connect(info) as sock, pytest.raises(exception.ComputeCoreError,
                                                     match="NO such console"):
         proxy.handshake(sock, info)
+
+
+def test_inner_a_third_party_console_proxy_runs_like_the_in_tree_ones(tmp_path):
+    """Named in [aio] console_proxies, the embedded cloud serves it; named
+    with --proxy, compute-consoleproxy does: tokens, Origin and relay as
+    for noVNC, and the plugin's own handshake with its guest."""
+    from compute_core import Cloud
+    from compute_core.console import tokens
+    from compute_core.testing.console import WebSocketStream
+
+    with Cloud(state_dir=str(tmp_path / "state"),
+               overrides={"aio.console_proxies": ["serial", "example-line"]}) as cloud:
+        assert set(cloud.console_urls) == {"serial", "example-line"}
+        (cell,) = cloud._api.cells.cells(include_cell0=False)
+        db = cloud._api.cells.get(cell["uuid"])
+
+        def session(base_url, console_type="example-line"):
+            port, seen = _line_console(b"OK\n")
+            token, _ = tokens.create(db, "inst-1", console_type, "127.0.0.1", port, ttl=60,
+                                     internal_access_path="/guest/ttyS1")
+            url = base_url.replace("http", "ws", 1) + f"/?token={token}"
+            with WebSocketStream(url) as ws:
+                ws.sendall(b"hello")
+                assert ws.recv(64) == b"HELLO"
+            assert seen == [b"ATTACH /guest/ttyS1\n"]
+            return port
+
+        session(cloud.console_urls["example-line"])
+        # A token of another console type is not the plugin's to open.
+        port, seen = _line_console(b"OK\n")
+        token, _ = tokens.create(db, "inst-1", "serial", "127.0.0.1", port, ttl=60)
+        with pytest.raises(Exception, match="403"):
+            WebSocketStream(cloud.console_urls["example-line"].replace("http", "ws", 1)
+                            + f"/?token={token}")
+        assert seen == []
+
+        # The same plugin as a service of its own, on the cloud's cell DB.
+        config = tmp_path / "proxy.conf"
+        config.write_text(f"[database]\nconnection = {db.url}\n")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "compute_core.cmd.console", "--proxy", "example-line",
+             "--config-file", str(config), "--listen", "127.0.0.1", "--port", "0"],
+            stderr=subprocess.PIPE, text=True, cwd=REPO)
+        try:
+            url, lines = None, []
+            for line in proc.stderr:
+                lines.append(line)
+                found = re.search(r"console proxy example-line .* serving on ([^\s,]+)", line)
+                url = url or (found and found.group(1))
+                if "compute-consoleproxy ready" in line:
+                    break
+            assert url, "".join(lines)
+            session(url)
+        finally:
+            proc.terminate()
+            assert proc.wait(30) == 0
 
 
 # ------------------------------------------------------------------------

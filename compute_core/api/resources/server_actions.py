@@ -17,6 +17,7 @@ from compute_core.api.resources import servers
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import ByVersion, VersionRange
 from compute_core.api.resources import lifecycle_actions
+from compute_core.api.resources import remote_consoles
 from compute_core.apispec import operation
 
 
@@ -109,10 +110,13 @@ def action_schema(key, version):
 
 @functools.lru_cache(maxsize=256)
 def actions_body(version):
-    """Every action's body at *version*: one of them."""
+    """Every action's body at *version*: one of them (the console actions
+    of remote_consoles up to 2.5)."""
     more = [lifecycle_actions.action_schema(key, version) for key in lifecycle_actions.SCHEMAS]
+    legacy = [remote_consoles.legacy_action_schema(key) for key in remote_consoles.LEGACY_ACTIONS
+              if version in remote_consoles.LEGACY]
     return {"oneOf": [action_schema(key, version) for key in (*_ACTIONS, *_MOVES)] +
-            [schema for schema in more if schema is not None]}
+            [schema for schema in more if schema is not None] + legacy}
 
 
 _MOVE_RULES = {"resize": "os_compute_api:servers:resize",
@@ -150,11 +154,15 @@ def _move(call, server_id, body, key):
 
 @operation("serverAction", "Run an action on a server (power, reboot, resize, migrate, "
            "confirm or revert a resize, lock, rescue, shelve, rebuild, evacuate, live "
-           "migration, console log...)", ok={200: None, 202: None, 204: None},
+           "migration, console log...; up to 2.5 get a console)",
+           ok={200: {"type": "object"}, 202: None, 204: None},
            errors=(400, 403, 404, 409, 501),
            body=actions_body)
 def action(call, server_id):
     body = call.json()
+    console = next((k for k in body if k in remote_consoles.LEGACY_ACTIONS), None)
+    if console is not None:
+        return remote_consoles.legacy_action(call, server_id, body, console)
     move = next((k for k in body if k in _MOVES), None)
     if move is not None:
         return _move(call, server_id, body, move)

@@ -9,6 +9,11 @@ Host size comes from ``[fake_driver]``. Faults can be injected two ways:
   ``fake_fail``) whose value names the operations to fail, comma separated
   (``spawn``, ``destroy``, ``power_off``, ``power_on``, ``reboot``...);
 * from Python, :meth:`FakeDriver.inject_fault` and :attr:`spawn_delay`.
+
+Each running guest has real console endpoints on 127.0.0.1 (a VNC server
+and a serial port of its own, see :mod:`.fake_console`), opened at spawn
+and closed when it is destroyed or moved away; ``get_console_connection``
+returns them. SPICE is not spoken: those consoles are refused.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import time
 
 from compute_core import clock, exception
 from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
+from compute_core_plugins.virt.fake_console import GuestConsoles
 
 
 class FakeDriver(ComputeDriver):
@@ -36,7 +42,7 @@ class FakeDriver(ComputeDriver):
         "supports_set_admin_password": True,
         "supports_trigger_crash_dump": True,
         "supports_console_vnc": True,
-        "supports_console_spice": True,
+        "supports_console_spice": False,
         "supports_console_serial": True,
         "supports_console_log": True,
         "supports_host_power": True,
@@ -65,6 +71,7 @@ class FakeDriver(ComputeDriver):
         self.calls: list[tuple[str, str]] = []
         self._guests_file = os.path.join(opts.guests_path, f"{host}.json") \
             if opts.guests_path else None
+        self.consoles = GuestConsoles(host)
         self._load_guests()
 
     # ------------------------------------------------------------ guests
@@ -167,6 +174,18 @@ class FakeDriver(ComputeDriver):
     def init_host(self):
         pass
 
+    def cleanup_host(self):
+        self.consoles.stop()
+
+    def _open_consoles(self, instance) -> dict:
+        uuid = instance["uuid"]
+
+        def log():
+            with self._lock:
+                return list(self.instances.get(uuid, {}).get("console", []))
+
+        return self.consoles.open(uuid, instance.get("display_name") or uuid, log)
+
     def list_instances(self):
         with self._lock:
             return list(self.instances)
@@ -183,12 +202,14 @@ class FakeDriver(ComputeDriver):
                 "image": image_meta.get("id"),
                 "console": [f"{instance['uuid']} booted from image {image_meta.get('id')}\n"]}
             self._save_guests()
+        self._open_consoles(instance)
 
     def destroy(self, context, instance, network_info, destroy_disks=True):
         self._check_fault("destroy", instance)
         with self._lock:
             self.instances.pop(instance["uuid"], None)
             self._save_guests()
+        self.consoles.close(instance["uuid"])
 
     def rebuild(self, context, instance, image_meta, network_info):
         self._check_fault("rebuild", instance)
@@ -261,6 +282,7 @@ class FakeDriver(ComputeDriver):
             if guest is not None:
                 self.moving_out[instance["uuid"]] = guest
             self._save_guests()
+        self.consoles.close(instance["uuid"])
         return {"source": self.host}
 
     def finish_migration(self, context, migration, instance, disk_info, network_info,
@@ -273,6 +295,7 @@ class FakeDriver(ComputeDriver):
                 "disk_gb": instance.get("root_gb") or 0, "image": instance.get("image_ref"),
                 "console": [f"migrated to {self.host}\n"]}
             self._save_guests()
+        self._open_consoles(instance)
 
     def confirm_migration(self, context, migration, instance, network_info):
         with self._lock:
@@ -285,6 +308,8 @@ class FakeDriver(ComputeDriver):
             if guest is not None:
                 self.instances[instance["uuid"]] = guest
             self._save_guests()
+        if guest is not None:
+            self._open_consoles(instance)
         self._set_state(instance, PowerState.RUNNING if power_on else PowerState.SHUTDOWN)
 
     def pre_live_migration(self, context, instance, network_info, migrate_data):
@@ -299,6 +324,7 @@ class FakeDriver(ComputeDriver):
         with self._lock:
             self.instances.pop(instance["uuid"], None)
             self._save_guests()
+        self.consoles.close(instance["uuid"])
         post_method(context, instance, dest, migrate_data)
 
     def post_live_migration_at_destination(self, context, instance, network_info):
@@ -310,14 +336,20 @@ class FakeDriver(ComputeDriver):
                 "image": instance.get("image_ref"),
                 "console": [f"live-migrated to {self.host}\n"]}
             self._save_guests()
+        self._open_consoles(instance)
 
     # ------------------------------------------------------------- console
+    CONSOLE_KINDS = {"novnc": "vnc", "vnc": "vnc", "serial": "serial"}
+
     def get_console_connection(self, context, instance, console_type):
         self._guest(instance)
-        ports = {"novnc": 6969, "vnc": 6969, "spice-html5": 6970, "spice": 6970, "serial": 6971}
-        if console_type not in ports:
+        kind = self.CONSOLE_KINDS.get(console_type)
+        if kind is None:
             self._unsupported(f"{console_type} consoles")
-        return {"host": "127.0.0.1", "port": ports[console_type], "internal_access_path": None}
+        # A guest read back after a restart opens its ports on first use.
+        ports = self.consoles.ports(instance["uuid"]) or self._open_consoles(instance)
+        return {"host": self.consoles.listen, "port": ports[kind],
+                "internal_access_path": None}
 
     def get_console_output(self, context, instance):
         return "".join(self._guest(instance)["console"])

@@ -87,10 +87,10 @@ def test_connect_returns_a_socket_to_the_guest_port(installed_proxies, conf):
 
 def test_missing_name_is_one_line_naming_group_and_installed(installed_proxies, conf):
     with pytest.raises(exception.PluginLoadError) as err:
-        console.load_console_proxy(conf, "novnc")
+        console.load_console_proxy(conf, "no-such-proxy")
     message = str(err.value)
     assert "\n" not in message
-    assert "'novnc'" in message
+    assert "'no-such-proxy'" in message
     assert plugins.CONSOLE_PROXIES in message
     for name in ("echo", "not-a-proxy", "broken"):
         assert name in message

@@ -85,8 +85,12 @@ def test_cell_0002_adds_the_change_indexes_to_an_older_database(sqlite_db):
         conn.exec_driver_sql("DROP INDEX instances_updated_at_idx")
         conn.exec_driver_sql("DROP INDEX instances_deleted_at_idx")
     assert schema_differences(db, "cell") != []
-    migration.upgrade(db, "cell")
+    migration.upgrade(db, "cell", "0002")
     assert migration.current(db) == "0002"
+    with db.begin() as conn:  # (0003's indexes, which 0001 built too)
+        conn.exec_driver_sql("DROP INDEX console_auth_tokens_instance_uuid_idx")
+        conn.exec_driver_sql("DROP INDEX console_auth_tokens_expires_idx")
+    migration.upgrade(db, "cell")
     assert schema_differences(db, "cell") == []
     # The tracker's read of what changed since a time uses them.
     with db.connect() as conn:
@@ -97,6 +101,18 @@ def test_cell_0002_adds_the_change_indexes_to_an_older_database(sqlite_db):
                   "instances_deleted_at_idx"):
         assert index in plan
     assert "SCAN instances" not in plan
+
+
+def test_cell_0003_adds_the_console_token_indexes_to_an_older_database(sqlite_db):
+    db = sqlite_db("cell")
+    migration.upgrade(db, "cell", "0002")
+    with db.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX console_auth_tokens_instance_uuid_idx")
+        conn.exec_driver_sql("DROP INDEX console_auth_tokens_expires_idx")
+    assert schema_differences(db, "cell") != []
+    migration.upgrade(db, "cell")
+    assert migration.current(db) == "0003"
+    assert schema_differences(db, "cell") == []
 
 
 def test_api_0002_adds_aggregates_server_groups_and_user_quotas(sqlite_db):
