@@ -430,6 +430,8 @@ def keystone_cloud(real_keystone, tmp_path_factory):
         cloud.start()
         ks.admin.service("compute", "nova", cloud.compute_url)
         ks.admin.service("placement", "placement", cloud.placement_url)
+        if getattr(cloud, "image_url", None):  # the image API (Glance v2), where served
+            ks.admin.service("image", "glance", cloud.image_url)
         ks.cloud = cloud
         yield ks
     finally:

@@ -233,10 +233,10 @@ def test_a_reader_cannot_create(ks, clients, image_id):
     assert "forbidden" in resp.json()
 
 
-@pytest.mark.xfail(strict=True, reason="compute_core serves no image API (Glance v2) for the "
-                                       "catalog yet: `openstack server create --image` looks "
-                                       "the image up there")
 def test_openstack_server_create_with_flavor_and_image(ks, clients, image_id):
+    if "image" not in {e["Type"] for e in clients.json("admin", "catalog", "list")}:
+        pytest.xfail("this compute_core serves no image API (Glance v2) for the catalog: "
+                     "`openstack server create --image` looks the image up there")
     created = clients.json("member-a", "server", "create", "--flavor", "m1.tiny",
                            "--image", image_id, "--nic", "auto", "--wait", "ks-cli")
     try:
