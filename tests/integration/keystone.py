@@ -200,6 +200,9 @@ class KeystoneServer:
         self.proc = subprocess.Popen(
             [_venv_bin("gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
              "--timeout", "120", "--access-logfile", "-", "--chdir", self.workdir,
+             # A recent gunicorn has a control socket, by default one
+             # path per user: two test runs at once would share it.
+             *(["--no-control-socket"] if self._gunicorn_has("--no-control-socket") else []),
              "keystone_wsgi:application"],
             cwd=self.workdir, env=self._env(), stdout=self._log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True)
@@ -215,6 +218,12 @@ class KeystoneServer:
                 raise RuntimeError(f"Keystone does not answer GET /v3:\n"
                                    f"{self.gunicorn_log()[-3000:]}\n{self.log()[-3000:]}")
             time.sleep(0.2)
+
+    @staticmethod
+    def _gunicorn_has(option: str) -> bool:
+        done = subprocess.run([_venv_bin("gunicorn"), "--help"], capture_output=True,
+                              text=True, timeout=60)
+        return option in done.stdout
 
     def gunicorn_log(self) -> str:
         try:
