@@ -58,3 +58,58 @@ def test_missing_credentials_are_named(tmp_path):
 def test_noauth2_needs_no_credentials(tmp_path):
     conf = _load(tmp_path, "[placement]\nnoauth_token = admin:admin\n")
     assert PlacementClient(conf)._token() == "admin:admin"
+
+
+class _Session:
+    """A keystoneauth1 session's token side: "old" until invalidated."""
+
+    def __init__(self, fail=None):
+        self.token = "old"
+        self.fail = fail
+
+    def invalidate(self):
+        self.token = "new"
+
+    def get_token(self):
+        if self.fail:
+            raise self.fail
+        return self.token
+
+
+def _placement_accepting(token, seen):
+    def app(environ, start_response):
+        seen.append(environ.get("HTTP_X_AUTH_TOKEN"))
+        ok = environ.get("HTTP_X_AUTH_TOKEN") == token
+        start_response("200 OK" if ok else "401 Unauthorized",
+                       [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    return app
+
+
+def test_a_refused_token_is_replaced_once(tmp_path):
+    conf = _load(tmp_path, "[placement]\nauth_strategy = keystone\n")
+    seen = []
+    client = PlacementClient(conf, app=_placement_accepting("new", seen))
+    client._ks_session = _Session()
+    assert client.request("GET", "/resource_providers").status_code == 200
+    assert seen == ["old", "new"]
+    # Refused again with the new one: the 401 is the answer, not a loop.
+    seen.clear()
+    client = PlacementClient(conf, app=_placement_accepting("other", seen))
+    client._ks_session = _Session()
+    assert client.request("GET", "/resource_providers").status_code == 401
+    assert seen == ["old", "new"]
+
+
+def test_keystone_failure_is_a_placement_error(tmp_path):
+    from keystoneauth1 import exceptions as ks_exc
+
+    from compute_core.placement.client import PlacementAPIError
+
+    conf = _load(tmp_path, "[placement]\nauth_strategy = keystone\n")
+    client = PlacementClient(conf, app=_placement_accepting("new", []))
+    client._ks_session = _Session(fail=ks_exc.ConnectFailure("no route to Keystone"))
+    with pytest.raises(PlacementAPIError, match="service user could not authenticate: "
+                                                "ConnectFailure"):
+        client.request("GET", "/resource_providers")
