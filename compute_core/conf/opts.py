@@ -456,8 +456,9 @@ def list_opts():
     library's own options stay as they are)."""
     out = []
     # The sample shows the password plugin's options in [placement].
-    placement_auth = ("placement", ks_loading.get_auth_plugin_conf_options("password"))
-    for group, opts in GROUPS + [placement_auth] + _EXTERNAL:
+    plugin = {"placement": ks_loading.get_auth_plugin_conf_options("password")}
+    for group, opts in GROUPS + _EXTERNAL:
+        opts = opts + plugin.get(group, [])
         listed = []
         for opt in opts:
             default = _OUR_DEFAULTS.get((group, opt.dest))
