@@ -217,10 +217,9 @@ def test_services_call_placement_as_their_service_user(ks, clients, image_id):
                              f"{member_a['project_id']}") for line in creates), creates
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="the Compute API has no oslo.policy defaults yet (issue 19 item 2, "
-                          "branch apires): a reader may still create servers")
 def test_a_reader_cannot_create(ks, clients, image_id):
+    """Nova's default policy (oslo.policy): a project reader reads, and
+    changes nothing."""
     resp = api_request(ks.cloud, "POST", "/servers", token=ks.token("reader-a"), body={
         "server": {"name": "ks-reader", "imageRef": image_id, "flavorRef": "1"}})
     if resp.status_code == 202:  # leave nothing behind
@@ -230,7 +229,21 @@ def test_a_reader_cannot_create(ks, clients, image_id):
         api_request(ks.cloud, "DELETE", f"/servers/{sid}", token=admin)
         wait_for_server(ks.cloud, sid, ("DELETED",), token=admin, timeout=60)
     assert resp.status_code == 403, resp.text
-    assert "forbidden" in resp.json()
+    assert "os_compute_api:servers:create" in resp.json()["forbidden"]["message"], resp.text
+    # Nor a server of its project that a member made, which it does see.
+    conn = clients.sdk("member-a")
+    server = conn.compute.create_server(name="ks-a3", image_id=image_id, flavor_id="1",
+                                        networks="auto")
+    conn.compute.wait_for_server(server, status="ACTIVE", wait=90)
+    try:
+        assert clients.json("reader-a", "server", "show", server.id)["status"] == "ACTIVE"
+        for action in (["server", "stop"], ["server", "delete"]):
+            done = clients.run("reader-a", *action, server.id, expect_ok=False)
+            assert "403" in done.stderr or "Policy doesn't allow" in done.stderr, done.stderr
+        assert clients.json("member-a", "server", "show", server.id)["status"] == "ACTIVE"
+    finally:
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=60)
 
 
 def test_openstack_server_create_with_flavor_and_image(ks, clients, image_id):
