@@ -8,7 +8,7 @@
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
 1.3 - calls answered by the host's driver: get_diagnostics,
-      host_power_action, host_maintenance_mode
+      host_power_action, host_maintenance_mode; the cast cache_images
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -105,3 +105,6 @@ class ComputeRPCClient:
 
     def host_maintenance_mode(self, ctxt, host, mode: bool) -> str:
         return self._cctx(host, "1.3").call(ctxt, "host_maintenance_mode", mode=mode)
+
+    def cache_images(self, ctxt, host, images: list[dict]) -> None:
+        self._cctx(host, "1.3").cast(ctxt, "cache_images", images=images)

@@ -9,9 +9,9 @@ the rows, never stored.
 """
 from __future__ import annotations
 
-from compute_core.api import policy, schemas
+from compute_core.api import policy, query, schemas
 from compute_core.api.faults import APIError
-from compute_core.api.microversion import ByVersion, VersionRange
+from compute_core.api.microversion import ByVersion
 from compute_core.api.quota import Quota
 from compute_core.apispec import keyed, operation
 from compute_core.db import keypairs as keypairs_db
@@ -56,7 +56,6 @@ _INJECTED = {"injected_files", "injected_file_content_bytes", "injected_file_pat
 SHOWN = ByVersion(("2.1", "2.35", NAMES),
                   ("2.36", "2.56", tuple(n for n in NAMES if n not in _NETWORK)),
                   ("2.57", None, tuple(n for n in NAMES if n not in _NETWORK | _INJECTED)))
-_QUERY_CLOSED = VersionRange("2.75")
 
 _LIMIT = {"type": ["integer", "string"], "pattern": "^-?[0-9]+$", "minimum": -1,
           "maximum": schemas.SQL_INT_MAX}
@@ -130,13 +129,8 @@ def _target(project_id):
 
 
 def _user(call, allowed=("user_id",)):
-    q = call.req.GET
-    if call.version in _QUERY_CLOSED:
-        unknown = sorted(set(q) - set(allowed))
-        if unknown:
-            raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
-                                f"properties are not allowed ('{unknown[0]}' was unexpected)")
-    return q.get("user_id") or None
+    query.refuse_unknown(call, allowed)
+    return call.req.GET.get("user_id") or None
 
 
 def _view(version, values, project_id=None, key="quota_set"):
@@ -172,6 +166,16 @@ def defaults(call, project_id):
     return 200, _view(call.version, _defaults(Quota(call.services)), project_id)
 
 
+def _limit(name, value) -> int:
+    """A limit as an int in [-1, SQL_INT_MAX] (the schema's bounds miss the
+    string form, and "2147483647.0")."""
+    limit = int(float(value)) if isinstance(value, float) else int(value)
+    if not -1 <= limit <= schemas.SQL_INT_MAX:
+        raise APIError(400, f"Invalid input for field/attribute {name}. Value: {value}. "
+                            f"It must be between -1 and {schemas.SQL_INT_MAX}")
+    return limit
+
+
 def _force(value) -> bool:
     return str(value).lower() in ("true", "1", "yes", "on")
 
@@ -187,7 +191,7 @@ def update(call, project_id):
     wanted = dict(body["quota_set"])
     force = _force(wanted.pop("force", False))
     quota = Quota(call.services)
-    values = {k: int(v) for k, v in wanted.items()}
+    values = {k: _limit(k, v) for k, v in wanted.items()}
     if not force and values:
         used = usage_of(call, quota, project_id, user_id)
         project = limits_of(quota, project_id) if user_id else None
@@ -234,7 +238,7 @@ def update_class(call, id):
     call.authorize(_CLASS_ROOT + "update", {})
     body = call.json()
     schemas.validate(body, CLASS_UPDATE.at(call.version))
-    values = {_to_db(k): int(v) for k, v in body["quota_class_set"].items()}
+    values = {_to_db(k): _limit(k, v) for k, v in body["quota_class_set"].items()}
     quotas_db.set_class_limits(call.services.api_db, id, values)
     return 200, _view(call.version, _class_limits(call, id), None, "quota_class_set")
 
