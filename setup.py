@@ -130,6 +130,9 @@ setup(
         "os-resource-classes>=1.1",
         "keystonemiddleware>=10.0",
         "keystoneauth1>=5.0",
+        # [keystone_authtoken] memcached_servers: keystonemiddleware's token
+        # cache talks to memcached through python-memcached.
+        "python-memcached>=1.59",
         "requests>=2.28",
         # The embedded HTTP server: reads whole requests in its event loop,
         # so slow and idle clients hold no worker thread.

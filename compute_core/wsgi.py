@@ -238,12 +238,16 @@ class RequestIdMiddleware:
         if logged:
             # One line per request (compute-aio's request log; --quiet
             # raises this logger's level).
+            # With the caller's user and project ids once the auth filter
+            # has made its context (as Nova's log lines carry them).
             query = environ.get("QUERY_STRING")
-            REQUEST_LOG.log(level, "%s %s%s%s %s %.1f ms %s", environ.get("REQUEST_METHOD"),
+            ctx = environ.get(CONTEXT_KEY)
+            who = f" user {ctx.user_id} project {ctx.project_id}" if ctx is not None else ""
+            REQUEST_LOG.log(level, "%s %s%s%s %s %.1f ms %s%s", environ.get("REQUEST_METHOD"),
                              environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""),
                              "?" + query if query else "",
                              answered[0].split(" ", 1)[0] if answered else "-",
-                             (time.monotonic() - began) * 1000, req_id)
+                             (time.monotonic() - began) * 1000, req_id, who)
         return result
 
     @classmethod

@@ -11,7 +11,7 @@ import importlib
 from oslo_config import cfg
 
 from compute_core import exception
-from compute_core.conf.opts import list_opts, register_all
+from compute_core.conf.opts import list_opts, register_all, register_placement_auth_plugin
 
 __all__ = ["load", "list_opts", "validate", "apply_pending_overrides",
            "check_pending_overrides"]
@@ -51,8 +51,14 @@ def load(args=None, config_files=None, overrides=None, project="compute_core",
              default_config_dirs=[], validate_default_values=True)
     except (cfg.Error, ValueError) as exc:
         raise exception.ConfigError(str(exc).splitlines()[0]) from None
+    overrides = dict(overrides or {})
+    # The auth plugin first: its options are registered for the one named.
+    for key in ("placement.auth_type", "placement.auth_section"):
+        if key in overrides:
+            _override(conf, key, overrides.pop(key))
+    register_placement_auth_plugin(conf)
     conf._compute_core_pending = {}
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         group, _, name = key.rpartition(".")
         if group and group not in conf._groups:
             # Maybe a plugin's group: plugins register their options when

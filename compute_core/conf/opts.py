@@ -6,12 +6,15 @@ here touches the process-global `cfg.CONF`.
 """
 import copy
 
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 from oslo_db import options as db_options
 from oslo_middleware import cors, http_proxy_to_wsgi, sizelimit
 from oslo_middleware.healthcheck import opts as healthcheck_opts
 from oslo_policy import opts as policy_opts
 
+from compute_core import exception
 from compute_core.db import engines
 
 default_opts = [
@@ -297,18 +300,36 @@ placement_opts = [
                help="URL of the placement API. Required with noauth2; with keystone it "
                     "is found in the service catalog when unset."),
     cfg.StrOpt("auth_strategy", default="noauth2", choices=["keystone", "noauth2"],
-               help="How this service authenticates to placement."),
+               help="How this service authenticates to placement: keystone, as its "
+                    "service user through keystoneauth1 (auth_type and the auth "
+                    "plugin's options below, e.g. auth_url, username, password, "
+                    "project_name), or noauth2 with noauth_token."),
     cfg.StrOpt("noauth_token", default="admin:admin", secret=True,
                help="X-Auth-Token sent to placement with noauth2."),
-    cfg.StrOpt("auth_url", help="Keystone URL for the placement service user."),
-    cfg.StrOpt("username", help="Placement service user."),
-    cfg.StrOpt("password", secret=True, help="Placement service user's password."),
-    cfg.StrOpt("project_name", default="service", help="Project of the service user."),
-    cfg.StrOpt("user_domain_name", default="Default", help="Domain of the user."),
-    cfg.StrOpt("project_domain_name", default="Default", help="Domain of the project."),
     cfg.StrOpt("region_name", help="Region of the placement endpoint."),
+    cfg.StrOpt("valid_interfaces", default="internal,public",
+               help="Catalog interfaces of the placement endpoint, in order of "
+                    "preference (keystone, when endpoint_override is unset)."),
     cfg.IntOpt("timeout", default=30, min=1, help="Seconds before a placement request fails."),
 ]
+
+
+def _placement_keystoneauth_opts():
+    """keystoneauth1's options in [placement], as Nova has them: the auth
+    plugin's name (auth_type, auth_section) and the session's (TLS);
+    timeout stays ours. The plugin's own options (auth_url, username ...)
+    are registered once the files are read: see
+    :func:`register_placement_auth_plugin`."""
+    ours = {opt.dest for opt in placement_opts}
+    opts = ks_loading.get_auth_common_conf_options() + ks_loading.get_session_conf_options()
+    return [opt for opt in opts if opt.dest not in ours]
+
+
+#: The placement service user's defaults: a password in project "service"
+#: of the default domain unless told otherwise.
+PLACEMENT_AUTH_DEFAULTS = {"auth_type": "password", "project_name": "service",
+                           "user_domain_name": "Default", "project_domain_name": "Default"}
+
 
 fake_driver_opts = [
     cfg.IntOpt("vcpus", default=16, min=0, help="vCPUs a fake host reports."),
@@ -493,7 +514,7 @@ GROUPS = [
     ("metrics", metrics_opts),
     ("pci", pci_opts),
     ("scheduler", scheduler_opts),
-    ("placement", placement_opts),
+    ("placement", placement_opts + _placement_keystoneauth_opts()),
     ("fake_driver", fake_driver_opts),
     ("quota", quota_opts),
     ("flat_network", flat_network_opts),
@@ -530,7 +551,9 @@ CORS_ALLOW_METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
 
 _OUR_DEFAULTS = {("cors", "allow_headers"): CORS_ALLOW_HEADERS,
                  ("cors", "expose_headers"): CORS_EXPOSE_HEADERS,
-                 ("cors", "allow_methods"): CORS_ALLOW_METHODS}
+                 ("cors", "allow_methods"): CORS_ALLOW_METHODS,
+                 **{("placement", name): value
+                    for name, value in PLACEMENT_AUTH_DEFAULTS.items()}}
 
 
 def list_opts():
@@ -538,7 +561,10 @@ def list_opts():
     with the defaults register_all sets on a ConfigOpts (on copies: the
     library's own options stay as they are)."""
     out = []
+    # The sample shows the password plugin's options in [placement].
+    plugin = {"placement": ks_loading.get_auth_plugin_conf_options("password")}
     for group, opts in GROUPS + _EXTERNAL:
+        opts = opts + plugin.get(group, [])
         listed = []
         for opt in opts:
             default = _OUR_DEFAULTS.get((group, opt.dest))
@@ -564,4 +590,30 @@ def register_all(conf: cfg.ConfigOpts) -> None:
         conf.register_opts(opts, group=group)
     # Per ConfigOpts (cors.set_defaults would change the library's globals).
     for (group, name), default in _OUR_DEFAULTS.items():
-        conf.set_default(name, default, group=group)
+        try:
+            conf.set_default(name, default, group=group)
+        except cfg.NoSuchOptError:
+            pass  # an auth plugin's option: register_placement_auth_plugin
+
+
+def register_placement_auth_plugin(conf: cfg.ConfigOpts) -> None:
+    """The options of the auth plugin [placement] auth_type names
+    (password's: auth_url, username, password, project_name ...), on *conf*
+    once its files are read (registered before, a plugin's required options
+    would be demanded of every service, noauth2 or not), with our defaults.
+    keystoneauth1 registers the same definitions again when it loads the
+    plugin. Nothing with auth_section: that section holds them."""
+    if conf.placement.auth_section or not conf.placement.auth_type:
+        return
+    try:
+        opts = ks_loading.get_auth_plugin_conf_options(conf.placement.auth_type)
+    except ks_exceptions.NoMatchingPlugin:
+        names = ", ".join(sorted(ks_loading.get_available_plugin_names()))
+        raise exception.ConfigError(
+            f"invalid value for [placement] auth_type: no keystoneauth1 plugin named "
+            f"{conf.placement.auth_type!r} (installed: {names})") from None
+    conf.register_opts(opts, group="placement")
+    names = {opt.dest for opt in opts}
+    for name, value in PLACEMENT_AUTH_DEFAULTS.items():
+        if name in names:
+            conf.set_default(name, value, group="placement")

@@ -87,23 +87,33 @@ class PlacementClient:
         # Read each time: the embedded cloud sets it once placement listens.
         url = self._endpoint or self.conf.placement.endpoint_override
         if not url and self.conf.placement.auth_strategy == "keystone":
+            p = self.conf.placement
             url = self._endpoint = self._keystone().get_endpoint(
-                service_type="placement", interface="public",
-                region_name=self.conf.placement.region_name)
+                service_type="placement", region_name=p.region_name,
+                interface=[i.strip() for i in p.valid_interfaces.split(",") if i.strip()])
         if not url:
             raise exception.ConfigError("[placement] endpoint_override is not set")
         return url.rstrip("/")
 
     def _keystone(self):
+        """The service user's keystoneauth1 session, from the auth plugin
+        ([placement] auth_type and its options) and the session options
+        ([placement] cafile, insecure, timeout ...), as Nova loads them."""
         if self._ks_session is None:
-            from keystoneauth1 import session as ks_session
-            from keystoneauth1.identity import v3
+            from keystoneauth1 import exceptions as ks_exc
+            from keystoneauth1 import loading as ks_loading
 
-            p = self.conf.placement
-            auth = v3.Password(auth_url=p.auth_url, username=p.username, password=p.password,
-                               project_name=p.project_name, user_domain_name=p.user_domain_name,
-                               project_domain_name=p.project_domain_name)
-            self._ks_session = ks_session.Session(auth=auth)
+            try:
+                auth = ks_loading.load_auth_from_conf_options(self.conf, "placement")
+            except ks_exc.MissingRequiredOptions as exc:
+                names = ", ".join(o.dest for o in exc.options)
+                raise exception.ConfigError(
+                    f"[placement] auth_strategy = keystone needs {names} in [placement] "
+                    "(the service user's credentials)") from None
+            if auth is None:
+                raise exception.ConfigError("[placement] auth_type is not set")
+            self._ks_session = ks_loading.load_session_from_conf_options(
+                self.conf, "placement", auth=auth)
         return self._ks_session
 
     def _session(self) -> requests.Session:
@@ -119,17 +129,45 @@ class PlacementClient:
             sess.verify = settings["verify"]
             if settings["cert"] is not None:
                 sess.cert = settings["cert"]
+            if self.conf.placement.auth_strategy == "keystone":
+                # [placement] cafile / insecure / certfile, as for Keystone.
+                ks = self._keystone()
+                sess.verify = ks.verify
+                if ks.cert is not None:
+                    sess.cert = ks.cert
             self._local.session = sess
             with self._lock:
                 self._sessions.append(sess)
         return sess
 
-    def request(self, method, path, json=None, params=None, version=VERSION):
-        headers = {"OpenStack-API-Version": f"placement {version}", "Accept": "application/json"}
+    def _token(self, fresh: bool = False) -> str:
         if self.conf.placement.auth_strategy == "noauth2":
-            headers["X-Auth-Token"] = self.conf.placement.noauth_token
-        else:
-            headers["X-Auth-Token"] = self._keystone().get_token()
+            return self.conf.placement.noauth_token
+        from keystoneauth1 import exceptions as ks_exc
+
+        session = self._keystone()
+        try:
+            if fresh:
+                session.invalidate()
+            token = session.get_token()
+        except ks_exc.ClientException as exc:
+            raise PlacementAPIError(reason=f"the service user could not authenticate: "
+                                           f"{type(exc).__name__}: {exc}") from None
+        if not token:
+            raise PlacementAPIError(reason="the identity service gave the service user "
+                                           "no token")
+        return token
+
+    def request(self, method, path, json=None, params=None, version=VERSION):
+        resp = self._request(method, path, json, params, version, self._token())
+        if resp.status_code == 401 and self.conf.placement.auth_strategy == "keystone":
+            # The token expired or was revoked under us: once with a new one.
+            resp = self._request(method, path, json, params, version, self._token(fresh=True))
+        return resp
+
+    def _request(self, method, path, json, params, version, token):
+        headers = {"OpenStack-API-Version": f"placement {version}",
+                   "Accept": "application/json", "X-Auth-Token": token}
         if self._app is not None:
             return self._local_request(method, path, json, params, headers)
         attempts = SEND_ATTEMPTS if method.upper() in IDEMPOTENT else 1

@@ -2,12 +2,14 @@
 compute_core's own services started as separate processes."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 
@@ -267,3 +269,172 @@ def service_processes(request, tmp_path):
     procs.stop_all()
     if run_failed(request):
         procs.print_logs()
+
+
+# ----------------------------------------------------------------- Keystone
+class KeystoneDeployment:
+    """A real Keystone (tests/integration/keystone.py) with the users of
+    the tests, and compute_core's APIs and services validating its tokens."""
+
+    def __init__(self, server, memcached, users, projects, service_user):
+        self.server = server
+        self.memcached = memcached
+        self.auth_url = server.auth_url
+        #: name -> {"password", "project", "project_id", "user_id", "roles"}
+        self.users = users
+        #: name -> id
+        self.projects = projects
+        self.service_user = service_user
+        self.cloud = None
+        #: compute_core.requests log records (one per API request)
+        self.request_log: list[str] = []
+
+    def clouds_yaml(self, path) -> str:
+        """A clouds.yaml with one cloud per user, named after the user."""
+        import yaml
+
+        clouds = {name: {"auth": {"auth_url": self.auth_url, "username": name,
+                                  "password": user["password"],
+                                  "project_name": user["project"],
+                                  "user_domain_name": "Default",
+                                  "project_domain_name": "Default"},
+                         "region_name": "RegionOne", "identity_api_version": 3,
+                         "interface": "public"}
+                  for name, user in self.users.items()}
+        with open(path, "w") as f:
+            yaml.safe_dump({"clouds": clouds}, f)
+        return str(path)
+
+    def token(self, name) -> str:
+        from keystoneauth1 import session
+        from keystoneauth1.identity import v3
+
+        user = self.users[name]
+        auth = v3.Password(auth_url=self.auth_url, username=name, password=user["password"],
+                           project_name=user["project"], user_domain_name="Default",
+                           project_domain_name="Default")
+        return session.Session(auth=auth).get_token()
+
+
+#: The users of the tests: (name, project, roles). admin is Keystone's
+#: bootstrap admin (project admin); nova, the services' own user.
+KEYSTONE_USERS = [("admin-a", "project-a", ["admin"]), ("member-a", "project-a", ["member"]),
+                  ("reader-a", "project-a", ["reader"]), ("admin-b", "project-b", ["admin"]),
+                  ("member-b", "project-b", ["member"]), ("reader-b", "project-b", ["reader"]),
+                  ("nova", "service", ["admin", "service"])]
+
+
+@pytest.fixture(scope="session")
+def real_keystone(tmp_path_factory):
+    """Keystone from PyPI under gunicorn on SQLite (MariaDB with
+    COMPUTE_CORE_TEST_KEYSTONE_DB=mariadb), memcached, the users of
+    KEYSTONE_USERS; skipped with the reason when it cannot run here."""
+    from tests.integration import keystone
+
+    reason = keystone.unavailable_reason()
+    if reason:
+        print(f"\nskipping the Keystone tests: {reason}")
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("keystone")
+    databases = None
+    database_url = None
+    if os.environ.get("COMPUTE_CORE_TEST_KEYSTONE_DB") == "mariadb":
+        reason = mariadb_unreachable_reason()
+        if reason:
+            pytest.skip(reason)
+        databases = MariaDBDatabases(f"cc_keystone_{unique_token()}")
+        database_url = databases.url(databases.create("identity"))
+    memcached = keystone.Memcached(str(workdir))
+    server = keystone.KeystoneServer(workdir, database_url)
+    try:
+        try:
+            server.start()
+        except RuntimeError as exc:
+            reason = f"Keystone could not be started: {str(exc).splitlines()[0]}"
+            print(f"\nskipping the Keystone tests: {exc}")
+            pytest.skip(reason)
+        admin = keystone.IdentityAdmin(server.auth_url)
+        projects = {name: admin.project(name)
+                    for name in ("admin", "service", "project-a", "project-b")}
+        users = {"admin": {"password": keystone.ADMIN_PASSWORD, "project": "admin",
+                           "project_id": projects["admin"], "roles": ["admin"],
+                           "user_id": admin.session.get_user_id()}}
+        for name, project, roles in KEYSTONE_USERS:
+            password = f"{name}-{unique_token()}"
+            users[name] = {"password": password, "project": project,
+                           "project_id": projects[project], "roles": roles,
+                           "user_id": admin.user(name, password, projects[project], roles)}
+        deployment = KeystoneDeployment(server, memcached, users, projects, "nova")
+        deployment.admin = admin
+        yield deployment
+    finally:
+        server.stop()
+        memcached.stop()
+        if databases is not None:
+            databases.drop_all()
+
+
+class _RecordLines(logging.Handler):
+    def __init__(self, lines):
+        super().__init__(logging.INFO)
+        self.lines = lines
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture(scope="session")
+def keystone_cloud(real_keystone, tmp_path_factory):
+    """compute_core behind the real Keystone: its compute and placement
+    APIs in their keystone pipelines ([keystone_authtoken] with memcached),
+    its services calling placement over HTTP as the service user ([placement]
+    auth options, keystoneauth1); compute and placement in the catalog."""
+    from compute_core import Cloud
+
+    ks = real_keystone
+    nova = ks.users[ks.service_user]
+    workdir = tmp_path_factory.mktemp("compute-keystone")
+    credentials = textwrap.dedent(f"""\
+        auth_type = password
+        auth_url = {ks.auth_url}
+        username = {ks.service_user}
+        password = {nova["password"]}
+        project_name = {nova["project"]}
+        user_domain_name = Default
+        project_domain_name = Default
+        region_name = RegionOne
+        """)
+    config = workdir / "compute.conf"
+    config.write_text(textwrap.dedent("""\
+        [api]
+        auth_strategy = keystone
+
+        [aio]
+        placement_in_process = false
+
+        [placement]
+        auth_strategy = keystone
+        """) + credentials + textwrap.dedent(f"""\
+
+        [keystone_authtoken]
+        www_authenticate_uri = {ks.auth_url}
+        memcached_servers = {ks.memcached.server}
+        """) + credentials)
+    logger = logging.getLogger("compute_core.requests")
+    handler = _RecordLines(ks.request_log)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    cloud = Cloud(state_dir=str(workdir / "state"), config_file=str(config), auth="noauth2")
+    try:
+        cloud.start()
+        ks.admin.service("compute", "nova", cloud.compute_url)
+        ks.admin.service("placement", "placement", cloud.placement_url)
+        if getattr(cloud, "image_url", None):  # the image API (Glance v2), where served
+            ks.admin.service("image", "glance", cloud.image_url)
+        ks.cloud = cloud
+        yield ks
+    finally:
+        cloud.stop()
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)

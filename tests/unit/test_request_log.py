@@ -1,11 +1,13 @@
 """The request log: one line per API request from outside (method, path
-and query, status, duration, request id); requests one embedded service
-makes to another inside the process only at DEBUG."""
+and query, status, duration, request id, and the caller's user and project
+once authenticated); requests one embedded service makes to another inside
+the process only at DEBUG."""
 import logging
 import re
 
 import webob
 
+from compute_core import context as ctx_mod
 from compute_core import wsgi
 
 
@@ -44,3 +46,15 @@ def test_in_process_requests_only_at_debug(caplog):
     (record,) = _records(caplog)
     assert record.levelno == logging.DEBUG
     assert record.getMessage().startswith("GET /resource_providers 200 ")
+
+
+def test_the_authenticated_caller_is_named(caplog):
+    def authenticated(environ, start_response):
+        environ[wsgi.CONTEXT_KEY] = ctx_mod.RequestContext(user_id="u-1", project_id="p-2")
+        return _app(environ, start_response)
+
+    caplog.set_level(logging.INFO, logger="compute_core.requests")
+    webob.Request.blank("/v2.1/flavors").get_response(wsgi.RequestIdMiddleware(authenticated))
+    (record,) = _records(caplog)
+    assert re.fullmatch(r"GET /v2\.1/flavors 200 [0-9.]+ ms req-[0-9a-f-]+ user u-1 project p-2",
+                        record.getMessage()), record.getMessage()
