@@ -5,6 +5,7 @@ Each handler takes (req, state, version, **path_args) where *state* is the
 """
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import re
@@ -51,6 +52,7 @@ def _admin(req):
 
 class _Forbidden(ob.PlacementError):
     status = 403
+    vary = False
 
 
 def _body(req, schema):
@@ -85,9 +87,14 @@ def _uuid(value, what="uuid"):
 def _path_uuid(value):
     # A malformed path uuid can never name a provider: Placement says 404.
     if not UUID_RE.match(value or ""):
-        raise NotFound(f"No resource provider with uuid {value} found",
-                       code="placement.resource_provider.not_found")
+        raise _ProviderNotFound(f"No resource provider with uuid {value} found")
     return str(uuidlib.UUID(value))
+
+
+class _ProviderNotFound(NotFound):
+    """openstack-placement lets its object layer's NotFound through to its
+    dispatcher: no error code, no Vary."""
+    vary = False
 
 
 def _link(req, path):
@@ -113,6 +120,24 @@ def _provider_view(req, version, p):
     return out
 
 
+def takes_json(fn=None, *, until=None):
+    """Mark a handler that reads a JSON body: any other Content-Type is a
+    415 before anything else is checked (before *until*, if given)."""
+    def mark(f):
+        f.takes_json = (lambda v: True) if until is None else (lambda v: v < until)
+        return f
+    return mark(fn) if fn is not None else mark
+
+
+def _cached(resp, version, last_modified=True):
+    """Placement's cache headers on a write's answer (1.15 and later)."""
+    if version >= (1, 15):
+        resp.cache_control = "no-cache"
+        if last_modified:
+            resp.last_modified = datetime.datetime.now(datetime.timezone.utc)
+    return resp
+
+
 def since(version, older_status=404):
     """Mark a handler as served from microversion *version*: older gets
     *older_status* (404 for a new resource, 405 for a new method)."""
@@ -134,6 +159,9 @@ def home(req, state, version):
         "max_version": f"{MAX_VERSION[0]}.{MAX_VERSION[1]}",
         "min_version": f"{MIN_VERSION[0]}.{MIN_VERSION[1]}",
         "links": [{"rel": "self", "href": ""}]}]})
+
+
+home.checks_accept = False  # GET / answers JSON whatever the Accept
 
 
 # --------------------------------------------------------------- providers
@@ -199,6 +227,7 @@ def _created_provider(version):
 
 @operation("createResourceProvider", "Create a resource provider", ok=_created_provider,
            errors=(409,), body=_provider_schema, admin=True, links=_RP_LINKS)
+@takes_json
 def create_provider(req, state, version):
     _admin(req)
     data = _body(req, _provider_schema(version))
@@ -209,7 +238,8 @@ def create_provider(req, state, version):
     p = ob.create_provider(state.db, data["name"], rp_uuid, parent)
     location = _link(req, f"/resource_providers/{p['uuid']}")
     if version >= (1, 20):
-        return _json(_provider_view(req, version, p), headers={"Location": location})
+        return _cached(_json(_provider_view(req, version, p), headers={"Location": location}),
+                       version)
     resp = webob.Response(status=201)
     resp.headers["Location"] = location
     resp.content_type = None
@@ -229,6 +259,7 @@ def _provider_update_schema(version):
 
 @operation("updateResourceProvider", "Rename or re-parent a resource provider",
            ok={200: _PROVIDER}, errors=(404, 409), body=_provider_update_schema, admin=True)
+@takes_json
 def update_provider(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -237,9 +268,14 @@ def update_provider(req, state, version, uuid):
     if "parent_provider_uuid" in data:
         parent = data["parent_provider_uuid"]
         kwargs["parent_uuid"] = None if parent is None else _uuid(parent, "parent_provider_uuid")
+    before = ob.get_provider(state.db, rp)
     p = ob.update_provider(state.db, rp, data["name"], allow_reparent=version >= (1, 37),
                            **kwargs)
-    return _json(_provider_view(req, version, p))
+    # openstack-placement's Last-Modified here is the row's time of last
+    # update before this one: none for a provider never written since its
+    # creation (generation 0).
+    return _cached(_json(_provider_view(req, version, p)), version,
+                   last_modified=before["generation"] > 0)
 
 
 @operation("deleteResourceProvider", "Delete a resource provider", ok={204: None},
@@ -310,13 +346,16 @@ def _check_classes(state, names):
 def get_inventories(req, state, version, uuid):
     _admin(req)
     gen, inv = ob.get_inventories(state.db, _path_uuid(uuid), state.rc_cache)
-    return _json({"resource_provider_generation": gen, "inventories": inv})
+    resp = _json({"resource_provider_generation": gen, "inventories": inv})
+    resp.placement_last_modified = bool(inv)  # no inventory, no modification time
+    return resp
 
 
 @operation("replaceInventories", "Replace a resource provider's inventories",
            ok={200: _INVENTORIES}, errors=(404, 409), body=_INVENTORIES_SCHEMA, admin=True,
            links={"GetInventories": ("listInventories", {"uuid": "$request.path.uuid"}),
                   "DeleteInventories": ("deleteInventories", {"uuid": "$request.path.uuid"})})
+@takes_json
 def set_inventories(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -325,7 +364,8 @@ def set_inventories(req, state, version, uuid):
     gen, inv = ob.set_inventories(state.db, rp, data["resource_provider_generation"],
                                   data["inventories"], state.rc_cache,
                                   reserved_may_equal_total=version >= (1, 26))
-    return _json({"resource_provider_generation": gen, "inventories": inv})
+    return _cached(_json({"resource_provider_generation": gen, "inventories": inv}), version,
+                   last_modified=bool(inv))
 
 
 @since((1, 5), older_status=405)
@@ -342,6 +382,7 @@ def delete_inventories(req, state, version, uuid):
 @operation("createInventory", "Add one inventory to a resource provider",
            ok={201: _ONE_INVENTORY}, errors=(404, 409), body=_ADD_INVENTORY_SCHEMA, admin=True,
            links=_INVENTORY_LINKS)
+@takes_json
 def add_inventory(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -355,8 +396,10 @@ def add_inventory(req, state, version, uuid):
                           f"provider {rp}")
     new_gen, inv = ob.set_inventories(state.db, rp, gen, {rc: data}, state.rc_cache,
                                       replace=False, reserved_may_equal_total=version >= (1, 26))
-    return _json(dict(inv[rc], resource_provider_generation=new_gen), status=201,
-                 headers={"Location": _link(req, f"/resource_providers/{rp}/inventories/{rc}")})
+    return _cached(_json(dict(inv[rc], resource_provider_generation=new_gen), status=201,
+                         headers={"Location": _link(req,
+                                                    f"/resource_providers/{rp}/inventories/{rc}")}),
+                   version)
 
 
 @operation("showInventory", "One inventory of a resource provider", ok={200: _ONE_INVENTORY},
@@ -372,6 +415,7 @@ def get_inventory(req, state, version, uuid, resource_class):
 
 @operation("updateInventory", "Update one inventory of a resource provider",
            ok={200: _ONE_INVENTORY}, errors=(404, 409), body=_ONE_INVENTORY_SCHEMA, admin=True)
+@takes_json
 def update_inventory(req, state, version, uuid, resource_class):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -381,7 +425,8 @@ def update_inventory(req, state, version, uuid, resource_class):
     new_gen, inv = ob.set_inventories(state.db, rp, gen, {resource_class: data},
                                       state.rc_cache, replace=False, must_exist=True,
                                       reserved_may_equal_total=version >= (1, 26))
-    return _json(dict(inv[resource_class], resource_provider_generation=new_gen))
+    return _cached(_json(dict(inv[resource_class], resource_provider_generation=new_gen)),
+                   version)
 
 
 @operation("deleteInventory", "Delete one inventory of a resource provider", ok={204: None},
@@ -469,6 +514,7 @@ _RC_LINKS = {"GetClass": ("showResourceClass", {"name": "$request.path.name"}),
 @since((1, 2))
 @operation("createResourceClass", "Create a custom resource class", ok={201: None},
            errors=(409,), body=_RC_NAME_SCHEMA, admin=True)
+@takes_json
 def create_resource_class(req, state, version):
     _admin(req)
     data = _body(req, _RC_NAME_SCHEMA)
@@ -500,6 +546,7 @@ def _rc_put_ok(version):
 @operation("putResourceClass", "Rename (before 1.7) or ensure a custom resource class",
            ok=_rc_put_ok, errors=(404, 409), body=_rc_put_body, admin=True, links=_RC_LINKS,
            path={"name": _CUSTOM_NAME})
+@takes_json(until=(1, 7))
 def put_resource_class(req, state, version, name):
     _admin(req)
     if version < (1, 7):
@@ -568,7 +615,10 @@ def get_trait(req, state, version, name):
     _admin(req)
     if not RC_RE.match(name) or not ob.list_traits(state.db, "in:" + name):
         raise NotFound(f"No such trait(s): {name}.", code="placement.trait.not_found")
-    return _no_content()
+    return _cached(_no_content(), version)
+
+
+get_trait.checks_accept = False  # a 204: no body to negotiate
 
 
 @since((1, 6))
@@ -582,7 +632,7 @@ def put_trait(req, state, version, name):
     resp = webob.Response(status=201 if created else 204)
     resp.headers["Location"] = _link(req, f"/traits/{name}")
     resp.content_type = None
-    return resp
+    return _cached(resp, version)
 
 
 @since((1, 6))
@@ -618,12 +668,14 @@ def get_provider_traits(req, state, version, uuid):
            admin=True,
            links={"GetTraits": ("listProviderTraits", {"uuid": "$request.path.uuid"}),
                   "DeleteTraits": ("deleteProviderTraits", {"uuid": "$request.path.uuid"})})
+@takes_json
 def set_provider_traits(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
     data = _body(req, _PROVIDER_TRAITS_SCHEMA)
     gen = ob.set_provider_traits(state.db, rp, data["resource_provider_generation"], data["traits"])
-    return _json({"traits": sorted(data["traits"]), "resource_provider_generation": gen})
+    return _cached(_json({"traits": sorted(data["traits"]), "resource_provider_generation": gen}),
+                   version)
 
 
 @since((1, 6))
@@ -667,6 +719,7 @@ def get_provider_aggregates(req, state, version, uuid):
 @operation("replaceProviderAggregates", "Replace a resource provider's aggregates",
            ok={200: keyed("aggregates")}, errors=(404, 409), body=_aggregates_schema,
            admin=True)
+@takes_json
 def set_provider_aggregates(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
@@ -680,7 +733,7 @@ def set_provider_aggregates(req, state, version, uuid):
     out = {"aggregates": sorted(aggs)}
     if version >= (1, 19):
         out["resource_provider_generation"] = new_gen
-    return _json(out)
+    return _cached(_json(out), version)
 
 
 # ------------------------------------------------------------- allocations
@@ -798,6 +851,7 @@ def get_allocations(req, state, version, consumer_uuid):
 
 @operation("putAllocations", "Replace a consumer's allocations", ok={204: None},
            errors=(409,), body=_put_alloc_schema, admin=True, links=_CONSUMER_LINKS)
+@takes_json
 def put_allocations(req, state, version, consumer_uuid):
     _admin(req)
     consumer = _uuid(consumer_uuid, "consumer uuid")
@@ -811,6 +865,7 @@ def put_allocations(req, state, version, consumer_uuid):
 @since((1, 13))
 @operation("postAllocations", "Replace the allocations of several consumers at once",
            ok={204: None}, errors=(409,), body=_post_alloc_schema, admin=True)
+@takes_json
 def post_allocations(req, state, version):
     _admin(req)
     data = _body(req, _post_alloc_schema(version))
@@ -897,6 +952,7 @@ def _reshape_schema(version):
 @since((1, 30))
 @operation("reshape", "Move inventories and allocations between providers atomically",
            ok={204: None}, errors=(409,), body=_reshape_schema, admin=True)
+@takes_json
 def reshape(req, state, version):
     _admin(req)
     data = _body(req, _reshape_schema(version))

@@ -26,6 +26,7 @@ CUSTOM_RC_ID_OFFSET = 10000
 class PlacementError(Exception):
     status = 400
     code = "placement.undefined_code"
+    vary = True  # raised by the handler itself (see app.fault)
 
     def __init__(self, detail, code=None):
         super().__init__(detail)

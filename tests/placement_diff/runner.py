@@ -393,6 +393,7 @@ def main(argv=None) -> int:
     p.add_argument("--scenario", default=None, help="only scenarios whose name has this")
     p.add_argument("--strict-details", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--dump", default=None, help="write the differences as JSON lines here")
     args = p.parse_args(argv)
     if not services.reference_venv_ready():
         services.ensure_reference_venv()
@@ -401,6 +402,12 @@ def main(argv=None) -> int:
     if not args.quiet:
         for diff in cmp.detail_differences:
             print(diff.render())
+    if args.dump:
+        with open(args.dump, "w", encoding="utf-8") as f:
+            for diff in cmp.differences + cmp.detail_differences:
+                f.write(json.dumps({"scenario": diff.scenario, "what": diff.what,
+                                    "request": diff.request.describe(),
+                                    "expected": diff.expected, "got": diff.got}) + "\n")
     return 1 if cmp.differences else 0
 
 
