@@ -320,7 +320,8 @@ _ADD_INVENTORY_SCHEMA = dict(
     _ONE_INVENTORY_SCHEMA,
     properties=dict(_ONE_INVENTORY_SCHEMA["properties"],
                     resource_class={"type": "string", "pattern": "^[A-Z0-9_]+$"}),
-    required=["total", "resource_provider_generation", "resource_class"])
+    # Placement makes the generation optional here (and checks it when given)
+    required=["total", "resource_class"])
 _INVENTORIES = keyed("resource_provider_generation", "inventories")
 _ONE_INVENTORY = keyed("resource_provider_generation", "total")
 _INVENTORY_LINKS = {
@@ -389,8 +390,8 @@ def add_inventory(req, state, version, uuid):
     data = _body(req, _ADD_INVENTORY_SCHEMA)
     rc = data.pop("resource_class")
     _check_classes(state, [rc])
-    gen = data.pop("resource_provider_generation")
     current_gen, existing = ob.get_inventories(state.db, rp, state.rc_cache)
+    gen = data.pop("resource_provider_generation", current_gen)
     if rc in existing:
         raise ob.Conflict(f"Update conflict: inventory for {rc} already exists on resource "
                           f"provider {rp}")
@@ -475,6 +476,10 @@ def project_usages(req, state, version):
     project = query.single(req, "project_id")
     if not project:
         raise query.bad("'project_id' is a required property", code=query.MISSING_VALUE)
+    for key in ("project_id", "user_id"):
+        value = query.single(req, key)
+        if value is not None and not 1 <= len(value) <= 255:
+            raise query.bad(f"'{value}' is too long" if value else "'' is too short")
     ctype = query.single(req, "consumer_type")
     if ctype is not None and not re.match(r"^([A-Z0-9_]+|all|unknown)$", ctype):
         raise query.bad(f"Invalid consumer_type {ctype!r}: it must match [A-Z0-9_]+, or be "
@@ -614,7 +619,7 @@ def list_traits(req, state, version):
 def get_trait(req, state, version, name):
     _admin(req)
     if not RC_RE.match(name) or not ob.list_traits(state.db, "in:" + name):
-        raise NotFound(f"No such trait(s): {name}.", code="placement.trait.not_found")
+        raise NotFound(f"No such trait(s): {name}.")
     return _cached(_no_content(), version)
 
 
@@ -647,8 +652,7 @@ def delete_trait(req, state, version, name):
 _PROVIDER_TRAITS = keyed("traits", "resource_provider_generation")
 _PROVIDER_TRAITS_SCHEMA = {"type": "object", "properties": {
     "traits": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z0-9_]+$",
-                                          "maxLength": 255},
-               "uniqueItems": True},
+                                          "maxLength": 255}},
     "resource_provider_generation": _GEN},
     "required": ["traits", "resource_provider_generation"], "additionalProperties": False}
 
@@ -673,8 +677,9 @@ def set_provider_traits(req, state, version, uuid):
     _admin(req)
     rp = _path_uuid(uuid)
     data = _body(req, _PROVIDER_TRAITS_SCHEMA)
-    gen = ob.set_provider_traits(state.db, rp, data["resource_provider_generation"], data["traits"])
-    return _cached(_json({"traits": sorted(data["traits"]), "resource_provider_generation": gen}),
+    names = sorted(set(data["traits"]))  # a repeated trait counts once, as in Placement
+    gen = ob.set_provider_traits(state.db, rp, data["resource_provider_generation"], names)
+    return _cached(_json({"traits": names, "resource_provider_generation": gen}),
                    version)
 
 
@@ -760,8 +765,8 @@ def _alloc_schema(version):
         props["consumer_generation"] = {"type": ["integer", "null"]}
         required.append("consumer_generation")
     if version >= (1, 34):
-        props["mappings"] = {"type": "object", "additionalProperties": {
-            "type": "array", "items": {"type": "string"}}}
+        props["mappings"] = {"type": "object", "minProperties": 1, "additionalProperties": {
+            "type": "array", "items": {"type": "string"}, "minItems": 1}}
     if version >= (1, 38):
         props["consumer_type"] = {"type": "string", "pattern": "^[A-Z0-9_]+$", "maxLength": 255}
         required.append("consumer_type")
@@ -839,7 +844,11 @@ _CONSUMER_LINKS = {
            admin=True)
 def get_allocations(req, state, version, consumer_uuid):
     _admin(req)
-    data = ob.get_allocations(state.db, _uuid(consumer_uuid, "consumer uuid"), state.rc_cache)
+    # Placement looks any consumer id up as it is: a malformed one has no
+    # allocations (an empty answer), not a 400.
+    consumer = (str(uuidlib.UUID(consumer_uuid)) if UUID_RE.match(consumer_uuid)
+                else consumer_uuid)
+    data = ob.get_allocations(state.db, consumer, state.rc_cache)
     if version < (1, 12):
         data = {"allocations": data["allocations"]}
     elif version < (1, 28):
@@ -879,7 +888,9 @@ def post_allocations(req, state, version):
            errors=(404, 409), admin=True)
 def delete_allocations(req, state, version, consumer_uuid):
     _admin(req)
-    consumer = _uuid(consumer_uuid, "consumer uuid")
+    if not UUID_RE.match(consumer_uuid):
+        raise NotFound(f"No allocations for consumer '{consumer_uuid}'")
+    consumer = str(uuidlib.UUID(consumer_uuid))
     if not ob.has_allocations(state.db, consumer):
         raise NotFound(f"No allocations for consumer '{consumer}'")
     ob.replace_allocations(state.db, [{"consumer_uuid": consumer, "allocations": {}}],

@@ -131,8 +131,7 @@ class ResourceClassCache:
         try:
             return self._by_name[name]
         except KeyError:
-            raise NotFound(f"No such resource class {name}.",
-                           code="placement.resource_class.not_found") from None
+            raise NotFound(f"No such resource class {name}.") from None
 
     def name_of(self, rc_id: int) -> str:
         if rc_id not in self._by_id:
@@ -152,8 +151,7 @@ class ResourceClassCache:
                 conn.execute(s.resource_classes.insert().values(
                     id=max(top or 0, CUSTOM_RC_ID_OFFSET - 1) + 1, name=name, created_at=_now()))
             except db_exc.DBDuplicateEntry:
-                raise Conflict(f"Conflicting resource class already exists: {name}",
-                               code="placement.duplicate_name") from None
+                raise Conflict(f"Conflicting resource class already exists: {name}") from None
         self._reload()
 
     def _custom_id(self, name: str) -> int:
@@ -235,8 +233,7 @@ def create_provider(db, name: str, rp_uuid: str | None = None,
             field = "uuid" if "uuid" in str(exc.columns) else "name"
             value = rp_uuid if field == "uuid" else name
             raise Conflict(f"Conflicting resource provider {field}: {value} already exists.",
-                           code="placement.duplicate_name" if field == "name"
-                           else "placement.undefined_code") from None
+                           code="placement.duplicate_name") from None
         if root_id is None:
             conn.execute(rp.update().where(rp.c.id == new_id).values(root_provider_id=new_id))
     return get_provider(db, rp_uuid)
@@ -302,7 +299,9 @@ def update_provider(db, rp_uuid: str, name: str, parent_uuid=...,
         rp_id, gen = _provider_id(conn, rp_uuid)
         current = conn.execute(sa.select(rp.c.parent_provider_id, rp.c.root_provider_id)
                                .where(rp.c.id == rp_id)).first()
-        values = {"name": name, "updated_at": _now(), "generation": gen + 1}
+        # openstack-placement leaves the generation of a renamed or
+        # re-parented provider as it was.
+        values = {"name": name, "updated_at": _now()}
         new_root = None
         if parent_uuid is None and current.parent_provider_id is not None:
             if not allow_reparent:
@@ -392,11 +391,10 @@ INVENTORY_FIELDS = ("total", "reserved", "min_unit", "max_unit", "step_size", "a
 
 
 def _inventory_defaults(inv: dict) -> dict:
-    out = {"reserved": 0, "min_unit": 1, "max_unit": inv.get("total"), "step_size": 1,
+    # openstack-placement's defaults: max_unit is the largest integer, not the total
+    out = {"reserved": 0, "min_unit": 1, "max_unit": 2147483647, "step_size": 1,
            "allocation_ratio": 1.0}
     out.update(inv)
-    if out["max_unit"] is None:
-        out["max_unit"] = out["total"]
     return out
 
 
@@ -415,10 +413,6 @@ def _check_inventory(rp_uuid, name, values, reserved_may_equal_total=True):
         raise BadRequest(f"Unable to update inventory for resource provider {rp_uuid}: "
                          f"Invalid inventory for '{name}': reserved {values['reserved']} "
                          f"must be less than total {values['total']}.")
-    if values["min_unit"] > values["max_unit"]:
-        raise BadRequest(f"Unable to update inventory for resource provider {rp_uuid}: "
-                         f"Invalid inventory for '{name}': min_unit {values['min_unit']} "
-                         f"is greater than max_unit {values['max_unit']}.")
 
 
 def set_inventories(db, rp_uuid: str, generation: int, inventories: dict, rc_cache,
@@ -767,11 +761,11 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
         rp_uuid, rc_name = names[key]
         irow = inv_rows.get(key)
         if irow is None:
-            raise BadRequest(
+            raise Conflict(
                 f"Unable to allocate inventory: Inventory for '{rc_name}' on "
-                f"resource provider '{rp_uuid}' invalid.", code="placement.inventory.invalid")
+                f"resource provider '{rp_uuid}' invalid.")
         if r["used"] < irow.min_unit or r["used"] > irow.max_unit or r["used"] % irow.step_size:
-            raise BadRequest(
+            raise Conflict(
                 f"Unable to allocate inventory: Unable to allocate {r['used']} of "
                 f"{rc_name} on resource provider '{rp_uuid}': violates min_unit, max_unit, "
                 "or step_size.")
@@ -861,7 +855,7 @@ def delete_trait(db, name: str) -> None:
     with db.begin() as conn:
         trait_id = conn.execute(sa.select(t.c.id).where(t.c.name == name)).scalar()
         if trait_id is None:
-            raise NotFound(f"No such trait(s): {name}.", code="placement.trait.not_found")
+            raise NotFound(f"No such trait(s): {name}.")
         if conn.execute(sa.select(rpt.c.trait_id).where(rpt.c.trait_id == trait_id)
                         .limit(1)).first():
             raise Conflict(f"The trait {name} is in use by a resource provider.")

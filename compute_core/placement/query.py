@@ -47,10 +47,10 @@ def check_allowed(req, allowed):
 
 
 def single(req, key):
+    """The value of *key*: the last one when it is repeated, as
+    openstack-placement (which reads the query string into a dict) takes."""
     values = req.GET.getall(key)
-    if len(values) > 1:
-        raise bad(f"The '{key}' parameter may appear only once.", code=DUPLICATE_KEY)
-    return values[0] if values else None
+    return values[-1] if values else None
 
 
 def resources(value, rc_cache, key="resources") -> dict:
@@ -90,7 +90,7 @@ def resources(value, rc_cache, key="resources") -> dict:
 def traits(values, db, version, key="required"):
     """The values of one or more *key* params -> ([frozenset any-of], forbidden)."""
     if len(values) > 1 and version < (1, 39):
-        raise bad(f"The '{key}' parameter may appear only once.", code=DUPLICATE_KEY)
+        values = values[-1:]  # repeated before 1.39: the last one, as Placement takes it
     required, forbidden, names = [], set(), set()
     for value in values:
         if value.startswith("in:"):
@@ -225,10 +225,8 @@ def candidate_request(req, version, state):
     for suffix, params in raw.items():
         g = RequestGroup(suffix=suffix)
         if "resources" in params:
-            if len(params["resources"]) > 1:
-                raise bad(f"The 'resources{suffix}' parameter may appear only once.",
-                          code=DUPLICATE_KEY)
-            g.resources = resources(params["resources"][0], state.rc_cache,
+            # repeated: the last one, as openstack-placement takes it
+            g.resources = resources(params["resources"][-1], state.rc_cache,
                                     "resources" + suffix)
         if "required" in params:
             g.required, g.forbidden = traits(params["required"], state.db, version,
@@ -237,10 +235,7 @@ def candidate_request(req, version, state):
             g.member_of, g.forbidden_aggs = member_of(params["member_of"], version,
                                                       "member_of" + suffix)
         if "in_tree" in params:
-            if len(params["in_tree"]) > 1:
-                raise bad(f"The 'in_tree{suffix}' parameter may appear only once.",
-                          code=DUPLICATE_KEY)
-            g.in_tree = uuid_value(params["in_tree"][0], "in_tree" + suffix)
+            g.in_tree = uuid_value(params["in_tree"][-1], "in_tree" + suffix)
         groups.append(g)
     wide = RequestWide(nested_aware=version >= (1, 29))
     limit = single(req, "limit")
@@ -260,7 +255,7 @@ def candidate_request(req, version, state):
                                                "root_required")
         wide.root_required = req_sets
     for value in req.GET.getall("same_subtree"):
-        suffixes = [v for v in value.split(",")]
+        suffixes = [v.strip() for v in value.split(",")]
         if not all(suffixes):
             raise bad(f"Empty suffix in 'same_subtree': {value!r}")
         missing = [sfx for sfx in suffixes if sfx not in raw]
