@@ -84,17 +84,15 @@ def _uuid(value, what="uuid"):
     return str(uuidlib.UUID(value))
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def _path_uuid(value):
-    # A malformed path uuid can never name a provider: Placement says 404.
-    if not UUID_RE.match(value or ""):
-        raise _ProviderNotFound(f"No resource provider with uuid {value} found")
-    return str(uuidlib.UUID(value))
-
-
-class _ProviderNotFound(NotFound):
-    """openstack-placement lets its object layer's NotFound through to its
-    dispatcher: no error code, no Vary."""
-    vary = False
+    # Placement looks the path's uuid up exactly as written: any other
+    # spelling than the stored one (hyphenless, upper case) names nothing.
+    if not _CANONICAL_UUID.match(value or ""):
+        raise ob.ProviderNotFound(f"No resource provider with uuid {value} found")
+    return value
 
 
 def _link(req, path):
@@ -282,7 +280,10 @@ def update_provider(req, state, version, uuid):
            errors=(404, 409), admin=True)
 def delete_provider(req, state, version, uuid):
     _admin(req)
-    ob.delete_provider(state.db, _path_uuid(uuid))
+    try:
+        ob.delete_provider(state.db, _path_uuid(uuid))
+    except ob.ProviderNotFound:
+        raise NotFound(f"No resource provider with uuid {uuid} found for delete") from None
     return _no_content()
 
 
@@ -294,7 +295,8 @@ _INVENTORY_PROPS = {
     "min_unit": {"type": "integer", "minimum": 1, "maximum": 2147483647},
     "max_unit": {"type": "integer", "minimum": 1, "maximum": 2147483647},
     "step_size": {"type": "integer", "minimum": 1, "maximum": 2147483647},
-    "allocation_ratio": {"type": "number", "maximum": 3.40282e38, "exclusiveMinimum": 0},
+    # no minimum: Placement's schema has none
+    "allocation_ratio": {"type": "number", "maximum": 3.40282e38},
 }
 _INVENTORY = {"type": "object", "properties": _INVENTORY_PROPS, "required": ["total"],
               "additionalProperties": False}
@@ -391,7 +393,9 @@ def add_inventory(req, state, version, uuid):
     rc = data.pop("resource_class")
     _check_classes(state, [rc])
     current_gen, existing = ob.get_inventories(state.db, rp, state.rc_cache)
-    gen = data.pop("resource_provider_generation", current_gen)
+    # Placement reads no generation here: it adds to what it finds
+    data.pop("resource_provider_generation", None)
+    gen = current_gen
     if rc in existing:
         raise ob.Conflict(f"Update conflict: inventory for {rc} already exists on resource "
                           f"provider {rp}")
@@ -421,7 +425,7 @@ def update_inventory(req, state, version, uuid, resource_class):
     _admin(req)
     rp = _path_uuid(uuid)
     data = _body(req, _ONE_INVENTORY_SCHEMA)
-    _check_classes(state, [resource_class])
+    state.rc_cache.id_of(resource_class)  # an unknown class is a 404 here, as in Placement
     gen = data.pop("resource_provider_generation")
     new_gen, inv = ob.set_inventories(state.db, rp, gen, {resource_class: data},
                                       state.rc_cache, replace=False, must_exist=True,

@@ -39,6 +39,12 @@ class NotFound(PlacementError):
     status = 404
 
 
+class ProviderNotFound(NotFound):
+    """openstack-placement lets its object layer's NotFound through to its
+    dispatcher: no error code, no Vary."""
+    vary = False
+
+
 class Conflict(PlacementError):
     status = 409
 
@@ -207,8 +213,7 @@ def _uuid_map(conn, ids):
 def _provider_id(conn, rp_uuid: str) -> tuple[int, int]:
     row = conn.execute(_PROVIDER_BY_UUID, {"uuid": rp_uuid}).first()
     if row is None:
-        raise NotFound(f"No resource provider with uuid {rp_uuid} found",
-                       code="placement.resource_provider.not_found")
+        raise ProviderNotFound(f"No resource provider with uuid {rp_uuid} found")
     return row.id, row.generation
 
 
@@ -244,8 +249,7 @@ def get_provider(db, rp_uuid: str) -> dict:
     with db.connect() as conn:
         row = conn.execute(sa.select(rp).where(rp.c.uuid == rp_uuid)).first()
         if row is None:
-            raise NotFound(f"No resource provider with uuid {rp_uuid} found",
-                           code="placement.resource_provider.not_found")
+            raise ProviderNotFound(f"No resource provider with uuid {rp_uuid} found")
         uuids = _uuid_map(conn, [row.root_provider_id, row.parent_provider_id])
     return _provider_row_to_dict(row, uuids)
 

@@ -28,12 +28,18 @@ MISSING_VALUE = "placement.query.missing_value"
 DUPLICATE_KEY = "placement.query.duplicate_key"
 
 
-def bad(detail, code=BAD_VALUE):
+def bad(detail, code=ob.PlacementError.code):
     return BadRequest(f"Invalid query string parameters: {detail}", code=code)
 
 
+# A uuid in the query string: jsonschema's "uuid" format, as Placement
+# checks it (the hyphens are required there).
+_HYPHENATED_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                              r"[0-9a-fA-F]{12}$")
+
+
 def uuid_value(value, key):
-    if not isinstance(value, str) or not UUID_RE.match(value):
+    if not isinstance(value, str) or not _HYPHENATED_UUID.match(value):
         raise bad(f"Expected '{key}' parameter to be a valid UUID. Got: {value!r}.")
     return str(uuidlib.UUID(value))
 
@@ -140,15 +146,14 @@ def _check_trait_name(name, key, value):
 def member_of(values, version, key="member_of"):
     """The values of *key* params -> ([set any-of agg uuids], forbidden set)."""
     if len(values) > 1 and version < (1, 24):
-        raise bad(f"Multiple '{key}' parameters are not supported before microversion "
-                  "1.24.", code=DUPLICATE_KEY)
+        raise BadRequest(f"Multiple {key} parameters are not supported")
     required, forbidden = [], set()
     for value in values:
         negate = value.startswith("!")
         if negate:
             if version < (1, 32):
-                raise bad(f"Forbidden aggregates in '{key}' need microversion 1.32. Got: "
-                          f"{value}")
+                raise BadRequest(f"Forbidden {key} parameters are not supported in the "
+                                 "specified microversion")
             value = value[1:]
         any_of = value.startswith("in:")
         raw = value[3:] if any_of else value
@@ -238,18 +243,26 @@ def candidate_request(req, version, state):
             g.in_tree = uuid_value(params["in_tree"][-1], "in_tree" + suffix)
         groups.append(g)
     wide = RequestWide(nested_aware=version >= (1, 29))
-    limit = single(req, "limit")
+    # repeated limit and group_policy: Placement uses the first one
+    limit = (req.GET.getall("limit") or [None])[0]
     if limit is not None:
         if not re.match(r"^[1-9][0-9]*$", limit):
             raise bad(f"Failed validating 'pattern' in 'limit': {limit!r} is not a positive "
                       "integer")
         # Beyond any number of candidates, and of what SQL's LIMIT takes
         wide.limit = min(int(limit), MAX_AMOUNT)
-    policy = single(req, "group_policy")
+    policy = (req.GET.getall("group_policy") or [None])[0]
     if policy is not None and policy not in ("none", "isolate"):
         raise bad(f"'group_policy' must be one of 'none' or 'isolate'. Got: {policy!r}")
     wide.group_policy = policy
     root_req = req.GET.getall("root_required")
+    if len(root_req) > 1:
+        raise bad("Query parameter 'root_required' may be specified only once.",
+                  code=DUPLICATE_KEY)
+    if root_req and root_req[0].startswith("in:"):
+        # root_required takes no any-of list, at any microversion
+        raise bad(f"The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported since "
+                  f"microversion 1.39. Got: {root_req[0]}")
     if root_req:
         req_sets, wide.root_forbidden = traits(root_req, state.db, max(version, (1, 22)),
                                                "root_required")
@@ -257,11 +270,12 @@ def candidate_request(req, version, state):
     for value in req.GET.getall("same_subtree"):
         suffixes = [v.strip() for v in value.split(",")]
         if not all(suffixes):
-            raise bad(f"Empty suffix in 'same_subtree': {value!r}")
+            raise BadRequest("Empty string (unsuffixed group) can not be specified in "
+                             "`same_subtree` ", code=BAD_VALUE)
         missing = [sfx for sfx in suffixes if sfx not in raw]
         if missing:
-            raise bad(f"Real suffixes should be specified in 'same_subtree': {missing} not "
-                      f"found in {sorted(k for k in raw if k)}.")
+            raise BadRequest(f"Real suffixes should be specified in `same_subtree`: "
+                             f"{missing} not found in {list(raw)}.", code=BAD_VALUE)
         wide.same_subtree.append(suffixes)
     _check_groups(groups, wide)
     return groups, wide
@@ -279,9 +293,10 @@ def _check_groups(groups, wide):
                     if (k == "required" and (g.required or g.forbidden))
                     or (k == "member_of" and (g.member_of or g.forbidden_aggs))
                     or (k == "in_tree" and g.in_tree)]
-            raise bad(f"All traits, member_of and in_tree parameters must be associated "
-                      f"with resources or named in 'same_subtree': orphaned "
-                      f"{', '.join(keys) or 'group ' + repr(g.suffix)}.")
+            raise BadRequest(f"All traits, member_of and in_tree parameters must be "
+                             f"associated with resources or named in 'same_subtree': "
+                             f"orphaned {', '.join(keys) or 'group ' + repr(g.suffix)}.",
+                             code=BAD_VALUE)
     numbered = [g for g in groups if g.suffix and g.resources]
     if len(numbered) > 1 and wide.group_policy is None:
         raise bad("The \"group_policy\" parameter is required when specifying more than one "
