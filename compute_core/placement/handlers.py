@@ -266,14 +266,12 @@ def update_provider(req, state, version, uuid):
     if "parent_provider_uuid" in data:
         parent = data["parent_provider_uuid"]
         kwargs["parent_uuid"] = None if parent is None else _uuid(parent, "parent_provider_uuid")
-    before = ob.get_provider(state.db, rp)
     p = ob.update_provider(state.db, rp, data["name"], allow_reparent=version >= (1, 37),
                            **kwargs)
-    # openstack-placement's Last-Modified here is the row's time of last
-    # update before this one: none for a provider never written since its
-    # creation (generation 0).
+    # (openstack-placement sends no Last-Modified when it sets a parent: its
+    # object's update time is not refreshed on that path)
     return _cached(_json(_provider_view(req, version, p)), version,
-                   last_modified=before["generation"] > 0)
+                   last_modified=data.get("parent_provider_uuid") is None)
 
 
 @operation("deleteResourceProvider", "Delete a resource provider", ok={204: None},
@@ -565,15 +563,16 @@ def put_resource_class(req, state, version, name):
     if not _CUSTOM_RE.match(name) or len(name) > 255:
         raise BadRequest(f"Resource class name {name} must start with CUSTOM_ and use only "
                          "A-Z, 0-9 and _.")
+    status = 204
     try:
         state.rc_cache.id_of(name)
-        return _no_content()
     except NotFound:
         try:
             state.rc_cache.create_custom(name)
+            status = 201
         except ob.Conflict:
-            return _no_content()
-    resp = webob.Response(status=201)
+            pass
+    resp = webob.Response(status=status)  # Location on both, as Placement
     resp.headers["Location"] = _link(req, f"/resource_classes/{name}")
     resp.content_type = None
     return resp
@@ -738,7 +737,8 @@ def set_provider_aggregates(req, state, version, uuid):
     else:
         aggs, gen = data, None
     aggs = [_uuid(a, "aggregate") for a in aggs]
-    new_gen = ob.set_provider_aggregates(state.db, rp, gen, aggs)
+    # before 1.19 the generation is neither checked nor moved, as in Placement
+    new_gen = ob.set_provider_aggregates(state.db, rp, gen, aggs, bump=version >= (1, 19))
     out = {"aggregates": sorted(aggs)}
     if version >= (1, 19):
         out["resource_provider_generation"] = new_gen

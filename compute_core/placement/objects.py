@@ -45,6 +45,10 @@ class ProviderNotFound(NotFound):
     vary = False
 
 
+class ResourceClassNotFound(NotFound):
+    vary = False  # through openstack-placement's dispatcher, as ProviderNotFound
+
+
 class Conflict(PlacementError):
     status = 409
 
@@ -137,7 +141,7 @@ class ResourceClassCache:
         try:
             return self._by_name[name]
         except KeyError:
-            raise NotFound(f"No such resource class {name}.") from None
+            raise ResourceClassNotFound(f"No such resource class {name}.") from None
 
     def name_of(self, rc_id: int) -> str:
         if rc_id not in self._by_id:
@@ -702,8 +706,8 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
                 raise GenerationConflict(detail, code="placement.concurrent_update")
         if held:
             holding.add(cu)
-        for rp_id, gen in held:
-            touched.setdefault(rp_id, gen)
+        # The providers that only lose allocations keep their generation,
+        # as in openstack-placement (which bumps those it allocates from).
         for rp_uuid, resources in wanted.items():
             if rp_uuid not in found:
                 raise BadRequest(f"Allocation for resource provider '{rp_uuid}' that does "
@@ -903,7 +907,8 @@ def get_provider_aggregates(db, rp_uuid: str) -> tuple[int, list[str]]:
     return gen, sorted(uuids)
 
 
-def set_provider_aggregates(db, rp_uuid: str, generation, uuids: list[str]) -> int:
+def set_provider_aggregates(db, rp_uuid: str, generation, uuids: list[str],
+                            bump: bool = True) -> int:
     rpa, agg = s.resource_provider_aggregates, s.placement_aggregates
     with db.connect() as conn:
         _provider_id(conn, rp_uuid)
@@ -916,4 +921,4 @@ def set_provider_aggregates(db, rp_uuid: str, generation, uuids: list[str]) -> i
         if ids:
             conn.execute(rpa.insert(), [{"resource_provider_id": rp_id, "aggregate_id": i,
                                          "created_at": _now()} for i in set(ids)])
-        return _bump_generation(conn, rp_id, gen)
+        return _bump_generation(conn, rp_id, gen) if bump else gen
