@@ -395,7 +395,7 @@ def add_inventory(req, state, version, uuid):
     data.pop("resource_provider_generation", None)
     gen = current_gen
     if rc in existing:
-        raise ob.Conflict(f"Update conflict: inventory for {rc} already exists on resource "
+        raise ob.GenerationConflict(f"Update conflict: inventory for {rc} already exists on resource "
                           f"provider {rp}")
     new_gen, inv = ob.set_inventories(state.db, rp, gen, {rc: data}, state.rc_cache,
                                       replace=False, reserved_may_equal_total=version >= (1, 26))
@@ -438,7 +438,12 @@ def delete_inventory(req, state, version, uuid, resource_class):
     _admin(req)
     rp = _path_uuid(uuid)
     gen, _ = ob.get_inventories(state.db, rp, state.rc_cache)
-    ob.delete_inventory(state.db, rp, resource_class, gen, state.rc_cache)
+    try:
+        ob.delete_inventory(state.db, rp, resource_class, gen, state.rc_cache)
+    except ob.InventoryInUse as exc:
+        # Placement's wording and code for this one
+        raise ob.GenerationConflict(f"Unable to delete inventory of class {resource_class}: "
+                                    f"{exc.detail}") from None
     return _no_content()
 
 
@@ -477,7 +482,8 @@ def project_usages(req, state, version):
     query.check_allowed(req, set(usages_query(version)))
     project = query.single(req, "project_id")
     if not project:
-        raise query.bad("'project_id' is a required property", code=query.MISSING_VALUE)
+        raise query.bad("'project_id' is a required property" if project is None
+                        else "'' should be non-empty")
     for key in ("project_id", "user_id"):
         value = query.single(req, key)
         if value is not None and not 1 <= len(value) <= 255:
@@ -665,7 +671,10 @@ _PROVIDER_TRAITS_SCHEMA = {"type": "object", "properties": {
            errors=(404,), admin=True)
 def get_provider_traits(req, state, version, uuid):
     _admin(req)
-    gen, names = ob.get_provider_traits(state.db, _path_uuid(uuid))
+    try:
+        gen, names = ob.get_provider_traits(state.db, _path_uuid(uuid))
+    except ob.ProviderNotFound as exc:  # the handler's own 404 in Placement
+        raise NotFound(f"{exc.detail}: {exc.detail}") from None
     return _json({"traits": names, "resource_provider_generation": gen})
 
 

@@ -272,32 +272,51 @@ def candidate_request(req, version, state):
         if not all(suffixes):
             raise BadRequest("Empty string (unsuffixed group) can not be specified in "
                              "`same_subtree` ", code=BAD_VALUE)
-        missing = [sfx for sfx in suffixes if sfx not in raw]
-        if missing:
-            raise BadRequest(f"Real suffixes should be specified in `same_subtree`: "
-                             f"{missing} not found in {list(raw)}.", code=BAD_VALUE)
         wide.same_subtree.append(suffixes)
-    _check_groups(groups, wide)
+    _check_groups(groups, wide, version)
     return groups, wide
 
 
-def _check_groups(groups, wide):
-    in_subtree = {sfx for ss in wide.same_subtree for sfx in ss}
-    resourceless = [g for g in groups if not g.resources]
-    if not groups or len(resourceless) == len(groups):
-        raise bad("At least one request group ('resources' or 'resources{$S}') is required.",
-                  code=MISSING_VALUE)
-    for g in resourceless:
-        if g.suffix == "" or g.suffix not in in_subtree:
-            keys = [k + g.suffix for k in GROUP_KEYS[1:]
-                    if (k == "required" and (g.required or g.forbidden))
-                    or (k == "member_of" and (g.member_of or g.forbidden_aggs))
-                    or (k == "in_tree" and g.in_tree)]
-            raise BadRequest(f"All traits, member_of and in_tree parameters must be "
-                             f"associated with resources or named in 'same_subtree': "
-                             f"orphaned {', '.join(keys) or 'group ' + repr(g.suffix)}.",
+def _check_groups(groups, wide, version):
+    """Placement's checks of the groups, in its order: from 1.36 at least one
+    group with resources, resourceless groups named in same_subtree, and
+    same_subtree naming real groups; before, no orphaned required/member_of."""
+    by_suffix = {g.suffix: g for g in groups}
+    if version >= (1, 36):
+        resourceless = [g.suffix for g in groups if not g.resources]
+        if len(resourceless) == len(groups):
+            raise BadRequest("There must be at least one resources or resources[$S] "
+                             "parameter.", code=MISSING_VALUE)
+        in_subtree = {sfx for ss in wide.same_subtree for sfx in ss}
+        bad_groups = [sfx for sfx in resourceless if sfx not in in_subtree]
+        if bad_groups:
+            raise BadRequest(f"Resourceless suffixed group request should be specified in "
+                             f"`same_subtree` query param: bad group(s) - {bad_groups}.",
                              code=BAD_VALUE)
+        missing = [sfx for ss in wide.same_subtree for sfx in ss if sfx not in by_suffix]
+        if missing:
+            raise BadRequest(f"Real suffixes should be specified in `same_subtree`: "
+                             f"{missing} not found in {list(by_suffix)}.", code=BAD_VALUE)
+    else:
+        for what, orphaned in (
+                ("traits", [f"required{g.suffix}" for g in groups
+                            if (g.required or g.forbidden) and not g.resources]),
+                ("member_of", [f"member_of{g.suffix}" for g in groups
+                               if (g.member_of or g.forbidden_aggs) and not g.resources])):
+            if orphaned and what == "traits":
+                raise BadRequest("All traits parameters must be associated with resources.  "
+                                 "Found the following orphaned traits keys: "
+                                 + ", ".join(orphaned))
+            if orphaned:
+                raise BadRequest("All member_of parameters must be associated with "
+                                 "resources. Found the following orphaned member_of keys: "
+                                 + ", ".join(orphaned))
+        if not all(g.resources for g in groups):
+            raise BadRequest("All request groups must specify resources.")
+        if not groups:
+            raise BadRequest("At least one request group (`resources` or `resources{$S}`) "
+                             "is required.")
     numbered = [g for g in groups if g.suffix and g.resources]
     if len(numbered) > 1 and wide.group_policy is None:
-        raise bad("The \"group_policy\" parameter is required when specifying more than one "
-                  "\"resources{$S}\" parameter.", code=MISSING_VALUE)
+        raise BadRequest("The \"group_policy\" parameter is required when specifying more "
+                         "than one \"resources{N}\" parameter.")
