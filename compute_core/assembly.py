@@ -111,7 +111,7 @@ class PlacementServices:
     def __init__(self, conf):
         self.conf = conf
         self.db = placement_database(conf)
-        self.placement = PlacementState(self.db)
+        self.placement = PlacementState(self.db, conf)
 
     def close(self):
         self.db.dispose()

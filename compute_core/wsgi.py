@@ -249,11 +249,18 @@ class RequestIdMiddleware:
 class NoAuthMiddleware:
     """noauth2 as Nova has it: ``X-Auth-Token: user:project`` (or just
     ``user``, the project then being the user); the user ``admin`` gets the
-    admin role. No token is a 401. For local use only."""
+    admin role. No token is a 401. For local use only.
 
-    def __init__(self, app, unauthorized):
+    With *placement_roles* (placement's pipeline), the roles and scope are
+    openstack-placement's noauth ones: ``X-Roles`` (a comma-separated list)
+    when sent, else ``admin`` for the user admin and none for others; an
+    ``OpenStack-System-Scope`` header makes a system-scoped context (no
+    project)."""
+
+    def __init__(self, app, unauthorized, placement_roles=False):
         self.app = app
         self.unauthorized = unauthorized
+        self.placement_roles = placement_roles
 
     @webob.dec.wsgify
     def __call__(self, req):
@@ -262,9 +269,18 @@ class NoAuthMiddleware:
             return self.unauthorized(req)
         user, _, project = token.partition(":")
         project = project or user
-        roles = ["admin", "member", "reader"] if user == "admin" else ["member", "reader"]
+        system_scope = None
+        if "X-Roles" in req.headers:
+            roles = [r.strip() for r in req.headers["X-Roles"].split(",") if r.strip()]
+        elif self.placement_roles:
+            roles = ["admin"] if user == "admin" else []
+        else:
+            roles = ["admin", "member", "reader"] if user == "admin" else ["member", "reader"]
+        if self.placement_roles and req.headers.get("OpenStack-System-Scope"):
+            system_scope, project = req.headers["OpenStack-System-Scope"], None
         req.environ[CONTEXT_KEY] = ctx_mod.RequestContext(
-            user_id=user, project_id=project, roles=roles, is_admin=user == "admin",
+            user_id=user, project_id=project, roles=roles, is_admin="admin" in roles,
+            system_scope=system_scope,
             request_id=req.environ.get("openstack.request_id") or ctx_mod.new_request_id(),
             auth_token=token)
         return req.get_response(self.app)
@@ -288,6 +304,7 @@ class KeystoneContextMiddleware:
         roles = [r.strip() for r in req.headers.get("X-Roles", "").split(",") if r.strip()]
         req.environ[CONTEXT_KEY] = ctx_mod.RequestContext(
             user_id=user, project_id=project, roles=roles, is_admin="admin" in roles,
+            system_scope=req.headers.get("OpenStack-System-Scope") or None,
             request_id=req.environ.get("openstack.request_id") or ctx_mod.new_request_id(),
             auth_token=req.headers.get("X-Auth-Token"))
         return req.get_response(self.app)

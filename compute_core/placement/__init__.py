@@ -8,10 +8,12 @@ from __future__ import annotations
 
 
 class PlacementState:
-    """What the placement WSGI app needs: its database and class cache."""
+    """What the placement WSGI app needs: its database, class cache and
+    policy enforcer (``[oslo_policy]`` of *conf*)."""
 
-    def __init__(self, db):
-        from compute_core.placement import objects
+    def __init__(self, db, conf):
+        from compute_core.placement import objects, policy
 
         self.db = db
         self.rc_cache = objects.ResourceClassCache(db)
+        self.policy = policy.enforcer(conf)

@@ -213,7 +213,8 @@ def _root_is_public(make_filter):
 
 
 def noauth_factory(global_conf, **local_conf):
-    return _root_is_public(lambda app: wsgi.NoAuthMiddleware(app, unauthorized))
+    return _root_is_public(lambda app: wsgi.NoAuthMiddleware(app, unauthorized,
+                                                             placement_roles=True))
 
 
 def sizelimit_factory(global_conf, **local_conf):

@@ -16,7 +16,7 @@ import webob
 
 from compute_core import validation, wsgi
 from compute_core.apispec import keyed, operation
-from compute_core.placement import candidates, query
+from compute_core.placement import candidates, policy, query
 from compute_core.placement import objects as ob
 from compute_core.placement.objects import BadRequest, NotFound
 
@@ -44,15 +44,20 @@ def _no_content():
     return resp
 
 
-def _admin(req):
+def _can(req, state, action, target=None):
+    """403 unless the request's context may do *action* (placement.policy)."""
     ctx = req.environ.get(wsgi.CONTEXT_KEY)
-    if ctx is None or not ctx.is_admin:
-        raise _Forbidden("Policy does not allow this action to be performed.")
+    try:
+        if ctx is None:
+            raise policy.PolicyNotAuthorized(action)
+        policy.authorize(state.policy, ctx, action, target)
+    except policy.PolicyNotAuthorized as exc:
+        raise _Forbidden(str(exc)) from None
 
 
 class _Forbidden(ob.PlacementError):
     status = 403
-    vary = False
+    vary = False  # openstack-placement's dispatcher answers it
 
 
 def _body(req, schema):
@@ -184,7 +189,7 @@ _RP_LINKS = {"GetProvider": ("showResourceProvider", {"uuid": "$response.body#/u
 @operation("listResourceProviders", "List resource providers",
            ok={200: keyed("resource_providers")}, query=provider_query, admin=True)
 def list_providers(req, state, version):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:list")
     query.check_allowed(req, lambda k: k in _PROVIDER_QUERY and version >= _PROVIDER_QUERY[k])
     kwargs = {"rc_cache": state.rc_cache}
     name = query.single(req, "name")
@@ -227,7 +232,7 @@ def _created_provider(version):
            errors=(409,), body=_provider_schema, admin=True, links=_RP_LINKS)
 @takes_json
 def create_provider(req, state, version):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:create")
     data = _body(req, _provider_schema(version))
     rp_uuid = _uuid(data["uuid"], "uuid") if "uuid" in data else None
     parent = data.get("parent_provider_uuid")
@@ -247,7 +252,7 @@ def create_provider(req, state, version):
 @operation("showResourceProvider", "Show a resource provider", ok={200: _PROVIDER},
            errors=(404,), admin=True)
 def get_provider(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:show")
     return _json(_provider_view(req, version, ob.get_provider(state.db, _path_uuid(uuid))))
 
 
@@ -259,7 +264,7 @@ def _provider_update_schema(version):
            ok={200: _PROVIDER}, errors=(404, 409), body=_provider_update_schema, admin=True)
 @takes_json
 def update_provider(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:update")
     rp = _path_uuid(uuid)
     data = _body(req, _provider_update_schema(version))
     kwargs = {}
@@ -277,7 +282,7 @@ def update_provider(req, state, version, uuid):
 @operation("deleteResourceProvider", "Delete a resource provider", ok={204: None},
            errors=(404, 409), admin=True)
 def delete_provider(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:delete")
     try:
         ob.delete_provider(state.db, _path_uuid(uuid))
     except ob.ProviderNotFound:
@@ -345,7 +350,7 @@ def _check_classes(state, names):
 @operation("listInventories", "A resource provider's inventories", ok={200: _INVENTORIES},
            errors=(404,), admin=True)
 def get_inventories(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:inventories:list")
     gen, inv = ob.get_inventories(state.db, _path_uuid(uuid), state.rc_cache)
     resp = _json({"resource_provider_generation": gen, "inventories": inv})
     resp.placement_last_modified = bool(inv)  # no inventory, no modification time
@@ -358,7 +363,7 @@ def get_inventories(req, state, version, uuid):
                   "DeleteInventories": ("deleteInventories", {"uuid": "$request.path.uuid"})})
 @takes_json
 def set_inventories(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:inventories:update")
     rp = _path_uuid(uuid)
     data = _body(req, _INVENTORIES_SCHEMA)
     _check_classes(state, data["inventories"])
@@ -373,7 +378,7 @@ def set_inventories(req, state, version, uuid):
 @operation("deleteInventories", "Delete all inventories of a resource provider",
            ok={204: None}, errors=(404, 409), admin=True)
 def delete_inventories(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:inventories:delete")
     rp = _path_uuid(uuid)
     gen, _ = ob.get_inventories(state.db, rp, state.rc_cache)
     ob.set_inventories(state.db, rp, gen, {}, state.rc_cache)
@@ -385,7 +390,7 @@ def delete_inventories(req, state, version, uuid):
            links=_INVENTORY_LINKS)
 @takes_json
 def add_inventory(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:inventories:create")
     rp = _path_uuid(uuid)
     data = _body(req, _ADD_INVENTORY_SCHEMA)
     rc = data.pop("resource_class")
@@ -408,7 +413,7 @@ def add_inventory(req, state, version, uuid):
 @operation("showInventory", "One inventory of a resource provider", ok={200: _ONE_INVENTORY},
            errors=(404,), admin=True)
 def get_inventory(req, state, version, uuid, resource_class):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:inventories:show")
     rp = _path_uuid(uuid)
     gen, inv = ob.get_inventories(state.db, rp, state.rc_cache)
     if resource_class not in inv:
@@ -420,7 +425,7 @@ def get_inventory(req, state, version, uuid, resource_class):
            ok={200: _ONE_INVENTORY}, errors=(404, 409), body=_ONE_INVENTORY_SCHEMA, admin=True)
 @takes_json
 def update_inventory(req, state, version, uuid, resource_class):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:inventories:update")
     rp = _path_uuid(uuid)
     data = _body(req, _ONE_INVENTORY_SCHEMA)
     state.rc_cache.id_of(resource_class)  # an unknown class is a 404 here, as in Placement
@@ -435,7 +440,7 @@ def update_inventory(req, state, version, uuid, resource_class):
 @operation("deleteInventory", "Delete one inventory of a resource provider", ok={204: None},
            errors=(404, 409), admin=True)
 def delete_inventory(req, state, version, uuid, resource_class):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:inventories:delete")
     rp = _path_uuid(uuid)
     gen, _ = ob.get_inventories(state.db, rp, state.rc_cache)
     try:
@@ -452,7 +457,7 @@ def delete_inventory(req, state, version, uuid, resource_class):
 @operation("showProviderUsages", "A resource provider's usages",
            ok={200: keyed("resource_provider_generation", "usages")}, errors=(404,), admin=True)
 def provider_usages(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:usages")
     gen, usages = ob.get_usages(state.db, _path_uuid(uuid), state.rc_cache)
     return _json({"resource_provider_generation": gen, "usages": usages})
 
@@ -461,7 +466,7 @@ def provider_usages(req, state, version, uuid):
            ok={200: keyed("resource_provider_generation", "allocations")}, errors=(404,),
            admin=True)
 def provider_allocations(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:allocations:list")
     gen, allocs = ob.provider_allocations(state.db, _path_uuid(uuid), state.rc_cache)
     if version < (1, 28):
         for entry in allocs.values():
@@ -478,7 +483,8 @@ def usages_query(version):
 @operation("listUsages", "A project's (and user's) usages", ok={200: keyed("usages")},
            query=usages_query, required_query=("project_id",), admin=True)
 def project_usages(req, state, version):
-    _admin(req)
+    # a project's reader may see its own project's usages
+    _can(req, state, "placement:usages", {"project_id": query.single(req, "project_id")})
     query.check_allowed(req, set(usages_query(version)))
     project = query.single(req, "project_id")
     if not project:
@@ -513,7 +519,7 @@ def _rc_view(req, name):
 @operation("listResourceClasses", "List resource classes",
            ok={200: keyed("resource_classes")}, admin=True)
 def list_resource_classes(req, state, version):
-    _admin(req)
+    _can(req, state, "placement:resource_classes:list")
     return _json({"resource_classes": [_rc_view(req, n) for n in state.rc_cache.all()]})
 
 
@@ -529,7 +535,7 @@ _RC_LINKS = {"GetClass": ("showResourceClass", {"name": "$request.path.name"}),
            errors=(409,), body=_RC_NAME_SCHEMA, admin=True)
 @takes_json
 def create_resource_class(req, state, version):
-    _admin(req)
+    _can(req, state, "placement:resource_classes:create")
     data = _body(req, _RC_NAME_SCHEMA)
     state.rc_cache.create_custom(data["name"])
     resp = webob.Response(status=201)
@@ -542,7 +548,7 @@ def create_resource_class(req, state, version):
 @operation("showResourceClass", "Show a resource class", ok={200: keyed("name", "links")},
            errors=(404,), admin=True)
 def get_resource_class(req, state, version, name):
-    _admin(req)
+    _can(req, state, "placement:resource_classes:show")
     state.rc_cache.id_of(name)
     return _json(_rc_view(req, name))
 
@@ -561,7 +567,7 @@ def _rc_put_ok(version):
            path={"name": _CUSTOM_NAME})
 @takes_json(until=(1, 7))
 def put_resource_class(req, state, version, name):
-    _admin(req)
+    _can(req, state, "placement:resource_classes:update")
     if version < (1, 7):
         data = _body(req, _RC_NAME_SCHEMA)
         state.rc_cache.rename_custom(name, data["name"])
@@ -588,7 +594,7 @@ def put_resource_class(req, state, version, name):
 @operation("deleteResourceClass", "Delete a custom resource class", ok={204: None},
            errors=(404, 409), admin=True)
 def delete_resource_class(req, state, version, name):
-    _admin(req)
+    _can(req, state, "placement:resource_classes:delete")
     state.rc_cache.delete_custom(name)
     return _no_content()
 
@@ -609,7 +615,7 @@ _TRAIT_LINKS = {"GetTrait": ("showTrait", {"name": "$request.path.name"}),
 @operation("listTraits", "List traits", ok={200: keyed("traits")}, query=_TRAITS_QUERY,
            admin=True)
 def list_traits(req, state, version):
-    _admin(req)
+    _can(req, state, "placement:traits:list")
     query.check_allowed(req, set(_TRAITS_QUERY))
     assoc = query.single(req, "associated")
     if assoc is not None and assoc.lower() not in ("true", "false"):
@@ -626,7 +632,7 @@ def list_traits(req, state, version):
 @since((1, 6))
 @operation("showTrait", "Whether a trait exists", ok={204: None}, errors=(404,), admin=True)
 def get_trait(req, state, version, name):
-    _admin(req)
+    _can(req, state, "placement:traits:show")
     if not RC_RE.match(name) or not ob.list_traits(state.db, "in:" + name):
         raise NotFound(f"No such trait(s): {name}.")
     return _cached(_no_content(), version)
@@ -639,7 +645,7 @@ get_trait.checks_accept = False  # a 204: no body to negotiate
 @operation("putTrait", "Create a custom trait", ok={201: None, 204: None}, admin=True,
            links=_TRAIT_LINKS, path={"name": _CUSTOM_NAME})
 def put_trait(req, state, version, name):
-    _admin(req)
+    _can(req, state, "placement:traits:update")
     if not _CUSTOM_RE.match(name) or len(name) > 255:
         raise BadRequest(_TRAIT_INVALID)
     created = ob.create_trait(state.db, name)
@@ -653,7 +659,7 @@ def put_trait(req, state, version, name):
 @operation("deleteTrait", "Delete a custom trait", ok={204: None}, errors=(404, 409),
            admin=True)
 def delete_trait(req, state, version, name):
-    _admin(req)
+    _can(req, state, "placement:traits:delete")
     ob.delete_trait(state.db, name)
     return _no_content()
 
@@ -670,7 +676,7 @@ _PROVIDER_TRAITS_SCHEMA = {"type": "object", "properties": {
 @operation("listProviderTraits", "A resource provider's traits", ok={200: _PROVIDER_TRAITS},
            errors=(404,), admin=True)
 def get_provider_traits(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:traits:list")
     try:
         gen, names = ob.get_provider_traits(state.db, _path_uuid(uuid))
     except ob.ProviderNotFound as exc:  # the handler's own 404 in Placement
@@ -686,7 +692,7 @@ def get_provider_traits(req, state, version, uuid):
                   "DeleteTraits": ("deleteProviderTraits", {"uuid": "$request.path.uuid"})})
 @takes_json
 def set_provider_traits(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:traits:update")
     rp = _path_uuid(uuid)
     data = _body(req, _PROVIDER_TRAITS_SCHEMA)
     names = sorted(set(data["traits"]))  # a repeated trait counts once, as in Placement
@@ -699,7 +705,7 @@ def set_provider_traits(req, state, version, uuid):
 @operation("deleteProviderTraits", "Remove every trait of a resource provider",
            ok={204: None}, errors=(404, 409), admin=True)
 def delete_provider_traits(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:traits:delete")
     rp = _path_uuid(uuid)
     gen, _ = ob.get_provider_traits(state.db, rp)
     ob.set_provider_traits(state.db, rp, gen, [])
@@ -724,7 +730,7 @@ def _aggregates_schema(version):
 @operation("listProviderAggregates", "A resource provider's aggregates",
            ok={200: keyed("aggregates")}, errors=(404,), admin=True)
 def get_provider_aggregates(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:aggregates:list")
     gen, aggs = ob.get_provider_aggregates(state.db, _path_uuid(uuid))
     out = {"aggregates": aggs}
     if version >= (1, 19):
@@ -738,7 +744,7 @@ def get_provider_aggregates(req, state, version, uuid):
            admin=True)
 @takes_json
 def set_provider_aggregates(req, state, version, uuid):
-    _admin(req)
+    _can(req, state, "placement:resource_providers:aggregates:update")
     rp = _path_uuid(uuid)
     data = _body(req, _aggregates_schema(version))
     if version >= (1, 19):
@@ -856,7 +862,7 @@ _CONSUMER_LINKS = {
 @operation("showAllocations", "A consumer's allocations", ok={200: keyed("allocations")},
            admin=True)
 def get_allocations(req, state, version, consumer_uuid):
-    _admin(req)
+    _can(req, state, "placement:allocations:list")
     # Placement looks any consumer id up as it is: a malformed one has no
     # allocations (an empty answer), not a 400.
     consumer = (str(uuidlib.UUID(consumer_uuid)) if UUID_RE.match(consumer_uuid)
@@ -875,7 +881,7 @@ def get_allocations(req, state, version, consumer_uuid):
            errors=(409,), body=_put_alloc_schema, admin=True, links=_CONSUMER_LINKS)
 @takes_json
 def put_allocations(req, state, version, consumer_uuid):
-    _admin(req)
+    _can(req, state, "placement:allocations:update")
     consumer = _uuid(consumer_uuid, "consumer uuid")
     data = _body(req, _put_alloc_schema(version))
     claim = _claim_from(data, consumer, version)
@@ -889,7 +895,7 @@ def put_allocations(req, state, version, consumer_uuid):
            ok={204: None}, errors=(409,), body=_post_alloc_schema, admin=True)
 @takes_json
 def post_allocations(req, state, version):
-    _admin(req)
+    _can(req, state, "placement:allocations:manage")
     data = _body(req, _post_alloc_schema(version))
     claims = [_claim_from(v, _uuid(c, "consumer uuid"), version) for c, v in data.items()]
     _check_alloc_classes(state, claims)
@@ -900,7 +906,7 @@ def post_allocations(req, state, version):
 @operation("deleteAllocations", "Delete a consumer's allocations", ok={204: None},
            errors=(404, 409), admin=True)
 def delete_allocations(req, state, version, consumer_uuid):
-    _admin(req)
+    _can(req, state, "placement:allocations:delete")
     if not UUID_RE.match(consumer_uuid):
         raise NotFound(f"No allocations for consumer '{consumer_uuid}'")
     consumer = str(uuidlib.UUID(consumer_uuid))
@@ -918,7 +924,7 @@ def delete_allocations(req, state, version, consumer_uuid):
            ok={200: keyed("allocation_requests", "provider_summaries")},
            query=query.candidate_query, admin=True)
 def allocation_candidates(req, state, version):
-    _admin(req)
+    _can(req, state, "placement:allocation_candidates:list")
     groups, wide = query.candidate_request(req, version, state)
     result = candidates.find(state.db, groups, wide, state.rc_cache)
     if isinstance(result, candidates.FlatCandidates):
@@ -965,8 +971,9 @@ def _reshape_schema(version):
         "required": ["resource_provider_generation", "inventories"],
         "additionalProperties": False}
     schema = {"type": "object", "properties": {
-        "inventories": {"type": "object", "patternProperties": {"^.+$": per_rp},
-                        "additionalProperties": False},
+        # at least one provider, as Placement's schema says
+        "inventories": {"type": "object", "patternProperties": {"^[0-9a-fA-F-]{36}$": per_rp},
+                        "minProperties": 1, "additionalProperties": False},
         "allocations": {"type": "object", "patternProperties": {"^.+$": _alloc_schema(
             max(version, (1, 28)))}, "additionalProperties": False}},
         "required": ["inventories", "allocations"], "additionalProperties": False}
@@ -978,13 +985,27 @@ def _reshape_schema(version):
            ok={204: None}, errors=(409,), body=_reshape_schema, admin=True)
 @takes_json
 def reshape(req, state, version):
-    _admin(req)
+    _can(req, state, "placement:reshaper:reshape")
     data = _body(req, _reshape_schema(version))
     inventories = {}
     for rp, body in data["inventories"].items():
-        rp_uuid = _uuid(rp, "resource provider uuid")
-        _check_classes(state, body["inventories"])
-        inventories[rp_uuid] = (body["resource_provider_generation"], body["inventories"])
+        # Placement's checks, in its order: the provider, its generation
+        try:
+            current = ob.get_provider(state.db, rp)
+        except ob.ProviderNotFound as exc:
+            raise BadRequest(f"Resource provider {rp} in inventories not found: {exc.detail}",
+                             code="placement.resource_provider.not_found") from None
+        given = body["resource_provider_generation"]
+        if given != current["generation"]:
+            raise ob.GenerationConflict(
+                f"resource provider generation conflict for provider {rp}: actual: "
+                f"{current['generation']}, given: {given}")
+        for name in body["inventories"]:
+            try:
+                state.rc_cache.id_of(name)
+            except NotFound as exc:
+                raise BadRequest(f"malformed reshaper data: {exc.detail}") from None
+        inventories[rp] = (given, body["inventories"])
     claims = [_claim_from(v, _uuid(c, "consumer uuid"), max(version, (1, 28)))
               for c, v in data["allocations"].items()]
     _check_alloc_classes(state, claims)

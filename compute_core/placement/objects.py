@@ -806,6 +806,13 @@ def reshape(db, inventories: dict, claims: list[dict], rc_cache,
             _apply_claims(conn, claims, rc_cache, ext)
         except ProviderRaced as exc:
             raise GenerationConflict(exc.detail) from None
+        # openstack-placement writes each provider's inventory twice (an
+        # interim merge when the new one is not empty, then the final one),
+        # each write moving the generation: one more move than ours here.
+        for rp_uuid, (_, invs) in inventories.items():
+            if invs:
+                rp_id, gen = _provider_id(conn, rp_uuid)
+                _bump_generation(conn, rp_id, gen)
         for rp_id, rp_uuid in rp_ids.items():
             have = set(conn.execute(sa.select(inv.c.resource_class_id)
                                     .where(inv.c.resource_provider_id == rp_id)).scalars())

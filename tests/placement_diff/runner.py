@@ -343,7 +343,7 @@ def run_scenario(cmp: Comparison, name: str, steps) -> None:
 
 
 @contextlib.contextmanager
-def services_pair(server: str = "sqlite://", profile: str = "legacy"):
+def services_pair(server: str = "sqlite://", profile: str = "new-defaults"):
     """Both services on fresh databases of *server*, as Sides."""
     from tests.placement_diff import profiles
 
@@ -360,7 +360,7 @@ def services_pair(server: str = "sqlite://", profile: str = "legacy"):
         yield Side("openstack-placement", ref_base), Side("compute_core", our_base)
 
 
-def run(server="sqlite://", profile="legacy", examples=30, steps=25, only=None,
+def run(server="sqlite://", profile="new-defaults", examples=30, steps=25, only=None,
         strict_details=False, seed=None, out=sys.stdout, verbose=True) -> Comparison:
     from tests.placement_diff import machine, scenarios
 
@@ -385,8 +385,8 @@ def new_uuid(label: str, namespace: str = "compute_core-placement-diff") -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--server", default="sqlite://")
-    p.add_argument("--profile", default="legacy",
-                   help="policy profile: legacy, new-defaults, open (default legacy)")
+    p.add_argument("--profile", default="new-defaults",
+                   help="policy profile: new-defaults, legacy, open (default new-defaults)")
     p.add_argument("--examples", type=int, default=30, help="state machine examples")
     p.add_argument("--steps", type=int, default=25, help="steps per example")
     p.add_argument("--seed", type=int, default=None)

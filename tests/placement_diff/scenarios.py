@@ -12,6 +12,7 @@ from tests.placement_diff.runner import generation_of as gen
 from tests.placement_diff.runner import new_uuid
 
 ALL_VERSIONS = [f"1.{n}" for n in range(0, 40)]
+SERVICE = {"X-Roles": "service"}  # noauth2's roles header, in both services
 SCENARIOS = []
 
 
@@ -20,7 +21,7 @@ def scenario(fn):
     return fn
 
 
-def all_scenarios(profile="legacy"):
+def all_scenarios(profile="new-defaults"):
     return list(SCENARIOS)
 
 
@@ -592,7 +593,7 @@ def usages():
 def reshape():
     u = U("reshape")
     root, child = u.root, u.child
-    good = lambda v="1.39": R("POST", "/reshaper", {  # noqa: E731
+    good = lambda v="1.39", **kw: R("POST", "/reshaper", {  # noqa: E731
         "inventories": {
             root: {"resource_provider_generation": gen(root), "inventories": {
                 "MEMORY_MB": {"total": 1024}}},
@@ -602,23 +603,27 @@ def reshape():
             u.c1: {"allocations": {child: {"resources": {"VCPU": 2}},
                                    root: {"resources": {"MEMORY_MB": 256}}},
                    "project_id": "p", "user_id": "u",
-                   "consumer_generation": cgen(u.c1), "consumer_type": "INSTANCE"}}}, v=v)
+                   "consumer_generation": cgen(u.c1), "consumer_type": "INSTANCE"}}}, v=v,
+        headers=kw.get("headers", SERVICE))
     return [
         provider(root, "root"), provider(child, "child", root),
         inventory(root, VCPU=8, MEMORY_MB=1024),
         allocate(u.c1, {root: {"VCPU": 2, "MEMORY_MB": 256}}),
         good("1.29"),
-        R("POST", "/reshaper", {"inventories": {}, "allocations": {}}),
+        good(headers={}),  # the admin: not the service role
+        R("POST", "/reshaper", {"inventories": {}, "allocations": {}}, headers=SERVICE),
         R("POST", "/reshaper", {"inventories": {u.missing: {
-            "resource_provider_generation": 0, "inventories": {}}}, "allocations": {}}),
+            "resource_provider_generation": 0, "inventories": {}}}, "allocations": {}},
+          headers=SERVICE),
         R("POST", "/reshaper", {"inventories": {root: {
             "resource_provider_generation": gen(root, 3), "inventories": {}}},
-            "allocations": {}}),
+            "allocations": {}}, headers=SERVICE),
         R("POST", "/reshaper", {"inventories": {root: {
             "resource_provider_generation": gen(root), "inventories": {
-                "CUSTOM_NOPE": {"total": 1}}}}, "allocations": {}}),
+                "CUSTOM_NOPE": {"total": 1}}}}, "allocations": {}}, headers=SERVICE),
         R("POST", "/reshaper", {"inventories": {root: {
-            "resource_provider_generation": gen(root), "inventories": {}}}}),
+            "resource_provider_generation": gen(root), "inventories": {}}}},
+          headers=SERVICE),
         good(),
         R("GET", f"/resource_providers/{root}"),
         R("GET", f"/resource_providers/{child}"),
@@ -804,3 +809,44 @@ def sharing_providers():
         R("GET", "/resource_providers?required=CUSTOM_NOPE"),
         R("DELETE", f"/resource_providers/{u.ss1}"),
     ]
+
+
+# --------------------------------------------------------------------- policy
+
+@scenario
+def policy_roles_and_scopes():
+    """The same requests as different callers: what each policy profile
+    lets through (the roles and scope as openstack-placement's noauth2
+    reads them: X-Roles, OpenStack-System-Scope)."""
+    u = U("policy")
+    callers = {
+        "admin": dict(token="admin:admin"),
+        "service": dict(token="nova:service", headers={"X-Roles": "service"}),
+        "reader": dict(token="alice:p1", headers={"X-Roles": "reader"}),
+        "member": dict(token="alice:p1", headers={"X-Roles": "member,reader"}),
+        "nobody": dict(token="bob:p2"),
+        "system-admin": dict(token="admin:admin", headers={
+            "X-Roles": "admin,member,reader", "OpenStack-System-Scope": "all"}),
+        "system-reader": dict(token="carol:carol", headers={
+            "X-Roles": "reader", "OpenStack-System-Scope": "all"}),
+    }
+    steps = [provider(u.cn1, "cn1"), inventory(u.cn1, VCPU=8),
+             allocate(u.c1, {u.cn1: {"VCPU": 1}}, project="p1", user="alice")]
+    for name, caller in callers.items():
+        kw = dict(caller)
+        headers = kw.pop("headers", {})
+        for method, path, body in [
+                ("GET", "/resource_providers", None),
+                ("POST", "/resource_providers", {"name": f"by-{name}"}),
+                ("GET", f"/resource_providers/{u.cn1}/inventories", None),
+                ("GET", f"/resource_providers/{u.cn1}/usages", None),
+                ("GET", "/usages?project_id=p1", None),
+                ("GET", "/usages?project_id=p2", None),
+                ("GET", "/allocation_candidates?resources=VCPU:1", None),
+                ("GET", f"/allocations/{u.c1}", None),
+                ("GET", "/traits?name=startswith:CUSTOM_", None),
+                ("PUT", "/traits/CUSTOM_BY_" + name.upper().replace("-", "_"), None),
+                ("GET", "/resource_classes/VCPU", None),
+                ("POST", "/reshaper", {"inventories": {}, "allocations": {}})]:
+            steps.append(Request(method, path, body, "1.39", headers=dict(headers), **kw))
+    return steps
