@@ -100,6 +100,28 @@ def _path_uuid(value):
     return value
 
 
+def _existing_provider(state, value):
+    """The path's provider uuid, 404 unless it exists: Placement looks the
+    provider up before it reads the body."""
+    rp = _path_uuid(value)
+    ob.get_provider(state.db, rp)
+    return rp
+
+
+def _reworded_not_found(fmt):
+    """A provider's 404 worded as the handler of openstack-placement words
+    it (*fmt* with {uuid} and {detail}), answered by the handler (Vary)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def handler(req, state, version, uuid, **kw):
+            try:
+                return fn(req, state, version, uuid, **kw)
+            except ob.ProviderNotFound as exc:
+                raise NotFound(fmt.format(uuid=uuid, detail=exc.detail)) from None
+        return handler
+    return wrap
+
+
 def _link(req, path):
     return req.script_name + path
 
@@ -265,7 +287,7 @@ def _provider_update_schema(version):
 @takes_json
 def update_provider(req, state, version, uuid):
     _can(req, state, "placement:resource_providers:update")
-    rp = _path_uuid(uuid)
+    rp = _existing_provider(state, uuid)
     data = _body(req, _provider_update_schema(version))
     kwargs = {}
     if "parent_provider_uuid" in data:
@@ -349,6 +371,7 @@ def _check_classes(state, names):
 
 @operation("listInventories", "A resource provider's inventories", ok={200: _INVENTORIES},
            errors=(404,), admin=True)
+@_reworded_not_found("{detail} : {detail}")
 def get_inventories(req, state, version, uuid):
     _can(req, state, "placement:resource_providers:inventories:list")
     gen, inv = ob.get_inventories(state.db, _path_uuid(uuid), state.rc_cache)
@@ -364,7 +387,7 @@ def get_inventories(req, state, version, uuid):
 @takes_json
 def set_inventories(req, state, version, uuid):
     _can(req, state, "placement:resource_providers:inventories:update")
-    rp = _path_uuid(uuid)
+    rp = _existing_provider(state, uuid)
     data = _body(req, _INVENTORIES_SCHEMA)
     _check_classes(state, data["inventories"])
     gen, inv = ob.set_inventories(state.db, rp, data["resource_provider_generation"],
@@ -391,7 +414,7 @@ def delete_inventories(req, state, version, uuid):
 @takes_json
 def add_inventory(req, state, version, uuid):
     _can(req, state, "placement:resource_providers:inventories:create")
-    rp = _path_uuid(uuid)
+    rp = _existing_provider(state, uuid)
     data = _body(req, _ADD_INVENTORY_SCHEMA)
     rc = data.pop("resource_class")
     _check_classes(state, [rc])
@@ -426,7 +449,7 @@ def get_inventory(req, state, version, uuid, resource_class):
 @takes_json
 def update_inventory(req, state, version, uuid, resource_class):
     _can(req, state, "placement:resource_providers:inventories:update")
-    rp = _path_uuid(uuid)
+    rp = _existing_provider(state, uuid)
     data = _body(req, _ONE_INVENTORY_SCHEMA)
     state.rc_cache.id_of(resource_class)  # an unknown class is a 404 here, as in Placement
     gen = data.pop("resource_provider_generation")
@@ -456,6 +479,7 @@ def delete_inventory(req, state, version, uuid, resource_class):
 
 @operation("showProviderUsages", "A resource provider's usages",
            ok={200: keyed("resource_provider_generation", "usages")}, errors=(404,), admin=True)
+@_reworded_not_found("{detail}: {detail}")
 def provider_usages(req, state, version, uuid):
     _can(req, state, "placement:resource_providers:usages")
     gen, usages = ob.get_usages(state.db, _path_uuid(uuid), state.rc_cache)
@@ -465,6 +489,7 @@ def provider_usages(req, state, version, uuid):
 @operation("listProviderAllocations", "The allocations against a resource provider",
            ok={200: keyed("resource_provider_generation", "allocations")}, errors=(404,),
            admin=True)
+@_reworded_not_found("Resource provider '{uuid}' not found: {detail}")
 def provider_allocations(req, state, version, uuid):
     _can(req, state, "placement:resource_providers:allocations:list")
     gen, allocs = ob.provider_allocations(state.db, _path_uuid(uuid), state.rc_cache)
@@ -745,7 +770,7 @@ def get_provider_aggregates(req, state, version, uuid):
 @takes_json
 def set_provider_aggregates(req, state, version, uuid):
     _can(req, state, "placement:resource_providers:aggregates:update")
-    rp = _path_uuid(uuid)
+    rp = _existing_provider(state, uuid)
     data = _body(req, _aggregates_schema(version))
     if version >= (1, 19):
         aggs, gen = data["aggregates"], data["resource_provider_generation"]
@@ -831,17 +856,6 @@ def _claim_from(data, consumer_uuid, version):
     return claim
 
 
-def _check_alloc_classes(state, claims):
-    for claim in claims:
-        for rp, resources in claim["allocations"].items():
-            for name in resources:
-                try:
-                    state.rc_cache.id_of(name)
-                except NotFound:
-                    raise BadRequest(f"Unable to allocate inventory: No such resource class "
-                                     f"{name}.") from None
-
-
 def _put_alloc_schema(version):
     return _alloc_schema(version) if version >= (1, 12) else _legacy_alloc_schema(version)
 
@@ -885,7 +899,6 @@ def put_allocations(req, state, version, consumer_uuid):
     consumer = _uuid(consumer_uuid, "consumer uuid")
     data = _body(req, _put_alloc_schema(version))
     claim = _claim_from(data, consumer, version)
-    _check_alloc_classes(state, [claim])
     ob.replace_allocations(state.db, [claim], state.rc_cache)
     return _no_content()
 
@@ -898,7 +911,6 @@ def post_allocations(req, state, version):
     _can(req, state, "placement:allocations:manage")
     data = _body(req, _post_alloc_schema(version))
     claims = [_claim_from(v, _uuid(c, "consumer uuid"), version) for c, v in data.items()]
-    _check_alloc_classes(state, claims)
     ob.replace_allocations(state.db, claims, state.rc_cache)
     return _no_content()
 
@@ -1008,6 +1020,5 @@ def reshape(req, state, version):
         inventories[rp] = (given, body["inventories"])
     claims = [_claim_from(v, _uuid(c, "consumer uuid"), max(version, (1, 28)))
               for c, v in data["allocations"].items()]
-    _check_alloc_classes(state, claims)
     ob.reshape(state.db, inventories, claims, state.rc_cache)
     return _no_content()

@@ -675,6 +675,7 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
     touched: dict[int, int] = {}  # provider id -> generation read
     consumers = {}
     holding = set()
+    found_by_claim = {}
     new_rows = []
     names = {}
     for claim in claims:
@@ -706,6 +707,12 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
                 raise GenerationConflict(detail, code="placement.concurrent_update")
         if held:
             holding.add(cu)
+        found_by_claim[cu] = found
+    # Every consumer checked before any class or provider, in
+    # openstack-placement's order.
+    for claim in claims:
+        cu = claim["consumer_uuid"]
+        wanted, found = claim["allocations"], found_by_claim[cu]
         # The providers that only lose allocations keep their generation,
         # as in openstack-placement (which bumps those it allocates from).
         for rp_uuid, resources in wanted.items():
@@ -715,7 +722,11 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
             rp_id, gen = found[rp_uuid]
             touched.setdefault(rp_id, gen)
             for rc_name, amount in resources.items():
-                rc_id = rc_cache.id_of(rc_name)
+                try:
+                    rc_id = rc_cache.id_of(rc_name)
+                except NotFound:
+                    raise BadRequest(f"Unable to allocate inventory: No such resource class "
+                                     f"{rc_name}.") from None
                 names[(rp_id, rc_id)] = (rp_uuid, rc_name)
                 new_rows.append({"resource_provider_id": rp_id, "consumer_id": cu,
                                  "resource_class_id": rc_id, "used": amount,

@@ -60,7 +60,8 @@ def single(req, key):
 
 
 def resources(value, rc_cache, key="resources") -> dict:
-    """'VCPU:1,MEMORY_MB:512' -> {'VCPU': 1, 'MEMORY_MB': 512}."""
+    """'VCPU:1,MEMORY_MB:512' -> {'VCPU': 1, 'MEMORY_MB': 512}; classes
+    checked to exist when *rc_cache* is given."""
     out = {}
     if not value:
         raise bad(f"Badly formed {key} parameter. Expected {key} query string parameter in "
@@ -84,13 +85,18 @@ def resources(value, rc_cache, key="resources") -> dict:
                       f"(no allocation can be larger). Got: {n}.")
         if name in out:
             raise bad(f"Resource class {name} appears more than once in {key}.")
-        try:
-            rc_cache.id_of(name)
-        except NotFound:
-            raise bad(f"Invalid resource class in {key} parameter: No such resource class "
-                      f"{name}.") from None
+        if rc_cache is not None:
+            check_class(rc_cache, name, key)
         out[name] = n
     return out
+
+
+def check_class(rc_cache, name, key):
+    try:
+        rc_cache.id_of(name)
+    except NotFound:
+        raise bad(f"Invalid resource class in {key} parameter: No such resource class "
+                  f"{name}.") from None
 
 
 def traits(values, db, version, key="required"):
@@ -231,7 +237,8 @@ def candidate_request(req, version, state):
         g = RequestGroup(suffix=suffix)
         if "resources" in params:
             # repeated: the last one, as openstack-placement takes it
-            g.resources = resources(params["resources"][-1], state.rc_cache,
+            # the classes are looked up after the groups are checked (below)
+            g.resources = resources(params["resources"][-1], None,
                                     "resources" + suffix)
         if "required" in params:
             g.required, g.forbidden = traits(params["required"], state.db, version,
@@ -274,6 +281,9 @@ def candidate_request(req, version, state):
                              "`same_subtree` ", code=BAD_VALUE)
         wide.same_subtree.append(suffixes)
     _check_groups(groups, wide, version)
+    for g in groups:
+        for name in g.resources:
+            check_class(state.rc_cache, name, "resources" + g.suffix)
     return groups, wide
 
 
