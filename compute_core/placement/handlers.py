@@ -435,6 +435,7 @@ def add_inventory(req, state, version, uuid):
 
 @operation("showInventory", "One inventory of a resource provider", ok={200: _ONE_INVENTORY},
            errors=(404,), admin=True)
+@_reworded_not_found("{detail} : {detail}")
 def get_inventory(req, state, version, uuid, resource_class):
     _can(req, state, "placement:resource_providers:inventories:show")
     rp = _path_uuid(uuid)

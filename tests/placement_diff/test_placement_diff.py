@@ -1,6 +1,6 @@
 """CI run of the differential tests: the hand-written scenarios and a
 bounded number of state-machine examples on SQLite, under each policy
-profile; fails on any difference not in runner.ALLOWED (README.md,
+profile (the state machine under the default one); fails on any difference not in runner.ALLOWED (README.md,
 "Placement differential tests")."""
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ def reference_venv():
 @pytest.mark.parametrize("profile", profiles.PROFILES, ids=list(profiles.PROFILES))
 def test_same_answers_as_openstack_placement(reference_venv, profile):
     out = io.StringIO()
-    cmp = runner.run("sqlite://", profile, examples=EXAMPLES, steps=20, seed=0, out=out)
+    # the state machine under Placement's default profile; the scenarios
+    # (which include callers of every role and scope) under each
+    examples = EXAMPLES if profile == profiles.PROFILES[0] else 0
+    cmp = runner.run("sqlite://", profile, examples=examples, steps=20, seed=0, out=out)
     print(out.getvalue())
     assert cmp.compared > 500, "too few requests compared: the scenarios did not run"
     assert not cmp.differences, (
