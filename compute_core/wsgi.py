@@ -21,6 +21,7 @@ import webob
 import webob.dec
 import webob.exc
 from oslo_middleware import cors, healthcheck, http_proxy_to_wsgi, sizelimit
+from oslo_middleware import request_id as oslo_request_id
 
 from compute_core import context as ctx_mod
 
@@ -205,31 +206,32 @@ class LastResortFaults:
             return self.respond(environ)(environ, start_response)
 
 
-class RequestIdMiddleware:
-    """Give each request an id (x-openstack-request-id / x-compute-request-id)."""
+class _OsloRequestId(oslo_request_id.RequestId):
+    # x-compute-request-id too, as Nova sends it beside x-openstack-request-id
+    compat_headers = ["x-compute-request-id"]
 
-    header_names = ("x-openstack-request-id", "x-compute-request-id")
+
+class RequestIdMiddleware:
+    """Each request's id from oslo.middleware's RequestId
+    (``environ["openstack.request_id"]``, the x-openstack-request-id and
+    x-compute-request-id headers, an inbound global request id kept), and
+    one request-log line per request with it."""
 
     def __init__(self, app):
-        self.app = app
+        self.app = _OsloRequestId(app)
 
     def __call__(self, environ, start_response):
-        req_id = ctx_mod.new_request_id()
-        environ["openstack.request_id"] = req_id
         level = logging.DEBUG if environ.get(IN_PROCESS_KEY) else logging.INFO
         logged = REQUEST_LOG.isEnabledFor(level)
         began = time.monotonic() if logged else 0.0
         answered = []
 
         def _start(status, headers, exc_info=None):
-            names = {h[0].lower() for h in headers}
-            for name in self.header_names:
-                if name not in names:
-                    headers.append((name, req_id))
             answered.append(status)
             return start_response(status, headers, exc_info)
 
         result = self.app(environ, _start)
+        req_id = environ.get(oslo_request_id.ENV_REQUEST_ID)
         if logged:
             # One line per request (compute-aio's request log; --quiet
             # raises this logger's level).
