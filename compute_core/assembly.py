@@ -25,7 +25,7 @@ from compute_core.httpserver import WSGIServer
 from compute_core.image import load_image_backend
 from compute_core.network import load_network_backend
 from compute_core.placement import PlacementState
-from compute_core.placement.client import PlacementClient
+from compute_core.placement_client.client import PlacementClient
 from compute_core.scheduler import manager as scheduler_manager
 from compute_core.scheduler import rpcapi as scheduler_rpcapi
 from compute_core.service import Service

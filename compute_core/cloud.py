@@ -23,7 +23,7 @@ from compute_core import assembly, bootstrap
 from compute_core.db import cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
-from compute_core.placement.client import PlacementClient
+from compute_core.placement_client.client import PlacementClient
 from compute_core.virt import load_driver
 
 LOG = logging.getLogger(__name__)

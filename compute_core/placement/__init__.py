@@ -2,7 +2,9 @@
 traits, aggregates and allocation candidates.
 
 ``objects`` owns the SQL, ``handlers`` the HTTP handlers, ``app`` the routing
-table and microversions, ``client`` the HTTP client other services use.
+table and microversions, ``policy`` the access rules. The HTTP client other
+services use is :mod:`compute_core.placement_client`; this package imports
+nothing of compute.
 """
 from __future__ import annotations
 

@@ -202,8 +202,8 @@ def _wait_serving(base, proc, name, log_path):
         try:
             if requests.get(base + "/", headers=ADMIN_HEADERS, timeout=5).ok:
                 return base
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or slow to start on a loaded machine
         time.sleep(0.2)
     raise RuntimeError(f"{name} did not start")
 
