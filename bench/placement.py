@@ -123,8 +123,8 @@ def load(url: str, data: dict) -> None:
 # compute_core.testing.placement_services (shared with the differential
 # tests in tests/placement_diff).
 
-def ours(url: str):
-    return services.serve_ours(url, threads=16)
+def ours(url: str, root: str | None = None):
+    return services.serve_ours(url, threads=16, root=root)
 
 
 def reference(url: str, venv: str, workers: int):
@@ -197,6 +197,9 @@ def main(argv=None) -> int:
     p.add_argument("--reference-workers", type=int, default=4)
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--claims", type=int, default=200)
+    p.add_argument("--baseline", default=None,
+                   help="a checkout of older code (a git worktree) measured the same way, "
+                        "before this one, in the same run")
     args = p.parse_args(argv)
     have_ref = services.reference_venv_ready(args.reference_venv)
     if not have_ref:
@@ -206,6 +209,12 @@ def main(argv=None) -> int:
     for n in (int(x) for x in args.sizes.split(",")):
         print(f"{n} providers", flush=True)
         data = workload(n)
+        base_line = None
+        if args.baseline:
+            with services.database(args.server, f"bench_base_{tag}_{n}") as url:
+                with ours(url, args.baseline) as base:
+                    load(url, data)
+                    base_line = run_one("compute_core (baseline)", base, n, data, args)
         with services.database(args.server, f"bench_ours_{tag}_{n}") as url:
             with ours(url) as base:
                 load(url, data)
@@ -222,20 +231,22 @@ def main(argv=None) -> int:
             if not same:
                 print(f"  only ours: {len(mine['set'][0] - theirs['set'][0])}, only theirs: "
                       f"{len(theirs['set'][0] - mine['set'][0])}")
-        rows.append((n, mine, theirs))
+        rows.append((n, mine, theirs, base_line))
     print()
-    print("| providers | query | compute_core | openstack-placement 16 | speed-up |")
-    print("|---|---|---|---|---|")
-    for n, mine, theirs in rows:
+    print("| providers | query | baseline | compute_core | openstack-placement 16 | speed-up |")
+    print("|---|---|---|---|---|---|")
+    for n, mine, theirs, base_line in rows:
         for key, label in (("limit", "GET candidates limit=50"),
                            ("all", "GET candidates, no limit")):
             ref = f"{theirs[key] * 1000:.1f} ms" if theirs else "-"
             ratio = f"{theirs[key] / mine[key]:.1f}x" if theirs else "-"
-            print(f"| {n} | {label} | {mine[key] * 1000:.1f} ms | {ref} | {ratio} |")
+            old = f"{base_line[key] * 1000:.1f} ms" if base_line else "-"
+            print(f"| {n} | {label} | {old} | {mine[key] * 1000:.1f} ms | {ref} | {ratio} |")
         ref = f"{theirs['claims']:.0f}/s" if theirs else "-"
         ratio = f"{mine['claims'] / theirs['claims']:.1f}x" if theirs else "-"
-        print(f"| {n} | PUT /allocations claims (8 threads) | {mine['claims']:.0f}/s | {ref} "
-              f"| {ratio} |")
+        old = f"{base_line['claims']:.0f}/s" if base_line else "-"
+        print(f"| {n} | PUT /allocations claims (8 threads) | {old} | {mine['claims']:.0f}/s "
+              f"| {ref} | {ratio} |")
     return 0
 
 

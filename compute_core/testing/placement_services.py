@@ -112,9 +112,11 @@ def migrate_ours(url: str) -> None:
 
 @contextlib.contextmanager
 def serve_ours(url: str, threads: int = 16, extra_conf: str = "",
-               files: dict | None = None):
+               files: dict | None = None, root: str | None = None):
     """compute-placement-api in a process of its own on *url*, noauth2, as
-    operators run it: it shares no interpreter with its client."""
+    operators run it: it shares no interpreter with its client. *root*: the
+    checkout whose code it runs (default this one; another commit's
+    worktree for a before/after benchmark)."""
     migrate_ours(url)
     with tempfile.TemporaryDirectory(prefix="our-placement-") as tmp:
         for name, text in (files or {}).items():
@@ -128,7 +130,8 @@ def serve_ours(url: str, threads: int = 16, extra_conf: str = "",
         port = free_port()
         env = dict(os.environ)
         # The checkout this module comes from wins over an installed one.
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        root = root or os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(
             [root, os.path.join(root, "plugins")] + ([env["PYTHONPATH"]]
                                                      if env.get("PYTHONPATH") else []))
