@@ -10,7 +10,6 @@ from oslo_config import cfg
 from oslo_db import options as db_options
 from oslo_middleware import cors, http_proxy_to_wsgi, sizelimit
 from oslo_middleware.healthcheck import opts as healthcheck_opts
-from oslo_policy import opts as policy_opts
 
 from compute_core.db import engines
 
@@ -413,9 +412,7 @@ _EXTERNAL = [("database", database_opts),
              ("oslo_middleware", sizelimit.OPTS + http_proxy_to_wsgi.OPTS),
              # oslo.middleware's CORS and healthcheck, in every API pipeline.
              ("cors", cors.OPTS),
-             ("healthcheck", healthcheck_opts.HEALTHCHECK_OPTS),
-             # oslo.policy's: placement's rules (compute_core.placement.policy)
-             ] + [(group, list(opts)) for group, opts in policy_opts.list_opts()]
+             ("healthcheck", healthcheck_opts.HEALTHCHECK_OPTS)]
 
 # What a browser client of the OpenStack APIs sends and reads (Nova's and
 # Placement's defaults for [cors]).

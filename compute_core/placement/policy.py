@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from oslo_policy import policy
 
+from compute_core import policy as common
+
 ADMIN_API = "rule:admin_api"
 SERVICE = "rule:service_api"
 ADMIN_OR_SERVICE = "rule:admin_or_service_api"
@@ -139,9 +141,7 @@ def list_rules():
 
 def enforcer(conf) -> policy.Enforcer:
     """An Enforcer of placement's rules on *conf* (its [oslo_policy])."""
-    enf = policy.Enforcer(conf)
-    enf.register_defaults(RULES)
-    return enf
+    return common.make_enforcer(conf, RULES)
 
 
 class PolicyNotAuthorized(Exception):
@@ -157,10 +157,8 @@ def authorize(enf: policy.Enforcer, ctx, action: str, target: dict | None = None
     *target* (by default the context's own project and user)."""
     if target is None:
         target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
-    creds = {"roles": list(ctx.roles), "project_id": ctx.project_id,
-             "user_id": ctx.user_id, "system_scope": getattr(ctx, "system_scope", None)}
     try:
-        allowed = enf.authorize(action, target, creds, do_raise=False)
+        allowed = enf.authorize(action, target, common.credentials(ctx), do_raise=False)
     except policy.InvalidScope:
         allowed = False
     if not allowed:

@@ -1,6 +1,6 @@
 """The placement service imports nothing of compute: its modules may use
 the shared plumbing (wsgi, validation, apispec, context, exception, conf,
-db.engines), never the compute side (API, conductor, scheduler, compute,
+db.engines, policy), never the compute side (API, conductor, scheduler, compute,
 virt, the compute databases, the placement client)."""
 import ast
 import pathlib
@@ -9,7 +9,8 @@ import compute_core.placement
 
 ALLOWED = {"compute_core.wsgi", "compute_core.validation", "compute_core.apispec",
            "compute_core.context", "compute_core.exception", "compute_core.conf",
-           "compute_core.db.engines", "compute_core.db.migration"}
+           "compute_core.db.engines", "compute_core.db.migration",
+           "compute_core.policy"}  # oslo.policy plumbing shared by both APIs
 
 
 def _imports(path):
