@@ -530,8 +530,13 @@ def project_usages(db, project_id: str, user_id=None, rc_cache=None,
         count_q = (count_q.join(s.users, s.users.c.id == c.c.user_id)
                    .where(s.users.c.external_id == user_id))
     if consumer_type not in (None, "all"):
-        q = q.where(ctype == consumer_type)
-        count_q = count_q.where(ctype == consumer_type)
+        # On the column itself, never on the coalesced label: "UNKNOWN" (a
+        # type named so) must not match the consumers without a type under
+        # MariaDB's case-insensitive collation. Stored types are [A-Z0-9_]+.
+        cond = (c.c.consumer_type.is_(None) if consumer_type == "unknown"
+                else c.c.consumer_type == consumer_type)
+        q = q.where(cond)
+        count_q = count_q.where(cond)
     fold = consumer_type == "all"
     key = (lambda t: "all") if fold else (lambda t: t)
     with db.connect() as conn:

@@ -54,6 +54,10 @@ ALLOWED: dict[tuple[str, str, int], str] = {
         "openstack-placement 16 fails GET /usages from microversion 1.38 on PostgreSQL "
         "(its query groups by consumer type but selects the resource class: a "
         "GroupingError, a 500); compute_core answers the usages. No request may be a 500.",
+    ("GET", r"^/resource_providers/[0-9A-F-]*[A-F][0-9A-F-]*(/|$)", 200):
+        "MariaDB only: openstack-placement finds a provider by its uuid in upper case "
+        "(the column's case-insensitive collation); compute_core compares uuids exactly, "
+        "as openstack-placement does on SQLite and PostgreSQL (a 404).",
     # Not deliberate: open, listed so that CI holds every other answer (README).
     ("POST", r"^/allocations$", 409):
         "OPEN: openstack-placement keeps a consumer at generation 0 after some failed "
