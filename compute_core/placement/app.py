@@ -234,21 +234,16 @@ def keystone_context_factory(global_conf, **local_conf):
 
 def faultwrap_factory(global_conf, **local_conf):
     """A bug escaping the app is a 500 in placement's own error format."""
-    return lambda app: wsgi.LastResortFaults(
-        app, lambda environ: fault(webob.Request(environ), 500,
-                                   "An unexpected error occurred; it has been logged."),
-        "placement API")
-
-
-def url_guard_factory(global_conf, **local_conf):
-    """A path or query string that is not UTF-8 is a 400."""
     def factory(app):
-        guarded = wsgi.UrlDecodeGuard(
-            app, lambda environ, message: fault(webob.Request(environ), 400, message))
+        guarded = wsgi.LastResortFaults(
+            app, lambda environ: fault(webob.Request(environ), 500,
+                                       "An unexpected error occurred; it has been logged."),
+            "placement API")
 
         def middleware(environ, start_response):
-            # As openstack-placement's request log does: no Accept (or */*)
-            # means JSON, so errors come as JSON rather than webob's HTML.
+            # As openstack-placement's request log does, first: no Accept (or
+            # */*) means JSON, so every error (413s included) comes as JSON
+            # rather than webob's HTML.
             if environ.get("HTTP_ACCEPT", "*/*") == "*/*":
                 environ["HTTP_ACCEPT"] = "application/json"
             return guarded(environ, start_response)
@@ -256,3 +251,9 @@ def url_guard_factory(global_conf, **local_conf):
         return middleware
 
     return factory
+
+
+def url_guard_factory(global_conf, **local_conf):
+    """A path or query string that is not UTF-8 is a 400."""
+    return lambda app: wsgi.UrlDecodeGuard(
+        app, lambda environ, message: fault(webob.Request(environ), 400, message))
