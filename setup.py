@@ -18,6 +18,7 @@ ENTRY_POINTS = {
     ],
     "compute_core.virt_drivers": [
         "fake = compute_core_plugins.virt.fake:FakeDriver",
+        "libvirt = compute_core_plugins.virt.libvirt.driver:LibvirtDriver",
     ],
     "compute_core.scheduler.filters": [
         "AvailabilityZoneFilter = compute_core_plugins.filters.availability_zone:AvailabilityZoneFilter",
@@ -68,11 +69,21 @@ ENTRY_POINTS = {
     ],
     "oslo.config.opts": [
         "compute_core = compute_core.conf.opts:list_opts",
+        "compute_core.libvirt = compute_core_plugins.virt.libvirt.options:list_opts",
+    ],
+    # oslopolicy-sample-generator / -policy-generator / -checker --namespace compute_core
+    "oslo.policy.policies": [
+        "compute_core = compute_core.api.policy:list_rules",
+    ],
+    "oslo.policy.enforcer": [
+        "compute_core = compute_core.api.policy:get_enforcer",
     ],
     "pytest11": [
         "compute_core.testing = compute_core.testing",
     ],
 }
+
+LIBVIRT_REQUIRES = ["libvirt-python>=9.0", "pycdlib>=1.11"]  # pycdlib: config drives
 
 setup(
     name="compute_core",
@@ -127,9 +138,13 @@ setup(
         "google-re2>=1.1",  # list filters' regular expressions, in linear time
     ],
     extras_require={
-        "test": [
+        # The libvirt virt driver (compute_driver = libvirt); builds against
+        # libvirt-dev and pkg-config.
+        "libvirt": LIBVIRT_REQUIRES,
+        "test": LIBVIRT_REQUIRES + [
             "pytest>=8",
             "pytest-timeout",
+            "pytest-xdist",  # the pytest plugin is shown xdist-safe (pytest -n 2)
             "openstacksdk>=3.0",
             "python-openstackclient>=7.0",
             "python-novaclient>=18.0",

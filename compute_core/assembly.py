@@ -12,8 +12,10 @@ import sys
 
 from paste import deploy
 
+from compute_core import clock as clock_mod
 from compute_core import exception, rpc, wsgi
 from compute_core.api import policy as api_policy
+from compute_core.policy import CachedEnforcer
 from compute_core.compute import manager as compute_manager
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.conductor import manager as conductor_manager
@@ -85,7 +87,7 @@ class APIServices:
         self.placement = placement_client or PlacementClient(conf)
         # One enforcer for the app's life: it reads the policy file again
         # only when the file changes.
-        self.policy = api_policy.enforcer(conf)
+        self.policy = CachedEnforcer(api_policy.enforcer(conf))
         self.images = load_image_backend(conf, self.api_db)
         self.network = load_network_backend(conf, self.api_db)
         self.notifier = rpc.Notifier(conf, notification_transport or transport, "compute-api")
@@ -116,6 +118,12 @@ class PlacementServices:
         self.conf = conf
         self.db = placement_database(conf)
         self.placement = PlacementState(self.db, conf)
+
+    def forget_cached(self):
+        """Drop what placement remembers of its database (class and
+        project ids): the embedded cloud put the database back to an
+        earlier state."""
+        self.placement = PlacementState(self.db)
 
     def close(self):
         self.db.dispose()
@@ -198,7 +206,7 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
                       periodic=[("heartbeat", conf.report_interval, heartbeat),
                                 ("recover_builds", recovery.check_interval(conf),
                                  builds.sweep)],
-                      on_start=on_start)
+                      on_start=on_start, clock=clock_mod.of(conf))
     service.recovery = builds
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
 
@@ -219,7 +227,7 @@ def scheduler_service(conf, transport, host=None, placement_client=None) -> Serv
         tasks.append(("discover_hosts", conf.scheduler.discover_hosts_in_cells_interval,
                       lambda: discover_hosts(api, cells)))
     service = Service("compute-scheduler", transport, scheduler_rpcapi.TOPIC, host, [manager],
-                      periodic=tasks, on_start=heartbeat)
+                      periodic=tasks, on_start=heartbeat, clock=clock_mod.of(conf))
     service.manager = manager
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
 
@@ -242,6 +250,8 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
         _guarded("recovering the instances of this host", manager.init_instances)
         _guarded("handling guests of deleted instances",
                  manager.cleanup_running_deleted_instances)
+        _guarded("dropping the guests of servers evacuated away",
+                 manager.destroy_evacuated_instances)
         manager.update_available_resource()
 
     tasks = [("heartbeat", conf.report_interval, manager.heartbeat),
@@ -252,9 +262,14 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
               manager.check_instance_build_time),
              ("cleanup_running_deleted_instances",
               conf.running_deleted_instance_poll_interval,
-              manager.cleanup_running_deleted_instances)]
+              manager.cleanup_running_deleted_instances),
+             ("reclaim_queued_deletes", conf.reclaim_instance_interval,
+              manager.reclaim_queued_deletes),
+             ("offload_shelved_instances", conf.shelved_poll_interval,
+              manager.offload_shelved_instances)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
-                      [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host)
+                      [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host,
+                      clock=clock_mod.of(conf))
     service.manager = manager
     service.driver = driver
     closers = [] if placement_client else [placement.close]

@@ -17,12 +17,19 @@ import tempfile
 import threading
 import time
 
+import sqlalchemy as sa
+
+from compute_core import clock as clock_mod
 from compute_core import conf as conf_mod
-from compute_core import exception, rpc
+from compute_core import exception, instrument, rpc
 from compute_core import assembly, bootstrap
-from compute_core.db import cell_db
+from compute_core import snapshot as snapshot_mod
+from compute_core.control import ControlApp
+from compute_core.db import api_schema, cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
+from compute_core.faults import FaultRules, faulting_driver
+from compute_core.placement import schema as placement_schema
 from compute_core.placement_client.client import PlacementClient
 from compute_core.virt import load_driver
 
@@ -82,11 +89,20 @@ class Cloud:
         roles)`` or ``"name:password:project:role,role"`` (see
         ``[identity] users`` for the defaults: admin, and demo in project demo).
     :param identity_port: identity API port (auth="keystone"); ``0``: any free.
+    :param clock: ``"real"``, ``"virtual"`` (:attr:`clock` then has
+        ``advance(seconds)``) or a :class:`compute_core.clock.Clock`;
+        ``None``: ``[aio] clock``.
+    :param control_api: serve the test control API under ``/cloud-control``
+        (see :mod:`compute_core.control`); ``None``: ``[aio] control_api``.
+
+    Test-double features: :attr:`faults` (fault rules, see
+    :mod:`compute_core.faults`), :meth:`calls` (the call log),
+    :meth:`snapshot` / :meth:`restore`, :meth:`leaks`.
     """
 
     def __init__(self, state_dir=None, hosts=1, host_resources=None, config_file=None,
                  overrides=None, compute_port=0, placement_port=0, listen="127.0.0.1",
-                 auth="noauth2", users=None, identity_port=0):
+                 auth="noauth2", users=None, identity_port=0, clock=None, control_api=None):
         # hosts, ports and listen may be None: then [aio] configuration decides
         # (that is how compute-aio runs).
         self._state_dir_arg = state_dir
@@ -110,6 +126,7 @@ class Cloud:
         self._drivers = {}
         self.compute_url = None
         self.placement_url = None
+        self.control_url = None
         self.auth_arg = auth
         self.auth = None
         self.extra_users = list(users or [])
@@ -118,6 +135,12 @@ class Cloud:
         self.identity_url = None
         self._passwords = {}
         self._tokens = {}
+        self.clock_arg = clock
+        self.clock = clock_mod.make(clock) if clock is not None else None
+        self.control_api = control_api
+        self.faults = FaultRules()
+        self.call_log = instrument.CallLog()
+        self._in_flight = instrument.InFlight()
 
     # ----------------------------------------------------------- tokens
     @property
@@ -139,7 +162,7 @@ class Cloud:
         key = (user, project)
         with self._lock:
             cached = self._tokens.get(key)
-            if cached is not None and cached.expires_at - time.time() > 60:
+            if cached is not None and cached.expires_at - self.clock.time() > 60:
                 return cached.id
             account = self.identity.user(name=user)
             if account is None:
@@ -182,6 +205,10 @@ class Cloud:
             overrides=self.overrides)
         self._embedded_defaults(conf)
         conf_mod.validate(conf)
+        if self.clock is None or getattr(self.clock, "_closed", False):
+            self.clock = clock_mod.make(conf.aio.clock if self.clock_arg is None
+                                        else self.clock_arg)
+        clock_mod.attach(conf, self.clock)
         listen = conf.aio.listen if self.listen is None else self.listen
         self.auth = conf.aio.auth if self.auth_arg is None else self.auth_arg
         if self.auth not in ("keystone", "noauth2"):
@@ -191,13 +218,16 @@ class Cloud:
 
         self.transport = rpc.get_transport(conf)
         self._stoppers.append(self.transport.cleanup)
+        rpc.observe(self.transport, instrument.RPCObserver(self.clock, self.call_log,
+                                                           self._in_flight))
         self.notification_transport = rpc.get_notification_transport(conf)
         self._stoppers.append(self.notification_transport.cleanup)
 
         # Placement first: every other service talks to it.
         self._placement = assembly.PlacementServices(conf)
         self._stoppers.append(self._placement.close)
-        placement_app = assembly.load_wsgi_app(conf, "placement", self._placement)
+        placement_app = self._instrument(
+            assembly.load_wsgi_app(conf, "placement", self._placement), "placement")
         self._placement_app = placement_app if conf.aio.placement_in_process else None
         self._api = assembly.APIServices(conf, self.transport, self.notification_transport,
                                          placement_client=self._placement_client())
@@ -231,7 +261,10 @@ class Cloud:
         # Every plugin is loaded now: an override no plugin claimed is a typo.
         conf_mod.check_pending_overrides(conf)
 
-        compute_app = assembly.load_wsgi_app(conf, "compute", self._api)
+        control = conf.aio.control_api if self.control_api is None else self.control_api
+        compute_app = self._instrument(assembly.load_wsgi_app(conf, "compute", self._api),
+                                       "compute", prefix="/v2.1",
+                                       control=ControlApp(self) if control else None)
         port = conf.aio.compute_port if self.compute_port is None else self.compute_port
         server = assembly.api_server(conf, compute_app, listen, port, conf.aio.wsgi_threads,
                                      "compute")
@@ -239,6 +272,7 @@ class Cloud:
         server.start()
         self.compute_url = server.url + "/v2.1"
         self.compute_endpoint = server.url
+        self.control_url = server.url + ControlApp.PREFIX if control else None
         if self.identity is not None:
             self.identity.set_endpoint("compute", self.compute_url)
 
@@ -261,7 +295,7 @@ class Cloud:
                               ("admin", "service")))
         ident.declare_users(specs)
         self._passwords = {spec.name: (spec.password, spec.project) for spec in specs}
-        app = assembly.load_wsgi_app(conf, "identity", ident)
+        app = self._instrument(assembly.load_wsgi_app(conf, "identity", ident), "identity")
         port = conf.aio.identity_port if self.identity_port is None else self.identity_port
         server = assembly.api_server(conf, app, listen, port, conf.aio.wsgi_threads, "identity")
         self._stoppers.append(server.stop)
@@ -287,6 +321,15 @@ class Cloud:
                             ("project_domain_name", "Default"), ("region_name", REGION),
                             ("interface", "internal")):
             default(name, value, "keystone_authtoken")
+        if self.clock.virtual:
+            # keystonemiddleware would keep a validated token for minutes of
+            # real time and judge its expiry by the real clock: ask the
+            # identity endpoint, which judges by the cloud's, every time.
+            default("token_cache_time", -1, "keystone_authtoken")
+
+    def _instrument(self, app, api, prefix="", control=None):
+        return instrument.APILayer(app, api, self.clock, self.call_log, self.faults,
+                                   self._in_flight, prefix=prefix, control=control)
 
     def _embedded_defaults(self, conf):
         embedded_defaults(conf, self.state_dir)
@@ -309,6 +352,8 @@ class Cloud:
             th.join()
 
     def _stop_all(self):
+        if self.clock is not None:
+            self.clock.close()  # wake the sleepers: nothing waits out virtual time
         # The compute API first (no new work), then the RPC services, then
         # the rest.
         if self._api_server is not None:
@@ -360,7 +405,8 @@ class Cloud:
         driver = driver or self._drivers.get(name) or load_driver(self.conf, name)
         if (vcpus, memory_mb, disk_gb) != (None, None, None):
             driver.set_host_size(vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb)
-        bundle = assembly.compute_service(self.conf, self.transport, name, driver,
+        bundle = assembly.compute_service(self.conf, self.transport, name,
+                                          faulting_driver(driver, self.faults, name),
                                           self.notification_transport,
                                           placement_client=self._placement_client())
         bundle.start()
@@ -382,7 +428,7 @@ class Cloud:
         bundle.stop()
         if mark_down:
             _, db = self._api.cells.for_host(name)
-            with db.begin() as conn:
+            with clock_mod.using(self.clock), db.begin() as conn:
                 conn.execute(cell_schema.services.update().where(cell_schema.services.c.host == name)
                              # updated_at: the scheduler's service cache reads
                              # the rows changed since its last read
@@ -398,6 +444,12 @@ class Cloud:
         """The virt driver object of *host* (for fault injection)."""
         return self._drivers[host]
 
+    @property
+    def images(self):
+        """The image backend (``create``, ``get``, ``delete``...): how a
+        program or test imports an image with properties."""
+        return self._api.images
+
     def inject_fault(self, host, operation, instance_uuid=None, count=None, message=None):
         driver = self.driver(host)
         if not hasattr(driver, "inject_fault"):
@@ -407,12 +459,137 @@ class Cloud:
     def set_spawn_delay(self, host, seconds):
         self.driver(host).spawn_delay = seconds
 
+    def remove_host(self, name):
+        """Stop a compute host and forget its hypervisor (its records stay
+        until deleted or restored away)."""
+        with self._lock:
+            bundle = self._computes.pop(name, None)
+            self._drivers.pop(name, None)
+        if bundle is not None:
+            bundle.stop()
+
     @property
     def host_names(self):
         return sorted(self._computes)
 
     def discover_hosts(self):
         return discover_hosts(self._api.api_db, self._api.cells)
+
+    # ---------------------------------------------------- test double
+    def calls(self, route=None, method=None, kind=None, status=None):
+        """The API requests and RPC messages this cloud served, oldest
+        first, filtered (see :meth:`compute_core.instrument.CallLog.calls`):
+        ``cloud.calls(route="/servers", method="POST")``,
+        ``cloud.calls(kind="rpc", route="compute.build_and_run_instance")``."""
+        return self.call_log.calls(route=route, method=method, kind=kind, status=status)
+
+    def wait_idle(self, timeout=30.0) -> None:
+        """Wait until no API request or RPC message is in flight (nor
+        queued for a running service)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if not self._in_flight.wait_idle(max(0.0, left)):
+                raise exception.ComputeCoreError(
+                    f"the cloud is still busy after {timeout} s: "
+                    f"{', '.join(self._in_flight.labels())}")
+            if not rpc.pending_messages(self.transport):
+                # A message taken off its queue but not dispatched yet is
+                # in neither count for a moment: look once more.
+                time.sleep(0)
+                if not self._in_flight.count and not rpc.pending_messages(self.transport):
+                    return
+            elif left <= 0:
+                raise exception.ComputeCoreError(
+                    f"RPC messages still queued after {timeout} s")
+            else:
+                time.sleep(0.001)
+
+    def databases(self):
+        """The cloud's databases (one handle per database): API, cells,
+        placement and the identity endpoint's."""
+        found = {self._api.api_db.url: self._api.api_db, self._placement.db.url:
+                 self._placement.db}
+        for cell in self._api.cells.cells():
+            db = self._api.cells.get(cell["uuid"])
+            found.setdefault(db.url, db)
+        if self.identity is not None:
+            found.setdefault(self.identity.db.url, self.identity.db)
+        return list(found.values())
+
+    def snapshot(self) -> "snapshot_mod.Snapshot":
+        """The cloud's state now (databases, guests, image files), once it
+        is idle; :meth:`restore` puts it back. Close it when done."""
+        with self._lock:
+            self.wait_idle()
+            return snapshot_mod.take(self)
+
+    def restore(self, snap) -> None:
+        """Put the cloud back to *snap* (waits for it to be idle first).
+        Fault rules and the call log start empty again."""
+        with self._lock:
+            self.wait_idle()
+            with clock_mod.using(self.clock):
+                snapshot_mod.restore(self, snap)
+            self.scheduler.host_manager.reset()
+            self._placement.forget_cached()
+            self._tokens.clear()
+            self.faults.clear()
+            self.call_log.clear()
+
+    def resources(self) -> dict:
+        """What exists now: ``{"servers", "allocations", "ports"}``, each a
+        set of server (consumer) uuids or addresses."""
+        servers = set()
+        for cell in self._api.cells.cells():
+            with self._api.cells.get(cell["uuid"]).connect() as conn:
+                t = cell_schema.instances
+                servers.update(r[0] for r in conn.execute(
+                    sa.select(t.c.uuid).where(t.c.deleted == 0)))
+        with self._api.api_db.connect() as conn:
+            b, f = api_schema.build_requests, api_schema.fixed_ips
+            servers.update(r[0] for r in conn.execute(sa.select(b.c.instance_uuid)))
+            ports = {f"{r[0]}/{r[1]}" for r in conn.execute(sa.select(f.c.address,
+                                                                      f.c.instance_uuid))}
+        with self._placement.db.connect() as conn:
+            a = placement_schema.allocations
+            allocations = {r[0] for r in conn.execute(sa.select(a.c.consumer_id).distinct())}
+        return {"servers": servers, "allocations": allocations, "ports": ports}
+
+    def leaks(self, baseline=None, timeout=30.0) -> dict:
+        """What exists now and not in *baseline* (a :meth:`resources`
+        result or a :class:`Snapshot`; default: nothing), once the cloud
+        is idle: ``{"servers": [...], "allocations": [...], "ports": [...]}``
+        with only the non-empty kinds. Allocations and ports of no live
+        server are reported whatever the baseline. Work still in flight
+        after *timeout* seconds is reported as ``"in_flight"``."""
+        try:
+            self.wait_idle(timeout)
+            busy = []
+        except exception.ComputeCoreError:
+            busy = self._in_flight.labels()
+        if isinstance(baseline, snapshot_mod.Snapshot):
+            baseline = baseline.resources
+        baseline = baseline or {"servers": set(), "allocations": set(), "ports": set()}
+        now = self.resources()
+        found = {kind: sorted(now[kind] - baseline[kind]) for kind in now}
+        found["allocations"] = sorted(set(found["allocations"]) |
+                                      (now["allocations"] - now["servers"]
+                                       - baseline["allocations"]))
+        found["in_flight"] = busy
+        return {kind: items for kind, items in found.items() if items}
+
+    def is_admin_token(self, token) -> bool:
+        """Whether *token* is an admin's (the control API's check)."""
+        if not token:
+            return False
+        if self.auth != "keystone":
+            return token.split(":", 1)[0] == "admin"
+        with clock_mod.using(self.clock):
+            found = self.identity.token(token)
+        if found is None:
+            return False
+        return any(r["name"] == "admin" for r in self.identity.roles_by_id(found.role_ids))
 
     # ---------------------------------------------------------- clients
     def _credentials(self, project, user):

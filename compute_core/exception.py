@@ -110,3 +110,23 @@ class NoMoreFixedIps(ComputeCoreError):
 
 class DatabaseNotMigrated(ComputeCoreError):
     msg_fmt = "The %(which)s database is not migrated: run %(command)s."
+
+
+class MarkerNotFound(Invalid):
+    msg_fmt = "Marker %(marker)s could not be found."
+
+
+class InstanceIsLocked(Conflict):
+    msg_fmt = "Instance %(instance_uuid)s is locked"
+
+
+class SecurityGroupNotFound(NotFound):
+    msg_fmt = "Security group %(security_group_id)s not found."
+
+
+class NotImplementedByDriver(ComputeCoreError):
+    """What a driver declared it can do but cannot do for this guest now
+    (the API answers 501, as Nova does for a password it cannot set)."""
+
+    code = 501
+    msg_fmt = "Unable to %(action)s: the virt driver does not implement it."

@@ -8,6 +8,7 @@ monkey-patched, and compute_core keeps eventlet out of the process (see
 from __future__ import annotations
 
 import datetime
+import inspect
 import logging
 import threading
 import time
@@ -107,6 +108,19 @@ class _PrivateExchanges(impl_fake.FakeExchangeManager):
         for event in events:
             event.set()
 
+    def pending(self) -> int:
+        with self._exchanges_lock:
+            listened = {key for key, events in self._waiters.items() if events}
+            exchanges = list(self._exchanges.values())
+        count = 0
+        for exchange in exchanges:
+            with exchange._queues_lock:
+                for queues in (exchange._topic_queues, exchange._server_queues):
+                    for key, queue in queues.items():
+                        if queue and (exchange.name, key[0]) in listened:
+                            count += len(queue)
+        return count
+
     def cleanup(self):
         with self._exchanges_lock:
             self._exchanges.clear()
@@ -178,6 +192,15 @@ def _isolate(transport):
     return transport
 
 
+def pending_messages(transport) -> int:
+    """Messages queued on a fake:// transport for topics someone listens
+    to (0 for other transports: their queues are the broker's)."""
+    manager = getattr(getattr(transport, "_driver", None), "_exchange_manager", None)
+    if not isinstance(manager, _PrivateExchanges):
+        return 0
+    return manager.pending()
+
+
 def bus_in_process(transport) -> bool:
     """Whether *transport* is a private in-process bus (fake://): then no
     message outlives the process, and what was in flight when it died was
@@ -199,8 +222,37 @@ def get_notification_transport(conf, url=None):
         raise exception.ConfigError(f"invalid transport_url: {exc}") from None
 
 
+def observe(transport, observer) -> None:
+    """Route every endpoint call of the RPC servers later made on
+    *transport* through ``observer.dispatch(topic, method, fn, args,
+    kwargs)`` (the embedded cloud's call log, clock and in-flight count)."""
+    transport.compute_core_observer = observer
+
+
+class _ObservedEndpoint:
+    """An endpoint whose public methods go through an observer."""
+
+    def __init__(self, endpoint, observer, topic):
+        self._endpoint = endpoint
+        self._observer = observer
+        self._topic = topic
+
+    def __getattr__(self, name):
+        attr = getattr(self._endpoint, name)
+        if name.startswith("_") or not inspect.isroutine(attr):
+            return attr
+        observer, topic = self._observer, self._topic
+
+        def call(*args, **kwargs):
+            return observer.dispatch(topic, name, attr, args, kwargs)
+        return call
+
+
 def get_server(transport, topic, server, endpoints, pool_size=None):
     target = messaging.Target(topic=topic, server=server)
+    observer = getattr(transport, "compute_core_observer", None)
+    if observer is not None:
+        endpoints = [_ObservedEndpoint(e, observer, topic) for e in endpoints]
     return messaging.get_rpc_server(
         transport, target, endpoints,
         serializer=ContextSerializer(),

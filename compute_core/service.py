@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
+from compute_core import clock as clock_mod
 from compute_core import rpc
 
 LOG = logging.getLogger(__name__)
@@ -18,10 +18,11 @@ class PeriodicRunner:
     """Runs (name, interval, fn) tasks on one thread until stopped. A task
     that raises is logged and runs again at its next interval."""
 
-    def __init__(self, name: str, tasks):
+    def __init__(self, name: str, tasks, clock=None):
         self.name = name
         self.tasks = [(n, float(i), fn) for n, i, fn in tasks if i and i > 0]
-        self._stop = threading.Event()
+        self.clock = clock or clock_mod.REAL
+        self._stop = self.clock.event()
         self._thread = None
 
     def start(self, run_now=False):
@@ -33,19 +34,24 @@ class PeriodicRunner:
         self._thread.start()
 
     def _run(self, run_now):
-        start = time.monotonic()
-        due = {n: (start if run_now else start + i) for n, i, _ in self.tasks}
-        while not self._stop.is_set():
-            now = time.monotonic()
-            for name, interval, fn in self.tasks:
-                if now >= due[name] and not self._stop.is_set():
-                    try:
-                        fn()
-                    except Exception:
-                        LOG.exception("periodic task %s of %s failed", name, self.name)
-                    due[name] = time.monotonic() + interval
-            wait = max(0.0, min(due.values()) - time.monotonic())
-            self._stop.wait(wait)
+        clock = self.clock
+        clock_mod.bind(clock)
+        try:
+            start = clock.monotonic()
+            due = {n: (start if run_now else start + i) for n, i, _ in self.tasks}
+            while not self._stop.is_set():
+                now = clock.monotonic()
+                for name, interval, fn in self.tasks:
+                    if now >= due[name] and not self._stop.is_set():
+                        try:
+                            fn()
+                        except Exception:
+                            LOG.exception("periodic task %s of %s failed", name, self.name)
+                        due[name] = clock.monotonic() + interval
+                wait = max(0.0, min(due.values()) - clock.monotonic())
+                clock.wait(self._stop, wait)
+        finally:
+            clock.loop_done()
 
     def stop(self):
         self._stop.set()
@@ -59,13 +65,14 @@ class Service:
     periodic tasks."""
 
     def __init__(self, name, transport, topic, server, endpoints, periodic=(),
-                 on_start=None, on_stop=None):
+                 on_start=None, on_stop=None, clock=None):
         self.name = name
         self.transport = transport
         self.topic = topic
         self.server_name = server
         self.endpoints = endpoints
-        self.periodic = PeriodicRunner(f"{name}@{server}", periodic)
+        self.clock = clock or clock_mod.REAL
+        self.periodic = PeriodicRunner(f"{name}@{server}", periodic, self.clock)
         self.on_start = on_start
         self.on_stop = on_stop
         self._rpc_server = None
@@ -78,7 +85,8 @@ class Service:
         if self._quiesced:
             self.stop()  # finish the stop a quiesce began before starting anew
         if self.on_start:
-            self.on_start()
+            with clock_mod.using(self.clock):
+                self.on_start()
         self._rpc_server = rpc.get_server(self.transport, self.topic, self.server_name,
                                           self.endpoints)
         self._rpc_server.start()

@@ -33,6 +33,8 @@ CONTEXT_KEY = "compute_core.context"
 # Set on the environ of a request one service of the embedded cloud makes
 # to another's pipeline inside the process (no HTTP).
 IN_PROCESS_KEY = "compute_core.in_process"
+# The template of the route a request matched ("/servers/{server_id}").
+ROUTE_KEY = "compute_core.route"
 
 
 class ServiceInjector:
@@ -66,9 +68,12 @@ class RouteTable:
 
     def match(self, req: webob.Request):
         path = req.path_info.rstrip("/") or "/"
-        match = self.mapper.match(environ={**req.environ, "PATH_INFO": path})
-        if match is None:
+        found = self.mapper.routematch(environ={**req.environ, "PATH_INFO": path})
+        if not found:
             return None, {}, None
+        match, route = found
+        # The route's template, for the embedded cloud's call log.
+        req.environ[ROUTE_KEY] = route.routepath
         args = {k: v for k, v in match.items() if k not in ("action", "allowed")}
         return match["action"], args, match.get("allowed")
 

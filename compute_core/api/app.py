@@ -38,6 +38,12 @@ class Call:
             self._server_service = ServerService(self.services)
         return self._server_service
 
+    @property
+    def is_admin(self) -> bool:
+        """Whether the caller is an administrator, by the policy rule
+        ``context_is_admin`` (what Nova's handlers read as context.is_admin)."""
+        return self.ctx.is_admin
+
     def allowed(self, rule: str, target: dict | None = None) -> bool:
         """Whether the caller may do what policy rule *rule* guards on
         *target* (by default the caller's own project and user)."""
@@ -94,6 +100,10 @@ class ComputeApp:
             return self._stamp(resp, version)
         ctx = req.environ.get(wsgi.CONTEXT_KEY)
         services = req.environ[wsgi.SERVICES_KEY]
+        if ctx is not None:
+            # Who is an administrator is policy's to say (context_is_admin),
+            # as in Nova: the layers below read ctx.is_admin.
+            ctx.is_admin = policy.is_admin(services.policy, ctx)
         req.environ["compute_core.default_az"] = services.conf.default_availability_zone
         req.environ["compute_core.zone_of_host"] = hosts.HostZones(services)
         call = Call(req, ctx, version, services)

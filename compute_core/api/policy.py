@@ -99,6 +99,27 @@ def enforcer(conf) -> oslo_policy.Enforcer:
     return common.make_enforcer(conf, list_rules())
 
 
+def get_enforcer() -> oslo_policy.Enforcer:
+    """The enforcer of the configuration the WSGI app reads (the
+    oslo.policy.enforcer entry point, for oslopolicy-policy-generator):
+    ``COMPUTE_CORE_CONFIG`` or /etc/compute_core/compute.conf when present."""
+    import os
+
+    from compute_core import conf as conf_mod
+    from compute_core.wsgi_apps import config_files
+
+    conf = conf_mod.load(config_files=[f for f in config_files() if os.path.exists(f)])
+    return enforcer(conf)
+
+
+def is_admin(enforcer_, ctx) -> bool:
+    """Whether *ctx* is an administrator: the ``context_is_admin`` rule (as
+    Nova sets a context's is_admin), judged on the roles alone."""
+    creds = dict(common.credentials(ctx), is_admin=False)
+    return enforcer_.authorize("context_is_admin", {"project_id": ctx.project_id,
+                                                    "user_id": ctx.user_id}, creds)
+
+
 def authorize(enforcer_, ctx, name: str, target: dict | None = None) -> bool:
     """Whether *ctx* may do what rule *name* guards on *target* (by default
     its own project and user)."""

@@ -18,6 +18,7 @@ from compute_core.api.quota import Quota
 from compute_core.api.resources import server_groups
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
+from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.db import api_db, cell_db
 from compute_core.db import server_groups as groups_db
 from compute_core.db.cells import CELL0_UUID
@@ -281,12 +282,15 @@ class ServerService:
                 return self.get(ctxt, uuid)
         raise exception.Conflict(f"Instance {uuid} is changing too fast to update; retry.")
 
-    def delete(self, ctxt, uuid):
-        self._delete(ctxt, uuid)
+    def delete(self, ctxt, uuid, force=False):
+        """Delete the server; with [DEFAULT] reclaim_instance_interval set,
+        a server that ran is soft-deleted instead unless *force*
+        (forceDelete)."""
+        self._delete(ctxt, uuid, force)
         # accepted: the server leaves its group
         groups_db.remove_member(self.s.api_db, uuid)
 
-    def _delete(self, ctxt, uuid):
+    def _delete(self, ctxt, uuid, force=False):
         for _ in range(5):
             inst = self.get(ctxt, uuid)
             if inst.get("locked") and not ctxt.is_admin:
@@ -307,6 +311,14 @@ class ServerService:
                 db = self.s.cells.get(inst["cell_uuid"])
                 cell_db.start_action(db, uuid, "delete", ctxt)
                 return self._local_delete(ctxt, db, inst)
+            if not force and self.s.conf.reclaim_instance_interval > 0 and \
+                    inst.get("launched_at") and inst.get("host"):
+                if inst["vm_state"] == states.SOFT_DELETED:
+                    return  # deleted already, until reclaimed
+                try:
+                    return ServerLifecycle(self).soft_delete(ctxt, inst)
+                except exception.InstanceInvalidState:
+                    pass  # busy: deleted at once, as Nova does
             return self._delete_in_cell(ctxt, inst)
         raise exception.Conflict(f"Instance {uuid} is changing too fast to delete; retry.")
 

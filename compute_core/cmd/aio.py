@@ -1,6 +1,6 @@
 """compute-aio: the embedded all-in-one cloud, a thin command over Cloud.
 
-    compute-aio [--state-dir DIR] [--config-file FILE] [--hosts N] [--port 0]
+    compute-aio [--state-dir DIR] [--config-file FILE] [--hosts N] [--driver NAME] [--port 0]
                 [--ready-file F] [--quiet]
 
 Serves the compute API on 127.0.0.1:8774, placement on :8778 and the
@@ -32,7 +32,11 @@ def parse_args(argv):
     p.add_argument("--state-dir", default=os.path.expanduser("~/.local/share/compute-core"),
                    help="directory of the databases and images (default: %(default)s)")
     p.add_argument("--config-file", help="an oslo.config file with more settings")
-    p.add_argument("--hosts", type=int, default=None, help="fake compute hosts to run")
+    p.add_argument("--hosts", type=int, default=None, help="compute hosts to run")
+    p.add_argument("--driver", default=None, metavar="NAME",
+                   help="virt driver of the compute hosts ([DEFAULT] compute_driver: fake, "
+                        "or libvirt for real QEMU/KVM guests, which also imports the image "
+                        "tiny-busybox)")
     p.add_argument("--listen", default=None, help="address the APIs listen on")
     p.add_argument("--compute-port", type=int, default=None)
     p.add_argument("--placement-port", type=int, default=None)
@@ -44,6 +48,13 @@ def parse_args(argv):
                         "(default, [aio] auth); noauth2: X-Auth-Token user:project")
     p.add_argument("--ready-file", metavar="FILE",
                    help="write the URLs and the clouds.yaml path here (JSON) once serving")
+    p.add_argument("--control-api", action="store_true", default=None,
+                   help="serve the test control API under /cloud-control on the compute "
+                        "port (admin tokens only): fault rules, the call log, the clock "
+                        "([aio] control_api)")
+    p.add_argument("--clock", choices=["real", "virtual"], default=None,
+                   help="virtual: time moves only when told (POST /cloud-control/clock); "
+                        "[aio] clock")
     p.add_argument("--quiet", action="store_true",
                    help="no request log and no server state lines")
     p.add_argument("--debug", action="store_true", help="log at DEBUG level")
@@ -117,6 +128,10 @@ def main(argv=None) -> int:
     from compute_core.cloud import Cloud
 
     overrides = {}
+    if args.driver:
+        overrides["compute_driver"] = args.driver
+        if args.driver == "libvirt":
+            overrides["libvirt.import_tiny_guest_image"] = True
     if args.listen:
         overrides["aio.listen"] = args.listen
     ports = [args.compute_port, args.placement_port, args.identity_port]
@@ -124,7 +139,8 @@ def main(argv=None) -> int:
         ports = [0 if p is None else p for p in ports]
     cloud = Cloud(state_dir=args.state_dir, hosts=args.hosts, config_file=args.config_file,
                   overrides=overrides, compute_port=ports[0], placement_port=ports[1],
-                  identity_port=ports[2], listen=None, auth=args.auth)
+                  identity_port=ports[2], listen=None, auth=args.auth, clock=args.clock,
+                  control_api=args.control_api)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -146,8 +162,15 @@ def main(argv=None) -> int:
     else:
         print(f"compute API   {cloud.compute_url}  (X-Auth-Token: admin:admin or user:project)")
         print(f"placement API {cloud.placement_url}")
+    if cloud.control_url:
+        print(f"control API   {cloud.control_url}  (admin only; clock: "
+              f"{'virtual' if cloud.clock.virtual else 'real'})")
     print(f"state         {cloud.state_dir}")
-    print(f"hosts         {', '.join(cloud.host_names) or 'none'}")
+    print(f"hosts         {', '.join(cloud.host_names) or 'none'} "
+          f"(virt driver {cloud.conf.compute_driver})")
+    tiny = [i for i in cloud.images.list() if i["name"] == "tiny-busybox"]
+    if tiny:
+        print(f"image         tiny-busybox {tiny[0]['id']} (a real guest in seconds)")
     print("OpenStack clients (project demo; OS_CLOUD=" + ADMIN_CLOUD + " for the admin):")
     print(f"  export OS_CLIENT_CONFIG_FILE={files['clouds_yaml']} OS_CLOUD={CLOUD}")
     if "openrc" in files:
@@ -156,7 +179,8 @@ def main(argv=None) -> int:
              "identity_url": cloud.identity_url,
              "auth_url": cloud.identity_url and cloud.identity_url + "/v3",
              "auth": cloud.auth, "state_dir": cloud.state_dir, "cloud": CLOUD,
-             "admin_cloud": ADMIN_CLOUD, "pid": os.getpid(), **files}
+             "admin_cloud": ADMIN_CLOUD, "pid": os.getpid(), "control_url": cloud.control_url,
+             **files}
     # Where compute-manage and compute-status --state-dir find the running
     # cloud's placement API.
     running = os.path.join(cloud.state_dir, RUNNING_FILE)

@@ -1,4 +1,4 @@
-"""The compute service's RPC endpoint (target version 1.3, see rpcapi) and periodic work."""
+"""The compute service's RPC endpoint (target version 1.4, see rpcapi) and periodic work."""
 from __future__ import annotations
 
 import datetime
@@ -9,7 +9,7 @@ import traceback
 import oslo_messaging as messaging
 
 from compute_core import context as ctx_mod
-from compute_core import exception, notifications
+from compute_core import clock, exception, notifications
 from compute_core.compute import rpcapi, states
 from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
@@ -57,6 +57,14 @@ class ComputeManager:
         self.notifier = notifier
         self.locks = _InstanceLocks()
         self.node = None
+        # Guests on the hypervisor that belong to no instance of this host
+        # (not even a deleted one): what a crash or a lost database leaves.
+        self.unknown_guests: list[str] = []
+        # Guests that change state by themselves are synced on the driver's
+        # events (an object that is not a ComputeDriver may lack the hook).
+        register = getattr(driver, "register_event_listener", None)
+        if register is not None:
+            register(self.handle_lifecycle_event)
 
     # ---------------------------------------------------------- helpers
     def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
@@ -83,11 +91,13 @@ class ComputeManager:
                                              message, details, self.host)
 
     def _event(self, ctxt, uuid, event, result=None, exc=None, finish=False):
-        tb = None
+        tb = details = None
         if exc is not None:
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            details = _message(exc)
         try:
-            self.conductor.action_event(ctxt, uuid, event, result, self.host, tb, finish)
+            self.conductor.action_event(ctxt, uuid, event, result, self.host, tb, finish,
+                                        details=details)
         except Exception:
             LOG.exception("could not record action event %s of %s", event, uuid)
 
@@ -190,7 +200,12 @@ class ComputeManager:
                                notifications.instance_payload(dict(current, vm_state="deleted")))
 
     # ------------------------------------------------------------ power
-    def _power_action(self, ctxt, instance, event, action, ok_values, task_state):
+    def _power_action(self, ctxt, instance, event, action, ok_values, task_state,
+                      error_values=None):
+        """Run *action*(instance) from *task_state* under the instance's
+        lock, with its action event; then *ok_values* (task_state cleared,
+        power state read back), or on failure a fault, the event in Error
+        and *error_values* (by default only the task_state cleared)."""
         uuid = instance["uuid"]
         with self.locks(uuid):
             self._event(ctxt, uuid, event)
@@ -200,19 +215,20 @@ class ComputeManager:
                 self._fault(ctxt, uuid, exc)
                 self._event(ctxt, uuid, event, "Error", exc, finish=True)
                 try:
-                    self._update(ctxt, uuid, {"task_state": None,
-                                              "power_state": int(self._power_state(instance))},
+                    self._update(ctxt, uuid, dict(error_values or {}, task_state=None,
+                                                  power_state=int(self._power_state(instance))),
                                  expected_task_state=task_state)
                 except (exception.InstanceNotFound, exception.InstanceInvalidState):
                     pass
-                return
+                return False
             values = dict(ok_values, task_state=None,
                           power_state=int(self._power_state(instance)))
             try:
                 self._update(ctxt, uuid, values, expected_task_state=task_state)
             except (exception.InstanceNotFound, exception.InstanceInvalidState):
-                return
+                return False
             self._event(ctxt, uuid, event, "Success", finish=True)
+            return True
 
     def stop_instance(self, ctxt, instance, clean_shutdown=True):
         timeout = 60 if clean_shutdown else 0
@@ -330,6 +346,305 @@ class ComputeManager:
                                                 instance.get("network_info") or {},
                                                 migration, power_on)))
 
+    # --------------------------------------------------- server actions
+    # RPC 1.4. Each starts from the task_state the API (or the conductor)
+    # set, records its action event and ends with the task_state cleared.
+
+    def rescue_instance(self, ctxt, instance, rescue_password, rescue_image_ref):
+        image = {"id": rescue_image_ref or instance.get("image_ref")}
+        ok = self._power_action(
+            ctxt, instance, "compute_rescue_instance",
+            lambda i: self.driver.rescue(ctxt, i, i.get("network_info") or {}, image,
+                                         rescue_password),
+            {"vm_state": states.RESCUED}, states.RESCUING)
+        if ok:
+            self.notifier.info(ctxt, "instance.rescue.end",
+                               notifications.instance_payload(instance))
+
+    def unrescue_instance(self, ctxt, instance):
+        self._power_action(ctxt, instance, "compute_unrescue_instance",
+                           lambda i: self.driver.unrescue(ctxt, i),
+                           {"vm_state": states.ACTIVE}, states.UNRESCUING)
+
+    def trigger_crash_dump(self, ctxt, instance):
+        # The guest's reaction is its own business: the vm_state stays.
+        self._power_action(ctxt, instance, "compute_trigger_crash_dump",
+                           self.driver.trigger_crash_dump, {}, None)
+
+    def soft_delete_instance(self, ctxt, instance):
+        """Power the guest off and keep it, SOFT_DELETED, until restored or
+        reclaimed ([DEFAULT] reclaim_instance_interval)."""
+        def power_off(i):
+            if self._power_state(i) != PowerState.SHUTDOWN:
+                self.driver.power_off(i, 60)
+        self._power_action(ctxt, instance, "compute_soft_delete_instance", power_off,
+                           {"vm_state": states.SOFT_DELETED, "deleted_at": ctx_now()},
+                           states.SOFT_DELETING)
+
+    def restore_instance(self, ctxt, instance):
+        self._power_action(ctxt, instance, "compute_restore_instance",
+                           lambda i: self.driver.power_on(ctxt, i, i.get("network_info") or {}),
+                           {"vm_state": states.ACTIVE, "deleted_at": None}, states.RESTORING)
+
+    def set_admin_password(self, ctxt, instance, new_pass):
+        """RPC call: None once set, else {"error", "message"} (the API
+        answers NotImplementedByDriver with 501, any other failure 409)."""
+        uuid = instance["uuid"]
+        event = "compute_set_admin_password"
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            answer = None
+            try:
+                if self._power_state(instance) != PowerState.RUNNING:
+                    raise exception.Conflict(f"Failed to set admin password on {uuid} "
+                                             "because it is not running.")
+                self.driver.set_admin_password(instance, new_pass)
+            except Exception as exc:
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                answer = {"error": type(exc).__name__, "message": _message(exc)}
+            else:
+                self._event(ctxt, uuid, event, "Success", finish=True)
+            try:
+                self._update(ctxt, uuid, {"task_state": None},
+                             expected_task_state=states.UPDATING_PASSWORD)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                pass
+            return answer
+
+    def get_console_output(self, ctxt, instance, tail_length=None):
+        """RPC call: {"output": the last *tail_length* lines (all: None)}
+        or {"error", "message"}."""
+        try:
+            text = self.driver.get_console_output(ctxt, instance)
+        except Exception as exc:
+            return {"error": type(exc).__name__, "message": _message(exc)}
+        if tail_length is not None:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-tail_length:]) if tail_length > 0 else ""
+        return {"output": text}
+
+    # ---------------------------------------------------------- shelving
+    def shelve_instance(self, ctxt, instance, offload):
+        """Power the guest off (SHELVED); with *offload* ([DEFAULT]
+        shelved_offload_time = 0) offload it at once."""
+        def power_off(i):
+            if self._power_state(i) != PowerState.SHUTDOWN:
+                self.driver.power_off(i, 60)
+        sysmeta = dict(instance.get("system_metadata") or {}, shelved_at=ctx_now(),
+                       shelved_host=self.host)
+        ok = self._power_action(ctxt, instance, "compute_shelve_instance", power_off,
+                                {"vm_state": states.SHELVED, "system_metadata": sysmeta},
+                                states.SHELVING)
+        if ok and offload:
+            instance = dict(instance, vm_state=states.SHELVED, system_metadata=sysmeta,
+                            task_state=states.SHELVING_OFFLOADING)
+            try:
+                self._update(ctxt, instance["uuid"], {"task_state": states.SHELVING_OFFLOADING},
+                             expected_task_state=[None])
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                return
+            self.shelve_offload_instance(ctxt, instance)
+
+    def shelve_offload_instance(self, ctxt, instance):
+        """Drop the guest of a shelved server and free its resources: the
+        server keeps its addresses and waits, on no host, for unshelve."""
+        uuid = instance["uuid"]
+        event = "compute_shelve_offload_instance"
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            try:
+                self.driver.destroy(ctxt, instance, instance.get("network_info") or {}, True)
+            except Exception as exc:
+                self._fault(ctxt, uuid, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                self._update(ctxt, uuid, {"task_state": None},
+                             expected_task_state=states.SHELVING_OFFLOADING)
+                return
+            self.placement.delete_allocations(uuid)
+            try:
+                self._update(ctxt, uuid, {
+                    "vm_state": states.SHELVED_OFFLOADED, "task_state": None, "host": None,
+                    "node": None, "power_state": int(PowerState.SHUTDOWN)},
+                    expected_task_state=states.SHELVING_OFFLOADING, event=event,
+                    result="Success", finish=True)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                pass
+
+    def unshelve_instance(self, ctxt, instance, image):
+        """Bring a shelved server back on this host (the conductor chose it
+        and claimed its resources when it was offloaded): power its guest
+        on, or spawn it anew from its image."""
+        uuid = instance["uuid"]
+        event = "compute_unshelve_instance"
+        offloaded = instance["vm_state"] == states.SHELVED_OFFLOADED
+        sysmeta = {k: v for k, v in (instance.get("system_metadata") or {}).items()
+                   if k not in ("shelved_at", "shelved_host")}
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            try:
+                if offloaded:
+                    self.driver.spawn(ctxt, instance, image or {"id": instance.get("image_ref")},
+                                      instance.get("network_info") or {})
+                else:
+                    self.driver.power_on(ctxt, instance, instance.get("network_info") or {})
+            except Exception as exc:
+                LOG.warning("unshelve of %s on %s failed: %s", uuid, self.host, exc)
+                self._fault(ctxt, uuid, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                values = {"task_state": None}
+                if offloaded:  # back on no host, its claim freed
+                    self._cleanup_failed_spawn(ctxt, instance)
+                    values.update(host=None, node=None)
+                try:
+                    self._update(ctxt, uuid, values, expected_task_state=states.UNSHELVING)
+                except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                    pass
+                return
+            try:
+                self._update(ctxt, uuid, {
+                    "vm_state": states.ACTIVE, "task_state": None, "system_metadata": sysmeta,
+                    "power_state": int(self._power_state(instance))},
+                    expected_task_state=states.UNSHELVING, event=event, result="Success",
+                    finish=True)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                return
+        self.notifier.info(ctxt, "instance.unshelve.end",
+                           notifications.instance_payload(instance))
+
+    def offload_shelved_instances(self):
+        """Periodic: offload the servers shelved here longer than
+        [DEFAULT] shelved_offload_time (never when it is -1)."""
+        limit = self.conf.shelved_offload_time
+        if limit < 0:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        oldest = _utcnow() - datetime.timedelta(seconds=limit)
+        for inst in self.conductor.instances_on_host(ctxt, self.host):
+            if inst["vm_state"] != states.SHELVED or inst["task_state"] is not None:
+                continue
+            shelved_at = states._as_datetime((inst.get("system_metadata") or {})
+                                             .get("shelved_at"))
+            if shelved_at is not None and shelved_at > oldest:
+                continue
+            try:
+                self._update(ctxt, inst["uuid"], {"task_state": states.SHELVING_OFFLOADING},
+                             expected_task_state=[None])
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                continue
+            self.shelve_offload_instance(ctxt, dict(inst,
+                                                    task_state=states.SHELVING_OFFLOADING))
+
+    # ---------------------------------------------------------- rebuild
+    def rebuild_instance(self, ctxt, instance, image, admin_password, recreate=False,
+                         migration=None):
+        """Rebuild the guest from *image* (a rebuild, on its host) or, with
+        *recreate*, spawn it here anew (an evacuation from a down host: the
+        conductor has moved the instance to this host and claimed its
+        resources). The server keeps its uuid and addresses."""
+        uuid = instance["uuid"]
+        event = "compute_rebuild_instance"
+        sysmeta = dict(instance.get("system_metadata") or {})
+        # An evacuation ends in the state the API chose (2.95: stopped); a
+        # rebuild in the state the server had.
+        target = sysmeta.pop("evacuate_target_state", None)
+        was_stopped = target == states.STOPPED if recreate else \
+            instance["vm_state"] == states.STOPPED
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            try:
+                self._update(ctxt, uuid, {"task_state": states.REBUILD_SPAWNING},
+                             expected_task_state=states.REBUILDING)
+                if recreate:
+                    self.driver.spawn(ctxt, instance, image or {},
+                                      instance.get("network_info") or {}, admin_password)
+                else:
+                    self.driver.rebuild(ctxt, instance, image or {},
+                                        instance.get("network_info") or {})
+                if was_stopped:
+                    self.driver.power_off(instance, 60)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                self._event(ctxt, uuid, event, "Error", finish=True)
+                return
+            except Exception as exc:
+                LOG.warning("rebuild of %s on %s failed: %s", uuid, self.host, exc)
+                self._fault(ctxt, uuid, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                try:
+                    self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None,
+                                              "power_state": int(self._power_state(instance))},
+                                 expected_task_state=states.REBUILD_SPAWNING)
+                except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                    pass
+                if migration:
+                    self.conductor.migration_update(ctxt, migration["uuid"],
+                                                    {"status": "failed"})
+                return
+            values = {"vm_state": states.STOPPED if was_stopped else states.ACTIVE,
+                      "task_state": None, "power_state": int(self._power_state(instance)),
+                      "launched_at": ctx_now(), "system_metadata": sysmeta}
+            try:
+                self._update(ctxt, uuid, values, expected_task_state=states.REBUILD_SPAWNING,
+                             event=event, result="Success", finish=True)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                return
+            if migration:
+                # The source host drops its copy when it comes back.
+                self.conductor.migration_update(ctxt, migration["uuid"], {"status": "done"})
+        self.notifier.info(ctxt, "instance.rebuild.end",
+                           notifications.instance_payload(instance))
+
+    def destroy_evacuated_instances(self):
+        """At start: the guests this host still has of servers evacuated
+        away while it was down are destroyed, and the share of the
+        resources they held here freed (the migration completed)."""
+        ctxt = ctx_mod.get_admin_context()
+        guests = set(self.driver.list_instances())
+        for migration in self.conductor.evacuations_from_host(ctxt, self.host):
+            uuid = migration["instance_uuid"]
+            with self.locks(uuid):
+                if uuid in guests:
+                    LOG.info("destroying the guest of %s, evacuated to %s", uuid,
+                             migration["dest_compute"])
+                    try:
+                        self.driver.destroy(ctxt, {"uuid": uuid}, {}, True)
+                    except Exception:
+                        LOG.exception("could not destroy the evacuated guest %s", uuid)
+                        continue
+                self.placement.delete_allocations(migration["uuid"])
+                self.conductor.migration_update(ctxt, migration["uuid"],
+                                                {"status": "completed"})
+
+    # --------------------------------------------------- live migration
+    # RPC 1.4: steps called by the conductor, which keeps the migration
+    # record, the instance row and the allocations.
+    def pre_live_migration(self, ctxt, instance, migrate_data):
+        return self._move_step(ctxt, instance, "compute_pre_live_migration", lambda: {
+            "migrate_data": self.driver.pre_live_migration(
+                ctxt, instance, instance.get("network_info") or {}, migrate_data or {})})
+
+    def live_migration(self, ctxt, instance, dest, migrate_data):
+        outcome = {}
+
+        def post(context, inst, dest_host, data):
+            outcome["moved"] = True
+
+        def recover(context, inst, dest_host, data):
+            outcome["moved"] = False
+
+        def step():
+            self.driver.live_migration(ctxt, instance, dest, post, recover, migrate_data or {})
+            if not outcome.get("moved"):
+                raise exception.VirtDriverError(
+                    reason="the driver finished without moving the guest")
+        answer = self._move_step(ctxt, instance, "compute_live_migration", step)
+        answer.pop("power_state", None)  # the guest is no longer here
+        return answer
+
+    def post_live_migration_at_destination(self, ctxt, instance):
+        return self._move_step(ctxt, instance, "compute_post_live_migration_at_destination",
+                               lambda: self.driver.post_live_migration_at_destination(
+                                   ctxt, instance, instance.get("network_info") or {}))
+
     # --------------------------------------------------------- recovery
     # What this host finds when it starts (init_instances) and then
     # periodically: builds interrupted or too long, deletes and power
@@ -369,8 +684,7 @@ class ComputeManager:
         if not timeout:
             return
         ctxt = ctx_mod.get_admin_context()
-        limit = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - \
-            datetime.timedelta(seconds=timeout)
+        limit = clock.utcnow() - datetime.timedelta(seconds=timeout)
         for inst in self.conductor.instances_on_host(ctxt, self.host):
             started = states.build_started(inst)
             if inst["vm_state"] == states.BUILDING and started is not None and started < limit:
@@ -403,7 +717,9 @@ class ComputeManager:
         if not guests:
             return
         ctxt = ctx_mod.get_admin_context()
-        for inst in self.conductor.deleted_instances(ctxt, guests):
+        deleted = self.conductor.deleted_instances(ctxt, guests)
+        self._report_unknown_guests(ctxt, guests, deleted)
+        for inst in deleted:
             uuid = inst["uuid"]
             with self.locks(uuid):
                 if action == "log":
@@ -420,6 +736,38 @@ class ComputeManager:
                         self.driver.destroy(ctxt, inst, inst.get("network_info") or {}, True)
                 except Exception:
                     LOG.exception("could not %s guest %s of a deleted instance", action, uuid)
+
+    def _report_unknown_guests(self, ctxt, guests, deleted):
+        known = {i["uuid"] for i in self.conductor.instances_on_host(ctxt, self.host)}
+        known.update(i["uuid"] for i in deleted)
+        unknown = sorted(set(guests) - known)
+        for uuid in unknown:
+            if uuid not in self.unknown_guests:
+                LOG.warning("guest %s on %s belongs to no instance of this host (left "
+                            "behind by a crash?): not touched", uuid, self.host)
+        self.unknown_guests = unknown
+
+    def reclaim_queued_deletes(self):
+        """Periodic: delete the servers of this host SOFT_DELETED longer
+        than [DEFAULT] reclaim_instance_interval."""
+        interval = self.conf.reclaim_instance_interval
+        if interval <= 0:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        oldest = _utcnow() - datetime.timedelta(seconds=interval)
+        for inst in self.conductor.instances_on_host(ctxt, self.host):
+            if inst["vm_state"] != states.SOFT_DELETED or inst["task_state"] is not None:
+                continue
+            since = states._as_datetime(inst.get("deleted_at"))
+            if since is not None and since > oldest:
+                continue
+            try:
+                self._update(ctxt, inst["uuid"], {"task_state": states.DELETING},
+                             expected_task_state=[None])
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                continue
+            LOG.info("reclaiming soft-deleted instance %s", inst["uuid"])
+            self.terminate_instance(ctxt, inst)
 
     # --------------------------------------------------------- periodic
     def heartbeat(self):
@@ -485,30 +833,63 @@ class ComputeManager:
     def sync_power_states(self):
         ctxt = ctx_mod.get_admin_context()
         for inst in self.conductor.instances_on_host(ctxt, self.host):
-            if inst["task_state"] is not None or inst["vm_state"] in (states.BUILDING,
-                                                                     states.ERROR):
-                continue
-            with self.locks(inst["uuid"]):
-                actual = self._power_state(inst)
-                if int(actual) == inst["power_state"]:
-                    continue
-                values = {"power_state": int(actual)}
-                if inst["vm_state"] == states.ACTIVE and actual in (PowerState.SHUTDOWN,
-                                                                    PowerState.NOSTATE,
-                                                                    PowerState.CRASHED):
-                    values["vm_state"] = states.STOPPED
-                LOG.info("power state of %s: database %s, hypervisor %s", inst["uuid"],
-                         inst["power_state"], int(actual))
-                try:
-                    self._update(ctxt, inst["uuid"], values, expected_task_state=None)
-                except (exception.InstanceNotFound, exception.InstanceInvalidState):
-                    pass
+            self._sync_power_state(ctxt, inst)
+
+    def _sync_power_state(self, ctxt, inst):
+        """Record the hypervisor's power state of *inst* (an instance of
+        this host with no task running), stopping an ACTIVE one found off."""
+        if inst["task_state"] is not None or inst["vm_state"] in (states.BUILDING,
+                                                                 states.ERROR):
+            return
+        with self.locks(inst["uuid"]):
+            actual = self._power_state(inst)
+            if int(actual) == inst["power_state"]:
+                return
+            values = {"power_state": int(actual)}
+            if inst["vm_state"] == states.ACTIVE and actual in (PowerState.SHUTDOWN,
+                                                                PowerState.NOSTATE,
+                                                                PowerState.CRASHED):
+                values["vm_state"] = states.STOPPED
+            LOG.info("power state of %s: database %s, hypervisor %s", inst["uuid"],
+                     inst["power_state"], int(actual))
+            try:
+                self._update(ctxt, inst["uuid"], values, expected_task_state=None)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                pass
+
+    def handle_lifecycle_event(self, uuid, state):
+        """A guest changed power state by itself (the driver's event): sync
+        that one instance, in a thread of its own (the driver's event thread
+        must not wait for an instance lock or the conductor). An instance
+        with a task running is left to that task, as in the periodic sync."""
+        def sync():
+            ctxt = ctx_mod.get_admin_context()
+            try:
+                inst = self.conductor.instance_get(ctxt, uuid)
+                if inst is None or inst.get("host") != self.host:
+                    return
+                self._sync_power_state(ctxt, inst)
+            except Exception:
+                LOG.exception("lifecycle event of %s (%s) not recorded", uuid, state)
+
+        threading.Thread(target=sync, name=f"event-{uuid[:8]}", daemon=True).start()
 
 
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
                 states.REBOOTING_HARD, rpcapi.PAUSING, rpcapi.UNPAUSING, rpcapi.SUSPENDING,
-                rpcapi.RESUMING)
+                rpcapi.RESUMING, states.RESCUING, states.UNRESCUING, states.SHELVING,
+                states.SHELVING_OFFLOADING, states.UPDATING_PASSWORD, states.SOFT_DELETING,
+                states.RESTORING)
+
+
+def _utcnow():
+    # the service's clock (virtual in a Cloud(clock="virtual"))
+    return clock.utcnow()
 
 
 def ctx_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
+    return clock.utcnow().isoformat()
+
+
+def _message(exc) -> str:
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__

@@ -9,6 +9,15 @@
       revert_migration (destination), finish_revert_migration (source)
 1.3 - calls answered by the host's driver: get_diagnostics,
       host_power_action, host_maintenance_mode; the cast cache_images
+1.4 - the server actions: rescue_instance, unrescue_instance,
+      shelve_instance, shelve_offload_instance, unshelve_instance (cast by
+      the conductor, which chose the host), rebuild_instance (cast by the
+      conductor; recreate=True for an evacuation to this host),
+      set_admin_password (call), get_console_output (call),
+      trigger_crash_dump, soft_delete_instance, restore_instance; the
+      steps of a live migration, called by the conductor:
+      pre_live_migration (destination), live_migration (source),
+      post_live_migration_at_destination (destination)
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -17,7 +26,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.3"
+VERSION = "1.4"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -108,3 +117,60 @@ class ComputeRPCClient:
 
     def cache_images(self, ctxt, host, images: list[dict]) -> None:
         self._cctx(host, "1.3").cast(ctxt, "cache_images", images=images)
+
+    # 1.4: the server actions. The API (or the conductor) has set the
+    # task_state each starts from; casts unless said otherwise.
+    def _cast14(self, ctxt, host, method, **kwargs):
+        self._cctx(host, "1.4").cast(ctxt, method, **kwargs)
+
+    def rescue_instance(self, ctxt, host, instance, rescue_password, rescue_image_ref):
+        self._cast14(ctxt, host, "rescue_instance", instance=instance,
+                     rescue_password=rescue_password, rescue_image_ref=rescue_image_ref)
+
+    def unrescue_instance(self, ctxt, host, instance):
+        self._cast14(ctxt, host, "unrescue_instance", instance=instance)
+
+    def shelve_instance(self, ctxt, host, instance, offload):
+        self._cast14(ctxt, host, "shelve_instance", instance=instance, offload=offload)
+
+    def shelve_offload_instance(self, ctxt, host, instance):
+        self._cast14(ctxt, host, "shelve_offload_instance", instance=instance)
+
+    def unshelve_instance(self, ctxt, host, instance, image):
+        self._cast14(ctxt, host, "unshelve_instance", instance=instance, image=image)
+
+    def rebuild_instance(self, ctxt, host, instance, image, admin_password, recreate=False,
+                         migration=None):
+        self._cast14(ctxt, host, "rebuild_instance", instance=instance, image=image,
+                     admin_password=admin_password, recreate=recreate, migration=migration)
+
+    def set_admin_password(self, ctxt, host, instance, new_pass):
+        """None when set, else {"error": code name, "message": ...}."""
+        return self._cctx(host, "1.4").call(ctxt, "set_admin_password", instance=instance,
+                                            new_pass=new_pass)
+
+    def get_console_output(self, ctxt, host, instance, tail_length):
+        """{"output": text}, or {"error": code name, "message": ...}."""
+        return self._cctx(host, "1.4").call(ctxt, "get_console_output", instance=instance,
+                                            tail_length=tail_length)
+
+    def trigger_crash_dump(self, ctxt, host, instance):
+        self._cast14(ctxt, host, "trigger_crash_dump", instance=instance)
+
+    def soft_delete_instance(self, ctxt, host, instance):
+        self._cast14(ctxt, host, "soft_delete_instance", instance=instance)
+
+    def restore_instance(self, ctxt, host, instance):
+        self._cast14(ctxt, host, "restore_instance", instance=instance)
+
+    def pre_live_migration(self, ctxt, host, instance, migrate_data):
+        return self._cctx(host, "1.4").call(ctxt, "pre_live_migration", instance=instance,
+                                            migrate_data=migrate_data)
+
+    def live_migration(self, ctxt, host, instance, dest, migrate_data):
+        return self._cctx(host, "1.4").call(ctxt, "live_migration", instance=instance,
+                                            dest=dest, migrate_data=migrate_data)
+
+    def post_live_migration_at_destination(self, ctxt, host, instance):
+        return self._cctx(host, "1.4").call(ctxt, "post_live_migration_at_destination",
+                                            instance=instance)

@@ -33,6 +33,17 @@ RESIZE_MIGRATED = "resize_migrated"
 RESIZE_FINISH = "resize_finish"
 RESIZE_REVERTING = "resize_reverting"
 RESIZE_CONFIRMING = "resize_confirming"
+REBUILD_SPAWNING = "rebuild_spawning"
+RESCUING = "rescuing"
+UNRESCUING = "unrescuing"
+SHELVING = "shelving"
+SHELVING_OFFLOADING = "shelving_offloading"
+UNSHELVING = "unshelving"
+UPDATING_PASSWORD = "updating_password"
+SOFT_DELETING = "soft-deleting"
+RESTORING = "restoring"
+MIGRATING = "migrating"  # a live migration
+REBUILD_TASKS = (REBUILDING, REBUILD_SPAWNING)
 _RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH)
 
 _STATUS = {
@@ -43,7 +54,8 @@ _STATUS = {
 }
 _TASK_STATUS = {
     REBOOTING: "REBOOT", REBOOT_PENDING: "REBOOT", REBOOT_STARTED: "REBOOT",
-    REBOOTING_HARD: "HARD_REBOOT", REBUILDING: "REBUILD",
+    REBOOTING_HARD: "HARD_REBOOT", REBUILDING: "REBUILD", REBUILD_SPAWNING: "REBUILD",
+    UPDATING_PASSWORD: "PASSWORD", MIGRATING: "MIGRATING",
 }
 
 
@@ -51,6 +63,8 @@ def status_from_state(vm_state: str | None, task_state: str | None) -> str:
     """The server "status" the Compute API shows for a vm/task state pair."""
     if vm_state == ACTIVE and task_state in _TASK_STATUS:
         return _TASK_STATUS[task_state]
+    if vm_state in (STOPPED, ERROR) and task_state in REBUILD_TASKS:
+        return "REBUILD"
     if vm_state in (ACTIVE, STOPPED) and task_state in _RESIZE_TASKS:
         return "RESIZE"
     if vm_state == RESIZED and task_state == RESIZE_REVERTING:

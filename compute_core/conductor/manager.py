@@ -1,4 +1,4 @@
-"""The conductor's RPC endpoint (target version 1.5, see rpcapi)."""
+"""The conductor's RPC endpoint (target version 1.7, see rpcapi)."""
 from __future__ import annotations
 
 import logging
@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.6")
+    target = messaging.Target(version="1.7")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_rpc, placement, network,
                  notifier):
@@ -139,6 +139,11 @@ class ConductorManager:
         cell_db.add_fault(db, uuid, 500, message.split(". ")[0] + "." if message.startswith(
             "No valid host") else message, message)
         cell_db.start_action(db, uuid, "create", ctxt)
+        # The build's own event says why (Nova's name for it).
+        event = "conductor_schedule_and_build_instances"
+        cell_db.action_event(db, uuid, ctxt.request_id, event)
+        cell_db.action_event(db, uuid, ctxt.request_id, event, "Error", tb=message,
+                             finish=True, details=message)
         api_db.set_instance_cell(api, uuid, cell0["id"])
         if cleanup_network:
             self.network.deallocate_for_instance(uuid)
@@ -293,8 +298,8 @@ class ConductorManager:
         if host is not None:
             values["vm_state"] = states.ERROR
         cell_db.update_instance(db, uuid, values, event={
-            "event": event, "result": "Error", "host": host, "tb": message, "finish": True},
-            request_id=ctxt.request_id)
+            "event": event, "result": "Error", "host": host, "tb": message, "finish": True,
+            "details": message}, request_id=ctxt.request_id)
 
     @staticmethod
     def _finish_failed(ctxt, db, uuid, migration, event, message, host=None):
@@ -303,7 +308,7 @@ class ConductorManager:
         cell_db.add_fault(db, uuid, 500, message, message, host)
         cell_db.update_instance(db, uuid, {"vm_state": states.ERROR, "task_state": None},
                                 event={"event": event, "result": "Error", "host": host,
-                                       "tb": message, "finish": True},
+                                       "tb": message, "finish": True, "details": message},
                                 request_id=ctxt.request_id)
 
     def _resized(self, instance_uuid):
@@ -363,6 +368,201 @@ class ConductorManager:
         cell_db.update_instance(db, instance_uuid, {
             "vm_state": states.STOPPED if old_state == states.STOPPED else states.ACTIVE,
             "task_state": None, "power_state": answer.get("power_state", 0)})
+
+    # ------------------------------------------------ rebuilds and moves
+    # The server actions that need a host chosen (unshelve of an offloaded
+    # server, evacuate, live migration) or that Nova routes through the
+    # conductor (rebuild). The API has set the task_state and recorded the
+    # action; each records its conductor event, and a failure leaves the
+    # server where it was with the event in Error and a fault.
+
+    def _action_failed(self, ctxt, db, uuid, event, message, values, migration=None,
+                       fault=True):
+        if migration is not None:
+            cell_db.update_migration(db, migration["uuid"], {"status": "error"})
+        if fault:
+            cell_db.add_fault(db, uuid, 400 if message.startswith("No valid host") else 500,
+                              message.split(". ")[0] + "." if message.startswith(
+                                  "No valid host") else message, message)
+        try:
+            cell_db.update_instance(db, uuid, dict(values, task_state=None), event={
+                "event": event, "result": "Error", "host": None, "tb": message,
+                "finish": True, "details": message}, request_id=ctxt.request_id)
+        except exception.InstanceNotFound:
+            pass
+
+    def _instance(self, instance_uuid):
+        """(cell database, instance) or None when it is gone."""
+        try:
+            _, db = self.cells.for_instance(instance_uuid)
+            return db, cell_db.get_instance(db, instance_uuid)
+        except exception.InstanceNotFound:
+            return None
+
+    def _schedule(self, ctxt, instance, flavor=None, ignore_hosts=(), destination=None,
+                  force_hosts=(), availability_zone=None):
+        """The scheduler's pick for *instance* (claimed for it), or
+        {"error", "message"}."""
+        uuid = instance["uuid"]
+        spec = dict(api_db.get_request_spec(self.cells.api, uuid) or {},
+                    instance_uuid=uuid, project_id=instance["project_id"],
+                    user_id=instance["user_id"], flavor=flavor or instance["flavor"],
+                    num_instances=1, instance_uuids=[uuid], ignore_hosts=list(ignore_hosts),
+                    force_hosts=list(force_hosts), force_nodes=[],
+                    requested_destination=destination)
+        if availability_zone is not None:
+            spec["availability_zone"] = availability_zone
+        try:
+            result = self.scheduler_api.select_destinations(ctxt, spec, [uuid], False)
+        except Exception as exc:  # a scheduler that does not answer
+            return {"error": "NoValidHost", "message": f"No valid host was found. {exc}"}
+        if isinstance(result, dict) and result.get("error"):
+            return result
+        return result[0][0]
+
+    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password):
+        """A rebuild on the server's own host."""
+        found = self._instance(instance_uuid)
+        if found is None:
+            return
+        db, instance = found
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, "conductor_rebuild_server",
+                             finish=False)
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, "conductor_rebuild_server",
+                             "Success", finish=True)
+        self.compute_rpc.rebuild_instance(ctxt, instance["host"], instance, image,
+                                          admin_password)
+
+    def evacuate_instance(self, ctxt, instance_uuid, image, admin_password, host=None,
+                          force=False):
+        """Rebuild the server of a down host on another one: the scheduler
+        picks it (or judges *host*; *force* skips its filters), the
+        resources the server held on its source pass to the migration
+        record until that host comes back and drops its copy."""
+        found = self._instance(instance_uuid)
+        if found is None:
+            return
+        db, instance = found
+        event = "conductor_rebuild_server"
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event)
+        source = instance["host"]
+        migration = cell_db.create_migration(db, {
+            "instance_uuid": instance_uuid, "source_compute": source,
+            "source_node": instance["node"], "old_flavor_id": instance["flavor"]["flavorid"],
+            "new_flavor_id": instance["flavor"]["flavorid"], "status": "accepted",
+            "migration_type": "evacuation"})
+        project, user = instance["project_id"], instance["user_id"]
+        moved = self.placement.move_allocations(instance_uuid, migration["uuid"], project, user)
+        destination = None if force or not host else {"host": host}
+        pick = self._schedule(ctxt, instance, ignore_hosts=[source], destination=destination,
+                              force_hosts=[host] if force and host else ())
+        if pick.get("error"):
+            if moved:
+                self.placement.move_allocations(migration["uuid"], instance_uuid, project,
+                                                user, target_type="INSTANCE",
+                                                source_type="MIGRATION")
+            self._action_failed(ctxt, db, instance_uuid, event, pick["message"], {},
+                                migration)
+            return
+        migration = cell_db.update_migration(db, migration["uuid"], {
+            "dest_compute": pick["service_host"], "dest_node": pick["nodename"],
+            "dest_host": pick["service_host"], "status": "pre-migrating"})
+        instance = cell_db.update_instance(
+            db, instance_uuid, {"host": pick["service_host"], "node": pick["nodename"]},
+            event={"event": event, "result": "Success", "host": None, "tb": None,
+                   "finish": True}, request_id=ctxt.request_id)
+        self.compute_rpc.rebuild_instance(ctxt, pick["service_host"], instance, image,
+                                          admin_password, recreate=True, migration=migration)
+
+    def unshelve_instance(self, ctxt, instance_uuid, image, availability_zone=None,
+                          host=None):
+        """A shelved server back on its host; an offloaded one on the host
+        the scheduler picks (in *availability_zone*, or *host*, when asked)."""
+        found = self._instance(instance_uuid)
+        if found is None:
+            return
+        db, instance = found
+        event = "conductor_unshelve_instance"
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event)
+        if instance["vm_state"] == states.SHELVED_OFFLOADED:
+            pick = self._schedule(ctxt, instance, destination={"host": host} if host else None,
+                                  availability_zone=availability_zone)
+            if pick.get("error"):
+                self._action_failed(ctxt, db, instance_uuid, event, pick["message"], {})
+                return
+            values = {"host": pick["service_host"], "node": pick["nodename"]}
+            if availability_zone is not None:
+                values["availability_zone"] = availability_zone
+            instance = cell_db.update_instance(db, instance_uuid, values)
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event, "Success",
+                             finish=True)
+        self.compute_rpc.unshelve_instance(ctxt, instance["host"], instance, image)
+
+    def live_migrate_instance(self, ctxt, instance_uuid, host=None, force=False):
+        """Move a running server to another host without stopping it: the
+        scheduler picks the host (or judges *host*; *force* skips its
+        filters), the destination prepares, the source moves the guest."""
+        found = self._instance(instance_uuid)
+        if found is None:
+            return
+        db, instance = found
+        event = "conductor_live_migrate_instance"
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event)
+        source = instance["host"]
+        migration = cell_db.create_migration(db, {
+            "instance_uuid": instance_uuid, "source_compute": source,
+            "source_node": instance["node"], "old_flavor_id": instance["flavor"]["flavorid"],
+            "new_flavor_id": instance["flavor"]["flavorid"], "status": "accepted",
+            "migration_type": "live-migration"})
+        project, user = instance["project_id"], instance["user_id"]
+        if not self.placement.move_allocations(instance_uuid, migration["uuid"], project, user):
+            self._action_failed(ctxt, db, instance_uuid, event,
+                                "The allocations of the instance could not be moved to its "
+                                "migration record.", {}, migration)
+            return
+
+        def give_back(dest_claimed):
+            if dest_claimed:
+                self.placement.delete_allocations(instance_uuid)
+            self.placement.move_allocations(migration["uuid"], instance_uuid, project, user,
+                                            target_type="INSTANCE", source_type="MIGRATION")
+
+        pick = self._schedule(ctxt, instance, ignore_hosts=[source],
+                              destination=None if force or not host else {"host": host},
+                              force_hosts=[host] if force and host else ())
+        if pick.get("error"):
+            give_back(False)
+            self._action_failed(ctxt, db, instance_uuid, event, pick["message"], {}, migration)
+            return
+        dest = pick["service_host"]
+        migration = cell_db.update_migration(db, migration["uuid"], {
+            "dest_compute": dest, "dest_node": pick["nodename"], "dest_host": dest,
+            "status": "preparing"})
+        answer = self._step(self.compute_rpc.pre_live_migration, ctxt, dest, instance, {})
+        if not answer.get("error"):
+            cell_db.update_migration(db, migration["uuid"], {"status": "running"})
+            answer = self._step(self.compute_rpc.live_migration, ctxt, source, instance, dest,
+                                answer.get("migrate_data") or {})
+        if answer.get("error"):
+            give_back(True)
+            self._action_failed(ctxt, db, instance_uuid, event, answer["error"], {},
+                                migration)
+            return
+        instance = cell_db.update_instance(db, instance_uuid,
+                                           {"host": dest, "node": pick["nodename"]})
+        answer = self._step(self.compute_rpc.post_live_migration_at_destination, ctxt, dest,
+                            instance)
+        self.placement.delete_allocations(migration["uuid"])
+        if answer.get("error"):
+            # The guest left the source: the server is on dest, but broken.
+            self._action_failed(ctxt, db, instance_uuid, event, answer["error"],
+                                {"vm_state": states.ERROR}, migration)
+            return
+        cell_db.update_migration(db, migration["uuid"], {"status": "completed"})
+        cell_db.update_instance(db, instance_uuid, {
+            "task_state": None, "power_state": answer.get("power_state", 0)},
+            event={"event": event, "result": "Success", "host": None, "tb": None,
+                   "finish": True}, request_id=ctxt.request_id)
 
     # -------------------------------------------- DB access for computes
     def _in_cell(self, instance_uuid, fn):
@@ -459,14 +659,29 @@ class ConductorManager:
         return cell_db.upsert_compute_node(self.local_db, row)
 
     def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
-                     finish=False):
+                     finish=False, details=None):
+        """Record an action event; *details* (1.7) what a user may read of
+        a failure."""
         try:
             _, db = self.cells.for_instance(instance_uuid)
         except exception.InstanceNotFound:
             return
         if db is None:
             return
-        cell_db.action_event(db, instance_uuid, ctxt.request_id, event, result, host, tb, finish)
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event, result, host, tb, finish,
+                             details)
+
+    def migration_update(self, ctxt, migration_uuid, values):
+        """Update a migration record of this conductor's cell (1.7)."""
+        try:
+            cell_db.update_migration(self.local_db, migration_uuid, values)
+        except exception.NotFound:
+            LOG.warning("migration %s is not in this cell", migration_uuid)
+
+    def evacuations_from_host(self, ctxt, host):
+        """The evacuations away from *host* whose source guest is still to
+        be dropped (status done), for the host that comes back (1.7)."""
+        return cell_db.migrations_from_host(self.local_db, host, "evacuation", ["done"])
 
 
 def format_tb(exc) -> str:

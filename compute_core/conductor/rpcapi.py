@@ -14,11 +14,15 @@
       (a delete's start and finish, one call each instead of two)
 1.6 - deleted_instances (the deleted instances among guests a compute host
       still runs)
+1.7 - the server actions: rebuild_instance, evacuate_instance,
+      unshelve_instance, live_migrate_instance (casts); action_event takes
+      details (a failure's message, what users may read); migration_update
+      and evacuations_from_host (for compute hosts)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.6"
+VERSION = "1.7"
 
 
 class ConductorAPI:
@@ -59,6 +63,29 @@ class ConductorAPI:
     def revert_resize(self, ctxt, instance_uuid):
         self.client.prepare(version="1.2").cast(ctxt, "revert_resize",
                                                 instance_uuid=instance_uuid)
+
+    # 1.7: the server actions that need a host chosen, or go through the
+    # conductor as in Nova.
+    def _cast17(self, ctxt, method, **kwargs):
+        self.client.prepare(version="1.7").cast(ctxt, method, **kwargs)
+
+    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password):
+        self._cast17(ctxt, "rebuild_instance", instance_uuid=instance_uuid, image=image,
+                     admin_password=admin_password)
+
+    def evacuate_instance(self, ctxt, instance_uuid, image, admin_password, host=None,
+                          force=False):
+        self._cast17(ctxt, "evacuate_instance", instance_uuid=instance_uuid, image=image,
+                     admin_password=admin_password, host=host, force=force)
+
+    def unshelve_instance(self, ctxt, instance_uuid, image, availability_zone=None,
+                          host=None):
+        self._cast17(ctxt, "unshelve_instance", instance_uuid=instance_uuid, image=image,
+                     availability_zone=availability_zone, host=host)
+
+    def live_migrate_instance(self, ctxt, instance_uuid, host=None, force=False):
+        self._cast17(ctxt, "live_migrate_instance", instance_uuid=instance_uuid, host=host,
+                     force=force)
 
     # calls: DB access on behalf of compute hosts
     def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
@@ -121,6 +148,21 @@ class ConductorAPI:
                                  values=values)
 
     def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
-                     finish=False):
-        return self._cctx().call(ctxt, "action_event", instance_uuid=instance_uuid,
-                                 event=event, result=result, host=host, tb=tb, finish=finish)
+                     finish=False, details=None):
+        kwargs = {"instance_uuid": instance_uuid, "event": event, "result": result,
+                  "host": host, "tb": tb, "finish": finish}
+        if details is not None and self.client.can_send_version("1.7"):
+            return self.client.prepare(version="1.7").call(ctxt, "action_event",
+                                                           details=details, **kwargs)
+        return self._cctx().call(ctxt, "action_event", **kwargs)
+
+    def migration_update(self, ctxt, migration_uuid, values):
+        return self.client.prepare(version="1.7").call(
+            ctxt, "migration_update", migration_uuid=migration_uuid, values=values)
+
+    def evacuations_from_host(self, ctxt, host):
+        """[] from a conductor older than 1.7 (it records no evacuations)."""
+        if not self.client.can_send_version("1.7"):
+            return []
+        return self.client.prepare(version="1.7").call(ctxt, "evacuations_from_host",
+                                                       host=host)

@@ -10,6 +10,7 @@ from oslo_config import cfg
 from oslo_db import options as db_options
 from oslo_middleware import cors, http_proxy_to_wsgi, sizelimit
 from oslo_middleware.healthcheck import opts as healthcheck_opts
+from oslo_policy import opts as policy_opts
 
 from compute_core.db import engines
 
@@ -70,6 +71,19 @@ default_opts = [
     cfg.IntOpt("running_deleted_instance_poll_interval", default=1800, min=0,
                help="Seconds between checks for guests of deleted instances (0: only at "
                     "start)."),
+    cfg.IntOpt("reclaim_instance_interval", default=0, min=0,
+               help="Seconds a deleted server is kept, SOFT_DELETED, before its compute "
+                    "host reclaims it (and the period of that check): while kept, "
+                    "restore brings it back and forceDelete deletes it at once. 0: "
+                    "delete at once (no soft delete)."),
+    cfg.IntOpt("shelved_offload_time", default=0, min=-1,
+               help="Seconds a shelved server keeps its guest and resources on its host "
+                    "before its compute host offloads it (SHELVED_OFFLOADED: the guest "
+                    "destroyed, its allocations freed). 0: offload at once when shelved; "
+                    "-1: never offload by itself (shelveOffload still does)."),
+    cfg.IntOpt("shelved_poll_interval", default=3600, min=-1,
+               help="Seconds between a compute host's checks for shelved servers to "
+                    "offload (per shelved_offload_time); -1 disables the check."),
     cfg.StrOpt("image_backend", default="local",
                help="Image backend plugin (compute_core.image_backends entry point)."),
     cfg.StrOpt("network_backend", default="flat",
@@ -334,6 +348,11 @@ flat_network_opts = [
     cfg.StrOpt("cidr", default="10.0.0.0/24",
                help="Subnet the flat network hands fixed IPs from."),
     cfg.StrOpt("network_name", default="private", help="Name of the flat network."),
+    cfg.ListOpt("security_groups", default=["default"],
+                help="Names of the security groups every project has on the flat network "
+                     "(what addSecurityGroup may add to a server; the flat network filters "
+                     "no traffic: the groups are recorded, not enforced). default is always "
+                     "one of them."),
 ]
 
 image_opts = [
@@ -368,6 +387,16 @@ aio_opts = [
                      "instead of over a loopback socket (the way fake:// stands in for "
                      "a message bus). The placement port still serves outside clients. "
                      "False: every placement call goes over HTTP."),
+    cfg.BoolOpt("control_api", default=False,
+                help="Serve the embedded cloud's test control API under /cloud-control "
+                     "on the compute port (admin only): fault injection rules and their "
+                     "log, the call log, and the virtual clock. Only the embedded cloud "
+                     "(Cloud, compute-aio) has it; the production services never do."),
+    cfg.StrOpt("clock", default="real",
+               choices=[("real", "wall-clock time"),
+                        ("virtual", "wall-clock time plus an offset that moves only when "
+                                    "told (Cloud.clock.advance, POST /cloud-control/clock)")],
+               help="The embedded cloud's clock (Cloud(clock=...) wins)."),
 ]
 
 identity_opts = [
@@ -452,6 +481,12 @@ def register_all(conf: cfg.ConfigOpts) -> None:
     for group, opts in GROUPS:
         conf.register_opts(opts, group=group)
     for group, opts in _EXTERNAL:
+        conf.register_opts(opts, group=group)
+    # [oslo_policy] (enforce_new_defaults, policy_file ...): oslo.policy's
+    # Enforcer registers them when an API starts; registered here as well, so
+    # a config file or an override setting them is checked when it is read.
+    # (oslo-config-generator lists them under its "oslo.policy" namespace.)
+    for group, opts in policy_opts.list_opts():
         conf.register_opts(opts, group=group)
     # Per ConfigOpts (cors.set_defaults would change the library's globals).
     for (group, name), default in _OUR_DEFAULTS.items():

@@ -1,20 +1,20 @@
 """Reads and writes of the API database (global data)."""
 from __future__ import annotations
 
-import datetime
 import uuid as uuidlib
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
-from compute_core import exception
+from compute_core import clock, exception
 from compute_core.db import api_schema as t
 
 CELL0_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 def now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    """Naive UTC from this thread's clock (see compute_core.clock)."""
+    return clock.current().utcnow()
 
 
 def _d(row):

@@ -10,13 +10,14 @@ import uuid as uuidlib
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
-from compute_core import exception, regex_filter
+from compute_core import clock, exception, regex_filter
 from compute_core.db import cell_schema as t
 from compute_core.db.types import JsonText
 
 
 def now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    """Naive UTC from this thread's clock (see compute_core.clock)."""
+    return clock.current().utcnow()
 
 
 def _d(row):
@@ -398,10 +399,12 @@ def start_action(db, uuid, action, ctx) -> int:
         return _insert_action(conn, uuid, action, ctx)
 
 
-def action_event(db, uuid, request_id, event, result=None, host=None, tb=None, finish=False):
-    """Start (finish=False) or finish an event of the action of *request_id*."""
+def action_event(db, uuid, request_id, event, result=None, host=None, tb=None, finish=False,
+                 details=None):
+    """Start (finish=False) or finish an event of the action of *request_id*;
+    *details* is what a user may read of a failure (its message)."""
     with db.begin() as conn:
-        _action_event(conn, uuid, request_id, event, result, host, tb, finish)
+        _action_event(conn, uuid, request_id, event, result, host, tb, finish, details)
 
 
 def _action_statements():
@@ -427,28 +430,72 @@ _START_EVENT, _FINISH_EVENT, _FINISH_ACTION = _action_statements()
 
 
 def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None,
-                  finish=False):
-    """Start or finish an event of the action of *request_id*, in one or two
+                  finish=False, details=None):
+    """Start or finish an event of the action of *request_id*, in two
     statements (the action is found inside them, not read first): these run
-    inside the cell's busiest write transactions."""
+    inside the cell's busiest write transactions. The action's updated_at
+    moves with each of its events, as Nova's does (what changes-since reads)."""
     ts = now()
     of_request = {"b_uuid": uuid, "b_request_id": request_id}
     if not finish:
         conn.execute(_START_EVENT, {**of_request, "b_event": event, "b_host": host, "b_ts": ts})
+        conn.execute(_FINISH_ACTION, {**of_request, "updated_at": ts})
         return
-    conn.execute(_FINISH_EVENT, {**of_request, "b_event": event, "result": result,
-                                 "finish_time": ts, "traceback": tb, "updated_at": ts})
-    values = {**of_request, "finish_time": ts}
+    values = {**of_request, "b_event": event, "result": result, "finish_time": ts,
+              "traceback": tb, "updated_at": ts}
+    if details is not None:
+        values["details"] = str(details)
+    conn.execute(_FINISH_EVENT, values)
+    values = {**of_request, "finish_time": ts, "updated_at": ts}
     if result == "Error":
         values["message"] = "Error"
     conn.execute(_FINISH_ACTION, values)
 
 
-def list_actions(db, uuid):
+def list_actions(db, uuid, limit=None, marker=None, changes_since=None,
+                 changes_before=None) -> list[dict]:
+    """The actions of instance *uuid*, newest first (as Nova orders them:
+    created_at, then id); *marker* is the request_id of the last action of
+    the previous page (MarkerNotFound when the instance has none such);
+    *changes_since* / *changes_before* bound updated_at (or, for an action
+    never updated, created_at) inclusively."""
     a = t.instance_actions
+    q = sa.select(a).where(a.c.instance_uuid == uuid)
+    changed = sa.func.coalesce(a.c.updated_at, a.c.created_at)
+    if changes_since is not None:
+        q = q.where(changed >= changes_since)
+    if changes_before is not None:
+        q = q.where(changed <= changes_before)
     with db.connect() as conn:
-        return [_d(r) for r in conn.execute(sa.select(a).where(a.c.instance_uuid == uuid)
-                                            .order_by(a.c.id.desc()))]
+        if marker is not None:
+            row = conn.execute(sa.select(a.c.id, a.c.created_at)
+                               .where(a.c.instance_uuid == uuid)
+                               .where(a.c.request_id == marker)
+                               .order_by(a.c.id.desc()).limit(1)).first()
+            if row is None:
+                raise exception.MarkerNotFound(marker=marker)
+            q = q.where(sa.or_(a.c.created_at < row.created_at,
+                               sa.and_(a.c.created_at == row.created_at, a.c.id < row.id)))
+        q = q.order_by(a.c.created_at.desc(), a.c.id.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        return [_d(r) for r in conn.execute(q)]
+
+
+def get_action(db, uuid, request_id) -> dict | None:
+    """The action of *request_id* on instance *uuid* with its events
+    (oldest first), or None."""
+    a, e = t.instance_actions, t.instance_actions_events
+    with db.connect() as conn:
+        row = conn.execute(sa.select(a).where(a.c.instance_uuid == uuid)
+                           .where(a.c.request_id == request_id)
+                           .order_by(a.c.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        action = _d(row)
+        action["events"] = [_d(r) for r in conn.execute(
+            sa.select(e).where(e.c.action_id == row.id).order_by(e.c.id))]
+    return action
 
 
 # --------------------------------------------------------------- services
@@ -630,3 +677,15 @@ def migration_of_instance(db, instance_uuid, statuses) -> dict | None:
                            .where(t.migrations.c.status.in_(list(statuses)))
                            .order_by(t.migrations.c.id.desc()).limit(1)).first()
     return None if row is None else dict(row._mapping)
+
+
+def migrations_from_host(db, source_compute, migration_type, statuses) -> list[dict]:
+    """The migrations of *migration_type* away from *source_compute* in one
+    of *statuses*, oldest first."""
+    m = t.migrations
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(m).where(m.c.source_compute == source_compute)
+                            .where(m.c.migration_type == migration_type)
+                            .where(m.c.status.in_(list(statuses)))
+                            .where(m.c.deleted == 0).order_by(m.c.id))
+        return [dict(r._mapping) for r in rows]

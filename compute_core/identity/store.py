@@ -15,13 +15,12 @@ import hmac
 import json
 import secrets
 import threading
-import time
 import uuid
 from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from compute_core import exception
+from compute_core import clock, exception
 from compute_core.identity import schema
 
 DOMAIN = {"id": "default", "name": "Default"}
@@ -162,7 +161,7 @@ class IdentityServices:
                             user_id=user_id, project_id=project_id, role_id=role_id))
             # Tokens nobody can use any more.
             conn.execute(schema.tokens.delete().where(
-                schema.tokens.c.expires_at < time.time() - 86400))
+                schema.tokens.c.expires_at < clock.current().time() - 86400))
 
     @staticmethod
     def _ensure(conn, table, name) -> str:
@@ -291,7 +290,7 @@ class IdentityServices:
     def issue_token(self, user_id, project_id=None, system=False, methods=("password",),
                     role_ids=None, application_credential_id=None, expires_at=None,
                     audit_id=None) -> Token:
-        now = time.time()
+        now = clock.current().time()
         if role_ids is None:
             role_ids = self.role_ids(user_id, None if system else project_id) \
                 if (project_id or system) else []
@@ -318,7 +317,7 @@ class IdentityServices:
         t = schema.tokens
         with self.db.connect() as conn:
             row = conn.execute(sa.select(t).where(t.c.id == _token_key(token_id))).first()
-            if row is None or row.revoked or row.expires_at <= time.time():
+            if row is None or row.revoked or row.expires_at <= clock.current().time():
                 return None
             user = conn.execute(sa.select(schema.users.c.enabled)
                                 .where(schema.users.c.id == row.user_id)).first()

@@ -6,8 +6,9 @@ A backend is a plugin in ``compute_core.network_backends`` chosen by
 from __future__ import annotations
 
 import abc
+import uuid as uuidlib
 
-from compute_core import plugins
+from compute_core import exception, plugins
 
 
 class NetworkBackend(abc.ABC):
@@ -31,6 +32,27 @@ class NetworkBackend(abc.ABC):
     @abc.abstractmethod
     def deallocate_for_instance(self, instance_uuid: str) -> None:
         """Free what allocate_for_instance took; idempotent."""
+
+    # ---------------------------------------------------- security groups
+    def security_group_names(self, project_id: str) -> list[str]:
+        """The names of the security groups *project_id* has; this default
+        offers only ``default``."""
+        return ["default"]
+
+    def get_security_group(self, project_id: str, name_or_id: str) -> dict:
+        """The group *name_or_id* of *project_id* as the Compute API shows
+        it (``{"id", "name", "description", "tenant_id", "rules"}``);
+        SecurityGroupNotFound when the project has none such. Servers name
+        their groups in their ``security_groups``; a backend that enforces
+        rules reads them there."""
+        for name in self.security_group_names(project_id):
+            group_id = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL,
+                                         f"compute_core:secgroup:{project_id}:{name}"))
+            if name_or_id in (name, group_id):
+                return {"id": group_id, "name": name, "tenant_id": project_id, "rules": [],
+                        "description": "Default security group" if name == "default" else
+                        name}
+        raise exception.SecurityGroupNotFound(security_group_id=name_or_id)
 
 
 def load_network_backend(conf, api_db) -> NetworkBackend:

@@ -8,7 +8,6 @@ atomic on every database without table locks.
 from __future__ import annotations
 
 import collections
-import datetime
 import random
 import time
 import uuid as uuidlib
@@ -18,6 +17,7 @@ import os_traits
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
+from compute_core import clock
 from compute_core.placement import schema as s
 
 CUSTOM_RC_ID_OFFSET = 10000
@@ -71,7 +71,7 @@ class BadRequest(PlacementError):
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return clock.current().utcnow()
 
 
 # Statements of the hot paths (every claim, every lookup of a provider) are

@@ -18,8 +18,7 @@ def service_is_up(service: dict, down_time: int) -> bool:
     last = service.get("last_seen_up") or service.get("updated_at") or service.get("created_at")
     if last is None:
         return False
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    return (now - last).total_seconds() <= down_time
+    return (cell_db.now() - last).total_seconds() <= down_time
 
 
 class ChangeWindow:
@@ -164,6 +163,14 @@ class HostManager:
         # gives hosts no aggregates)
         api = getattr(cells, "api", None)
         self._aggregates = aggregates_db.HostAggregates(api) if api is not None else None
+
+    def reset(self) -> None:
+        """Forget every cached row: the next request reads them all (after
+        the databases were put back to an earlier state)."""
+        self.failed_builds.clear()
+        self._trackers.clear()
+        self._nodes.clear()
+        self._services.clear()
 
     def host_states(self, provider_summaries: dict | None = None) -> HostStates:
         """Host states of the compute nodes (restricted to the providers in

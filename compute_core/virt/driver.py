@@ -14,6 +14,21 @@ Methods are grouped as Ironic groups its interfaces: lifecycle, power,
 migration, console, resources, host. What a driver can do beyond the
 required methods is declared in :attr:`ComputeDriver.capabilities`; the API
 refuses an action whose capability is False with a 409 instead of trying.
+
+Which methods each server action calls (on the server's host unless said):
+
+- stop/start/reboot: power_off/power_on/reboot; pause/unpause, suspend/resume
+  (supports_pause, supports_suspend);
+- rescue/unrescue (supports_rescue); changePassword: set_admin_password
+  (supports_set_admin_password); trigger_crash_dump (supports_trigger_crash_dump);
+  os-getConsoleOutput: get_console_output (supports_console_log);
+- rebuild: rebuild, then power_off when the server was stopped (supports_rebuild);
+- shelve: power_off (then, offloaded, destroy); unshelve: power_on, or
+  spawn on the host the scheduler chose when it was offloaded;
+- soft delete / restore: power_off / power_on; reclaim: destroy;
+- evacuate: spawn on the new host (supports_evacuate), destroy on the old
+  one when its compute service starts again;
+- resize/migrate and live migration: see the migration methods.
 """
 from __future__ import annotations
 
@@ -69,6 +84,11 @@ DEFAULT_CAPABILITIES = {
     "supports_migrate_to_same_host": False,
     "supports_live_migration": False,
     "supports_rebuild": False,
+    # Rebuild a guest of a down host on another host (evacuate): spawn there
+    # from the instance's image, the source's guest dropped when it returns.
+    "supports_evacuate": False,
+    "supports_set_admin_password": False,
+    "supports_trigger_crash_dump": False,
     "supports_console_vnc": False,
     "supports_console_spice": False,
     "supports_console_serial": False,
@@ -94,6 +114,7 @@ class ComputeDriver(abc.ABC):
     def __init__(self, conf, host: str):
         self.conf = conf
         self.host = host
+        self._event_listener = None
 
     def supports(self, capability: str) -> bool:
         return bool({**DEFAULT_CAPABILITIES, **self.capabilities}.get(capability))
@@ -124,7 +145,11 @@ class ComputeDriver(abc.ABC):
         """Stop and remove a guest; a guest that does not exist is not an error."""
 
     def rebuild(self, context, instance: dict, image_meta: dict, network_info: dict) -> None:
-        """Recreate the guest's root disk from *image_meta* and start it."""
+        """Recreate the guest's root disk from *image_meta* (the image it is
+        rebuilt with, possibly a new one: ``instance["image_ref"]`` already
+        names it) and start it; the guest keeps its identity (uuid, MAC and
+        addresses in *network_info*). Capability ``supports_rebuild``. A
+        driver that cannot rebuild in place may destroy and spawn."""
         self._unsupported("rebuild")
 
     def snapshot(self, context, instance: dict, image_id: str, upload) -> None:
@@ -133,10 +158,29 @@ class ComputeDriver(abc.ABC):
 
     def rescue(self, context, instance: dict, network_info: dict, image_meta: dict,
                rescue_password: str | None) -> None:
+        """Boot the guest from a rescue image (*image_meta*: the one asked
+        for, else the instance's own) with its own disk attached as a second
+        disk, so that a user can repair it; *rescue_password* is the rescue
+        system's root password. Capability ``supports_rescue``; the guest is
+        then in vm_state rescued until :meth:`unrescue`."""
         self._unsupported("rescue")
 
     def unrescue(self, context, instance: dict) -> None:
+        """Leave rescue: boot the guest from its own disk again."""
         self._unsupported("unrescue")
+
+    def set_admin_password(self, instance: dict, new_pass: str) -> None:
+        """Set the administrator (root) password inside the running guest
+        (changePassword). Capability ``supports_set_admin_password``; raise
+        :class:`~compute_core.exception.NotImplementedByDriver` when the guest
+        cannot take it now (no guest agent), which the API answers with 501."""
+        self._unsupported("set admin password")
+
+    def trigger_crash_dump(self, instance: dict) -> None:
+        """Make the guest dump its memory and crash (an NMI: the guest's
+        kernel decides what to do with it). Capability
+        ``supports_trigger_crash_dump``."""
+        self._unsupported("trigger crash dump")
 
     # -------------------------------------------------------------- power
     @abc.abstractmethod
@@ -195,16 +239,27 @@ class ComputeDriver(abc.ABC):
                                 migration: dict, power_on: bool = True) -> None:
         self._unsupported("migrate")
 
+    # A live migration (capability supports_live_migration): the compute
+    # service of the source asks the destination's for pre_live_migration
+    # (its answer is added to *migrate_data*), then calls live_migration on
+    # the source, which moves the running guest and calls *post_method*
+    # (context, instance, dest, migrate_data) once the guest runs on the
+    # destination, or *recover_method* (same arguments) when it failed and
+    # the guest still runs on the source, then raises. post_method has the
+    # destination's compute service call post_live_migration_at_destination.
     def pre_live_migration(self, context, instance: dict, network_info: dict,
                            migrate_data: dict) -> dict:
+        """Destination side, before the move: prepare to receive the guest."""
         self._unsupported("live migration")
 
     def live_migration(self, context, instance: dict, dest: str, post_method,
                        recover_method, migrate_data: dict) -> None:
+        """Source side: move the running guest to the host *dest*."""
         self._unsupported("live migration")
 
     def post_live_migration_at_destination(self, context, instance: dict,
                                            network_info: dict) -> None:
+        """Destination side, after the move: the guest is now this host's."""
         self._unsupported("live migration")
 
     # ------------------------------------------------------------ console
@@ -213,6 +268,9 @@ class ComputeDriver(abc.ABC):
         self._unsupported(f"{console_type} consoles")
 
     def get_console_output(self, context, instance: dict) -> str:
+        """The guest's console log (what it wrote on its serial console),
+        whole; the compute service cuts the last lines the user asked for.
+        Capability ``supports_console_log``."""
         self._unsupported("console log")
 
     # ---------------------------------------------------------- resources
@@ -232,6 +290,18 @@ class ComputeDriver(abc.ABC):
             f"virt driver {type(self).__name__} does not take host sizes (vcpus, memory_mb, "
             "disk_gb): it reports its host's real resources, or sizes set by its own options")
 
+    def save_state(self):
+        """A copy of the host's guests that :meth:`load_state` puts back
+        (``cloud.snapshot()`` / ``cloud.restore()``). A simulated host
+        returns it; a driver of real guests refuses, as this default does."""
+        raise exception.Invalid(
+            f"virt driver {type(self).__name__} cannot save its guests: snapshots of an "
+            "embedded cloud need a simulated hypervisor (the fake driver)")
+
+    def load_state(self, state) -> None:
+        """Make the host's guests those of *state* (from :meth:`save_state`)."""
+        raise exception.Invalid(f"virt driver {type(self).__name__} cannot load guests")
+
     def update_provider_tree(self, provider_tree: dict, nodename: str) -> None:
         """Fill the placement view of this host.
 
@@ -240,6 +310,21 @@ class ComputeDriver(abc.ABC):
         from :meth:`get_available_resource` and the allocation ratios of
         the compute service, so most drivers only add traits.
         """
+
+    # ------------------------------------------------------------- events
+    def register_event_listener(self, callback) -> None:
+        """Have ``callback(instance_uuid, PowerState)`` called when a guest
+        changes power state by itself (shut down from inside, crashed,
+        paused by the hypervisor). The compute service registers one; a
+        driver whose hypervisor sends events calls :meth:`emit_event` (from
+        any thread), one without events never does (the periodic power
+        state sync still catches up)."""
+        self._event_listener = callback
+
+    def emit_event(self, instance_uuid: str, state: PowerState) -> None:
+        listener = self._event_listener
+        if listener is not None:
+            listener(instance_uuid, state)
 
     # --------------------------------------------------------------- host
     def host_power_action(self, action: str) -> str:

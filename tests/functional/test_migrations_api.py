@@ -73,4 +73,6 @@ def test_a_servers_live_migrations(moved):
     assert resp.status_code == 400 and "not running" in resp.text
     assert call(cloud, "POST", f"{base}/1/action", body={"nope": None},
                 version="2.22").status_code == 400
-    assert call(cloud, "GET", base, version="2.23", token="u:p").status_code == 403
+    # a member of the server's project is no manager; another project does not see it
+    assert call(cloud, "GET", base, version="2.23", token="u:moving").status_code == 403
+    assert call(cloud, "GET", base, version="2.23", token="u:p").status_code == 404

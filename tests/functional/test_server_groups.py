@@ -153,3 +153,16 @@ def test_limits_count_the_groups(cloud):
     _group(cloud, "affinity", token="lim:lim-project")
     after = call(cloud, "GET", "/limits", token="lim:lim-project").json()["limits"]["absolute"]
     assert after["totalServerGroupsUsed"] == before["totalServerGroupsUsed"] + 1 == 1
+
+
+def test_an_offset_past_every_group_finds_none(cloud):
+    # found by a deeper schemathesis run: an offset past any database integer
+    resp = call(cloud, "GET", "/os-server-groups?offset=9191491883581230397477748720229416960")
+    assert resp.status_code == 200 and resp.json() == {"server_groups": []}
+
+
+def test_an_empty_rule_value_is_refused(cloud):
+    # found by a deeper schemathesis run: "" passed the schema, then int("") failed
+    resp = call(cloud, "POST", "/os-server-groups", version="2.64", body={"server_group": {
+        "name": "g", "policy": "anti-affinity", "rules": {"max_server_per_host": ""}}})
+    assert resp.status_code == 400 and "max_server_per_host" in resp.text

@@ -178,3 +178,25 @@ def test_a_delete_records_its_events_with_get_and_destroy_from_1_5(transport, ca
                                    ("get", None),
                                    ("event", ("compute_terminate_instance", True)),
                                    ("destroy", None), ("get", None)]
+
+
+class EventConductor:
+    """action_event as conductors of *version* take it (details from 1.7)."""
+
+    def __init__(self, version):
+        self.target = messaging.Target(version=version)
+        self.calls = []
+
+    def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
+                     finish=False, **details):
+        self.calls.append((event, result, details.get("details")))
+
+
+@pytest.mark.parametrize("cap", ["1.6", "1.7"])
+def test_an_events_details_go_to_a_conductor_that_takes_them(transport, cap):
+    conductor = EventConductor(cap)
+    with capped_conductor_api(transport, conductor, cap) as api:
+        api.action_event({}, "u1", "compute_rescue_instance", "Error", "h", "tb", True,
+                         details="the rescue image would not boot")
+    expected = "the rescue image would not boot" if cap == "1.7" else None
+    assert conductor.calls == [("compute_rescue_instance", "Error", expected)]

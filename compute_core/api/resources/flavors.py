@@ -101,7 +101,7 @@ LIST_QUERY = {"minRam": {"type": "integer"}, "minDisk": {"type": "integer"},
 
 def _list_args(call):
     q = call.req.GET
-    kwargs = {"project_id": call.ctx.project_id, "is_admin": call.ctx.is_admin}
+    kwargs = {"project_id": call.ctx.project_id, "is_admin": call.is_admin}
     for name, key in (("minRam", "min_ram"), ("minDisk", "min_disk")):
         if name in q:
             try:
@@ -114,7 +114,7 @@ def _list_args(call):
     if "is_public" in q:
         v = q["is_public"].lower()
         if v == "none":
-            kwargs["is_public"] = None if call.ctx.is_admin else True
+            kwargs["is_public"] = None if call.is_admin else True
         elif v in ("true", "t", "1", "yes", "y", "on"):
             kwargs["is_public"] = True
         elif v in ("false", "f", "0", "no", "n", "off"):

@@ -22,15 +22,25 @@ from compute_core.db import server_moves as moves_db
 
 _ROOT = "os_compute_api:servers:migrations:"
 RULES = (
-    policy.rule("os_compute_api:os-migrations:index", policy.ADMIN,
-                "List the migrations of every cell", [("GET", "/os-migrations")]),
-    policy.rule(_ROOT + "index", policy.ADMIN, "List a server's live migrations in progress",
+    policy.rule("os_compute_api:os-migrations:index", policy.PROJECT_MANAGER_OR_ADMIN,
+                "List the migrations of the project", [("GET", "/os-migrations")]),
+    policy.rule("os_compute_api:os-migrations:index:all_projects", policy.ADMIN,
+                "List the migrations of every project (no project_id, or another's)",
+                [("GET", "/os-migrations")]),
+    policy.rule("os_compute_api:os-migrations:index:host", policy.ADMIN,
+                "See the hosts and nodes of migrations", [("GET", "/os-migrations")]),
+    policy.rule(_ROOT + "index", policy.PROJECT_MANAGER_OR_ADMIN,
+                "List a server's live migrations in progress",
+                [("GET", "/servers/{server_id}/migrations")]),
+    policy.rule(_ROOT + "index:host", policy.ADMIN,
+                "See the hosts and nodes of a server's live migrations",
                 [("GET", "/servers/{server_id}/migrations")]),
     policy.rule(_ROOT + "show", policy.ADMIN, "Show a live migration in progress",
                 [("GET", "/servers/{server_id}/migrations/{migration_id}")]),
-    policy.rule(_ROOT + "delete", policy.ADMIN, "Abort a live migration in progress",
+    policy.rule(_ROOT + "delete", policy.PROJECT_MANAGER_OR_ADMIN,
+                "Abort a live migration in progress",
                 [("DELETE", "/servers/{server_id}/migrations/{migration_id}")]),
-    policy.rule(_ROOT + "force_complete", policy.ADMIN,
+    policy.rule(_ROOT + "force_complete", policy.PROJECT_MANAGER_OR_ADMIN,
                 "Force a live migration in progress to complete",
                 [("POST", "/servers/{server_id}/migrations/{migration_id}/action "
                           "(force_complete)")]),
@@ -70,12 +80,15 @@ class _FlavorIds:
         return self.seen[flavorid]
 
 
-def migration_view(call, move, flavor_ids, links) -> dict:
+_HOST_FIELDS = ("source_compute", "source_node", "dest_compute", "dest_node", "dest_host")
+
+
+def migration_view(call, move, flavor_ids, links, hosts=True) -> dict:
+    """A migration; without *hosts* (policy's ...:index:host) its hosts and
+    nodes are null, as Nova shows them."""
     out = {
         "id": move["id"], "instance_uuid": move["instance_uuid"], "status": move["status"],
-        "source_compute": move["source_compute"], "source_node": move["source_node"],
-        "dest_compute": move["dest_compute"], "dest_node": move["dest_node"],
-        "dest_host": move["dest_host"],
+        **{key: move[key] if hosts else None for key in _HOST_FIELDS},
         "old_instance_type_id": flavor_ids(move["old_flavor_id"]),
         "new_instance_type_id": flavor_ids(move["new_flavor_id"]),
         "created_at": views.iso_usec(move["created_at"]),
@@ -119,8 +132,12 @@ def _moves(call, filters):
 @operation("listMigrations", "List the migrations of every cell", ok={200: keyed("migrations")},
            errors=(400, 403), admin=True, query=QUERY)
 def index(call):
-    call.authorize("os_compute_api:os-migrations:index", {})
+    call.authorize("os_compute_api:os-migrations:index")
     q = call.req.GET
+    # no project asked, or another's: every project's, an admin's right (403)
+    if q.get("project_id") != call.ctx.project_id:
+        call.authorize("os_compute_api:os-migrations:index:all_projects")
+    hosts = call.allowed("os_compute_api:os-migrations:index:host")
     allowed = ALLOWED_QUERY.at(call.version)
     if allowed is not None:
         query.refuse_unknown(call, allowed, closed=VersionRange("2.59"))
@@ -132,6 +149,8 @@ def index(call):
         filters["hidden"] = False
     if call.version in OWNERS:
         filters.update({k: q[k] for k in ("user_id", "project_id") if k in q})
+    if not call.allowed("os_compute_api:os-migrations:index:all_projects"):
+        filters["project_id"] = call.ctx.project_id
     if call.version in PAGED:
         since, before = _time(call, "changes-since"), _time(call, "changes-before")
         if since and before and since > before:
@@ -158,8 +177,8 @@ def index(call):
             body["migrations_links"] = [{"rel": "next", "href": f"{call.req.application_url}/"
                                          f"os-migrations?{urlencode(qs)}"}]
     flavor_ids = _FlavorIds(call)
-    return 200, {"migrations": [migration_view(call, m, flavor_ids, True) for m in moves],
-                 **body}
+    return 200, {"migrations": [migration_view(call, m, flavor_ids, True, hosts)
+                                for m in moves], **body}
 
 
 # ------------------------------------------- a server's live migrations
@@ -181,8 +200,8 @@ def _live(call, server_id):
                                           "status": list(LIVE_IN_PROGRESS)})
 
 
-def _live_view(call, move):
-    out = {k: v for k, v in migration_view(call, move, lambda _: 0, False).items()
+def _live_view(call, move, hosts=True):
+    out = {k: v for k, v in migration_view(call, move, lambda _: 0, False, hosts).items()
            if k not in ("old_instance_type_id", "new_instance_type_id", "migration_type")}
     out["server_uuid"] = out.pop("instance_uuid")
     for key in ("memory_total", "memory_processed", "memory_remaining", "disk_total",
@@ -195,9 +214,16 @@ def _live_view(call, move):
 @operation("listServerMigrations", "List a server's live migrations in progress",
            ok={200: keyed("migrations")}, errors=(403, 404), admin=True)
 def server_index(call, server_id):
-    call.authorize(_ROOT + "index", {})
+    target = _target(call, server_id)
+    call.authorize(_ROOT + "index", target)
+    hosts = call.allowed(_ROOT + "index:host", target)
     _, moves = _live(call, server_id)
-    return 200, {"migrations": [_live_view(call, m) for m in moves]}
+    return 200, {"migrations": [_live_view(call, m, hosts) for m in moves]}
+
+
+def _target(call, server_id):
+    inst = _server(call, server_id)
+    return {"project_id": inst["project_id"], "user_id": inst.get("user_id")}
 
 
 def _one(call, server_id, migration_id):
@@ -210,7 +236,7 @@ def _one(call, server_id, migration_id):
 @operation("showServerMigration", "Show a live migration in progress",
            ok={200: keyed("migration")}, errors=(403, 404), admin=True)
 def server_show(call, server_id, migration_id):
-    call.authorize(_ROOT + "show", {})
+    call.authorize(_ROOT + "show", _target(call, server_id))
     _, move = _one(call, server_id, migration_id)
     if move is None:
         raise APIError(404, f"In-progress live migration {migration_id} is not found for "
@@ -227,7 +253,7 @@ def _no_running_live_migration(server_id, migration_id, action):
 @operation("abortServerMigration", "Abort a live migration in progress", ok={202: None},
            errors=(400, 403, 404, 409), admin=True)
 def server_abort(call, server_id, migration_id):
-    call.authorize(_ROOT + "delete", {})
+    call.authorize(_ROOT + "delete", _target(call, server_id))
     _, move = _one(call, server_id, migration_id)
     if move is None:
         raise APIError(404, f"Migration {migration_id} for server {server_id} not found.")
@@ -247,7 +273,7 @@ def server_action(call, server_id, migration_id):
     if body["force_complete"] is not None:
         raise APIError(400, "Invalid input for field/attribute force_complete. Value: "
                             f"{body['force_complete']!r}. It must be null")
-    call.authorize(_ROOT + "force_complete", {})
+    call.authorize(_ROOT + "force_complete", _target(call, server_id))
     _, move = _one(call, server_id, migration_id)
     if move is None or move["status"] != "running":
         raise _no_running_live_migration(server_id, migration_id, "force complete")

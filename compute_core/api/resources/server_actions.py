@@ -13,8 +13,10 @@ import functools
 
 from compute_core import exception
 from compute_core.api import policy, schemas
+from compute_core.api.resources import servers
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import ByVersion, VersionRange
+from compute_core.api.resources import lifecycle_actions
 from compute_core.apispec import operation
 
 
@@ -108,7 +110,9 @@ def action_schema(key, version):
 @functools.lru_cache(maxsize=256)
 def actions_body(version):
     """Every action's body at *version*: one of them."""
-    return {"oneOf": [action_schema(key, version) for key in (*_ACTIONS, *_MOVES)]}
+    more = [lifecycle_actions.action_schema(key, version) for key in lifecycle_actions.SCHEMAS]
+    return {"oneOf": [action_schema(key, version) for key in (*_ACTIONS, *_MOVES)] +
+            [schema for schema in more if schema is not None]}
 
 
 _MOVE_RULES = {"resize": "os_compute_api:servers:resize",
@@ -123,7 +127,10 @@ def _move(call, server_id, body, key):
     host = None
     if key == "migrate" and call.version in MIGRATE_TO_HOST:
         host = (body["migrate"] or {}).get("host")
-    call.authorize(_MOVE_RULES[key] + (":host" if host else ""))
+    target = servers.server_target(servers.get_server(call, server_id))
+    call.authorize(_MOVE_RULES[key], target)
+    if host:
+        call.authorize(_MOVE_RULES[key] + ":host", target)
     try:
         if key in ("resize", "migrate"):
             flavor = str(body["resize"]["flavorRef"]) if key == "resize" else None
@@ -142,13 +149,18 @@ def _move(call, server_id, body, key):
 
 
 @operation("serverAction", "Run an action on a server (power, reboot, resize, migrate, "
-           "confirm or revert a resize)", ok={202: None, 204: None}, errors=(403, 404, 409),
+           "confirm or revert a resize, lock, rescue, shelve, rebuild, evacuate, live "
+           "migration, console log...)", ok={200: None, 202: None, 204: None},
+           errors=(400, 403, 404, 409, 501),
            body=actions_body)
 def action(call, server_id):
     body = call.json()
     move = next((k for k in body if k in _MOVES), None)
     if move is not None:
         return _move(call, server_id, body, move)
+    other = next((k for k in body if k in lifecycle_actions.SCHEMAS), None)
+    if other is not None:
+        return lifecycle_actions.run(call, server_id, body, other)
     key = next((k for k in body if k in _ACTIONS), None)
     if key is None:
         if not body:
@@ -156,7 +168,7 @@ def action(call, server_id):
         raise APIError(400, f"There is no such action: {next(iter(body))}")
     schemas.validate(body, action_schema(key, call.version))
     name, rule = _ACTIONS[key]
-    call.authorize(rule)
+    call.authorize(rule, servers.server_target(servers.get_server(call, server_id)))
     reboot_type = body["reboot"]["type"].upper() if key == "reboot" else "SOFT"
     try:
         call.server_service.power_action(call.ctx, server_id, name, reboot_type=reboot_type)

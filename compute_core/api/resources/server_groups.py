@@ -60,7 +60,7 @@ CREATE = VersionedSchemas(
         "policy": {"type": "string", "enum": _ALL},
         "rules": {"type": "object",
                   "properties": {"max_server_per_host": {
-                      "type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1}},
+                      "type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1}},
                   "additionalProperties": False}}, ["policy"])),
 )
 _PAGES = {"all_projects": {"type": "string"},
@@ -114,7 +114,9 @@ def index(call):
         project = None
     groups = groups_db.list_groups(call.services.api_db, project,
                                    limit=query.page_limit(call),
-                                   offset=query.integer(call, "offset") or 0)
+                                   # (an offset past any project's groups finds none)
+                                   offset=min(query.integer(call, "offset") or 0,
+                                              schemas.SQL_INT_MAX))
     return 200, {"server_groups": [group_view(call.version, g) for g in groups]}
 
 

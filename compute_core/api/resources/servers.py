@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import typing
 import uuid as uuidlib
 from urllib.parse import urlencode
 
@@ -24,8 +25,23 @@ RULES = (
                 [("GET", "/servers")]),
     policy.rule("os_compute_api:servers:detail", policy.PROJECT_READER_OR_ADMIN, "List servers with details",
                 [("GET", "/servers/detail")]),
+    policy.rule("os_compute_api:servers:index:get_all_tenants", policy.ADMIN,
+                "List the servers of every project (all_tenants)", [("GET", "/servers")]),
+    policy.rule("os_compute_api:servers:detail:get_all_tenants", policy.ADMIN,
+                "List with details the servers of every project (all_tenants)",
+                [("GET", "/servers/detail")]),
+    policy.rule("os_compute_api:servers:allow_all_filters", policy.ADMIN,
+                "Filter server listings by the administrator's filters (host, node, "
+                "deleted)", [("GET", "/servers"), ("GET", "/servers/detail")]),
     policy.rule("os_compute_api:servers:show", policy.PROJECT_READER_OR_ADMIN, "Show a server",
                 [("GET", "/servers/{server_id}")]),
+    policy.rule("os_compute_api:servers:show:host_status", policy.ADMIN,
+                "Show host_status, the state of the server's compute service (2.16)",
+                [("GET", "/servers/{server_id}"), ("GET", "/servers/detail")]),
+    policy.rule("os_compute_api:os-extended-server-attributes", policy.ADMIN,
+                "Show the OS-EXT-SRV-ATTR fields of a server (its host, node, instance "
+                "name; from 2.3 its reservation, launch index, hostname, user data ...)",
+                [("GET", "/servers/{server_id}"), ("GET", "/servers/detail")]),
     policy.rule("os_compute_api:servers:create", policy.PROJECT_MEMBER_OR_ADMIN, "Create a server",
                 [("POST", "/servers")]),
     policy.rule("os_compute_api:servers:create:forced_host", policy.ADMIN,
@@ -161,7 +177,9 @@ DETAIL_FIELDS = views.ViewFields(
     ("description", "2.19", None, lambda inst: inst.get("display_description")),
     ("tags", "2.26", None, lambda inst: list(inst.get("tags") or [])),
     ("trusted_image_certificates", "2.63", None, lambda inst: None),
-    ("locked_reason", "2.73", None, lambda inst: None),
+    ("locked_reason", "2.73", None,
+     lambda inst: (inst.get("system_metadata") or {}).get("locked_reason")
+     if inst.get("locked") else None),
     ("pinned_availability_zone", "2.96", None, lambda inst: inst.get("availability_zone")),
     ("scheduler_hints", "2.100", None,
      lambda inst: dict((inst.get("system_metadata") or {}).get("scheduler_hints") or {})),
@@ -174,22 +192,19 @@ def _host_status(inst, host_up):
     return "UP" if host_up in (None, True) else "DOWN"
 
 
-# ... and those for administrators only
-ADMIN_DETAIL_FIELDS = views.ViewFields(
-    ("OS-EXT-SRV-ATTR:host", None, None, lambda inst, up: inst.get("host")),
-    ("OS-EXT-SRV-ATTR:hypervisor_hostname", None, None, lambda inst, up: inst.get("node")),
+# ... and the extended attributes (os_compute_api:os-extended-server-attributes)
+EXTENDED_FIELDS = views.ViewFields(
+    ("OS-EXT-SRV-ATTR:host", None, None, lambda inst: inst.get("host")),
+    ("OS-EXT-SRV-ATTR:hypervisor_hostname", None, None, lambda inst: inst.get("node")),
     ("OS-EXT-SRV-ATTR:instance_name", None, None,
-     lambda inst, up: "instance-%08x" % (inst.get("id") or 0)),
-    ("OS-EXT-SRV-ATTR:reservation_id", "2.3", None,
-     lambda inst, up: inst.get("reservation_id")),
-    ("OS-EXT-SRV-ATTR:launch_index", "2.3", None,
-     lambda inst, up: inst.get("launch_index") or 0),
-    ("OS-EXT-SRV-ATTR:kernel_id", "2.3", None, lambda inst, up: ""),
-    ("OS-EXT-SRV-ATTR:ramdisk_id", "2.3", None, lambda inst, up: ""),
-    ("OS-EXT-SRV-ATTR:hostname", "2.3", None, lambda inst, up: inst.get("hostname")),
-    ("OS-EXT-SRV-ATTR:root_device_name", "2.3", None, lambda inst, up: "/dev/vda"),
-    ("OS-EXT-SRV-ATTR:user_data", "2.3", None, lambda inst, up: inst.get("user_data")),
-    ("host_status", "2.16", None, _host_status),
+     lambda inst: "instance-%08x" % (inst.get("id") or 0)),
+    ("OS-EXT-SRV-ATTR:reservation_id", "2.3", None, lambda inst: inst.get("reservation_id")),
+    ("OS-EXT-SRV-ATTR:launch_index", "2.3", None, lambda inst: inst.get("launch_index") or 0),
+    ("OS-EXT-SRV-ATTR:kernel_id", "2.3", None, lambda inst: ""),
+    ("OS-EXT-SRV-ATTR:ramdisk_id", "2.3", None, lambda inst: ""),
+    ("OS-EXT-SRV-ATTR:hostname", "2.3", None, lambda inst: inst.get("hostname")),
+    ("OS-EXT-SRV-ATTR:root_device_name", "2.3", None, lambda inst: "/dev/vda"),
+    ("OS-EXT-SRV-ATTR:user_data", "2.3", None, lambda inst: inst.get("user_data")),
 )
 
 
@@ -209,7 +224,23 @@ def _zone_of_host(req, host):
     return zone_of(host) if zone_of else req.environ.get("compute_core.default_az", "nova")
 
 
-def server_detail(req, version, ctxt, inst, host_up=None):
+class Viewer(typing.NamedTuple):
+    """What the caller may see of a server (from policy)."""
+
+    extended_attributes: bool  # the admin's OS-EXT-SRV-ATTR fields
+    host_status: bool          # host_status (2.16)
+    fault_details: bool        # the details of a 500 fault
+
+
+def _viewer(call, target=None) -> Viewer:
+    return Viewer(
+        call.allowed("os_compute_api:os-extended-server-attributes", target),
+        call.version in HOST_STATUS and call.allowed("os_compute_api:servers:show:host_status",
+                                                     target),
+        call.is_admin)  # as Nova: only an administrator sees how a server broke
+
+
+def server_detail(req, version, viewer: Viewer, inst, host_up=None):
     uuid = inst["uuid"]
     vm_state, task_state = inst.get("vm_state"), inst.get("task_state")
     status = states.status_from_state(vm_state, task_state)
@@ -248,11 +279,13 @@ def server_detail(req, version, ctxt, inst, host_up=None):
     if fault and vm_state in (states.ERROR, states.DELETED):
         f = {"code": fault["code"], "created": views.iso(fault["created_at"]),
              "message": fault["message"]}
-        if ctxt.is_admin or fault["code"] != 500:
+        if viewer.fault_details or fault["code"] != 500:
             f["details"] = fault.get("details") or ""
         out["fault"] = f
-    if ctxt.is_admin:
-        ADMIN_DETAIL_FIELDS.add(out, version, inst, host_up)
+    if viewer.extended_attributes:
+        EXTENDED_FIELDS.add(out, version, inst)
+    if viewer.host_status:
+        out["host_status"] = _host_status(inst, host_up)
     return DETAIL_FIELDS.add(out, version, inst)
 
 
@@ -287,22 +320,23 @@ def _bool(value):
     return str(value).lower() in ("1", "true", "yes", "on", "")
 
 
-def _list_filters(call):
+def _list_filters(call, detail):
     ctxt, q = call.ctx, call.req.GET
     unknown = sorted(set(q) - _LIST_PARAMS)
     if unknown and call.version in STRICT_LIST_QUERY:
         raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
                             f"properties are not allowed ('{unknown[0]}' was unexpected)")
     filters = {"deleted": False}
-    if not ctxt.is_admin:
-        filters["project_id"] = ctxt.project_id
-    else:
-        all_tenants = "all_tenants" in q and _bool(q.get("all_tenants"))
+    if "all_tenants" in q and _bool(q.get("all_tenants")):
+        # every project, or the one asked: an admin's right (403 otherwise)
+        call.authorize(f"os_compute_api:servers:{'detail' if detail else 'index'}:"
+                       "get_all_tenants")
         project = q.get("project_id") or q.get("tenant_id")
         if project:
             filters["project_id"] = project
-        elif not all_tenants:
-            filters["project_id"] = ctxt.project_id
+    else:  # the caller's project, whatever project_id / tenant_id say (as Nova)
+        filters["project_id"] = ctxt.project_id
+    if call.allowed("os_compute_api:servers:allow_all_filters"):
         if "host" in q:
             filters["host"] = q["host"]
         if "node" in q:
@@ -327,7 +361,7 @@ def _list_filters(call):
             return None  # nothing can match
         filters["vm_state"] = vm
         if "deleted" in vm:
-            filters["deleted"] = None if ctxt.is_admin else False
+            filters["deleted"] = None if call.is_admin else False
     if "image" in q:
         filters["image_ref"] = q["image"].rsplit("/", 1)[-1]
     if "flavor" in q:
@@ -356,7 +390,7 @@ def _list_filters(call):
 
 def _list(call, detail):
     ctxt = call.ctx
-    filters = _list_filters(call)
+    filters = _list_filters(call, detail)
     max_limit = call.services.conf.api.max_limit
     limit = query.integer(call, "limit", 0)
     limit = max_limit if limit is None else min(limit, max_limit)
@@ -372,13 +406,15 @@ def _list(call, detail):
     else:
         try:
             servers = call.server_service.list(ctxt, filters, limit=limit, marker=marker,
-                                        sort_key=sort_key, sort_dir=sort_dir)
+                                               sort_key=sort_key, sort_dir=sort_dir)
         except exception.Invalid as exc:
             raise APIError(400, exc.message) from None
     if detail:
-        up = _hosts_up(call) if call.version in HOST_STATUS and ctxt.is_admin else {}
-        body = {"servers": [server_detail(call.req, call.version, ctxt, s,
-                                                up.get(s.get("host"))) for s in servers]}
+        # what the caller may see is judged once for the listing (as Nova)
+        viewer = _viewer(call)
+        up = _hosts_up(call) if viewer.host_status else {}
+        body = {"servers": [server_detail(call.req, call.version, viewer, s,
+                                          up.get(s.get("host"))) for s in servers]}
     else:
         body = {"servers": [server_brief(call.req, s) for s in servers]}
     if servers and len(servers) == limit:
@@ -410,12 +446,14 @@ def detail(call):
 
 @operation("showServer", "Show a server", ok={200: keyed("server")}, errors=(404,))
 def show(call, server_id):
-    call.authorize("os_compute_api:servers:show")
     inst = _get(call, server_id)
+    target = server_target(inst)
+    call.authorize("os_compute_api:servers:show", target)
+    viewer = _viewer(call, target)
     up = None
-    if call.version in HOST_STATUS and call.ctx.is_admin and inst.get("host"):
+    if viewer.host_status and inst.get("host"):
         up = _hosts_up(call).get(inst["host"])
-    body = server_detail(call.req, call.version, call.ctx, inst, up)
+    body = server_detail(call.req, call.version, viewer, inst, up)
     if call.version in SERVER_GROUPS:
         group = groups_db.groups_of(call.services.api_db, [inst["uuid"]]).get(inst["uuid"])
         body["server_groups"] = [group] if group else []
@@ -429,10 +467,21 @@ def _get(call, server_id):
         raise APIError(404, f"Instance {server_id} could not be found.") from None
 
 
+def get_server(call, server_id):
+    """The server *server_id* as the caller may see it (404 otherwise, as
+    Nova answers a server of another project), for another resource's
+    handler (server actions, and those to come: metadata, tags ...)."""
+    return _get(call, server_id)
+
+
+def server_target(inst) -> dict:
+    """The policy target of a server: its project and user."""
+    return {"project_id": inst.get("project_id"), "user_id": inst.get("user_id")}
+
+
 @operation("deleteServer", "Delete a server", ok={204: None}, errors=(404, 409))
 def delete(call, server_id):
-    call.authorize("os_compute_api:servers:delete")
-    _get(call, server_id)
+    call.authorize("os_compute_api:servers:delete", server_target(_get(call, server_id)))
     try:
         call.server_service.delete(call.ctx, server_id)
     except exception.InstanceNotFound:
@@ -632,8 +681,8 @@ def update(call, server_id):
     body = call.json()
     schemas.validate(body, UPDATE.at(call.version))
     inst = _get(call, server_id)
-    call.authorize("os_compute_api:servers:update",
-                   {"project_id": inst["project_id"], "user_id": inst.get("user_id")})
+    target = server_target(inst)
+    call.authorize("os_compute_api:servers:update", target)
     fields = body["server"]
     values = {column: fields[name] for name, column in _UPDATABLE.items() if name in fields}
     if "name" in values:
@@ -646,7 +695,7 @@ def update(call, server_id):
         raise APIError(404, f"Instance {server_id} could not be found.") from None
     except exception.Conflict as exc:
         raise APIError(409, exc.message) from None
-    out = server_detail(call.req, call.version, call.ctx, inst)
+    out = server_detail(call.req, call.version, _viewer(call, target), inst)
     if call.version not in FULL_UPDATE_BODY:
         out = {k: v for k, v in out.items()
                if not k.startswith(_EXTENSION_PREFIXES) and k not in _EXTENSION_FIELDS}

@@ -4,10 +4,10 @@ methods; project and system scope), GET/HEAD/DELETE /v3/auth/tokens
 /v3/auth/projects, /v3/auth/catalog, /v3/auth/system."""
 from __future__ import annotations
 
-import time
 
 import webob
 
+from compute_core import clock
 from compute_core.identity import web
 from compute_core.identity.handlers.project import project_view
 from compute_core.identity.store import DOMAIN, check_secret
@@ -76,7 +76,7 @@ def _application_credential(svc, identity):
         cred = svc.application_credential(user_id=user["id"], name=name)
     if cred is None or not check_secret(secret, cred["secret_hash"]):
         raise _unauthorized()
-    if cred["expires_at"] is not None and cred["expires_at"] <= time.time():
+    if cred["expires_at"] is not None and cred["expires_at"] <= clock.current().time():
         raise _unauthorized("The application credential has expired.")
     user = svc.user(id=cred["user_id"])
     if user is None or not user["enabled"]:

@@ -58,3 +58,7 @@ class FlatNetworkBackend(NetworkBackend):
 
     def deallocate_for_instance(self, instance_uuid):
         api_db.release_fixed_ips(self.api_db, instance_uuid)
+
+    def security_group_names(self, project_id):
+        names = list(self.conf.flat_network.security_groups or [])
+        return names if "default" in names else ["default", *names]

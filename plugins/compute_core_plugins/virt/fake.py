@@ -12,12 +12,13 @@ Host size comes from ``[fake_driver]``. Faults can be injected two ways:
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
 import time
 
-from compute_core import exception
+from compute_core import clock, exception
 from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
 
 
@@ -31,6 +32,9 @@ class FakeDriver(ComputeDriver):
         "supports_migrate": True,
         "supports_live_migration": True,
         "supports_rebuild": True,
+        "supports_evacuate": True,
+        "supports_set_admin_password": True,
+        "supports_trigger_crash_dump": True,
         "supports_console_vnc": True,
         "supports_console_spice": True,
         "supports_console_serial": True,
@@ -91,6 +95,26 @@ class FakeDriver(ComputeDriver):
             if value is not None:
                 setattr(self, attr, value)
 
+    # ------------------------------------------------------------ state
+    def save_state(self):
+        with self._lock:
+            return copy.deepcopy({"instances": self.instances, "moving_out": self.moving_out,
+                                  "size": (self.vcpus, self.memory_mb, self.disk_gb),
+                                  "spawn_delay": self.spawn_delay})
+
+    def load_state(self, state) -> None:
+        with self._lock:
+            self.vcpus, self.memory_mb, self.disk_gb = state["size"]
+            self.spawn_delay = state["spawn_delay"]
+            self._faults.clear()
+            self.calls.clear()
+            if (self.instances, self.moving_out) == (state["instances"], state["moving_out"]):
+                return  # unchanged: no copy, no file written
+            state = copy.deepcopy(state)
+            self.instances = state["instances"]
+            self.moving_out = state["moving_out"]
+            self._save_guests()
+
     # ---------------------------------------------------- fault injection
     def inject_fault(self, operation: str, instance_uuid: str | None = None,
                      count: int | None = None, message: str | None = None) -> None:
@@ -123,10 +147,20 @@ class FakeDriver(ComputeDriver):
         except KeyError:
             raise exception.InstanceNotFound(instance_id=instance["uuid"]) from None
 
-    def _set_state(self, instance, state, **changes):
+    def _set_state(self, instance, state, log=None, **changes):
         guest = self._guest(instance)
         with self._lock:
             guest.update(changes, state=state)
+            if log:
+                guest.setdefault("console", []).append(f"{log}\n")
+            self._save_guests()
+
+    def _log(self, instance, line):
+        """A line of the guest's console log (what get_console_output reads):
+        the fake guests write one per lifecycle event."""
+        guest = self._guest(instance)
+        with self._lock:
+            guest.setdefault("console", []).append(f"{line}\n")
             self._save_guests()
 
     # ----------------------------------------------------------- lifecycle
@@ -139,14 +173,15 @@ class FakeDriver(ComputeDriver):
 
     def spawn(self, context, instance, image_meta, network_info, admin_password=None):
         if self.spawn_delay:
-            time.sleep(self.spawn_delay)
+            clock.current().sleep(self.spawn_delay)
         self._check_fault("spawn", instance)
         with self._lock:
             self.instances[instance["uuid"]] = {
                 "state": PowerState.RUNNING, "vcpus": instance["vcpus"],
                 "memory_mb": instance["memory_mb"],
                 "disk_gb": (instance.get("root_gb") or 0) + (instance.get("ephemeral_gb") or 0),
-                "image": image_meta.get("id"), "console": [f"{instance['uuid']} booted\n"]}
+                "image": image_meta.get("id"),
+                "console": [f"{instance['uuid']} booted from image {image_meta.get('id')}\n"]}
             self._save_guests()
 
     def destroy(self, context, instance, network_info, destroy_disks=True):
@@ -157,7 +192,8 @@ class FakeDriver(ComputeDriver):
 
     def rebuild(self, context, instance, image_meta, network_info):
         self._check_fault("rebuild", instance)
-        self._set_state(instance, PowerState.RUNNING, image=image_meta.get("id"))
+        self._set_state(instance, PowerState.RUNNING, image=image_meta.get("id"),
+                        log=f"rebuilt from image {image_meta.get('id')}")
 
     def snapshot(self, context, instance, image_id, upload):
         import io
@@ -168,11 +204,21 @@ class FakeDriver(ComputeDriver):
 
     def rescue(self, context, instance, network_info, image_meta, rescue_password):
         self._check_fault("rescue", instance)
-        self._guest(instance)["rescued"] = True
+        self._set_state(instance, PowerState.RUNNING, rescued=True,
+                        log=f"rescue boot from image {(image_meta or {}).get('id')}")
 
     def unrescue(self, context, instance):
         self._check_fault("unrescue", instance)
-        self._guest(instance)["rescued"] = False
+        self._set_state(instance, PowerState.RUNNING, rescued=False, log="booted from its disk")
+
+    def set_admin_password(self, instance, new_pass):
+        self._check_fault("set_admin_password", instance)
+        self._guest(instance)
+        self._log(instance, "administrator password changed")
+
+    def trigger_crash_dump(self, instance):
+        self._check_fault("trigger_crash_dump", instance)
+        self._log(instance, "NMI received: kernel panic, dumping memory")
 
     # --------------------------------------------------------------- power
     def get_info(self, instance):
@@ -180,31 +226,31 @@ class FakeDriver(ComputeDriver):
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         self._check_fault("power_off", instance)
-        self._set_state(instance, PowerState.SHUTDOWN)
+        self._set_state(instance, PowerState.SHUTDOWN, log="powered off")
 
     def power_on(self, context, instance, network_info):
         self._check_fault("power_on", instance)
-        self._set_state(instance, PowerState.RUNNING)
+        self._set_state(instance, PowerState.RUNNING, log="powered on")
 
     def reboot(self, context, instance, network_info, reboot_type):
         self._check_fault("reboot", instance)
-        self._set_state(instance, PowerState.RUNNING)
+        self._set_state(instance, PowerState.RUNNING, log=f"{reboot_type.lower()} reboot")
 
     def pause(self, instance):
         self._check_fault("pause", instance)
-        self._set_state(instance, PowerState.PAUSED)
+        self._set_state(instance, PowerState.PAUSED, log="paused")
 
     def unpause(self, instance):
         self._check_fault("unpause", instance)
-        self._set_state(instance, PowerState.RUNNING)
+        self._set_state(instance, PowerState.RUNNING, log="unpaused")
 
     def suspend(self, context, instance):
         self._check_fault("suspend", instance)
-        self._set_state(instance, PowerState.SUSPENDED)
+        self._set_state(instance, PowerState.SUSPENDED, log="suspended")
 
     def resume(self, context, instance, network_info):
         self._check_fault("resume", instance)
-        self._set_state(instance, PowerState.RUNNING)
+        self._set_state(instance, PowerState.RUNNING, log="resumed")
 
     # ----------------------------------------------------------- migration
     def migrate_disk_and_power_off(self, context, instance, dest, flavor, network_info):
@@ -225,7 +271,7 @@ class FakeDriver(ComputeDriver):
                 "state": PowerState.RUNNING if power_on else PowerState.SHUTDOWN,
                 "vcpus": instance["vcpus"], "memory_mb": instance["memory_mb"],
                 "disk_gb": instance.get("root_gb") or 0, "image": instance.get("image_ref"),
-                "console": []}
+                "console": [f"migrated to {self.host}\n"]}
             self._save_guests()
 
     def confirm_migration(self, context, migration, instance, network_info):
@@ -256,11 +302,13 @@ class FakeDriver(ComputeDriver):
         post_method(context, instance, dest, migrate_data)
 
     def post_live_migration_at_destination(self, context, instance, network_info):
+        paused = instance.get("vm_state") == "paused"  # a paused guest moves paused
         with self._lock:
             self.instances[instance["uuid"]] = {
-                "state": PowerState.RUNNING, "vcpus": instance["vcpus"],
+                "state": PowerState.PAUSED if paused else PowerState.RUNNING, "vcpus": instance["vcpus"],
                 "memory_mb": instance["memory_mb"], "disk_gb": instance.get("root_gb") or 0,
-                "image": instance.get("image_ref"), "console": []}
+                "image": instance.get("image_ref"),
+                "console": [f"live-migrated to {self.host}\n"]}
             self._save_guests()
 
     # ------------------------------------------------------------- console

@@ -1,6 +1,7 @@
 """The declarations resource modules make: @versioned handlers (404 outside
 their range, several per route and method), VersionRange, ByVersion,
 VersionedSchemas, ViewFields, and the route list that joins the modules."""
+import functools
 import json
 import pathlib
 import re
@@ -9,8 +10,9 @@ import types
 import pytest
 import webob
 
+from compute_core import conf as conf_mod
 from compute_core import context, wsgi
-from compute_core.api import app, microversion, routes, views
+from compute_core.api import app, microversion, policy, routes, views
 from compute_core.api.microversion import (APIVersion, ByVersion, SchemaField,
                                            VersionedSchemas, VersionRange, versioned)
 
@@ -86,14 +88,19 @@ def _module(name, routes_):
     return types.SimpleNamespace(__name__=name, ROUTES=routes_, RULES=())
 
 
+@functools.lru_cache(maxsize=1)
+def _services():
+    conf = conf_mod.load()
+    return types.SimpleNamespace(conf=conf, policy=policy.enforcer(conf))
+
+
 def _get(table, path, version):
     application = app.ComputeApp(table)
     req = webob.Request.blank("/v2.1" + path, base_url="http://x/v2.1")
     req.script_name, req.path_info = "/v2.1", path
     req.headers["OpenStack-API-Version"] = f"compute {version}"
     req.environ[wsgi.CONTEXT_KEY] = context.RequestContext(user_id="u", project_id="p")
-    req.environ[wsgi.SERVICES_KEY] = types.SimpleNamespace(
-        conf=types.SimpleNamespace(default_availability_zone="nova"))
+    req.environ[wsgi.SERVICES_KEY] = _services()
     resp = req.get_response(application)
     return resp.status_int, json.loads(resp.body)
 

@@ -71,3 +71,47 @@ def test_paused_guest_updates_power_state_only():
                               {"a": PowerState.PAUSED})
     mgr.sync_power_states()
     assert conductor.updates == [("a", {"power_state": 3}, None)]
+
+
+class EventDriver(Driver):
+    """A driver with lifecycle events (the ComputeDriver hook)."""
+
+    def register_event_listener(self, callback):
+        self.listener = callback
+
+
+def _event_manager(instances, states):
+    conductor = FakeConductor(instances)
+    conductor.instance_get = lambda ctxt, uuid: dict(conductor.instances[uuid], host="h1") \
+        if uuid in conductor.instances else None
+    driver = EventDriver(states)
+    ComputeManager(conf_mod.load(), "h1", driver, conductor, placement=None, notifier=None)
+    return driver, conductor
+
+
+def _wait_for(check):
+    import time
+
+    deadline = time.monotonic() + 5
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return check()
+
+
+def test_a_lifecycle_event_syncs_that_instance_at_once():
+    driver, conductor = _event_manager([_inst("a"), _inst("b")],
+                                       {"a": PowerState.SHUTDOWN, "b": PowerState.SHUTDOWN})
+    driver.listener("a", PowerState.SHUTDOWN)
+    assert _wait_for(lambda: conductor.updates)
+    assert conductor.updates == [("a", {"power_state": 4, "vm_state": "stopped"}, None)]
+
+
+def test_a_lifecycle_event_during_a_task_is_left_to_the_task():
+    driver, conductor = _event_manager([_inst("a", task_state="powering-off")],
+                                       {"a": PowerState.SHUTDOWN})
+    driver.listener("a", PowerState.SHUTDOWN)
+    driver.listener("gone", PowerState.SHUTDOWN)  # an instance that no longer exists
+    import time
+
+    time.sleep(0.2)
+    assert conductor.updates == []

@@ -175,3 +175,12 @@ def test_guests_of_deleted_instances(action, left, state):
     if state is not None:
         assert driver.get_info(_inst("gone")).state is state
     assert driver.get_info(_inst("live")).state is PowerState.RUNNING
+
+
+def test_guests_of_no_instance_are_reported_not_touched():
+    conductor = FakeConductor([_inst("live")], deleted=[_inst("gone")])
+    mgr, driver, _ = _manager(conductor, guests=["gone", "live", "stray"],
+                              running_deleted_instance_action="reap")
+    mgr.cleanup_running_deleted_instances()
+    assert mgr.unknown_guests == ["stray"]
+    assert sorted(driver.list_instances()) == ["live", "stray"]

@@ -17,3 +17,20 @@ from compute_core.compute import states
 ])
 def test_move_states(vm_state, task_state, status):
     assert states.status_from_state(vm_state, task_state) == status
+
+
+@pytest.mark.parametrize(("vm_state", "task_state", "status"), [
+    (states.ACTIVE, states.REBUILDING, "REBUILD"),
+    (states.ACTIVE, states.REBUILD_SPAWNING, "REBUILD"),
+    (states.STOPPED, states.REBUILDING, "REBUILD"),
+    (states.ERROR, states.REBUILD_SPAWNING, "REBUILD"),
+    (states.ACTIVE, states.UPDATING_PASSWORD, "PASSWORD"),
+    (states.ACTIVE, states.MIGRATING, "MIGRATING"),
+    (states.ACTIVE, states.RESCUING, "ACTIVE"),
+    (states.RESCUED, None, "RESCUE"),
+    (states.SHELVED, None, "SHELVED"),
+    (states.SHELVED_OFFLOADED, states.UNSHELVING, "SHELVED_OFFLOADED"),
+    (states.SOFT_DELETED, None, "SOFT_DELETED"),
+])
+def test_action_states(vm_state, task_state, status):
+    assert states.status_from_state(vm_state, task_state) == status
