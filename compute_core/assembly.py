@@ -123,7 +123,7 @@ class PlacementServices:
         """Drop what placement remembers of its database (class and
         project ids): the embedded cloud put the database back to an
         earlier state."""
-        self.placement = PlacementState(self.db)
+        self.placement = PlacementState(self.db, self.conf)
 
     def close(self):
         self.db.dispose()
