@@ -72,6 +72,10 @@ ENTRY_POINTS = {
     "compute_core.network_backends": [
         "flat = compute_core_plugins.network.flat:FlatNetworkBackend",
     ],
+    "oslo.policy.policies": [
+        # placement's rules under openstack-placement's names
+        "compute_core.placement = compute_core.placement.policy:list_rules",
+    ],
     "oslo.config.opts": [
         "compute_core = compute_core.conf.opts:list_opts",
         "compute_core.libvirt = compute_core_plugins.virt.libvirt.options:list_opts",

@@ -15,9 +15,9 @@ full. Then, over HTTP:
 compute_core's placement runs as ``compute-placement-api`` (its threaded
 WSGI server) in a process of its own; openstack-placement (16.x, from PyPI)
 runs behind gunicorn from a virtualenv
-given by --reference-venv (created with ``python -m venv /tmp/placement-venv
-&& /tmp/placement-venv/bin/pip install 'openstack-placement>=16,<17' gunicorn
-pymysql``); it is never imported here. Without that venv only our figures
+given by --reference-venv (by default the one .ci/setup makes with
+``python -m compute_core.testing.placement_services``); it is never
+imported here. Without that venv only our figures
 are printed.
 
     python bench/placement.py [--sizes 1000,10000] [--server mysql+pymysql://root@127.0.0.1/]
@@ -26,33 +26,23 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
 import requests
 import sqlalchemy as sa
 
-from compute_core import assembly
-from compute_core import conf as conf_mod
-from compute_core.db import migration
-from compute_core.placement import objects
+from compute_core.testing import placement_services as services
 
 QUERY = "resources=VCPU:1,MEMORY_MB:512,DISK_GB:10"
 HEADERS = {"X-Auth-Token": "admin:admin", "OpenStack-API-Version": "placement 1.39",
            "Accept": "application/json"}
 TRAITS = ("HW_CPU_X86_AVX2", "STORAGE_DISK_SSD", "HW_NIC_SRIOV")
 VCPU, MEMORY_MB, DISK_GB = 0, 1, 2
-# What the compute-placement-api console script runs.
-PLACEMENT_MAIN = ("import sys; from compute_core.cmd.api import placement_main; "
-                  "sys.exit(placement_main(sys.argv[1:]))")  # os-resource-classes ids, shared by both services
+# os-resource-classes ids, shared by both services
 
 
 # ---------------------------------------------------------------- workload
@@ -129,94 +119,16 @@ def load(url: str, data: dict) -> None:
 
 
 # ---------------------------------------------------------------- services
+# Both services, their databases and the reference virtualenv come from
+# compute_core.testing.placement_services (shared with the differential
+# tests in tests/placement_diff).
 
-@contextlib.contextmanager
-def database(server: str, name: str):
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-    try:
-        url = sa.engine.make_url(server).set(database=name)
-        yield url.update_query_dict({"charset": "utf8mb4"}).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE {name}"))
-        admin.dispose()
+def ours(url: str, root: str | None = None):
+    return services.serve_ours(url, threads=16, root=root)
 
 
-@contextlib.contextmanager
-def ours(url: str):
-    """compute-placement-api in a process of its own, as operators run it
-    (openstack-placement runs in gunicorn's processes): neither service
-    shares the interpreter with this client and its workload data."""
-    conf = conf_mod.load(args=[], overrides={"placement_database.connection": url})
-    services = assembly.PlacementServices(conf)
-    try:
-        migration.upgrade(services.db, "placement")
-        objects.ensure_standard_traits(services.db)
-    finally:
-        services.close()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = os.path.join(tmp, "compute.conf")
-        with open(config, "w") as f:
-            f.write(f"[placement_database]\nconnection = {url}\n"
-                    "[api]\nauth_strategy = noauth2\n[wsgi]\nthreads = 16\n")
-        port = _free_port()
-        with _serving([sys.executable, "-W", "ignore", "-c", PLACEMENT_MAIN,
-                       "--config-file", config, "--host", "127.0.0.1", "--port", str(port)],
-                      port, os.path.join(tmp, "placement.log"), "compute-placement-api") as base:
-            yield base
-
-
-@contextlib.contextmanager
-def _serving(command, port, log_path, name, env=None):
-    """Run *command* (a server on *port*), yield its base URL once it answers."""
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield _wait_serving(f"http://127.0.0.1:{port}", proc, name)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
-def _wait_serving(base, proc, name):
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}; see its log")
-        try:
-            if requests.get(base + "/", headers=HEADERS, timeout=5).ok:
-                return base
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{name} did not start")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
 def reference(url: str, venv: str, workers: int):
-    """openstack-placement behind gunicorn, configured for *url*, noauth2."""
-    with tempfile.TemporaryDirectory(prefix="ref-placement-") as tmp:
-        with open(os.path.join(tmp, "placement.conf"), "w") as f:
-            f.write(f"[placement_database]\nconnection = {url}\n"
-                    "[api]\nauth_strategy = noauth2\n")
-        env = dict(os.environ, OS_PLACEMENT_CONFIG_DIR=tmp)
-        subprocess.run([os.path.join(venv, "bin", "placement-manage"), "--config-dir", tmp,
-                        "db", "sync"], check=True, env=env, capture_output=True)
-        port = _free_port()
-        with _serving([os.path.join(venv, "bin", "gunicorn"), "-b", f"127.0.0.1:{port}",
-                       "--workers", str(workers), "--timeout", "600",
-                       "placement.wsgi.api:application"],
-                      port, os.path.join(tmp, "gunicorn.log"), "openstack-placement",
-                      env=env) as base:
-            yield base
+    return services.serve_reference(url, venv, workers=workers)
 
 
 # ---------------------------------------------------------------- measures
@@ -281,12 +193,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1000,10000")
     p.add_argument("--server", default="mysql+pymysql://root@127.0.0.1/")
-    p.add_argument("--reference-venv", default="/tmp/placement-venv")
+    p.add_argument("--reference-venv", default=services.DEFAULT_REFERENCE_VENV)
     p.add_argument("--reference-workers", type=int, default=4)
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--claims", type=int, default=200)
+    p.add_argument("--baseline", default=None,
+                   help="a checkout of older code (a git worktree) measured the same way, "
+                        "before this one, in the same run")
     args = p.parse_args(argv)
-    have_ref = os.path.exists(os.path.join(args.reference_venv, "bin", "gunicorn"))
+    have_ref = services.reference_venv_ready(args.reference_venv)
     if not have_ref:
         print(f"no openstack-placement venv at {args.reference_venv}: ours only")
     tag = uuid.uuid4().hex[:8]
@@ -294,13 +209,19 @@ def main(argv=None) -> int:
     for n in (int(x) for x in args.sizes.split(",")):
         print(f"{n} providers", flush=True)
         data = workload(n)
-        with database(args.server, f"bench_ours_{tag}_{n}") as url:
+        base_line = None
+        if args.baseline:
+            with services.database(args.server, f"bench_base_{tag}_{n}") as url:
+                with ours(url, args.baseline) as base:
+                    load(url, data)
+                    base_line = run_one("compute_core (baseline)", base, n, data, args)
+        with services.database(args.server, f"bench_ours_{tag}_{n}") as url:
             with ours(url) as base:
                 load(url, data)
                 mine = run_one("compute_core", base, n, data, args)
         theirs = None
         if have_ref:
-            with database(args.server, f"bench_ref_{tag}_{n}") as url:
+            with services.database(args.server, f"bench_ref_{tag}_{n}") as url:
                 with reference(url, args.reference_venv, args.reference_workers) as base:
                     load(url, data)
                     theirs = run_one("openstack-placement", base, n, data, args)
@@ -310,20 +231,22 @@ def main(argv=None) -> int:
             if not same:
                 print(f"  only ours: {len(mine['set'][0] - theirs['set'][0])}, only theirs: "
                       f"{len(theirs['set'][0] - mine['set'][0])}")
-        rows.append((n, mine, theirs))
+        rows.append((n, mine, theirs, base_line))
     print()
-    print("| providers | query | compute_core | openstack-placement 16 | speed-up |")
-    print("|---|---|---|---|---|")
-    for n, mine, theirs in rows:
+    print("| providers | query | baseline | compute_core | openstack-placement 16 | speed-up |")
+    print("|---|---|---|---|---|---|")
+    for n, mine, theirs, base_line in rows:
         for key, label in (("limit", "GET candidates limit=50"),
                            ("all", "GET candidates, no limit")):
             ref = f"{theirs[key] * 1000:.1f} ms" if theirs else "-"
             ratio = f"{theirs[key] / mine[key]:.1f}x" if theirs else "-"
-            print(f"| {n} | {label} | {mine[key] * 1000:.1f} ms | {ref} | {ratio} |")
+            old = f"{base_line[key] * 1000:.1f} ms" if base_line else "-"
+            print(f"| {n} | {label} | {old} | {mine[key] * 1000:.1f} ms | {ref} | {ratio} |")
         ref = f"{theirs['claims']:.0f}/s" if theirs else "-"
         ratio = f"{mine['claims'] / theirs['claims']:.1f}x" if theirs else "-"
-        print(f"| {n} | PUT /allocations claims (8 threads) | {mine['claims']:.0f}/s | {ref} "
-              f"| {ratio} |")
+        old = f"{base_line['claims']:.0f}/s" if base_line else "-"
+        print(f"| {n} | PUT /allocations claims (8 threads) | {old} | {mine['claims']:.0f}/s "
+              f"| {ref} | {ratio} |")
     return 0
 
 

@@ -28,7 +28,7 @@ from compute_core.httpserver import WSGIServer
 from compute_core.image import load_image_backend
 from compute_core.network import load_network_backend
 from compute_core.placement import PlacementState
-from compute_core.placement.client import PlacementClient
+from compute_core.placement_client.client import PlacementClient
 from compute_core.scheduler import manager as scheduler_manager
 from compute_core.scheduler import rpcapi as scheduler_rpcapi
 from compute_core.service import Service
@@ -117,13 +117,13 @@ class PlacementServices:
     def __init__(self, conf):
         self.conf = conf
         self.db = placement_database(conf)
-        self.placement = PlacementState(self.db)
+        self.placement = PlacementState(self.db, conf)
 
     def forget_cached(self):
         """Drop what placement remembers of its database (class and
         project ids): the embedded cloud put the database back to an
         earlier state."""
-        self.placement = PlacementState(self.db)
+        self.placement = PlacementState(self.db, self.conf)
 
     def close(self):
         self.db.dispose()

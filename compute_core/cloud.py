@@ -30,7 +30,7 @@ from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
 from compute_core.faults import FaultRules, faulting_driver
 from compute_core.placement import schema as placement_schema
-from compute_core.placement.client import PlacementClient
+from compute_core.placement_client.client import PlacementClient
 from compute_core.virt import load_driver
 
 LOG = logging.getLogger(__name__)

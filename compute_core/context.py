@@ -18,6 +18,9 @@ class RequestContext:
     request_id: str = dataclasses.field(default_factory=new_request_id)
     auth_token: str | None = None
     read_deleted: str = "no"
+    # "all" for a system-scoped token (OpenStack-System-Scope), else None:
+    # read by placement's policy (scope types); not sent over RPC.
+    system_scope: str | None = None
     # Filled by the cell-targeting helpers; never serialised.
     cell_uuid: str | None = None
 

@@ -21,6 +21,7 @@ import webob
 import webob.dec
 import webob.exc
 from oslo_middleware import cors, healthcheck, http_proxy_to_wsgi, sizelimit
+from oslo_middleware import request_id as oslo_request_id
 
 from compute_core import context as ctx_mod
 
@@ -210,31 +211,32 @@ class LastResortFaults:
             return self.respond(environ)(environ, start_response)
 
 
-class RequestIdMiddleware:
-    """Give each request an id (x-openstack-request-id / x-compute-request-id)."""
+class _OsloRequestId(oslo_request_id.RequestId):
+    # x-compute-request-id too, as Nova sends it beside x-openstack-request-id
+    compat_headers = ["x-compute-request-id"]
 
-    header_names = ("x-openstack-request-id", "x-compute-request-id")
+
+class RequestIdMiddleware:
+    """Each request's id from oslo.middleware's RequestId
+    (``environ["openstack.request_id"]``, the x-openstack-request-id and
+    x-compute-request-id headers, an inbound global request id kept), and
+    one request-log line per request with it."""
 
     def __init__(self, app):
-        self.app = app
+        self.app = _OsloRequestId(app)
 
     def __call__(self, environ, start_response):
-        req_id = ctx_mod.new_request_id()
-        environ["openstack.request_id"] = req_id
         level = logging.DEBUG if environ.get(IN_PROCESS_KEY) else logging.INFO
         logged = REQUEST_LOG.isEnabledFor(level)
         began = time.monotonic() if logged else 0.0
         answered = []
 
         def _start(status, headers, exc_info=None):
-            names = {h[0].lower() for h in headers}
-            for name in self.header_names:
-                if name not in names:
-                    headers.append((name, req_id))
             answered.append(status)
             return start_response(status, headers, exc_info)
 
         result = self.app(environ, _start)
+        req_id = environ.get(oslo_request_id.ENV_REQUEST_ID)
         if logged:
             # One line per request (compute-aio's request log; --quiet
             # raises this logger's level).
@@ -258,11 +260,18 @@ class RequestIdMiddleware:
 class NoAuthMiddleware:
     """noauth2 as Nova has it: ``X-Auth-Token: user:project`` (or just
     ``user``, the project then being the user); the user ``admin`` gets the
-    admin role. No token is a 401. For local use only."""
+    admin role. No token is a 401. For local use only.
 
-    def __init__(self, app, unauthorized):
+    With *placement_roles* (placement's pipeline), the roles and scope are
+    openstack-placement's noauth ones: ``X-Roles`` (a comma-separated list)
+    when sent, else ``admin`` for the user admin and none for others; an
+    ``OpenStack-System-Scope`` header makes a system-scoped context (no
+    project)."""
+
+    def __init__(self, app, unauthorized, placement_roles=False):
         self.app = app
         self.unauthorized = unauthorized
+        self.placement_roles = placement_roles
 
     @webob.dec.wsgify
     def __call__(self, req):
@@ -271,9 +280,18 @@ class NoAuthMiddleware:
             return self.unauthorized(req)
         user, _, project = token.partition(":")
         project = project or user
-        roles = ["admin", "member", "reader"] if user == "admin" else ["member", "reader"]
+        system_scope = None
+        if "X-Roles" in req.headers:
+            roles = [r.strip() for r in req.headers["X-Roles"].split(",") if r.strip()]
+        elif self.placement_roles:
+            roles = ["admin"] if user == "admin" else []
+        else:
+            roles = ["admin", "member", "reader"] if user == "admin" else ["member", "reader"]
+        if self.placement_roles and req.headers.get("OpenStack-System-Scope"):
+            system_scope, project = req.headers["OpenStack-System-Scope"], None
         req.environ[CONTEXT_KEY] = ctx_mod.RequestContext(
-            user_id=user, project_id=project, roles=roles, is_admin=user == "admin",
+            user_id=user, project_id=project, roles=roles, is_admin="admin" in roles,
+            system_scope=system_scope,
             request_id=req.environ.get("openstack.request_id") or ctx_mod.new_request_id(),
             auth_token=token)
         return req.get_response(self.app)
@@ -297,6 +315,7 @@ class KeystoneContextMiddleware:
         roles = [r.strip() for r in req.headers.get("X-Roles", "").split(",") if r.strip()]
         req.environ[CONTEXT_KEY] = ctx_mod.RequestContext(
             user_id=user, project_id=project, roles=roles, is_admin="admin" in roles,
+            system_scope=req.headers.get("OpenStack-System-Scope") or None,
             request_id=req.environ.get("openstack.request_id") or ctx_mod.new_request_id(),
             auth_token=req.headers.get("X-Auth-Token"))
         return req.get_response(self.app)

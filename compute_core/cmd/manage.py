@@ -16,7 +16,7 @@ images, in the shape of nova-manage::
 Exit codes follow nova-manage: 0 done, 1 failed, 2 wrong usage or refused
 (a duplicate cell, hosts still in a cell, ...), 255 an unexpected error.
 ``placement heal_allocations`` and ``placement audit`` have nova-manage's own
-codes (see compute_core.placement.heal): heal exits 0 healed, 1 --max-count
+codes (see compute_core.placement_client.heal): heal exits 0 healed, 1 --max-count
 reached, 2 no compute node, 3 allocation failed, 4 nothing to heal, 127
 invalid input; audit 0 no orphan, 1 failed, 3 orphans found, 4 orphans
 deleted, 127 invalid input.
@@ -103,8 +103,8 @@ def placement_version(conf, args) -> int:
 def _placement_repair(conf, run) -> int:
     """Run heal_allocations or audit (*run*) with the API and cell
     databases and a placement client; a HealError is one line and its code."""
-    from compute_core.placement import heal
-    from compute_core.placement.client import PlacementClient
+    from compute_core.placement_client import heal
+    from compute_core.placement_client.client import PlacementClient
 
     placement = PlacementClient(conf)
     try:

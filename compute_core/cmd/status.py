@@ -21,7 +21,7 @@ from compute_core import exception
 from compute_core.cmd import common
 from compute_core.db import api_db, cell_db, migration
 from compute_core.db.cells import CELL0_UUID
-from compute_core.placement import client as placement_client
+from compute_core.placement_client import client as placement_client
 
 SUCCESS, WARNING, FAILURE = 0, 1, 2
 RESULT_NAMES = {SUCCESS: "Success", WARNING: "Warning", FAILURE: "Failure"}

@@ -2,16 +2,20 @@
 traits, aggregates and allocation candidates.
 
 ``objects`` owns the SQL, ``handlers`` the HTTP handlers, ``app`` the routing
-table and microversions, ``client`` the HTTP client other services use.
+table and microversions, ``policy`` the access rules. The HTTP client other
+services use is :mod:`compute_core.placement_client`; this package imports
+nothing of compute.
 """
 from __future__ import annotations
 
 
 class PlacementState:
-    """What the placement WSGI app needs: its database and class cache."""
+    """What the placement WSGI app needs: its database, class cache and
+    policy enforcer (``[oslo_policy]`` of *conf*)."""
 
-    def __init__(self, db):
-        from compute_core.placement import objects
+    def __init__(self, db, conf):
+        from compute_core.placement import objects, policy
 
         self.db = db
         self.rc_cache = objects.ResourceClassCache(db)
+        self.policy = policy.enforcer(conf)

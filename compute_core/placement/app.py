@@ -12,6 +12,7 @@ import logging
 import microversion_parse
 import webob
 import webob.dec
+import webob.exc
 
 from compute_core import wsgi
 from compute_core.placement import handlers as h
@@ -54,35 +55,67 @@ ROUTE_DECLARATIONS = {
 }
 
 
-def error_response(status: int, title: str, detail: str, code: str = "placement.undefined_code",
+VERSIONS = [f"1.{n}" for n in range(MIN_VERSION[1], MAX_VERSION[1] + 1)]
+DEFAULT_CODE = "placement.undefined_code"
+_ERROR_CODE_KEY = "placement.error_code"
+_MICROVERSION_KEY = "placement.microversion"
+
+
+def json_error_formatter(body, status, title, environ):
+    """The JSON of an error, as webob renders it for placement (the API-WG
+    error format): the text webob made of the explanation and the detail,
+    a ``code`` from microversion 1.23, the request id."""
+    status_code = int(status.split(None, 1)[0])
+    error = {"status": status_code, "title": title, "detail": webob.exc.strip_tags(body)}
+    version = environ.get(_MICROVERSION_KEY)
+    if version is not None and version >= (1, 23):
+        error["code"] = environ.get(_ERROR_CODE_KEY, DEFAULT_CODE)
+    if "openstack.request_id" in environ:
+        error["request_id"] = environ["openstack.request_id"]
+    if status_code == 406 and version is None:
+        error["max_version"] = _version_str(MAX_VERSION)
+        error["min_version"] = _version_str(MIN_VERSION)
+    return {"errors": [error]}
+
+
+def fault(req, status, detail=None, code=DEFAULT_CODE, headers=None, vary=False):
+    """An error response as placement gives it: webob's, so its body
+    follows the Accept header (JSON, HTML or text) as openstack-placement's
+    does; *detail* follows webob's explanation of the status. *vary*: the
+    error is an answer of the handler, which openstack-placement's
+    microversion middleware marks ``Vary: OpenStack-API-Version`` (errors
+    of routing, authentication and policy it does not)."""
+    exc = webob.exc.status_map[status](detail=detail, json_formatter=json_error_formatter)
+    req.environ[_ERROR_CODE_KEY] = code or DEFAULT_CODE
+    for k, v in (headers or {}).items():
+        exc.headers[k] = v
+    resp = req.get_response(exc)
+    resp.placement_error = not vary
+    return resp
+
+
+def error_response(status: int, title: str, detail: str, code: str = DEFAULT_CODE,
                    request_id: str | None = None, headers=None,
                    with_code: bool = True) -> webob.Response:
+    """A JSON error body without a request (the OpenAPI filter's 404s)."""
     error = {"status": status, "title": title, "detail": detail, "request_id": request_id}
     if with_code:  # the "code" field exists from microversion 1.23
         error["code"] = code
-    body = {"errors": [error]}
     resp = webob.Response(status=status, content_type="application/json", charset="utf-8")
-    resp.body = json.dumps(body).encode()
+    resp.body = json.dumps({"errors": [error]}).encode()
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
 
 
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
-           413: "Request Entity Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
-           503: "Service Unavailable"}
-
-
-def fault(req, status, detail, code="placement.undefined_code", headers=None):
-    version = req.environ.get("placement.microversion", MAX_VERSION)
-    return error_response(status, _TITLES.get(status, "Error"), detail, code,
-                          req.environ.get("openstack.request_id"), headers,
-                          with_code=version >= (1, 23))
-
-
 def _version_str(v):
     return f"{v[0]}.{v[1]}"
+
+
+def _accepts_json(req) -> bool:
+    if not req.headers.get("Accept"):
+        return True
+    return bool(req.accept.acceptable_offers(["application/json"]))
 
 
 class PlacementApp:
@@ -91,72 +124,65 @@ class PlacementApp:
     def __init__(self):
         self.routes = wsgi.RouteTable(
             ROUTE_DECLARATIONS,
-            not_found=lambda req: fault(req, 404, "The resource could not be found."),
+            not_found=lambda req: fault(req, 404),
             not_allowed=None)
 
     @webob.dec.wsgify
     def __call__(self, req):
         services = req.environ[wsgi.SERVICES_KEY]
         try:
-            version = self._negotiate(req)
+            found = microversion_parse.extract_version(req.headers, SERVICE_TYPE, VERSIONS)
         except ValueError as exc:
-            return fault(req, 400, str(exc))
-        except LookupError as exc:
-            return fault(req, 406, str(exc))
-        req.environ["placement.microversion"] = version
-        handler, args, allowed = self.routes.match(req)
-        if handler is None and allowed:
-            resp = fault(req, 405, "The method specified is not allowed for this resource.",
-                         headers={"Allow": allowed})
-        elif handler is None:
-            resp = fault(req, 404, "The resource could not be found.")
-        elif version < getattr(handler, "min_version", MIN_VERSION):
-            if handler.older_status == 405:
-                resp = fault(req, 405, "The method specified is not allowed for this "
-                             "resource.")
-            else:
-                resp = fault(req, 404, "The resource could not be found.")
-        else:
-            try:
-                resp = handler(req, services.placement, version, **args)
-            except objects.PlacementError as exc:
-                resp = fault(req, exc.status, exc.detail, exc.code)
-            except Exception as exc:  # noqa: BLE001 - a bug must still answer in our format
-                if objects.is_write_race(exc):
-                    resp = fault(req, 409, "Another request changed the same data at the "
-                                 "same time; refresh and retry.",
-                                 "placement.concurrent_update")
-                else:
-                    LOG.exception("placement request %s %s failed", req.method, req.path)
-                    resp = fault(req, 500, "An unexpected error occurred; it has been logged.")
-        if req.path_info.rstrip("/") != "" or version != MIN_VERSION:
-            resp.headers["OpenStack-API-Version"] = f"placement {_version_str(version)}"
+            return fault(req, 406, f"Invalid microversion: {exc}")
+        except TypeError as exc:
+            return fault(req, 400, f"Invalid microversion: {exc}")
+        version = (found.major, found.minor)
+        req.environ[_MICROVERSION_KEY] = version
+        resp = self._dispatch(req, services, version)
+        resp.headers["OpenStack-API-Version"] = f"placement {_version_str(version)}"
+        if not getattr(resp, "placement_error", False):
             resp.headers["Vary"] = "OpenStack-API-Version"
-        if (version >= (1, 15) and resp.status_code == 200 and req.method in ("GET", "PUT", "POST")
-                and req.path_info.rstrip("/") != ""):
-            # Placement's caching headers: our objects don't all carry a
-            # modification time, so "now" stands in, as the API allows.
-            resp.last_modified = datetime.datetime.now(datetime.timezone.utc)
+        if (version >= (1, 15) and resp.status_code == 200 and req.method == "GET"
+                and "Cache-Control" not in resp.headers):
             resp.cache_control = "no-cache"
+            if getattr(resp, "placement_last_modified", True):
+                # Our objects carry no modification time: "now" stands in,
+                # as openstack-placement does where it has none.
+                resp.last_modified = datetime.datetime.now(datetime.timezone.utc)
         return resp
 
-    @staticmethod
-    def _negotiate(req):
-        raw = microversion_parse.get_version(req.headers, service_type=SERVICE_TYPE)
-        if raw is None:
-            return MIN_VERSION
-        raw = raw.strip()
-        if raw == "latest":
-            return MAX_VERSION
+    def _dispatch(self, req, services, version):
+        length = req.environ.get("CONTENT_LENGTH")
         try:
-            major, minor = (int(x) for x in raw.split("."))
+            if length and int(length) > 0 and not req.environ.get("CONTENT_TYPE"):
+                return fault(req, 400, "content-type header required when content-length > 0")
         except ValueError:
-            raise ValueError(f"invalid version string: {raw}") from None
-        if not (MIN_VERSION <= (major, minor) <= MAX_VERSION):
-            raise LookupError(
-                f"Unacceptable version header: {raw}. It must be between "
-                f"{_version_str(MIN_VERSION)} and {_version_str(MAX_VERSION)}.")
-        return (major, minor)
+            return fault(req, 400, "content-length header must be an integer")
+        handler, args, allowed = self.routes.match(req)
+        if handler is None and allowed:
+            return fault(req, 405, "The method specified is not allowed for this resource.",
+                         headers={"Allow": allowed}, vary=True)
+        if handler is None:
+            return fault(req, 404)
+        if version < getattr(handler, "min_version", MIN_VERSION):
+            return fault(req, handler.older_status, vary=True)
+        if (req.method == "GET" and getattr(handler, "checks_accept", True)
+                and not _accepts_json(req)):
+            return fault(req, 406, "Only application/json is provided", vary=True)
+        wants = getattr(handler, "takes_json", None)
+        if wants is not None and wants(version) and req.content_type != "application/json":
+            return fault(req, 415, f"The media type {req.content_type or 'None'} is not "
+                         "supported, use application/json", vary=True)
+        try:
+            return handler(req, services.placement, version, **args)
+        except objects.PlacementError as exc:
+            return fault(req, exc.status, exc.detail, exc.code, vary=exc.vary)
+        except Exception as exc:  # noqa: BLE001 - a bug must still answer in our format
+            if objects.is_write_race(exc):
+                return fault(req, 409, "Another request changed the same data at the "
+                             "same time; refresh and retry.", "placement.concurrent_update")
+            LOG.exception("placement request %s %s failed", req.method, req.path)
+            return fault(req, 500, "An unexpected error occurred; it has been logged.")
 
 
 def app_factory(global_conf, **local_conf):
@@ -164,7 +190,8 @@ def app_factory(global_conf, **local_conf):
 
 
 def unauthorized(req):
-    return fault(req, 401, "The request you have made requires authentication.")
+    # openstack-placement's auth answers webob's bare 401 (webob's own JSON)
+    return req.get_response(webob.exc.HTTPUnauthorized())
 
 
 def _root_is_public(make_filter):
@@ -186,7 +213,8 @@ def _root_is_public(make_filter):
 
 
 def noauth_factory(global_conf, **local_conf):
-    return _root_is_public(lambda app: wsgi.NoAuthMiddleware(app, unauthorized))
+    return _root_is_public(lambda app: wsgi.NoAuthMiddleware(app, unauthorized,
+                                                             placement_roles=True))
 
 
 def sizelimit_factory(global_conf, **local_conf):
@@ -206,10 +234,23 @@ def keystone_context_factory(global_conf, **local_conf):
 
 def faultwrap_factory(global_conf, **local_conf):
     """A bug escaping the app is a 500 in placement's own error format."""
-    return lambda app: wsgi.LastResortFaults(
-        app, lambda environ: fault(webob.Request(environ), 500,
-                                   "An unexpected error occurred; it has been logged."),
-        "placement API")
+    def factory(app):
+        guarded = wsgi.LastResortFaults(
+            app, lambda environ: fault(webob.Request(environ), 500,
+                                       "An unexpected error occurred; it has been logged."),
+            "placement API")
+
+        def middleware(environ, start_response):
+            # As openstack-placement's request log does, first: no Accept (or
+            # */*) means JSON, so every error (413s included) comes as JSON
+            # rather than webob's HTML.
+            if environ.get("HTTP_ACCEPT", "*/*") == "*/*":
+                environ["HTTP_ACCEPT"] = "application/json"
+            return guarded(environ, start_response)
+
+        return middleware
+
+    return factory
 
 
 def url_guard_factory(global_conf, **local_conf):

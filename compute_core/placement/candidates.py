@@ -560,7 +560,9 @@ class _General:
             if not self._aggs_ok(rp_id, g, with_root=False):
                 continue
             anchors = {root}
-            if rc and tree is None and rp_id in self.sharing:
+            # A sharing provider serves the trees it shares with, also when
+            # in_tree{N} names it (as in openstack-placement).
+            if rc and rp_id in self.sharing:
                 anchors |= self.anchors_of.get(rp_id, set())
             cells = tuple((rp_id, c, amt) for c, amt in alloc)
             for anchor in anchors:

@@ -26,6 +26,7 @@ CUSTOM_RC_ID_OFFSET = 10000
 class PlacementError(Exception):
     status = 400
     code = "placement.undefined_code"
+    vary = True  # raised by the handler itself (see app.fault)
 
     def __init__(self, detail, code=None):
         super().__init__(detail)
@@ -36,6 +37,16 @@ class PlacementError(Exception):
 
 class NotFound(PlacementError):
     status = 404
+
+
+class ProviderNotFound(NotFound):
+    """openstack-placement lets its object layer's NotFound through to its
+    dispatcher: no error code, no Vary."""
+    vary = False
+
+
+class ResourceClassNotFound(NotFound):
+    vary = False  # through openstack-placement's dispatcher, as ProviderNotFound
 
 
 class Conflict(PlacementError):
@@ -130,8 +141,7 @@ class ResourceClassCache:
         try:
             return self._by_name[name]
         except KeyError:
-            raise NotFound(f"No such resource class {name}.",
-                           code="placement.resource_class.not_found") from None
+            raise ResourceClassNotFound(f"No such resource class {name}.") from None
 
     def name_of(self, rc_id: int) -> str:
         if rc_id not in self._by_id:
@@ -151,8 +161,7 @@ class ResourceClassCache:
                 conn.execute(s.resource_classes.insert().values(
                     id=max(top or 0, CUSTOM_RC_ID_OFFSET - 1) + 1, name=name, created_at=_now()))
             except db_exc.DBDuplicateEntry:
-                raise Conflict(f"Conflicting resource class already exists: {name}",
-                               code="placement.duplicate_name") from None
+                raise Conflict(f"Conflicting resource class already exists: {name}") from None
         self._reload()
 
     def _custom_id(self, name: str) -> int:
@@ -208,8 +217,7 @@ def _uuid_map(conn, ids):
 def _provider_id(conn, rp_uuid: str) -> tuple[int, int]:
     row = conn.execute(_PROVIDER_BY_UUID, {"uuid": rp_uuid}).first()
     if row is None:
-        raise NotFound(f"No resource provider with uuid {rp_uuid} found",
-                       code="placement.resource_provider.not_found")
+        raise ProviderNotFound(f"No resource provider with uuid {rp_uuid} found")
     return row.id, row.generation
 
 
@@ -234,8 +242,7 @@ def create_provider(db, name: str, rp_uuid: str | None = None,
             field = "uuid" if "uuid" in str(exc.columns) else "name"
             value = rp_uuid if field == "uuid" else name
             raise Conflict(f"Conflicting resource provider {field}: {value} already exists.",
-                           code="placement.duplicate_name" if field == "name"
-                           else "placement.undefined_code") from None
+                           code="placement.duplicate_name") from None
         if root_id is None:
             conn.execute(rp.update().where(rp.c.id == new_id).values(root_provider_id=new_id))
     return get_provider(db, rp_uuid)
@@ -246,8 +253,7 @@ def get_provider(db, rp_uuid: str) -> dict:
     with db.connect() as conn:
         row = conn.execute(sa.select(rp).where(rp.c.uuid == rp_uuid)).first()
         if row is None:
-            raise NotFound(f"No resource provider with uuid {rp_uuid} found",
-                           code="placement.resource_provider.not_found")
+            raise ProviderNotFound(f"No resource provider with uuid {rp_uuid} found")
         uuids = _uuid_map(conn, [row.root_provider_id, row.parent_provider_id])
     return _provider_row_to_dict(row, uuids)
 
@@ -301,7 +307,9 @@ def update_provider(db, rp_uuid: str, name: str, parent_uuid=...,
         rp_id, gen = _provider_id(conn, rp_uuid)
         current = conn.execute(sa.select(rp.c.parent_provider_id, rp.c.root_provider_id)
                                .where(rp.c.id == rp_id)).first()
-        values = {"name": name, "updated_at": _now(), "generation": gen + 1}
+        # openstack-placement leaves the generation of a renamed or
+        # re-parented provider as it was.
+        values = {"name": name, "updated_at": _now()}
         new_root = None
         if parent_uuid is None and current.parent_provider_id is not None:
             if not allow_reparent:
@@ -391,11 +399,10 @@ INVENTORY_FIELDS = ("total", "reserved", "min_unit", "max_unit", "step_size", "a
 
 
 def _inventory_defaults(inv: dict) -> dict:
-    out = {"reserved": 0, "min_unit": 1, "max_unit": inv.get("total"), "step_size": 1,
+    # openstack-placement's defaults: max_unit is the largest integer, not the total
+    out = {"reserved": 0, "min_unit": 1, "max_unit": 2147483647, "step_size": 1,
            "allocation_ratio": 1.0}
     out.update(inv)
-    if out["max_unit"] is None:
-        out["max_unit"] = out["total"]
     return out
 
 
@@ -414,10 +421,6 @@ def _check_inventory(rp_uuid, name, values, reserved_may_equal_total=True):
         raise BadRequest(f"Unable to update inventory for resource provider {rp_uuid}: "
                          f"Invalid inventory for '{name}': reserved {values['reserved']} "
                          f"must be less than total {values['total']}.")
-    if values["min_unit"] > values["max_unit"]:
-        raise BadRequest(f"Unable to update inventory for resource provider {rp_uuid}: "
-                         f"Invalid inventory for '{name}': min_unit {values['min_unit']} "
-                         f"is greater than max_unit {values['max_unit']}.")
 
 
 def set_inventories(db, rp_uuid: str, generation: int, inventories: dict, rc_cache,
@@ -527,8 +530,13 @@ def project_usages(db, project_id: str, user_id=None, rc_cache=None,
         count_q = (count_q.join(s.users, s.users.c.id == c.c.user_id)
                    .where(s.users.c.external_id == user_id))
     if consumer_type not in (None, "all"):
-        q = q.where(ctype == consumer_type)
-        count_q = count_q.where(ctype == consumer_type)
+        # On the column itself, never on the coalesced label: "UNKNOWN" (a
+        # type named so) must not match the consumers without a type under
+        # MariaDB's case-insensitive collation. Stored types are [A-Z0-9_]+.
+        cond = (c.c.consumer_type.is_(None) if consumer_type == "unknown"
+                else c.c.consumer_type == consumer_type)
+        q = q.where(cond)
+        count_q = count_q.where(cond)
     fold = consumer_type == "all"
     key = (lambda t: "all") if fold else (lambda t: t)
     with db.connect() as conn:
@@ -672,6 +680,7 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
     touched: dict[int, int] = {}  # provider id -> generation read
     consumers = {}
     holding = set()
+    found_by_claim = {}
     new_rows = []
     names = {}
     for claim in claims:
@@ -703,8 +712,14 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
                 raise GenerationConflict(detail, code="placement.concurrent_update")
         if held:
             holding.add(cu)
-        for rp_id, gen in held:
-            touched.setdefault(rp_id, gen)
+        found_by_claim[cu] = found
+    # Every consumer checked before any class or provider, in
+    # openstack-placement's order.
+    for claim in claims:
+        cu = claim["consumer_uuid"]
+        wanted, found = claim["allocations"], found_by_claim[cu]
+        # The providers that only lose allocations keep their generation,
+        # as in openstack-placement (which bumps those it allocates from).
         for rp_uuid, resources in wanted.items():
             if rp_uuid not in found:
                 raise BadRequest(f"Allocation for resource provider '{rp_uuid}' that does "
@@ -712,7 +727,11 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
             rp_id, gen = found[rp_uuid]
             touched.setdefault(rp_id, gen)
             for rc_name, amount in resources.items():
-                rc_id = rc_cache.id_of(rc_name)
+                try:
+                    rc_id = rc_cache.id_of(rc_name)
+                except NotFound:
+                    raise BadRequest(f"Unable to allocate inventory: No such resource class "
+                                     f"{rc_name}.") from None
                 names[(rp_id, rc_id)] = (rp_uuid, rc_name)
                 new_rows.append({"resource_provider_id": rp_id, "consumer_id": cu,
                                  "resource_class_id": rc_id, "used": amount,
@@ -766,11 +785,11 @@ def _apply_claims(conn, claims, rc_cache, ext) -> set:
         rp_uuid, rc_name = names[key]
         irow = inv_rows.get(key)
         if irow is None:
-            raise BadRequest(
+            raise Conflict(
                 f"Unable to allocate inventory: Inventory for '{rc_name}' on "
-                f"resource provider '{rp_uuid}' invalid.", code="placement.inventory.invalid")
+                f"resource provider '{rp_uuid}' invalid.")
         if r["used"] < irow.min_unit or r["used"] > irow.max_unit or r["used"] % irow.step_size:
-            raise BadRequest(
+            raise Conflict(
                 f"Unable to allocate inventory: Unable to allocate {r['used']} of "
                 f"{rc_name} on resource provider '{rp_uuid}': violates min_unit, max_unit, "
                 "or step_size.")
@@ -803,6 +822,13 @@ def reshape(db, inventories: dict, claims: list[dict], rc_cache,
             _apply_claims(conn, claims, rc_cache, ext)
         except ProviderRaced as exc:
             raise GenerationConflict(exc.detail) from None
+        # openstack-placement writes each provider's inventory twice (an
+        # interim merge when the new one is not empty, then the final one),
+        # each write moving the generation: one more move than ours here.
+        for rp_uuid, (_, invs) in inventories.items():
+            if invs:
+                rp_id, gen = _provider_id(conn, rp_uuid)
+                _bump_generation(conn, rp_id, gen)
         for rp_id, rp_uuid in rp_ids.items():
             have = set(conn.execute(sa.select(inv.c.resource_class_id)
                                     .where(inv.c.resource_provider_id == rp_id)).scalars())
@@ -860,7 +886,7 @@ def delete_trait(db, name: str) -> None:
     with db.begin() as conn:
         trait_id = conn.execute(sa.select(t.c.id).where(t.c.name == name)).scalar()
         if trait_id is None:
-            raise NotFound(f"No such trait(s): {name}.", code="placement.trait.not_found")
+            raise NotFound(f"No such trait(s): {name}.")
         if conn.execute(sa.select(rpt.c.trait_id).where(rpt.c.trait_id == trait_id)
                         .limit(1)).first():
             raise Conflict(f"The trait {name} is in use by a resource provider.")
@@ -904,7 +930,8 @@ def get_provider_aggregates(db, rp_uuid: str) -> tuple[int, list[str]]:
     return gen, sorted(uuids)
 
 
-def set_provider_aggregates(db, rp_uuid: str, generation, uuids: list[str]) -> int:
+def set_provider_aggregates(db, rp_uuid: str, generation, uuids: list[str],
+                            bump: bool = True) -> int:
     rpa, agg = s.resource_provider_aggregates, s.placement_aggregates
     with db.connect() as conn:
         _provider_id(conn, rp_uuid)
@@ -917,4 +944,4 @@ def set_provider_aggregates(db, rp_uuid: str, generation, uuids: list[str]) -> i
         if ids:
             conn.execute(rpa.insert(), [{"resource_provider_id": rp_id, "aggregate_id": i,
                                          "created_at": _now()} for i in set(ids)])
-        return _bump_generation(conn, rp_id, gen)
+        return _bump_generation(conn, rp_id, gen) if bump else gen

@@ -28,12 +28,18 @@ MISSING_VALUE = "placement.query.missing_value"
 DUPLICATE_KEY = "placement.query.duplicate_key"
 
 
-def bad(detail, code=BAD_VALUE):
+def bad(detail, code=ob.PlacementError.code):
     return BadRequest(f"Invalid query string parameters: {detail}", code=code)
 
 
+# A uuid in the query string: jsonschema's "uuid" format, as Placement
+# checks it (the hyphens are required there).
+_HYPHENATED_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                              r"[0-9a-fA-F]{12}$")
+
+
 def uuid_value(value, key):
-    if not isinstance(value, str) or not UUID_RE.match(value):
+    if not isinstance(value, str) or not _HYPHENATED_UUID.match(value):
         raise bad(f"Expected '{key}' parameter to be a valid UUID. Got: {value!r}.")
     return str(uuidlib.UUID(value))
 
@@ -47,14 +53,15 @@ def check_allowed(req, allowed):
 
 
 def single(req, key):
+    """The value of *key*: the last one when it is repeated, as
+    openstack-placement (which reads the query string into a dict) takes."""
     values = req.GET.getall(key)
-    if len(values) > 1:
-        raise bad(f"The '{key}' parameter may appear only once.", code=DUPLICATE_KEY)
-    return values[0] if values else None
+    return values[-1] if values else None
 
 
 def resources(value, rc_cache, key="resources") -> dict:
-    """'VCPU:1,MEMORY_MB:512' -> {'VCPU': 1, 'MEMORY_MB': 512}."""
+    """'VCPU:1,MEMORY_MB:512' -> {'VCPU': 1, 'MEMORY_MB': 512}; classes
+    checked to exist when *rc_cache* is given."""
     out = {}
     if not value:
         raise bad(f"Badly formed {key} parameter. Expected {key} query string parameter in "
@@ -78,19 +85,24 @@ def resources(value, rc_cache, key="resources") -> dict:
                       f"(no allocation can be larger). Got: {n}.")
         if name in out:
             raise bad(f"Resource class {name} appears more than once in {key}.")
-        try:
-            rc_cache.id_of(name)
-        except NotFound:
-            raise bad(f"Invalid resource class in {key} parameter: No such resource class "
-                      f"{name}.") from None
+        if rc_cache is not None:
+            check_class(rc_cache, name, key)
         out[name] = n
     return out
+
+
+def check_class(rc_cache, name, key):
+    try:
+        rc_cache.id_of(name)
+    except NotFound:
+        raise bad(f"Invalid resource class in {key} parameter: No such resource class "
+                  f"{name}.") from None
 
 
 def traits(values, db, version, key="required"):
     """The values of one or more *key* params -> ([frozenset any-of], forbidden)."""
     if len(values) > 1 and version < (1, 39):
-        raise bad(f"The '{key}' parameter may appear only once.", code=DUPLICATE_KEY)
+        values = values[-1:]  # repeated before 1.39: the last one, as Placement takes it
     required, forbidden, names = [], set(), set()
     for value in values:
         if value.startswith("in:"):
@@ -140,15 +152,14 @@ def _check_trait_name(name, key, value):
 def member_of(values, version, key="member_of"):
     """The values of *key* params -> ([set any-of agg uuids], forbidden set)."""
     if len(values) > 1 and version < (1, 24):
-        raise bad(f"Multiple '{key}' parameters are not supported before microversion "
-                  "1.24.", code=DUPLICATE_KEY)
+        raise BadRequest(f"Multiple {key} parameters are not supported")
     required, forbidden = [], set()
     for value in values:
         negate = value.startswith("!")
         if negate:
             if version < (1, 32):
-                raise bad(f"Forbidden aggregates in '{key}' need microversion 1.32. Got: "
-                          f"{value}")
+                raise BadRequest(f"Forbidden {key} parameters are not supported in the "
+                                 "specified microversion")
             value = value[1:]
         any_of = value.startswith("in:")
         raw = value[3:] if any_of else value
@@ -225,10 +236,9 @@ def candidate_request(req, version, state):
     for suffix, params in raw.items():
         g = RequestGroup(suffix=suffix)
         if "resources" in params:
-            if len(params["resources"]) > 1:
-                raise bad(f"The 'resources{suffix}' parameter may appear only once.",
-                          code=DUPLICATE_KEY)
-            g.resources = resources(params["resources"][0], state.rc_cache,
+            # repeated: the last one, as openstack-placement takes it
+            # the classes are looked up after the groups are checked (below)
+            g.resources = resources(params["resources"][-1], None,
                                     "resources" + suffix)
         if "required" in params:
             g.required, g.forbidden = traits(params["required"], state.db, version,
@@ -237,57 +247,86 @@ def candidate_request(req, version, state):
             g.member_of, g.forbidden_aggs = member_of(params["member_of"], version,
                                                       "member_of" + suffix)
         if "in_tree" in params:
-            if len(params["in_tree"]) > 1:
-                raise bad(f"The 'in_tree{suffix}' parameter may appear only once.",
-                          code=DUPLICATE_KEY)
-            g.in_tree = uuid_value(params["in_tree"][0], "in_tree" + suffix)
+            g.in_tree = uuid_value(params["in_tree"][-1], "in_tree" + suffix)
         groups.append(g)
     wide = RequestWide(nested_aware=version >= (1, 29))
-    limit = single(req, "limit")
+    # repeated limit and group_policy: Placement uses the first one
+    limit = (req.GET.getall("limit") or [None])[0]
     if limit is not None:
         if not re.match(r"^[1-9][0-9]*$", limit):
             raise bad(f"Failed validating 'pattern' in 'limit': {limit!r} is not a positive "
                       "integer")
         # Beyond any number of candidates, and of what SQL's LIMIT takes
         wide.limit = min(int(limit), MAX_AMOUNT)
-    policy = single(req, "group_policy")
+    policy = (req.GET.getall("group_policy") or [None])[0]
     if policy is not None and policy not in ("none", "isolate"):
         raise bad(f"'group_policy' must be one of 'none' or 'isolate'. Got: {policy!r}")
     wide.group_policy = policy
     root_req = req.GET.getall("root_required")
+    if len(root_req) > 1:
+        raise bad("Query parameter 'root_required' may be specified only once.",
+                  code=DUPLICATE_KEY)
+    if root_req and root_req[0].startswith("in:"):
+        # root_required takes no any-of list, at any microversion
+        raise bad(f"The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported since "
+                  f"microversion 1.39. Got: {root_req[0]}")
     if root_req:
         req_sets, wide.root_forbidden = traits(root_req, state.db, max(version, (1, 22)),
                                                "root_required")
         wide.root_required = req_sets
     for value in req.GET.getall("same_subtree"):
-        suffixes = [v for v in value.split(",")]
+        suffixes = [v.strip() for v in value.split(",")]
         if not all(suffixes):
-            raise bad(f"Empty suffix in 'same_subtree': {value!r}")
-        missing = [sfx for sfx in suffixes if sfx not in raw]
-        if missing:
-            raise bad(f"Real suffixes should be specified in 'same_subtree': {missing} not "
-                      f"found in {sorted(k for k in raw if k)}.")
+            raise BadRequest("Empty string (unsuffixed group) can not be specified in "
+                             "`same_subtree` ", code=BAD_VALUE)
         wide.same_subtree.append(suffixes)
-    _check_groups(groups, wide)
+    _check_groups(groups, wide, version)
+    for g in groups:
+        for name in g.resources:
+            check_class(state.rc_cache, name, "resources" + g.suffix)
     return groups, wide
 
 
-def _check_groups(groups, wide):
-    in_subtree = {sfx for ss in wide.same_subtree for sfx in ss}
-    resourceless = [g for g in groups if not g.resources]
-    if not groups or len(resourceless) == len(groups):
-        raise bad("At least one request group ('resources' or 'resources{$S}') is required.",
-                  code=MISSING_VALUE)
-    for g in resourceless:
-        if g.suffix == "" or g.suffix not in in_subtree:
-            keys = [k + g.suffix for k in GROUP_KEYS[1:]
-                    if (k == "required" and (g.required or g.forbidden))
-                    or (k == "member_of" and (g.member_of or g.forbidden_aggs))
-                    or (k == "in_tree" and g.in_tree)]
-            raise bad(f"All traits, member_of and in_tree parameters must be associated "
-                      f"with resources or named in 'same_subtree': orphaned "
-                      f"{', '.join(keys) or 'group ' + repr(g.suffix)}.")
+def _check_groups(groups, wide, version):
+    """Placement's checks of the groups, in its order: from 1.36 at least one
+    group with resources, resourceless groups named in same_subtree, and
+    same_subtree naming real groups; before, no orphaned required/member_of."""
+    by_suffix = {g.suffix: g for g in groups}
+    if version >= (1, 36):
+        resourceless = [g.suffix for g in groups if not g.resources]
+        if len(resourceless) == len(groups):
+            raise BadRequest("There must be at least one resources or resources[$S] "
+                             "parameter.", code=MISSING_VALUE)
+        in_subtree = {sfx for ss in wide.same_subtree for sfx in ss}
+        bad_groups = [sfx for sfx in resourceless if sfx not in in_subtree]
+        if bad_groups:
+            raise BadRequest(f"Resourceless suffixed group request should be specified in "
+                             f"`same_subtree` query param: bad group(s) - {bad_groups}.",
+                             code=BAD_VALUE)
+        missing = [sfx for ss in wide.same_subtree for sfx in ss if sfx not in by_suffix]
+        if missing:
+            raise BadRequest(f"Real suffixes should be specified in `same_subtree`: "
+                             f"{missing} not found in {list(by_suffix)}.", code=BAD_VALUE)
+    else:
+        for what, orphaned in (
+                ("traits", [f"required{g.suffix}" for g in groups
+                            if (g.required or g.forbidden) and not g.resources]),
+                ("member_of", [f"member_of{g.suffix}" for g in groups
+                               if (g.member_of or g.forbidden_aggs) and not g.resources])):
+            if orphaned and what == "traits":
+                raise BadRequest("All traits parameters must be associated with resources.  "
+                                 "Found the following orphaned traits keys: "
+                                 + ", ".join(orphaned))
+            if orphaned:
+                raise BadRequest("All member_of parameters must be associated with "
+                                 "resources. Found the following orphaned member_of keys: "
+                                 + ", ".join(orphaned))
+        if not all(g.resources for g in groups):
+            raise BadRequest("All request groups must specify resources.")
+        if not groups:
+            raise BadRequest("At least one request group (`resources` or `resources{$S}`) "
+                             "is required.")
     numbered = [g for g in groups if g.suffix and g.resources]
     if len(numbered) > 1 and wide.group_policy is None:
-        raise bad("The \"group_policy\" parameter is required when specifying more than one "
-                  "\"resources{$S}\" parameter.", code=MISSING_VALUE)
+        raise BadRequest("The \"group_policy\" parameter is required when specifying more "
+                         "than one \"resources{N}\" parameter.")

@@ -53,7 +53,11 @@ def placement_error(status, body, code=400):
     assert status == code, body
     assert set(body) == {"errors"}, body  # never the Compute format
     (error,) = body["errors"]
-    assert error["status"] == code and error["code"].startswith("placement."), body
+    # "code" exists from microversion 1.23; an error found before the
+    # microversion is read (a URL that is not UTF-8) has none, as in
+    # openstack-placement.
+    assert error["status"] == code and error.get("code", "placement.").startswith(
+        "placement."), body
     return error["detail"]
 
 
@@ -176,10 +180,10 @@ def test_placement_bug_answers_in_placement_format(compute_cloud, monkeypatch):
     """A bug escaping the placement app is a 500 in placement's format."""
     from compute_core.placement import app
 
-    def broken(req):
+    def broken(*args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(app.PlacementApp, "_negotiate", staticmethod(broken))
+    monkeypatch.setattr(app.PlacementApp, "_dispatch", staticmethod(broken))
     status, body = send(compute_cloud.placement_url, "GET", "/traits", headers=PLACEMENT)
     assert status == 500 and set(body) == {"errors"}, body
 

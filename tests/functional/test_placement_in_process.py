@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from compute_core import Cloud
-from compute_core.placement.client import PlacementClient
+from compute_core.placement_client.client import PlacementClient
 from compute_core.testing import api_request, first_image_id, wait_for_server
 
 BIG = {"vcpus": 64, "memory_mb": 65536, "disk_gb": 1000}

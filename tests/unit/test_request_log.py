@@ -58,3 +58,23 @@ def test_the_authenticated_caller_is_named(caplog):
     (record,) = _records(caplog)
     assert re.fullmatch(r"GET /v2\.1/flavors 200 [0-9.]+ ms req-[0-9a-f-]+ user u-1 project p-2",
                         record.getMessage()), record.getMessage()
+
+
+def test_request_id_from_oslo_middleware():
+    """oslo.middleware's RequestId makes the id: the same one in the environ,
+    in x-openstack-request-id and in x-compute-request-id; a valid inbound
+    X-OpenStack-Request-ID becomes the global request id, not the local one."""
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return _app(environ, start_response)
+
+    inbound = "req-" + "1" * 8 + "-1111-1111-1111-" + "1" * 12
+    resp = webob.Request.blank("/", headers={"X-OpenStack-Request-ID": inbound}).get_response(
+        wsgi.RequestIdMiddleware(app))
+    req_id = resp.headers["x-openstack-request-id"]
+    assert re.fullmatch(r"req-[0-9a-f-]{36}", req_id) and req_id != inbound
+    assert resp.headers["x-compute-request-id"] == req_id
+    assert seen["openstack.request_id"] == req_id
+    assert seen["openstack.global_request_id"] == inbound

@@ -16,8 +16,8 @@ from compute_core.db import cell_db
 from compute_core.db import cell_schema as t
 from compute_core.db.cells import CELL0_UUID
 from compute_core.db.engines import Database
-from compute_core.placement import heal
-from compute_core.placement.client import PlacementClient
+from compute_core.placement_client import heal
+from compute_core.placement_client.client import PlacementClient
 from compute_core.testing import api_request, first_image_id, wait_for_server
 
 PLACEMENT_HEADERS = {"X-Auth-Token": "admin:admin",

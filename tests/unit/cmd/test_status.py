@@ -14,7 +14,7 @@ import pytest
 from compute_core import assembly
 from compute_core import conf as cc_conf
 from compute_core.cmd import status
-from compute_core.placement.client import PlacementClient
+from compute_core.placement_client.client import PlacementClient
 
 
 def results(outcome) -> dict[str, tuple[str, str]]:

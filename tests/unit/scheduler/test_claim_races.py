@@ -6,7 +6,7 @@ import json
 import pytest
 
 from compute_core import exception
-from compute_core.placement.client import ClaimRefused
+from compute_core.placement_client.client import ClaimRefused
 from compute_core.scheduler import manager
 from tests.unit.scheduler.factories import (AllPlacement, StaticHostManager, make_conf,
                                             make_host, make_spec)

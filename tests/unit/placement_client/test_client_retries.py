@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from compute_core import conf as conf_mod
-from compute_core.placement import client as client_mod
+from compute_core.placement_client import client as client_mod
 
 
 class DroppingServer(http.server.ThreadingHTTPServer):

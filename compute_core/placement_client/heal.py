@@ -5,7 +5,7 @@ host but hold none in placement (as ``nova-manage placement
 heal_allocations``); :func:`audit` finds allocations whose consumer is no
 live instance, migration or build request any more, and may delete them (as
 ``nova-manage placement audit``). Both take the API database, the cell
-databases and a :class:`~compute_core.placement.client.PlacementClient`, so
+databases and a :class:`~compute_core.placement_client.client.PlacementClient`, so
 ``compute-manage`` and a Python program call them the same way; what they
 would print goes to an *output* callable.
 
@@ -24,7 +24,7 @@ from compute_core.db import api_db, cell_db
 from compute_core.db import cell_schema as t
 from compute_core.db.cells import CELL0_UUID, CellDatabases
 from compute_core.db.engines import Database
-from compute_core.placement.client import PlacementAPIError, PlacementClient
+from compute_core.placement_client.client import PlacementAPIError, PlacementClient
 from compute_core.scheduler.request_spec import RequestSpec
 
 # Exit codes of heal_allocations and audit, as nova-manage's help states them.
