@@ -5,7 +5,7 @@ from keystoneauth1 import loading as ks_loading
 
 from compute_core import conf as conf_mod
 from compute_core import exception
-from compute_core.placement.client import PlacementClient
+from compute_core.placement_client.client import PlacementClient
 
 
 def _load(tmp_path, text, **overrides):
@@ -105,7 +105,7 @@ def test_a_refused_token_is_replaced_once(tmp_path):
 def test_keystone_failure_is_a_placement_error(tmp_path):
     from keystoneauth1 import exceptions as ks_exc
 
-    from compute_core.placement.client import PlacementAPIError
+    from compute_core.placement_client.client import PlacementAPIError
 
     conf = _load(tmp_path, "[placement]\nauth_strategy = keystone\n")
     client = PlacementClient(conf, app=_placement_accepting("new", []))
