@@ -107,6 +107,13 @@ def identity_services(conf, state_dir):
         raise
 
 
+def image_services(conf):
+    """The image API's services, on the API database."""
+    from compute_core.image.service import ImageServices
+
+    return ImageServices(conf, api_database(conf))
+
+
 class PlacementServices:
     def __init__(self, conf):
         self.conf = conf
@@ -126,6 +133,8 @@ def load_wsgi_app(conf, kind: str, services):
         name = "identity"
     elif kind == "compute":
         name = f"osapi_compute_{conf.api.auth_strategy}"
+    elif kind == "image":
+        name = f"image_{conf.api.auth_strategy}"
     else:
         name = f"placement_{conf.api.auth_strategy}"
     app = deploy.loadapp(f"config:{path}", name=name)
@@ -136,13 +145,20 @@ def api_server(conf, app, host, port, threads, name) -> WSGIServer:
     """The HTTP server of one API, with [wsgi]'s connection limits and
     timeouts. It refuses a body over ten times [oslo_middleware]
     max_request_body_size itself, before reading it; a smaller one over the
-    limit reaches the API's sizelimit filter, which answers its own 413."""
+    limit reaches the API's sizelimit filter, which answers its own 413.
+    The image API's bodies are images: up to [image] image_size_cap (the
+    app answers a larger announced one), within [image] upload_timeout."""
+    max_body = 10 * conf.oslo_middleware.max_request_body_size
+    body_timeout = conf.wsgi.body_timeout
+    if name == "image":
+        max_body = max(max_body, conf.image.image_size_cap)
+        body_timeout = max(body_timeout, conf.image.upload_timeout)
     return WSGIServer(app, host, port, threads, name,
                       idle_timeout=conf.wsgi.idle_timeout,
                       header_timeout=conf.wsgi.header_timeout,
-                      body_timeout=conf.wsgi.body_timeout,
+                      body_timeout=body_timeout,
                       max_connections=conf.wsgi.max_connections,
-                      max_body_size=10 * conf.oslo_middleware.max_request_body_size)
+                      max_body_size=max_body)
 
 
 class ServiceBundle:

@@ -82,11 +82,12 @@ class Cloud:
         roles)`` or ``"name:password:project:role,role"`` (see
         ``[identity] users`` for the defaults: admin, and demo in project demo).
     :param identity_port: identity API port (auth="keystone"); ``0``: any free.
+    :param image_port: image API port (Glance v2); ``0``: any free.
     """
 
     def __init__(self, state_dir=None, hosts=1, host_resources=None, config_file=None,
                  overrides=None, compute_port=0, placement_port=0, listen="127.0.0.1",
-                 auth="noauth2", users=None, identity_port=0):
+                 auth="noauth2", users=None, identity_port=0, image_port=0):
         # hosts, ports and listen may be None: then [aio] configuration decides
         # (that is how compute-aio runs).
         self._state_dir_arg = state_dir
@@ -114,6 +115,8 @@ class Cloud:
         self.auth = None
         self.extra_users = list(users or [])
         self.identity_port = identity_port
+        self.image_port = image_port
+        self.image_url = None
         self.identity = None
         self.identity_url = None
         self._passwords = {}
@@ -205,6 +208,8 @@ class Cloud:
         bootstrap.bootstrap(conf, self._api.api_db, self._placement.db, self._api.cells,
                             self._api.images)
 
+        self._start_image_api(conf, listen)
+
         port = conf.aio.placement_port if self.placement_port is None else self.placement_port
         server = assembly.api_server(conf, placement_app, listen, port, conf.aio.wsgi_threads,
                                      "placement")
@@ -241,6 +246,20 @@ class Cloud:
         self.compute_endpoint = server.url
         if self.identity is not None:
             self.identity.set_endpoint("compute", self.compute_url)
+
+    def _start_image_api(self, conf, listen):
+        """The image service (Glance v2) on its own port, on the API
+        database and the image store the local backend uses."""
+        services = assembly.image_services(conf)
+        self._stoppers.append(services.api_db.dispose)
+        app = assembly.load_wsgi_app(conf, "image", services)
+        port = conf.aio.image_port if self.image_port is None else self.image_port
+        server = assembly.api_server(conf, app, listen, port, conf.aio.wsgi_threads, "image")
+        self._stoppers.append(server.stop)
+        server.start()
+        self.image_url = server.url
+        if self.identity is not None:
+            self.identity.set_endpoint("image", self.image_url)
 
     def _start_identity(self, conf, listen):
         """The identity endpoint, then keystonemiddleware in both APIs and
@@ -447,6 +466,7 @@ class Cloud:
             "auth": {"token": token, "endpoint": self.compute_url},
             "compute_endpoint_override": self.compute_url,
             "placement_endpoint_override": self.placement_url,
+            "image_endpoint_override": self.image_url,
             "region_name": "RegionOne",
             "identity_api_version": "3",
         }}}
@@ -466,6 +486,7 @@ class Cloud:
             auth_type="admin_token", auth={"token": token, "endpoint": self.compute_url},
             compute_endpoint_override=self.compute_url,
             placement_endpoint_override=self.placement_url,
+            image_endpoint_override=self.image_url,
             region_name="RegionOne", load_envvars=False, load_yaml_config=False)
 
 
