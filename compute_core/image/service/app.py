@@ -56,7 +56,10 @@ _EXC = {400: webob.exc.HTTPBadRequest, 401: webob.exc.HTTPUnauthorized,
 
 def fault(status: int, message: str, headers=None) -> webob.Response:
     """An error as Glance answers it (webob's HTTP exception bodies)."""
-    exc = _EXC.get(status, webob.exc.HTTPBadRequest)(explanation=message)
+    cls = _EXC.get(status, webob.exc.HTTPBadRequest)
+    # webob's 415 template ignores the explanation: the message goes in
+    # its detail.
+    exc = cls(detail=message) if status == 415 else cls(explanation=message)
     for k, v in (headers or {}).items():
         exc.headers[k] = v
     return exc
