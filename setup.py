@@ -59,6 +59,7 @@ ENTRY_POINTS = {
     ],
     "compute_core.image_backends": [
         "local = compute_core_plugins.image.local:LocalImageBackend",
+        "glance = compute_core_plugins.image.glance:GlanceImageBackend",
     ],
     "compute_core.network_backends": [
         "flat = compute_core_plugins.network.flat:FlatNetworkBackend",

@@ -205,10 +205,11 @@ class Cloud:
         self._api = assembly.APIServices(conf, self.transport, self.notification_transport,
                                          placement_client=self._placement_client())
         self._stoppers.append(self._api.close)
+        # The image API before the bootstrap: with the glance backend, the
+        # default image is uploaded through it.
+        self._start_image_api(conf, listen)
         bootstrap.bootstrap(conf, self._api.api_db, self._placement.db, self._api.cells,
                             self._api.images)
-
-        self._start_image_api(conf, listen)
 
         port = conf.aio.placement_port if self.placement_port is None else self.placement_port
         server = assembly.api_server(conf, placement_app, listen, port, conf.aio.wsgi_threads,
@@ -260,6 +261,13 @@ class Cloud:
         self.image_url = server.url
         if self.identity is not None:
             self.identity.set_endpoint("image", self.image_url)
+        else:
+            # The glance image backend (when chosen) reaches this image API
+            # with noauth2's admin token.
+            register_auth_plugin_opts(conf, "glance", "admin_token")
+            for name, value in (("auth_type", "admin_token"), ("token", ADMIN_TOKEN),
+                                ("endpoint", self.image_url)):
+                conf.set_default(name, value, group="glance")
 
     def _start_identity(self, conf, listen):
         """The identity endpoint, then keystonemiddleware in both APIs and
@@ -299,6 +307,15 @@ class Cloud:
                             ("project_name", SERVICE_PROJECT), ("region_name", REGION)):
             default(name, value, "placement")
         register_authtoken_opts(conf)
+        # The glance image backend (when chosen): the service user, the
+        # image endpoint from the catalog.
+        register_auth_plugin_opts(conf, "glance", "password")
+        for name, value in (("auth_type", "password"), ("auth_url", auth_url),
+                            ("username", SERVICE_USER), ("password", service_password),
+                            ("project_name", SERVICE_PROJECT),
+                            ("user_domain_name", "Default"),
+                            ("project_domain_name", "Default"), ("region_name", REGION)):
+            default(name, value, "glance")
         for name, value in (("www_authenticate_uri", auth_url), ("auth_type", "password"),
                             ("auth_url", auth_url), ("username", SERVICE_USER),
                             ("password", service_password), ("project_name", SERVICE_PROJECT),
@@ -502,3 +519,12 @@ def register_authtoken_opts(conf) -> None:
     loading.register_auth_conf_options(conf, "keystone_authtoken")
     conf.register_opts(loading.get_auth_plugin_conf_options("password"),
                        group="keystone_authtoken")
+
+
+def register_auth_plugin_opts(conf, group, plugin) -> None:
+    """The options of keystoneauth's auth *plugin* in *group*, so the cloud
+    can set their defaults before the plugin is loaded (which registers the
+    same definitions again)."""
+    from keystoneauth1 import loading
+
+    conf.register_opts(loading.get_auth_plugin_conf_options(plugin), group=group)

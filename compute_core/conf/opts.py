@@ -6,6 +6,7 @@ here touches the process-global `cfg.CONF`.
 """
 import copy
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 from oslo_db import options as db_options
 from oslo_middleware import cors, http_proxy_to_wsgi, sizelimit
@@ -354,6 +355,13 @@ image_opts = [
                     "other APIs."),
 ]
 
+glance_opts = [
+    cfg.StrOpt("cache_path", default="$state_path/image_cache",
+               help="Directory where the glance image backend keeps the images it "
+                    "downloaded for the drivers (one file per image, checked against its "
+                    "checksum)."),
+]
+
 aio_opts = [
     cfg.HostAddressOpt("listen", default="127.0.0.1", help="Address the APIs listen on."),
     cfg.PortOpt("compute_port", default=8774, help="Compute API port (0: any free port)."),
@@ -426,7 +434,14 @@ _EXTERNAL = [("database", database_opts),
              ("oslo_middleware", sizelimit.OPTS + http_proxy_to_wsgi.OPTS),
              # oslo.middleware's CORS and healthcheck, in every API pipeline.
              ("cors", cors.OPTS),
-             ("healthcheck", healthcheck_opts.HEALTHCHECK_OPTS)]
+             ("healthcheck", healthcheck_opts.HEALTHCHECK_OPTS),
+             # The glance image backend's keystoneauth1 session: auth type
+             # (its plugin's options are registered when it loads), TLS and
+             # timeout, and the adapter's endpoint choice (service_type
+             # image from the catalog, or endpoint_override).
+             ("glance", glance_opts + ks_loading.get_auth_common_conf_options()
+              + ks_loading.get_session_conf_options()
+              + ks_loading.get_adapter_conf_options(include_deprecated=False))]
 
 # What a browser client of the OpenStack APIs sends and reads (Nova's and
 # Placement's defaults for [cors]).
@@ -441,7 +456,8 @@ CORS_ALLOW_METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
 
 _OUR_DEFAULTS = {("cors", "allow_headers"): CORS_ALLOW_HEADERS,
                  ("cors", "expose_headers"): CORS_EXPOSE_HEADERS,
-                 ("cors", "allow_methods"): CORS_ALLOW_METHODS}
+                 ("cors", "allow_methods"): CORS_ALLOW_METHODS,
+                 ("glance", "service_type"): "image"}
 
 
 def list_opts():
