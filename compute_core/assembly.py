@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 
 from paste import deploy
 
@@ -244,7 +245,9 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
     placement = placement_client or PlacementClient(conf)
     conductor = conductor_rpcapi.ConductorAPI(transport)
     notifier = rpc.Notifier(conf, notification_transport or transport, f"compute.{host}")
-    manager = compute_manager.ComputeManager(conf, host, driver, conductor, placement, notifier)
+    images = _lazy_image_backend(conf)
+    manager = compute_manager.ComputeManager(conf, host, driver, conductor, placement, notifier,
+                                             images=images)
 
     def on_start():
         driver.init_host()
@@ -270,7 +273,34 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
     service.manager = manager
     service.driver = driver
     closers = [] if placement_client else [placement.close]
-    return ServiceBundle(service, closers)
+    return ServiceBundle(service, closers + [images.close])
+
+
+def _lazy_image_backend(conf):
+    """images() -> the image backend, loaded at the first call. A compute
+    host uses it for snapshots: with the local backend it reaches the API
+    database (and the store directory); with the glance backend only the
+    image API. close() frees its database engine."""
+    lock = threading.Lock()
+    made = {}
+
+    def images():
+        with lock:
+            if "backend" not in made:
+                api = api_database(conf) if conf.api_database.connection else None
+                made["api"] = api
+                made["backend"] = load_image_backend(conf, api)
+            return made["backend"]
+
+    def close():
+        with lock:
+            api = made.pop("api", None)
+            made.clear()
+        if api is not None:
+            api.dispose()
+
+    images.close = close
+    return images
 
 
 def _guarded(what, fn):

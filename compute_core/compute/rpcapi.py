@@ -7,6 +7,8 @@
       the migration record and the allocations: migrate_disk_and_power_off
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
+1.3 - snapshot_instance (createImage and createBackup, cast by the
+      conductor; the image's record exists, queued)
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -15,7 +17,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.2"
+VERSION = "1.3"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -66,6 +68,12 @@ class ComputeAPI:
 
     def resume_instance(self, ctxt, host, instance):
         self._cctx(host, "1.1").cast(ctxt, "resume_instance", instance=instance)
+
+    def snapshot_instance(self, ctxt, host, instance, image_id, backup_type=None,
+                          rotation=None):
+        self._cctx(host, "1.3").cast(ctxt, "snapshot_instance", instance=instance,
+                                     image_id=image_id, backup_type=backup_type,
+                                     rotation=rotation)
 
     # 1.2: the steps of a move. Each answers {"error": message} when the
     # driver fails, else a dict of what it learned.

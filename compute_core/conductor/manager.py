@@ -1,4 +1,4 @@
-"""The conductor's RPC endpoint (target version 1.5, see rpcapi)."""
+"""The conductor's RPC endpoint (target version 1.7, see rpcapi)."""
 from __future__ import annotations
 
 import logging
@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.6")
+    target = messaging.Target(version="1.7")
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
                  notifier):
@@ -363,6 +363,26 @@ class ConductorManager:
         cell_db.update_instance(db, instance_uuid, {
             "vm_state": states.STOPPED if old_state == states.STOPPED else states.ACTIVE,
             "task_state": None, "power_state": answer.get("power_state", 0)})
+
+    # ------------------------------------------------------------ snapshots
+    def snapshot_instance(self, ctxt, instance_uuid, image_id, backup_type=None,
+                          rotation=None):
+        """Hand a snapshot (or backup) to the instance's compute host, which
+        captures the disk into the queued image *image_id*."""
+        try:
+            _, db = self.cells.for_instance(instance_uuid)
+            if db is None:  # still a build request: no disk yet
+                raise exception.InstanceNotFound(instance_id=instance_uuid)
+            instance = cell_db.get_instance(db, instance_uuid)
+        except exception.InstanceNotFound:
+            LOG.info("snapshot of %s: the instance is gone", instance_uuid)
+            return
+        if not instance.get("host"):
+            LOG.warning("snapshot of %s: the instance has no host", instance_uuid)
+            cell_db.update_instance(db, instance_uuid, {"task_state": None})
+            return
+        self.compute_api.snapshot_instance(ctxt, instance["host"], instance, image_id,
+                                           backup_type, rotation)
 
     # -------------------------------------------- DB access for computes
     def _in_cell(self, instance_uuid, fn):

@@ -14,11 +14,13 @@
       (a delete's start and finish, one call each instead of two)
 1.6 - deleted_instances (the deleted instances among guests a compute host
       still runs)
+1.7 - snapshot_instance (createImage / createBackup: the compute host
+      of the instance captures its disk into the queued image)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.6"
+VERSION = "1.7"
 
 
 class ConductorAPI:
@@ -51,6 +53,13 @@ class ConductorAPI:
             version = "1.4"
             kwargs.update(destination=destination, same_host=same_host)
         self.client.prepare(version=version).cast(ctxt, "migrate_server", **kwargs)
+
+    def snapshot_instance(self, ctxt, instance_uuid, image_id, backup_type=None,
+                          rotation=None):
+        self.client.prepare(version="1.7").cast(ctxt, "snapshot_instance",
+                                                instance_uuid=instance_uuid,
+                                                image_id=image_id, backup_type=backup_type,
+                                                rotation=rotation)
 
     def confirm_resize(self, ctxt, instance_uuid):
         self.client.prepare(version="1.2").cast(ctxt, "confirm_resize",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 
-from compute_core import plugins
+from compute_core import exception, plugins
 
 
 class ImageBackend(abc.ABC):
@@ -38,6 +38,24 @@ class ImageBackend(abc.ABC):
     @abc.abstractmethod
     def path(self, image_id: str) -> str:
         """A local file with the image's data (for drivers that need one)."""
+
+    # Snapshots: a backend that takes them creates the image's record first
+    # (status queued, so the API can answer with its id at once), then the
+    # compute host streams the disk into it. Optional: the default refuses.
+    def create_record(self, name: str, disk_format: str = "raw",
+                      container_format: str = "bare", properties: dict | None = None,
+                      min_disk: int = 0, min_ram: int = 0, owner: str | None = None,
+                      visibility: str = "private") -> dict:
+        """A new queued image without data; return it."""
+        raise exception.Invalid(f"the {type(self).__name__} image backend does not take "
+                                "snapshots")
+
+    def upload(self, image_id: str, fileobj) -> dict:
+        """Store *fileobj* as the data of the queued image *image_id*
+        (queued -> saving -> active); return the image. Raise ImageNotFound
+        when it is gone."""
+        raise exception.Invalid(f"the {type(self).__name__} image backend does not take "
+                                "snapshots")
 
 
 def load_image_backend(conf, api_db) -> ImageBackend:

@@ -106,6 +106,19 @@ class GlanceImageBackend(ImageBackend):
     def create(self, name, fileobj, disk_format="qcow2", container_format="bare",
                properties=None, min_disk=0, min_ram=0, image_id=None, owner=None,
                visibility="public"):
+        image = self._record(name, disk_format, container_format, properties, min_disk,
+                             min_ram, owner, visibility, image_id)
+        try:
+            return self.upload(image["id"], fileobj)
+        except BaseException:
+            try:
+                self._request("DELETE", f"/v2/images/{image['id']}", image["id"])
+            except exception.ComputeCoreError:
+                pass
+            raise
+
+    def _record(self, name, disk_format, container_format, properties, min_disk, min_ram,
+                owner, visibility, image_id=None):
         doc = {"name": name, "disk_format": disk_format, "container_format": container_format,
                "min_disk": min_disk, "min_ram": min_ram, "visibility": visibility,
                **{k: str(v) for k, v in (properties or {}).items()}}
@@ -113,18 +126,19 @@ class GlanceImageBackend(ImageBackend):
             doc["id"] = image_id
         if owner:
             doc["owner"] = owner
-        image = self._request("POST", "/v2/images", json=doc).json()
-        try:
-            self._request("PUT", f"/v2/images/{image['id']}/file", image["id"],
-                          data=iter(lambda: fileobj.read(CHUNK), b""),
-                          headers={"Content-Type": "application/octet-stream"})
-        except BaseException:
-            try:
-                self._request("DELETE", f"/v2/images/{image['id']}", image["id"])
-            except exception.ComputeCoreError:
-                pass
-            raise
-        return self.get(image["id"])
+        return self._request("POST", "/v2/images", json=doc).json()
+
+    def create_record(self, name, disk_format="raw", container_format="bare",
+                      properties=None, min_disk=0, min_ram=0, owner=None,
+                      visibility="private"):
+        return _view(self._record(name, disk_format, container_format, properties, min_disk,
+                                  min_ram, owner, visibility))
+
+    def upload(self, image_id, fileobj):
+        self._request("PUT", f"/v2/images/{image_id}/file", image_id,
+                      data=iter(lambda: fileobj.read(CHUNK), b""),
+                      headers={"Content-Type": "application/octet-stream"})
+        return self.get(image_id)
 
     def delete(self, image_id):
         self.get(image_id)

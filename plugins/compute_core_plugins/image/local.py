@@ -21,6 +21,10 @@ def _view(image):
 class LocalImageBackend(ImageBackend):
     def __init__(self, conf, db):
         super().__init__(conf, db)
+        if db is None:
+            raise exception.ConfigError("the local image backend needs the API database "
+                                        "([api_database] connection); a compute host "
+                                        "without it uses the glance backend")
         self.store = image_store.ImageStore(conf, db)
 
     def _get(self, image_id):
@@ -53,6 +57,31 @@ class LocalImageBackend(ImageBackend):
             raise
         self.store.finish_upload(image["id"], size, md5, sha512)
         return self.get(image["id"])
+
+    def create_record(self, name, disk_format="raw", container_format="bare",
+                      properties=None, min_disk=0, min_ram=0, owner=None,
+                      visibility="private"):
+        image = self.store.create({"name": name, "disk_format": disk_format,
+                                   "container_format": container_format, "owner": owner,
+                                   "min_disk": min_disk, "min_ram": min_ram,
+                                   "visibility": visibility,
+                                   "properties": {k: str(v) for k, v in
+                                                  (properties or {}).items()}})
+        return self.get(image["id"])
+
+    def upload(self, image_id, fileobj):
+        if self.store.update(image_id, {"status": "saving"}, expect_status={"queued"}) is None:
+            self._get(image_id)  # ImageNotFound when gone
+            raise exception.Conflict(f"image {image_id} is not queued")
+        try:
+            size, md5, sha512 = self.store.write(image_id, fileobj, None, 1 << 62,
+                                                 "image too large")
+        except BaseException:
+            self.store.update(image_id, {"status": "killed"}, expect_status={"saving"})
+            raise
+        if self.store.finish_upload(image_id, size, md5, sha512) is None:
+            raise exception.ImageNotFound(image_id=image_id)
+        return self.get(image_id)
 
     def delete(self, image_id):
         try:
