@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import re
 import threading
 import uuid as uuidlib
 
@@ -24,6 +25,16 @@ _CORE = {"id", "name", "status", "visibility", "protected", "os_hidden", "checks
          "min_ram", "disk_format", "container_format", "created_at", "updated_at", "tags",
          "self", "file", "schema", "direct_url", "locations", "stores"}
 CHUNK = 1 << 20
+
+
+def _error_text(resp) -> str:
+    """The message of an Image API error (webob's JSON, HTML or text)."""
+    try:
+        text = str(resp.json().get("message", ""))
+    except ValueError:
+        text = resp.text
+    text = re.sub(r"<[^>]*>", " ", text)
+    return " ".join(text.split())[:300]
 
 
 def _time(text):
@@ -83,7 +94,7 @@ class GlanceImageBackend(ImageBackend):
             raise exception.ImageNotFound(image_id=image_id)
         if resp.status_code >= 400:
             raise exception.ImageServiceUnavailable(
-                reason=f"{method} {path}: {resp.status_code} {resp.text[:200].strip()}")
+                reason=f"{method} {path}: {resp.status_code} {_error_text(resp)}")
         return resp
 
     # ----------------------------------------------------------- contract
