@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 
 import pytest
 import requests
@@ -99,3 +100,31 @@ def test_an_unreachable_image_service(tmp_path):
         assert info.value.code == 503
         resp = api_request(c, "GET", "/images")
         assert "image service could not be reached" in resp.json()["computeFault"]["message"]
+
+
+def test_a_snapshot_lands_in_the_image_service(cloud):
+    """The compute host captures the disk through the glance backend."""
+    from compute_core import context as ctx_mod
+    from compute_core.compute import states
+    from compute_core.db import cell_db
+
+    token = cloud.member_token
+    image_id = _upload(cloud, "to-snapshot-from", b"\2" * 512, token)
+    resp = api_request(cloud, "POST", "/servers", token=token, version="2.37", body={
+        "server": {"name": "glance-snap", "imageRef": image_id, "flavorRef": "1",
+                   "networks": "none"}})
+    server = wait_for_server(cloud, resp.json()["server"]["id"], token=token)
+    snapshot = cloud._api.images.create_record(
+        "glance-snapshot", properties={"image_type": "snapshot",
+                                       "instance_uuid": server["id"]})
+    _, db = cloud._api.cells.for_instance(server["id"])
+    cell_db.update_instance(db, server["id"], {"task_state": states.IMAGE_SNAPSHOT})
+    cloud._api.conductor_api.snapshot_instance(ctx_mod.RequestContext(), server["id"],
+                                               snapshot["id"])
+    deadline = time.monotonic() + 30
+    while cloud._api.images.get(snapshot["id"])["status"] != "active":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    resp = requests.get(f"{cloud.image_url}/v2/images/{snapshot['id']}/file", timeout=30,
+                        headers={"X-Auth-Token": cloud.admin_token})
+    assert resp.content == cloud.driver("host1").disk(server["id"])
