@@ -151,15 +151,17 @@ def api_server(conf, app, host, port, threads, name) -> WSGIServer:
     app answers a larger announced one), within [image] upload_timeout."""
     max_body = 10 * conf.oslo_middleware.max_request_body_size
     body_timeout = conf.wsgi.body_timeout
+    recv_bytes = 8192
     if name == "image":
         max_body = max(max_body, conf.image.image_size_cap)
         body_timeout = max(body_timeout, conf.image.upload_timeout)
+        recv_bytes = 1 << 18
     return WSGIServer(app, host, port, threads, name,
                       idle_timeout=conf.wsgi.idle_timeout,
                       header_timeout=conf.wsgi.header_timeout,
                       body_timeout=body_timeout,
                       max_connections=conf.wsgi.max_connections,
-                      max_body_size=max_body)
+                      max_body_size=max_body, recv_bytes=recv_bytes)
 
 
 class ServiceBundle:

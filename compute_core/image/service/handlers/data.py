@@ -23,6 +23,16 @@ from compute_core.image.service.handlers import (check_owner, context, empty, im
 from compute_core.image.service.store import ImageError
 
 
+class _DataIter(FileIter):
+    """A file's data in 1 MiB blocks (webob's 64 KiB cost more turns of the
+    server's loop per byte), whole or a range."""
+
+    def app_iter_range(self, seek=None, limit=None, block_size=None):
+        return super().app_iter_range(seek, limit, block_size or st.CHUNK)
+
+    __iter__ = app_iter_range
+
+
 def _expected_md5(req) -> str | None:
     header = req.headers.get("Content-MD5")
     if header is None:
@@ -103,7 +113,7 @@ def download(req, image_id):
         return empty()
     size = os.fstat(handle.fileno()).st_size
     resp = webob.Response(content_type="application/octet-stream",
-                          app_iter=FileIter(handle), conditional_response=True)
+                          app_iter=_DataIter(handle), conditional_response=True)
     resp.content_length = size
     resp.headers["Accept-Ranges"] = "bytes"
     if image["checksum"]:
