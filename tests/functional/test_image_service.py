@@ -564,3 +564,21 @@ def test_the_image_service_is_in_the_catalog(tmp_path):
         resp = requests.get(c.image_url + "/v2/images", headers={"X-Auth-Token": "bogus"})
         assert resp.status_code == 401
 
+
+
+@pytest.mark.parametrize("query, field", [
+    ("size_max=99999999999999999999999999", "size_max"),
+    ("limit=99999999999999999999999", "limit"),
+    ("id=in:" + ",".join(["x"] * 1001), "id"),
+])
+def test_list_out_of_range_parameters(demo, query, field):
+    resp = demo("GET", "/v2/images?" + query)
+    assert resp.status_code == 400 and field in _message(resp)
+
+
+def test_ids_in_upper_case_and_long_property_names(demo):
+    image = demo.create(name="upper")
+    assert demo.show(image["id"].upper())["id"] == image["id"]
+    for name in ("x" * 256, ""):
+        resp = demo("POST", "/v2/images", {name: "v"})
+        assert resp.status_code == 400 and "Property names" in _message(resp)

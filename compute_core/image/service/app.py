@@ -9,6 +9,7 @@ request's Accept header.
 from __future__ import annotations
 
 import logging
+import uuid as uuidlib
 
 import webob
 import webob.dec
@@ -79,6 +80,11 @@ class ImageApp:
                          {"Allow": allowed})
         if handler is None:
             return fault(404, "The resource could not be found.")
+        if "image_id" in args:
+            try:  # ids are stored in lowercase; a non-UUID is the handler's 404
+                args["image_id"] = str(uuidlib.UUID(args["image_id"]))
+            except ValueError:
+                pass
         try:
             return handler(req, **args)
         except store.ImageError as exc:

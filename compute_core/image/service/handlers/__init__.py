@@ -60,7 +60,7 @@ def image_or_404(req, image_id: str) -> dict:
     """The image *image_id* if the caller may see it; 404 otherwise (an id
     that is not a UUID names no image)."""
     try:
-        uuidlib.UUID(image_id)
+        image_id = str(uuidlib.UUID(image_id))  # ids are stored in lowercase
     except ValueError:
         raise NotFound(image_id) from None
     image = services(req).store.get(image_id)

@@ -25,6 +25,8 @@ SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", 
              "updated_at", "min_disk", "min_ram", "visibility", "owner", "virtual_size",
              "os_hidden", "protected")
 _TIME_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+MAX_INT = 2 ** 63 - 1  # the largest size a BIGINT holds
+MAX_IN_VALUES = 1000
 
 
 def view(image: dict) -> dict:
@@ -48,6 +50,9 @@ def _validate(doc: dict) -> None:
 
 def _check_writable(names, ctx) -> None:
     for name in names:
+        if not 0 < len(name) <= 255:
+            raise ImageError(400, f"Property names are 1 to 255 characters long "
+                                  f"('{name[:40]}' is {len(name)}).")
         if name in schemas.READ_ONLY:
             raise ImageError(403, f"Attribute '{name}' is read-only.")
         if name in schemas.RESERVED:
@@ -118,9 +123,9 @@ def _int(name, text, minimum=0):
     except ValueError:
         raise ImageError(400, f"Invalid value '{text}' for parameter '{name}': expected an "
                               "integer.") from None
-    if value < minimum:
-        raise ImageError(400, f"Invalid value '{text}' for parameter '{name}': must be at "
-                              f"least {minimum}.")
+    if not minimum <= value <= MAX_INT:
+        raise ImageError(400, f"Invalid value '{text}' for parameter '{name}': must be "
+                              f"between {minimum} and {MAX_INT}.")
     return value
 
 
@@ -138,10 +143,14 @@ def _time(name, text):
     return op, when
 
 
-def _in(text):
+def _in(name, text):
     """'in:a,b' -> ('in', [a, b]); else ('eq', text)."""
     if text.startswith("in:"):
-        return "in", [v.strip('"') for v in text[3:].split(",")]
+        values = [v.strip('"') for v in text[3:].split(",")]
+        if len(values) > MAX_IN_VALUES:
+            raise ImageError(400, f"Invalid value for parameter '{name}': more than "
+                                  f"{MAX_IN_VALUES} values after 'in:'.")
+        return "in", values
     return "eq", text
 
 
@@ -200,7 +209,7 @@ def list_images(req):
     filters = {}
     for name in _EQ_COLUMNS:
         if name in params:
-            filters[name] = [_in(params[name])]
+            filters[name] = [_in(name, params[name])]
     if "protected" in params:
         filters["protected"] = [("eq", _bool("protected", params["protected"]))]
     if "size_min" in params:
@@ -225,6 +234,7 @@ def list_images(req):
         except st.NotFound:
             raise ImageError(400, f"Invalid marker. Image {marker} could not be "
                                   "found.") from None
+        marker = marked["id"]
         if all(i["id"] != marker for i in found):
             found.append(marked)
     for key, direction in reversed(order):
