@@ -190,3 +190,71 @@ fixed_ips = sa.Table(
     sa.UniqueConstraint("network", "address", name="uniq_fixed_ips0network0address"),
     sa.Index("fixed_ips_instance_idx", "instance_uuid"),
 )
+
+# Host aggregates (os-aggregates): a named set of hosts with metadata; the
+# "availability_zone" key of the metadata puts the hosts in that zone.
+aggregates = sa.Table(
+    "aggregates", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    *_ts(),
+)
+
+aggregate_hosts = sa.Table(
+    "aggregate_hosts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("aggregate_id", sa.Integer, sa.ForeignKey("aggregates.id"), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    *_ts(),
+    sa.UniqueConstraint("host", "aggregate_id", name="uniq_aggregate_hosts0host0aggregate_id"),
+)
+
+aggregate_metadata = sa.Table(
+    "aggregate_metadata", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("aggregate_id", sa.Integer, sa.ForeignKey("aggregates.id"), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    *_ts(),
+    sa.UniqueConstraint("aggregate_id", "key", name="uniq_aggregate_metadata0aggregate_id0key"),
+    sa.Index("aggregate_metadata_key_idx", "key"),
+)
+
+# Server groups (os-server-groups): one policy and its rules per group.
+instance_groups = sa.Table(
+    "instance_groups", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("project_id", sa.String(255)),
+    sa.Column("policy", sa.String(255), nullable=False),
+    sa.Column("rules", JsonText),
+    *_ts(),
+    sa.Index("instance_groups_project_id_idx", "project_id"),
+)
+
+instance_group_members = sa.Table(
+    "instance_group_members", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("instance_groups.id"), nullable=False),
+    sa.Column("instance_uuid", sa.String(36), nullable=False),
+    *_ts(),
+    sa.UniqueConstraint("group_id", "instance_uuid",
+                        name="uniq_instance_group_members0group_id0instance_uuid"),
+    sa.Index("instance_group_members_instance_idx", "instance_uuid"),
+)
+
+# Per-user quota limits (os-quota-sets?user_id=...), beside the project's.
+project_user_quotas = sa.Table(
+    "project_user_quotas", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.String(255), nullable=False),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("resource", sa.String(255), nullable=False),
+    sa.Column("hard_limit", sa.Integer),
+    *_ts(),
+    sa.UniqueConstraint("user_id", "project_id", "resource",
+                        name="uniq_project_user_quotas0user_id0project_id0resource"),
+)

@@ -97,3 +97,18 @@ def test_cell_0002_adds_the_change_indexes_to_an_older_database(sqlite_db):
                   "instances_deleted_at_idx"):
         assert index in plan
     assert "SCAN instances" not in plan
+
+
+def test_api_0002_adds_aggregates_server_groups_and_user_quotas(sqlite_db):
+    """An API database built before aggregates, server groups and per-user
+    quotas existed gets their tables, as the code declares them."""
+    db = sqlite_db("api")
+    migration.upgrade(db, "api", "0001")
+    with db.begin() as conn:
+        for table in ("aggregate_metadata", "aggregate_hosts", "aggregates",
+                      "instance_group_members", "instance_groups", "project_user_quotas"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+    assert schema_differences(db, "api") != []
+    migration.upgrade(db, "api")
+    assert migration.current(db) == "0002"
+    assert schema_differences(db, "api") == []
