@@ -148,7 +148,7 @@ images = sa.Table(
     sa.Column("location", sa.Text),
     sa.Column("properties", JsonText),
     *_ts(),
-    # Added by revision 0002 (the image service).
+    # Added by revision 0003 (the image service).
     sa.Column("os_hash_algo", sa.String(64)),
     sa.Column("os_hash_value", sa.String(128)),
     sa.Column("virtual_size", sa.BigInteger),

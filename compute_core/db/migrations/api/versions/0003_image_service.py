@@ -1,7 +1,7 @@
 """The image service's columns and tables.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 
 Glance v2's image attributes the first schema lacked (the sha512 hash,
 virtual size, protected, hidden), and the members and tags of images. A
@@ -13,8 +13,8 @@ from alembic import op
 
 from compute_core.db import api_schema
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
