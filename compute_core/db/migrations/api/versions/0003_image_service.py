@@ -22,8 +22,8 @@ COLUMNS = [
     sa.Column("os_hash_algo", sa.String(64)),
     sa.Column("os_hash_value", sa.String(128)),
     sa.Column("virtual_size", sa.BigInteger),
-    sa.Column("protected", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("os_hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("protected", sa.Boolean, nullable=False, server_default="0"),
+    sa.Column("os_hidden", sa.Boolean, nullable=False, server_default="0"),
 ]
 
 
