@@ -11,6 +11,7 @@ import oslo_messaging as messaging
 from compute_core import context as ctx_mod
 from compute_core import exception, notifications
 from compute_core.compute import rpcapi, states
+from compute_core.image import snapshots
 from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
 LOG = logging.getLogger(__name__)
@@ -290,7 +291,9 @@ class ComputeManager:
             except (exception.InstanceNotFound, exception.InstanceInvalidState):
                 pass
             if backup and rotation is not None:
-                self._rotate_backups(uuid, backup_type, rotation)
+                for gone in snapshots.rotate_backups(self.images(), uuid, backup_type,
+                                                     rotation):
+                    LOG.info("rotated out backup %s of %s", gone, uuid)
             self._event(ctxt, uuid, event, "Success", finish=True)
 
     def _drop_image(self, image_id):
@@ -300,22 +303,6 @@ class ComputeManager:
             pass
         except Exception:
             LOG.exception("could not delete image %s of a failed snapshot", image_id)
-
-    def _rotate_backups(self, uuid, backup_type, rotation):
-        """Delete the oldest backups of *uuid* of *backup_type* beyond the
-        newest *rotation*."""
-        images = self.images()
-        backups = [i for i in images.list()
-                   if (i.get("properties") or {}).get("image_type") == "backup"
-                   and i["properties"].get("instance_uuid") == uuid
-                   and i["properties"].get("backup_type") == backup_type]
-        backups.sort(key=lambda i: (i["created_at"], i["id"]), reverse=True)
-        for old in backups[rotation:]:
-            LOG.info("rotating out backup %s of %s", old["id"], uuid)
-            try:
-                images.delete(old["id"])
-            except exception.ImageNotFound:
-                pass
 
     # ------------------------------------------------------------ moves
     # RPC 1.2: the conductor calls these steps one by one and keeps the

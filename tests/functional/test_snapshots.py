@@ -12,8 +12,8 @@ import requests
 
 from compute_core import context as ctx_mod
 from compute_core.cloud import Cloud
-from compute_core.compute import states
-from compute_core.db import cell_db
+from compute_core import exception
+from compute_core.image import snapshots
 from compute_core.testing import api_request, first_image_id, wait_for_server
 
 TOKEN = "demo:demo"
@@ -35,22 +35,14 @@ def _boot(cloud, image_id, name):
     return server
 
 
-def _snapshot(cloud, server_id, name, backup_type=None, rotation=None):
-    """What the API's createImage / createBackup do before the cast: the
-    queued image, and the server's task_state."""
-    props = {"image_type": "backup" if backup_type else "snapshot",
-             "instance_uuid": server_id}
-    if backup_type:
-        props["backup_type"] = backup_type
-    image = cloud._api.images.create_record(name, properties=props, owner="demo")
-    assert image["status"] == "queued"
-    _, db = cloud._api.cells.for_instance(server_id)
-    cell_db.update_instance(db, server_id, {
-        "task_state": states.IMAGE_BACKUP if backup_type else states.IMAGE_SNAPSHOT},
-        expected_task_state=None)
+def _snapshot(cloud, server_id, name, backup_type=None, rotation=None, metadata=None):
+    """What the API's createImage / createBackup call: the queued image,
+    the server's task_state, the cast to the conductor."""
     ctxt = ctx_mod.RequestContext(user_id="demo", project_id="demo")
-    cloud._api.conductor_api.snapshot_instance(ctxt, server_id, image["id"], backup_type,
-                                               rotation)
+    image = snapshots.start(cloud._api, ctxt, server_id, name, metadata, backup_type, rotation)
+    if image is None:
+        return None
+    assert image["status"] == "queued"
     return image["id"]
 
 
@@ -124,3 +116,40 @@ def test_a_failed_capture_leaves_no_image(cloud):
     # and the next snapshot works
     image_id = _snapshot(cloud, server["id"], "second-try")
     assert _wait_image(cloud, image_id)["size"] == len(cloud.driver("host1").disk(server["id"]))
+
+
+def test_snapshot_image_properties(cloud):
+    base = first_image_id(cloud, TOKEN)
+    server = _boot(cloud, base, "described")
+    image_id = _snapshot(cloud, server["id"], "described-snap", metadata={"purpose": "test"})
+    image = _wait_image(cloud, image_id)
+    _idle(cloud, server["id"])
+    assert image["name"] == "described-snap" and image["visibility"] == "private"
+    assert image["owner"] == "demo" and image["min_disk"] == 1
+    assert image["image_type"] == "snapshot" and image["instance_uuid"] == server["id"]
+    assert image["base_image_ref"] == base and image["user_id"] == "demo"
+    assert image["purpose"] == "test"
+    assert image["hw_architecture"] == "x86_64"  # inherited from the base image
+    assert image["disk_format"] == "raw" and image["container_format"] == "bare"
+
+
+def test_no_snapshot_in_a_busy_or_broken_state(cloud):
+    from compute_core.db import cell_db
+
+    server = _boot(cloud, first_image_id(cloud, TOKEN), "busy")
+    before = len(cloud._api.images.list())
+    _, db = cloud._api.cells.for_instance(server["id"])
+    for values in ({"task_state": "rebooting"}, {"vm_state": "error", "task_state": None}):
+        cell_db.update_instance(db, server["id"], values)
+        with pytest.raises(exception.InstanceInvalidState):
+            _snapshot(cloud, server["id"], "refused")
+    assert len(cloud._api.images.list()) == before
+
+
+def test_backup_rotation_zero_only_deletes(cloud):
+    server = _boot(cloud, first_image_id(cloud, TOKEN), "rotation-zero")
+    first = _snapshot(cloud, server["id"], "weekly-a", "weekly", 5)
+    _wait_image(cloud, first)
+    _idle(cloud, server["id"])
+    assert _snapshot(cloud, server["id"], "weekly-b", "weekly", 0) is None
+    assert _image(cloud, first).status_code == 404
