@@ -582,3 +582,23 @@ def test_ids_in_upper_case_and_long_property_names(demo):
     for name in ("x" * 256, ""):
         resp = demo("POST", "/v2/images", {name: "v"})
         assert resp.status_code == 400 and "Property names" in _message(resp)
+
+
+def test_image_properties_reach_the_scheduler(cloud, demo):
+    """Properties set through the image API are what ImagePropertiesFilter
+    reads: an s390x image finds no x86_64 host."""
+    image = demo.create(name="s390x", visibility="community", hw_architecture="s390x")
+    assert demo.upload(image["id"], b"\0" * 512).status_code == 204
+    resp = api_request(cloud, "POST", "/servers", token="demo:demo", body={"server": {
+        "name": "wrong-arch", "imageRef": image["id"], "flavorRef": "1",
+        "networks": "none"}}, version="2.37")
+    assert resp.status_code == 202, resp.text
+    server = wait_for_server(cloud, resp.json()["server"]["id"], token="demo:demo")
+    assert server["status"] == "ERROR" and "No valid host" in server["fault"]["message"]
+    demo.patch(image["id"], [{"op": "replace", "path": "/hw_architecture",
+                              "value": "x86_64"}])
+    resp = api_request(cloud, "POST", "/servers", token="demo:demo", body={"server": {
+        "name": "right-arch", "imageRef": image["id"], "flavorRef": "1",
+        "networks": "none"}}, version="2.37")
+    assert wait_for_server(cloud, resp.json()["server"]["id"],
+                           token="demo:demo")["status"] == "ACTIVE"

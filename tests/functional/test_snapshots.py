@@ -5,6 +5,7 @@ boots from the snapshot, backups rotate, and a failed capture leaves no
 image and the server as it was."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -153,3 +154,13 @@ def test_backup_rotation_zero_only_deletes(cloud):
     _idle(cloud, server["id"])
     assert _snapshot(cloud, server["id"], "weekly-b", "weekly", 0) is None
     assert _image(cloud, first).status_code == 404
+
+
+def test_a_snapshot_over_the_storage_quota_is_dropped(tmp_path):
+    with Cloud(state_dir=str(tmp_path), overrides={"image.user_storage_quota": 1000}) as c:
+        server = _boot(c, first_image_id(c, TOKEN), "over-quota")
+        image_id = _snapshot(c, server["id"], "too-big")  # the fake disk is over 4 KiB
+        _wait_image(c, image_id, gone=True)
+        assert _idle(c, server["id"])["status"] == "ACTIVE"
+        assert os.listdir(c.conf.image.images_path) == \
+            [first_image_id(c, TOKEN)]  # only the default image's data

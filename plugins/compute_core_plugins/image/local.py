@@ -70,12 +70,23 @@ class LocalImageBackend(ImageBackend):
         return self.get(image["id"])
 
     def upload(self, image_id, fileobj):
+        """As the image API's upload: within [image] image_size_cap and the
+        owner's user_storage_quota (a snapshot counts like any upload)."""
+        image = self._get(image_id)
+        cap = self.conf.image.image_size_cap
+        room = self.store.room(image["owner"])
+        limit = cap if room is None else min(cap, room)
         if self.store.update(image_id, {"status": "saving"}, expect_status={"queued"}) is None:
             self._get(image_id)  # ImageNotFound when gone
             raise exception.Conflict(f"image {image_id} is not queued")
         try:
-            size, md5, sha512 = self.store.write(image_id, fileobj, None, 1 << 62,
-                                                 "image too large")
+            size, md5, sha512 = self.store.write(
+                image_id, fileobj, None, limit,
+                f"image {image_id} is over the size cap ({cap} bytes) or its project's "
+                "image storage quota")
+        except image_store.TooLarge as exc:
+            self.store.update(image_id, {"status": "killed"}, expect_status={"saving"})
+            raise exception.Invalid(exc.message) from None
         except BaseException:
             self.store.update(image_id, {"status": "killed"}, expect_status={"saving"})
             raise
