@@ -161,6 +161,9 @@ def test_image_clients_against_compute_aio(aio, tmp_path):
     server = _openstack(env, "server", "create", "--image", "cli-renamed", "--flavor",
                         "m1.tiny", "--nic", "none", "--wait", "vm-from-upload")
     assert server["status"] == "ACTIVE"
+    # server show names the image (it asks the image service)
+    shown = _openstack(env, "server", "show", "vm-from-upload")
+    assert shown["image"].startswith("cli-renamed ("), shown["image"]
     _cli(["openstack", "server", "delete", "--wait", "vm-from-upload"], env)
 
     # openstacksdk, with the same clouds.yaml
