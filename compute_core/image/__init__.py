@@ -39,6 +39,20 @@ class ImageBackend(abc.ABC):
     def path(self, image_id: str) -> str:
         """A local file with the image's data (for drivers that need one)."""
 
+    def visible(self, image: dict, project_id: str | None, is_admin: bool = False) -> bool:
+        """May *project_id* see *image* (the Compute API's image proxy
+        lists only those)? Admins see all; others public and community
+        images and their own. A backend that knows image members says yes
+        to shared images' members too."""
+        return (is_admin or image.get("visibility") in ("public", "community")
+                or (image.get("owner") is not None and image.get("owner") == project_id))
+
+    def set_properties(self, image_id: str, properties: dict, remove=()) -> dict:
+        """Set *properties* and remove the names in *remove* (the image
+        proxy's metadata); return the image."""
+        raise exception.Invalid(f"the {type(self).__name__} image backend cannot change "
+                                "image properties")
+
     # Snapshots: a backend that takes them creates the image's record first
     # (status queued, so the API can answer with its id at once), then the
     # compute host streams the disk into it. Optional: the default refuses.

@@ -128,3 +128,15 @@ def test_a_snapshot_lands_in_the_image_service(cloud):
     resp = requests.get(f"{cloud.image_url}/v2/images/{snapshot['id']}/file", timeout=30,
                         headers={"X-Auth-Token": cloud.admin_token})
     assert resp.content == cloud.driver("host1").disk(server["id"])
+
+
+def test_set_properties_and_visibility(cloud):
+    backend = cloud._api.images
+    image = backend.create("props", io.BytesIO(b"p"), disk_format="raw",
+                           properties={"keep": "1", "drop": "2"}, visibility="private",
+                           owner="someone")
+    changed = backend.set_properties(image["id"], {"a/b": "x", "keep": "3"}, remove=["drop"])
+    assert changed["properties"] == {"keep": "3", "a/b": "x"}
+    assert backend.visible(changed, "someone") and not backend.visible(changed, "other")
+    assert backend.visible(changed, "other", is_admin=True)
+    backend.delete(image["id"])

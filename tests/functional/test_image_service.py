@@ -602,3 +602,14 @@ def test_image_properties_reach_the_scheduler(cloud, demo):
         "networks": "none"}}, version="2.37")
     assert wait_for_server(cloud, resp.json()["server"]["id"],
                            token="demo:demo")["status"] == "ACTIVE"
+
+
+def test_local_backend_properties_and_members(cloud, demo):
+    backend = cloud._api.images
+    image = demo.create(name="backend-view", colour="red", size_class="s")
+    changed = backend.set_properties(image["id"], {"colour": "blue"}, remove=["size_class"])
+    assert changed["properties"] == {"colour": "blue"}
+    assert demo.show(image["id"])["colour"] == "blue"
+    assert backend.visible(changed, "demo") and not backend.visible(changed, "other")
+    demo("POST", f"/v2/images/{image['id']}/members", {"member": "other"})
+    assert backend.visible(changed, "other")

@@ -37,6 +37,11 @@ def _error_text(resp) -> str:
     return " ".join(text.split())[:300]
 
 
+def _pointer(name: str) -> str:
+    """*name* as one JSON pointer segment."""
+    return name.replace("~", "~0").replace("/", "~1")
+
+
 def _time(text):
     if not text:
         return None
@@ -138,6 +143,17 @@ class GlanceImageBackend(ImageBackend):
         if owner:
             doc["owner"] = owner
         return self._request("POST", "/v2/images", json=doc).json()
+
+    def set_properties(self, image_id, properties, remove=()):
+        current = self.get(image_id)["properties"]
+        ops = [{"op": "remove", "path": "/" + _pointer(name)} for name in remove
+               if name in current and name not in properties]
+        ops += [{"op": "add", "path": "/" + _pointer(str(k)), "value": str(v)}
+                for k, v in properties.items()]
+        if ops:
+            self._request("PATCH", f"/v2/images/{image_id}", image_id, json=ops, headers={
+                "Content-Type": "application/openstack-images-v2.1-json-patch"})
+        return self.get(image_id)
 
     def create_record(self, name, disk_format="raw", container_format="bare",
                       properties=None, min_disk=0, min_ram=0, owner=None,

@@ -58,6 +58,22 @@ class LocalImageBackend(ImageBackend):
         self.store.finish_upload(image["id"], size, md5, sha512)
         return self.get(image["id"])
 
+    def visible(self, image, project_id, is_admin=False):
+        if super().visible(image, project_id, is_admin):
+            return True
+        return (image.get("visibility") == "shared" and project_id is not None
+                and self.store.member(image["id"], project_id) is not None)
+
+    def set_properties(self, image_id, properties, remove=()):
+        image = self._get(image_id)
+        props = dict(image["properties"])
+        for name in remove:
+            props.pop(name, None)
+        props.update({str(k): str(v) for k, v in properties.items()})
+        if self.store.update(image_id, {"properties": props}) is None:
+            raise exception.ImageNotFound(image_id=image_id)
+        return self.get(image_id)
+
     def create_record(self, name, disk_format="raw", container_format="bare",
                       properties=None, min_disk=0, min_ram=0, owner=None,
                       visibility="private"):
