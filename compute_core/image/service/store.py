@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import os
 import uuid as uuidlib
+from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
@@ -301,6 +302,10 @@ class ImageStore:
         md5 = hashlib.md5(usedforsecurity=False)
         sha = hashlib.sha512()
         size = 0
+        # sha512 runs in a thread beside md5 and the write (hashlib lets go
+        # of the GIL on large buffers): the two hashes cost one pass of time.
+        pool = ThreadPoolExecutor(1, thread_name_prefix="image-hash")
+        pending = None
         try:
             with open(part, "wb") as out:
                 while length is None or size < length:
@@ -314,15 +319,21 @@ class ImageStore:
                     size += len(chunk)
                     if size > limit:
                         raise TooLarge(too_large)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(sha.update, chunk)
                     md5.update(chunk)
-                    sha.update(chunk)
                     out.write(chunk)
+            if pending is not None:
+                pending.result()
             if length is not None and size < length:
                 raise Truncated(size, length)
             os.replace(part, final)
         except BaseException:
             self._unlink(part)
             raise
+        finally:
+            pool.shutdown(wait=True)
         return size, md5.hexdigest(), sha.hexdigest()
 
     def discard(self, image_id: str) -> None:
