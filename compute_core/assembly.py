@@ -14,6 +14,7 @@ import threading
 from paste import deploy
 
 from compute_core import exception, rpc, wsgi
+from compute_core.api import policy as api_policy
 from compute_core.compute import manager as compute_manager
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.conductor import manager as conductor_manager
@@ -81,8 +82,11 @@ class APIServices:
         self.cells = cell_databases(conf, self.api_db)
         self.transport = transport
         self.conductor_api = conductor_rpcapi.ConductorAPI(transport)
-        self.compute_rpc = compute_rpcapi.ComputeAPI(transport)
+        self.compute_rpc = compute_rpcapi.ComputeRPCClient(transport)
         self.placement = placement_client or PlacementClient(conf)
+        # One enforcer for the app's life: it reads the policy file again
+        # only when the file changes.
+        self.policy = api_policy.enforcer(conf)
         self.images = load_image_backend(conf, self.api_db)
         self.network = load_network_backend(conf, self.api_db)
         self.notifier = rpc.Notifier(conf, notification_transport or transport, "compute-api")
@@ -197,7 +201,7 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
     notifier = rpc.Notifier(conf, notification_transport or transport, "compute-conductor")
     manager = conductor_manager.ConductorManager(
         conf, cells, local, scheduler_rpcapi.SchedulerAPI(transport),
-        compute_rpcapi.ComputeAPI(transport), placement, network, notifier)
+        compute_rpcapi.ComputeRPCClient(transport), placement, network, notifier)
     host = host or conf.host
     builds = recovery.BuildRecovery(manager, conductor_rpcapi.ConductorAPI(transport),
                                     resume_at_start=rpc.bus_in_process(transport))

@@ -46,7 +46,9 @@ _DESCRIPTIONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
                  401: "No or bad credentials", 403: "Forbidden by policy or quota",
                  404: "Not found", 405: "Method not allowed", 406: "Version not supported",
                  409: "Conflict with the resource's state", 413: "Request too large",
-                 415: "Unsupported media type"}
+                 415: "Unsupported media type", 422: "Unprocessable",
+                 207: "Multi-status: some of the request's items failed",
+                 501: "Not implemented by the host's driver"}
 
 
 class _Api:
@@ -55,9 +57,9 @@ class _Api:
     def __init__(self, name):
         self.name = name
         if name == "compute":
-            from compute_core.api import app
+            from compute_core.api import routes
 
-            self.routes = app.ROUTE_DECLARATIONS
+            self.routes = routes.ROUTE_DECLARATIONS
             self.min, self.max = APIVersion(microversion.MIN_VERSION), \
                 APIVersion(microversion.MAX_VERSION)
             self.title = "compute_core Compute API v2.1"
@@ -79,14 +81,24 @@ class _Api:
     def text(self, version):
         return str(version) if self.name == "compute" else f"{version[0]}.{version[1]}"
 
-    def exists(self, handler, version):
+    def at(self, handler, version):
+        """The handler of a route and method serving *version*, or None."""
+        if self.name == "compute":
+            handler = microversion.handler_at(handler, version)
+            if handler is None:
+                return None
         op = handler.openapi
-        low = getattr(handler, "min_version", None)  # placement's @since
+        low = getattr(handler, "min_version", None)  # placement's @since, compute's @versioned
         if low is not None and version < low:
-            return False
+            return None
+        high = getattr(handler, "max_version", None)
+        if high is not None and version > high:
+            return None
         if op.min_version and version < self.parse(op.min_version):
-            return False
-        return not (op.max_version and version > self.parse(op.max_version))
+            return None
+        if op.max_version and version > self.parse(op.max_version):
+            return None
+        return handler
 
     def fault_schema(self, status, version):
         if self.name == "compute":
@@ -162,7 +174,9 @@ def _range(api, handler):
     op = handler.openapi
     low = getattr(handler, "min_version", None)
     low = api.text(low) if low is not None else (op.min_version or api.text(api.min))
-    return {"min": low, "max": op.max_version or api.text(api.max)}
+    high = getattr(handler, "max_version", None)
+    high = api.text(high) if high is not None else (op.max_version or api.text(api.max))
+    return {"min": low, "max": high}
 
 
 def document(api_name: str, version: str | None = None, server_url: str | None = None) -> dict:
@@ -176,13 +190,15 @@ def document(api_name: str, version: str | None = None, server_url: str | None =
     present = {}
     for path, methods in api.routes.items():
         for method, handler in methods.items():
-            if api.exists(handler, v):
+            handler = api.at(handler, v)
+            if handler is not None:
                 present[handler.openapi.op_id] = handler
     paths = {}
     for path, methods in api.routes.items():
         item = {}
         for method, handler in methods.items():
-            if handler.openapi.op_id not in present:
+            handler = api.at(handler, v)
+            if handler is None:
                 continue
             op = handler.openapi
             body = op.at(op.body, v)

@@ -13,31 +13,13 @@ import webob
 import webob.dec
 
 from compute_core import exception, openapi, wsgi
-from compute_core.api import faults, microversion
-from compute_core.api.compute_api import ComputeAPI
+from compute_core.api import faults, hosts, microversion, policy
 from compute_core.api.faults import APIError
-from compute_core.api.handlers import flavors, misc, server_actions, servers
+from compute_core.api.resources import versions
+from compute_core.api.routes import ROUTE_DECLARATIONS
+from compute_core.api.server_service import ServerService
 
 LOG = logging.getLogger(__name__)
-
-ROUTE_DECLARATIONS = {
-    "/": {"GET": misc.version_v21},
-    "/servers": {"GET": servers.index, "POST": servers.create},
-    "/servers/detail": {"GET": servers.detail},
-    "/servers/{server_id}": {"GET": servers.show, "DELETE": servers.delete},
-    "/servers/{server_id}/action": {"POST": server_actions.action},
-    "/flavors": {"GET": flavors.index, "POST": flavors.create},
-    "/flavors/detail": {"GET": flavors.detail},
-    "/flavors/{flavor_id}": {"GET": flavors.show, "DELETE": flavors.delete},
-    "/os-services": {"GET": misc.services},
-    "/os-hypervisors": {"GET": misc.hypervisors},
-    "/os-hypervisors/detail": {"GET": misc.hypervisors_detail},
-    "/os-hypervisors/{hypervisor_id}": {"GET": misc.hypervisor_show},
-    "/limits": {"GET": misc.limits},
-    "/images": {"GET": misc.images},
-    "/images/detail": {"GET": misc.images_detail},
-    "/images/{image_id}": {"GET": misc.image_show},
-}
 
 
 class Call:
@@ -48,7 +30,23 @@ class Call:
         self.ctx = ctx
         self.version = version
         self.services = services
-        self.compute = ComputeAPI(services)
+        self._server_service = None
+
+    @property
+    def server_service(self) -> ServerService:
+        if self._server_service is None:
+            self._server_service = ServerService(self.services)
+        return self._server_service
+
+    def allowed(self, rule: str, target: dict | None = None) -> bool:
+        """Whether the caller may do what policy rule *rule* guards on
+        *target* (by default the caller's own project and user)."""
+        return policy.authorize(self.services.policy, self.ctx, rule, target)
+
+    def authorize(self, rule: str, target: dict | None = None) -> None:
+        """403 unless :meth:`allowed`."""
+        if not self.allowed(rule, target):
+            raise APIError(403, f"Policy doesn't allow {rule} to be performed.")
 
     def json(self):
         ctype = self.req.content_type
@@ -65,10 +63,6 @@ class Call:
             raise APIError(400, "The request body must be a JSON object")
         return body
 
-    def require_admin(self, rule):
-        if not self.ctx.is_admin:
-            raise APIError(403, f"Policy doesn't allow {rule} to be performed.")
-
 
 class ComputeApp:
     def __init__(self, declarations=ROUTE_DECLARATIONS):
@@ -84,6 +78,13 @@ class ComputeApp:
         except ValueError as exc:
             return faults.fault_response(400, str(exc), req_id)
         handler, args, allowed = self.routes.match(req)
+        if handler is not None:
+            chosen = microversion.handler_at(handler, version)
+            if chosen is None:  # the route does not exist at this version
+                return self._stamp(faults.fault_response(
+                    404, handler.outside_message or "The resource could not be found.",
+                    req_id), version)
+            handler = chosen
         if handler is None:
             if allowed:
                 resp = faults.fault_response(405, "The method specified is not allowed for "
@@ -94,6 +95,7 @@ class ComputeApp:
         ctx = req.environ.get(wsgi.CONTEXT_KEY)
         services = req.environ[wsgi.SERVICES_KEY]
         req.environ["compute_core.default_az"] = services.conf.default_availability_zone
+        req.environ["compute_core.zone_of_host"] = hosts.HostZones(services)
         call = Call(req, ctx, version, services)
         try:
             result = handler(call, **args)
@@ -146,11 +148,8 @@ class VersionsApp:
                                     req.host_url + req.script_name.rstrip("/") + "/v2.1")
         if req.path_info.strip("/"):
             return faults.fault_response(404, "The resource could not be found.")
-        base = req.host_url + req.script_name
-        doc = misc._version_doc(req, base.rstrip("/") + "/v2.1")
-        doc.pop("media-types")
         resp = webob.Response(content_type="application/json", charset="utf-8")
-        resp.body = json.dumps({"versions": [doc]}).encode()
+        resp.body = json.dumps(versions.versions_list(req.host_url + req.script_name)).encode()
         return resp
 
 
@@ -167,7 +166,7 @@ class VersionDocPassthrough:
                 environ.get("PATH_INFO", "") in ("", "/"):
             req = webob.Request(environ)
             resp = webob.Response(content_type="application/json", charset="utf-8")
-            resp.body = json.dumps({"version": misc._version_doc(req, req.application_url)}
+            resp.body = json.dumps({"version": versions.version_doc(req.application_url)}
                                    ).encode()
             return resp(environ, start_response)
         return self.app(environ, start_response)

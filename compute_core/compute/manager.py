@@ -1,4 +1,4 @@
-"""The compute service's RPC endpoint (target version 1.2, see rpcapi) and periodic work."""
+"""The compute service's RPC endpoint (target version 1.3, see rpcapi) and periodic work."""
 from __future__ import annotations
 
 import datetime
@@ -235,6 +235,28 @@ class ComputeManager:
                            lambda i: self.driver.reboot(ctxt, i, i.get("network_info") or {},
                                                         reboot_type),
                            {"vm_state": states.ACTIVE}, task)
+
+    # 1.3: the driver answers. A refusal (the driver cannot) comes back as
+    # {"error": message, "unsupported": True}, so the API answers it clearly.
+    def _ask_driver(self, what, fn, *args):
+        try:
+            return {"result": fn(*args)}
+        except exception.ComputeCoreError as exc:
+            return {"error": exc.message,
+                    "unsupported": isinstance(exc, exception.NotSupportedByDriver)}
+        except Exception as exc:  # a driver bug must not stop the service
+            LOG.exception("driver failed %s on %s", what, self.host)
+            return {"error": f"{what} failed on host {self.host}: {exc}"}
+
+    def get_diagnostics(self, ctxt, instance):
+        return self._ask_driver("diagnostics", self.driver.get_diagnostics, instance)
+
+    def host_power_action(self, ctxt, action):
+        return self._ask_driver("host power action", self.driver.host_power_action, action)
+
+    def host_maintenance_mode(self, ctxt, mode):
+        return self._ask_driver("maintenance mode", self.driver.host_maintenance_mode,
+                                self.host, mode)
 
     def pause_instance(self, ctxt, instance):
         self._power_action(ctxt, instance, "compute_pause_instance", self.driver.pause,
@@ -475,9 +497,13 @@ class ComputeManager:
         """What the API reads to refuse an action the driver cannot do
         (without asking this host), and ComputeCapabilitiesFilter can match
         (``capabilities:driver_capabilities:supports_pause``)."""
-        return {"virt_driver": type(self.driver).__name__,
-                "driver_capabilities": {name: self.driver.supports(name)
-                                        for name in DEFAULT_CAPABILITIES}}
+        stats = {"virt_driver": type(self.driver).__name__,
+                 "driver_capabilities": {name: self.driver.supports(name)
+                                         for name in DEFAULT_CAPABILITIES}}
+        uptime = self.driver.get_host_uptime()
+        if uptime:
+            stats["uptime"] = uptime  # os-hypervisors shows it
+        return stats
 
     def _inventories(self, res) -> dict:
         conf = self.conf

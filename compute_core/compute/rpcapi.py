@@ -7,7 +7,9 @@
       the migration record and the allocations: migrate_disk_and_power_off
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
-1.3 - snapshot_instance (createImage and createBackup, cast by the
+1.3 - calls answered by the host's driver: get_diagnostics,
+      host_power_action, host_maintenance_mode
+1.4 - snapshot_instance (createImage and createBackup, cast by the
       conductor; the image's record exists, queued)
 
 Each power cast arrives with the instance already in the task_state the API
@@ -17,7 +19,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.3"
+VERSION = "1.4"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -27,7 +29,9 @@ SUSPENDING = "suspending"
 RESUMING = "resuming"
 
 
-class ComputeAPI:
+class ComputeRPCClient:
+    """The RPC client of the compute services (casts and calls to one host)."""
+
     def __init__(self, transport, timeout=None):
         self.transport = transport
         self.client = rpc.get_client(transport, TOPIC, VERSION, timeout=timeout)
@@ -71,7 +75,7 @@ class ComputeAPI:
 
     def snapshot_instance(self, ctxt, host, instance, image_id, backup_type=None,
                           rotation=None):
-        self._cctx(host, "1.3").cast(ctxt, "snapshot_instance", instance=instance,
+        self._cctx(host, "1.4").cast(ctxt, "snapshot_instance", instance=instance,
                                      image_id=image_id, backup_type=backup_type,
                                      rotation=rotation)
 
@@ -99,3 +103,13 @@ class ComputeAPI:
     def finish_revert_migration(self, ctxt, host, instance, migration, power_on):
         return self._move_call(ctxt, host, "finish_revert_migration", instance=instance,
                                migration=migration, power_on=power_on)
+
+    # 1.3: questions and host actions the driver answers.
+    def get_diagnostics(self, ctxt, host, instance) -> dict:
+        return self._cctx(host, "1.3").call(ctxt, "get_diagnostics", instance=instance)
+
+    def host_power_action(self, ctxt, host, action) -> str:
+        return self._cctx(host, "1.3").call(ctxt, "host_power_action", action=action)
+
+    def host_maintenance_mode(self, ctxt, host, mode: bool) -> str:
+        return self._cctx(host, "1.3").call(ctxt, "host_maintenance_mode", mode=mode)

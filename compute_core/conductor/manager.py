@@ -19,13 +19,13 @@ LOG = logging.getLogger(__name__)
 class ConductorManager:
     target = messaging.Target(version="1.7")
 
-    def __init__(self, conf, cells, local_db, scheduler_api, compute_api, placement, network,
+    def __init__(self, conf, cells, local_db, scheduler_api, compute_rpc, placement, network,
                  notifier):
         self.conf = conf
         self.cells = cells            # CellDatabases over the API database
         self.local_db = local_db      # this conductor's cell database
         self.scheduler_api = scheduler_api
-        self.compute_api: compute_rpcapi.ComputeAPI = compute_api
+        self.compute_rpc: compute_rpcapi.ComputeRPCClient = compute_rpc
         self.placement = placement
         self.network = network
         self.notifier = notifier
@@ -85,7 +85,7 @@ class ConductorManager:
             self.network.deallocate_for_instance(uuid)
             self._forget_build(ctxt, uuid)
             return
-        self.compute_api.build_and_run_instance(
+        self.compute_rpc.build_and_run_instance(
             ctxt, chosen["service_host"], instance, request_spec, image, alternates,
             chosen["allocation_request"], attempt=1)
 
@@ -108,7 +108,7 @@ class ConductorManager:
                 except (exception.InstanceInvalidState, exception.InstanceNotFound):
                     self.placement.delete_allocations(instance_uuid)
                     return
-                self.compute_api.build_and_run_instance(
+                self.compute_rpc.build_and_run_instance(
                     ctxt, alt["service_host"], instance, request_spec, image, alternates,
                     alt["allocation_request"], attempt=attempt + 1)
                 return
@@ -224,7 +224,7 @@ class ConductorManager:
         instance = cell_db.update_instance(db, instance_uuid,
                                            {"task_state": states.RESIZE_MIGRATING})
         was_active = instance["vm_state"] == states.ACTIVE
-        answer = self._step(self.compute_api.migrate_disk_and_power_off,
+        answer = self._step(self.compute_rpc.migrate_disk_and_power_off,
             ctxt, source, instance, dest["service_host"], flavor)
         if answer.get("error"):
             self.placement.delete_allocations(instance_uuid)
@@ -235,7 +235,7 @@ class ConductorManager:
         instance = cell_db.update_instance(db, instance_uuid, {
             "task_state": states.RESIZE_FINISH, "host": dest["service_host"],
             "node": dest["nodename"], **api_db.instance_flavor_columns(flavor)})
-        answer = self._step(self.compute_api.finish_migration,
+        answer = self._step(self.compute_rpc.finish_migration,
             ctxt, dest["service_host"], instance, migration, answer.get("disk_info"),
             was_active)
         if answer.get("error"):
@@ -244,7 +244,7 @@ class ConductorManager:
             old = self._old_flavor(instance, migration)
             cell_db.update_instance(db, instance_uuid, {
                 "host": source, "node": migration["source_node"], **old})
-            self._step(self.compute_api.finish_revert_migration, ctxt, source, instance,
+            self._step(self.compute_rpc.finish_revert_migration, ctxt, source, instance,
                        migration, was_active)
             self._move_failed(ctxt, db, instance, migration, event, answer["error"],
                               host=dest["service_host"])
@@ -322,7 +322,7 @@ class ConductorManager:
             return
         db, instance, migration = found
         event = "conductor_confirm_resize"
-        answer = self._step(self.compute_api.confirm_migration, ctxt,
+        answer = self._step(self.compute_rpc.confirm_migration, ctxt,
                             migration["source_compute"], instance, migration)
         if answer.get("error"):
             self._finish_failed(ctxt, db, instance_uuid, migration, event, answer["error"],
@@ -344,7 +344,7 @@ class ConductorManager:
         dest = migration["dest_compute"]
         old_state = (instance.get("system_metadata") or {}).get("old_vm_state")
         cell_db.update_migration(db, migration["uuid"], {"status": "reverting"})
-        answer = self._step(self.compute_api.revert_migration, ctxt, dest, instance, migration)
+        answer = self._step(self.compute_rpc.revert_migration, ctxt, dest, instance, migration)
         if not answer.get("error"):
             self.placement.delete_allocations(instance_uuid)
             self.placement.move_allocations(migration["uuid"], instance_uuid,
@@ -353,7 +353,7 @@ class ConductorManager:
             instance = cell_db.update_instance(db, instance_uuid, {
                 "host": migration["source_compute"], "node": migration["source_node"],
                 **self._old_flavor(instance, migration)})
-            answer = self._step(self.compute_api.finish_revert_migration,
+            answer = self._step(self.compute_rpc.finish_revert_migration,
                 ctxt, migration["source_compute"], instance, migration,
                 old_state != states.STOPPED)
         if answer.get("error"):

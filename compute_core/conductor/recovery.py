@@ -207,7 +207,7 @@ class BuildRecovery:
                 return
             spec = api_db.get_request_spec(self.m.cells.api, uuid) or {}
             LOG.info("casting the interrupted build of %s to %s again", uuid, inst["host"])
-            self.m.compute_api.build_and_run_instance(
+            self.m.compute_rpc.build_and_run_instance(
                 ctxt, inst["host"], inst, spec, spec.get("image") or {}, [], None, attempt=1)
             return
         message = timed_out_message(uuid) if action == FAIL else \

@@ -33,6 +33,9 @@ default_opts = [
                help="Seconds between reports of the compute node's resources."),
     cfg.StrOpt("default_availability_zone", default="nova",
                help="Availability zone of compute hosts not in an aggregate zone."),
+    cfg.StrOpt("internal_service_availability_zone", default="internal",
+               help="Availability zone shown for the services that are not compute "
+                    "hosts (conductor, scheduler); no aggregate may take its name."),
     cfg.FloatOpt("initial_cpu_allocation_ratio", default=4.0, min=0.0,
                  help="vCPU allocation ratio reported for a new compute node."),
     cfg.FloatOpt("initial_ram_allocation_ratio", default=1.0, min=0.0,

@@ -64,6 +64,13 @@ def map_host(db, host, cell_id) -> bool:
         return False
 
 
+def unmap_host(db, host) -> bool:
+    """Forget which cell *host* is in (its compute service was deleted)."""
+    with db.begin() as conn:
+        return bool(conn.execute(t.host_mappings.delete()
+                                 .where(t.host_mappings.c.host == host)).rowcount)
+
+
 def list_host_mappings(db):
     hm, cm = t.host_mappings, t.cell_mappings
     q = (sa.select(hm.c.host, cm.c.uuid.label("cell_uuid"), cm.c.name.label("cell_name"))
@@ -215,6 +222,21 @@ def finish_build(db, instance_uuid, cell_id) -> bool:
     return True
 
 
+def update_build_instance(db, instance_uuid, values: dict) -> bool:
+    """Change the instance a build request holds (the server is still being
+    scheduled); False when the build request is gone (it reached a cell, or
+    was deleted)."""
+    br = t.build_requests
+    with db.begin() as conn:
+        row = conn.execute(sa.select(br.c.instance).where(br.c.instance_uuid == instance_uuid)
+                           .with_for_update()).first()
+        if row is None:
+            return False
+        conn.execute(br.update().where(br.c.instance_uuid == instance_uuid)
+                     .values(instance=dict(row.instance, **values), updated_at=now()))
+    return True
+
+
 def delete_build_request(db, instance_uuid) -> bool:
     with db.begin() as conn:
         res = conn.execute(_DELETE_BUILD_REQUEST, {"b_uuid": instance_uuid})
@@ -352,6 +374,16 @@ def get_quota_limits(db, project_id, defaults: dict) -> dict:
     for _, resource, hard_limit in sorted(rows, key=lambda r: r[0]):
         limits[resource] = hard_limit
     return limits
+
+
+# -------------------------------------------------------------- key pairs
+
+def get_key_pair_public_key(db, user_id, name) -> str | None:
+    """The public key of *user_id*'s key pair *name*, or None."""
+    with db.connect() as conn:
+        return conn.execute(sa.select(t.key_pairs.c.public_key)
+                            .where(t.key_pairs.c.user_id == user_id)
+                            .where(t.key_pairs.c.name == name)).scalar()
 
 
 # -------------------------------------------------------------- fixed IPs

@@ -269,14 +269,16 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
         name_re = filters.pop("name", None)
         ip_sub = filters.pop("ip", None)
         flavor_id = filters.pop("flavor_id", None)
-        in_python = name_re or ip_sub or flavor_id
+        tags = {k: filters.pop(k, ()) for k in _TAG_FILTERS}
+        in_python = name_re or ip_sub or flavor_id or any(tags.values())
         if limit is not None and not in_python:
             q = q.limit(limit)
         result = conn.execute(q)
         keys = list(result.keys())
         rows = [dict(zip(keys, r)) for r in result]
         if in_python:
-            rows = [r for r in rows if _matches(r, name_re, ip_sub, flavor_id)]
+            rows = [r for r in rows if _matches(r, name_re, ip_sub, flavor_id) and
+                    _tags_match(r, tags)]
             if limit is not None:
                 rows = rows[:limit]
         uuids = [r["uuid"] for r in rows]
@@ -287,6 +289,18 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
         r["metadata"] = meta.get(r["uuid"], {})
         r["fault"] = faults.get(r["uuid"])
     return rows
+
+
+# The listing's tag filters: every one of, any of, not every one of, none of
+_TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+
+
+def _tags_match(inst, tags) -> bool:
+    have = set(inst.get("tags") or ())
+    return ((not tags["tags"] or set(tags["tags"]) <= have)
+            and (not tags["tags-any"] or not have.isdisjoint(tags["tags-any"]))
+            and (not tags["not-tags"] or not set(tags["not-tags"]) <= have)
+            and (not tags["not-tags-any"] or have.isdisjoint(tags["not-tags-any"])))
 
 
 def _matches(inst, name_re, ip_sub, flavor_id=None):
@@ -488,6 +502,27 @@ def update_service(db, service_uuid, values):
                            .values(updated_at=now(), **values))
     if res.rowcount == 0:
         raise exception.ServiceNotFound(service_id=service_uuid)
+
+
+def delete_service(db, service_uuid) -> list[dict]:
+    """Soft-delete a service and, for a compute service, its compute nodes;
+    returns the nodes deleted."""
+    s, n = t.services, t.compute_nodes
+    stamp = now()
+    with db.begin() as conn:
+        row = conn.execute(sa.select(s.c.id, s.c.host, s.c.binary).where(s.c.uuid == service_uuid)
+                           .where(s.c.deleted == 0)).first()
+        if row is None:
+            raise exception.ServiceNotFound(service_id=service_uuid)
+        conn.execute(s.update().where(s.c.id == row.id)
+                     .values(deleted=row.id, deleted_at=stamp, updated_at=stamp))
+        nodes = []
+        if row.binary == "compute-compute":
+            nodes = [_d(r) for r in conn.execute(sa.select(n).where(n.c.host == row.host)
+                                                 .where(n.c.deleted == 0))]
+            conn.execute(n.update().where(n.c.host == row.host).where(n.c.deleted == 0)
+                         .values(deleted=n.c.id, deleted_at=stamp, updated_at=stamp))
+    return nodes
 
 
 # ---------------------------------------------------------- compute nodes

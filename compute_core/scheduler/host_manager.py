@@ -5,6 +5,7 @@ import datetime
 import logging
 import threading
 
+from compute_core.db import aggregates as aggregates_db
 from compute_core.db import cell_db
 from compute_core.scheduler.filters import HostState, HostStates
 
@@ -159,6 +160,10 @@ class HostManager:
         self._trackers: dict[str, InstanceTracker] = {}
         self._nodes: dict[str, RowCache] = {}
         self._services: dict[str, RowCache] = {}
+        # (a cell registry without an API database, as some tests build,
+        # gives hosts no aggregates)
+        api = getattr(cells, "api", None)
+        self._aggregates = aggregates_db.HostAggregates(api) if api is not None else None
 
     def host_states(self, provider_summaries: dict | None = None) -> HostStates:
         """Host states of the compute nodes (restricted to the providers in
@@ -167,6 +172,7 @@ class HostManager:
         wanted = None if provider_summaries is None else set(provider_summaries)
         states = []
         trackers = []
+        aggregates = self._aggregates.by_host() if self._aggregates is not None else {}
         for cell in self.cells.cells(include_cell0=False, include_disabled=False):
             db = self.cells.get(cell["uuid"])
             with db.connect():  # one check-out for the three reads
@@ -185,7 +191,8 @@ class HostManager:
             for node in nodes:
                 states.append(self._state(cell["uuid"], node, services.get(node["host"], {}),
                                           by_host.get(node["host"], {}),
-                                          (provider_summaries or {}).get(node["uuid"])))
+                                          (provider_summaries or {}).get(node["uuid"]),
+                                          aggregates.get(node["host"], ())))
         return HostStates(states, locate=_locator(trackers))
 
     @staticmethod
@@ -195,7 +202,7 @@ class HostManager:
             cache = caches.setdefault(cell_uuid, RowCache(read))
         return cache
 
-    def _state(self, cell_uuid, node, service, instances, summary) -> HostState:
+    def _state(self, cell_uuid, node, service, instances, summary, aggregates=()) -> HostState:
         cpu_r = node.get("cpu_allocation_ratio") or 1.0
         ram_r = node.get("ram_allocation_ratio") or 1.0
         disk_r = node.get("disk_allocation_ratio") or 1.0
@@ -231,4 +238,5 @@ class HostManager:
             service=dict(service, up=service_is_up(service, self.conf.service_down_time))
             if service else {"disabled": True, "up": False},
             failed_builds=self.failed_builds.get(node["host"], 0),
-            updated=node.get("updated_at"), provider_resources=resources)
+            updated=node.get("updated_at"), provider_resources=resources,
+            aggregates=list(aggregates))

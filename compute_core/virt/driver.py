@@ -75,6 +75,7 @@ DEFAULT_CAPABILITIES = {
     "supports_console_log": False,
     "supports_host_power": False,
     "supports_host_maintenance": False,
+    "supports_diagnostics": False,
 }
 
 
@@ -245,6 +246,27 @@ class ComputeDriver(abc.ABC):
 
     def host_maintenance_mode(self, host: str, mode: bool) -> str:
         self._unsupported("host maintenance mode")
+
+    def get_diagnostics(self, instance: dict) -> dict:
+        """A running guest's diagnostics (declare ``supports_diagnostics``),
+        in the Compute API's standard shape (2.48): ``state`` (running,
+        paused, shutdown, crashed, suspended, pending), ``driver``,
+        ``hypervisor``, ``hypervisor_os``, ``uptime`` (seconds),
+        ``config_drive``, ``num_cpus``, ``num_nics``, ``num_disks``,
+        ``cpu_details`` ([{"id", "time", "utilisation"}]), ``nic_details``
+        ([{"mac_address", "rx_octets", "rx_errors", "rx_drop", "rx_packets",
+        "rx_rate", "tx_octets", "tx_errors", "tx_drop", "tx_packets",
+        "tx_rate"}]), ``disk_details`` ([{"read_bytes", "read_requests",
+        "write_bytes", "write_requests", "errors_count"}]),
+        ``memory_details`` ({"maximum", "used"} in MiB); a value the driver
+        cannot tell is None."""
+        self._unsupported("diagnostics")
+
+    def get_host_uptime(self) -> str | None:
+        """The host's ``uptime`` line (what the command prints: time, how
+        long up, users, load averages), shown by ``os-hypervisors``; None
+        (this default) when the driver cannot tell."""
+        return None
 
 
 def load_driver(conf, host: str) -> ComputeDriver:

@@ -3,11 +3,15 @@ import json
 
 import requests
 
+from tests import tempest_schemas
+
 
 def test_version_document(compute_cloud):
     root = compute_cloud.compute_url.rsplit("/v2.1", 1)[0]
-    body = requests.get(root + "/").json()
-    (v,) = body["versions"]
+    resp = requests.get(root + "/")
+    v20, v = tempest_schemas.check(resp, "versions", "list_versions")["versions"]
+    assert (v20["id"], v20["status"]) == ("v2.0", "SUPPORTED")
+    assert v20["links"][0]["href"] == root + "/v2/"
     assert v["id"] == "v2.1" and v["status"] == "CURRENT"
     assert v["min_version"] == "2.1" and v["version"] == "2.100"
     body = requests.get(compute_cloud.compute_url + "/",
@@ -67,3 +71,12 @@ def test_malformed_json_is_400(api):
     assert "badRequest" in resp.json()
     resp = api("POST", "/servers", body=json.dumps([1, 2]))
     assert resp.status_code == 400
+
+
+def test_extensions_list(api):
+    body = tempest_schemas.check(api("GET", "/extensions"), "extensions", "list_extensions")
+    aliases = [e["alias"] for e in body["extensions"]]
+    assert "os-keypairs" in aliases and "os-aggregates" in aliases
+    shown = api("GET", "/extensions/os-keypairs", token="demo:demo").json()["extension"]
+    assert shown["name"] == "Keypairs"
+    assert api("GET", "/extensions/os-nothing").status_code == 404

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from compute_core import Cloud
-from compute_core.api.compute_api import ComputeAPI
+from compute_core.api.server_service import ServerService
 from compute_core.context import get_admin_context
 from compute_core.db import api_db, cell_db
 from compute_core.testing import api_request, first_image_id, wait_for_server
@@ -210,7 +210,7 @@ def test_a_listing_sees_a_server_moving_into_its_cell(fresh_compute_cloud, monke
     real_list_builds = api_db.list_build_requests
     monkeypatch.setattr(api_db, "list_build_requests", after_first_read(real_list_builds))
     monkeypatch.setattr(cell_db, "list_instances", after_first_read(cell_db.list_instances))
-    listed = ComputeAPI(cloud._api).list(get_admin_context(), {})
+    listed = ServerService(cloud._api).list(get_admin_context(), {})
     assert first_read  # the race took place
     assert uuid in [s["uuid"] for s in listed]
     assert wait_for_server(cloud, uuid)["status"] == "ACTIVE"

@@ -9,12 +9,8 @@ import pytest
 from compute_core.testing import api_request, wait_for_server
 from tests import tempest_schemas
 
-_NO_SERVER_GROUPS = pytest.mark.xfail(
-    strict=True, reason="server_groups in the server body from 2.71 comes with "
-                        "os-server-groups (issue 19)")
-SERVER_VERSIONS = ["2.1", "2.3", "2.9", "2.16", "2.19", "2.26", "2.47", "2.63"] + [
-    pytest.param(v, marks=_NO_SERVER_GROUPS) for v in ("2.71", "2.73", "2.75", "2.96", "2.98",
-                                                       "2.100")]
+SERVER_VERSIONS = ["2.1", "2.3", "2.9", "2.16", "2.19", "2.26", "2.47", "2.63", "2.71",
+                   "2.73", "2.75", "2.96", "2.98", "2.100"]
 
 
 @pytest.fixture(scope="module")

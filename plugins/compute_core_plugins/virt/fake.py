@@ -42,6 +42,7 @@ class FakeDriver(ComputeDriver):
         "supports_console_log": True,
         "supports_host_power": True,
         "supports_host_maintenance": True,
+        "supports_diagnostics": True,
     }
 
     def __init__(self, conf, host):
@@ -51,6 +52,7 @@ class FakeDriver(ComputeDriver):
         self.memory_mb = opts.memory_mb
         self.disk_gb = opts.disk_gb
         self.spawn_delay = opts.spawn_delay
+        self._started = time.monotonic()
         self.capabilities = dict(self.capabilities,
                                  supports_migrate_to_same_host=opts.migrate_to_same_host)
         self.instances: dict[str, dict] = {}
@@ -297,7 +299,43 @@ class FakeDriver(ComputeDriver):
     def update_provider_tree(self, provider_tree, nodename):
         provider_tree["traits"].update({"COMPUTE_NET_ATTACH_INTERFACE", "HW_CPU_X86_SSE2"})
 
+    def get_diagnostics(self, instance):
+        guest = self._guest(instance)
+        state = {PowerState.RUNNING: "running", PowerState.PAUSED: "paused",
+                 PowerState.SUSPENDED: "suspended", PowerState.SHUTDOWN: "shutdown",
+                 PowerState.CRASHED: "crashed"}.get(guest["state"], "pending")
+        nics = [{"mac_address": a.get("OS-EXT-IPS-MAC:mac_addr"), "rx_octets": 0,
+                 "rx_errors": 0, "rx_drop": 0, "rx_packets": 0, "rx_rate": None,
+                 "tx_octets": 0, "tx_errors": 0, "tx_drop": 0, "tx_packets": 0,
+                 "tx_rate": None}
+                for net in (instance.get("network_info") or {}).values() for a in net]
+        return {
+            # The standard shape's "driver" is one of the API's known driver
+            # families (libvirt, xenapi, vmwareapi, ironic, hyperv): a
+            # simulated guest presents as libvirt's, as Nova's fake driver does.
+            "state": state, "driver": "libvirt", "hypervisor": "fake",
+            "hypervisor_os": "linux",
+            "uptime": int(time.time() - guest.setdefault("started", time.time())),
+            "config_drive": bool(instance.get("config_drive")),
+            "num_cpus": guest["vcpus"], "num_nics": len(nics), "num_disks": 1,
+            "cpu_details": [{"id": i, "time": 0, "utilisation": None}
+                            for i in range(guest["vcpus"])],
+            "nic_details": nics,
+            "disk_details": [{"read_bytes": 0, "read_requests": 0, "write_bytes": 0,
+                              "write_requests": 0, "errors_count": 0}],
+            "memory_details": {"maximum": guest["memory_mb"], "used": 0},
+        }
+
     # ---------------------------------------------------------------- host
+    def get_host_uptime(self):
+        # A simulated host has been up since its driver started.
+        up = int(time.monotonic() - self._started)
+        days, rest = divmod(up, 86400)
+        hours, rest = divmod(rest, 3600)
+        clock = time.strftime("%H:%M:%S", time.gmtime())
+        return (f" {clock} up {days} days, {hours:2d}:{rest // 60:02d},  1 user,  "
+                f"load average: 0.00, 0.00, 0.00")
+
     def host_power_action(self, action):
         return action
 

@@ -1,4 +1,4 @@
-"""How many servers one create request makes (ComputeAPI._count_allowed):
+"""How many servers one create request makes (Quota.servers_allowed):
 the quota's room counted once, as Nova counts it, within
 [api] max_instances_per_request."""
 import types
@@ -6,7 +6,7 @@ import types
 import pytest
 
 from compute_core import exception
-from compute_core.api.compute_api import ComputeAPI
+from compute_core.api.quota import Quota
 
 TINY = {"vcpus": 1, "memory_mb": 512}
 
@@ -14,13 +14,13 @@ TINY = {"vcpus": 1, "memory_mb": 512}
 def api(usage, per_request=1000):
     conf = types.SimpleNamespace(api=types.SimpleNamespace(
         max_instances_per_request=per_request))
-    compute = ComputeAPI(types.SimpleNamespace(conf=conf))
-    compute.quota_usage = lambda project_id: dict(usage)
-    return compute
+    quota = Quota(types.SimpleNamespace(conf=conf))
+    quota.usage = lambda project_id: dict(usage)
+    return quota
 
 
 def count(compute, limits, min_count, max_count, flavor=TINY):
-    return compute._count_allowed("p", flavor, min_count, max_count, limits)
+    return compute.servers_allowed("p", flavor, min_count, max_count, limits)
 
 
 LIMITS = {"instances": 10, "cores": 20, "ram": 51200}

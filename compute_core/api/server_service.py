@@ -1,6 +1,8 @@
-"""What the Compute API does, below HTTP: create, find and delete servers
-across cells. Handlers call this; it calls the databases, placement and the
-conductor."""
+"""The server orchestration below HTTP: create, find, list, delete, power
+actions and moves of servers across cells. The servers and server actions
+resources call it; it calls the databases, placement, the conductor and the
+compute hosts (quota checks through :mod:`compute_core.api.quota`, hosts
+through :mod:`compute_core.api.hosts`)."""
 from __future__ import annotations
 
 import base64
@@ -10,15 +12,15 @@ import logging
 import re
 import uuid as uuidlib
 
-import sqlalchemy as sa
-
 from compute_core import exception, notifications, regex_filter
+from compute_core.api import hosts
+from compute_core.api.quota import Quota
+from compute_core.api.resources import server_groups
 from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
-from compute_core.db import api_schema as t
+from compute_core.db import server_groups as groups_db
 from compute_core.db.cells import CELL0_UUID
-from compute_core.scheduler.host_manager import service_is_up
 
 LOG = logging.getLogger(__name__)
 
@@ -34,94 +36,10 @@ def sanitize_hostname(name: str) -> str:
     return host or "server"
 
 
-class ComputeAPI:
+class ServerService:
     def __init__(self, services):
         self.s = services
-
-    # ----------------------------------------------------------- quotas
-    def quota_limits(self, project_id) -> dict:
-        q = self.s.conf.quota
-        defaults = {k: getattr(q, k) for k in (
-            "instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups",
-            "server_group_members", "injected_files", "injected_file_content_bytes",
-            "injected_file_path_length")}
-        return api_db.get_quota_limits(self.s.api_db, project_id, defaults)
-
-    def quota_usage(self, project_id) -> dict:
-        usage = {"instances": 0, "cores": 0, "ram": 0}
-        # The build requests first, and the cell rows but theirs: a server
-        # the conductor moves into a cell meanwhile is counted once (as the
-        # listing sees it once).
-        builds = api_db.list_build_requests(self.s.api_db, project_id)
-        for build in builds:
-            inst = build["instance"]
-            usage["instances"] += 1
-            usage["cores"] += inst.get("vcpus") or 0
-            usage["ram"] += inst.get("memory_mb") or 0
-        moving = [b["instance_uuid"] for b in builds]
-        for cell in self.s.cells.cells(include_cell0=True):
-            counted = cell_db.count_instances(self.s.cells.get(cell["uuid"]), project_id,
-                                              exclude_uuids=moving)
-            for k in usage:
-                usage[k] += counted[k]
-        return usage
-
-    def _check_quota(self, project_id, count, flavor, already_recorded=0, limits=None):
-        """Raise QuotaExceeded unless *count* more servers of *flavor* fit;
-        *already_recorded* of them are counted in the usage already;
-        *limits*: the project's limits when the caller has read them."""
-        per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
-        self._check_room(project_id, {k: count * v for k, v in per_server.items()},
-                         {k: already_recorded * v for k, v in per_server.items()}, limits)
-
-    def _check_room(self, project_id, wanted: dict, recorded=None, limits=None):
-        """Raise QuotaExceeded unless the project's usage (less *recorded*,
-        what of *wanted* it counts already) plus *wanted* fits every limited
-        resource among instances, cores and ram."""
-        limits = self.quota_limits(project_id) if limits is None else limits
-        limited = [r for r in ("instances", "cores", "ram")
-                   if r in wanted and limits.get(r) is not None and limits[r] >= 0]
-        if not limited:
-            return  # unlimited: nothing to count
-        usage = self.quota_usage(project_id)
-        for resource in limited:
-            used = usage[resource] - (recorded or {}).get(resource, 0)
-            if used + wanted[resource] > limits[resource]:
-                raise exception.QuotaExceeded(overs=resource, req=wanted[resource],
-                                              used=used, allowed=limits[resource])
-
-    def _count_allowed(self, project_id, flavor, min_count, max_count, limits) -> int:
-        """How many servers of *flavor* to create: as many as the quota's
-        room allows up to *max_count* (and [api] max_instances_per_request),
-        counted once, as Nova does; QuotaExceeded, with Nova's details of
-        the whole request, when that is fewer than *min_count*."""
-        bound = self.s.conf.api.max_instances_per_request
-        if min_count > bound:
-            raise exception.Invalid(f"Invalid input for field/attribute min_count. Value: "
-                                    f"{min_count}. At most {bound} servers may be created "
-                                    f"by one request ([api] max_instances_per_request)")
-        allowed = min(max_count, bound)
-        per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
-        limited = [r for r in sorted(per_server)
-                   if limits.get(r) is not None and limits[r] >= 0]
-        if not limited:
-            return allowed
-        usage = self.quota_usage(project_id)
-        for resource in limited:
-            if per_server[resource] > 0:
-                room = max(limits[resource] - usage[resource], 0) // per_server[resource]
-                allowed = min(allowed, room)
-        if allowed >= min_count:
-            return allowed
-        overs = [r for r in limited
-                 if usage[r] + max_count * per_server[r] > limits[r]]
-        requested = {r: max_count * per_server[r] for r in per_server}
-        requested["instances"] = str(min_count) if min_count == max_count else \
-            f"{min_count}-{max_count}"
-        raise exception.QuotaExceeded(
-            overs=", ".join(overs), req=", ".join(str(requested[r]) for r in overs),
-            used=", ".join(str(usage[r]) for r in overs),
-            allowed=", ".join(str(limits[r]) for r in overs))
+        self.quota = Quota(services)
 
     def destination(self, host=None, node=None, db=None) -> dict:
         """The requested destination ``{"host", "node", "node_uuid"}`` of a
@@ -160,24 +78,31 @@ class ComputeAPI:
         ``zone:host:node`` form of the availability zone) skip the filters."""
         metadata = metadata or {}
         if availability_zone and not forced_host and \
-                availability_zone not in self.availability_zones():
+                availability_zone not in hosts.availability_zones(self.s):
             raise exception.Invalid("The requested availability zone is not available")
         destination = self.destination(requested_host, requested_node) \
             if requested_host or requested_node else None
-        limits = self.quota_limits(ctxt.project_id)
+        limits = self.quota.limits(ctxt.project_id)
         if 0 <= limits.get("metadata_items", -1) < len(metadata):
             raise exception.QuotaExceeded(overs="metadata_items", req=len(metadata), used=0,
                                           allowed=limits["metadata_items"])
         key_data = None
         if key_name:
-            key_data = self._keypair(ctxt, key_name)
+            key_data = api_db.get_key_pair_public_key(self.s.api_db, ctxt.user_id, key_name)
+            if key_data is None:
+                raise exception.Invalid("Invalid key_name provided.")
         if image.get("min_ram") and flavor["memory_mb"] < image["min_ram"]:
             raise exception.Invalid("Flavor's memory is too small for requested image.")
         if image.get("min_disk") and flavor["root_gb"] and flavor["root_gb"] < image["min_disk"]:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
         if image.get("size") and flavor["root_gb"] and image["size"] > flavor["root_gb"] * 1024 ** 3:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
-        count = self._count_allowed(ctxt.project_id, flavor, min_count, max_count, limits)
+        count = self.quota.servers_allowed(ctxt.project_id, flavor, min_count, max_count,
+                                           limits, user_id=ctxt.user_id)
+        group = None
+        if (scheduler_hints or {}).get("group"):
+            group = server_groups.group_for_boot(self.s, ctxt, scheduler_hints["group"], count,
+                                                 limits)
         reservation_id = "r-" + uuidlib.uuid4().hex[:8]
         flavor_copy = api_db.instance_flavor(flavor)
         created = now()
@@ -219,15 +144,20 @@ class ComputeAPI:
             # Kept with the spec so that a conductor can run an interrupted
             # build again from the API database alone.
             "requested_networks": networks,
+            "instance_group": group,
         }
         for inst in instances:
             api_db.create_build(self.s.api_db, inst, dict(spec, instance_uuid=inst["uuid"]))
+        if group is not None:
+            groups_db.add_members(self.s.api_db, group["uuid"], uuids)
         # Recheck: a concurrent request may have taken the room meanwhile.
         try:
-            self._check_quota(ctxt.project_id, 0, flavor, limits=limits)
+            self.quota.check_servers(ctxt.project_id, 0, flavor, limits=limits,
+                                     user_id=ctxt.user_id)
         except exception.QuotaExceeded:
             for inst in instances:
                 api_db.delete_instance_records(self.s.api_db, inst["uuid"])
+                groups_db.remove_member(self.s.api_db, inst["uuid"])
             raise
         for inst in instances:
             self.s.notifier.info(ctxt, "instance.create.requested",
@@ -235,15 +165,6 @@ class ComputeAPI:
         self.s.conductor_api.schedule_and_build_instances(
             ctxt, uuids, spec, spec["image"], networks)
         return instances, reservation_id
-
-    def _keypair(self, ctxt, key_name):
-        with self.s.api_db.connect() as conn:
-            row = conn.execute(sa.select(t.key_pairs.c.public_key)
-                               .where(t.key_pairs.c.user_id == ctxt.user_id)
-                               .where(t.key_pairs.c.name == key_name)).first()
-        if row is None:
-            raise exception.Invalid("Invalid key_name provided.")
-        return row.public_key
 
     # ------------------------------------------------------------- read
     def get(self, ctxt, uuid, read_deleted=False) -> dict:
@@ -346,7 +267,26 @@ class ComputeAPI:
         return unique
 
     # ----------------------------------------------------------- delete
+    def update(self, ctxt, uuid, values: dict) -> dict:
+        """Change a server's name, description, hostname or access
+        addresses; a server still being scheduled has its build request
+        changed (it takes the values into its cell)."""
+        for _ in range(5):
+            inst = self.get(ctxt, uuid)
+            if inst.get("cell_uuid") is not None:
+                db = self.s.cells.get(inst["cell_uuid"])
+                cell_db.update_instance(db, uuid, values)
+                return self.get(ctxt, uuid)
+            if api_db.update_build_instance(self.s.api_db, uuid, values):
+                return self.get(ctxt, uuid)
+        raise exception.Conflict(f"Instance {uuid} is changing too fast to update; retry.")
+
     def delete(self, ctxt, uuid):
+        self._delete(ctxt, uuid)
+        # accepted: the server leaves its group
+        groups_db.remove_member(self.s.api_db, uuid)
+
+    def _delete(self, ctxt, uuid):
         for _ in range(5):
             inst = self.get(ctxt, uuid)
             if inst.get("locked") and not ctxt.is_admin:
@@ -384,7 +324,7 @@ class ComputeAPI:
         db = self.s.cells.get(inst["cell_uuid"])
         cell_db.start_action(db, uuid, "delete", ctxt)
         host = inst.get("host")
-        if inst["cell_uuid"] == CELL0_UUID or not host or not self._host_up(db, host):
+        if inst["cell_uuid"] == CELL0_UUID or not host or not hosts.host_up(self.s, db, host):
             return self._local_delete(ctxt, db, inst)
         try:
             inst = cell_db.update_instance(db, uuid, {"task_state": states.DELETING})
@@ -403,16 +343,12 @@ class ComputeAPI:
         self.s.placement.delete_allocations(migration["uuid"])
         cell_db.update_migration(db, migration["uuid"], {"status": "confirmed"})
         source = migration["source_compute"]
-        if not self._host_up(db, source):
+        if not hosts.host_up(self.s, db, source):
             return
         try:
             self.s.compute_rpc.confirm_migration(ctxt, source, inst, migration)
         except Exception:
             LOG.exception("could not drop the source guest of %s on %s", inst["uuid"], source)
-
-    def _host_up(self, db, host):
-        services = cell_db.list_services(db, host=host, binary="compute-compute")
-        return bool(services) and service_is_up(services[0], self.s.conf.service_down_time)
 
     def _local_delete(self, ctxt, db, inst):
         """Delete without the compute host (never scheduled, or host down)."""
@@ -518,7 +454,7 @@ class ComputeAPI:
                     f"Resize error: Unable to resize disk down from "
                     f"{current.get('root_gb')} GB to {new['root_gb']} GB.")
             flavor = api_db.instance_flavor(new)
-            self._check_upsize_quota(inst["project_id"], current, flavor)
+            self.quota.check_upsize(inst["project_id"], current, flavor)
         declared = self._check_driver_supports(db, inst, action, f"supports_{action}")
         same_host = self.s.conf.allow_resize_to_same_host if flavor_id is not None else \
             declared.get("supports_migrate_to_same_host", False)
@@ -526,15 +462,6 @@ class ComputeAPI:
         self.s.conductor_api.migrate_server(
             ctxt, uuid, flavor, "resize" if flavor_id is not None else "migration",
             destination=destination, same_host=bool(same_host) and host is None)
-
-    def _check_upsize_quota(self, project_id, old, new):
-        """Raise QuotaExceeded unless the project's cores and ram have room
-        for what *new* adds over *old* (a downsize adds nothing)."""
-        deltas = {"cores": new["vcpus"] - old.get("vcpus", 0),
-                  "ram": new["memory_mb"] - old.get("memory_mb", 0)}
-        deltas = {k: v for k, v in deltas.items() if v > 0}
-        if deltas:
-            self._check_room(project_id, deltas)
 
     def _start_move_task(self, ctxt, db, uuid, action, task, vm_states):
         """Set *task* from no task and one of *vm_states*, and record the action."""
@@ -568,8 +495,8 @@ class ComputeAPI:
             except exception.FlavorNotFound:
                 old = None
             if old is not None:
-                self._check_upsize_quota(inst["project_id"], inst.get("flavor") or {},
-                                         api_db.instance_flavor(old))
+                self.quota.check_upsize(inst["project_id"], inst.get("flavor") or {},
+                                        api_db.instance_flavor(old))
         task = states.RESIZE_CONFIRMING if confirm else states.RESIZE_REVERTING
         self._start_move_task(ctxt, db, uuid, action, task, (states.RESIZED,))
         if confirm:
@@ -595,33 +522,6 @@ class ComputeAPI:
             f"Cannot '{action}' instance {inst['uuid']}: the virt driver of its host "
             f"({stats.get('virt_driver', 'unknown')}) does not support it "
             f"({capability} is false).")
-
-    # ---------------------------------------------------------- services
-    def services(self, host=None, binary=None) -> list[dict]:
-        out = []
-        for cell in self.s.cells.cells(include_cell0=False):
-            for svc in cell_db.list_services(self.s.cells.get(cell["uuid"]), host, binary):
-                svc["cell_uuid"] = cell["uuid"]
-                svc["up"] = service_is_up(svc, self.s.conf.service_down_time)
-                out.append(svc)
-        return out
-
-    def availability_zones(self) -> set[str]:
-        """The zones of the enabled compute services (every host is in the
-        default zone until host aggregates give it another)."""
-        return {self.s.conf.default_availability_zone
-                for svc in self.services(binary="compute-compute") if not svc["disabled"]}
-
-    def compute_nodes(self) -> list[dict]:
-        out = []
-        for cell in self.s.cells.cells(include_cell0=False):
-            db = self.s.cells.get(cell["uuid"])
-            services = {s["host"]: s for s in cell_db.list_services(db, binary="compute-compute")}
-            for node in cell_db.list_compute_nodes(db):
-                node["service"] = services.get(node["host"])
-                node["cell_uuid"] = cell["uuid"]
-                out.append(node)
-        return out
 
 
 @dataclasses.dataclass(frozen=True)

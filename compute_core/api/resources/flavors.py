@@ -2,10 +2,93 @@
 from __future__ import annotations
 
 from compute_core import exception
-from compute_core.api import schemas, views
+from compute_core.api import policy, schemas, views
 from compute_core.api.faults import APIError
+from compute_core.api.microversion import SchemaField, VersionedSchemas, versioned
 from compute_core.apispec import keyed, operation
-from compute_core.db import api_db
+from compute_core.db import api_db, flavor_extras
+
+RULES = (
+    policy.rule("os_compute_api:os-flavor-manage:create", policy.ADMIN, "Create a flavor",
+                [("POST", "/flavors")]),
+    policy.rule("os_compute_api:os-flavor-manage:delete", policy.ADMIN, "Delete a flavor",
+                [("DELETE", "/flavors/{flavor_id}")]),
+    policy.rule("os_compute_api:os-flavor-manage:update", policy.ADMIN,
+                "Change a flavor's description", [("PUT", "/flavors/{flavor_id}")]),
+)
+
+# ----------------------------------------------------------------- schemas
+
+# Flavor sizes: an integer or a string of digits. "minimum" and "maximum"
+# do not apply to the string form: the handler checks the range of both.
+FLAVOR_POSITIVE = {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1,
+                   "maximum": schemas.SQL_INT_MAX}
+FLAVOR_NON_NEGATIVE = dict(FLAVOR_POSITIVE, minimum=0)
+
+_CREATE_BASE = {
+    "type": "object",
+    "properties": {
+        "flavor": {
+            "type": "object",
+            "properties": {
+                "name": schemas.NAME,
+                # a string or a number (Nova keeps its text form)
+                "id": {"type": ["string", "number", "null"], "minLength": 1, "maxLength": 255,
+                       "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
+                "ram": FLAVOR_POSITIVE,
+                "vcpus": FLAVOR_POSITIVE,
+                "disk": FLAVOR_NON_NEGATIVE,
+                "OS-FLV-EXT-DATA:ephemeral": FLAVOR_NON_NEGATIVE,
+                "swap": FLAVOR_NON_NEGATIVE,
+                # a positive float a single-precision SQL column can hold
+                "rxtx_factor": {"type": ["number", "string"],
+                                "pattern": r"^[0-9]+(\.[0-9]+)?$",
+                                "exclusiveMinimum": 0, "maximum": schemas.SQL_FLOAT_MAX},
+                "os-flavor-access:is_public": {"type": ["boolean", "string"]},
+            },
+            "required": ["name", "ram", "vcpus", "disk"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["flavor"],
+    "additionalProperties": False,
+}
+# The body of POST /flavors by version
+CREATE = VersionedSchemas.of_fields(_CREATE_BASE, "flavor", (
+    SchemaField("description", schemas.DESCRIPTION, since="2.55"),
+))
+
+# ------------------------------------------------------------------- views
+
+# The fields of a flavor by version: in both views, and in the detailed one
+FIELDS = views.ViewFields(
+    ("description", "2.55", None, lambda flavor: flavor.get("description")),
+)
+DETAIL_FIELDS = views.ViewFields(
+    # 0 MB of swap shows as "" until 2.74
+    ("swap", None, "2.74", lambda flavor: flavor["swap"] or ""),
+    ("swap", "2.75", None, lambda flavor: flavor["swap"]),
+    ("extra_specs", "2.61", None, lambda flavor: dict(flavor.get("extra_specs") or {})),
+)
+
+
+def flavor_view(req, version, flavor, detail=True):
+    out = FIELDS.add({"id": flavor["flavorid"], "name": flavor["name"],
+                      "links": views.links(req, "flavors", flavor["flavorid"])},
+                     version, flavor)
+    if not detail:
+        return out
+    out.update({
+        "ram": flavor["memory_mb"], "disk": flavor["root_gb"], "vcpus": flavor["vcpus"],
+        "OS-FLV-EXT-DATA:ephemeral": flavor["ephemeral_gb"],
+        "OS-FLV-DISABLED:disabled": bool(flavor.get("disabled")),
+        "os-flavor-access:is_public": bool(flavor["is_public"]),
+        "rxtx_factor": views.finite(flavor.get("rxtx_factor", 1.0), 1.0),
+    })
+    return DETAIL_FIELDS.add(out, version, flavor)
+
+
+# ---------------------------------------------------------------- handlers
 
 SORT_KEYS = ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "swap",
              "rxtx_factor", "id", "created_at", "description", "is_public")
@@ -67,7 +150,7 @@ def _list(call, detail):
     except ValueError:
         raise APIError(400, f"Invalid input for query parameters limit. Value: {limit}.") from None
     page = flavors[:limit]
-    body = {"flavors": [views.flavor_view(call.req, call.version, f, detail) for f in page]}
+    body = {"flavors": [flavor_view(call.req, call.version, f, detail) for f in page]}
     if page and len(page) == limit and len(flavors) > limit:
         body["flavors_links"] = [{"rel": "next", "href":
                                   f"{call.req.application_url}/flavors{'/detail' if detail else ''}"
@@ -92,17 +175,17 @@ def show(call, flavor_id):
         flavor = call.services.flavor(call.ctx, flavor_id)
     except exception.FlavorNotFound:
         raise APIError(404, f"Flavor {flavor_id} could not be found.") from None
-    return 200, {"flavor": views.flavor_view(call.req, call.version, flavor)}
+    return 200, {"flavor": flavor_view(call.req, call.version, flavor)}
 
 
 @operation("createFlavor", "Create a flavor", ok={200: keyed("flavor")}, errors=(403, 409),
-           body=schemas.flavor_create, admin=True,
+           body=CREATE, admin=True,
            links={"GetFlavor": ("showFlavor", {"flavor_id": "$response.body#/flavor/id"}),
                   "DeleteFlavor": ("deleteFlavor", {"flavor_id": "$response.body#/flavor/id"})})
 def create(call):
-    call.require_admin("os_compute_api:os-flavor-manage:create")
+    call.authorize("os_compute_api:os-flavor-manage:create")
     body = call.json()
-    schemas.validate(body, schemas.flavor_create(call.version))
+    schemas.validate(body, CREATE.at(call.version))
     f = body["flavor"]
     is_public = f.get("os-flavor-access:is_public", True)
     if isinstance(is_public, str):
@@ -117,12 +200,22 @@ def create(call):
                             f"float between 0 and {schemas.SQL_FLOAT_MAX:g}")
     try:
         flavor = api_db.create_flavor(
-            call.services.api_db, name=f["name"].strip(), flavorid=f.get("id") or None,
+            call.services.api_db, name=f["name"].strip(), flavorid=_flavor_id(f.get("id")),
             rxtx_factor=rxtx_factor, is_public=is_public, description=f.get("description"),
             **sizes)
     except exception.Conflict as exc:
         raise APIError(409, exc.message) from None
-    return 200, {"flavor": views.flavor_view(call.req, call.version, flavor)}
+    return 200, {"flavor": flavor_view(call.req, call.version, flavor)}
+
+
+def _flavor_id(value):
+    """The id given at creation (None: a generated UUID) as text; a number
+    keeps its text form (5 is "5")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 # (column, request field, minimum) of a flavor's sizes
@@ -142,11 +235,42 @@ def _size(flavor, field, minimum):
     return value
 
 
+UPDATE = {
+    "type": "object",
+    "properties": {"flavor": {"type": "object",
+                              "properties": {"description": schemas.DESCRIPTION},
+                              "required": ["description"], "additionalProperties": False}},
+    "required": ["flavor"], "additionalProperties": False,
+}
+
+
+@versioned("2.55")
+@operation("updateFlavor", "Change a flavor's description (from 2.55)",
+           ok={200: keyed("flavor")}, errors=(400, 403, 404), body=UPDATE, admin=True)
+def update(call, flavor_id):
+    call.authorize("os_compute_api:os-flavor-manage:update")
+    body = call.json()
+    schemas.validate(body, UPDATE)
+    try:
+        flavor = flavor_extras.set_description(call.services.api_db, flavor_id,
+                                               body["flavor"]["description"])
+    except exception.FlavorNotFound:
+        raise APIError(404, f"Flavor {flavor_id} could not be found.") from None
+    return 200, {"flavor": flavor_view(call.req, call.version, flavor)}
+
+
 @operation("deleteFlavor", "Delete a flavor", ok={202: None}, errors=(403, 404), admin=True)
 def delete(call, flavor_id):
-    call.require_admin("os_compute_api:os-flavor-manage:delete")
+    call.authorize("os_compute_api:os-flavor-manage:delete")
     try:
         api_db.delete_flavor(call.services.api_db, flavor_id)
     except exception.FlavorNotFound:
         raise APIError(404, f"Flavor {flavor_id} could not be found.") from None
     return 202, None
+
+
+ROUTES = {
+    "/flavors": {"GET": index, "POST": create},
+    "/flavors/detail": {"GET": detail},
+    "/flavors/{flavor_id}": {"GET": show, "PUT": update, "DELETE": delete},
+}

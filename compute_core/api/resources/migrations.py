@@ -1,0 +1,275 @@
+"""/os-migrations (every move of every cell, admin) and
+/servers/{server_id}/migrations (a server's live migrations in progress,
+from 2.23: list, show; abort from 2.24; force_complete from 2.22).
+
+Shapes by version: ``migration_type`` and the live migrations' ``links`` at
+2.23, ``uuid`` and pages (limit, marker: a migration's uuid; changes-since)
+at 2.59, changes-before at 2.66, ``user_id`` / ``project_id`` (and their
+filters) at 2.80.
+"""
+from __future__ import annotations
+
+import datetime
+from urllib.parse import urlencode
+
+from compute_core import exception
+from compute_core.api import policy, views
+from compute_core.api.faults import APIError
+from compute_core.api.microversion import ByVersion, VersionRange, versioned
+from compute_core.apispec import keyed, operation
+from compute_core.db import api_db
+from compute_core.db import server_moves as moves_db
+
+_ROOT = "os_compute_api:servers:migrations:"
+RULES = (
+    policy.rule("os_compute_api:os-migrations:index", policy.ADMIN,
+                "List the migrations of every cell", [("GET", "/os-migrations")]),
+    policy.rule(_ROOT + "index", policy.ADMIN, "List a server's live migrations in progress",
+                [("GET", "/servers/{server_id}/migrations")]),
+    policy.rule(_ROOT + "show", policy.ADMIN, "Show a live migration in progress",
+                [("GET", "/servers/{server_id}/migrations/{migration_id}")]),
+    policy.rule(_ROOT + "delete", policy.ADMIN, "Abort a live migration in progress",
+                [("DELETE", "/servers/{server_id}/migrations/{migration_id}")]),
+    policy.rule(_ROOT + "force_complete", policy.ADMIN,
+                "Force a live migration in progress to complete",
+                [("POST", "/servers/{server_id}/migrations/{migration_id}/action "
+                          "(force_complete)")]),
+)
+
+LIVE_IN_PROGRESS = ("queued", "preparing", "running", "post-migrating")
+TYPED = VersionRange("2.23")
+PAGED = VersionRange("2.59")
+OWNERS = VersionRange("2.80")
+_FILTERS = ("hidden", "host", "instance_uuid", "source_compute", "status", "migration_type")
+ALLOWED_QUERY = ByVersion(
+    ("2.1", "2.58", None),  # any other parameter is ignored
+    ("2.59", "2.65", set(_FILTERS) | {"limit", "marker", "changes-since"}),
+    ("2.66", "2.79", set(_FILTERS) | {"limit", "marker", "changes-since", "changes-before"}),
+    ("2.80", None, set(_FILTERS) | {"limit", "marker", "changes-since", "changes-before",
+                                    "user_id", "project_id"}),
+)
+QUERY = {name: {"type": "string"} for name in (*_FILTERS, "marker", "changes-since",
+                                                "changes-before", "user_id", "project_id")}
+QUERY["limit"] = {"type": "integer", "minimum": 0}
+
+
+class _FlavorIds:
+    """Flavor ids (as moves record them) to the flavors' numeric ids, for
+    one request."""
+
+    def __init__(self, call):
+        self.call, self.seen = call, {}
+
+    def __call__(self, flavorid):
+        if flavorid not in self.seen:
+            try:
+                self.seen[flavorid] = api_db.get_flavor(self.call.services.api_db,
+                                                        flavorid)["id"]
+            except exception.FlavorNotFound:
+                self.seen[flavorid] = 0  # deleted since
+        return self.seen[flavorid]
+
+
+def migration_view(call, move, flavor_ids, links) -> dict:
+    out = {
+        "id": move["id"], "instance_uuid": move["instance_uuid"], "status": move["status"],
+        "source_compute": move["source_compute"], "source_node": move["source_node"],
+        "dest_compute": move["dest_compute"], "dest_node": move["dest_node"],
+        "dest_host": move["dest_host"],
+        "old_instance_type_id": flavor_ids(move["old_flavor_id"]),
+        "new_instance_type_id": flavor_ids(move["new_flavor_id"]),
+        "created_at": views.iso_usec(move["created_at"]),
+        "updated_at": views.iso_usec(move.get("updated_at")),
+    }
+    if call.version in TYPED:
+        out["migration_type"] = move["migration_type"]
+        if links and move["migration_type"] == "live-migration" and \
+                move["status"] in LIVE_IN_PROGRESS:
+            out["links"] = views.links(call.req, f"servers/{move['instance_uuid']}/migrations",
+                                       move["id"])
+    if call.version in PAGED:
+        out["uuid"] = move["uuid"]
+    if call.version in OWNERS:
+        out["user_id"], out["project_id"] = move.get("user_id"), move.get("project_id")
+    return out
+
+
+def _time(call, name):
+    raw = call.req.GET.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
+                            f"'{raw}' is not a 'date-time'") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _moves(call, filters):
+    found = []
+    for cell in call.services.cells.cells(include_cell0=False):
+        found += moves_db.list_moves(call.services.cells.get(cell["uuid"]), filters)
+    found.sort(key=lambda m: (m["created_at"], m["id"]))
+    return found
+
+
+@operation("listMigrations", "List the migrations of every cell", ok={200: keyed("migrations")},
+           errors=(400, 403), admin=True, query=QUERY)
+def index(call):
+    call.authorize("os_compute_api:os-migrations:index", {})
+    q = call.req.GET
+    allowed = ALLOWED_QUERY.at(call.version)
+    if allowed is not None:
+        unknown = sorted(set(q) - allowed)
+        if unknown:
+            raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
+                                f"properties are not allowed ('{unknown[0]}' was unexpected)")
+    filters = {k: q[k] for k in ("host", "instance_uuid", "source_compute", "status",
+                                 "migration_type") if k in q}
+    if "hidden" in q:
+        filters["hidden"] = str(q["hidden"]).lower() in ("1", "true", "yes", "on")
+    else:
+        filters["hidden"] = False
+    if call.version in OWNERS:
+        filters.update({k: q[k] for k in ("user_id", "project_id") if k in q})
+    if call.version in PAGED:
+        since, before = _time(call, "changes-since"), _time(call, "changes-before")
+        if since and before and since > before:
+            raise APIError(400, "The value of changes-since must be less than or equal to "
+                                "changes-before.")
+        filters.update(changes_since=since, changes_before=before)
+    moves = _moves(call, filters)
+    body = {}
+    if call.version in PAGED:
+        # newest first when paging, as Nova sorts by created_at, id descending
+        moves.reverse()
+        marker = q.get("marker")
+        if marker is not None:
+            at = next((i for i, m in enumerate(moves) if m["uuid"] == marker), None)
+            if at is None:
+                raise APIError(400, f"Marker {marker} could not be found.")
+            moves = moves[at + 1:]
+        limit = call.services.conf.api.max_limit
+        if "limit" in q:
+            try:
+                limit = min(int(q["limit"]), limit)
+                if limit < 0:
+                    raise ValueError
+            except ValueError:
+                raise APIError(400, f"Invalid input for query parameters limit. Value: "
+                                    f"{q['limit']}.") from None
+        more = len(moves) > limit
+        moves = moves[:limit]
+        if more and moves:
+            qs = dict(q)
+            qs.update(limit=str(limit), marker=moves[-1]["uuid"])
+            body["migrations_links"] = [{"rel": "next", "href": f"{call.req.application_url}/"
+                                         f"os-migrations?{urlencode(qs)}"}]
+    flavor_ids = _FlavorIds(call)
+    return 200, {"migrations": [migration_view(call, m, flavor_ids, True) for m in moves],
+                 **body}
+
+
+# ------------------------------------------- a server's live migrations
+
+def _server(call, server_id):
+    try:
+        return call.server_service.get(call.ctx, server_id)
+    except exception.InstanceNotFound:
+        raise APIError(404, f"Instance {server_id} could not be found.") from None
+
+
+def _live(call, server_id):
+    inst = _server(call, server_id)
+    if inst.get("cell_uuid") is None:
+        return inst, []
+    db = call.services.cells.get(inst["cell_uuid"])
+    return inst, moves_db.list_moves(db, {"instance_uuid": inst["uuid"],
+                                          "migration_type": "live-migration",
+                                          "status": list(LIVE_IN_PROGRESS)})
+
+
+def _live_view(call, move):
+    out = {k: v for k, v in migration_view(call, move, lambda _: 0, False).items()
+           if k not in ("old_instance_type_id", "new_instance_type_id", "migration_type")}
+    out["server_uuid"] = out.pop("instance_uuid")
+    for key in ("memory_total", "memory_processed", "memory_remaining", "disk_total",
+                "disk_processed", "disk_remaining"):
+        out[key] = None  # the driver reports no progress figures
+    return out
+
+
+@versioned("2.23")
+@operation("listServerMigrations", "List a server's live migrations in progress",
+           ok={200: keyed("migrations")}, errors=(403, 404), admin=True)
+def server_index(call, server_id):
+    call.authorize(_ROOT + "index", {})
+    _, moves = _live(call, server_id)
+    return 200, {"migrations": [_live_view(call, m) for m in moves]}
+
+
+def _one(call, server_id, migration_id):
+    inst, moves = _live(call, server_id)
+    found = next((m for m in moves if str(m["id"]) == str(migration_id)), None)
+    return inst, found
+
+
+@versioned("2.23")
+@operation("showServerMigration", "Show a live migration in progress",
+           ok={200: keyed("migration")}, errors=(403, 404), admin=True)
+def server_show(call, server_id, migration_id):
+    call.authorize(_ROOT + "show", {})
+    _, move = _one(call, server_id, migration_id)
+    if move is None:
+        raise APIError(404, f"In-progress live migration {migration_id} is not found for "
+                            f"server {server_id}.")
+    return 200, {"migration": _live_view(call, move)}
+
+
+def _no_running_live_migration(server_id, migration_id, action):
+    return APIError(400, f"Migration {migration_id} state of instance {server_id} is not "
+                         f"running. Cannot {action} while the migration is in this state.")
+
+
+@versioned("2.24")
+@operation("abortServerMigration", "Abort a live migration in progress", ok={202: None},
+           errors=(400, 403, 404, 409), admin=True)
+def server_abort(call, server_id, migration_id):
+    call.authorize(_ROOT + "delete", {})
+    _, move = _one(call, server_id, migration_id)
+    if move is None:
+        raise APIError(404, f"Migration {migration_id} for server {server_id} not found.")
+    # A live migration of this cloud's drivers finishes in one call to the
+    # driver: nothing is left to abort once it shows as running.
+    raise APIError(409, f"Cannot abort live migration {migration_id} of instance {server_id}: "
+                        "the compute driver does not support aborting live migrations.")
+
+
+@versioned("2.22")
+@operation("serverMigrationAction", "Force a live migration in progress to complete",
+           ok={202: None}, errors=(400, 403, 404, 409), admin=True)
+def server_action(call, server_id, migration_id):
+    body = call.json()
+    if "force_complete" not in body:
+        raise APIError(400, f"There is no such action: {next(iter(body), '')}")
+    if body["force_complete"] is not None:
+        raise APIError(400, "Invalid input for field/attribute force_complete. Value: "
+                            f"{body['force_complete']!r}. It must be null")
+    call.authorize(_ROOT + "force_complete", {})
+    _, move = _one(call, server_id, migration_id)
+    if move is None or move["status"] != "running":
+        raise _no_running_live_migration(server_id, migration_id, "force complete")
+    raise APIError(409, f"Cannot force complete live migration {migration_id} of instance "
+                        f"{server_id}: the compute driver does not support it.")
+
+
+ROUTES = {
+    "/os-migrations": {"GET": index},
+    "/servers/{server_id}/migrations": {"GET": server_index},
+    "/servers/{server_id}/migrations/{migration_id}": {"GET": server_show,
+                                                        "DELETE": server_abort},
+    "/servers/{server_id}/migrations/{migration_id}/action": {"POST": server_action},
+}
