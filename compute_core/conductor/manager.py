@@ -381,7 +381,7 @@ class ConductorManager:
             LOG.warning("snapshot of %s: the instance has no host", instance_uuid)
             cell_db.update_instance(db, instance_uuid, {"task_state": None})
             return
-        self.compute_api.snapshot_instance(ctxt, instance["host"], instance, image_id,
+        self.compute_rpc.snapshot_instance(ctxt, instance["host"], instance, image_id,
                                            backup_type, rotation)
 
     # -------------------------------------------- DB access for computes
