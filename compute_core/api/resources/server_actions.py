@@ -15,6 +15,7 @@ from compute_core import exception
 from compute_core.api import policy, schemas
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import ByVersion, VersionRange
+from compute_core.api.resources import server_images
 from compute_core.apispec import operation
 
 
@@ -97,6 +98,8 @@ _MOVES = {
 def action_schema(key, version):
     """The schema of a body naming the action *key* at *version* (what the
     handler validates with and what the OpenAPI document shows)."""
+    if key in server_images.SCHEMAS:
+        return server_images.SCHEMAS[key]
     if key in _MOVES:
         value = _MOVES[key][0].at(version)
     else:
@@ -108,7 +111,8 @@ def action_schema(key, version):
 @functools.lru_cache(maxsize=256)
 def actions_body(version):
     """Every action's body at *version*: one of them."""
-    return {"oneOf": [action_schema(key, version) for key in (*_ACTIONS, *_MOVES)]}
+    return {"oneOf": [action_schema(key, version)
+                      for key in (*_ACTIONS, *_MOVES, *server_images.ACTIONS)]}
 
 
 _MOVE_RULES = {"resize": "os_compute_api:servers:resize",
@@ -142,10 +146,14 @@ def _move(call, server_id, body, key):
 
 
 @operation("serverAction", "Run an action on a server (power, reboot, resize, migrate, "
-           "confirm or revert a resize)", ok={202: None, 204: None}, errors=(403, 404, 409),
+           "confirm or revert a resize, snapshot or back up)",
+           ok={202: None, 204: None}, errors=(403, 404, 409),
            body=actions_body)
 def action(call, server_id):
     body = call.json()
+    image_key = next((k for k in body if k in server_images.ACTIONS), None)
+    if image_key is not None:  # createImage, createBackup
+        return server_images.image_action(call, server_id, body, image_key)
     move = next((k for k in body if k in _MOVES), None)
     if move is not None:
         return _move(call, server_id, body, move)
