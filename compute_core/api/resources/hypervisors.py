@@ -5,7 +5,7 @@ import json
 import uuid
 from urllib.parse import urlencode
 
-from compute_core.api import hosts, policy
+from compute_core.api import hosts, policy, query
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionRange, versioned
 from compute_core.api.views import ViewFields
@@ -154,20 +154,6 @@ def _views(call, nodes, detail, servers=False):
     return out
 
 
-def _int(call, name):
-    raw = call.req.GET.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-        if value < 0:
-            raise ValueError
-    except ValueError:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
-                            f"'{raw}' is not a valid integer >= 0") from None
-    return value
-
-
 def _list(call, detail):
     nodes = _nodes(call)
     body = {}
@@ -179,9 +165,7 @@ def _list(call, detail):
             if at is None:
                 raise APIError(400, f"marker [{marker}] not found")
             nodes = nodes[at + 1:]
-        limit = _int(call, "limit")
-        limit = call.services.conf.api.max_limit if limit is None else \
-            min(limit, call.services.conf.api.max_limit)
+        limit = query.page_limit(call)
         more = len(nodes) > limit
         nodes = nodes[:limit]
         if more and nodes:

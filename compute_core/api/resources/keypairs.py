@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from compute_core import exception, keypairs
-from compute_core.api import policy, schemas, views
+from compute_core.api import policy, query, schemas, views
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionedSchemas, VersionRange
 from compute_core.api.quota import Quota
@@ -61,7 +61,6 @@ LIST_QUERY = VersionedSchemas(
     ("2.35", None, {"user_id": {"type": "string"}, **_PAGES}),
 )
 _ONE_QUERY = VersionedSchemas(("2.1", "2.9", {}), ("2.10", None, {"user_id": {"type": "string"}}))
-_QUERY_CLOSED = VersionRange("2.75")  # unknown query parameters are refused from 2.75
 
 WITH_TYPE = VersionRange("2.2")
 OTHER_USERS = VersionRange("2.10")
@@ -91,20 +90,10 @@ def _detail(call, kp):
 
 # ---------------------------------------------------------------- handlers
 
-def _check_query(call, allowed: dict):
-    q = call.req.GET
-    if call.version in _QUERY_CLOSED:
-        unknown = sorted(set(q) - set(allowed))
-        if unknown:
-            raise APIError(400, f"Invalid input for query parameters {unknown[0]}. "
-                                f"Additional properties are not allowed ('{unknown[0]}' was "
-                                "unexpected)")
-
-
 def _user(call, rule, allowed_query) -> str:
     """The user whose pairs are meant: ?user_id= from 2.10 (policy decides
     whether the caller may name another user), else the caller."""
-    _check_query(call, allowed_query)
+    query.refuse_unknown(call, allowed_query)
     user_id = call.ctx.user_id
     if call.version in OTHER_USERS and call.req.GET.get("user_id"):
         user_id = call.req.GET["user_id"]
@@ -112,29 +101,13 @@ def _user(call, rule, allowed_query) -> str:
     return user_id
 
 
-def _int(call, name):
-    raw = call.req.GET.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-        if value < 0:
-            raise ValueError
-    except ValueError:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
-                            f"'{raw}' is not a valid integer >= 0") from None
-    return value
-
-
 @operation("listKeypairs", "List the key pairs of a user", ok={200: keyed("keypairs")},
            errors=(400, 403), query=LIST_QUERY)
 def index(call):
     user_id = _user(call, "os_compute_api:os-keypairs:index", LIST_QUERY.at(call.version))
     limit = marker = None
-    max_limit = call.services.conf.api.max_limit
     if call.version in PAGES:
-        limit = _int(call, "limit")
-        limit = max_limit if limit is None else min(limit, max_limit)
+        limit = query.page_limit(call)
         marker = call.req.GET.get("marker")
     try:
         pairs = keypairs_db.list_for_user(call.services.api_db, user_id, limit=limit,

@@ -13,7 +13,7 @@ import datetime
 from urllib.parse import urlencode
 
 from compute_core import exception
-from compute_core.api import policy, views
+from compute_core.api import policy, query, views
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import ByVersion, VersionRange, versioned
 from compute_core.apispec import keyed, operation
@@ -123,10 +123,7 @@ def index(call):
     q = call.req.GET
     allowed = ALLOWED_QUERY.at(call.version)
     if allowed is not None:
-        unknown = sorted(set(q) - allowed)
-        if unknown:
-            raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
-                                f"properties are not allowed ('{unknown[0]}' was unexpected)")
+        query.refuse_unknown(call, allowed, closed=VersionRange("2.59"))
     filters = {k: q[k] for k in ("host", "instance_uuid", "source_compute", "status",
                                  "migration_type") if k in q}
     if "hidden" in q:
@@ -152,15 +149,7 @@ def index(call):
             if at is None:
                 raise APIError(400, f"Marker {marker} could not be found.")
             moves = moves[at + 1:]
-        limit = call.services.conf.api.max_limit
-        if "limit" in q:
-            try:
-                limit = min(int(q["limit"]), limit)
-                if limit < 0:
-                    raise ValueError
-            except ValueError:
-                raise APIError(400, f"Invalid input for query parameters limit. Value: "
-                                    f"{q['limit']}.") from None
+        limit = query.page_limit(call)
         more = len(moves) > limit
         moves = moves[:limit]
         if more and moves:

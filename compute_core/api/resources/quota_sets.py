@@ -9,9 +9,9 @@ the rows, never stored.
 """
 from __future__ import annotations
 
-from compute_core.api import policy, schemas
+from compute_core.api import policy, query, schemas
 from compute_core.api.faults import APIError
-from compute_core.api.microversion import ByVersion, VersionRange
+from compute_core.api.microversion import ByVersion
 from compute_core.api.quota import Quota
 from compute_core.apispec import keyed, operation
 from compute_core.db import keypairs as keypairs_db
@@ -56,7 +56,6 @@ _INJECTED = {"injected_files", "injected_file_content_bytes", "injected_file_pat
 SHOWN = ByVersion(("2.1", "2.35", NAMES),
                   ("2.36", "2.56", tuple(n for n in NAMES if n not in _NETWORK)),
                   ("2.57", None, tuple(n for n in NAMES if n not in _NETWORK | _INJECTED)))
-_QUERY_CLOSED = VersionRange("2.75")
 
 _LIMIT = {"type": ["integer", "string"], "pattern": "^-?[0-9]+$", "minimum": -1,
           "maximum": schemas.SQL_INT_MAX}
@@ -130,13 +129,8 @@ def _target(project_id):
 
 
 def _user(call, allowed=("user_id",)):
-    q = call.req.GET
-    if call.version in _QUERY_CLOSED:
-        unknown = sorted(set(q) - set(allowed))
-        if unknown:
-            raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
-                                f"properties are not allowed ('{unknown[0]}' was unexpected)")
-    return q.get("user_id") or None
+    query.refuse_unknown(call, allowed)
+    return call.req.GET.get("user_id") or None
 
 
 def _view(version, values, project_id=None, key="quota_set"):

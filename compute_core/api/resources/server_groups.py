@@ -11,7 +11,7 @@ boot.
 from __future__ import annotations
 
 from compute_core import exception
-from compute_core.api import policy, schemas
+from compute_core.api import policy, query, schemas
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionedSchemas, VersionRange
 from compute_core.api.quota import Quota
@@ -67,7 +67,6 @@ _PAGES = {"all_projects": {"type": "string"},
           "limit": {"type": "integer", "minimum": 0},
           "offset": {"type": "integer", "minimum": 0}}
 POLICY_FIELD = VersionRange("2.64")
-_QUERY_CLOSED = VersionRange("2.75")
 
 # ------------------------------------------------------------------- views
 
@@ -103,39 +102,19 @@ def _get(call, group_id, rule):
     return group
 
 
-def _int_param(call, name):
-    raw = call.req.GET.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-        if value < 0:
-            raise ValueError
-    except ValueError:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
-                            f"'{raw}' is not a valid integer >= 0") from None
-    return value
-
-
 @operation("listServerGroups", "List server groups", ok={200: keyed("server_groups")},
            query=_PAGES)
 def index(call):
     call.authorize(_ROOT + "index", {"project_id": call.ctx.project_id})
     q = call.req.GET
-    if call.version in _QUERY_CLOSED:
-        unknown = sorted(set(q) - set(_PAGES))
-        if unknown:
-            raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
-                                f"properties are not allowed ('{unknown[0]}' was unexpected)")
+    query.refuse_unknown(call, _PAGES)
     project = call.ctx.project_id
     if str(q.get("all_projects", "")).lower() in ("1", "true", "yes", "") and \
             "all_projects" in q and call.allowed(_ROOT + "index:all_projects", {}):
         project = None
-    limit = _int_param(call, "limit")
-    max_limit = call.services.conf.api.max_limit
-    limit = max_limit if limit is None else min(limit, max_limit)
-    groups = groups_db.list_groups(call.services.api_db, project, limit=limit,
-                                   offset=_int_param(call, "offset") or 0)
+    groups = groups_db.list_groups(call.services.api_db, project,
+                                   limit=query.page_limit(call),
+                                   offset=query.integer(call, "offset") or 0)
     return 200, {"server_groups": [group_view(call.version, g) for g in groups]}
 
 

@@ -8,7 +8,7 @@ import uuid as uuidlib
 from urllib.parse import urlencode
 
 from compute_core import exception, regex_filter
-from compute_core.api import hosts, policy, schemas, views
+from compute_core.api import hosts, policy, query, schemas, views
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import (ByVersion, SchemaField, VersionedSchemas,
                                            VersionRange)
@@ -287,20 +287,6 @@ def _bool(value):
     return str(value).lower() in ("1", "true", "yes", "on", "")
 
 
-def _int_param(call, name, minimum=0):
-    raw = call.req.GET.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-        if value < minimum:
-            raise ValueError
-    except ValueError:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
-                            f"'{raw}' is not a valid integer >= {minimum}") from None
-    return value
-
-
 def _list_filters(call):
     ctxt, q = call.ctx, call.req.GET
     unknown = sorted(set(q) - _LIST_PARAMS)
@@ -372,7 +358,7 @@ def _list(call, detail):
     ctxt = call.ctx
     filters = _list_filters(call)
     max_limit = call.services.conf.api.max_limit
-    limit = _int_param(call, "limit", 0)
+    limit = query.integer(call, "limit", 0)
     limit = max_limit if limit is None else min(limit, max_limit)
     marker = call.req.GET.get("marker")
     sort_key = call.req.GET.get("sort_key", "created_at")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 from urllib.parse import urlencode
 
-from compute_core.api import policy
+from compute_core.api import policy, query
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionRange
 from compute_core.apispec import keyed, operation
@@ -22,7 +22,6 @@ RULES = (
 )
 
 PAGES = VersionRange("2.40")
-_QUERY_CLOSED = VersionRange("2.75")
 QUERY = {"start": {"type": "string"}, "end": {"type": "string"},
          "detailed": {"type": "string"}, "limit": {"type": "integer", "minimum": 0},
          "marker": {"type": "string"}}
@@ -47,11 +46,7 @@ def _time(raw, now):
 def _period(call):
     q = call.req.GET
     allowed = set(QUERY) if call.version in PAGES else {"start", "end", "detailed"}
-    if call.version in _QUERY_CLOSED:
-        unknown = sorted(set(q) - allowed)
-        if unknown:
-            raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
-                                f"properties are not allowed ('{unknown[0]}' was unexpected)")
+    query.refuse_unknown(call, allowed)
     now = _now()
     start, stop = _time(q.get("start"), now), _time(q.get("end"), now)
     if not start < stop:
@@ -63,17 +58,7 @@ def _period(call):
 def _pages(call):
     if call.version not in PAGES:
         return call.services.conf.api.max_limit, None
-    raw = call.req.GET.get("limit")
-    limit = call.services.conf.api.max_limit
-    if raw is not None:
-        try:
-            limit = min(int(raw), limit)
-            if limit < 0:
-                raise ValueError
-        except ValueError:
-            raise APIError(400, f"Invalid input for query parameters limit. Value: {raw}. "
-                                f"'{raw}' is not a valid integer >= 0") from None
-    return limit, call.req.GET.get("marker")
+    return query.page_limit(call), call.req.GET.get("marker")
 
 
 def _hours(inst, start, stop) -> float:

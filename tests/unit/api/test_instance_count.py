@@ -15,7 +15,7 @@ def api(usage, per_request=1000):
     conf = types.SimpleNamespace(api=types.SimpleNamespace(
         max_instances_per_request=per_request))
     quota = Quota(types.SimpleNamespace(conf=conf))
-    quota.usage = lambda project_id: dict(usage)
+    quota.usage = lambda project_id, user_id=None: dict(usage)
     return quota
 
 

@@ -1,0 +1,42 @@
+"""Query parameters as the resources read them: integers, page limits and
+the refusal of unknown parameters (from 2.75), each a 400 naming the
+parameter."""
+from __future__ import annotations
+
+from compute_core.api.faults import APIError
+from compute_core.api.microversion import VersionRange
+
+# From 2.75 a parameter a route does not know is a 400 (before: ignored).
+CLOSED = VersionRange("2.75")
+
+
+def integer(call, name, minimum=0):
+    """The query parameter *name* as an int >= *minimum*, or None."""
+    raw = call.req.GET.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+        if value < minimum:
+            raise ValueError
+    except ValueError:
+        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
+                            f"'{raw}' is not a valid integer >= {minimum}") from None
+    return value
+
+
+def page_limit(call) -> int:
+    """``limit`` bounded by ``[api] max_limit`` (which it is when absent)."""
+    limit = integer(call, "limit")
+    max_limit = call.services.conf.api.max_limit
+    return max_limit if limit is None else min(limit, max_limit)
+
+
+def refuse_unknown(call, allowed, closed=CLOSED):
+    """A 400 for a parameter not in *allowed* at the versions *closed*."""
+    if call.version not in closed:
+        return
+    unknown = sorted(set(call.req.GET) - set(allowed))
+    if unknown:
+        raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
+                            f"properties are not allowed ('{unknown[0]}' was unexpected)")
