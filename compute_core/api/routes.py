@@ -12,7 +12,7 @@ from compute_core.api.resources import (aggregates, availability_zones, extensio
                                         flavor_extra_specs, flavors, hypervisors, images,
                                         keypairs, limits, migrations, os_hosts, quota_sets, server_actions, server_diagnostics,
                                         server_external_events,
-                                        server_groups, server_images, server_password,
+                                        server_groups, server_password,
                                         server_ips, server_metadata, server_tags, servers,
                                         services, simple_tenant_usage, versions)
 
@@ -20,7 +20,6 @@ RESOURCES = (
     versions,
     servers,
     server_actions,
-    server_images,
     flavors,
     flavor_extra_specs,
     flavor_access,

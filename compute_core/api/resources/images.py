@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 
 from compute_core import exception
-from compute_core.api import schemas, views
+from compute_core.api import query, schemas, views
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import versioned
 from compute_core.apispec import keyed, operation
@@ -63,16 +63,6 @@ def image_view(req, image, detail=True):
     return out
 
 
-def _int(q, name):
-    try:
-        value = int(q[name])
-    except ValueError:
-        raise APIError(400, f"Invalid {name} {q[name]!r}: an integer is expected.") from None
-    if value < 0:
-        raise APIError(400, f"Invalid {name} {q[name]!r}: must be at least 0.")
-    return value
-
-
 def _since(text):
     try:
         when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -101,12 +91,10 @@ def _filtered(call):
         out = [i for i in out if (i.get("properties") or {}).get("instance_uuid") == server]
     if "type" in q:
         out = [i for i in out if (i.get("properties") or {}).get("image_type") == q["type"]]
-    if "minDisk" in q:
-        minimum = _int(q, "minDisk")
-        out = [i for i in out if (i["min_disk"] or 0) >= minimum]
-    if "minRam" in q:
-        minimum = _int(q, "minRam")
-        out = [i for i in out if (i["min_ram"] or 0) >= minimum]
+    for name, field in (("minDisk", "min_disk"), ("minRam", "min_ram")):
+        minimum = query.integer(call, name)
+        if minimum is not None:
+            out = [i for i in out if (i[field] or 0) >= minimum]
     if "changes-since" in q:
         since = _since(q["changes-since"])
         out = [i for i in out if i["updated_at"] is not None and i["updated_at"] >= since]
@@ -115,9 +103,7 @@ def _filtered(call):
         if idx is None:
             raise APIError(400, f"marker [{q['marker']}] not found")
         out = out[idx + 1:]
-    if "limit" in q:
-        out = out[:_int(q, "limit")]
-    return out
+    return out[:query.page_limit(call)]
 
 
 def _image(call, image_id):

@@ -50,7 +50,7 @@ RULES = (
             "Cold-migrate a server to a host the scheduler picks", "migrate"),
     _action("os_compute_api:os-migrate-server:migrate:host", policy.ADMIN,
             "Cold-migrate a server to a given host (2.56)", "migrate"),
-)
+) + server_images.RULES  # createImage, createBackup
 
 # body key -> (the server service's power action it starts, its policy rule)
 _ANY = {}  # the other actions take any value (null in practice), as in Nova

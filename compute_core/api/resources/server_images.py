@@ -52,8 +52,9 @@ CREATE_BACKUP = {
 SCHEMAS = {"createImage": CREATE_IMAGE, "createBackup": CREATE_BACKUP}
 
 
+# Not a resource of its own: server_actions owns POST /servers/{id}/action,
+# hands these keys here and lists these RULES with its own.
 ACTIONS = tuple(SCHEMAS)
-ROUTES: dict = {}  # POST /servers/{id}/action is server_actions' route; it calls us
 
 
 def image_action(call, server_id, body, key):
