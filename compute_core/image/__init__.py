@@ -75,3 +75,22 @@ class ImageBackend(abc.ABC):
 def load_image_backend(conf, api_db) -> ImageBackend:
     return plugins.load_plugin(plugins.IMAGE_BACKENDS, conf.image_backend, ImageBackend,
                                conf, api_db)
+
+
+# What an instance keeps of the image it booted from, as Nova keeps it in
+# its system_metadata: image_<property> for each property, and the image's
+# disk and container formats and minimums; values are strings of at most
+# 255 characters.
+_SYSTEM_METADATA_FIELDS = ("min_disk", "min_ram", "disk_format", "container_format")
+
+
+def system_metadata(image: dict) -> dict:
+    """The ``image_*`` system_metadata items of an instance booted from
+    *image* (a backend's image dict)."""
+    out = {f"image_{k}": str(v)[:255] for k, v in (image.get("properties") or {}).items()
+           if v is not None}
+    for field in _SYSTEM_METADATA_FIELDS:
+        if image.get(field) is not None:
+            out[f"image_{field}"] = str(image[field])
+    out["image_base_image_ref"] = image["id"]
+    return out

@@ -17,6 +17,9 @@ from compute_core.db import cell_db
 
 # vm_states a server may be snapshotted in (as Nova allows).
 SNAPSHOT_VM_STATES = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
+# The image_* system_metadata items that are not properties.
+_KEPT_FIELDS = {"min_disk", "min_ram", "disk_format", "container_format", "base_image_ref",
+                "name", "properties"}
 # Base image properties a snapshot does not inherit: they describe the
 # base image's data, not the snapshot's.
 _NOT_INHERITED = {"image_type", "instance_uuid", "base_image_ref", "backup_type",
@@ -35,9 +38,11 @@ def _base_image(images, instance):
 def image_properties(instance, base, ctxt, metadata=None, backup_type=None) -> dict:
     """The properties of a snapshot (or backup) of *instance*."""
     inherited = dict((base or {}).get("properties") or {})
-    if base is None:  # the base image is gone: what the server kept of it
-        inherited = dict(((instance.get("system_metadata") or {})
-                          .get("image_properties")) or {})
+    if base is None or base.get("properties") is None:  # gone: what the server kept
+        sysmeta = instance.get("system_metadata") or {}
+        inherited = {k[len("image_"):]: v for k, v in sysmeta.items()
+                     if k.startswith("image_") and isinstance(v, str)
+                     and k[len("image_"):] not in _KEPT_FIELDS}
     props = {k: str(v) for k, v in inherited.items() if k not in _NOT_INHERITED}
     props.update({"image_type": "backup" if backup_type else "snapshot",
                   "instance_uuid": instance["uuid"],
@@ -74,6 +79,12 @@ def start(services, ctxt, instance_uuid, name, metadata=None, backup_type=None,
         rotate_backups(images, instance_uuid, backup_type, 0)
         return None
     base = _base_image(images, instance)
+    if base is None:  # gone: what the server kept of it
+        sysmeta = instance.get("system_metadata") or {}
+        base = {k: sysmeta.get(f"image_{k}") for k in ("disk_format", "container_format")}
+        base["min_disk"] = int(sysmeta.get("image_min_disk") or 0)
+        base["min_ram"] = int(sysmeta.get("image_min_ram") or 0)
+        base["properties"] = None  # image_properties() reads them from the sysmeta
     root_gb = (instance.get("flavor") or {}).get("root_gb") or instance.get("root_gb") or 0
     image = images.create_record(
         name, disk_format=(base or {}).get("disk_format") or "raw",

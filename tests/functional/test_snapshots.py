@@ -164,3 +164,25 @@ def test_a_snapshot_over_the_storage_quota_is_dropped(tmp_path):
         assert _idle(c, server["id"])["status"] == "ACTIVE"
         assert os.listdir(c.conf.image.images_path) == \
             [first_image_id(c, TOKEN)]  # only the default image's data
+
+
+def test_system_metadata_and_a_snapshot_after_the_base_image_is_gone(cloud):
+    from compute_core.db import cell_db
+
+    headers = {"X-Auth-Token": TOKEN}
+    base = requests.post(f"{cloud.image_url}/v2/images", headers=headers, timeout=30, json={
+        "name": "short-lived", "disk_format": "qcow2", "container_format": "bare",
+        "min_ram": 16, "os_distro": "cirros"}).json()["id"]
+    requests.put(f"{cloud.image_url}/v2/images/{base}/file", data=b"q" * 100, timeout=30,
+                 headers={**headers, "Content-Type": "application/octet-stream"})
+    server = _boot(cloud, base, "orphan")
+    _, db = cloud._api.cells.for_instance(server["id"])
+    sysmeta = cell_db.get_instance(db, server["id"])["system_metadata"]
+    assert sysmeta["image_os_distro"] == "cirros" and sysmeta["image_min_ram"] == "16"
+    assert sysmeta["image_disk_format"] == "qcow2"
+    assert sysmeta["image_base_image_ref"] == base
+    assert requests.delete(f"{cloud.image_url}/v2/images/{base}", headers=headers,
+                           timeout=30).status_code == 204
+    image = _wait_image(cloud, _snapshot(cloud, server["id"], "orphan-snap"))
+    assert image["os_distro"] == "cirros" and image["base_image_ref"] == base
+    assert image["disk_format"] == "qcow2" and image["min_ram"] == 16  # kept by the server
