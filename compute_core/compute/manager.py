@@ -258,6 +258,18 @@ class ComputeManager:
         return self._ask_driver("maintenance mode", self.driver.host_maintenance_mode,
                                 self.host, mode)
 
+    def cache_images(self, ctxt, images):
+        """Fetch images into this host's cache ahead of boots (an aggregate's
+        image cache request); each image's result is logged."""
+        for image in images:
+            answer = self._ask_driver("image caching", self.driver.cache_image, ctxt, image)
+            if "error" in answer:
+                LOG.warning("image %s not cached on %s: %s", image["id"], self.host,
+                            answer["error"])
+            else:
+                LOG.info("image %s %s on %s", image["id"],
+                         "cached" if answer["result"] else "was cached already", self.host)
+
     def pause_instance(self, ctxt, instance):
         self._power_action(ctxt, instance, "compute_pause_instance", self.driver.pause,
                            {"vm_state": states.PAUSED}, rpcapi.PAUSING)

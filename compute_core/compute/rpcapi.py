@@ -8,7 +8,7 @@
       (source), finish_migration (destination), confirm_migration (source),
       revert_migration (destination), finish_revert_migration (source)
 1.3 - calls answered by the host's driver: get_diagnostics,
-      host_power_action, host_maintenance_mode
+      host_power_action, host_maintenance_mode; the cast cache_images
 1.4 - snapshot_instance (createImage and createBackup, cast by the
       conductor; the image's record exists, queued)
 
@@ -113,3 +113,6 @@ class ComputeRPCClient:
 
     def host_maintenance_mode(self, ctxt, host, mode: bool) -> str:
         return self._cctx(host, "1.3").call(ctxt, "host_maintenance_mode", mode=mode)
+
+    def cache_images(self, ctxt, host, images: list[dict]) -> None:
+        self._cctx(host, "1.3").cast(ctxt, "cache_images", images=images)

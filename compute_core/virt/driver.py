@@ -76,6 +76,7 @@ DEFAULT_CAPABILITIES = {
     "supports_host_power": False,
     "supports_host_maintenance": False,
     "supports_diagnostics": False,
+    "supports_image_cache": False,
 }
 
 
@@ -261,6 +262,12 @@ class ComputeDriver(abc.ABC):
         ``memory_details`` ({"maximum", "used"} in MiB); a value the driver
         cannot tell is None."""
         self._unsupported("diagnostics")
+
+    def cache_image(self, context, image: dict) -> bool:
+        """Fetch *image* (the image backend's dict) into the host's image
+        cache ahead of any boot (declare ``supports_image_cache``), as a
+        spawn would; True when fetched, False when it was cached already."""
+        self._unsupported("image caching")
 
     def get_host_uptime(self) -> str | None:
         """The host's ``uptime`` line (what the command prints: time, how

@@ -1,6 +1,8 @@
 """/os-aggregates and /os-availability-zone through the HTTP API, and the
 scheduler's zone and aggregate filters over them for every instance of a
 multi-create (issue 27)."""
+import time
+
 import pytest
 
 from compute_core import Cloud
@@ -191,3 +193,27 @@ def test_aggregate_image_isolation_holds_for_every_instance(cloud, aggregates):
     linux = _image(cloud, "linux", {"os_distro": "linux"})
     servers = _create(cloud, "linux", 4, image=linux)
     assert "host2" not in {s["OS-EXT-SRV-ATTR:host"] for s in servers}
+
+
+def test_image_cache_from_2_81(cloud, aggregates):
+    agg = _aggregate(cloud, aggregates, "cache-agg", hosts=["host1", "host3"])
+    image = first_image_id(cloud)
+    body = {"cache": [{"id": image}]}
+    assert call(cloud, "POST", f"/os-aggregates/{agg}/images", body=body,
+                version="2.80").status_code == 404
+    assert call(cloud, "POST", f"/os-aggregates/{agg}/images", body=body,
+                version="2.81").status_code == 202
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(
+            image in cloud._drivers[h].cached_images for h in ("host1", "host3")):
+        time.sleep(0.05)
+    assert image in cloud._drivers["host1"].cached_images
+    assert image in cloud._drivers["host3"].cached_images
+    assert image not in cloud._drivers["host2"].cached_images
+    for bad, code in [({"cache": []}, 400), ({"cache": [{"id": "x"}]}, 400),
+                      ({"cache": [{"id": image}, {"id": image}]}, 400),
+                      ({"cache": [{"id": "00000000-0000-0000-0000-000000000009"}]}, 400)]:
+        assert call(cloud, "POST", f"/os-aggregates/{agg}/images", body=bad,
+                    version="2.81").status_code == code, bad
+    assert call(cloud, "POST", "/os-aggregates/99999/images", body=body,
+                version="2.81").status_code == 404

@@ -123,3 +123,16 @@ def test_thirty_concurrent_creates_against_a_quota_of_five(cloud):
     assert 1 <= codes.count(202) <= 5 and codes.count(202) + codes.count(403) == 30, codes
     listed = call(cloud, "GET", f"/servers?all_tenants=1&project_id={project}").json()
     assert len(listed["servers"]) == codes.count(202) <= 5
+
+
+def test_hostile_limits_are_400s(cloud):
+    # found by a deeper schemathesis run: digits past any database integer
+    for value in ("-38637747660838512984154", "7670110860594061", 2 ** 40, -2):
+        resp = call(cloud, "PUT", "/os-quota-sets/hostile", body={"quota_set": {
+            "instances": value}})
+        assert resp.status_code == 400 and "instances" in resp.text, (value, resp.text)
+        resp = call(cloud, "PUT", "/os-quota-class-sets/default", body={"quota_class_set": {
+            "cores": value}})
+        assert resp.status_code == 400 and "cores" in resp.text, (value, resp.text)
+    assert call(cloud, "PUT", "/os-quota-sets/hostile", body={"quota_set": {
+        "instances": 2147483646.0}}).status_code == 200

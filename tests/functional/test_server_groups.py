@@ -153,3 +153,9 @@ def test_limits_count_the_groups(cloud):
     _group(cloud, "affinity", token="lim:lim-project")
     after = call(cloud, "GET", "/limits", token="lim:lim-project").json()["limits"]["absolute"]
     assert after["totalServerGroupsUsed"] == before["totalServerGroupsUsed"] + 1 == 1
+
+
+def test_an_offset_past_every_group_finds_none(cloud):
+    # found by a deeper schemathesis run: an offset past any database integer
+    resp = call(cloud, "GET", "/os-server-groups?offset=9191491883581230397477748720229416960")
+    assert resp.status_code == 200 and resp.json() == {"server_groups": []}

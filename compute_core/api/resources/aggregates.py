@@ -11,6 +11,7 @@ from compute_core import exception
 from compute_core.api import hosts, policy, schemas, views
 from compute_core.api.faults import APIError
 from compute_core.api.views import ViewFields
+from compute_core.api.microversion import versioned
 from compute_core.apispec import keyed, operation
 from compute_core.db import aggregates as aggregates_db
 
@@ -29,7 +30,11 @@ RULES = tuple(
          [("POST", "/os-aggregates/{aggregate_id}/action (remove_host)")]),
         ("set_metadata", "Set an aggregate's metadata",
          [("POST", "/os-aggregates/{aggregate_id}/action (set_metadata)")]),
-    ))
+    )) + (
+    policy.rule("compute:aggregates:images", policy.ADMIN,
+                "Cache images on an aggregate's hosts (from 2.81)",
+                [("POST", "/os-aggregates/{aggregate_id}/images")]),
+)
 
 # ----------------------------------------------------------------- schemas
 
@@ -233,8 +238,44 @@ def action(call, aggregate_id):
     return 200, {"aggregate": aggregate_view(call.version, agg)}
 
 
+IMAGES = {"type": "object",
+          "properties": {"cache": {"type": "array", "minItems": 1, "items": {
+              "type": "object", "properties": {"id": {"type": "string", "format": "uuid"}},
+              "required": ["id"], "additionalProperties": False}}},
+          "required": ["cache"], "additionalProperties": False}
+
+
+@versioned("2.81")
+@operation("cacheAggregateImages", "Cache images on the hosts of an aggregate (from 2.81)",
+           ok={202: None}, errors=(400, 403, 404), admin=True, body=IMAGES)
+def images(call, aggregate_id):
+    call.authorize("compute:aggregates:images", {})
+    agg_id = _id(aggregate_id)
+    body = call.json()
+    schemas.validate(body, IMAGES)
+    ids = [entry["id"] for entry in body["cache"]]
+    if len(set(ids)) != len(ids):
+        raise APIError(400, "Duplicate images in request")
+    agg = _errors(call, aggregates_db.get, agg_id)
+    found = []
+    for image_id in ids:
+        try:
+            image = call.services.images.get(image_id)
+        except exception.ImageNotFound:
+            raise APIError(400, f"Image {image_id} could not be found.") from None
+        found.append({k: image.get(k) for k in ("id", "name", "checksum", "size",
+                                                 "disk_format", "container_format")})
+    computes = {s["host"] for s in hosts.services(call.services, binary=hosts.COMPUTE_BINARY)
+                if s["up"]}
+    for host in agg["hosts"]:
+        if host in computes:  # a host that is down would never answer
+            call.services.compute_rpc.cache_images(call.ctx, host, found)
+    return 202, None
+
+
 ROUTES = {
     "/os-aggregates": {"GET": index, "POST": create},
+    "/os-aggregates/{aggregate_id}/images": {"POST": images},
     "/os-aggregates/{aggregate_id}": {"GET": show, "PUT": update, "DELETE": delete},
     "/os-aggregates/{aggregate_id}/action": {"POST": action},
 }

@@ -166,6 +166,16 @@ def defaults(call, project_id):
     return 200, _view(call.version, _defaults(Quota(call.services)), project_id)
 
 
+def _limit(name, value) -> int:
+    """A limit as an int in [-1, SQL_INT_MAX] (the schema's bounds miss the
+    string form, and "2147483647.0")."""
+    limit = int(float(value)) if isinstance(value, float) else int(value)
+    if not -1 <= limit <= schemas.SQL_INT_MAX:
+        raise APIError(400, f"Invalid input for field/attribute {name}. Value: {value}. "
+                            f"It must be between -1 and {schemas.SQL_INT_MAX}")
+    return limit
+
+
 def _force(value) -> bool:
     return str(value).lower() in ("true", "1", "yes", "on")
 
@@ -181,7 +191,7 @@ def update(call, project_id):
     wanted = dict(body["quota_set"])
     force = _force(wanted.pop("force", False))
     quota = Quota(call.services)
-    values = {k: int(v) for k, v in wanted.items()}
+    values = {k: _limit(k, v) for k, v in wanted.items()}
     if not force and values:
         used = usage_of(call, quota, project_id, user_id)
         project = limits_of(quota, project_id) if user_id else None
@@ -228,7 +238,7 @@ def update_class(call, id):
     call.authorize(_CLASS_ROOT + "update", {})
     body = call.json()
     schemas.validate(body, CLASS_UPDATE.at(call.version))
-    values = {_to_db(k): int(v) for k, v in body["quota_class_set"].items()}
+    values = {_to_db(k): _limit(k, v) for k, v in body["quota_class_set"].items()}
     quotas_db.set_class_limits(call.services.api_db, id, values)
     return 200, _view(call.version, _class_limits(call, id), None, "quota_class_set")
 

@@ -114,7 +114,9 @@ def index(call):
         project = None
     groups = groups_db.list_groups(call.services.api_db, project,
                                    limit=query.page_limit(call),
-                                   offset=query.integer(call, "offset") or 0)
+                                   # (an offset past any project's groups finds none)
+                                   offset=min(query.integer(call, "offset") or 0,
+                                              schemas.SQL_INT_MAX))
     return 200, {"server_groups": [group_view(call.version, g) for g in groups]}
 
 

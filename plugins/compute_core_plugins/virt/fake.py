@@ -43,6 +43,7 @@ class FakeDriver(ComputeDriver):
         "supports_host_power": True,
         "supports_host_maintenance": True,
         "supports_diagnostics": True,
+        "supports_image_cache": True,
     }
 
     def __init__(self, conf, host):
@@ -53,6 +54,7 @@ class FakeDriver(ComputeDriver):
         self.disk_gb = opts.disk_gb
         self.spawn_delay = opts.spawn_delay
         self._started = time.monotonic()
+        self.cached_images: set[str] = set()
         self.capabilities = dict(self.capabilities,
                                  supports_migrate_to_same_host=opts.migrate_to_same_host)
         self.instances: dict[str, dict] = {}
@@ -298,6 +300,14 @@ class FakeDriver(ComputeDriver):
 
     def update_provider_tree(self, provider_tree, nodename):
         provider_tree["traits"].update({"COMPUTE_NET_ATTACH_INTERFACE", "HW_CPU_X86_SSE2"})
+
+    def cache_image(self, context, image):
+        # The simulated host keeps the ids of the images it has cached.
+        with self._lock:
+            if image["id"] in self.cached_images:
+                return False
+            self.cached_images.add(image["id"])
+        return True
 
     def get_diagnostics(self, instance):
         guest = self._guest(instance)
