@@ -12,6 +12,7 @@ ENTRY_POINTS = {
         "compute-status = compute_core.cmd.status:main",
         "compute-api = compute_core.cmd.api:main",
         "compute-placement-api = compute_core.cmd.api:placement_main",
+        "compute-image-api = compute_core.cmd.api:image_main",
         "compute-conductor = compute_core.cmd.services:conductor_main",
         "compute-scheduler = compute_core.cmd.services:scheduler_main",
         "compute-compute = compute_core.cmd.services:compute_main",
@@ -68,6 +69,7 @@ ENTRY_POINTS = {
     ],
     "compute_core.image_backends": [
         "local = compute_core_plugins.image.local:LocalImageBackend",
+        "glance = compute_core_plugins.image.glance:GlanceImageBackend",
     ],
     "compute_core.network_backends": [
         "flat = compute_core_plugins.network.flat:FlatNetworkBackend",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 
 from paste import deploy
 
@@ -113,6 +114,13 @@ def identity_services(conf, state_dir):
         raise
 
 
+def image_services(conf):
+    """The image API's services, on the API database."""
+    from compute_core.image.service import ImageServices
+
+    return ImageServices(conf, api_database(conf))
+
+
 class PlacementServices:
     def __init__(self, conf):
         self.conf = conf
@@ -138,6 +146,8 @@ def load_wsgi_app(conf, kind: str, services):
         name = "identity"
     elif kind == "compute":
         name = f"osapi_compute_{conf.api.auth_strategy}"
+    elif kind == "image":
+        name = f"image_{conf.api.auth_strategy}"
     else:
         name = f"placement_{conf.api.auth_strategy}"
     app = deploy.loadapp(f"config:{path}", name=name)
@@ -148,13 +158,22 @@ def api_server(conf, app, host, port, threads, name) -> WSGIServer:
     """The HTTP server of one API, with [wsgi]'s connection limits and
     timeouts. It refuses a body over ten times [oslo_middleware]
     max_request_body_size itself, before reading it; a smaller one over the
-    limit reaches the API's sizelimit filter, which answers its own 413."""
+    limit reaches the API's sizelimit filter, which answers its own 413.
+    The image API's bodies are images: up to [image] image_size_cap (the
+    app answers a larger announced one), within [image] upload_timeout."""
+    max_body = 10 * conf.oslo_middleware.max_request_body_size
+    body_timeout = conf.wsgi.body_timeout
+    recv_bytes = 8192
+    if name == "image":
+        max_body = max(max_body, conf.image.image_size_cap)
+        body_timeout = max(body_timeout, conf.image.upload_timeout)
+        recv_bytes = 1 << 18
     return WSGIServer(app, host, port, threads, name,
                       idle_timeout=conf.wsgi.idle_timeout,
                       header_timeout=conf.wsgi.header_timeout,
-                      body_timeout=conf.wsgi.body_timeout,
+                      body_timeout=body_timeout,
                       max_connections=conf.wsgi.max_connections,
-                      max_body_size=10 * conf.oslo_middleware.max_request_body_size)
+                      max_body_size=max_body, recv_bytes=recv_bytes)
 
 
 class ServiceBundle:
@@ -240,7 +259,9 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
     placement = placement_client or PlacementClient(conf)
     conductor = conductor_rpcapi.ConductorAPI(transport)
     notifier = rpc.Notifier(conf, notification_transport or transport, f"compute.{host}")
-    manager = compute_manager.ComputeManager(conf, host, driver, conductor, placement, notifier)
+    images = _lazy_image_backend(conf)
+    manager = compute_manager.ComputeManager(conf, host, driver, conductor, placement, notifier,
+                                             images=images)
 
     def on_start():
         driver.init_host()
@@ -273,7 +294,34 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
     service.manager = manager
     service.driver = driver
     closers = [] if placement_client else [placement.close]
-    return ServiceBundle(service, closers)
+    return ServiceBundle(service, closers + [images.close])
+
+
+def _lazy_image_backend(conf):
+    """images() -> the image backend, loaded at the first call. A compute
+    host uses it for snapshots: with the local backend it reaches the API
+    database (and the store directory); with the glance backend only the
+    image API. close() frees its database engine."""
+    lock = threading.Lock()
+    made = {}
+
+    def images():
+        with lock:
+            if "backend" not in made:
+                api = api_database(conf) if conf.api_database.connection else None
+                made["api"] = api
+                made["backend"] = load_image_backend(conf, api)
+            return made["backend"]
+
+    def close():
+        with lock:
+            api = made.pop("api", None)
+            made.clear()
+        if api is not None:
+            api.dispose()
+
+    images.close = close
+    return images
 
 
 def _guarded(what, fn):

@@ -3,6 +3,7 @@ standard traits and the default image. Idempotent: a restart changes nothing."""
 from __future__ import annotations
 
 import io
+import struct
 import logging
 
 from compute_core import exception
@@ -23,9 +24,15 @@ DEFAULT_FLAVORS = [
 
 
 def default_image_bytes() -> bytes:
-    """A 1 MiB raw disk with an MBR boot signature: small, valid as a raw
-    image, enough for the fake driver (libvirt clouds import a real one)."""
+    """A 1 MiB raw disk with an MBR: small, valid as a raw image, enough for
+    the fake driver (libvirt clouds import a real one). Its partition table
+    holds one Linux partition over the rest of the disk: an MBR without any
+    fails the safety checks of Glance's format inspection."""
     data = bytearray(1024 * 1024)
+    sectors = len(data) // 512
+    # status, CHS start, type 0x83 (Linux), CHS end, first LBA, sectors
+    data[446:462] = struct.pack("<B3sB3sII", 0x00, b"\x00\x02\x00", 0x83, b"\xfe\xff\xff",
+                                1, sectors - 1)
     data[510:512] = b"\x55\xaa"
     return bytes(data)
 

@@ -100,12 +100,13 @@ class Cloud:
     :meth:`snapshot` / :meth:`restore`, :meth:`leaks`.
     :param console_port: ``0``: the console proxies of ``[aio] console_proxies``
         listen on free ports; ``None``: on their plugins' own ports (6080...).
+    :param image_port: image API port (Glance v2); ``0``: any free.
     """
 
     def __init__(self, state_dir=None, hosts=1, host_resources=None, config_file=None,
                  overrides=None, compute_port=0, placement_port=0, listen="127.0.0.1",
                  auth="noauth2", users=None, identity_port=0, clock=None, control_api=None,
-                 console_port=0):
+                 console_port=0, image_port=0):
         # hosts, ports and listen may be None: then [aio] configuration decides
         # (that is how compute-aio runs).
         self._state_dir_arg = state_dir
@@ -134,6 +135,8 @@ class Cloud:
         self.auth = None
         self.extra_users = list(users or [])
         self.identity_port = identity_port
+        self.image_port = image_port
+        self.image_url = None
         self.identity = None
         self.identity_url = None
         self._passwords = {}
@@ -238,6 +241,9 @@ class Cloud:
         self._api = assembly.APIServices(conf, self.transport, self.notification_transport,
                                          placement_client=self._placement_client())
         self._stoppers.append(self._api.close)
+        # The image API before the bootstrap: with the glance backend, the
+        # default image is uploaded through it.
+        self._start_image_api(conf, listen)
         bootstrap.bootstrap(conf, self._api.api_db, self._placement.db, self._api.cells,
                             self._api.images)
 
@@ -320,6 +326,27 @@ class Cloud:
                 conf.set_default(option, url, group=group)
                 conf.set_default("enabled", True, group=group)
 
+    def _start_image_api(self, conf, listen):
+        """The image service (Glance v2) on its own port, on the API
+        database and the image store the local backend uses."""
+        services = assembly.image_services(conf)
+        self._stoppers.append(services.api_db.dispose)
+        app = assembly.load_wsgi_app(conf, "image", services)
+        port = conf.aio.image_port if self.image_port is None else self.image_port
+        server = assembly.api_server(conf, app, listen, port, conf.aio.wsgi_threads, "image")
+        self._stoppers.append(server.stop)
+        server.start()
+        self.image_url = server.url
+        if self.identity is not None:
+            self.identity.set_endpoint("image", self.image_url)
+        else:
+            # The glance image backend (when chosen) reaches this image API
+            # with noauth2's admin token.
+            register_auth_plugin_opts(conf, "glance", "admin_token")
+            for name, value in (("auth_type", "admin_token"), ("token", ADMIN_TOKEN),
+                                ("endpoint", self.image_url)):
+                conf.set_default(name, value, group="glance")
+
     def _start_identity(self, conf, listen):
         """The identity endpoint, then keystonemiddleware in both APIs and
         the services' placement client pointed at it."""
@@ -358,6 +385,15 @@ class Cloud:
                             ("project_name", SERVICE_PROJECT), ("region_name", REGION)):
             default(name, value, "placement")
         register_authtoken_opts(conf)
+        # The glance image backend (when chosen): the service user, the
+        # image endpoint from the catalog.
+        register_auth_plugin_opts(conf, "glance", "password")
+        for name, value in (("auth_type", "password"), ("auth_url", auth_url),
+                            ("username", SERVICE_USER), ("password", service_password),
+                            ("project_name", SERVICE_PROJECT),
+                            ("user_domain_name", "Default"),
+                            ("project_domain_name", "Default"), ("region_name", REGION)):
+            default(name, value, "glance")
         for name, value in (("www_authenticate_uri", auth_url), ("auth_type", "password"),
                             ("auth_url", auth_url), ("username", SERVICE_USER),
                             ("password", service_password), ("project_name", SERVICE_PROJECT),
@@ -668,6 +704,7 @@ class Cloud:
             "auth": {"token": token, "endpoint": self.compute_url},
             "compute_endpoint_override": self.compute_url,
             "placement_endpoint_override": self.placement_url,
+            "image_endpoint_override": self.image_url,
             "region_name": "RegionOne",
             "identity_api_version": "3",
         }}}
@@ -687,6 +724,7 @@ class Cloud:
             auth_type="admin_token", auth={"token": token, "endpoint": self.compute_url},
             compute_endpoint_override=self.compute_url,
             placement_endpoint_override=self.placement_url,
+            image_endpoint_override=self.image_url,
             region_name="RegionOne", load_envvars=False, load_yaml_config=False)
 
 
@@ -702,3 +740,12 @@ def register_authtoken_opts(conf) -> None:
     loading.register_auth_conf_options(conf, "keystone_authtoken")
     conf.register_opts(loading.get_auth_plugin_conf_options("password"),
                        group="keystone_authtoken")
+
+
+def register_auth_plugin_opts(conf, group, plugin) -> None:
+    """The options of keystoneauth's auth *plugin* in *group*, so the cloud
+    can set their defaults before the plugin is loaded (which registers the
+    same definitions again)."""
+    from keystoneauth1 import loading
+
+    conf.register_opts(loading.get_auth_plugin_conf_options(plugin), group=group)

@@ -58,6 +58,11 @@ class ImageNotFound(NotFound):
     msg_fmt = "Image %(image_id)s could not be found."
 
 
+class ImageServiceUnavailable(ComputeCoreError):
+    code = 503
+    msg_fmt = "The image service could not be reached: %(reason)s"
+
+
 class CellMappingNotFound(NotFound):
     msg_fmt = "Cell %(uuid)s has no mapping."
 

@@ -78,7 +78,7 @@ class WSGIServer:
 
     def __init__(self, app, host, port, threads=16, name="wsgi", *, idle_timeout=30,
                  header_timeout=10, body_timeout=30, max_connections=1000,
-                 max_body_size=1 << 30):
+                 max_body_size=1 << 30, recv_bytes=8192):
         self.name = name
         self._map = {}
         # Threads start only once the port is bound.
@@ -90,6 +90,9 @@ class WSGIServer:
                 connection_limit=max_connections, channel_timeout=idle_timeout,
                 # waitress refuses a body of its limit already.
                 cleanup_interval=1, max_request_body_size=max_body_size + 1,
+                # Bytes per socket read: larger for an API whose bodies are
+                # images (one event-loop turn per read).
+                recv_bytes=recv_bytes,
                 # Answers up to 16 MiB stay in memory (the application built
                 # them there already); waitress's 1 MiB put a listing of 1,000
                 # servers through a temporary file (+25% CPU per request).

@@ -9,8 +9,10 @@ reaches the request environ, the first request's environ is looked at too.
 
 Entry points:
 
-* :func:`init_application` (``"compute"`` or ``"placement"``) builds the app now;
-* ``compute_application`` and ``placement_application`` are module attributes
+* :func:`init_application` (``"compute"``, ``"placement"`` or ``"image"``) builds
+  the app now;
+* ``compute_application``, ``placement_application`` and ``image_application``
+  are module attributes
   that build their app on the first request, so this file itself is a
   ``WSGIScriptAlias`` target (with ``WSGICallableObject compute_application``)
   and ``compute_core.wsgi_apps:placement_application`` a uwsgi/gunicorn module.
@@ -26,7 +28,7 @@ import warnings
 
 CONFIG_ENV = "COMPUTE_CORE_CONFIG"
 DEFAULT_CONFIG = "/etc/compute_core/compute.conf"
-KINDS = ("compute", "placement")
+KINDS = ("compute", "placement", "image")
 
 LOG = logging.getLogger(__name__)
 
@@ -52,6 +54,10 @@ class Application:
                 self._closers.append(notification.cleanup)
                 self.services = assembly.APIServices(conf, transport, notification)
                 self._closers.append(self.services.close)
+                migration.check_current(self.services.api_db, "api")
+            elif kind == "image":
+                self.services = assembly.image_services(conf)
+                self._closers.append(self.services.api_db.dispose)
                 migration.check_current(self.services.api_db, "api")
             else:
                 self.services = assembly.PlacementServices(conf)
@@ -162,3 +168,4 @@ class DeferredApplication:
 
 compute_application = DeferredApplication("compute")
 placement_application = DeferredApplication("placement")
+image_application = DeferredApplication("image")

@@ -22,6 +22,7 @@ from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.db import api_db, cell_db
 from compute_core.db import server_groups as groups_db
 from compute_core.db.cells import CELL0_UUID
+from compute_core.image import system_metadata as image_system_metadata
 
 LOG = logging.getLogger(__name__)
 
@@ -126,7 +127,8 @@ class ServerService:
                 "reservation_id": reservation_id, "metadata": dict(metadata), "progress": 0,
                 "locked": False, "tags": list(tags or []),
                 "security_groups": security_groups or ["default"],
-                "system_metadata": {"scheduler_hints": scheduler_hints or {},
+                "system_metadata": {**image_system_metadata(image),
+                                    "scheduler_hints": scheduler_hints or {},
                                     "image_name": image.get("name"),
                                     "image_properties": image.get("properties") or {}},
                 "created_at": created.isoformat(), "updated_at": None,

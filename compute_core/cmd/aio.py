@@ -3,9 +3,9 @@
     compute-aio [--state-dir DIR] [--config-file FILE] [--hosts N] [--driver NAME] [--port 0]
                 [--ready-file F] [--quiet]
 
-Serves the compute API on 127.0.0.1:8774, placement on :8778, the
-identity endpoint on :5000 (``[aio]`` options) and the noVNC and serial
-console proxies on :6080 and :6083 (``[aio] console_proxies``), runs the conductor,
+Serves the compute API on 127.0.0.1:8774, placement on :8778, the image
+API on :9292, the identity endpoint on :5000 (``[aio]`` options) and the noVNC
+and serial console proxies on :6080 and :6083 (``[aio] console_proxies``), runs the conductor,
 scheduler and fake compute hosts in this process on SQLite files under the
 state directory, until Ctrl-C or SIGTERM. It writes ``clouds.yaml`` (clouds
 ``compute-core``, project demo, and ``compute-core-admin``) and ``openrc`` /
@@ -42,6 +42,7 @@ def parse_args(argv):
     p.add_argument("--compute-port", type=int, default=None)
     p.add_argument("--placement-port", type=int, default=None)
     p.add_argument("--identity-port", type=int, default=None)
+    p.add_argument("--image-port", type=int, default=None)
     p.add_argument("--port", type=int, choices=[0], default=None,
                    help="0: every API and console proxy on a free port the OS picks")
     p.add_argument("--auth", choices=["keystone", "noauth2"], default=None,
@@ -135,13 +136,13 @@ def main(argv=None) -> int:
             overrides["libvirt.import_tiny_guest_image"] = True
     if args.listen:
         overrides["aio.listen"] = args.listen
-    ports = [args.compute_port, args.placement_port, args.identity_port]
+    ports = [args.compute_port, args.placement_port, args.identity_port, args.image_port]
     if args.port == 0:
         ports = [0 if p is None else p for p in ports]
     cloud = Cloud(state_dir=args.state_dir, hosts=args.hosts, config_file=args.config_file,
                   overrides=overrides, compute_port=ports[0], placement_port=ports[1],
-                  identity_port=ports[2], listen=None, auth=args.auth, clock=args.clock,
-                  control_api=args.control_api,
+                  identity_port=ports[2], image_port=ports[3], listen=None,
+                  auth=args.auth, clock=args.clock, control_api=args.control_api,
                   console_port=0 if args.port == 0 else None)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -160,10 +161,12 @@ def main(argv=None) -> int:
     if cloud.auth == "keystone":
         print(f"compute API   {cloud.compute_url}")
         print(f"placement API {cloud.placement_url}")
+        print(f"image API     {cloud.image_url}")
         print(f"identity API  {cloud.identity_url}/v3  (users admin/admin, demo/demo)")
     else:
         print(f"compute API   {cloud.compute_url}  (X-Auth-Token: admin:admin or user:project)")
         print(f"placement API {cloud.placement_url}")
+        print(f"image API     {cloud.image_url}")
     if cloud.control_url:
         print(f"control API   {cloud.control_url}  (admin only; clock: "
               f"{'virtual' if cloud.clock.virtual else 'real'})")
@@ -180,6 +183,7 @@ def main(argv=None) -> int:
     if "openrc" in files:
         print(f"  or: . {files['openrc']}   (novaclient; admin: . {files['admin_openrc']})")
     ready = {"compute_url": cloud.compute_url, "placement_url": cloud.placement_url,
+             "image_url": cloud.image_url,
              "identity_url": cloud.identity_url,
              "auth_url": cloud.identity_url and cloud.identity_url + "/v3",
              "auth": cloud.auth, "state_dir": cloud.state_dir, "cloud": CLOUD,

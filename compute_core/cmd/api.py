@@ -1,9 +1,10 @@
-"""``compute-api`` and ``compute-placement-api``: the paste-deployed compute
-and placement APIs served by the threaded WSGI server, one process each.
+"""``compute-api``, ``compute-placement-api`` and ``compute-image-api``: the
+paste-deployed compute, placement and image APIs served by the threaded WSGI
+server, one process each.
 
 Address and port come from ``--host``/``--port``, else from
-``[wsgi] listen`` and ``[wsgi] compute_port`` / ``placement_port``
-(0.0.0.0:8774 and 0.0.0.0:8778). Behind Apache httpd, use the WSGI entry
+``[wsgi] listen`` and ``[wsgi] compute_port`` / ``placement_port`` /
+``image_port`` (0.0.0.0:8774, 0.0.0.0:8778 and 0.0.0.0:9292). Behind Apache httpd, use the WSGI entry
 points of :mod:`compute_core.wsgi_apps` instead.
 """
 from __future__ import annotations
@@ -59,3 +60,7 @@ def main(argv=None) -> int:
 
 def placement_main(argv=None) -> int:
     return _serve("compute-placement-api", "placement", argv)
+
+
+def image_main(argv=None) -> int:
+    return _serve("compute-image-api", "image", argv)

@@ -11,6 +11,7 @@ import oslo_messaging as messaging
 from compute_core import context as ctx_mod
 from compute_core import clock, exception, notifications
 from compute_core.compute import rpcapi, states
+from compute_core.image import snapshots
 from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
 LOG = logging.getLogger(__name__)
@@ -48,8 +49,11 @@ class _InstanceLocks:
 class ComputeManager:
     target = messaging.Target(version=rpcapi.VERSION)
 
-    def __init__(self, conf, host, driver, conductor, placement, notifier):
+    def __init__(self, conf, host, driver, conductor, placement, notifier, images=None):
         self.conf = conf
+        # images(): the image backend, made at the first snapshot (a host
+        # that never takes one needs no image service credentials).
+        self.images = images
         self.host = host
         self.driver = driver
         self.conductor = conductor
@@ -313,6 +317,56 @@ class ComputeManager:
         self._power_action(ctxt, instance, "compute_resume_instance",
                            lambda i: self.driver.resume(ctxt, i, i.get("network_info") or {}),
                            {"vm_state": states.ACTIVE}, rpcapi.RESUMING)
+
+    # -------------------------------------------------------- snapshots
+    def snapshot_instance(self, ctxt, instance, image_id, backup_type=None, rotation=None):
+        """Capture the guest's disk into the queued image *image_id*
+        (task_state image_snapshot/image_backup -> image_pending_upload ->
+        image_uploading -> None); a backup then keeps the newest *rotation*
+        backups of its type. A failure deletes the image and leaves the
+        server as it was, with the action event in error."""
+        uuid = instance["uuid"]
+        backup = backup_type is not None
+        event = "compute_backup_instance" if backup else "compute_snapshot_instance"
+        first = states.IMAGE_BACKUP if backup else states.IMAGE_SNAPSHOT
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            task = first
+            try:
+                images = self.images()
+                for task, previous in ((states.IMAGE_PENDING_UPLOAD, first),
+                                       (states.IMAGE_UPLOADING, states.IMAGE_PENDING_UPLOAD)):
+                    self._update(ctxt, uuid, {"task_state": task},
+                                 expected_task_state=previous)
+                self.driver.snapshot(ctxt, instance, image_id,
+                                     lambda fileobj: images.upload(image_id, fileobj))
+            except Exception as exc:  # driver, backend or a deleted instance
+                LOG.warning("snapshot of %s into image %s failed: %s", uuid, image_id, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                self._drop_image(image_id)
+                try:
+                    self._update(ctxt, uuid, {"task_state": None}, expected_task_state=task)
+                except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                    pass
+                return
+            try:
+                self._update(ctxt, uuid, {"task_state": None},
+                             expected_task_state=states.IMAGE_UPLOADING)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                pass
+            if backup and rotation is not None:
+                for gone in snapshots.rotate_backups(self.images(), uuid, backup_type,
+                                                     rotation):
+                    LOG.info("rotated out backup %s of %s", gone, uuid)
+            self._event(ctxt, uuid, event, "Success", finish=True)
+
+    def _drop_image(self, image_id):
+        try:
+            self.images().delete(image_id)
+        except exception.ImageNotFound:
+            pass
+        except Exception:
+            LOG.exception("could not delete image %s of a failed snapshot", image_id)
 
     # ------------------------------------------------------------ moves
     # RPC 1.2: the conductor calls these steps one by one and keeps the

@@ -19,6 +19,8 @@
       pre_live_migration (destination), live_migration (source),
       post_live_migration_at_destination (destination)
 1.5 - get_console_connection (a call): where a guest's console listens
+1.6 - snapshot_instance (createImage and createBackup, cast by the
+      conductor; the image's record exists, queued)
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -27,7 +29,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.5"
+VERSION = "1.6"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -80,6 +82,12 @@ class ComputeRPCClient:
 
     def resume_instance(self, ctxt, host, instance):
         self._cctx(host, "1.1").cast(ctxt, "resume_instance", instance=instance)
+
+    def snapshot_instance(self, ctxt, host, instance, image_id, backup_type=None,
+                          rotation=None):
+        self._cctx(host, "1.6").cast(ctxt, "snapshot_instance", instance=instance,
+                                     image_id=image_id, backup_type=backup_type,
+                                     rotation=rotation)
 
     # 1.2: the steps of a move. Each answers {"error": message} when the
     # driver fails, else a dict of what it learned.

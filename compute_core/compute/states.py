@@ -45,6 +45,13 @@ RESTORING = "restoring"
 MIGRATING = "migrating"  # a live migration
 REBUILD_TASKS = (REBUILDING, REBUILD_SPAWNING)
 _RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH)
+# A snapshot (createImage) or backup (createBackup): the API sets the
+# first, the compute host the next two while the disk is captured and
+# uploaded.
+IMAGE_SNAPSHOT = "image_snapshot"
+IMAGE_BACKUP = "image_backup"
+IMAGE_PENDING_UPLOAD = "image_pending_upload"
+IMAGE_UPLOADING = "image_uploading"
 
 _STATUS = {
     ACTIVE: "ACTIVE", BUILDING: "BUILD", PAUSED: "PAUSED", SUSPENDED: "SUSPENDED",

@@ -563,6 +563,25 @@ class ConductorManager:
             "task_state": None, "power_state": answer.get("power_state", 0)},
             event={"event": event, "result": "Success", "host": None, "tb": None,
                    "finish": True}, request_id=ctxt.request_id)
+    # ------------------------------------------------------------ snapshots
+    def snapshot_instance(self, ctxt, instance_uuid, image_id, backup_type=None,
+                          rotation=None):
+        """Hand a snapshot (or backup) to the instance's compute host, which
+        captures the disk into the queued image *image_id*."""
+        try:
+            _, db = self.cells.for_instance(instance_uuid)
+            if db is None:  # still a build request: no disk yet
+                raise exception.InstanceNotFound(instance_id=instance_uuid)
+            instance = cell_db.get_instance(db, instance_uuid)
+        except exception.InstanceNotFound:
+            LOG.info("snapshot of %s: the instance is gone", instance_uuid)
+            return
+        if not instance.get("host"):
+            LOG.warning("snapshot of %s: the instance has no host", instance_uuid)
+            cell_db.update_instance(db, instance_uuid, {"task_state": None})
+            return
+        self.compute_rpc.snapshot_instance(ctxt, instance["host"], instance, image_id,
+                                           backup_type, rotation)
 
     # -------------------------------------------- DB access for computes
     def _in_cell(self, instance_uuid, fn):

@@ -18,11 +18,13 @@
       unshelve_instance, live_migrate_instance (casts); action_event takes
       details (a failure's message, what users may read); migration_update
       and evacuations_from_host (for compute hosts)
+1.8 - snapshot_instance (createImage / createBackup: the compute host
+      of the instance captures its disk into the queued image)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.7"
+VERSION = "1.8"
 
 
 class ConductorAPI:
@@ -55,6 +57,13 @@ class ConductorAPI:
             version = "1.4"
             kwargs.update(destination=destination, same_host=same_host)
         self.client.prepare(version=version).cast(ctxt, "migrate_server", **kwargs)
+
+    def snapshot_instance(self, ctxt, instance_uuid, image_id, backup_type=None,
+                          rotation=None):
+        self.client.prepare(version="1.8").cast(ctxt, "snapshot_instance",
+                                                instance_uuid=instance_uuid,
+                                                image_id=image_id, backup_type=backup_type,
+                                                rotation=rotation)
 
     def confirm_resize(self, ctxt, instance_uuid):
         self.client.prepare(version="1.2").cast(ctxt, "confirm_resize",

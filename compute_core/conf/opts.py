@@ -115,6 +115,7 @@ wsgi_opts = [
                        help="Address compute-api and compute-placement-api listen on."),
     cfg.PortOpt("compute_port", default=8774, help="Port of compute-api."),
     cfg.PortOpt("placement_port", default=8778, help="Port of compute-placement-api."),
+    cfg.PortOpt("image_port", default=9292, help="Port of compute-image-api."),
     cfg.IntOpt("threads", default=16, min=1,
                help="Threads running the API's requests in compute-api and "
                     "compute-placement-api (the embedded cloud: [aio] wsgi_threads). "
@@ -378,13 +379,36 @@ flat_network_opts = [
 
 image_opts = [
     cfg.StrOpt("images_path", default="$state_path/images",
-               help="Directory of the local image backend's files."),
+               help="Directory of the image store: the data of every image of the image "
+                    "service and of the local image backend, one file per image."),
+    cfg.IntOpt("image_size_cap", default=1 << 40, min=1,
+               help="Largest image upload (bytes) the image service takes (Glance's "
+                    "image_size_cap); a larger one is a 413."),
+    cfg.IntOpt("user_storage_quota", default=0, min=0,
+               help="Bytes of image data each project may keep in the image store "
+                    "(0: unlimited); an upload past it is a 413."),
+    cfg.IntOpt("limit_param_default", default=25, min=1,
+               help="Images per page of the image service's list when none is asked."),
+    cfg.IntOpt("api_limit_max", default=1000, min=1,
+               help="Most images per page of the image service's list."),
+    cfg.IntOpt("upload_timeout", default=3600, min=1,
+               help="Seconds the image service's HTTP server waits for a request body "
+                    "(an image upload) after its headers; [wsgi] body_timeout for the "
+                    "other APIs."),
+]
+
+glance_opts = [
+    cfg.StrOpt("cache_path", default="$state_path/image_cache",
+               help="Directory where the glance image backend keeps the images it "
+                    "downloaded for the drivers (one file per image, checked against its "
+                    "checksum)."),
 ]
 
 aio_opts = [
     cfg.HostAddressOpt("listen", default="127.0.0.1", help="Address the APIs listen on."),
     cfg.PortOpt("compute_port", default=8774, help="Compute API port (0: any free port)."),
     cfg.PortOpt("placement_port", default=8778, help="Placement API port (0: any free port)."),
+    cfg.PortOpt("image_port", default=9292, help="Image API port (0: any free port)."),
     cfg.PortOpt("identity_port", default=5000,
                 help="Identity API port of the embedded Keystone v3 subset (0: any free "
                      "port); used with auth = keystone."),
@@ -536,7 +560,14 @@ _EXTERNAL = [("database", database_opts),
              ("oslo_middleware", sizelimit.OPTS + http_proxy_to_wsgi.OPTS),
              # oslo.middleware's CORS and healthcheck, in every API pipeline.
              ("cors", cors.OPTS),
-             ("healthcheck", healthcheck_opts.HEALTHCHECK_OPTS)]
+             ("healthcheck", healthcheck_opts.HEALTHCHECK_OPTS),
+             # The glance image backend's keystoneauth1 session: auth type
+             # (its plugin's options are registered when it loads), TLS and
+             # timeout, and the adapter's endpoint choice (service_type
+             # image from the catalog, or endpoint_override).
+             ("glance", glance_opts + ks_loading.get_auth_common_conf_options()
+              + ks_loading.get_session_conf_options()
+              + ks_loading.get_adapter_conf_options(include_deprecated=False))]
 
 # What a browser client of the OpenStack APIs sends and reads (Nova's and
 # Placement's defaults for [cors]).
@@ -552,6 +583,7 @@ CORS_ALLOW_METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
 _OUR_DEFAULTS = {("cors", "allow_headers"): CORS_ALLOW_HEADERS,
                  ("cors", "expose_headers"): CORS_EXPOSE_HEADERS,
                  ("cors", "allow_methods"): CORS_ALLOW_METHODS,
+                 ("glance", "service_type"): "image",
                  **{("placement", name): value
                     for name, value in PLACEMENT_AUTH_DEFAULTS.items()}}
 

@@ -131,7 +131,6 @@ _QUOTA_LIMITS = sa.union_all(
               t.quota_classes.c.hard_limit).where(t.quota_classes.c.class_name == "default"),
     sa.select(sa.literal_column("1").label("level"), t.quotas.c.resource, t.quotas.c.hard_limit)
     .where(t.quotas.c.project_id == sa.bindparam("b_project_id")))
-_GET_IMAGE = sa.select(t.images).where(t.images.c.uuid == sa.bindparam("b_uuid"))
 
 
 def get_instance_mapping(db, instance_uuid):
@@ -385,43 +384,6 @@ def get_key_pair_public_key(db, user_id, name) -> str | None:
         return conn.execute(sa.select(t.key_pairs.c.public_key)
                             .where(t.key_pairs.c.user_id == user_id)
                             .where(t.key_pairs.c.name == name)).scalar()
-
-
-# ----------------------------------------------------------------- images
-
-def create_image(db, values: dict):
-    values = dict(values)
-    values.setdefault("uuid", str(uuidlib.uuid4()))
-    values.setdefault("created_at", now())
-    values.setdefault("updated_at", values["created_at"])
-    with db.begin() as conn:
-        conn.execute(t.images.insert().values(**values))
-    return get_image(db, values["uuid"])
-
-
-def get_image(db, uuid):
-    with db.connect() as conn:
-        row = conn.execute(_GET_IMAGE, {"b_uuid": uuid}).first()
-    if row is None:
-        raise exception.ImageNotFound(image_id=uuid)
-    return _d(row)
-
-
-def list_images(db):
-    with db.connect() as conn:
-        return [_d(r) for r in conn.execute(sa.select(t.images).order_by(t.images.c.created_at,
-                                                                         t.images.c.id))]
-
-
-def update_image(db, uuid, values):
-    with db.begin() as conn:
-        conn.execute(t.images.update().where(t.images.c.uuid == uuid)
-                     .values(updated_at=now(), **values))
-
-
-def delete_image(db, uuid):
-    with db.begin() as conn:
-        conn.execute(t.images.delete().where(t.images.c.uuid == uuid))
 
 
 # -------------------------------------------------------------- fixed IPs

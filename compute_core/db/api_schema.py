@@ -148,6 +148,35 @@ images = sa.Table(
     sa.Column("location", sa.Text),
     sa.Column("properties", JsonText),
     *_ts(),
+    # Added by revision 0003 (the image service).
+    sa.Column("os_hash_algo", sa.String(64)),
+    sa.Column("os_hash_value", sa.String(128)),
+    sa.Column("virtual_size", sa.BigInteger),
+    sa.Column("protected", sa.Boolean, nullable=False, server_default="0"),
+    sa.Column("os_hidden", sa.Boolean, nullable=False, server_default="0"),
+)
+
+# Projects an image of visibility "shared" is shared with.
+image_members = sa.Table(
+    "image_members", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("image_uuid", sa.String(36), sa.ForeignKey("images.uuid", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("member", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    *_ts(),
+    sa.UniqueConstraint("image_uuid", "member", name="uniq_image_members0image_uuid0member"),
+    sa.Index("image_members_member_idx", "member"),
+)
+
+image_tags = sa.Table(
+    "image_tags", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("image_uuid", sa.String(36), sa.ForeignKey("images.uuid", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime),
+    sa.UniqueConstraint("image_uuid", "value", name="uniq_image_tags0image_uuid0value"),
 )
 
 fixed_ips = sa.Table(

@@ -65,8 +65,7 @@ def test_openstack_cli_against_compute_aio(aio):
     assert [p["name"] for p in providers] == ["host1"]
     assert {"admin", "demo"} <= {p["Name"] for p in _openstack(admin_env, "project", "list")}
 
-    # A boot over the REST API with the token the CLI got (there is no image
-    # service in the catalog for `server create --image`).
+    # A boot over the REST API with the token the CLI got.
     token = _openstack(env, "token", "issue")["id"]
     headers = {"X-Auth-Token": token}
     image = requests.get(ready["compute_url"] + "/images", headers=headers,
@@ -110,3 +109,85 @@ def test_openstack_cli_against_compute_aio(aio):
     assert f"compute_core.servers: server {server_id} vm_state=active" in out
     assert f"server {server_id} vm_state=deleted" in out or \
         f"server {server_id} task_state=deleting" in out
+
+
+def test_image_clients_against_compute_aio(aio, tmp_path):
+    """The image service of compute-aio with `openstack image ...` and
+    openstacksdk: upload, list, show, set, share, save, boot, delete."""
+    import hashlib
+
+    import openstack
+    import openstack.config
+    import openstack.connection
+
+    proc, ready, log_path, ready_file = aio
+    assert ready["image_url"]
+    env = {**_clean_env(), "OS_CLIENT_CONFIG_FILE": ready["clouds_yaml"],
+           "OS_CLOUD": ready["cloud"]}
+    admin_env = {**env, "OS_CLOUD": ready["admin_cloud"]}
+    assert "image" in {s["Type"] for s in _openstack(env, "catalog", "list")}
+    data = bytes(range(256)) * 64
+    source = tmp_path / "disk.raw"
+    source.write_bytes(data)
+
+    created = _openstack(env, "image", "create", "--file", str(source), "--disk-format", "raw",
+                         "--container-format", "bare", "--property", "hw_architecture=x86_64",
+                         "cli-image")
+    assert created["status"] == "active"
+    assert created["checksum"] == hashlib.md5(data).hexdigest()
+    listed = {i["Name"]: i["Status"] for i in _openstack(env, "image", "list")}
+    assert listed["cli-image"] == "active" and listed["default-raw"] == "active"
+    shown = _openstack(env, "image", "show", "cli-image")
+    assert shown["size"] == len(data) and shown["disk_format"] == "raw"
+    _cli(["openstack", "image", "set", "--name", "cli-renamed", "--property", "colour=blue",
+          "--tag", "t1", "--min-ram", "64", "cli-image"], env)
+    shown = _openstack(env, "image", "show", "cli-renamed")
+    assert shown["tags"] == ["t1"] and shown["min_ram"] == 64
+    assert shown["properties"]["colour"] == "blue"
+    saved = tmp_path / "saved.raw"
+    _cli(["openstack", "image", "save", "--file", str(saved), "cli-renamed"], env)
+    assert saved.read_bytes() == data
+
+    # shared with the admin's project, which accepts it
+    admin_project = _openstack(admin_env, "project", "show", "admin")["id"]
+    _cli(["openstack", "image", "set", "--shared", "cli-renamed"], env)
+    member = _openstack(env, "image", "add", "project", "cli-renamed", admin_project)
+    assert member["status"] == "pending"
+    _cli(["openstack", "image", "set", "--accept", "--project", admin_project,
+          shown["id"]], admin_env)
+    assert "cli-renamed" in {i["Name"] for i in _openstack(admin_env, "image", "list")}
+
+    # a server boots from it
+    server = _openstack(env, "server", "create", "--image", "cli-renamed", "--flavor",
+                        "m1.tiny", "--nic", "none", "--wait", "vm-from-upload")
+    assert server["status"] == "ACTIVE"
+    # server show names the image (it asks the image service)
+    shown = _openstack(env, "server", "show", "vm-from-upload")
+    assert shown["image"].startswith("cli-renamed ("), shown["image"]
+    _cli(["openstack", "server", "delete", "--wait", "vm-from-upload"], env)
+
+    # openstacksdk, with the same clouds.yaml
+    region = openstack.config.OpenStackConfig(
+        config_files=[ready["clouds_yaml"]], load_envvars=False).get_one(cloud=ready["cloud"])
+    conn = openstack.connection.Connection(config=region)
+    try:
+        image = conn.image.create_image(name="sdk-image", data=b"sdk bytes" * 100,
+                                        disk_format="qcow2", container_format="bare",
+                                        allow_duplicates=True)
+        image = conn.image.get_image(image.id)
+        assert image.status == "active" and image.size == 900
+        assert image.hash_algo == "sha512"
+        assert image.hash_value == hashlib.sha512(b"sdk bytes" * 100).hexdigest()
+        # download_image verifies the data against the image's checksum
+        assert conn.image.download_image(image).content == b"sdk bytes" * 100
+        assert "sdk-image" in [i.name for i in conn.image.images()]
+        conn.image.delete_image(image)
+        assert conn.image.find_image("sdk-image") is None
+    finally:
+        conn.close()
+
+    _cli(["openstack", "image", "delete", "cli-renamed"], env)
+    assert "cli-renamed" not in {i["Name"] for i in _openstack(env, "image", "list")}
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in log_path.read_text()

@@ -58,9 +58,9 @@ def test_password_token_scoped_to_a_project_has_roles_and_catalog(cloud):
     assert {r["name"] for r in token["roles"]} == {"member", "reader"}
     assert token["expires_at"] > token["issued_at"]
     services = {s["type"]: s for s in token["catalog"]}
-    assert set(services) == {"compute", "placement", "identity"}
+    assert set(services) == {"compute", "placement", "identity", "image"}
     for stype, url in (("compute", cloud.compute_url), ("placement", cloud.placement_url),
-                       ("identity", cloud.identity_url + "/v3")):
+                       ("identity", cloud.identity_url + "/v3"), ("image", cloud.image_url)):
         endpoints = services[stype]["endpoints"]
         assert {e["interface"] for e in endpoints} == {"public", "internal", "admin"}
         assert {e["url"] for e in endpoints} == {url}

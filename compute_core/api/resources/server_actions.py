@@ -18,6 +18,7 @@ from compute_core.api.faults import APIError
 from compute_core.api.microversion import ByVersion, VersionRange
 from compute_core.api.resources import lifecycle_actions
 from compute_core.api.resources import remote_consoles
+from compute_core.api.resources import server_images
 from compute_core.apispec import operation
 
 
@@ -52,7 +53,7 @@ RULES = (
             "Cold-migrate a server to a host the scheduler picks", "migrate"),
     _action("os_compute_api:os-migrate-server:migrate:host", policy.ADMIN,
             "Cold-migrate a server to a given host (2.56)", "migrate"),
-)
+) + server_images.RULES  # createImage, createBackup
 
 # body key -> (the server service's power action it starts, its policy rule)
 _ANY = {}  # the other actions take any value (null in practice), as in Nova
@@ -100,6 +101,8 @@ _MOVES = {
 def action_schema(key, version):
     """The schema of a body naming the action *key* at *version* (what the
     handler validates with and what the OpenAPI document shows)."""
+    if key in server_images.SCHEMAS:
+        return server_images.SCHEMAS[key]
     if key in _MOVES:
         value = _MOVES[key][0].at(version)
     else:
@@ -115,7 +118,8 @@ def actions_body(version):
     more = [lifecycle_actions.action_schema(key, version) for key in lifecycle_actions.SCHEMAS]
     legacy = [remote_consoles.legacy_action_schema(key) for key in remote_consoles.LEGACY_ACTIONS
               if version in remote_consoles.LEGACY]
-    return {"oneOf": [action_schema(key, version) for key in (*_ACTIONS, *_MOVES)] +
+    return {"oneOf": [action_schema(key, version)
+                      for key in (*_ACTIONS, *_MOVES, *server_images.ACTIONS)] +
             [schema for schema in more if schema is not None] + legacy}
 
 
@@ -154,12 +158,15 @@ def _move(call, server_id, body, key):
 
 @operation("serverAction", "Run an action on a server (power, reboot, resize, migrate, "
            "confirm or revert a resize, lock, rescue, shelve, rebuild, evacuate, live "
-           "migration, console log...; up to 2.5 get a console)",
+           "migration, console log, snapshot or back up...; up to 2.5 get a console)",
            ok={200: {"type": "object"}, 202: None, 204: None},
            errors=(400, 403, 404, 409, 501),
            body=actions_body)
 def action(call, server_id):
     body = call.json()
+    image_key = next((k for k in body if k in server_images.ACTIONS), None)
+    if image_key is not None:  # createImage, createBackup
+        return server_images.image_action(call, server_id, body, image_key)
     console = next((k for k in body if k in remote_consoles.LEGACY_ACTIONS), None)
     if console is not None:
         return remote_consoles.legacy_action(call, server_id, body, console)

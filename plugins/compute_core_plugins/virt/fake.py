@@ -18,6 +18,8 @@ returns them. SPICE is not spoken: those consoles are refused.
 from __future__ import annotations
 
 import copy
+import hashlib
+import io
 import json
 import os
 import threading
@@ -26,6 +28,9 @@ import time
 from compute_core import clock, exception
 from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
 from compute_core_plugins.virt.fake_console import GuestConsoles
+
+# Bytes of the pattern after a fake disk's header.
+DISK_BYTES = 4096
 
 
 class FakeDriver(ComputeDriver):
@@ -216,12 +221,18 @@ class FakeDriver(ComputeDriver):
         self._set_state(instance, PowerState.RUNNING, image=image_meta.get("id"),
                         log=f"rebuilt from image {image_meta.get('id')}")
 
-    def snapshot(self, context, instance, image_id, upload):
-        import io
+    def disk(self, instance_uuid: str) -> bytes:
+        """The guest's root disk: small and deterministic (its instance and
+        the image it booted from, then a pattern derived from both), so a
+        snapshot carries real bytes a test can compare."""
+        guest = self._guest({"uuid": instance_uuid})
+        head = f"compute_core fake disk\ninstance {instance_uuid}\nimage {guest.get('image')}\n"
+        seed = hashlib.sha256(head.encode()).digest()
+        return head.encode() + seed * (DISK_BYTES // len(seed))
 
+    def snapshot(self, context, instance, image_id, upload):
         self._check_fault("snapshot", instance)
-        self._guest(instance)
-        upload(io.BytesIO(f"snapshot of {instance['uuid']}".encode()))
+        upload(io.BytesIO(self.disk(instance["uuid"])))
 
     def rescue(self, context, instance, network_info, image_meta, rescue_password):
         self._check_fault("rescue", instance)

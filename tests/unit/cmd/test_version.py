@@ -10,8 +10,8 @@ SCRIPTS = [ep for ep in metadata.entry_points(group="console_scripts")
 
 def test_every_command_is_listed():
     assert {"compute-aio", "compute-manage", "compute-status", "compute-api",
-            "compute-placement-api", "compute-conductor", "compute-scheduler",
-            "compute-compute"} <= {ep.name for ep in SCRIPTS}
+            "compute-placement-api", "compute-image-api", "compute-conductor",
+            "compute-scheduler", "compute-compute"} <= {ep.name for ep in SCRIPTS}
 
 
 @pytest.mark.parametrize("entry", SCRIPTS, ids=lambda ep: ep.name)

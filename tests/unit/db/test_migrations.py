@@ -126,5 +126,29 @@ def test_api_0002_adds_aggregates_server_groups_and_user_quotas(sqlite_db):
             conn.exec_driver_sql(f"DROP TABLE {table}")
     assert schema_differences(db, "api") != []
     migration.upgrade(db, "api")
-    assert migration.current(db) == "0002"
+    assert migration.current(db) == migration.head("api")
     assert schema_differences(db, "api") == []
+
+
+def test_api_0003_adds_the_image_service_columns_and_tables(sqlite_db):
+    """An API database from before the image service gets Glance's image
+    attributes and the members and tags tables; its images stay."""
+    db = sqlite_db("api")
+    migration.upgrade(db, "api", "0002")
+    with db.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE image_members")
+        conn.exec_driver_sql("DROP TABLE image_tags")
+        for column in ("os_hash_algo", "os_hash_value", "virtual_size", "protected",
+                       "os_hidden"):
+            conn.exec_driver_sql(f"ALTER TABLE images DROP COLUMN {column}")
+        conn.exec_driver_sql(
+            "INSERT INTO images (uuid, name, status, min_disk, min_ram, visibility) "
+            "VALUES ('11111111-2222-3333-4444-555555555555', 'old', 'active', 0, 0, "
+            "'public')")
+    assert schema_differences(db, "api") != []
+    migration.upgrade(db, "api")
+    assert migration.current(db) == migration.head("api")
+    assert schema_differences(db, "api") == []
+    with db.connect() as conn:
+        row = conn.exec_driver_sql("SELECT name, protected, os_hidden FROM images").one()
+    assert tuple(row) == ("old", False, False)
