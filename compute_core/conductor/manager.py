@@ -9,6 +9,7 @@ import oslo_messaging as messaging
 
 from compute_core import exception, notifications
 from compute_core.compute import rpcapi as compute_rpcapi
+from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
 from compute_core.db.cells import CELL0_UUID
@@ -17,7 +18,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version="1.7")
+    target = messaging.Target(version=conductor_rpcapi.VERSION)
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_rpc, placement, network,
                  notifier):

@@ -153,6 +153,8 @@ NOVA_DEFAULTS = {
     'os_compute_api:servers:trigger_crash_dump': 'rule:project_member_or_admin',
     'os_compute_api:os-console-auth-tokens': 'rule:context_is_admin',
     'os_compute_api:os-remote-consoles': 'rule:project_member_or_admin',
+    'os_compute_api:os-create-backup': 'rule:project_member_or_admin',
+    'os_compute_api:servers:create_image': 'rule:project_member_or_admin',
 }
 
 
