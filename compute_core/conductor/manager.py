@@ -392,6 +392,17 @@ class ConductorManager:
         except exception.InstanceNotFound:
             pass
 
+    @staticmethod
+    def _same_flavor_move(db, instance, migration_type) -> dict:
+        """The migration record of a move that keeps the flavor (an
+        evacuation, a live migration), from the server's host."""
+        flavor_id = instance["flavor"]["flavorid"]
+        return cell_db.create_migration(db, {
+            "instance_uuid": instance["uuid"], "source_compute": instance["host"],
+            "source_node": instance["node"], "old_flavor_id": flavor_id,
+            "new_flavor_id": flavor_id, "status": "accepted",
+            "migration_type": migration_type})
+
     def _instance(self, instance_uuid):
         """(cell database, instance) or None when it is gone."""
         try:
@@ -447,11 +458,7 @@ class ConductorManager:
         event = "conductor_rebuild_server"
         cell_db.action_event(db, instance_uuid, ctxt.request_id, event)
         source = instance["host"]
-        migration = cell_db.create_migration(db, {
-            "instance_uuid": instance_uuid, "source_compute": source,
-            "source_node": instance["node"], "old_flavor_id": instance["flavor"]["flavorid"],
-            "new_flavor_id": instance["flavor"]["flavorid"], "status": "accepted",
-            "migration_type": "evacuation"})
+        migration = self._same_flavor_move(db, instance, "evacuation")
         project, user = instance["project_id"], instance["user_id"]
         moved = self.placement.move_allocations(instance_uuid, migration["uuid"], project, user)
         destination = None if force or not host else {"host": host}
@@ -510,11 +517,7 @@ class ConductorManager:
         event = "conductor_live_migrate_instance"
         cell_db.action_event(db, instance_uuid, ctxt.request_id, event)
         source = instance["host"]
-        migration = cell_db.create_migration(db, {
-            "instance_uuid": instance_uuid, "source_compute": source,
-            "source_node": instance["node"], "old_flavor_id": instance["flavor"]["flavorid"],
-            "new_flavor_id": instance["flavor"]["flavorid"], "status": "accepted",
-            "migration_type": "live-migration"})
+        migration = self._same_flavor_move(db, instance, "live-migration")
         project, user = instance["project_id"], instance["user_id"]
         if not self.placement.move_allocations(instance_uuid, migration["uuid"], project, user):
             self._action_failed(ctxt, db, instance_uuid, event,
