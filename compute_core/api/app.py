@@ -113,7 +113,9 @@ class ComputeApp:
             return self._stamp(faults.fault_response(exc.code, exc.message, req_id,
                                                      exc.headers), version)
         except exception.ComputeCoreError as exc:
-            code = exc.code if exc.code < 500 else 500
+            # A service this API depends on that cannot be reached is a 503
+            # (the caller may retry); anything else past 4xx is our fault.
+            code = exc.code if exc.code < 500 or exc.code == 503 else 500
             if code == 500:
                 LOG.exception("compute API %s %s failed", req.method, req.path)
             return self._stamp(faults.fault_response(code, exc.message, req_id), version)
