@@ -80,9 +80,10 @@ def resources(value, rc_cache, key="resources") -> dict:
                       f"amount. Got: {amount}.") from None
         if n < 1:
             raise bad(f"Requested resource {name} in {key} requires amount >= 1. Got: {n}.")
-        if n > MAX_AMOUNT:
-            raise bad(f"Requested resource {name} in {key} requires amount <= {MAX_AMOUNT} "
-                      f"(no allocation can be larger). Got: {n}.")
+        # More than any max_unit can hold: nothing can match (an empty
+        # answer, as openstack-placement gives), and the number stays one
+        # the databases can bind.
+        n = min(n, MAX_AMOUNT + 1)
         if name in out:
             raise bad(f"Resource class {name} appears more than once in {key}.")
         if rc_cache is not None:
