@@ -83,6 +83,9 @@ def resources(value, rc_cache, key="resources") -> dict:
         # More than any max_unit can hold: nothing can match (an empty
         # answer, as openstack-placement gives), and the number stays one
         # the databases can bind.
+        if n > 2 ** 63 - 1:  # no database binds it
+            raise bad(f"Requested resource {name} in {key} requires amount <= {MAX_AMOUNT} "
+                      f"(no allocation can be larger). Got: {n}.")
         n = min(n, MAX_AMOUNT + 1)
         if name in out:
             raise bad(f"Resource class {name} appears more than once in {key}.")

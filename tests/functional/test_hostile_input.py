@@ -349,7 +349,7 @@ def test_max_instances_per_request_bounds_unlimited_quota(fresh_compute_cloud):
 
 @pytest.mark.parametrize("path", [
     "/allocation_candidates?resources=VCPU:99999999999999999999",
-    "/allocation_candidates?resources1=VCPU:2147483648&group_policy=none",
+    "/allocation_candidates?resources1=VCPU:99999999999999999999&group_policy=none",
     "/resource_providers?resources=VCPU:99999999999999999999"])
 def test_placement_resource_amount_too_large_is_400(placement, path):
     detail = placement_error(*placement("GET", path))
