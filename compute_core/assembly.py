@@ -160,11 +160,13 @@ def api_server(conf, app, host, port, threads, name) -> WSGIServer:
     max_request_body_size itself, before reading it; a smaller one over the
     limit reaches the API's sizelimit filter, which answers its own 413.
     The image API's bodies are images: up to [image] image_size_cap (the
-    app answers a larger announced one), within [image] upload_timeout."""
+    app answers a larger announced one), within [image] upload_timeout; an
+    upload whose client goes away still reaches the app, to be killed."""
     max_body = 10 * conf.oslo_middleware.max_request_body_size
     body_timeout = conf.wsgi.body_timeout
     recv_bytes = 8192
-    if name == "image":
+    image = name == "image"
+    if image:
         max_body = max(max_body, conf.image.image_size_cap)
         body_timeout = max(body_timeout, conf.image.upload_timeout)
         recv_bytes = 1 << 18
@@ -173,7 +175,9 @@ def api_server(conf, app, host, port, threads, name) -> WSGIServer:
                       header_timeout=conf.wsgi.header_timeout,
                       body_timeout=body_timeout,
                       max_connections=conf.wsgi.max_connections,
-                      max_body_size=max_body, recv_bytes=recv_bytes)
+                      max_body_size=max_body, recv_bytes=recv_bytes,
+                      # An upload cut short must end its image "killed".
+                      deliver_truncated=image)
 
 
 class ServiceBundle:

@@ -21,6 +21,7 @@ import time
 
 from waitress import channel as waitress_channel
 from waitress import server as waitress_server
+from waitress import task as waitress_task
 from waitress import wasyncore
 
 LOG = logging.getLogger(__name__)
@@ -46,8 +47,63 @@ class _Channel(waitress_channel.HTTPChannel):
         return result
 
 
+    def handle_close(self):
+        partial = self.request
+        if (self.server.deliver_truncated and partial is not None
+                and partial.headers_finished and not partial.completed
+                and partial.body_rcv is not None and not partial.error):
+            # The client went away (or ran out of time) in the middle of
+            # the body: the application gets what came, flagged, so that
+            # what the request began (an image's upload) ends as it should.
+            self.request = None
+            self.server.add_task(_TruncatedRequest(self, partial))
+        super().handle_close()
+
+
+#: The WSGI environ key set on a request whose body ended before its end.
+TRUNCATED = "compute_core.input_truncated"
+
+
+class _TruncatedRequest:
+    """The task of a request whose body did not arrive in whole: the
+    application runs on the bytes that came (``wsgi.input`` ends there, and
+    ``environ[TRUNCATED]`` is True); its answer goes nowhere."""
+
+    def __init__(self, channel, request):
+        self.request = request
+        self.environ = waitress_task.WSGITask(channel, request).get_environment()
+        self.environ[TRUNCATED] = True
+        self.app = channel.server.application
+
+    def defer(self):
+        pass
+
+    def cancel(self):
+        self.request.close()
+
+    def service(self):
+        def start_response(status, headers, exc_info=None):
+            return lambda data: None
+
+        try:
+            result = self.app(self.environ, start_response)
+            try:
+                for _ in result:
+                    pass
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:
+            LOG.exception("the application failed on a truncated %s %s",
+                          self.environ.get("REQUEST_METHOD"), self.environ.get("PATH_INFO"))
+        finally:
+            self.request.close()
+
+
 class _Server(waitress_server.TcpWSGIServer):
     channel_class = _Channel
+    deliver_truncated = False
     header_timeout = 10.0
     body_timeout = 30.0
 
@@ -73,12 +129,17 @@ class WSGIServer:
     closed after *idle_timeout* seconds of silence; a request's headers must
     arrive within *header_timeout* seconds of its first byte and its body
     within *body_timeout* seconds of its headers; a body over
-    *max_body_size* bytes is refused with 413 before it is read.
+    *max_body_size* bytes is refused with 413 before it is read. With
+    *deliver_truncated*, a request whose client goes away (or whose body
+    runs out of time) in the middle of its body still reaches the
+    application, with what arrived and ``environ[TRUNCATED]`` set, so the
+    application can undo or mark what the request began; otherwise such a
+    request is dropped unseen.
     """
 
     def __init__(self, app, host, port, threads=16, name="wsgi", *, idle_timeout=30,
                  header_timeout=10, body_timeout=30, max_connections=1000,
-                 max_body_size=1 << 30, recv_bytes=8192):
+                 max_body_size=1 << 30, recv_bytes=8192, deliver_truncated=False):
         self.name = name
         self._map = {}
         # Threads start only once the port is bound.
@@ -105,6 +166,7 @@ class WSGIServer:
             wasyncore.close_all(self._map, ignore_all=True)
             raise
         self.server.header_timeout = header_timeout
+        self.server.deliver_truncated = deliver_truncated
         self.server.body_timeout = body_timeout
         self._dispatcher.set_thread_count(threads)
         self.host, self.port = self.server.effective_host, int(self.server.effective_port)

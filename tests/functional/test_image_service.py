@@ -9,6 +9,7 @@ import io
 import json
 import os
 import socket
+import time
 import urllib.parse
 
 import pytest
@@ -299,17 +300,33 @@ def test_truncated_upload_reaching_the_app_kills_the_image(cloud, demo):
     assert demo.upload(image["id"], b"late").status_code == 409
 
 
-def test_truncated_upload_over_http_leaves_nothing(cloud, demo):
-    """Over HTTP the server reads the whole body before the app sees it: a
-    client that disconnects early leaves the image queued and no data."""
+def _wait_status(client, image_id, status, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = client.show(image_id)["status"]
+        if got == status or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_truncated_upload_over_http_kills_the_image(cloud, demo, chunked):
+    """A client that disconnects in the middle of its body: the server still
+    hands the request to the app with what came, so the image ends killed,
+    with no data left, whether the body was announced or chunked."""
     image = demo.create(name="cut-off")
     url = urllib.parse.urlsplit(cloud.image_url)
+    framing = ("Transfer-Encoding: chunked\r\n\r\n" if chunked
+               else "Content-Length: 10000\r\n\r\n")
+    body = b"64\r\n" + b"q" * 100 + b"\r\n" if chunked else b"q" * 100
     with socket.create_connection((url.hostname, url.port)) as sock:
         sock.sendall((f"PUT /v2/images/{image['id']}/file HTTP/1.1\r\nHost: x\r\n"
                       "X-Auth-Token: demo:demo\r\nContent-Type: application/octet-stream\r\n"
-                      "Content-Length: 10000\r\n\r\n").encode() + b"q" * 100)
-    assert demo.show(image["id"])["status"] == "queued"
+                      + framing).encode() + body)
+        time.sleep(0.2)
+    assert _wait_status(demo, image["id"], "killed") == "killed"
     assert [f for f in _store_files(cloud) if f.startswith(image["id"])] == []
+    assert demo.upload(image["id"], b"late").status_code == 409
 
 
 # ------------------------------------------------------------------ list

@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from compute_core import httpserver
 from compute_core.httpserver import WSGIServer
 
 
@@ -160,3 +161,57 @@ def test_a_port_in_use_raises_and_leaks_nothing():
         assert threading.active_count() == before
     finally:
         srv.stop()
+
+
+class Recorder:
+    """An app that notes each request it ran: method, body, the flag."""
+
+    def __init__(self):
+        self.seen = []
+        self.event = threading.Event()
+
+    def __call__(self, environ, start_response):
+        body = environ["wsgi.input"].read()
+        self.seen.append((environ["REQUEST_METHOD"], body,
+                          environ.get(httpserver.TRUNCATED, False)))
+        self.event.set()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+
+@pytest.mark.parametrize("deliver", [True, False])
+def test_a_body_cut_short_reaches_the_app_only_when_asked(deliver):
+    app = Recorder()
+    srv = WSGIServer(app, "127.0.0.1", 0, threads=2, name="test", max_body_size=10000,
+                     deliver_truncated=deliver)
+    srv.start()
+    try:
+        with connect(srv) as sock:
+            sock.sendall(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
+                         + b"a" * 300)
+            time.sleep(0.2)
+        app.event.wait(5)
+        # A complete request afterwards is served as usual and not flagged.
+        assert requests.put(srv.url + "/y", data=b"bb", timeout=10).status_code == 200
+    finally:
+        srv.stop()
+    expected = [("PUT", b"bb", False)]
+    if deliver:
+        expected.insert(0, ("PUT", b"a" * 300, True))
+    assert app.seen == expected
+
+
+def test_a_request_without_a_body_cut_in_its_headers_is_never_delivered():
+    app = Recorder()
+    srv = WSGIServer(app, "127.0.0.1", 0, threads=2, name="test", deliver_truncated=True)
+    srv.start()
+    try:
+        with connect(srv) as sock:
+            sock.sendall(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Len")
+            time.sleep(0.2)
+        with connect(srv) as sock:  # headers complete, no body announced
+            sock.sendall(b"GET /z HTTP/1.1\r\nHost: x\r\n\r\n")
+            response(sock, b"ok")
+    finally:
+        srv.stop()
+    assert app.seen == [("GET", b"", False)]

@@ -55,9 +55,13 @@ class TooLarge(ImageError):
 
 
 class Truncated(ImageError):
-    def __init__(self, got, expected):
-        super().__init__(400, f"The image data was truncated: {got} of {expected} bytes "
-                              "arrived.")
+    def __init__(self, got, expected=None):
+        if expected is None:
+            super().__init__(400, f"The image data was truncated: the client went away "
+                                  f"after {got} bytes.")
+        else:
+            super().__init__(400, f"The image data was truncated: {got} of {expected} "
+                                  "bytes arrived.")
 
 
 def _image(row, tags=()) -> dict:

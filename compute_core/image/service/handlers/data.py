@@ -5,8 +5,10 @@ sha512 (``os_hash_value``) are computed, then renamed into place: the
 image goes queued -> saving -> active. Too large (over ``[image]
 image_size_cap`` or the project's ``user_storage_quota``): 413 and the
 image is queued again; a ``Content-MD5`` header that does not match: 400,
-queued again; a body shorter than announced: 400 and the image is
-``killed``. None of them leaves data behind.
+queued again; a body shorter than announced, or a client gone
+before the end of its body (the HTTP server still hands such a request to
+this app): 400 and the image is ``killed``. None of them leaves data
+behind.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import os
 import webob
 from webob.static import FileIter
 
+from compute_core import httpserver
 from compute_core.image.service import store as st
 from compute_core.image.service.handlers import (check_owner, context, empty, image_or_404,
                                                  services)
@@ -81,6 +84,11 @@ def upload(req, image_id):
     try:
         size, md5, sha512 = svc.store.write(image_id, req.environ["wsgi.input"], length,
                                             limit, why)
+        if req.environ.get(httpserver.TRUNCATED):
+            # A chunked body whose client went away: it ended, but not at
+            # its end.
+            svc.store.discard(image_id)
+            raise st.Truncated(size, length)
     except st.Truncated:
         svc.store.update(image_id, {"status": "killed"}, expect_status={"saving"})
         raise
