@@ -1,7 +1,9 @@
-"""Query parameters as the resources read them: integers, page limits and
-the refusal of unknown parameters (from 2.75), each a 400 naming the
-parameter."""
+"""Query parameters as the resources read them: integers, timestamps and
+time windows, page limits and the refusal of unknown parameters (from
+2.75), each a 400 naming the parameter."""
 from __future__ import annotations
+
+import datetime
 
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionRange
@@ -40,3 +42,29 @@ def refuse_unknown(call, allowed, closed=CLOSED):
     if unknown:
         raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
                             f"properties are not allowed ('{unknown[0]}' was unexpected)")
+
+
+def timestamp(call, name, raw=None):
+    """The query parameter *name* (or *raw*, its value read already) as a
+    naive UTC datetime, or None when absent."""
+    if raw is None:
+        raw = call.req.GET.get(name)
+        if raw is None:
+            return None
+    try:
+        value = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
+                            f"'{raw}' is not a 'date-time'") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def time_window(since, before):
+    """*since* and *before* (changes-since, changes-before) as given, or a
+    400 when the window is upside down."""
+    if since and before and before < since:
+        raise APIError(400, "The value of changes-since must be less than or equal to "
+                            "changes-before.")
+    return since, before

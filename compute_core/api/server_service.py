@@ -231,7 +231,7 @@ class ServerService:
         """Servers across every cell and the build requests, newest first."""
         results = []
         want_build = not filters.get("deleted") and all(
-            k not in filters for k in ("host", "node", "changes-since", "ip"))
+            k not in filters for k in ("host", "node", "changes-since", "changes-before", "ip"))
         # Build requests before the cells: the conductor writes a server's
         # cell row before it drops the build request, so a server whose
         # build request is gone by this read is in its cell by the next one.

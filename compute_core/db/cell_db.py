@@ -240,7 +240,8 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
 
     Filter keys: the exact-match columns above (a list value means any of),
     ``name`` (regular-expression search, by RE2: see compute_core.regex_filter), ``deleted``
-    (True/False), ``changes-since`` (datetime), ``ip`` (regular-expression search
+    (True/False), ``changes-since`` and ``changes-before`` (datetimes bounding
+    updated_at), ``ip`` (regular-expression search
     in an address), ``uuids`` (list).
     """
     filters = dict(filters or {})
@@ -258,6 +259,8 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
         q = q.where(i.c.uuid.in_(list(filters.pop("uuids"))))
     if "changes-since" in filters:
         q = q.where(i.c.updated_at >= filters.pop("changes-since"))
+    if "changes-before" in filters:
+        q = q.where(i.c.updated_at <= filters.pop("changes-before"))
     col = i.c[sort_key]
     order = [col.desc() if sort_dir == "desc" else col.asc(),
              i.c.id.desc() if sort_dir == "desc" else i.c.id.asc()]

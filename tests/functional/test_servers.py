@@ -76,6 +76,47 @@ def test_list_filters_and_paging(compute_cloud, api, image_id):
         api("DELETE", f"/servers/{sid}")
 
 
+def test_list_changes_since_and_before(compute_cloud, api, image_id):
+    """The window on updated_at: changes-since always, changes-before from
+    2.66 (ignored below), both bounds inclusive, deleted servers shown, an
+    upside-down window or a bad time a 400 naming the parameter."""
+    import datetime
+    import time
+
+    sid = boot(api, image_id, name="window")
+    server = wait_for_server(compute_cloud, sid)
+    changed = datetime.datetime.fromisoformat(server["updated"].replace("Z", "+00:00"))
+    time.sleep(1.1)
+    gone = boot(api, image_id, name="window-gone")
+    wait_for_server(compute_cloud, gone)
+    api("DELETE", f"/servers/{gone}")
+    wait_for_server(compute_cloud, gone, ("DELETED",))
+
+    def names(query, version="2.66"):
+        resp = api("GET", f"/servers/detail?name=^window&{query}", version=version)
+        assert resp.status_code == 200, resp.text
+        return sorted(s["name"] for s in resp.json()["servers"])
+
+    # "updated" has whole seconds: the first server changed within the
+    # second after it, the second server more than a second later.
+    since = changed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    changed += datetime.timedelta(seconds=1)
+    at = changed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The same instant at another offset is the same bound.
+    at_plus_two = (changed + datetime.timedelta(hours=2)).strftime(
+        "%Y-%m-%dT%H:%M:%S") + "%2B02:00"
+    assert names(f"changes-since={since}") == ["window", "window-gone"]
+    assert names(f"changes-before={at}") == ["window"]
+    assert names(f"changes-before={at_plus_two}") == ["window"]
+    assert names(f"changes-before={at}", version="2.65") == ["window"]  # no deleted
+    later = (changed + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resp = api("GET", f"/servers?changes-since={later}&changes-before={at}", version="2.66")
+    assert resp.status_code == 400 and "changes-since" in resp.text
+    resp = api("GET", "/servers?changes-before=yesterday", version="2.66")
+    assert resp.status_code == 400 and "changes-before" in resp.text
+    api("DELETE", f"/servers/{sid}")
+
+
 def test_projects_are_isolated(compute_cloud, api, image_id):
     sid = boot(api, image_id, name="mine", token="alice:proj-a")
     wait_for_server(compute_cloud, sid, token="alice:proj-a")

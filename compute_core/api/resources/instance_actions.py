@@ -93,16 +93,7 @@ def _single(call, name):
 
 def _when(call, name):
     value = _single(call, name)
-    if value is None:
-        return None
-    try:
-        stamp = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {value}. "
-                            f"'{value}' is not a 'date-time'") from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return stamp
+    return None if value is None else query.timestamp(call, name, value)
 
 
 def _index_query(version):
@@ -145,10 +136,7 @@ def index(call, server_id):
                       changes_since=_when(call, "changes-since"))
         if version in CHANGES_BEFORE:
             kwargs["changes_before"] = _when(call, "changes-before")
-            if kwargs["changes_since"] and kwargs["changes_before"] and \
-                    kwargs["changes_before"] < kwargs["changes_since"]:
-                raise APIError(400, "The value of changes-since must be less than or equal "
-                                    "to changes-before.")
+            query.time_window(kwargs["changes_since"], kwargs["changes_before"])
     try:
         _, actions = ServerLifecycle(call.server_service).list_actions(call.ctx, server_id,
                                                                         **kwargs)

@@ -9,7 +9,6 @@ filters) at 2.80.
 """
 from __future__ import annotations
 
-import datetime
 from urllib.parse import urlencode
 
 from compute_core import exception
@@ -107,20 +106,6 @@ def migration_view(call, move, flavor_ids, links, hosts=True) -> dict:
     return out
 
 
-def _time(call, name):
-    raw = call.req.GET.get(name)
-    if raw is None:
-        return None
-    try:
-        value = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
-                            f"'{raw}' is not a 'date-time'") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return value
-
-
 def _moves(call, filters):
     found = []
     for cell in call.services.cells.cells(include_cell0=False):
@@ -152,10 +137,8 @@ def index(call):
     if not call.allowed("os_compute_api:os-migrations:index:all_projects"):
         filters["project_id"] = call.ctx.project_id
     if call.version in PAGED:
-        since, before = _time(call, "changes-since"), _time(call, "changes-before")
-        if since and before and since > before:
-            raise APIError(400, "The value of changes-since must be less than or equal to "
-                                "changes-before.")
+        since, before = query.time_window(query.timestamp(call, "changes-since"),
+                                          query.timestamp(call, "changes-before"))
         filters.update(changes_since=since, changes_before=before)
     moves = _moves(call, filters)
     body = {}

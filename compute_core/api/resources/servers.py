@@ -1,7 +1,6 @@
 """/servers: create, list, list detail, show, delete."""
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import json
 import typing
@@ -137,6 +136,7 @@ BAD_STATUS_IS_400 = VersionRange("2.38")  # before: an unknown status matches no
 HOST_STATUS = VersionRange("2.16")
 SERVER_GROUPS = VersionRange("2.71")
 TAG_FILTERS = VersionRange("2.26")
+CHANGES_BEFORE = VersionRange("2.66")
 # PUT /servers/{id} answers with the whole server body from 2.75; before, without
 # the fields of the old extensions
 FULL_UPDATE_BODY = VersionRange("2.75")
@@ -312,7 +312,8 @@ def list_query(version):
     params.update(limit={"type": "integer", "minimum": 0},
                   sort_key={"type": "string", "enum": list(SORT_KEYS)},
                   sort_dir={"type": "string", "enum": list(SORT_DIRS)},
-                  **{"changes-since": {"type": "string", "format": "date-time"}})
+                  **{"changes-since": {"type": "string", "format": "date-time"},
+                     "changes-before": {"type": "string", "format": "date-time"}})
     return params
 
 
@@ -377,14 +378,16 @@ def _list_filters(call, detail):
         for key in ("tags", "tags-any", "not-tags", "not-tags-any"):
             if key in q:
                 filters[key] = [t for t in ",".join(q.getall(key)).split(",") if t]
-    if "changes-since" in q:
-        try:
-            filters["changes-since"] = datetime.datetime.fromisoformat(
-                q["changes-since"].replace("Z", "+00:00")).replace(tzinfo=None)
-        except ValueError:
-            raise APIError(400, f"Invalid input for query parameters changes-since. Value: "
-                                f"{q['changes-since']}. It is not a valid date-time") from None
-        filters["deleted"] = None if filters.get("deleted") is False else filters["deleted"]
+    since = query.timestamp(call, "changes-since")
+    before = query.timestamp(call, "changes-before") if call.version in CHANGES_BEFORE \
+        else None
+    query.time_window(since, before)
+    for key, value in (("changes-since", since), ("changes-before", before)):
+        if value is not None:
+            filters[key] = value
+            # A window on updated_at shows the deleted servers too.
+            filters["deleted"] = None if filters.get("deleted") is False else \
+                filters["deleted"]
     return filters
 
 
