@@ -13,7 +13,7 @@ import webob
 import webob.dec
 
 from compute_core import exception, openapi, wsgi
-from compute_core.api import faults, hosts, microversion, policy
+from compute_core.api import faults, hosts, microversion, policy, query
 from compute_core.api.faults import APIError
 from compute_core.api.resources import versions
 from compute_core.api.routes import ROUTE_DECLARATIONS
@@ -108,6 +108,7 @@ class ComputeApp:
         req.environ["compute_core.zone_of_host"] = hosts.HostZones(services)
         call = Call(req, ctx, version, services)
         try:
+            query.refuse_undeclared(req, handler, version)
             result = handler(call, **args)
         except APIError as exc:
             return self._stamp(faults.fault_response(exc.code, exc.message, req_id,

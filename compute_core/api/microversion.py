@@ -9,7 +9,7 @@ import re
 import microversion_parse
 
 MIN_VERSION = "2.1"
-MAX_VERSION = "2.100"
+MAX_VERSION = "2.104"
 SERVICE_TYPE = "compute"
 _RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 

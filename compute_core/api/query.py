@@ -10,6 +10,9 @@ from compute_core.api.microversion import VersionRange
 
 # From 2.75 a parameter a route does not know is a 400 (before: ignored).
 CLOSED = VersionRange("2.75")
+# From 2.102 that holds for every route: the API refuses, before the
+# handler runs, a parameter the handler's operation does not declare.
+ALL_CLOSED = VersionRange("2.102")
 
 
 def integer(call, name, minimum=0):
@@ -36,12 +39,26 @@ def page_limit(call) -> int:
 
 def refuse_unknown(call, allowed, closed=CLOSED):
     """A 400 for a parameter not in *allowed* at the versions *closed*."""
-    if call.version not in closed:
-        return
-    unknown = sorted(set(call.req.GET) - set(allowed))
+    if call.version in closed:
+        _refuse(call.req.GET, allowed)
+
+
+def _refuse(params, allowed):
+    unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
                             f"properties are not allowed ('{unknown[0]}' was unexpected)")
+
+
+def refuse_undeclared(req, handler, version):
+    """From 2.102, a 400 for a query parameter the operation of *handler*
+    does not declare (``query`` of its :func:`compute_core.apispec.operation`;
+    none declared: none taken)."""
+    if version not in ALL_CLOSED or not req.GET:
+        return
+    op = getattr(handler, "openapi", None)
+    declared = op.at(op.query, version) if op is not None and op.query else None
+    _refuse(req.GET, declared or ())
 
 
 def timestamp(call, name, raw=None):

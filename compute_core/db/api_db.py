@@ -249,6 +249,19 @@ def get_request_spec(db, instance_uuid):
     return None if row is None else row.spec
 
 
+def set_request_spec_zone(db, instance_uuid, zone) -> None:
+    """Pin the instance's later moves to *zone* (None: unpin)."""
+    rs = t.request_specs
+    with db.begin() as conn:
+        row = conn.execute(_GET_REQUEST_SPEC.with_for_update(),
+                           {"b_uuid": instance_uuid}).first()
+        if row is None:
+            return
+        spec = dict(row.spec, availability_zone=zone)
+        conn.execute(rs.update().where(rs.c.instance_uuid == instance_uuid)
+                     .values(spec=spec, updated_at=clock.utcnow()))
+
+
 # ---------------------------------------------------------------- flavors
 
 def _flavor_dict(row, extra_specs):

@@ -13,13 +13,13 @@ def test_version_document(compute_cloud):
     assert (v20["id"], v20["status"]) == ("v2.0", "SUPPORTED")
     assert v20["links"][0]["href"] == root + "/v2/"
     assert v["id"] == "v2.1" and v["status"] == "CURRENT"
-    assert v["min_version"] == "2.1" and v["version"] == "2.100"
+    assert v["min_version"] == "2.1" and v["version"] == "2.104"
     body = requests.get(compute_cloud.compute_url + "/",
                         headers={"X-Auth-Token": "admin:admin"}).json()
     assert body["version"]["id"] == "v2.1"
     # Version discovery needs no token, as in Nova.
     resp = requests.get(compute_cloud.compute_url)
-    assert resp.status_code == 200 and resp.json()["version"]["version"] == "2.100"
+    assert resp.status_code == 200 and resp.json()["version"]["version"] == "2.104"
 
 
 def test_no_token_is_401_in_fault_format(compute_cloud):
@@ -32,7 +32,7 @@ def test_microversion_negotiation(api):
     resp = api("GET", "/flavors", version="2.60")
     assert resp.headers["OpenStack-API-Version"] == "compute 2.60"
     resp = api("GET", "/flavors", version="latest")
-    assert resp.headers["OpenStack-API-Version"] == "compute 2.100"
+    assert resp.headers["OpenStack-API-Version"] == "compute 2.104"
     resp = api("GET", "/flavors")
     assert resp.headers["OpenStack-API-Version"] == "compute 2.1"
     resp = api("GET", "/flavors", headers={"X-OpenStack-Nova-API-Version": "2.11"})

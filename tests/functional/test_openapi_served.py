@@ -13,7 +13,7 @@ def test_compute_document_served_without_token(compute_cloud):
         resp = requests.get(url, timeout=30)
         assert resp.status_code == 200, resp.text
         doc = resp.json()
-        assert doc["info"]["version"] == "2.100"
+        assert doc["info"]["version"] == "2.104"
         assert doc["servers"] == [{"url": compute_cloud.compute_url}]
         assert doc["paths"] == openapi.document("compute")["paths"]
 
@@ -22,7 +22,7 @@ def test_compute_document_of_the_version_asked(compute_cloud):
     url = compute_cloud.compute_url + "/openapi.json"
     resp = requests.get(url, headers={"OpenStack-API-Version": "compute 2.35"}, timeout=30)
     assert resp.json()["info"]["version"] == "2.35" and "/images" in resp.json()["paths"]
-    resp = requests.get(url, headers={"OpenStack-API-Version": "compute 2.101"}, timeout=30)
+    resp = requests.get(url, headers={"OpenStack-API-Version": "compute 2.105"}, timeout=30)
     assert resp.status_code == 406 and resp.json()["computeFault"]["code"] == 406
     resp = requests.get(url, headers={"OpenStack-API-Version": "compute two"}, timeout=30)
     assert resp.status_code == 400 and "badRequest" in resp.json()

@@ -1,10 +1,10 @@
 """/flavors: list, detail, show; admin create and delete."""
 from __future__ import annotations
 
-from compute_core import exception
-from compute_core.api import policy, schemas, views
+from compute_core import exception, regex_filter
+from compute_core.api import policy, query, schemas, views
 from compute_core.api.faults import APIError
-from compute_core.api.microversion import SchemaField, VersionedSchemas, versioned
+from compute_core.api.microversion import SchemaField, VersionedSchemas, VersionRange, versioned
 from compute_core.apispec import keyed, operation
 from compute_core.db import api_db, flavor_extras
 
@@ -40,10 +40,6 @@ _CREATE_BASE = {
                 "disk": FLAVOR_NON_NEGATIVE,
                 "OS-FLV-EXT-DATA:ephemeral": FLAVOR_NON_NEGATIVE,
                 "swap": FLAVOR_NON_NEGATIVE,
-                # a positive float a single-precision SQL column can hold
-                "rxtx_factor": {"type": ["number", "string"],
-                                "pattern": r"^[0-9]+(\.[0-9]+)?$",
-                                "exclusiveMinimum": 0, "maximum": schemas.SQL_FLOAT_MAX},
                 "os-flavor-access:is_public": {"type": ["boolean", "string"]},
             },
             "required": ["name", "ram", "vcpus", "disk"],
@@ -55,6 +51,11 @@ _CREATE_BASE = {
 }
 # The body of POST /flavors by version
 CREATE = VersionedSchemas.of_fields(_CREATE_BASE, "flavor", (
+    # a positive float a single-precision SQL column can hold; gone at 2.102
+    SchemaField("rxtx_factor", {"type": ["number", "string"],
+                                "pattern": r"^[0-9]+(\.[0-9]+)?$",
+                                "exclusiveMinimum": 0, "maximum": schemas.SQL_FLOAT_MAX},
+                until="2.101"),
     SchemaField("description", schemas.DESCRIPTION, since="2.55"),
 ))
 
@@ -69,6 +70,10 @@ DETAIL_FIELDS = views.ViewFields(
     ("swap", None, "2.74", lambda flavor: flavor["swap"] or ""),
     ("swap", "2.75", None, lambda flavor: flavor["swap"]),
     ("extra_specs", "2.61", None, lambda flavor: dict(flavor.get("extra_specs") or {})),
+    # gone at 2.102
+    ("OS-FLV-DISABLED:disabled", None, "2.101", lambda flavor: bool(flavor.get("disabled"))),
+    ("rxtx_factor", None, "2.101",
+     lambda flavor: views.finite(flavor.get("rxtx_factor", 1.0), 1.0)),
 )
 
 
@@ -81,9 +86,7 @@ def flavor_view(req, version, flavor, detail=True):
     out.update({
         "ram": flavor["memory_mb"], "disk": flavor["root_gb"], "vcpus": flavor["vcpus"],
         "OS-FLV-EXT-DATA:ephemeral": flavor["ephemeral_gb"],
-        "OS-FLV-DISABLED:disabled": bool(flavor.get("disabled")),
         "os-flavor-access:is_public": bool(flavor["is_public"]),
-        "rxtx_factor": views.finite(flavor.get("rxtx_factor", 1.0), 1.0),
     })
     return DETAIL_FIELDS.add(out, version, flavor)
 
@@ -92,15 +95,29 @@ def flavor_view(req, version, flavor, detail=True):
 
 SORT_KEYS = ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "swap",
              "rxtx_factor", "id", "created_at", "description", "is_public")
-LIST_QUERY = {"minRam": {"type": "integer"}, "minDisk": {"type": "integer"},
-              "is_public": {"type": "string"}, "sort_key": {"type": "string",
-                                                            "enum": list(SORT_KEYS)},
+SORT_KEYS_2102 = tuple(k for k in SORT_KEYS if k != "rxtx_factor")
+# From 2.75 a parameter the listing does not know is a 400; from 2.102 it
+# takes ``name`` (a regular expression) and no longer sorts by rxtx_factor.
+CLOSED_QUERY = VersionRange("2.75")
+NAME_FILTER = VersionRange("2.102")
+
+
+def list_query(version):
+    keys = SORT_KEYS_2102 if version in NAME_FILTER else SORT_KEYS
+    params = {"minRam": {"type": "integer"}, "minDisk": {"type": "integer"},
+              "is_public": {"type": "string"},
+              "sort_key": {"type": "string", "enum": list(keys)},
               "sort_dir": {"type": "string", "enum": ["asc", "desc"]},
               "limit": {"type": "integer", "minimum": 0}, "marker": {"type": "string"}}
+    if version in NAME_FILTER:
+        params["name"] = {"type": "string"}
+    return params
 
 
 def _list_args(call):
     q = call.req.GET
+    # Below 2.75 any parameter is taken and ``name`` filters as at 2.102.
+    query.refuse_unknown(call, list_query(call.version), CLOSED_QUERY)
     kwargs = {"project_id": call.ctx.project_id, "is_admin": call.is_admin}
     for name, key in (("minRam", "min_ram"), ("minDisk", "min_disk")):
         if name in q:
@@ -123,7 +140,7 @@ def _list_args(call):
             raise APIError(400, f"Invalid is_public filter [{q['is_public']}]")
     sort_key = q.get("sort_key", "flavorid")
     sort_dir = q.get("sort_dir", "asc")
-    if sort_key not in SORT_KEYS:
+    if sort_key not in (SORT_KEYS_2102 if call.version in NAME_FILTER else SORT_KEYS):
         raise APIError(400, f"Invalid input for query parameters sort_key. Value: {sort_key}.")
     if sort_dir not in ("asc", "desc"):
         raise APIError(400, f"Invalid input for query parameters sort_dir. Value: {sort_dir}.")
@@ -133,6 +150,12 @@ def _list_args(call):
 def _list(call, detail):
     kwargs, sort_key, sort_dir = _list_args(call)
     flavors = api_db.list_flavors(call.services.api_db, **kwargs)
+    if "name" in call.req.GET:
+        pattern = call.req.GET["name"]
+        try:
+            flavors = [f for f in flavors if regex_filter.matches(pattern, f["name"])]
+        except exception.Invalid as exc:
+            raise APIError(400, exc.message) from None
     flavors.sort(key=lambda f: (f[sort_key] is None, f[sort_key], f["flavorid"]),
                  reverse=sort_dir == "desc")
     marker = call.req.GET.get("marker")
@@ -158,13 +181,13 @@ def _list(call, detail):
     return 200, body
 
 
-@operation("listFlavors", "List flavors", ok={200: keyed("flavors")}, query=LIST_QUERY)
+@operation("listFlavors", "List flavors", ok={200: keyed("flavors")}, query=list_query)
 def index(call):
     return _list(call, False)
 
 
 @operation("listFlavorsDetailed", "List flavors with details", ok={200: keyed("flavors")},
-           query=LIST_QUERY)
+           query=list_query)
 def detail(call):
     return _list(call, True)
 

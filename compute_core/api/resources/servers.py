@@ -15,6 +15,7 @@ from compute_core.api.microversion import (ByVersion, SchemaField, VersionedSche
 from compute_core.api.server_service import decode_user_data
 from compute_core.apispec import keyed, operation
 from compute_core.compute import states
+from compute_core.db import api_db
 from compute_core.db import server_groups as groups_db
 
 # ------------------------------------------------------------------ policy
@@ -323,10 +324,7 @@ def _bool(value):
 
 def _list_filters(call, detail):
     ctxt, q = call.ctx, call.req.GET
-    unknown = sorted(set(q) - _LIST_PARAMS)
-    if unknown and call.version in STRICT_LIST_QUERY:
-        raise APIError(400, f"Invalid input for query parameters {unknown[0]}. Additional "
-                            f"properties are not allowed ('{unknown[0]}' was unexpected)")
+    query.refuse_unknown(call, _LIST_PARAMS, STRICT_LIST_QUERY)
     filters = {"deleted": False}
     if "all_tenants" in q and _bool(q.get("all_tenants")):
         # every project, or the one asked: an admin's right (403 otherwise)
@@ -671,11 +669,32 @@ _UPDATE_BASE = {
 UPDATE = VersionedSchemas.of_fields(_UPDATE_BASE, "server", (
     SchemaField("description", schemas.DESCRIPTION, since="2.19"),
     SchemaField("hostname", _HOST, since="2.90"),
+    SchemaField("pinned_availability_zone",
+                {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255},
+                           {"type": "null"}]}, since="2.104"),
 ))
 # request field -> instance column
 _UPDATABLE = {"name": "display_name", "accessIPv4": "access_ip_v4",
               "accessIPv6": "access_ip_v6", "description": "display_description",
               "hostname": "hostname"}
+
+
+def _pin(call, inst, wanted):
+    """The zone a server's moves are pinned to after asking for *wanted*
+    (2.104): None unpins; a zone pins only an unpinned server, and only to
+    the zone it is in; re-pinning to the pinned zone changes nothing."""
+    pinned = inst.get("availability_zone")
+    if wanted is not None:
+        if pinned is not None and wanted != pinned:
+            raise APIError(409, "Cannot change pinned availability zone directly. Unpin "
+                                "first by setting pinned_availability_zone to null.")
+        current = _zone_of_host(call.req, inst["host"]) if inst.get("host") else None
+        if pinned is None and wanted != current:
+            raise APIError(409, f"Server can only be pinned to its current availability "
+                                f"zone '{current}', but '{wanted}' was requested.")
+    if wanted != pinned:
+        api_db.set_request_spec_zone(call.services.api_db, inst["uuid"], wanted)
+    return wanted
 
 
 @operation("updateServer", "Rename a server, or change its description, hostname or "
@@ -692,6 +711,8 @@ def update(call, server_id):
         values["display_name"] = values["display_name"].strip()
     if "access_ip_v6" in values:
         values["access_ip_v6"] = canonical_ip(values["access_ip_v6"])
+    if "pinned_availability_zone" in fields:
+        values["availability_zone"] = _pin(call, inst, fields["pinned_availability_zone"])
     try:
         inst = call.server_service.update(call.ctx, server_id, values)
     except exception.InstanceNotFound:
