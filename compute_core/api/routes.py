@@ -12,7 +12,7 @@ from compute_core.api.resources import (aggregates, availability_zones, console_
                                         flavor_access, instance_usage_audit_log,
                                         flavor_extra_specs, flavors, hypervisors, images,
                                         instance_actions, keypairs, lifecycle_actions, limits, migrations,
-                                        os_hosts, quota_sets, server_actions, server_diagnostics,
+                                        os_hosts, quota_sets, removed, server_actions, server_diagnostics,
                                         server_external_events,
                                         server_groups, server_password,
                                         server_ips, server_metadata, server_tags, servers,
@@ -49,6 +49,7 @@ RESOURCES = (
     availability_zones,
     remote_consoles,
     console_auth_tokens,
+    removed,
 )
 
 

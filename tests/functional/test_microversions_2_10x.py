@@ -108,3 +108,18 @@ def test_pinning_the_availability_zone_at_2_104(api, compute_cloud, image_id):
     assert spec_zone() is None
     assert put("").status_code == 400
     api("DELETE", f"/servers/{sid}")
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/os-agents"), ("POST", "/os-cells/sync_instances"), ("GET", "/os-fping/1"),
+    ("DELETE", "/os-floating-ip-dns/d/entries/e"), ("GET", "/servers/x/os-virtual-interfaces"),
+    ("POST", "/servers/x/consoles"), ("PUT", "/os-cloudpipe/p"),
+])
+def test_removed_apis_are_gone(api, method, path):
+    """Nova's removed APIs answer 410 (not 404), to anyone, before any
+    check of the server they name."""
+    for token in ("admin:admin", "reader:demo"):
+        resp = api(method, path, token=token, body={} if method in ("POST", "PUT") else None)
+        assert resp.status_code == 410, resp.text
+        assert resp.json()["computeFault"]["code"] == 410
+    assert api("PATCH", path).status_code == 405
