@@ -267,6 +267,15 @@ def run(call, server_id, body, key):
         raise APIError(409, exc.message) from None
 
 
+def _plain(method):
+    """The handler of an action with no body to read: *method* of the
+    lifecycle on the server, 202."""
+    def handler(call, life, server_id, value, target):
+        getattr(life, method)(call.ctx, server_id)
+        return 202, None
+    return handler
+
+
 def _lock(call, life, server_id, value, target):
     reason = (value or {}).get("locked_reason") if call.version in LOCK_REASON else None
     life.lock(call.ctx, server_id, reason)
@@ -298,21 +307,6 @@ def _rescue(call, life, server_id, value, target):
         image = _image(call, value["rescue_image_ref"])
     password = life.rescue(call.ctx, server_id, value.get("adminPass"), image)
     return 200, {"adminPass": password}
-
-
-def _unrescue(call, life, server_id, value, target):
-    life.unrescue(call.ctx, server_id)
-    return 202, None
-
-
-def _shelve(call, life, server_id, value, target):
-    life.shelve(call.ctx, server_id)
-    return 202, None
-
-
-def _shelve_offload(call, life, server_id, value, target):
-    life.shelve_offload(call.ctx, server_id)
-    return 202, None
 
 
 def _unshelve(call, life, server_id, value, target):
@@ -362,21 +356,6 @@ def _console_output(call, life, server_id, value, target):
     # Nova strips what a JSON document cannot carry (control characters).
     output = "".join(ch for ch in output if ch in "\n\r\t" or ch >= " ")
     return 200, {"output": output}
-
-
-def _trigger_crash_dump(call, life, server_id, value, target):
-    life.trigger_crash_dump(call.ctx, server_id)
-    return 202, None
-
-
-def _restore(call, life, server_id, value, target):
-    life.restore(call.ctx, server_id)
-    return 202, None
-
-
-def _force_delete(call, life, server_id, value, target):
-    life.force_delete(call.ctx, server_id)
-    return 202, None
 
 
 def _evacuate(call, life, server_id, value, target):
@@ -502,11 +481,12 @@ def _rebuild(call, life, server_id, value, target):
 
 
 _HANDLERS = {
-    "lock": _lock, "unlock": _unlock, "rescue": _rescue, "unrescue": _unrescue,
-    "shelve": _shelve, "shelveOffload": _shelve_offload, "unshelve": _unshelve,
+    "lock": _lock, "unlock": _unlock, "rescue": _rescue, "unrescue": _plain("unrescue"),
+    "shelve": _plain("shelve"), "shelveOffload": _plain("shelve_offload"),
+    "unshelve": _unshelve,
     "rebuild": _rebuild, "os-resetState": _reset_state, "changePassword": _change_password,
-    "os-getConsoleOutput": _console_output, "trigger_crash_dump": _trigger_crash_dump,
-    "restore": _restore, "forceDelete": _force_delete, "evacuate": _evacuate,
+    "os-getConsoleOutput": _console_output, "trigger_crash_dump": _plain("trigger_crash_dump"),
+    "restore": _plain("restore"), "forceDelete": _plain("force_delete"), "evacuate": _evacuate,
     "os-migrateLive": _migrate_live, "addSecurityGroup": _add_security_group,
     "removeSecurityGroup": _remove_security_group,
 }
