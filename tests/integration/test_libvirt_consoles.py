@@ -161,6 +161,11 @@ def test_the_serial_console_shows_the_boot_marker_and_echoes(lv, guest):
     assert where is not None and PORT_RANGE[0] <= where[1] <= PORT_RANGE[1], where
     url = _url(lv, guest, "serial", "serial")
     assert url.startswith(lv.cloud.console_urls["serial"].replace("http", "ws", 1))
+    # The token leads to the guest's TCP port at [serial_console] proxyclient_address.
+    token = url.rpartition("token=")[2]
+    assert lv.call("GET", f"/os-console-auth-tokens/{token}")["console"] == {
+        "instance_uuid": guest, "host": "127.0.0.1", "port": where[1],
+        "internal_access_path": None}
     # The URL's token lasts its ttl and leads to the same port after a
     # reboot: watch the guest boot again through it.
     lv.action(guest, {"reboot": {"type": "HARD"}})
