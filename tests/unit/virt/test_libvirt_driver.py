@@ -6,6 +6,7 @@ libvirtd is for several compute hosts of one machine."""
 import hashlib
 import io
 import os
+import socket
 import threading
 import time
 import uuid
@@ -441,6 +442,20 @@ def test_serial_consoles_get_ports_of_their_own(state):
     finally:
         for inst in (a, b, c):
             driver.destroy(None, inst, {})
+
+
+def test_a_serial_port_something_else_listens_on_is_skipped(state):
+    driver = _driver(state, **{"serial_console.enabled": True,
+                               "serial_console.port_range": "10510:10512"})
+    inst = _instance()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 10510))
+        taken.listen()
+        driver.spawn(None, inst, state["image"], {})
+    try:
+        assert driver.get_console_connection(None, inst, "serial")["port"] == 10511
+    finally:
+        driver.destroy(None, inst, {})
 
 
 @pytest.mark.parametrize("text", ["20000:10000", "0:10", "10:70000"])
