@@ -33,8 +33,7 @@ READY_VM_STATES = (states.ACTIVE, states.PAUSED, states.RESCUED, states.RESIZED)
 RPC_TIMEOUT = 30
 
 
-class ConsoleTypeUnavailable(exception.Invalid):
-    msg_fmt = "Unavailable console type %(console_type)s."
+ConsoleTypeUnavailable = exception.ConsoleTypeUnavailable
 
 
 class InstanceNotReady(exception.Conflict):
@@ -76,7 +75,8 @@ def get_console(services, compute_api, ctxt, uuid: str, protocol: str,
 
     *services* are the API's (its conf, cells and compute RPC client);
     *compute_api* finds the instance as the caller may see it (404
-    otherwise). 400: unknown or unavailable type; 409: the instance has no
+    otherwise). 400: unknown or unavailable type (here or on the
+    instance's host, as Nova's compute manager checks it); 409: the instance has no
     running guest; 501 (:class:`ConsoleNotSupported`): its host's driver
     cannot give that console type."""
     conf = services.conf
@@ -106,6 +106,8 @@ def get_console(services, compute_api, ctxt, uuid: str, protocol: str,
                                reason=f"its host {inst['host']} did not answer") from None
     if info.get("error") == "NotSupportedByDriver":
         raise ConsoleNotSupported(info["message"])
+    if info.get("error") == "ConsoleTypeUnavailable":
+        raise ConsoleTypeUnavailable(info["message"])
     if info.get("error"):
         raise InstanceNotReady(instance_id=uuid, reason=info.get("message", info["error"]))
     base_url = conf[group][url_option]

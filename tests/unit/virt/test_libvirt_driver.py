@@ -262,8 +262,11 @@ def test_console_output_is_the_serial_log(spawned):
     with open(os.path.join(driver.instances_path, inst["uuid"], "console.log"), "w") as f:
         f.write("boot\nlogin: ")
     assert driver.get_console_output(None, inst) == "boot\nlogin: "
+    # Made while [spice] enabled is off: no SPICE graphics (Nova's 400).
+    with pytest.raises(exception.ConsoleTypeUnavailable):
+        driver.get_console_connection(None, inst, "spice-html5")
     with pytest.raises(exception.NotSupportedByDriver):
-        driver.get_console_connection(None, inst, "spice")  # [spice] enabled is off
+        driver.get_console_connection(None, inst, "webmks")
 
 
 def test_snapshot_uploads_a_qcow2_of_the_root_disk(spawned):
@@ -474,11 +477,17 @@ def test_graphics_as_nova_configures_them(state):
         xml = driver._domain(inst).XMLDesc(0)
         assert "<graphics type='vnc'" in xml and "<graphics type='spice'" in xml
         assert "listen='0.0.0.0'" in xml
-        assert driver.supports("supports_console_spice")
     finally:
         driver.destroy(None, inst, {})
     off = _driver(state, **{"vnc.enabled": False})
-    assert not off.supports("supports_console_vnc")
+    inst = _instance()
+    off.spawn(None, inst, state["image"], {})
+    try:
+        assert "<graphics" not in off._domain(inst).XMLDesc(0)
+        with pytest.raises(exception.ConsoleTypeUnavailable):
+            off.get_console_connection(None, inst, "novnc")
+    finally:
+        off.destroy(None, inst, {})
 
 
 def test_stopping_a_suspended_guest_drops_its_saved_state(spawned):

@@ -119,11 +119,8 @@ class LibvirtDriver(ComputeDriver):
         # overrides) apply now, before the values are read below.
         conf_mod.apply_pending_overrides(conf)
         self.opts = conf.libvirt
-        # Consoles as Nova's: [vnc] / [spice] / [serial_console] enabled.
-        self.capabilities = dict(self.capabilities,
-                                 supports_console_vnc=conf.vnc.enabled,
-                                 supports_console_spice=conf.spice.enabled,
-                                 supports_console_serial=conf.serial_console.enabled)
+        # Consoles as Nova's: [vnc] / [spice] / [serial_console] enabled
+        # say which a guest gets (the compute service refuses the others).
         self.serial_ports = serial_port_range(conf.serial_console.port_range)
         self.instances_path = os.path.abspath(self.opts.instances_path)
         self.virt_type = None
@@ -558,6 +555,10 @@ class LibvirtDriver(ComputeDriver):
             xml = dom.XMLDesc(0)
         except libvirt.libvirtError as exc:
             raise _error(f"reading {dom.name()}", exc) from None
+        device = "serial[@type='tcp']" if kind == "serial" else f"graphics[@type='{kind}']"
+        if ET.fromstring(xml).find(f"devices/{device}") is None:
+            # Made while that console was not enabled on its host (Nova's 400).
+            raise exception.ConsoleTypeUnavailable(console_type=console_type)
         where = config.serial_tcp(xml) if kind == "serial" else \
             config.graphics_port(xml, kind)
         if where is None:
