@@ -266,11 +266,14 @@ class Cloud:
             bundle.start()
             if bundle.service.name == "compute-scheduler":
                 self.scheduler = bundle.service.manager
+        # The proxies before the compute hosts: enabling a console type
+        # ([serial_console] enabled ...) also tells a libvirt host to give
+        # its guests that console, read when its driver starts.
+        self._start_console_proxies(conf, listen)
         hosts = conf.aio.hosts if self.hosts_wanted is None else self.hosts_wanted
         for i in range(hosts):
             self._start_compute(f"host{i + 1}", **self.host_resources)
         self.discover_hosts()
-        self._start_console_proxies(conf, listen)
         # Every plugin is loaded now: an override no plugin claimed is a typo.
         conf_mod.check_pending_overrides(conf)
 

@@ -97,6 +97,14 @@ class InstanceInvalidState(Conflict):
                "%(attr)s %(state)s")
 
 
+class ConsoleTypeUnavailable(Invalid):
+    """A console type this deployment or this compute host does not serve
+    ([vnc]/[spice]/[serial_console] enabled off), or a guest made without
+    it (Nova's 400)."""
+
+    msg_fmt = "Unavailable console type %(console_type)s."
+
+
 class NotSupportedByDriver(Conflict):
     msg_fmt = "The %(driver)s driver does not support %(action)s."
 

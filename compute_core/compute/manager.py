@@ -11,6 +11,7 @@ import oslo_messaging as messaging
 from compute_core import context as ctx_mod
 from compute_core import clock, exception, notifications
 from compute_core.compute import rpcapi, states
+from compute_core.console import access
 from compute_core.image import snapshots
 from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
@@ -297,7 +298,14 @@ class ComputeManager:
     # ----------------------------------------------------------- console
     def get_console_connection(self, ctxt, instance, console_type):
         """Where the guest's console of *console_type* listens, from the
-        driver; a refusal comes back as {"error", "message"}."""
+        driver; a refusal comes back as {"error", "message"}. A type this
+        host does not enable ([vnc]/[spice]/[serial_console] enabled) is
+        ConsoleTypeUnavailable before the driver is asked, as in Nova."""
+        served = access.SERVED_TYPES.get(console_type)
+        if served is not None and not self.conf[served[0]].enabled:
+            return {"error": "ConsoleTypeUnavailable",
+                    "message": exception.ConsoleTypeUnavailable(
+                        console_type=console_type).message}
         try:
             info = self.driver.get_console_connection(ctxt, instance, console_type)
         except exception.ComputeCoreError as exc:

@@ -489,7 +489,8 @@ console_opts = [
 
 vnc_opts = [
     cfg.BoolOpt("enabled", default=True,
-                help="The API hands out VNC (noVNC) consoles."),
+                help="VNC consoles: the API hands out noVNC consoles, and the libvirt "
+                     "driver gives its guests VNC graphics."),
     cfg.URIOpt("novncproxy_base_url", default="http://127.0.0.1:6080/vnc_lite.html",
                help="Page of the noVNC proxy a console URL points at; the token is "
                     "added as ?path=%3Ftoken%3D<token> (what noVNC's pages read). "
@@ -500,11 +501,19 @@ vnc_opts = [
     cfg.StrOpt("novnc_path", default="/usr/share/novnc",
                help="Directory of the noVNC client (Debian's novnc package, or the "
                     "@novnc/novnc npm package) the proxy serves its pages from."),
+    cfg.HostAddressOpt("server_listen", default="127.0.0.1",
+                       help="Address the guests' VNC servers listen on (a compute host "
+                            "option; the libvirt driver gives guests VNC graphics while "
+                            "enabled is on)."),
+    cfg.HostAddressOpt("server_proxyclient_address", default="127.0.0.1",
+                       help="Address of this compute host the noVNC proxy connects to "
+                            "for its guests' VNC servers."),
 ]
 
 spice_opts = [
     cfg.BoolOpt("enabled", default=False,
-                help="The API hands out SPICE (HTML5) consoles."),
+                help="SPICE consoles: the API hands out SPICE HTML5 consoles, and the "
+                     "libvirt driver gives its guests SPICE graphics (with a QXL card)."),
     cfg.URIOpt("html5proxy_base_url", default="http://127.0.0.1:6082/spice_auto.html",
                help="Page of the SPICE HTML5 proxy a console URL points at "
                     "(?token=<token> is added)."),
@@ -514,18 +523,33 @@ spice_opts = [
     cfg.StrOpt("html5_path", default="/usr/share/spice-html5",
                help="Directory of the SPICE HTML5 client (Debian's spice-html5 "
                     "package) the proxy serves its pages from."),
+    cfg.HostAddressOpt("server_listen", default="127.0.0.1",
+                       help="Address the guests' SPICE servers listen on (a compute host "
+                            "option; the libvirt driver gives guests SPICE graphics while "
+                            "enabled is on)."),
+    cfg.HostAddressOpt("server_proxyclient_address", default="127.0.0.1",
+                       help="Address of this compute host the SPICE HTML5 proxy connects "
+                            "to for its guests' SPICE servers."),
 ]
 
 serial_console_opts = [
     cfg.BoolOpt("enabled", default=False,
-                help="The API hands out serial consoles (the embedded cloud enables "
-                     "them)."),
+                help="Serial consoles: the API hands them out, and the libvirt driver "
+                     "makes its guests' first serial port a TCP server on a port of "
+                     "port_range (still logged for os-getConsoleOutput). The embedded "
+                     "cloud enables them."),
     cfg.URIOpt("base_url", default="ws://127.0.0.1:6083/",
                help="Websocket URL of the serial proxy a console URL points at "
                     "(?token=<token> is added)."),
     cfg.HostAddressOpt("serialproxy_host", default="0.0.0.0",
                        help="Address compute-serialproxy listens on."),
     cfg.PortOpt("serialproxy_port", default=6083, help="Port of compute-serialproxy."),
+    cfg.StrOpt("port_range", default="10000:20000", regex=r"^\d+:\d+$",
+               help="MIN:MAX, the TCP ports of this compute host its guests' serial "
+                    "consoles listen on (the libvirt driver, while enabled is on)."),
+    cfg.HostAddressOpt("proxyclient_address", default="127.0.0.1",
+                       help="Address of this compute host its guests' serial consoles "
+                            "listen on and the serial proxy connects to."),
 ]
 
 GROUPS = [

@@ -33,12 +33,16 @@ READY_VM_STATES = (states.ACTIVE, states.PAUSED, states.RESCUED, states.RESIZED)
 RPC_TIMEOUT = 30
 
 
-class ConsoleTypeUnavailable(exception.Invalid):
-    msg_fmt = "Unavailable console type %(console_type)s."
+ConsoleTypeUnavailable = exception.ConsoleTypeUnavailable
 
 
 class InstanceNotReady(exception.Conflict):
     msg_fmt = "Instance %(instance_id)s is not ready: %(reason)s"
+
+
+class ConsoleNotSupported(exception.NotImplementedByDriver):
+    """The instance's host's driver cannot give this console type (Nova
+    answers a driver's NotImplementedError with 501)."""
 
 
 def console_url(base_url: str, console_type: str, token: str) -> str:
@@ -71,8 +75,10 @@ def get_console(services, compute_api, ctxt, uuid: str, protocol: str,
 
     *services* are the API's (its conf, cells and compute RPC client);
     *compute_api* finds the instance as the caller may see it (404
-    otherwise). 400: unknown or unavailable type; 409: the instance has no
-    running guest, or its host's driver cannot give that console."""
+    otherwise). 400: unknown or unavailable type (here or on the
+    instance's host, as Nova's compute manager checks it); 409: the instance has no
+    running guest; 501 (:class:`ConsoleNotSupported`): its host's driver
+    cannot give that console type."""
     conf = services.conf
     check_type(conf, protocol, console_type)
     group, url_option, capability = SERVED_TYPES[console_type]
@@ -88,7 +94,10 @@ def get_console(services, compute_api, ctxt, uuid: str, protocol: str,
         raise InstanceNotReady(instance_id=uuid, reason="it is not in a cell yet")
     check = getattr(compute_api, "_check_driver_supports", None)
     if check is not None:
-        check(db, inst, f"get {console_type} console", capability)
+        try:
+            check(db, inst, f"get {console_type} console", capability)
+        except exception.NotSupportedByDriver as exc:
+            raise ConsoleNotSupported(exc.message) from None
     try:
         info = services.compute_rpc.get_console_connection(
             ctxt, inst["host"], inst, console_type, timeout=RPC_TIMEOUT)
@@ -96,7 +105,9 @@ def get_console(services, compute_api, ctxt, uuid: str, protocol: str,
         raise InstanceNotReady(instance_id=uuid,
                                reason=f"its host {inst['host']} did not answer") from None
     if info.get("error") == "NotSupportedByDriver":
-        raise exception.NotSupportedByDriver(info["message"])
+        raise ConsoleNotSupported(info["message"])
+    if info.get("error") == "ConsoleTypeUnavailable":
+        raise ConsoleTypeUnavailable(info["message"])
     if info.get("error"):
         raise InstanceNotReady(instance_id=uuid, reason=info.get("message", info["error"]))
     base_url = conf[group][url_option]

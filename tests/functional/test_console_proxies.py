@@ -326,12 +326,12 @@ def test_an_unknown_or_unavailable_console_type(compute_cloud, servers):
              "Unavailable console type spice-html5")):
         with pytest.raises(error, match=re.escape(message)):
             console_direct(compute_cloud, sid, protocol, console_type)
-    # Enabled, but the fake driver does not speak SPICE: 409 from its declaration.
+    # Enabled, but the fake driver does not speak SPICE: 501 from its declaration.
     compute_cloud.conf.set_override("enabled", True, group="spice")
     try:
-        with pytest.raises(exception.NotSupportedByDriver) as err:
+        with pytest.raises(access.ConsoleNotSupported) as err:
             console_direct(compute_cloud, sid, "spice", "spice-html5")
-        assert err.value.code == 409 and "supports_console_spice is false" in str(err.value)
+        assert err.value.code == 501 and "supports_console_spice is false" in str(err.value)
     finally:
         compute_cloud.conf.clear_override("enabled", group="spice")
 

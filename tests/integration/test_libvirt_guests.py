@@ -10,6 +10,7 @@ parts are missing.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -45,8 +46,12 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def lv_cloud():
+@contextlib.contextmanager
+def libvirt_cloud(hosts=2, **overrides):
+    """A Client of an embedded Cloud of *hosts* compute hosts on this
+    machine's libvirtd, with the tiny guest imported as ``client.image``
+    and the flavors lv.small and lv.large; skips, printing why, where
+    libvirtd or the guest's parts are missing."""
     reason = _unavailable()
     if reason:
         print(f"SKIP libvirt guests: {reason}")
@@ -58,13 +63,14 @@ def lv_cloud():
     # user could then not traverse.
     state = tempfile.mkdtemp(prefix="compute-core-libvirt-")
     os.chmod(state, 0o755)
-    cloud = Cloud(state_dir=state, hosts=2, overrides={
+    cloud = Cloud(state_dir=state, hosts=hosts, overrides={
         "compute_driver": "libvirt",
         "libvirt.connection_uri": URI,
         "libvirt.wait_soft_reboot_seconds": 20,
         "libvirt.remove_unused_original_minimum_age_seconds": 0,
         # No polling: power changes the guest makes itself arrive as events.
         "sync_power_state_interval": -1,
+        **overrides,
     })
     cloud.start()
     try:
@@ -82,6 +88,12 @@ def lv_cloud():
                 driver.destroy(None, {"uuid": uuid}, {})
         cloud.stop()
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def lv_cloud():
+    with libvirt_cloud() as client:
+        yield client
 
 
 class Client:

@@ -11,8 +11,9 @@ legacy server actions (2.1–2.5), handed here by :mod:`.server_actions`
 
 400: a type the protocol does not have, or one this deployment does not
 serve (``[vnc]``/``[spice]``/``[serial_console] enabled``; xvpvnc, RDP and
-MKS never); 404: no such server (for the caller); 409: no running guest, or
-its host's driver declares it cannot give that console.
+MKS never); 404: no such server (for the caller); 409: no running guest
+(Nova's InstanceNotReady); 501: its host's driver cannot give that console
+type (Nova answers a driver's NotImplementedError so).
 """
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ def _console(call, server_id, protocol, console_type) -> dict:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
     except exception.Invalid as exc:
         raise APIError(400, exc.message) from None
+    except access.ConsoleNotSupported as exc:
+        raise APIError(501, exc.message) from None
     except exception.Conflict as exc:
         raise APIError(409, exc.message) from None
 
@@ -103,7 +106,7 @@ _CONSOLE = {"type": "object",
            "a console proxy accepts", ok={200: {"type": "object",
                                                 "properties": {"remote_console": _CONSOLE},
                                                 "required": ["remote_console"]}},
-           errors=(400, 403, 404, 409), body=remote_console_body)
+           errors=(400, 403, 404, 409, 501), body=remote_console_body)
 def create(call, server_id):
     body = call.json()
     schemas.validate(body, remote_console_body(call.version))

@@ -6,6 +6,7 @@ libvirtd is for several compute hosts of one machine."""
 import hashlib
 import io
 import os
+import socket
 import threading
 import time
 import uuid
@@ -261,8 +262,11 @@ def test_console_output_is_the_serial_log(spawned):
     with open(os.path.join(driver.instances_path, inst["uuid"], "console.log"), "w") as f:
         f.write("boot\nlogin: ")
     assert driver.get_console_output(None, inst) == "boot\nlogin: "
+    # Made while [spice] enabled is off: no SPICE graphics (Nova's 400).
+    with pytest.raises(exception.ConsoleTypeUnavailable):
+        driver.get_console_connection(None, inst, "spice-html5")
     with pytest.raises(exception.NotSupportedByDriver):
-        driver.get_console_connection(None, inst, "spice")  # spice_enabled is off
+        driver.get_console_connection(None, inst, "webmks")
 
 
 def test_snapshot_uploads_a_qcow2_of_the_root_disk(spawned):
@@ -423,18 +427,67 @@ def test_a_guest_deaf_to_acpi_is_rebooted_and_stopped_hard(spawned, monkeypatch)
 
 
 def test_serial_consoles_get_ports_of_their_own(state):
-    driver = _driver(state, **{"libvirt.serial_console_enabled": True,
-                               "libvirt.serial_port_min": 10500})
-    a, b = _instance(), _instance()
+    # Nova's options: [serial_console] enabled, port_range, proxyclient_address.
+    driver = _driver(state, **{"serial_console.enabled": True,
+                               "serial_console.port_range": "10500:10501",
+                               "serial_console.proxyclient_address": "127.0.0.2"})
+    a, b, c = _instance(), _instance(), _instance()
     driver.spawn(None, a, state["image"], {})
     driver.spawn(None, b, state["image"], {})
     try:
-        ports = {driver.get_console_connection(None, i, "serial")["port"] for i in (a, b)}
-        assert ports == {10500, 10501}
+        answers = [driver.get_console_connection(None, i, "serial") for i in (a, b)]
+        assert {x["port"] for x in answers} == {10500, 10501}
+        assert {x["host"] for x in answers} == {"127.0.0.2"}
         assert driver.supports("supports_console_serial")
+        # The range is used up: the third guest cannot get one.
+        with pytest.raises(exception.VirtDriverError, match="port_range 10500:10501"):
+            driver.spawn(None, c, state["image"], {})
     finally:
-        driver.destroy(None, a, {})
-        driver.destroy(None, b, {})
+        for inst in (a, b, c):
+            driver.destroy(None, inst, {})
+
+
+def test_a_serial_port_something_else_listens_on_is_skipped(state):
+    driver = _driver(state, **{"serial_console.enabled": True,
+                               "serial_console.port_range": "10510:10512"})
+    inst = _instance()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 10510))
+        taken.listen()
+        driver.spawn(None, inst, state["image"], {})
+    try:
+        assert driver.get_console_connection(None, inst, "serial")["port"] == 10511
+    finally:
+        driver.destroy(None, inst, {})
+
+
+@pytest.mark.parametrize("text", ["20000:10000", "0:10", "10:70000"])
+def test_a_serial_port_range_that_is_no_range_is_refused(state, text):
+    with pytest.raises(exception.ConfigError, match="port_range"):
+        _driver(state, **{"serial_console.port_range": text})
+
+
+def test_graphics_as_nova_configures_them(state):
+    driver = _driver(state, **{"spice.enabled": True, "vnc.server_listen": "0.0.0.0",
+                               "vnc.server_proxyclient_address": "192.0.2.7",
+                               "spice.server_proxyclient_address": "192.0.2.8"})
+    inst = _instance()
+    driver.spawn(None, inst, state["image"], {})
+    try:
+        xml = driver._domain(inst).XMLDesc(0)
+        assert "<graphics type='vnc'" in xml and "<graphics type='spice'" in xml
+        assert "listen='0.0.0.0'" in xml
+    finally:
+        driver.destroy(None, inst, {})
+    off = _driver(state, **{"vnc.enabled": False})
+    inst = _instance()
+    off.spawn(None, inst, state["image"], {})
+    try:
+        assert "<graphics" not in off._domain(inst).XMLDesc(0)
+        with pytest.raises(exception.ConsoleTypeUnavailable):
+            off.get_console_connection(None, inst, "novnc")
+    finally:
+        off.destroy(None, inst, {})
 
 
 def test_stopping_a_suspended_guest_drops_its_saved_state(spawned):

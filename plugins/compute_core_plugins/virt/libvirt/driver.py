@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -42,6 +43,31 @@ CONSOLE_TYPES = {"vnc": "vnc", "novnc": "vnc", "spice": "spice", "spice-html5": 
 
 def domain_name(uuid: str) -> str:
     return NAME_PREFIX + uuid
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Nothing else on this machine listens on *port* (as Nova checks a
+    serial port before handing it to a guest)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serial_port_range(text: str) -> range:
+    """The ports of ``[serial_console] port_range`` ("MIN:MAX", both in)."""
+    low, _, high = text.partition(":")
+    try:
+        first, last = int(low), int(high)
+    except ValueError:
+        first = last = -1
+    if not 0 < first <= last < 65536:
+        raise exception.ConfigError(f"[serial_console] port_range = {text!r}: not MIN:MAX "
+                                    f"with 0 < MIN <= MAX < 65536")
+    return range(first, last + 1)
 
 
 def _error(action: str, exc: libvirt.libvirtError):
@@ -93,10 +119,9 @@ class LibvirtDriver(ComputeDriver):
         # overrides) apply now, before the values are read below.
         conf_mod.apply_pending_overrides(conf)
         self.opts = conf.libvirt
-        self.capabilities = dict(self.capabilities,
-                                 supports_console_vnc=self.opts.vnc_enabled,
-                                 supports_console_spice=self.opts.spice_enabled,
-                                 supports_console_serial=self.opts.serial_console_enabled)
+        # Consoles as Nova's: [vnc] / [spice] / [serial_console] enabled
+        # say which a guest gets (the compute service refuses the others).
+        self.serial_ports = serial_port_range(conf.serial_console.port_range)
         self.instances_path = os.path.abspath(self.opts.instances_path)
         self.virt_type = None
         self.images = None  # the image backend, opened on first use
@@ -351,8 +376,9 @@ class LibvirtDriver(ComputeDriver):
                                                type=self.opts.vif_type,
                                                bridge=self.opts.bridge))
         serial_tcp = None
-        if self.opts.serial_console_enabled:
-            serial_tcp = (self.opts.serial_listen, self._free_serial_port())
+        if self.conf.serial_console.enabled:
+            serial_tcp = (self.conf.serial_console.proxyclient_address,
+                          self._free_serial_port())
         return config.GuestSpec(
             name=domain_name(instance["uuid"]), uuid=instance["uuid"],
             virt_type=self.virt_type or "qemu",
@@ -365,8 +391,8 @@ class LibvirtDriver(ComputeDriver):
             cmdline=props.get("os_command_line") or ("console=ttyS0" if kernel else None),
             firmware=firmware, loader=loader, nvram=nvram,
             console_log=os.path.join(directory, CONSOLE_LOG), serial_tcp=serial_tcp,
-            vnc_listen=self.opts.vnc_listen if self.opts.vnc_enabled else None,
-            spice_listen=self.opts.spice_listen if self.opts.spice_enabled else None)
+            vnc_listen=self.conf.vnc.server_listen if self.conf.vnc.enabled else None,
+            spice_listen=self.conf.spice.server_listen if self.conf.spice.enabled else None)
 
     def _metadata(self, instance, flavor) -> dict:
         return {
@@ -397,13 +423,14 @@ class LibvirtDriver(ComputeDriver):
             self._serial_reserved = {p: t for p, t in self._serial_reserved.items()
                                      if now - t < 120}
             used.update(self._serial_reserved)
-            for port in range(self.opts.serial_port_min, self.opts.serial_port_max + 1):
-                if port not in used:
+            host = self.conf.serial_console.proxyclient_address
+            for port in self.serial_ports:
+                if port not in used and _port_free(host, port):
                     self._serial_reserved[port] = now
                     return port
         raise exception.VirtDriverError(
-            reason=f"no free serial console port in {self.opts.serial_port_min}-"
-                   f"{self.opts.serial_port_max}")
+            reason=f"no free serial console port in [serial_console] port_range "
+                   f"{self.conf.serial_console.port_range}")
 
     def destroy(self, context, instance, network_info, destroy_disks=True):
         self._remove_guest(instance, remove_files=destroy_disks)
@@ -528,12 +555,19 @@ class LibvirtDriver(ComputeDriver):
             xml = dom.XMLDesc(0)
         except libvirt.libvirtError as exc:
             raise _error(f"reading {dom.name()}", exc) from None
+        device = "serial[@type='tcp']" if kind == "serial" else f"graphics[@type='{kind}']"
+        if ET.fromstring(xml).find(f"devices/{device}") is None:
+            # Made while that console was not enabled on its host (Nova's 400).
+            raise exception.ConsoleTypeUnavailable(console_type=console_type)
         where = config.serial_tcp(xml) if kind == "serial" else \
             config.graphics_port(xml, kind)
         if where is None:
             raise exception.VirtDriverError(
                 reason=f"{dom.name()} has no {kind} console now (is it running?)")
-        return {"host": where[0], "port": where[1], "internal_access_path": None}
+        # As Nova: graphics are reached at the host's proxy client address,
+        # a serial port at the address it is bound to (proxyclient_address).
+        host = where[0] if kind == "serial" else self.conf[kind].server_proxyclient_address
+        return {"host": host, "port": where[1], "internal_access_path": None}
 
     # ---------------------------------------------------------- snapshot
     def snapshot(self, context, instance, image_id, upload):

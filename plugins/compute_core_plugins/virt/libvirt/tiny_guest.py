@@ -5,7 +5,9 @@ so that a first real server needs no download.
 Its /init mounts devtmpfs on /dev (without it /dev/ttyS0 is a plain file),
 loads the virtio modules (so the root disk shows as /dev/vda) and the ACPI
 power button (busybox acpid powers off on it, so ACPI shutdown and reboot
-work), then writes :data:`MARKER` to the serial console and idles.
+work), then writes :data:`MARKER` to the serial console and to the screen
+(the VGA text console, what VNC and SPICE show) and answers each line typed
+on the serial port with :data:`ECHO` and the line.
 
 The driver imports it as ``tiny-busybox`` when ``[libvirt]
 import_tiny_guest_image`` is set (``compute-aio --driver libvirt`` sets it);
@@ -23,6 +25,7 @@ import tempfile
 import threading
 
 MARKER = "COMPUTE-CORE-TINY-GUEST-UP"
+ECHO = "TINY-GUEST-ECHO: "  # what the guest answers a line typed on its serial port
 IMAGE_NAME = "tiny-busybox"
 BUSYBOX = "/bin/busybox"
 KERNEL_GLOB = "/boot/vmlinuz-*"
@@ -40,7 +43,11 @@ sleep 0.2
 disk=none
 [ -b /dev/vda ] && disk=vda
 echo "{MARKER} disk=$disk" > /dev/ttyS0
-while true; do sleep 3600; done
+echo "{MARKER} disk=$disk" > /dev/tty0
+while true; do
+  while read -r line; do echo "{ECHO}$line"; done < /dev/ttyS0 > /dev/ttyS0
+  sleep 1
+done
 """
 
 POWER_BUTTON = "#!/bin/sh\necho 'power button: powering off' > /dev/ttyS0\npoweroff -f\n"
