@@ -207,9 +207,11 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
     placement = placement_client or PlacementClient(conf)
     network = load_network_backend(conf, api)
     notifier = rpc.Notifier(conf, notification_transport or transport, "compute-conductor")
+    images = _lazy_image_backend(conf)
     manager = conductor_manager.ConductorManager(
         conf, cells, local, scheduler_rpcapi.SchedulerAPI(transport),
-        compute_rpcapi.ComputeRPCClient(transport), placement, network, notifier)
+        compute_rpcapi.ComputeRPCClient(transport), placement, network, notifier,
+        images=images)
     host = host or conf.host
     builds = recovery.BuildRecovery(manager, conductor_rpcapi.ConductorAPI(transport),
                                     resume_at_start=rpc.bus_in_process(transport))
@@ -227,7 +229,8 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
                                  builds.sweep)],
                       on_start=on_start, clock=clock_mod.of(conf))
     service.recovery = builds
-    return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
+    return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose,
+                                   images.close])
 
 
 def scheduler_service(conf, transport, host=None, placement_client=None) -> ServiceBundle:

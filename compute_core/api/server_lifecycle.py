@@ -16,13 +16,17 @@ creates, finds and deletes servers), which it is handed.
 """
 from __future__ import annotations
 
+import logging
 import secrets
 
 from compute_core import exception
 from compute_core.api import hosts
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
+from compute_core.image import snapshots
 from compute_core.scheduler.host_manager import service_is_up
+
+LOG = logging.getLogger(__name__)
 
 #: trigger_crash_dump is allowed from these vm_states (as Nova allows it).
 CRASH_DUMP_STATES = (states.ACTIVE, states.PAUSED, states.RESCUED, states.RESIZED,
@@ -163,11 +167,33 @@ class ServerLifecycle:
         self.s.compute_rpc.unrescue_instance(ctxt, inst["host"], inst)
 
     # ----------------------------------------------------------- shelving
+    SHELVE_STATES = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
+
     def shelve(self, ctxt, uuid):
-        inst = self._begin(ctxt, uuid, "shelve", (states.ACTIVE, states.STOPPED, states.PAUSED,
-                                                  states.SUSPENDED), states.SHELVING)
+        """Shelve: the host captures the root disk into the queued image
+        "<name>-shelved" (made here, as for createImage), powers the guest
+        off (SHELVED) and, with [DEFAULT] shelved_offload_time = 0,
+        offloads it at once. An image backend that takes no snapshots
+        shelves without one (the server then respawns from its image)."""
+        inst = self.servers.get(ctxt, uuid)
+        self.check_lock(ctxt, inst)
+        self._check_state(inst, "shelve", self.SHELVE_STATES)
+        try:
+            image = snapshots.create_image(self.s.images, ctxt, inst,
+                                           snapshots.shelved_image_name(inst))
+        except exception.Invalid as exc:
+            LOG.warning("shelving %s without a snapshot: %s", uuid, exc.message)
+            image = None
+        try:
+            inst = self._begin(ctxt, uuid, "shelve", self.SHELVE_STATES, states.SHELVING,
+                               check_lock=False, inst=inst)
+        except Exception:
+            if image is not None:
+                snapshots.forget(self.s.images, image["id"])
+            raise
         offload = self.s.conf.shelved_offload_time == 0
-        self.s.compute_rpc.shelve_instance(ctxt, inst["host"], inst, offload)
+        self.s.compute_rpc.shelve_instance(ctxt, inst["host"], inst, offload,
+                                           image["id"] if image else None)
 
     def shelve_offload(self, ctxt, uuid):
         inst = self._begin(ctxt, uuid, "shelveOffload", (states.SHELVED,),

@@ -22,6 +22,7 @@ from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.db import api_db, cell_db
 from compute_core.db import server_groups as groups_db
 from compute_core.db.cells import CELL0_UUID
+from compute_core.image import snapshots
 from compute_core.image import system_metadata as image_system_metadata
 
 LOG = logging.getLogger(__name__)
@@ -313,6 +314,9 @@ class ServerService:
                 db = self.s.cells.get(inst["cell_uuid"])
                 cell_db.start_action(db, uuid, "delete", ctxt)
                 return self._local_delete(ctxt, db, inst)
+            if inst["vm_state"] in (states.SHELVED, states.SHELVED_OFFLOADED):
+                # The shelve's snapshot goes with the server, as in Nova.
+                snapshots.delete_shelved_image(self.s.images, inst)
             if not force and self.s.conf.reclaim_instance_interval > 0 and \
                     inst.get("launched_at") and inst.get("host"):
                 if inst["vm_state"] == states.SOFT_DELETED:

@@ -1,4 +1,4 @@
-"""The compute service's RPC endpoint (target version 1.4, see rpcapi) and periodic work."""
+"""The compute service's RPC endpoint (target version 1.7, see rpcapi) and periodic work."""
 from __future__ import annotations
 
 import datetime
@@ -59,6 +59,9 @@ class ComputeManager:
         self.conductor = conductor
         self.placement = placement
         self.notifier = notifier
+        use_images = getattr(driver, "use_image_backend", None)
+        if images is not None and use_images is not None:
+            use_images(images)  # for drivers that read image data themselves
         self.locks = _InstanceLocks()
         self.node = None
         # Guests on the hypervisor that belong to no instance of this host
@@ -492,26 +495,64 @@ class ComputeManager:
         return {"output": text}
 
     # ---------------------------------------------------------- shelving
-    def shelve_instance(self, ctxt, instance, offload):
-        """Power the guest off (SHELVED); with *offload* ([DEFAULT]
-        shelved_offload_time = 0) offload it at once."""
-        def power_off(i):
-            if self._power_state(i) != PowerState.SHUTDOWN:
-                self.driver.power_off(i, 60)
-        sysmeta = dict(instance.get("system_metadata") or {}, shelved_at=ctx_now(),
-                       shelved_host=self.host)
-        ok = self._power_action(ctxt, instance, "compute_shelve_instance", power_off,
-                                {"vm_state": states.SHELVED, "system_metadata": sysmeta},
-                                states.SHELVING)
-        if ok and offload:
-            instance = dict(instance, vm_state=states.SHELVED, system_metadata=sysmeta,
-                            task_state=states.SHELVING_OFFLOADING)
+    def shelve_instance(self, ctxt, instance, offload, image_id=None):
+        """Power the guest off and, with *image_id* (1.7), capture its root
+        disk into that queued image (task_state shelving ->
+        shelving_image_pending_upload -> shelving_image_uploading), as
+        Nova does; then SHELVED, with shelved_at, shelved_image_id and
+        shelved_host in the system_metadata. With *offload* ([DEFAULT]
+        shelved_offload_time = 0) the guest is offloaded at once. A failure
+        deletes the image and leaves the server in its vm_state (task
+        cleared) with a fault and the action event in Error."""
+        uuid = instance["uuid"]
+        event = "compute_shelve_instance"
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            task = states.SHELVING
             try:
-                self._update(ctxt, instance["uuid"], {"task_state": states.SHELVING_OFFLOADING},
-                             expected_task_state=[None])
-            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                if self._power_state(instance) != PowerState.SHUTDOWN:
+                    self.driver.power_off(instance, 60)
+                if image_id is not None:
+                    images = self.images()
+                    for task, previous in (
+                            (states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING),
+                            (states.SHELVING_IMAGE_UPLOADING,
+                             states.SHELVING_IMAGE_PENDING_UPLOAD)):
+                        self._update(ctxt, uuid, {"task_state": task},
+                                     expected_task_state=previous)
+                    self.driver.snapshot(ctxt, instance, image_id,
+                                         lambda fileobj: images.upload(image_id, fileobj))
+            except Exception as exc:  # driver, backend, or the instance changed
+                LOG.warning("shelve of %s on %s failed: %s", uuid, self.host, exc)
+                self._fault(ctxt, uuid, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                if image_id is not None:
+                    self._drop_image(image_id)
+                try:
+                    self._update(ctxt, uuid, {"task_state": None,
+                                              "power_state": int(self._power_state(instance))},
+                                 expected_task_state=task)
+                except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                    pass
                 return
-            self.shelve_offload_instance(ctxt, instance)
+            sysmeta = dict(instance.get("system_metadata") or {}, shelved_at=ctx_now(),
+                           shelved_host=self.host)
+            if image_id is not None:
+                sysmeta["shelved_image_id"] = image_id
+            values = {"vm_state": states.SHELVED, "system_metadata": sysmeta,
+                      "task_state": states.SHELVING_OFFLOADING if offload else None,
+                      "power_state": int(self._power_state(instance))}
+            try:
+                self._update(ctxt, uuid, values, expected_task_state=task, event=event,
+                             result="Success", finish=True)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                if image_id is not None:  # deleted meanwhile: nobody else will
+                    self._drop_image(image_id)
+                return
+        self.notifier.info(ctxt, "instance.shelve.end", notifications.instance_payload(
+            dict(instance, **values)))
+        if offload:
+            self.shelve_offload_instance(ctxt, dict(instance, **values))
 
     def shelve_offload_instance(self, ctxt, instance):
         """Drop the guest of a shelved server and free its resources: the
@@ -541,12 +582,14 @@ class ComputeManager:
     def unshelve_instance(self, ctxt, instance, image):
         """Bring a shelved server back on this host (the conductor chose it
         and claimed its resources when it was offloaded): power its guest
-        on, or spawn it anew from its image."""
+        on, or spawn it anew from *image* (the shelve's snapshot, else the
+        server's image). Then the snapshot image is deleted and the
+        shelved_* system_metadata dropped, as in Nova."""
         uuid = instance["uuid"]
         event = "compute_unshelve_instance"
         offloaded = instance["vm_state"] == states.SHELVED_OFFLOADED
         sysmeta = {k: v for k, v in (instance.get("system_metadata") or {}).items()
-                   if k not in ("shelved_at", "shelved_host")}
+                   if k not in snapshots.SHELVED_KEYS}
         with self.locks(uuid):
             self._event(ctxt, uuid, event)
             try:
@@ -576,6 +619,8 @@ class ComputeManager:
                     finish=True)
             except (exception.InstanceNotFound, exception.InstanceInvalidState):
                 return
+            if self.images is not None:
+                snapshots.delete_shelved_image(self.images(), instance)
         self.notifier.info(ctxt, "instance.unshelve.end",
                            notifications.instance_payload(instance))
 
@@ -946,6 +991,7 @@ class ComputeManager:
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
                 states.REBOOTING_HARD, rpcapi.PAUSING, rpcapi.UNPAUSING, rpcapi.SUSPENDING,
                 rpcapi.RESUMING, states.RESCUING, states.UNRESCUING, states.SHELVING,
+                states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING,
                 states.SHELVING_OFFLOADING, states.UPDATING_PASSWORD, states.SOFT_DELETING,
                 states.RESTORING)
 

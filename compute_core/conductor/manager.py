@@ -21,7 +21,7 @@ class ConductorManager:
     target = messaging.Target(version=conductor_rpcapi.VERSION)
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_rpc, placement, network,
-                 notifier):
+                 notifier, images=None):
         self.conf = conf
         self.cells = cells            # CellDatabases over the API database
         self.local_db = local_db      # this conductor's cell database
@@ -30,6 +30,9 @@ class ConductorManager:
         self.placement = placement
         self.network = network
         self.notifier = notifier
+        # images() -> the image backend (loaded at its first use): the
+        # snapshot an offloaded server is unshelved from.
+        self.images = images
 
     # ------------------------------------------------------------- builds
     def schedule_and_build_instances(self, ctxt, instance_uuids, request_spec, image,
@@ -493,6 +496,19 @@ class ConductorManager:
         event = "conductor_unshelve_instance"
         cell_db.action_event(db, instance_uuid, ctxt.request_id, event)
         if instance["vm_state"] == states.SHELVED_OFFLOADED:
+            shelved = (instance.get("system_metadata") or {}).get("shelved_image_id")
+            if shelved and self.images is not None:
+                # Spawned from the shelve's snapshot, as in Nova; without it
+                # the server cannot come back as it was.
+                try:
+                    found = self.images().get(shelved)
+                    image = {k: found.get(k) for k in ("id", "name", "properties", "min_disk",
+                                                       "min_ram", "size", "disk_format")}
+                except exception.ImageNotFound:
+                    self._action_failed(ctxt, db, instance_uuid, event,
+                                        f"Unshelve attempted but the image {shelved} cannot "
+                                        f"be found.", {"vm_state": states.ERROR})
+                    return
             pick = self._schedule(ctxt, instance, destination={"host": host} if host else None,
                                   availability_zone=availability_zone)
             if pick.get("error"):

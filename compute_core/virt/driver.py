@@ -116,6 +116,15 @@ class ComputeDriver(abc.ABC):
         self.host = host
         self._event_listener = None
 
+    def use_image_backend(self, images) -> None:
+        """The compute service hands over *images*(), which returns its
+        image backend (loaded at the first call): a driver that reads image
+        data at spawn may fetch through it (:attr:`image_backend`)."""
+        self.image_backend = images
+
+    #: images() -> the compute service's image backend, or None.
+    image_backend = None
+
     def supports(self, capability: str) -> bool:
         return bool({**DEFAULT_CAPABILITIES, **self.capabilities}.get(capability))
 
