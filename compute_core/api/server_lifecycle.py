@@ -261,15 +261,19 @@ class ServerLifecycle:
                 raise exception.QuotaExceeded(overs="metadata_items", req=len(metadata),
                                               used=0, allowed=limit)
             changes["metadata"] = metadata
-        sysmeta = dict(inst.get("system_metadata") or {}, image_name=image.get("name"),
+        orig_image_ref = inst.get("image_ref")
+        orig_sysmeta = dict(inst.get("system_metadata") or {})
+        sysmeta = dict(orig_sysmeta, image_name=image.get("name"),
                        image_properties=image.get("properties") or {})
         values = dict(changes, image_ref=image["id"], system_metadata=sysmeta)
         inst = self._begin(ctxt, uuid, "rebuild", (states.ACTIVE, states.STOPPED,
                                                    states.ERROR),
                            states.REBUILDING, capability="supports_rebuild", values=values,
                            inst=inst)
+        # A new image: the conductor asks the scheduler about the host, and
+        # puts these back when it may not run it.
         self.s.conductor_api.rebuild_instance(ctxt, uuid, _image_for_rpc(image),
-                                              admin_password)
+                                              admin_password, orig_image_ref, orig_sysmeta)
         return inst
 
     def evacuate(self, ctxt, uuid, host=None, force=False, admin_password=None,

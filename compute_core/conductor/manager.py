@@ -1,4 +1,4 @@
-"""The conductor's RPC endpoint (target version 1.7, see rpcapi)."""
+"""The conductor's RPC endpoint (target version 1.9, see rpcapi)."""
 from __future__ import annotations
 
 import logging
@@ -435,18 +435,53 @@ class ConductorManager:
             return result
         return result[0][0]
 
-    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password):
-        """A rebuild on the server's own host."""
+    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password, orig_image_ref=None,
+                         orig_sys_metadata=None):
+        """A rebuild on the server's own host. With a new image (one other
+        than *orig_image_ref*, 1.9) the scheduler judges first whether
+        that host may run it, as Nova's does: the request is restricted to
+        the host, only the filters that run on a rebuild judge, nothing is
+        claimed. A host that may not leaves the server as Nova 34 does: in
+        ERROR with the fault and the event in Error, its image (and image
+        system_metadata) the old ones."""
         found = self._instance(instance_uuid)
         if found is None:
             return
         db, instance = found
-        cell_db.action_event(db, instance_uuid, ctxt.request_id, "conductor_rebuild_server",
-                             finish=False)
-        cell_db.action_event(db, instance_uuid, ctxt.request_id, "conductor_rebuild_server",
-                             "Success", finish=True)
+        event = "conductor_rebuild_server"
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event, finish=False)
+        if orig_image_ref is not None and orig_image_ref != image.get("id"):
+            answer = self._check_rebuild_host(ctxt, instance, image)
+            if answer.get("error"):
+                values = {"vm_state": states.ERROR, "image_ref": orig_image_ref}
+                if orig_sys_metadata is not None:
+                    values["system_metadata"] = orig_sys_metadata
+                LOG.warning("rebuild of %s with image %s refused: %s", instance_uuid,
+                            image.get("id"), answer["message"])
+                self._action_failed(ctxt, db, instance_uuid, event, answer["message"], values)
+                return
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event, "Success", finish=True)
         self.compute_rpc.rebuild_instance(ctxt, instance["host"], instance, image,
                                           admin_password)
+
+    def _check_rebuild_host(self, ctxt, instance, image) -> dict:
+        """The scheduler's verdict on the server's host for *image* (Nova's
+        ``_nova_check_type: rebuild`` hint): {} or {"error", "message"}."""
+        uuid = instance["uuid"]
+        stored = api_db.get_request_spec(self.cells.api, uuid) or {}
+        spec = dict(stored, instance_uuid=uuid, project_id=instance["project_id"],
+                    user_id=instance["user_id"], flavor=instance["flavor"], image=image,
+                    num_instances=1, instance_uuids=[uuid], ignore_hosts=[],
+                    force_hosts=[instance["host"]],
+                    force_nodes=[instance["node"]] if instance.get("node") else [],
+                    requested_destination=None,
+                    scheduler_hints=dict(stored.get("scheduler_hints") or {},
+                                         _nova_check_type=["rebuild"]))
+        try:
+            result = self.scheduler_api.select_destinations(ctxt, spec, [uuid], False)
+        except Exception as exc:  # a scheduler that does not answer
+            return {"error": "NoValidHost", "message": f"No valid host was found. {exc}"}
+        return result if isinstance(result, dict) and result.get("error") else {}
 
     def evacuate_instance(self, ctxt, instance_uuid, image, admin_password, host=None,
                           force=False):

@@ -20,11 +20,14 @@
       and evacuations_from_host (for compute hosts)
 1.8 - snapshot_instance (createImage / createBackup: the compute host
       of the instance captures its disk into the queued image)
+1.9 - rebuild_instance takes orig_image_ref and orig_sys_metadata: a
+      rebuild with a new image asks the scheduler whether the server's
+      host may run it, and goes back to them when it may not
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.8"
+VERSION = "1.9"
 
 
 class ConductorAPI:
@@ -78,9 +81,17 @@ class ConductorAPI:
     def _cast17(self, ctxt, method, **kwargs):
         self.client.prepare(version="1.7").cast(ctxt, method, **kwargs)
 
-    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password):
-        self._cast17(ctxt, "rebuild_instance", instance_uuid=instance_uuid, image=image,
-                     admin_password=admin_password)
+    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password, orig_image_ref=None,
+                         orig_sys_metadata=None):
+        if orig_image_ref is None or orig_image_ref == image.get("id"):
+            # The same image: no scheduler check, what a 1.7 conductor does.
+            self._cast17(ctxt, "rebuild_instance", instance_uuid=instance_uuid, image=image,
+                         admin_password=admin_password)
+            return
+        self.client.prepare(version="1.9").cast(
+            ctxt, "rebuild_instance", instance_uuid=instance_uuid, image=image,
+            admin_password=admin_password, orig_image_ref=orig_image_ref,
+            orig_sys_metadata=orig_sys_metadata)
 
     def evacuate_instance(self, ctxt, instance_uuid, image, admin_password, host=None,
                           force=False):
