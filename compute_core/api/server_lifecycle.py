@@ -23,6 +23,7 @@ from compute_core import exception
 from compute_core.api import hosts
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
+from compute_core.db import server_groups as groups_db
 from compute_core.image import snapshots
 from compute_core.scheduler.host_manager import service_is_up
 
@@ -386,7 +387,11 @@ class ServerLifecycle:
         self.check_lock(ctxt, inst)
         self._check_state(inst, "restore", (states.SOFT_DELETED,))
         # A soft-deleted server still counts in its project's usage (it is
-        # not deleted yet): restoring it takes no new quota.
+        # not deleted yet): restoring it takes no new quota. It stayed in its
+        # server group too, as in Nova; one that left it (soft-deleted by an
+        # older release, which dropped the membership) joins it again if
+        # server_group_members has room.
+        self._rejoin_group(inst)
         db = self._db(inst)
         if not inst.get("host") or not self._host_up(db, inst["host"]):
             # Its host is away: the guest is started when asked next.
@@ -397,6 +402,35 @@ class ServerLifecycle:
         inst = self._begin(ctxt, uuid, "restore", (states.SOFT_DELETED,), states.RESTORING,
                            check_lock=False, inst=inst)
         self.s.compute_rpc.restore_instance(ctxt, inst["host"], inst)
+
+    def _rejoin_group(self, inst):
+        """Make *inst* a member again of the group its boot named, if it
+        is no longer one and the group still exists; QuotaExceeded (403)
+        when the group is full."""
+        uuid, api = inst["uuid"], self.s.api_db
+        group = (api_db.get_request_spec(api, uuid) or {}).get("instance_group")
+        if not group or groups_db.groups_of(api, [uuid]):
+            return
+        try:
+            members = groups_db.get(api, group["uuid"])["members"]
+        except groups_db.ServerGroupNotFound:
+            return  # deleted meanwhile: nothing to join
+        allowed = self.servers.quota.limits(inst["project_id"]).get("server_group_members",
+                                                                    -1)
+
+        def full(count):
+            if 0 <= allowed < count:
+                raise exception.QuotaExceeded(
+                    overs="server_group_members", req=1, used=count - 1, allowed=allowed,
+                    message="Quota exceeded, too many servers in group")
+
+        full(len(members) + 1)
+        members = groups_db.add_members(api, group["uuid"], [uuid])["members"]
+        try:
+            full(len(members))  # a concurrent boot took the place meanwhile
+        except exception.QuotaExceeded:
+            groups_db.remove_member(api, uuid)
+            raise
 
     def force_delete(self, ctxt, uuid):
         """forceDelete: delete at once, soft-deleted or not."""

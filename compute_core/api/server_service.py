@@ -39,6 +39,10 @@ def sanitize_hostname(name: str) -> str:
     return host or "server"
 
 
+#: What _delete answers for a server it soft-deleted (or found so).
+_SOFT_DELETED = "soft-deleted"
+
+
 class ServerService:
     def __init__(self, services):
         self.s = services
@@ -289,7 +293,10 @@ class ServerService:
         """Delete the server; with [DEFAULT] reclaim_instance_interval set,
         a server that ran is soft-deleted instead unless *force*
         (forceDelete)."""
-        self._delete(ctxt, uuid, force)
+        if self._delete(ctxt, uuid, force) is _SOFT_DELETED:
+            # As in Nova, a soft-deleted server stays in its group (and
+            # counts in server_group_members) until restored or reclaimed.
+            return
         # accepted: the server leaves its group
         groups_db.remove_member(self.s.api_db, uuid)
 
@@ -320,9 +327,10 @@ class ServerService:
             if not force and self.s.conf.reclaim_instance_interval > 0 and \
                     inst.get("launched_at") and inst.get("host"):
                 if inst["vm_state"] == states.SOFT_DELETED:
-                    return  # deleted already, until reclaimed
+                    return _SOFT_DELETED  # deleted already, until reclaimed
                 try:
-                    return ServerLifecycle(self).soft_delete(ctxt, inst)
+                    ServerLifecycle(self).soft_delete(ctxt, inst)
+                    return _SOFT_DELETED
                 except exception.InstanceInvalidState:
                     pass  # busy: deleted at once, as Nova does
             return self._delete_in_cell(ctxt, inst)

@@ -12,6 +12,7 @@ from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
+from compute_core.db import server_groups as groups_db
 from compute_core.db.cells import CELL0_UUID
 
 LOG = logging.getLogger(__name__)
@@ -712,6 +713,9 @@ class ConductorManager:
         except exception.InstanceNotFound:
             pass
         self.network.deallocate_for_instance(instance_uuid)
+        # Gone for good (a soft-deleted server reclaimed by its host, too):
+        # it leaves its server group.
+        groups_db.remove_member(self.cells.api, instance_uuid)
 
     def instances_on_host(self, ctxt, host):
         return cell_db.list_instances(self.local_db, {"host": host}, with_faults=False)
