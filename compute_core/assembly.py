@@ -254,6 +254,10 @@ def scheduler_service(conf, transport, host=None, placement_client=None) -> Serv
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
 
 
+#: Seconds between a compute host's checks for a usage audit to run.
+USAGE_AUDIT_INTERVAL = 60
+
+
 def compute_service(conf, transport, host, driver=None, notification_transport=None,
                     placement_client=None) -> ServiceBundle:
     """The compute service of *host*; *driver* lets a caller keep the
@@ -290,7 +294,10 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
              ("reclaim_queued_deletes", conf.reclaim_instance_interval,
               manager.reclaim_queued_deletes),
              ("offload_shelved_instances", conf.shelved_poll_interval,
-              manager.offload_shelved_instances)]
+              manager.offload_shelved_instances),
+             # every minute, as Nova's periodic task; it does nothing unless
+             # [DEFAULT] instance_usage_audit is set (read at each run)
+             ("instance_usage_audit", USAGE_AUDIT_INTERVAL, manager.instance_usage_audit)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
                       [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host,
                       clock=clock_mod.of(conf))

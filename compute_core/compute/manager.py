@@ -4,13 +4,14 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 import traceback
 
 import oslo_messaging as messaging
 
 from compute_core import context as ctx_mod
 from compute_core import clock, exception, notifications
-from compute_core.compute import rpcapi, states
+from compute_core.compute import audit, rpcapi, states
 from compute_core.image import snapshots
 from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
@@ -881,6 +882,46 @@ class ComputeManager:
                 continue
             LOG.info("reclaiming soft-deleted instance %s", inst["uuid"])
             self.terminate_instance(ctxt, inst)
+
+    def instance_usage_audit(self):
+        """Periodic (Nova's _instance_usage_audit): with [DEFAULT]
+        instance_usage_audit, once per completed
+        instance_usage_audit_period, a compute.instance.exists notification
+        for each instance of this host that ran during that period (deleted
+        ones too), recorded in the cell's task log: RUNNING with the number
+        of instances, then DONE with the errors and a message."""
+        if not self.conf.instance_usage_audit:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        begin, end = audit.last_completed_period(self.conf.instance_usage_audit_period,
+                                                 _utcnow())
+        period = (audit.TASK_NAME, begin.isoformat(), end.isoformat(), self.host)
+        if self.conductor.task_log_get(ctxt, *period):
+            return  # audited already
+        instances = self.conductor.instances_active_in_window(ctxt, self.host, period[1],
+                                                              period[2])
+        LOG.info("Running instance usage audit for host %s from %s to %s. %d instances.",
+                 self.host, begin, end, len(instances))
+        started = time.monotonic()
+        row = self.conductor.task_log_begin_task(ctxt, *period, len(instances),
+                                                 "Instance usage audit started...")
+        if isinstance(row, dict) and row.get("error"):
+            LOG.info("usage audit of %s: %s", self.host, row.get("message"))
+            return
+        errors = 0
+        for inst in instances:
+            try:
+                self.notifier.info(ctxt, "compute.instance.exists",
+                                   notifications.usage_exists_payload(inst, period[1],
+                                                                      period[2]))
+            except Exception:
+                LOG.exception("usage audit of instance %s on %s failed", inst.get("uuid"),
+                              self.host)
+                errors += 1
+        self.conductor.task_log_end_task(
+            ctxt, *period, errors,
+            f"Instance usage audit ran for host {self.host}, {len(instances)} instances "
+            f"in {time.monotonic() - started:.3f} seconds.")
 
     # --------------------------------------------------------- periodic
     def heartbeat(self):

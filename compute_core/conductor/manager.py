@@ -1,6 +1,7 @@
-"""The conductor's RPC endpoint (target version 1.9, see rpcapi)."""
+"""The conductor's RPC endpoint (target version 1.10, see rpcapi)."""
 from __future__ import annotations
 
+import datetime
 import logging
 import traceback
 import uuid as uuidlib
@@ -13,6 +14,8 @@ from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
 from compute_core.db import server_groups as groups_db
+from compute_core.db import task_log
+from compute_core.db import usage as usage_db
 from compute_core.db.cells import CELL0_UUID
 
 LOG = logging.getLogger(__name__)
@@ -756,10 +759,41 @@ class ConductorManager:
         except exception.NotFound:
             LOG.warning("migration %s is not in this cell", migration_uuid)
 
+    # 1.10: the usage audit of the compute hosts (times as ISO strings).
+    def task_log_get(self, ctxt, task_name, begin, end, host):
+        return task_log.get(self.local_db, task_name, _time(begin), _time(end), host)
+
+    def task_log_begin_task(self, ctxt, task_name, begin, end, host, task_items, message):
+        try:
+            return task_log.begin_task(self.local_db, task_name, _time(begin), _time(end),
+                                       host, task_items, message)
+        except task_log.TaskAlreadyRunning as exc:
+            return {"error": "TaskAlreadyRunning", "message": exc.message}
+
+    def task_log_end_task(self, ctxt, task_name, begin, end, host, errors, message):
+        try:
+            return task_log.end_task(self.local_db, task_name, _time(begin), _time(end), host,
+                                     errors, message)
+        except exception.NotFound as exc:
+            return {"error": "NotFound", "message": exc.message}
+
+    def instances_active_in_window(self, ctxt, host, begin, end):
+        """The instances of *host* (deleted ones too) that ran during
+        [begin, end): launched before its end, not terminated before its
+        beginning."""
+        return usage_db.active_in_window(self.local_db, _time(begin), _time(end), host=host)
+
     def evacuations_from_host(self, ctxt, host):
         """The evacuations away from *host* whose source guest is still to
         be dropped (status done), for the host that comes back (1.7)."""
         return cell_db.migrations_from_host(self.local_db, host, "evacuation", ["done"])
+
+
+def _time(value) -> datetime.datetime:
+    """A naive UTC datetime from an RPC argument (ISO string or datetime)."""
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=None)
+    return datetime.datetime.fromisoformat(value).replace(tzinfo=None)
 
 
 def format_tb(exc) -> str:

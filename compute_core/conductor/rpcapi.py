@@ -23,11 +23,13 @@
 1.9 - rebuild_instance takes orig_image_ref and orig_sys_metadata: a
       rebuild with a new image asks the scheduler whether the server's
       host may run it, and goes back to them when it may not
+1.10 - for the compute hosts' usage audit: task_log_get,
+      task_log_begin_task, task_log_end_task, instances_active_in_window
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.9"
+VERSION = "1.10"
 
 
 class ConductorAPI:
@@ -186,3 +188,25 @@ class ConductorAPI:
             return []
         return self.client.prepare(version="1.7").call(ctxt, "evacuations_from_host",
                                                        host=host)
+
+    # 1.10: the usage audit's task log and the instances it covers. Times
+    # travel as ISO strings (naive UTC).
+    def _call110(self, ctxt, method, **kwargs):
+        return self.client.prepare(version="1.10").call(ctxt, method, **kwargs)
+
+    def task_log_get(self, ctxt, task_name, begin, end, host):
+        return self._call110(ctxt, "task_log_get", task_name=task_name, begin=begin, end=end,
+                             host=host)
+
+    def task_log_begin_task(self, ctxt, task_name, begin, end, host, task_items, message):
+        """The row, or {"error": "TaskAlreadyRunning", "message"}."""
+        return self._call110(ctxt, "task_log_begin_task", task_name=task_name, begin=begin,
+                             end=end, host=host, task_items=task_items, message=message)
+
+    def task_log_end_task(self, ctxt, task_name, begin, end, host, errors, message):
+        return self._call110(ctxt, "task_log_end_task", task_name=task_name, begin=begin,
+                             end=end, host=host, errors=errors, message=message)
+
+    def instances_active_in_window(self, ctxt, host, begin, end):
+        return self._call110(ctxt, "instances_active_in_window", host=host, begin=begin,
+                             end=end)
