@@ -127,17 +127,23 @@ def test_a_failed_capture_leaves_the_server_and_no_image(compute_cloud, api):
     wait_for_server(cloud, sid, ("DELETED",))
 
 
+def _shelved_on_host(cloud, name):
+    """(api, a member's server named *name*, shelved and kept on its host)."""
+    api = lambda m, p, **kw: api_request(cloud, m, p, **kw)  # noqa: E731
+    sid = boot(api, first_image_id(cloud), name=name, token=MEMBER)
+    wait_for_server(cloud, sid)
+    accepted(api, sid, {"shelve": None}, token=MEMBER)
+    settled(cloud, sid, "SHELVED")
+    return api, sid
+
+
 @pytest.mark.compute_cloud_config(overrides={"shelved_offload_time": -1})
 def test_shelved_on_its_host_then_unshelved_and_deleted(fresh_compute_cloud):
     """Kept on its host (shelved_offload_time -1): the snapshot is taken
     all the same; unshelve powers the guest on and deletes it; deleting a
     SHELVED server deletes its snapshot."""
     cloud = fresh_compute_cloud
-    api = lambda m, p, **kw: api_request(cloud, m, p, **kw)  # noqa: E731
-    sid = boot(api, first_image_id(cloud), name="kept", token=MEMBER)
-    wait_for_server(cloud, sid)
-    accepted(api, sid, {"shelve": None}, token=MEMBER)
-    settled(cloud, sid, "SHELVED")
+    api, sid = _shelved_on_host(cloud, "kept")
     shelved_id = _sysmeta(cloud, sid)["shelved_image_id"]
     assert _image(cloud, shelved_id).json()["name"] == "kept-shelved"
     assert conflict(api, sid, {"shelve": None}, token=MEMBER) == \
@@ -160,11 +166,7 @@ def test_unshelve_without_its_snapshot_is_an_error(fresh_compute_cloud):
     """The shelve's image deleted behind the server's back: unshelve of the
     offloaded server fails as Nova's does (ERROR, with the fault)."""
     cloud = fresh_compute_cloud
-    api = lambda m, p, **kw: api_request(cloud, m, p, **kw)  # noqa: E731
-    sid = boot(api, first_image_id(cloud), name="orphaned", token=MEMBER)
-    wait_for_server(cloud, sid)
-    accepted(api, sid, {"shelve": None}, token=MEMBER)
-    settled(cloud, sid, "SHELVED")
+    api, sid = _shelved_on_host(cloud, "orphaned")
     accepted(api, sid, {"shelveOffload": None})
     settled(cloud, sid, "SHELVED_OFFLOADED")
     shelved_id = _sysmeta(cloud, sid)["shelved_image_id"]

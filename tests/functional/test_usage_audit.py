@@ -5,7 +5,6 @@ per instance that ran in it, a task_log row), driven here by the embedded
 cloud's virtual clock; GET /os-instance_usage_audit_log reports the rows,
 checked against tempest's schemas."""
 import datetime
-import threading
 import time
 
 import oslo_messaging as messaging
@@ -14,17 +13,10 @@ import pytest
 from compute_core import Cloud
 from compute_core.testing import api_request, first_image_id, wait_for_server
 from tests import tempest_schemas
+from tests.functional import test_notifications as notifications_test
 
 
-class Collector:
-    def __init__(self):
-        self.events = []
-        self.lock = threading.Lock()
-
-    def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        with self.lock:
-            self.events.append((event_type, publisher_id, payload))
-
+class Collector(notifications_test.Collector):
     def exists(self):
         with self.lock:
             return [(pub, p["nova_object.data"]) for t, pub, p in self.events
