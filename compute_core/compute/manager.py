@@ -811,10 +811,13 @@ class ComputeManager:
 
     def _fail_build(self, ctxt, inst, message, expected):
         uuid = inst["uuid"]
+        # The fault first: whoever sees ERROR sees why (the API shows a
+        # fault only in ERROR, so one left by a build that finished
+        # meanwhile, when the update below refuses, is not shown).
+        self._fault(ctxt, uuid, exception.ComputeCoreError(message))
         self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None},
                      expected_task_state=expected)
         LOG.warning("%s", message)
-        self._fault(ctxt, uuid, exception.ComputeCoreError(message))
         self.placement.delete_allocations(uuid)
         self.notifier.error(ctxt, "instance.create.error",
                             notifications.instance_payload(dict(inst, vm_state=states.ERROR),
