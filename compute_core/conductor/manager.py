@@ -464,6 +464,8 @@ class ConductorManager:
                             image.get("id"), answer["message"])
                 self._action_failed(ctxt, db, instance_uuid, event, answer["message"], values)
                 return
+            # later moves are scheduled for the new image
+            api_db.set_request_spec_image(self.cells.api, instance_uuid, image)
         cell_db.action_event(db, instance_uuid, ctxt.request_id, event, "Success", finish=True)
         self.compute_rpc.rebuild_instance(ctxt, instance["host"], instance, image,
                                           admin_password)

@@ -7,6 +7,7 @@ A rebuild with the same image asks no scheduler. Through the HTTP API."""
 import pytest
 import requests
 
+from compute_core.db import api_db
 from compute_core.testing import api_request, first_image_id, wait_for_server
 from tests import tempest_schemas
 from tests.functional.test_lifecycle_actions import MEMBER, act, settled
@@ -76,6 +77,7 @@ def test_a_new_image_the_host_cannot_run_is_refused(compute_cloud, api, stopped)
     body = wait_for_server(cloud, sid, ("ERROR",))
     assert body["status"] == "ERROR" and body["OS-EXT-STS:task_state"] is None
     assert body["image"]["id"] == base  # the old image again
+    assert api_db.get_request_spec(cloud._api.api_db, sid)["image"]["id"] == base
     assert body["OS-EXT-SRV-ATTR:host"] == host
     assert body["fault"]["message"] == "No valid host was found."
     action = _last_action(api, sid)
@@ -113,10 +115,12 @@ def test_the_same_image_skips_the_scheduler(compute_cloud, api):
     assert body["image"]["id"] == mutable
     assert "rebuild" in _calls(cloud, host, sid)
     assert _last_action(api, sid)["message"] is None
-    # a different image that the host passes is checked and goes through
+    # a different image that the host passes is checked and goes through;
+    # later moves are scheduled for it
     base = first_image_id(cloud)
     _rebuild(api, sid, base)
     assert settled(cloud, sid, "ACTIVE")["image"]["id"] == base
+    assert api_db.get_request_spec(cloud._api.api_db, sid)["image"]["id"] == base
     api("DELETE", f"/servers/{sid}")
     wait_for_server(cloud, sid, ("DELETED",))
 
