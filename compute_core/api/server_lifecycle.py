@@ -174,17 +174,21 @@ class ServerLifecycle:
         """Shelve: the host captures the root disk into the queued image
         "<name>-shelved" (made here, as for createImage), powers the guest
         off (SHELVED) and, with [DEFAULT] shelved_offload_time = 0,
-        offloads it at once. An image backend that takes no snapshots
+        offloads it at once. A host whose driver takes no snapshots
+        (supports_snapshot false) or an image backend that takes none
         shelves without one (the server then respawns from its image)."""
         inst = self.servers.get(ctxt, uuid)
         self.check_lock(ctxt, inst)
         self._check_state(inst, "shelve", self.SHELVE_STATES)
+        image = None
         try:
+            if inst.get("host"):
+                self.servers._check_driver_supports(self._db(inst), inst, "shelve",
+                                                    "supports_snapshot")
             image = snapshots.create_image(self.s.images, ctxt, inst,
                                            snapshots.shelved_image_name(inst))
-        except exception.Invalid as exc:
+        except (exception.Invalid, exception.NotSupportedByDriver) as exc:
             LOG.warning("shelving %s without a snapshot: %s", uuid, exc.message)
-            image = None
         try:
             inst = self._begin(ctxt, uuid, "shelve", self.SHELVE_STATES, states.SHELVING,
                                check_lock=False, inst=inst)

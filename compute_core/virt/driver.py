@@ -23,8 +23,9 @@ Which methods each server action calls (on the server's host unless said):
   (supports_set_admin_password); trigger_crash_dump (supports_trigger_crash_dump);
   os-getConsoleOutput: get_console_output (supports_console_log);
 - rebuild: rebuild, then power_off when the server was stopped (supports_rebuild);
-- shelve: power_off (then, offloaded, destroy); unshelve: power_on, or
-  spawn on the host the scheduler chose when it was offloaded;
+- shelve: power_off, then snapshot into the "<name>-shelved" image (when
+  supports_snapshot), then, offloaded, destroy; unshelve: power_on, or spawn
+  from that image on the host the scheduler chose when it was offloaded;
 - soft delete / restore: power_off / power_on; reclaim: destroy;
 - evacuate: spawn on the new host (supports_evacuate), destroy on the old
   one when its compute service starts again;

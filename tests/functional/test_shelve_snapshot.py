@@ -177,3 +177,26 @@ def test_unshelve_without_its_snapshot_is_an_error(fresh_compute_cloud):
     assert body["fault"]["message"] == \
         f"Unshelve attempted but the image {shelved_id} cannot be found."
     assert _events(api, sid, "unshelve") == {"conductor_unshelve_instance": "Error"}
+
+
+def test_a_driver_without_snapshots_shelves_without_one(fresh_compute_cloud):
+    """A host whose driver declares no supports_snapshot: the shelve takes
+    no snapshot (as before), unshelve spawns from the server's image."""
+    cloud = fresh_compute_cloud
+    driver = cloud.driver("host1")
+    driver.capabilities = dict(driver.capabilities, supports_snapshot=False)
+    cloud.stop_host("host1", mark_down=False)
+    cloud.start_host("host1")
+    api = lambda m, p, **kw: api_request(cloud, m, p, **kw)  # noqa: E731
+    base = first_image_id(cloud)
+    before = {i["id"] for i in cloud._api.images.list()}
+    sid = boot(api, base, name="no-snapshot", token=MEMBER)
+    wait_for_server(cloud, sid)
+    accepted(api, sid, {"shelve": None}, token=MEMBER)
+    settled(cloud, sid, "SHELVED_OFFLOADED")
+    assert "shelved_image_id" not in _sysmeta(cloud, sid)
+    assert {i["id"] for i in cloud._api.images.list()} == before
+    assert ("snapshot", sid) not in driver.calls
+    accepted(api, sid, {"unshelve": None}, token=MEMBER)
+    settled(cloud, sid, "ACTIVE")
+    assert f"image {base}\n".encode() in driver.disk(sid)
