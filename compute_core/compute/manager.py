@@ -343,7 +343,7 @@ class ComputeManager:
                     self._update(ctxt, uuid, {"task_state": task},
                                  expected_task_state=previous)
                 self.driver.snapshot(ctxt, instance, image_id,
-                                     lambda fileobj: images.upload(image_id, fileobj))
+                                     _uploader(images, image_id))
             except Exception as exc:  # driver, backend or a deleted instance
                 LOG.warning("snapshot of %s into image %s failed: %s", uuid, image_id, exc)
                 self._event(ctxt, uuid, event, "Error", exc, finish=True)
@@ -522,7 +522,7 @@ class ComputeManager:
                         self._update(ctxt, uuid, {"task_state": task},
                                      expected_task_state=previous)
                     self.driver.snapshot(ctxt, instance, image_id,
-                                         lambda fileobj: images.upload(image_id, fileobj))
+                                         _uploader(images, image_id))
             except Exception as exc:  # driver, backend, or the instance changed
                 LOG.warning("shelve of %s on %s failed: %s", uuid, self.host, exc)
                 self._fault(ctxt, uuid, exc)
@@ -1038,6 +1038,15 @@ _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
                 states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING,
                 states.SHELVING_OFFLOADING, states.UPDATING_PASSWORD, states.SOFT_DELETING,
                 states.RESTORING)
+
+
+def _uploader(images, image_id):
+    """The upload(fileobj, disk_format=None) a driver's snapshot writes to."""
+    def upload(fileobj, disk_format=None):
+        if disk_format is None:  # what any backend takes
+            return images.upload(image_id, fileobj)
+        return images.upload(image_id, fileobj, disk_format=disk_format)
+    return upload
 
 
 def _utcnow():

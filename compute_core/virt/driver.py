@@ -163,7 +163,10 @@ class ComputeDriver(abc.ABC):
         self._unsupported("rebuild")
 
     def snapshot(self, context, instance: dict, image_id: str, upload) -> None:
-        """Write the root disk to the image *image_id* through ``upload(fileobj)``."""
+        """Write the root disk to the image *image_id* through
+        ``upload(fileobj, disk_format=None)``; *disk_format* names the
+        data's format when it may differ from the image record's (which
+        is the base image's)."""
         self._unsupported("snapshot")
 
     def rescue(self, context, instance: dict, network_info: dict, image_meta: dict,
