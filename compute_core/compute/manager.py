@@ -11,7 +11,8 @@ import oslo_messaging as messaging
 
 from compute_core import context as ctx_mod
 from compute_core import clock, exception, notifications
-from compute_core.compute import audit, rpcapi, states
+from compute_core.compute import audit
+from compute_core.compute import rpcapi, states
 from compute_core.image import snapshots
 from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
