@@ -211,9 +211,11 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
     placement = placement_client or PlacementClient(conf)
     network = load_network_backend(conf, api)
     notifier = rpc.Notifier(conf, notification_transport or transport, "compute-conductor")
+    images = _lazy_image_backend(conf)
     manager = conductor_manager.ConductorManager(
         conf, cells, local, scheduler_rpcapi.SchedulerAPI(transport),
-        compute_rpcapi.ComputeRPCClient(transport), placement, network, notifier)
+        compute_rpcapi.ComputeRPCClient(transport), placement, network, notifier,
+        images=images)
     host = host or conf.host
     builds = recovery.BuildRecovery(manager, conductor_rpcapi.ConductorAPI(transport),
                                     resume_at_start=rpc.bus_in_process(transport))
@@ -231,7 +233,8 @@ def conductor_service(conf, transport, notification_transport=None, host=None,
                                  builds.sweep)],
                       on_start=on_start, clock=clock_mod.of(conf))
     service.recovery = builds
-    return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
+    return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose,
+                                   images.close])
 
 
 def scheduler_service(conf, transport, host=None, placement_client=None) -> ServiceBundle:
@@ -253,6 +256,10 @@ def scheduler_service(conf, transport, host=None, placement_client=None) -> Serv
                       periodic=tasks, on_start=heartbeat, clock=clock_mod.of(conf))
     service.manager = manager
     return ServiceBundle(service, [placement.close, cells.close, local.dispose, api.dispose])
+
+
+#: Seconds between a compute host's checks for a usage audit to run.
+USAGE_AUDIT_INTERVAL = 60
 
 
 def compute_service(conf, transport, host, driver=None, notification_transport=None,
@@ -291,7 +298,10 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
              ("reclaim_queued_deletes", conf.reclaim_instance_interval,
               manager.reclaim_queued_deletes),
              ("offload_shelved_instances", conf.shelved_poll_interval,
-              manager.offload_shelved_instances)]
+              manager.offload_shelved_instances),
+             # every minute, as Nova's periodic task; it does nothing unless
+             # [DEFAULT] instance_usage_audit is set (read at each run)
+             ("instance_usage_audit", USAGE_AUDIT_INTERVAL, manager.instance_usage_audit)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
                       [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host,
                       clock=clock_mod.of(conf))

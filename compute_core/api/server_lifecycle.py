@@ -16,13 +16,18 @@ creates, finds and deletes servers), which it is handed.
 """
 from __future__ import annotations
 
+import logging
 import secrets
 
 from compute_core import exception
 from compute_core.api import hosts
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
+from compute_core.db import server_groups as groups_db
+from compute_core.image import snapshots
 from compute_core.scheduler.host_manager import service_is_up
+
+LOG = logging.getLogger(__name__)
 
 #: trigger_crash_dump is allowed from these vm_states (as Nova allows it).
 CRASH_DUMP_STATES = (states.ACTIVE, states.PAUSED, states.RESCUED, states.RESIZED,
@@ -163,11 +168,37 @@ class ServerLifecycle:
         self.s.compute_rpc.unrescue_instance(ctxt, inst["host"], inst)
 
     # ----------------------------------------------------------- shelving
+    SHELVE_STATES = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
+
     def shelve(self, ctxt, uuid):
-        inst = self._begin(ctxt, uuid, "shelve", (states.ACTIVE, states.STOPPED, states.PAUSED,
-                                                  states.SUSPENDED), states.SHELVING)
+        """Shelve: the host captures the root disk into the queued image
+        "<name>-shelved" (made here, as for createImage), powers the guest
+        off (SHELVED) and, with [DEFAULT] shelved_offload_time = 0,
+        offloads it at once. A host whose driver takes no snapshots
+        (supports_snapshot false) or an image backend that takes none
+        shelves without one (the server then respawns from its image)."""
+        inst = self.servers.get(ctxt, uuid)
+        self.check_lock(ctxt, inst)
+        self._check_state(inst, "shelve", self.SHELVE_STATES)
+        image = None
+        try:
+            if inst.get("host"):
+                self.servers._check_driver_supports(self._db(inst), inst, "shelve",
+                                                    "supports_snapshot")
+            image = snapshots.create_image(self.s.images, ctxt, inst,
+                                           snapshots.shelved_image_name(inst))
+        except (exception.Invalid, exception.NotSupportedByDriver) as exc:
+            LOG.warning("shelving %s without a snapshot: %s", uuid, exc.message)
+        try:
+            inst = self._begin(ctxt, uuid, "shelve", self.SHELVE_STATES, states.SHELVING,
+                               check_lock=False, inst=inst)
+        except Exception:
+            if image is not None:
+                snapshots.forget(self.s.images, image["id"])
+            raise
         offload = self.s.conf.shelved_offload_time == 0
-        self.s.compute_rpc.shelve_instance(ctxt, inst["host"], inst, offload)
+        self.s.compute_rpc.shelve_instance(ctxt, inst["host"], inst, offload,
+                                           image["id"] if image else None)
 
     def shelve_offload(self, ctxt, uuid):
         inst = self._begin(ctxt, uuid, "shelveOffload", (states.SHELVED,),
@@ -235,15 +266,19 @@ class ServerLifecycle:
                 raise exception.QuotaExceeded(overs="metadata_items", req=len(metadata),
                                               used=0, allowed=limit)
             changes["metadata"] = metadata
-        sysmeta = dict(inst.get("system_metadata") or {}, image_name=image.get("name"),
+        orig_image_ref = inst.get("image_ref")
+        orig_sysmeta = dict(inst.get("system_metadata") or {})
+        sysmeta = dict(orig_sysmeta, image_name=image.get("name"),
                        image_properties=image.get("properties") or {})
         values = dict(changes, image_ref=image["id"], system_metadata=sysmeta)
         inst = self._begin(ctxt, uuid, "rebuild", (states.ACTIVE, states.STOPPED,
                                                    states.ERROR),
                            states.REBUILDING, capability="supports_rebuild", values=values,
                            inst=inst)
+        # A new image: the conductor asks the scheduler about the host, and
+        # puts these back when it may not run it.
         self.s.conductor_api.rebuild_instance(ctxt, uuid, _image_for_rpc(image),
-                                              admin_password)
+                                              admin_password, orig_image_ref, orig_sysmeta)
         return inst
 
     def evacuate(self, ctxt, uuid, host=None, force=False, admin_password=None,
@@ -356,7 +391,11 @@ class ServerLifecycle:
         self.check_lock(ctxt, inst)
         self._check_state(inst, "restore", (states.SOFT_DELETED,))
         # A soft-deleted server still counts in its project's usage (it is
-        # not deleted yet): restoring it takes no new quota.
+        # not deleted yet): restoring it takes no new quota. It stayed in its
+        # server group too, as in Nova; one that left it (soft-deleted by an
+        # older release, which dropped the membership) joins it again if
+        # server_group_members has room.
+        self._rejoin_group(inst)
         db = self._db(inst)
         if not inst.get("host") or not self._host_up(db, inst["host"]):
             # Its host is away: the guest is started when asked next.
@@ -367,6 +406,35 @@ class ServerLifecycle:
         inst = self._begin(ctxt, uuid, "restore", (states.SOFT_DELETED,), states.RESTORING,
                            check_lock=False, inst=inst)
         self.s.compute_rpc.restore_instance(ctxt, inst["host"], inst)
+
+    def _rejoin_group(self, inst):
+        """Make *inst* a member again of the group its boot named, if it
+        is no longer one and the group still exists; QuotaExceeded (403)
+        when the group is full."""
+        uuid, api = inst["uuid"], self.s.api_db
+        group = (api_db.get_request_spec(api, uuid) or {}).get("instance_group")
+        if not group or groups_db.groups_of(api, [uuid]):
+            return
+        try:
+            members = groups_db.get(api, group["uuid"])["members"]
+        except groups_db.ServerGroupNotFound:
+            return  # deleted meanwhile: nothing to join
+        allowed = self.servers.quota.limits(inst["project_id"]).get("server_group_members",
+                                                                    -1)
+
+        def full(count):
+            if 0 <= allowed < count:
+                raise exception.QuotaExceeded(
+                    overs="server_group_members", req=1, used=count - 1, allowed=allowed,
+                    message="Quota exceeded, too many servers in group")
+
+        full(len(members) + 1)
+        members = groups_db.add_members(api, group["uuid"], [uuid])["members"]
+        try:
+            full(len(members))  # a concurrent boot took the place meanwhile
+        except exception.QuotaExceeded:
+            groups_db.remove_member(api, uuid)
+            raise
 
     def force_delete(self, ctxt, uuid):
         """forceDelete: delete at once, soft-deleted or not."""

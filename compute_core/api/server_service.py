@@ -22,6 +22,7 @@ from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.db import api_db, cell_db
 from compute_core.db import server_groups as groups_db
 from compute_core.db.cells import CELL0_UUID
+from compute_core.image import snapshots
 from compute_core.image import system_metadata as image_system_metadata
 
 LOG = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ def sanitize_hostname(name: str) -> str:
     host = re.sub(r"[^\w.-]+", "", host, flags=re.ASCII)
     host = re.sub(r"[.-]+$", "", re.sub(r"^[.-]+", "", host))[:63]
     return host or "server"
+
+
+#: What _delete answers for a server it soft-deleted (or found so).
+_SOFT_DELETED = "soft-deleted"
 
 
 class ServerService:
@@ -288,7 +293,10 @@ class ServerService:
         """Delete the server; with [DEFAULT] reclaim_instance_interval set,
         a server that ran is soft-deleted instead unless *force*
         (forceDelete)."""
-        self._delete(ctxt, uuid, force)
+        if self._delete(ctxt, uuid, force) is _SOFT_DELETED:
+            # As in Nova, a soft-deleted server stays in its group (and
+            # counts in server_group_members) until restored or reclaimed.
+            return
         # accepted: the server leaves its group
         groups_db.remove_member(self.s.api_db, uuid)
 
@@ -313,12 +321,16 @@ class ServerService:
                 db = self.s.cells.get(inst["cell_uuid"])
                 cell_db.start_action(db, uuid, "delete", ctxt)
                 return self._local_delete(ctxt, db, inst)
+            if inst["vm_state"] in (states.SHELVED, states.SHELVED_OFFLOADED):
+                # The shelve's snapshot goes with the server, as in Nova.
+                snapshots.delete_shelved_image(self.s.images, inst)
             if not force and self.s.conf.reclaim_instance_interval > 0 and \
                     inst.get("launched_at") and inst.get("host"):
                 if inst["vm_state"] == states.SOFT_DELETED:
-                    return  # deleted already, until reclaimed
+                    return _SOFT_DELETED  # deleted already, until reclaimed
                 try:
-                    return ServerLifecycle(self).soft_delete(ctxt, inst)
+                    ServerLifecycle(self).soft_delete(ctxt, inst)
+                    return _SOFT_DELETED
                 except exception.InstanceInvalidState:
                     pass  # busy: deleted at once, as Nova does
             return self._delete_in_cell(ctxt, inst)

@@ -1,15 +1,17 @@
-"""The compute service's RPC endpoint (target version 1.4, see rpcapi) and periodic work."""
+"""The compute service's RPC endpoint (target version 1.7, see rpcapi) and periodic work."""
 from __future__ import annotations
 
 import datetime
 import logging
 import threading
+import time
 import traceback
 
 import oslo_messaging as messaging
 
 from compute_core import context as ctx_mod
 from compute_core import clock, exception, notifications
+from compute_core.compute import audit
 from compute_core.compute import rpcapi, states
 from compute_core.console import access
 from compute_core.image import snapshots
@@ -60,6 +62,9 @@ class ComputeManager:
         self.conductor = conductor
         self.placement = placement
         self.notifier = notifier
+        use_images = getattr(driver, "use_image_backend", None)
+        if images is not None and use_images is not None:
+            use_images(images)  # for drivers that read image data themselves
         self.locks = _InstanceLocks()
         self.node = None
         # Guests on the hypervisor that belong to no instance of this host
@@ -347,7 +352,7 @@ class ComputeManager:
                     self._update(ctxt, uuid, {"task_state": task},
                                  expected_task_state=previous)
                 self.driver.snapshot(ctxt, instance, image_id,
-                                     lambda fileobj: images.upload(image_id, fileobj))
+                                     _uploader(images, image_id))
             except Exception as exc:  # driver, backend or a deleted instance
                 LOG.warning("snapshot of %s into image %s failed: %s", uuid, image_id, exc)
                 self._event(ctxt, uuid, event, "Error", exc, finish=True)
@@ -500,26 +505,64 @@ class ComputeManager:
         return {"output": text}
 
     # ---------------------------------------------------------- shelving
-    def shelve_instance(self, ctxt, instance, offload):
-        """Power the guest off (SHELVED); with *offload* ([DEFAULT]
-        shelved_offload_time = 0) offload it at once."""
-        def power_off(i):
-            if self._power_state(i) != PowerState.SHUTDOWN:
-                self.driver.power_off(i, 60)
-        sysmeta = dict(instance.get("system_metadata") or {}, shelved_at=ctx_now(),
-                       shelved_host=self.host)
-        ok = self._power_action(ctxt, instance, "compute_shelve_instance", power_off,
-                                {"vm_state": states.SHELVED, "system_metadata": sysmeta},
-                                states.SHELVING)
-        if ok and offload:
-            instance = dict(instance, vm_state=states.SHELVED, system_metadata=sysmeta,
-                            task_state=states.SHELVING_OFFLOADING)
+    def shelve_instance(self, ctxt, instance, offload, image_id=None):
+        """Power the guest off and, with *image_id* (1.7), capture its root
+        disk into that queued image (task_state shelving ->
+        shelving_image_pending_upload -> shelving_image_uploading), as
+        Nova does; then SHELVED, with shelved_at, shelved_image_id and
+        shelved_host in the system_metadata. With *offload* ([DEFAULT]
+        shelved_offload_time = 0) the guest is offloaded at once. A failure
+        deletes the image and leaves the server in its vm_state (task
+        cleared) with a fault and the action event in Error."""
+        uuid = instance["uuid"]
+        event = "compute_shelve_instance"
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            task = states.SHELVING
             try:
-                self._update(ctxt, instance["uuid"], {"task_state": states.SHELVING_OFFLOADING},
-                             expected_task_state=[None])
-            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                if self._power_state(instance) != PowerState.SHUTDOWN:
+                    self.driver.power_off(instance, 60)
+                if image_id is not None:
+                    images = self.images()
+                    for task, previous in (
+                            (states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING),
+                            (states.SHELVING_IMAGE_UPLOADING,
+                             states.SHELVING_IMAGE_PENDING_UPLOAD)):
+                        self._update(ctxt, uuid, {"task_state": task},
+                                     expected_task_state=previous)
+                    self.driver.snapshot(ctxt, instance, image_id,
+                                         _uploader(images, image_id))
+            except Exception as exc:  # driver, backend, or the instance changed
+                LOG.warning("shelve of %s on %s failed: %s", uuid, self.host, exc)
+                self._fault(ctxt, uuid, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                if image_id is not None:
+                    self._drop_image(image_id)
+                try:
+                    self._update(ctxt, uuid, {"task_state": None,
+                                              "power_state": int(self._power_state(instance))},
+                                 expected_task_state=task)
+                except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                    pass
                 return
-            self.shelve_offload_instance(ctxt, instance)
+            sysmeta = dict(instance.get("system_metadata") or {}, shelved_at=ctx_now(),
+                           shelved_host=self.host)
+            if image_id is not None:
+                sysmeta["shelved_image_id"] = image_id
+            values = {"vm_state": states.SHELVED, "system_metadata": sysmeta,
+                      "task_state": states.SHELVING_OFFLOADING if offload else None,
+                      "power_state": int(self._power_state(instance))}
+            try:
+                self._update(ctxt, uuid, values, expected_task_state=task, event=event,
+                             result="Success", finish=True)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                if image_id is not None:  # deleted meanwhile: nobody else will
+                    self._drop_image(image_id)
+                return
+        self.notifier.info(ctxt, "instance.shelve.end", notifications.instance_payload(
+            dict(instance, **values)))
+        if offload:
+            self.shelve_offload_instance(ctxt, dict(instance, **values))
 
     def shelve_offload_instance(self, ctxt, instance):
         """Drop the guest of a shelved server and free its resources: the
@@ -549,12 +592,14 @@ class ComputeManager:
     def unshelve_instance(self, ctxt, instance, image):
         """Bring a shelved server back on this host (the conductor chose it
         and claimed its resources when it was offloaded): power its guest
-        on, or spawn it anew from its image."""
+        on, or spawn it anew from *image* (the shelve's snapshot, else the
+        server's image). Then the snapshot image is deleted and the
+        shelved_* system_metadata dropped, as in Nova."""
         uuid = instance["uuid"]
         event = "compute_unshelve_instance"
         offloaded = instance["vm_state"] == states.SHELVED_OFFLOADED
         sysmeta = {k: v for k, v in (instance.get("system_metadata") or {}).items()
-                   if k not in ("shelved_at", "shelved_host")}
+                   if k not in snapshots.SHELVED_KEYS}
         with self.locks(uuid):
             self._event(ctxt, uuid, event)
             try:
@@ -584,6 +629,8 @@ class ComputeManager:
                     finish=True)
             except (exception.InstanceNotFound, exception.InstanceInvalidState):
                 return
+            if self.images is not None:
+                snapshots.delete_shelved_image(self.images(), instance)
         self.notifier.info(ctxt, "instance.unshelve.end",
                            notifications.instance_payload(instance))
 
@@ -773,10 +820,13 @@ class ComputeManager:
 
     def _fail_build(self, ctxt, inst, message, expected):
         uuid = inst["uuid"]
+        # The fault first: whoever sees ERROR sees why (the API shows a
+        # fault only in ERROR, so one left by a build that finished
+        # meanwhile, when the update below refuses, is not shown).
+        self._fault(ctxt, uuid, exception.ComputeCoreError(message))
         self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None},
                      expected_task_state=expected)
         LOG.warning("%s", message)
-        self._fault(ctxt, uuid, exception.ComputeCoreError(message))
         self.placement.delete_allocations(uuid)
         self.notifier.error(ctxt, "instance.create.error",
                             notifications.instance_payload(dict(inst, vm_state=states.ERROR),
@@ -844,6 +894,46 @@ class ComputeManager:
                 continue
             LOG.info("reclaiming soft-deleted instance %s", inst["uuid"])
             self.terminate_instance(ctxt, inst)
+
+    def instance_usage_audit(self):
+        """Periodic (Nova's _instance_usage_audit): with [DEFAULT]
+        instance_usage_audit, once per completed
+        instance_usage_audit_period, a compute.instance.exists notification
+        for each instance of this host that ran during that period (deleted
+        ones too), recorded in the cell's task log: RUNNING with the number
+        of instances, then DONE with the errors and a message."""
+        if not self.conf.instance_usage_audit:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        begin, end = audit.last_completed_period(self.conf.instance_usage_audit_period,
+                                                 _utcnow())
+        period = (audit.TASK_NAME, begin.isoformat(), end.isoformat(), self.host)
+        if self.conductor.task_log_get(ctxt, *period):
+            return  # audited already
+        instances = self.conductor.instances_active_in_window(ctxt, self.host, period[1],
+                                                              period[2])
+        LOG.info("Running instance usage audit for host %s from %s to %s. %d instances.",
+                 self.host, begin, end, len(instances))
+        started = time.monotonic()
+        row = self.conductor.task_log_begin_task(ctxt, *period, len(instances),
+                                                 "Instance usage audit started...")
+        if isinstance(row, dict) and row.get("error"):
+            LOG.info("usage audit of %s: %s", self.host, row.get("message"))
+            return
+        errors = 0
+        for inst in instances:
+            try:
+                self.notifier.info(ctxt, "compute.instance.exists",
+                                   notifications.usage_exists_payload(inst, period[1],
+                                                                      period[2]))
+            except Exception:
+                LOG.exception("usage audit of instance %s on %s failed", inst.get("uuid"),
+                              self.host)
+                errors += 1
+        self.conductor.task_log_end_task(
+            ctxt, *period, errors,
+            f"Instance usage audit ran for host {self.host}, {len(instances)} instances "
+            f"in {time.monotonic() - started:.3f} seconds.")
 
     # --------------------------------------------------------- periodic
     def heartbeat(self):
@@ -954,8 +1044,18 @@ class ComputeManager:
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
                 states.REBOOTING_HARD, rpcapi.PAUSING, rpcapi.UNPAUSING, rpcapi.SUSPENDING,
                 rpcapi.RESUMING, states.RESCUING, states.UNRESCUING, states.SHELVING,
+                states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING,
                 states.SHELVING_OFFLOADING, states.UPDATING_PASSWORD, states.SOFT_DELETING,
                 states.RESTORING)
+
+
+def _uploader(images, image_id):
+    """The upload(fileobj, disk_format=None) a driver's snapshot writes to."""
+    def upload(fileobj, disk_format=None):
+        if disk_format is None:  # what any backend takes
+            return images.upload(image_id, fileobj)
+        return images.upload(image_id, fileobj, disk_format=disk_format)
+    return upload
 
 
 def _utcnow():

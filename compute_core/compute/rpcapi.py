@@ -21,6 +21,8 @@
 1.5 - get_console_connection (a call): where a guest's console listens
 1.6 - snapshot_instance (createImage and createBackup, cast by the
       conductor; the image's record exists, queued)
+1.7 - shelve_instance takes image_id: the queued "<name>-shelved" image
+      the host captures the root disk into before the guest goes
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -29,7 +31,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.6"
+VERSION = "1.7"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -139,8 +141,12 @@ class ComputeRPCClient:
     def unrescue_instance(self, ctxt, host, instance):
         self._cast14(ctxt, host, "unrescue_instance", instance=instance)
 
-    def shelve_instance(self, ctxt, host, instance, offload):
-        self._cast14(ctxt, host, "shelve_instance", instance=instance, offload=offload)
+    def shelve_instance(self, ctxt, host, instance, offload, image_id=None):
+        if image_id is None:  # no snapshot: what a 1.4 host takes
+            self._cast14(ctxt, host, "shelve_instance", instance=instance, offload=offload)
+            return
+        self._cctx(host, "1.7").cast(ctxt, "shelve_instance", instance=instance,
+                                     offload=offload, image_id=image_id)
 
     def shelve_offload_instance(self, ctxt, host, instance):
         self._cast14(ctxt, host, "shelve_offload_instance", instance=instance)

@@ -1,6 +1,7 @@
-"""The conductor's RPC endpoint (target version 1.7, see rpcapi)."""
+"""The conductor's RPC endpoint (target version 1.10, see rpcapi)."""
 from __future__ import annotations
 
+import datetime
 import logging
 import traceback
 import uuid as uuidlib
@@ -12,6 +13,9 @@ from compute_core.compute import rpcapi as compute_rpcapi
 from compute_core.conductor import rpcapi as conductor_rpcapi
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
+from compute_core.db import server_groups as groups_db
+from compute_core.db import task_log
+from compute_core.db import usage as usage_db
 from compute_core.db.cells import CELL0_UUID
 
 LOG = logging.getLogger(__name__)
@@ -21,7 +25,7 @@ class ConductorManager:
     target = messaging.Target(version=conductor_rpcapi.VERSION)
 
     def __init__(self, conf, cells, local_db, scheduler_api, compute_rpc, placement, network,
-                 notifier):
+                 notifier, images=None):
         self.conf = conf
         self.cells = cells            # CellDatabases over the API database
         self.local_db = local_db      # this conductor's cell database
@@ -30,6 +34,9 @@ class ConductorManager:
         self.placement = placement
         self.network = network
         self.notifier = notifier
+        # images() -> the image backend (loaded at its first use): the
+        # snapshot an offloaded server is unshelved from.
+        self.images = images
 
     # ------------------------------------------------------------- builds
     def schedule_and_build_instances(self, ctxt, instance_uuids, request_spec, image,
@@ -432,18 +439,55 @@ class ConductorManager:
             return result
         return result[0][0]
 
-    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password):
-        """A rebuild on the server's own host."""
+    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password, orig_image_ref=None,
+                         orig_sys_metadata=None):
+        """A rebuild on the server's own host. With a new image (one other
+        than *orig_image_ref*, 1.9) the scheduler judges first whether
+        that host may run it, as Nova's does: the request is restricted to
+        the host, only the filters that run on a rebuild judge, nothing is
+        claimed. A host that may not leaves the server as Nova 34 does: in
+        ERROR with the fault and the event in Error, its image (and image
+        system_metadata) the old ones."""
         found = self._instance(instance_uuid)
         if found is None:
             return
         db, instance = found
-        cell_db.action_event(db, instance_uuid, ctxt.request_id, "conductor_rebuild_server",
-                             finish=False)
-        cell_db.action_event(db, instance_uuid, ctxt.request_id, "conductor_rebuild_server",
-                             "Success", finish=True)
+        event = "conductor_rebuild_server"
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event, finish=False)
+        if orig_image_ref is not None and orig_image_ref != image.get("id"):
+            answer = self._check_rebuild_host(ctxt, instance, image)
+            if answer.get("error"):
+                values = {"vm_state": states.ERROR, "image_ref": orig_image_ref}
+                if orig_sys_metadata is not None:
+                    values["system_metadata"] = orig_sys_metadata
+                LOG.warning("rebuild of %s with image %s refused: %s", instance_uuid,
+                            image.get("id"), answer["message"])
+                self._action_failed(ctxt, db, instance_uuid, event, answer["message"], values)
+                return
+            # later moves are scheduled for the new image
+            api_db.set_request_spec_image(self.cells.api, instance_uuid, image)
+        cell_db.action_event(db, instance_uuid, ctxt.request_id, event, "Success", finish=True)
         self.compute_rpc.rebuild_instance(ctxt, instance["host"], instance, image,
                                           admin_password)
+
+    def _check_rebuild_host(self, ctxt, instance, image) -> dict:
+        """The scheduler's verdict on the server's host for *image* (Nova's
+        ``_nova_check_type: rebuild`` hint): {} or {"error", "message"}."""
+        uuid = instance["uuid"]
+        stored = api_db.get_request_spec(self.cells.api, uuid) or {}
+        spec = dict(stored, instance_uuid=uuid, project_id=instance["project_id"],
+                    user_id=instance["user_id"], flavor=instance["flavor"], image=image,
+                    num_instances=1, instance_uuids=[uuid], ignore_hosts=[],
+                    force_hosts=[instance["host"]],
+                    force_nodes=[instance["node"]] if instance.get("node") else [],
+                    requested_destination=None,
+                    scheduler_hints=dict(stored.get("scheduler_hints") or {},
+                                         _nova_check_type=["rebuild"]))
+        try:
+            result = self.scheduler_api.select_destinations(ctxt, spec, [uuid], False)
+        except Exception as exc:  # a scheduler that does not answer
+            return {"error": "NoValidHost", "message": f"No valid host was found. {exc}"}
+        return result if isinstance(result, dict) and result.get("error") else {}
 
     def evacuate_instance(self, ctxt, instance_uuid, image, admin_password, host=None,
                           force=False):
@@ -493,6 +537,19 @@ class ConductorManager:
         event = "conductor_unshelve_instance"
         cell_db.action_event(db, instance_uuid, ctxt.request_id, event)
         if instance["vm_state"] == states.SHELVED_OFFLOADED:
+            shelved = (instance.get("system_metadata") or {}).get("shelved_image_id")
+            if shelved and self.images is not None:
+                # Spawned from the shelve's snapshot, as in Nova; without it
+                # the server cannot come back as it was.
+                try:
+                    found = self.images().get(shelved)
+                    image = {k: found.get(k) for k in ("id", "name", "properties", "min_disk",
+                                                       "min_ram", "size", "disk_format")}
+                except exception.ImageNotFound:
+                    self._action_failed(ctxt, db, instance_uuid, event,
+                                        f"Unshelve attempted but the image {shelved} cannot "
+                                        f"be found.", {"vm_state": states.ERROR})
+                    return
             pick = self._schedule(ctxt, instance, destination={"host": host} if host else None,
                                   availability_zone=availability_zone)
             if pick.get("error"):
@@ -661,6 +718,9 @@ class ConductorManager:
         except exception.InstanceNotFound:
             pass
         self.network.deallocate_for_instance(instance_uuid)
+        # Gone for good (a soft-deleted server reclaimed by its host, too):
+        # it leaves its server group.
+        groups_db.remove_member(self.cells.api, instance_uuid)
 
     def instances_on_host(self, ctxt, host):
         return cell_db.list_instances(self.local_db, {"host": host}, with_faults=False)
@@ -701,10 +761,41 @@ class ConductorManager:
         except exception.NotFound:
             LOG.warning("migration %s is not in this cell", migration_uuid)
 
+    # 1.10: the usage audit of the compute hosts (times as ISO strings).
+    def task_log_get(self, ctxt, task_name, begin, end, host):
+        return task_log.get(self.local_db, task_name, _time(begin), _time(end), host)
+
+    def task_log_begin_task(self, ctxt, task_name, begin, end, host, task_items, message):
+        try:
+            return task_log.begin_task(self.local_db, task_name, _time(begin), _time(end),
+                                       host, task_items, message)
+        except task_log.TaskAlreadyRunning as exc:
+            return {"error": "TaskAlreadyRunning", "message": exc.message}
+
+    def task_log_end_task(self, ctxt, task_name, begin, end, host, errors, message):
+        try:
+            return task_log.end_task(self.local_db, task_name, _time(begin), _time(end), host,
+                                     errors, message)
+        except exception.NotFound as exc:
+            return {"error": "NotFound", "message": exc.message}
+
+    def instances_active_in_window(self, ctxt, host, begin, end):
+        """The instances of *host* (deleted ones too) that ran during
+        [begin, end): launched before its end, not terminated before its
+        beginning."""
+        return usage_db.active_in_window(self.local_db, _time(begin), _time(end), host=host)
+
     def evacuations_from_host(self, ctxt, host):
         """The evacuations away from *host* whose source guest is still to
         be dropped (status done), for the host that comes back (1.7)."""
         return cell_db.migrations_from_host(self.local_db, host, "evacuation", ["done"])
+
+
+def _time(value) -> datetime.datetime:
+    """A naive UTC datetime from an RPC argument (ISO string or datetime)."""
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=None)
+    return datetime.datetime.fromisoformat(value).replace(tzinfo=None)
 
 
 def format_tb(exc) -> str:

@@ -20,11 +20,16 @@
       and evacuations_from_host (for compute hosts)
 1.8 - snapshot_instance (createImage / createBackup: the compute host
       of the instance captures its disk into the queued image)
+1.9 - rebuild_instance takes orig_image_ref and orig_sys_metadata: a
+      rebuild with a new image asks the scheduler whether the server's
+      host may run it, and goes back to them when it may not
+1.10 - for the compute hosts' usage audit: task_log_get,
+      task_log_begin_task, task_log_end_task, instances_active_in_window
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.8"
+VERSION = "1.10"
 
 
 class ConductorAPI:
@@ -78,9 +83,17 @@ class ConductorAPI:
     def _cast17(self, ctxt, method, **kwargs):
         self.client.prepare(version="1.7").cast(ctxt, method, **kwargs)
 
-    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password):
-        self._cast17(ctxt, "rebuild_instance", instance_uuid=instance_uuid, image=image,
-                     admin_password=admin_password)
+    def rebuild_instance(self, ctxt, instance_uuid, image, admin_password, orig_image_ref=None,
+                         orig_sys_metadata=None):
+        if orig_image_ref is None or orig_image_ref == image.get("id"):
+            # The same image: no scheduler check, what a 1.7 conductor does.
+            self._cast17(ctxt, "rebuild_instance", instance_uuid=instance_uuid, image=image,
+                         admin_password=admin_password)
+            return
+        self.client.prepare(version="1.9").cast(
+            ctxt, "rebuild_instance", instance_uuid=instance_uuid, image=image,
+            admin_password=admin_password, orig_image_ref=orig_image_ref,
+            orig_sys_metadata=orig_sys_metadata)
 
     def evacuate_instance(self, ctxt, instance_uuid, image, admin_password, host=None,
                           force=False):
@@ -175,3 +188,25 @@ class ConductorAPI:
             return []
         return self.client.prepare(version="1.7").call(ctxt, "evacuations_from_host",
                                                        host=host)
+
+    # 1.10: the usage audit's task log and the instances it covers. Times
+    # travel as ISO strings (naive UTC).
+    def _call110(self, ctxt, method, **kwargs):
+        return self.client.prepare(version="1.10").call(ctxt, method, **kwargs)
+
+    def task_log_get(self, ctxt, task_name, begin, end, host):
+        return self._call110(ctxt, "task_log_get", task_name=task_name, begin=begin, end=end,
+                             host=host)
+
+    def task_log_begin_task(self, ctxt, task_name, begin, end, host, task_items, message):
+        """The row, or {"error": "TaskAlreadyRunning", "message"}."""
+        return self._call110(ctxt, "task_log_begin_task", task_name=task_name, begin=begin,
+                             end=end, host=host, task_items=task_items, message=message)
+
+    def task_log_end_task(self, ctxt, task_name, begin, end, host, errors, message):
+        return self._call110(ctxt, "task_log_end_task", task_name=task_name, begin=begin,
+                             end=end, host=host, errors=errors, message=message)
+
+    def instances_active_in_window(self, ctxt, host, begin, end):
+        return self._call110(ctxt, "instances_active_in_window", host=host, begin=begin,
+                             end=end)

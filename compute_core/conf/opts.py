@@ -87,6 +87,18 @@ default_opts = [
     cfg.IntOpt("shelved_poll_interval", default=3600, min=-1,
                help="Seconds between a compute host's checks for shelved servers to "
                     "offload (per shelved_offload_time); -1 disables the check."),
+    cfg.BoolOpt("instance_usage_audit", default=False,
+                help="Whether each compute host audits the usage of its instances once "
+                     "per instance_usage_audit_period (checked every minute, as Nova's "
+                     "periodic task): a compute.instance.exists notification per instance "
+                     "that ran during the last completed period, and a task_log row per "
+                     "host and period, what GET /os-instance_usage_audit_log reports."),
+    cfg.StrOpt("instance_usage_audit_period", default="month",
+               regex=r"^(hour|month|day|year)(@([0-9]+))?$",
+               help="The period audited: hour, day, month or year, optionally with an "
+                    "offset after @ at which each period starts (the minute of an hour, "
+                    "the hour of a day, the day of a month, the month of a year): "
+                    "month@15 audits from the 15th to the 15th."),
     cfg.StrOpt("image_backend", default="local",
                help="Image backend plugin (compute_core.image_backends entry point)."),
     cfg.StrOpt("network_backend", default="flat",

@@ -243,6 +243,18 @@ def delete_build_request(db, instance_uuid) -> bool:
     return res.rowcount > 0
 
 
+def set_request_spec_image(db, instance_uuid, image: dict) -> None:
+    """The image later moves of the server are scheduled for (a rebuild
+    with a new image changes it, as Nova's does)."""
+    rs = t.request_specs
+    with db.begin() as conn:
+        row = conn.execute(sa.select(rs.c.spec).where(rs.c.instance_uuid == instance_uuid)
+                           .with_for_update()).first()
+        if row is not None:
+            conn.execute(rs.update().where(rs.c.instance_uuid == instance_uuid)
+                         .values(spec=dict(row.spec or {}, image=image), updated_at=now()))
+
+
 def get_request_spec(db, instance_uuid):
     with db.connect() as conn:
         row = conn.execute(_GET_REQUEST_SPEC, {"b_uuid": instance_uuid}).first()

@@ -194,3 +194,25 @@ console_auth_tokens = sa.Table(
     sa.Index("console_auth_tokens_instance_uuid_idx", "instance_uuid"),
     sa.Index("console_auth_tokens_expires_idx", "expires"),
 )
+
+# What periodic tasks of the compute hosts did, per period (Nova's
+# task_log): the usage audit writes one row per host and audit period.
+task_log = sa.Table(
+    "task_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("task_name", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(255), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("period_beginning", sa.DateTime, nullable=False),
+    sa.Column("period_ending", sa.DateTime, nullable=False),
+    sa.Column("message", sa.String(255), nullable=False),
+    sa.Column("task_items", sa.Integer, default=0),
+    sa.Column("errors", sa.Integer, default=0),
+    *_ts(),
+    *_soft_delete(),
+    sa.UniqueConstraint("task_name", "host", "period_beginning", "period_ending",
+                        name="uniq_task_name_x_host_x_period_beginning_x_period_ending"),
+    sa.Index("ix_task_log_period_beginning", "period_beginning"),
+    sa.Index("ix_task_log_host", "host"),
+    sa.Index("ix_task_log_period_ending", "period_ending"),
+)

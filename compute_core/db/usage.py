@@ -10,16 +10,20 @@ from compute_core.db import cell_schema as t
 _I = t.instances
 
 
-def active_in_window(db, start, stop, project_id=None, limit=None, marker=None) -> list[dict]:
-    """Instances launched before *stop* and not terminated before *start*,
-    oldest first (by creation, then id); after the instance *marker* (an
-    uuid this cell does not have raises MarkerNotFound)."""
+def active_in_window(db, start, stop, project_id=None, limit=None, marker=None,
+                     host=None) -> list[dict]:
+    """Instances launched before *stop* and not terminated before *start*
+    (of *host* only, when given), oldest first (by creation, then id);
+    after the instance *marker* (an uuid this cell does not have raises
+    MarkerNotFound)."""
     query = (sa.select(_I).where(_I.c.launched_at.is_not(None))
              .where(_I.c.launched_at < stop)
              .where(sa.or_(_I.c.terminated_at.is_(None), _I.c.terminated_at > start))
              .order_by(_I.c.created_at, _I.c.id))
     if project_id is not None:
         query = query.where(_I.c.project_id == project_id)
+    if host is not None:
+        query = query.where(_I.c.host == host)
     with db.connect() as conn:
         if marker is not None:
             row = conn.execute(sa.select(_I.c.created_at, _I.c.id)

@@ -64,10 +64,11 @@ class ImageBackend(abc.ABC):
         raise exception.Invalid(f"the {type(self).__name__} image backend does not take "
                                 "snapshots")
 
-    def upload(self, image_id: str, fileobj) -> dict:
+    def upload(self, image_id: str, fileobj, disk_format: str | None = None) -> dict:
         """Store *fileobj* as the data of the queued image *image_id*
-        (queued -> saving -> active); return the image. Raise ImageNotFound
-        when it is gone."""
+        (queued -> saving -> active), in *disk_format* when given (the
+        format a driver's snapshot wrote); return the image. Raise
+        ImageNotFound when it is gone."""
         raise exception.Invalid(f"the {type(self).__name__} image backend does not take "
                                 "snapshots")
 

@@ -11,9 +11,13 @@ then goes queued -> saving -> active as the host uploads the disk.
 """
 from __future__ import annotations
 
+import logging
+
 from compute_core import exception
 from compute_core.compute import states
 from compute_core.db import cell_db
+
+LOG = logging.getLogger(__name__)
 
 # vm_states a server may be snapshotted in (as Nova allows).
 SNAPSHOT_VM_STATES = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
@@ -78,6 +82,22 @@ def start(services, ctxt, instance_uuid, name, metadata=None, backup_type=None,
     if backup_type and rotation == 0:
         rotate_backups(images, instance_uuid, backup_type, 0)
         return None
+    image = create_image(images, ctxt, instance, name, metadata, backup_type)
+    task = states.IMAGE_BACKUP if backup_type else states.IMAGE_SNAPSHOT
+    try:
+        cell_db.update_instance(db, instance_uuid, {"task_state": task},
+                                expected_task_state=None, expected_vm_state=SNAPSHOT_VM_STATES)
+    except (exception.InstanceInvalidState, exception.InstanceNotFound):
+        forget(images, image["id"])
+        raise
+    services.conductor_api.snapshot_instance(ctxt, instance_uuid, image["id"], backup_type,
+                                             rotation)
+    return image
+
+
+def create_image(images, ctxt, instance, name, metadata=None, backup_type=None) -> dict:
+    """The queued image a snapshot (or backup, or shelve) of *instance*
+    will be captured into, with the properties Nova gives it."""
     base = _base_image(images, instance)
     if base is None:  # gone: what the server kept of it
         sysmeta = instance.get("system_metadata") or {}
@@ -86,30 +106,44 @@ def start(services, ctxt, instance_uuid, name, metadata=None, backup_type=None,
         base["min_ram"] = int(sysmeta.get("image_min_ram") or 0)
         base["properties"] = None  # image_properties() reads them from the sysmeta
     root_gb = (instance.get("flavor") or {}).get("root_gb") or instance.get("root_gb") or 0
-    image = images.create_record(
+    return images.create_record(
         name, disk_format=(base or {}).get("disk_format") or "raw",
         container_format=(base or {}).get("container_format") or "bare",
         properties=image_properties(instance, base, ctxt, metadata, backup_type),
         min_disk=max(root_gb, (base or {}).get("min_disk") or 0),
         min_ram=(base or {}).get("min_ram") or 0,
         owner=instance.get("project_id"), visibility="private")
-    task = states.IMAGE_BACKUP if backup_type else states.IMAGE_SNAPSHOT
-    try:
-        cell_db.update_instance(db, instance_uuid, {"task_state": task},
-                                expected_task_state=None, expected_vm_state=SNAPSHOT_VM_STATES)
-    except (exception.InstanceInvalidState, exception.InstanceNotFound):
-        _forget(images, image["id"])
-        raise
-    services.conductor_api.snapshot_instance(ctxt, instance_uuid, image["id"], backup_type,
-                                             rotation)
-    return image
 
 
-def _forget(images, image_id):
+def forget(images, image_id):
     try:
         images.delete(image_id)
     except exception.ImageNotFound:
         pass
+
+
+#: The system_metadata keys of a shelved server (Nova's).
+SHELVED_KEYS = ("shelved_at", "shelved_image_id", "shelved_host")
+
+
+def shelved_image_name(instance) -> str:
+    """The name of the image a shelve captures the server's disk into."""
+    return f"{instance.get('display_name') or instance['uuid']}-shelved"
+
+
+def delete_shelved_image(images, instance) -> str | None:
+    """Delete the image the shelve of *instance* made (once unshelved or
+    deleted, as Nova does); returns its id, None when there was none. A
+    backend that fails is logged, not raised: the server goes on."""
+    image_id = (instance.get("system_metadata") or {}).get("shelved_image_id")
+    if not image_id:
+        return None
+    try:
+        forget(images, image_id)
+    except Exception:
+        LOG.exception("could not delete the image %s of shelved instance %s", image_id,
+                      instance["uuid"])
+    return image_id
 
 
 def rotate_backups(images, instance_uuid, backup_type, rotation) -> list[str]:
@@ -122,6 +156,6 @@ def rotate_backups(images, instance_uuid, backup_type, rotation) -> list[str]:
     backups.sort(key=lambda i: (i["created_at"], i["id"]), reverse=True)
     gone = []
     for old in backups[rotation:]:
-        _forget(images, old["id"])
+        forget(images, old["id"])
         gone.append(old["id"])
     return gone

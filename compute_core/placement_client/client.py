@@ -330,6 +330,9 @@ class PlacementClient:
                 raise PlacementAPIError(reason=f"set traits: {resp.status_code} {resp.text}")
         raise PlacementAPIError(reason=f"set traits of {uuid}: generation conflicts")
 
+    def provider_traits(self, uuid) -> list[str]:
+        return self._get_json(f"/resource_providers/{uuid}/traits")["traits"]
+
     def list_providers(self) -> list[dict]:
         resp = self.request("GET", "/resource_providers")
         if resp.status_code != 200:

@@ -109,6 +109,8 @@ class FilterScheduler:
     CLAIM_ROUNDS = 4
 
     def select(self, ctxt, spec: RequestSpec, instance_uuids, return_alternates=True):
+        if spec.is_rebuild():
+            return [self.check_rebuild(spec)]
         for round_ in range(1, self.CLAIM_ROUNDS + 1):
             try:
                 return self._select_once(spec, instance_uuids, return_alternates)
@@ -174,6 +176,42 @@ class FilterScheduler:
                     selection.append(self._selection(alt, by_provider[alt.uuid]))
             results.append(selection)
         return results
+
+    def check_rebuild(self, spec: RequestSpec) -> list[dict]:
+        """May the server's host (``force_hosts`` / ``force_nodes``) run the
+        new image of a rebuild? As in Nova: no allocation candidates and no
+        claim (the server keeps what it holds there), only the filters that
+        declare RUN_ON_REBUILD (ImagePropertiesFilter, IsolatedHostsFilter,
+        AggregateImagePropertiesIsolation...), and the image's required
+        traits on the host's provider. Returns [the host's selection], or
+        raises NoValidHost."""
+        hosts, nodes = set(spec.force_hosts or ()), set(spec.force_nodes or ())
+        states = self.host_manager.host_states()
+        states = states.derive(st for st in states if st.host in hosts
+                               and (not nodes or st.nodename in nodes))
+        if not states:
+            raise exception.NoValidHost(reason="The server's host is not available.")
+        wanted = sorted(k.split(":", 1)[1] for k, v in spec.image_properties.items()
+                        if k.startswith("trait:") and v == "required")
+        if wanted and self.placement is not None:
+            for state in states:
+                state.traits = set(self.placement.provider_traits(state.uuid))
+            states = states.derive(st for st in states if set(wanted) <= st.traits)
+            if not states:
+                raise exception.NoValidHost(
+                    reason=f"The server's host lacks the traits the image requires "
+                           f"({', '.join(wanted)}).")
+        for f in self.filters:
+            if not f.RUN_ON_REBUILD:
+                continue
+            states = states.derive(filters_mod.run_filter(f, states, spec))
+            if not states:
+                LOG.info("filter %s refused the host of %s for its rebuild",
+                         type(f).__name__, spec.instance_uuid)
+                raise exception.NoValidHost(
+                    reason=f"The server's host does not pass {type(f).__name__} for the "
+                           f"new image.")
+        return [self._selection(states[0], None)]
 
     @staticmethod
     def _selection(state, alloc_req):

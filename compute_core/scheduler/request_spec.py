@@ -66,6 +66,12 @@ class RequestSpec:
                     continue
         return {k: v for k, v in res.items() if v}
 
+    def is_rebuild(self) -> bool:
+        """A rebuild's check of the server's own host for a new image
+        (Nova's ``_nova_check_type`` hint), not a placement."""
+        check = (self.scheduler_hints or {}).get("_nova_check_type")
+        return check == ["rebuild"] or check == "rebuild"
+
     def destination(self) -> dict:
         """The host (and node) the request asked for, if any: ``{"host",
         "node", "node_uuid"}`` from ``requested_destination`` (the server's

@@ -23,8 +23,9 @@ Which methods each server action calls (on the server's host unless said):
   (supports_set_admin_password); trigger_crash_dump (supports_trigger_crash_dump);
   os-getConsoleOutput: get_console_output (supports_console_log);
 - rebuild: rebuild, then power_off when the server was stopped (supports_rebuild);
-- shelve: power_off (then, offloaded, destroy); unshelve: power_on, or
-  spawn on the host the scheduler chose when it was offloaded;
+- shelve: power_off, then snapshot into the "<name>-shelved" image (when
+  supports_snapshot), then, offloaded, destroy; unshelve: power_on, or spawn
+  from that image on the host the scheduler chose when it was offloaded;
 - soft delete / restore: power_off / power_on; reclaim: destroy;
 - evacuate: spawn on the new host (supports_evacuate), destroy on the old
   one when its compute service starts again;
@@ -116,6 +117,15 @@ class ComputeDriver(abc.ABC):
         self.host = host
         self._event_listener = None
 
+    def use_image_backend(self, images) -> None:
+        """The compute service hands over *images*(), which returns its
+        image backend (loaded at the first call): a driver that reads image
+        data at spawn may fetch through it (:attr:`image_backend`)."""
+        self.image_backend = images
+
+    #: images() -> the compute service's image backend, or None.
+    image_backend = None
+
     def supports(self, capability: str) -> bool:
         return bool({**DEFAULT_CAPABILITIES, **self.capabilities}.get(capability))
 
@@ -153,7 +163,10 @@ class ComputeDriver(abc.ABC):
         self._unsupported("rebuild")
 
     def snapshot(self, context, instance: dict, image_id: str, upload) -> None:
-        """Write the root disk to the image *image_id* through ``upload(fileobj)``."""
+        """Write the root disk to the image *image_id* through
+        ``upload(fileobj, disk_format=None)``; *disk_format* names the
+        data's format when it may differ from the image record's (which
+        is the base image's)."""
         self._unsupported("snapshot")
 
     def rescue(self, context, instance: dict, network_info: dict, image_meta: dict,

@@ -142,3 +142,9 @@ def test_set_properties_and_visibility(cloud):
     assert backend.visible(changed, "someone") and not backend.visible(changed, "other")
     assert backend.visible(changed, "other", is_admin=True)
     backend.delete(image["id"])
+
+
+def test_an_upload_may_declare_the_datas_format(cloud):
+    from tests.functional.test_snapshots import check_declared_format
+
+    check_declared_format(cloud._api.images)

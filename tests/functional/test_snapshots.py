@@ -186,3 +186,23 @@ def test_system_metadata_and_a_snapshot_after_the_base_image_is_gone(cloud):
     image = _wait_image(cloud, _snapshot(cloud, server["id"], "orphan-snap"))
     assert image["os_distro"] == "cirros" and image["base_image_ref"] == base
     assert image["disk_format"] == "qcow2" and image["min_ram"] == 16  # kept by the server
+
+
+def check_declared_format(images):
+    """A driver's snapshot says what format it wrote (libvirt: qcow2 of a
+    raw base image): the queued record takes it with the data; an upload
+    that says nothing keeps the record's."""
+    import io
+
+    record = images.create_record("declared-format", disk_format="raw")
+    image = images.upload(record["id"], io.BytesIO(b"QFI\xfb" + b"\0" * 60),
+                          disk_format="qcow2")
+    assert (image["status"], image["disk_format"]) == ("active", "qcow2")
+    plain = images.create_record("undeclared-format", disk_format="raw")
+    assert images.upload(plain["id"], io.BytesIO(b"\0" * 64))["disk_format"] == "raw"
+    for gone in (record, plain):
+        images.delete(gone["id"])
+
+
+def test_an_upload_may_declare_the_datas_format(cloud):
+    check_declared_format(cloud._api.images)

@@ -21,6 +21,7 @@ import time
 import pytest
 import requests
 
+from compute_core import exception
 from compute_core_plugins.virt.libvirt import tiny_guest
 
 # Real TCG guests on a loaded 2-core machine: minutes, not seconds.
@@ -279,8 +280,8 @@ def test_snapshot_resize_migrate_and_nothing_left(lv_cloud):
     # server from it (the kernel and command line travel as properties).
     snap_id = "5a1e0000-0000-4000-8000-" + sid[-12:]
     props = dict(c.image["properties"])
-    driver.snapshot(None, {"uuid": sid}, snap_id, lambda f: c.cloud.images.create(
-        "mover-snap", f, disk_format="qcow2", properties=props, image_id=snap_id))
+    driver.snapshot(None, {"uuid": sid}, snap_id, lambda f, disk_format: c.cloud.images.create(
+        "mover-snap", f, disk_format=disk_format, properties=props, image_id=snap_id))
     assert c.cloud.images.get(snap_id)["size"] > 0
     second = c.create("from-snapshot", image_id=snap_id, config_drive=True)
     c.wait(second, "ACTIVE")
@@ -316,6 +317,37 @@ def test_snapshot_resize_migrate_and_nothing_left(lv_cloud):
     assert set(removed) >= {c.image["id"], snap_id}
     assert os.listdir(os.path.join(driver.instances_path, "_base")) == []
     assert driver.find_leftovers() == []
+
+
+def test_shelve_offload_and_unshelve_from_the_snapshot(lv_cloud):
+    """A shelve captures the root disk (qcow2, whatever the base image's
+    format: the upload says so) into "<name>-shelved"; the offloaded guest
+    is spawned again from it, boots, and the image is deleted."""
+    from compute_core.db import cell_db
+    from compute_core_plugins.virt.libvirt import disks
+
+    c = lv_cloud
+    sid = c.create("shelver")
+    c.wait(sid, "ACTIVE")
+    c.wait_marker(sid)
+    c.action(sid, {"shelve": None})
+    c.wait(sid, "SHELVED_OFFLOADED", timeout=180)
+    _assert_gone(c, sid)
+    _, db = c.cloud._api.cells.for_instance(sid)
+    shelved_id = cell_db.get_instance(db, sid)["system_metadata"]["shelved_image_id"]
+    image = c.cloud.images.get(shelved_id)
+    assert (image["name"], image["disk_format"]) == ("shelver-shelved", "qcow2")
+    c.action(sid, {"unshelve": None})
+    server = c.wait(sid, "ACTIVE", timeout=180)
+    assert server["image"]["id"] == c.image["id"]
+    c.wait_marker(sid)
+    driver = c.driver_of(sid)
+    info = disks.read_disk_info(os.path.join(driver.instances_path, sid))
+    assert shelved_id in info["bases"]  # spawned from the snapshot
+    with pytest.raises(exception.ImageNotFound):
+        c.cloud.images.get(shelved_id)
+    c.delete(sid)
+    _assert_gone(c, sid)
 
 
 def _assert_gone(c, *sids):

@@ -182,3 +182,20 @@ def test_backend_uploads_land_in_glance(cloud, glance):
     resp = requests.get(f"{url}/v2/images/{image['id']}", timeout=30,
                         headers={"X-Auth-Token": cloud.admin_token})
     assert resp.status_code == 404
+
+
+def test_a_snapshot_upload_declares_its_format_to_glance(cloud, glance, tmp_path):
+    """What a libvirt snapshot does: the queued record made with the base
+    image's format (raw) takes the data's (qcow2) before the data."""
+    url, _, _ = glance
+    disk = tmp_path / "snap.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
+    backend = cloud._api.images
+    record = backend.create_record("declared-qcow2", disk_format="raw")
+    with open(disk, "rb") as f:
+        image = backend.upload(record["id"], f, disk_format="qcow2")
+    assert (image["status"], image["disk_format"]) == ("active", "qcow2")
+    resp = requests.get(f"{url}/v2/images/{record['id']}", timeout=30,
+                        headers={"X-Auth-Token": cloud.admin_token})
+    assert resp.json()["disk_format"] == "qcow2"
+    backend.delete(record["id"])

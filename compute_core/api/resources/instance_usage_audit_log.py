@@ -1,7 +1,10 @@
 """/os-instance_usage_audit_log (and /{before_timestamp}): how far the
-compute hosts' usage audit of the last period went. Hosts record an audit
-of a period in the cell's task log; a period no host audited shows every
-compute host as not run, as Nova shows it when auditing is off."""
+compute hosts' usage audit (the periodic task of [DEFAULT]
+instance_usage_audit) went for the last period of [DEFAULT]
+instance_usage_audit_period completed before now (or before the time
+given). Each host records its audit of a period in its cell's task log;
+a compute host with no row for the period has not run it, as Nova reports
+(disabled hosts included: they may have instances)."""
 from __future__ import annotations
 
 import datetime
@@ -9,48 +12,52 @@ import datetime
 from compute_core.api import hosts, policy
 from compute_core.api.faults import APIError
 from compute_core.apispec import keyed, operation
+from compute_core.compute import audit
+from compute_core.db import cell_db, task_log
 
 _ROOT = "os_compute_api:os-instance-usage-audit-log:"
 RULES = (
-    policy.rule(_ROOT + "list", policy.ADMIN, "The usage audit of the last month",
+    policy.rule(_ROOT + "list", policy.ADMIN, "The usage audit of the last period",
                 [("GET", "/os-instance_usage_audit_log")]),
-    policy.rule(_ROOT + "show", policy.ADMIN, "The usage audit of the month before a time",
+    policy.rule(_ROOT + "show", policy.ADMIN, "The usage audit of the period before a time",
                 [("GET", "/os-instance_usage_audit_log/{before_timestamp}")]),
 )
 _FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S",
             "%Y-%m-%dT%H:%M:%S.%f")
 
 
-def _period(before):
-    """The last whole month (Nova's audit period) that ends before *before*."""
-    end = before.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    start = (end - datetime.timedelta(days=1)).replace(day=1)
-    return start, end
-
-
 def _audit(call, before):
-    start, end = _period(before)
-    computes = [s["host"] for s in hosts.services(call.services, binary=hosts.COMPUTE_BINARY)]
-    # The hosts record no audit task (instance usage auditing is off): every
-    # host has not run for the period.
-    not_run = sorted(set(computes))
-    return {"instance_usage_audit_logs": {
-        "hosts_not_run": not_run, "log": {}, "num_hosts": len(not_run),
-        "num_hosts_done": 0, "num_hosts_not_run": len(not_run), "num_hosts_running": 0,
-        "overall_status": f"0 of {len(not_run)} hosts done. 0 errors.",
-        "period_beginning": start.strftime("%Y-%m-%d %H:%M:%S"),
-        "period_ending": end.strftime("%Y-%m-%d %H:%M:%S"),
-        "total_errors": 0, "total_instances": 0}}
+    s = call.services
+    begin, end = audit.last_completed_period(s.conf.instance_usage_audit_period, before)
+    rows = []
+    for cell in s.cells.cells(include_cell0=False):
+        rows += task_log.list_tasks(s.cells.get(cell["uuid"]), audit.TASK_NAME, begin, end)
+    computes = {svc["host"] for svc in hosts.services(s, binary=hosts.COMPUTE_BINARY)}
+    seen = {r["host"] for r in rows}
+    done = {r["host"] for r in rows if r["state"] == "DONE"}
+    running = {r["host"] for r in rows if r["state"] == "RUNNING"}
+    errors = sum(r["errors"] or 0 for r in rows)
+    done_text = "ALL" if len(done) == len(computes) else f"{len(done)} of {len(computes)}"
+    return {
+        "hosts_not_run": sorted(computes - seen),
+        "log": {r["host"]: {"state": r["state"], "instances": r["task_items"] or 0,
+                            "errors": r["errors"] or 0, "message": r["message"]}
+                for r in rows},
+        "num_hosts": len(computes), "num_hosts_done": len(done),
+        "num_hosts_not_run": len(computes - seen), "num_hosts_running": len(running),
+        "overall_status": f"{done_text} hosts done. {errors} errors.",
+        "period_beginning": str(begin), "period_ending": str(end),
+        "total_errors": errors, "total_instances": sum(r["task_items"] or 0 for r in rows)}
 
 
-@operation("listInstanceUsageAuditLogs", "The usage audit of the last month",
+@operation("listInstanceUsageAuditLogs", "The usage audit of the last period",
            ok={200: keyed("instance_usage_audit_logs")}, errors=(403,), admin=True)
 def index(call):
     call.authorize(_ROOT + "list", {})
-    return 200, _audit(call, datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
+    return 200, {"instance_usage_audit_logs": _audit(call, cell_db.now())}
 
 
-@operation("showInstanceUsageAuditLog", "The usage audit of the month before a time",
+@operation("showInstanceUsageAuditLog", "The usage audit of the period before a time",
            ok={200: {}}, errors=(400, 403), admin=True)
 def show(call, before_timestamp):
     call.authorize(_ROOT + "show", {})
@@ -62,8 +69,7 @@ def show(call, before_timestamp):
             continue
     else:
         raise APIError(400, "Invalid timestamp for date " + before_timestamp)
-    body = _audit(call, before)
-    return 200, {"instance_usage_audit_log": body["instance_usage_audit_logs"]}
+    return 200, {"instance_usage_audit_log": _audit(call, before)}
 
 
 ROUTES = {

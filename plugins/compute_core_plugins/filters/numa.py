@@ -102,7 +102,8 @@ def fits(host_cells, cells, dedicated, cpu_ratio, ram_ratio) -> bool:
 
 
 class NUMATopologyFilter(PerRequestFilter):
-    RUN_ON_REBUILD = True
+    # As in Nova: the host's usage counts the rebuilt server already.
+    RUN_ON_REBUILD = False
 
     def prepare(self, spec_obj):
         return guest_cells(spec_obj)

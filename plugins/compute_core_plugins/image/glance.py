@@ -161,7 +161,11 @@ class GlanceImageBackend(ImageBackend):
         return _view(self._record(name, disk_format, container_format, properties, min_disk,
                                   min_ram, owner, visibility))
 
-    def upload(self, image_id, fileobj):
+    def upload(self, image_id, fileobj, disk_format=None):
+        if disk_format:  # changeable while the image is queued
+            self._request("PATCH", f"/v2/images/{image_id}", image_id, json=[
+                {"op": "replace", "path": "/disk_format", "value": disk_format}], headers={
+                "Content-Type": "application/openstack-images-v2.1-json-patch"})
         self._request("PUT", f"/v2/images/{image_id}/file", image_id,
                       data=iter(lambda: fileobj.read(CHUNK), b""),
                       headers={"Content-Type": "application/octet-stream"})

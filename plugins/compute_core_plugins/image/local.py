@@ -85,14 +85,17 @@ class LocalImageBackend(ImageBackend):
                                                   (properties or {}).items()}})
         return self.get(image["id"])
 
-    def upload(self, image_id, fileobj):
+    def upload(self, image_id, fileobj, disk_format=None):
         """As the image API's upload: within [image] image_size_cap and the
         owner's user_storage_quota (a snapshot counts like any upload)."""
         image = self._get(image_id)
         cap = self.conf.image.image_size_cap
         room = self.store.room(image["owner"])
         limit = cap if room is None else min(cap, room)
-        if self.store.update(image_id, {"status": "saving"}, expect_status={"queued"}) is None:
+        values = {"status": "saving"}
+        if disk_format:
+            values["disk_format"] = disk_format
+        if self.store.update(image_id, values, expect_status={"queued"}) is None:
             self._get(image_id)  # ImageNotFound when gone
             raise exception.Conflict(f"image {image_id} is not queued")
         try:

@@ -31,6 +31,9 @@ from compute_core_plugins.virt.fake_console import GuestConsoles
 
 # Bytes of the pattern after a fake disk's header.
 DISK_BYTES = 4096
+# How a fake disk starts.
+DISK_MAGIC = b"compute_core fake disk\n"
+_PATTERN_BYTES = DISK_BYTES // 32 * 32  # whole sha256 digests
 
 
 class FakeDriver(ComputeDriver):
@@ -199,15 +202,33 @@ class FakeDriver(ComputeDriver):
         if self.spawn_delay:
             clock.current().sleep(self.spawn_delay)
         self._check_fault("spawn", instance)
+        written = self._written_in_image(image_meta)
         with self._lock:
             self.instances[instance["uuid"]] = {
                 "state": PowerState.RUNNING, "vcpus": instance["vcpus"],
                 "memory_mb": instance["memory_mb"],
                 "disk_gb": (instance.get("root_gb") or 0) + (instance.get("ephemeral_gb") or 0),
-                "image": image_meta.get("id"),
+                "image": image_meta.get("id"), "written": written.hex(),
                 "console": [f"{instance['uuid']} booted from image {image_meta.get('id')}\n"]}
             self._save_guests()
         self._open_consoles(instance)
+
+    def _written_in_image(self, image_meta) -> bytes:
+        """What a guest had written on the disk an image was captured from
+        (a snapshot, backup or shelve of a fake guest), read through the
+        image backend: the new guest's disk carries it on. Other images
+        (no fake disk inside) carry nothing."""
+        props = image_meta.get("properties") or {}
+        if self.image_backend is None or not image_meta.get("id") or \
+                props.get("image_type") not in ("snapshot", "backup"):
+            return b""
+        images = self.image_backend()
+        with open(images.path(image_meta["id"]), "rb") as f:
+            data = f.read()
+        if not data.startswith(DISK_MAGIC):
+            return b""
+        head_end = data.index(b"\n", data.index(b"\nimage ") + 1) + 1
+        return data[head_end + _PATTERN_BYTES:]
 
     def destroy(self, context, instance, network_info, destroy_disks=True):
         self._check_fault("destroy", instance)
@@ -218,17 +239,26 @@ class FakeDriver(ComputeDriver):
 
     def rebuild(self, context, instance, image_meta, network_info):
         self._check_fault("rebuild", instance)
-        self._set_state(instance, PowerState.RUNNING, image=image_meta.get("id"),
+        self._set_state(instance, PowerState.RUNNING, image=image_meta.get("id"), written="",
                         log=f"rebuilt from image {image_meta.get('id')}")
 
     def disk(self, instance_uuid: str) -> bytes:
         """The guest's root disk: small and deterministic (its instance and
-        the image it booted from, then a pattern derived from both), so a
-        snapshot carries real bytes a test can compare."""
+        the image it booted from, then a pattern derived from both), then
+        what the guest wrote on it (:meth:`write_disk`), so a snapshot
+        carries real bytes a test can compare."""
         guest = self._guest({"uuid": instance_uuid})
-        head = f"compute_core fake disk\ninstance {instance_uuid}\nimage {guest.get('image')}\n"
-        seed = hashlib.sha256(head.encode()).digest()
-        return head.encode() + seed * (DISK_BYTES // len(seed))
+        head = (DISK_MAGIC + f"instance {instance_uuid}\nimage {guest.get('image')}\n".encode())
+        seed = hashlib.sha256(head).digest()
+        return head + seed * (DISK_BYTES // len(seed)) + bytes.fromhex(guest.get("written", ""))
+
+    def write_disk(self, instance_uuid: str, data: bytes) -> None:
+        """What a process in the guest writes to its root disk (appended
+        after the pattern): it goes wherever the disk goes."""
+        guest = self._guest({"uuid": instance_uuid})
+        with self._lock:
+            guest["written"] = guest.get("written", "") + data.hex()
+            self._save_guests()
 
     def snapshot(self, context, instance, image_id, upload):
         self._check_fault("snapshot", instance)

@@ -111,7 +111,18 @@ def test_cell_0003_adds_the_console_token_indexes_to_an_older_database(sqlite_db
         conn.exec_driver_sql("DROP INDEX console_auth_tokens_expires_idx")
     assert schema_differences(db, "cell") != []
     migration.upgrade(db, "cell")
-    assert migration.current(db) == "0003"
+    assert migration.current(db) == migration.head("cell")
+    assert schema_differences(db, "cell") == []
+
+
+def test_cell_0004_adds_the_task_log_to_an_older_database(sqlite_db):
+    db = sqlite_db("cell")
+    migration.upgrade(db, "cell", "0003")
+    with db.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE task_log")  # 0001 of an older release lacked it
+    assert schema_differences(db, "cell") != []
+    migration.upgrade(db, "cell")
+    assert migration.current(db) == "0004"
     assert schema_differences(db, "cell") == []
 
 

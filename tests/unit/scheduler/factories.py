@@ -103,5 +103,5 @@ class StaticHostManager:
     def __init__(self, hosts):
         self.hosts = hosts
 
-    def host_states(self, summaries):
-        return indexed([h for h in self.hosts if h.uuid in summaries])
+    def host_states(self, summaries=None):
+        return indexed([h for h in self.hosts if summaries is None or h.uuid in summaries])

@@ -272,8 +272,11 @@ def test_console_output_is_the_serial_log(spawned):
 def test_snapshot_uploads_a_qcow2_of_the_root_disk(spawned):
     driver, inst = spawned
     uploaded = {}
-    driver.snapshot(None, inst, "snap-1", lambda f: uploaded.setdefault("data", f.read()))
+    driver.snapshot(None, inst, "snap-1",
+                    lambda f, disk_format=None: uploaded.update(data=f.read(),
+                                                                format=disk_format))
     assert uploaded["data"][:4] == b"QFI\xfb"
+    assert uploaded["format"] == "qcow2"  # declared: the record says the base's
     assert driver.get_info(inst).state == PowerState.RUNNING  # paused only meanwhile
     assert not any(n.startswith("snapshot") for n in
                    os.listdir(os.path.join(driver.instances_path, inst["uuid"])))

@@ -588,7 +588,7 @@ class LibvirtDriver(ComputeDriver):
                 dom.resume()
         try:
             with open(tmp, "rb") as f:
-                upload(f)
+                upload(f, disk_format="qcow2")  # whatever the base image's
         finally:
             os.unlink(tmp)
 
