@@ -287,7 +287,14 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
              ("reclaim_queued_deletes", conf.reclaim_instance_interval,
               manager.reclaim_queued_deletes),
              ("offload_shelved_instances", conf.shelved_poll_interval,
-              manager.offload_shelved_instances)]
+              manager.offload_shelved_instances),
+             # Nova's default spacing of these checks: a minute
+             ("poll_rebooting_instances", 60 if conf.reboot_timeout else 0,
+              manager.poll_rebooting_instances),
+             ("poll_unconfirmed_resizes", 60 if conf.resize_confirm_window else 0,
+              manager.poll_unconfirmed_resizes),
+             ("poll_rescued_instances", 60 if conf.rescue_timeout else 0,
+              manager.poll_rescued_instances)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
                       [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host,
                       clock=clock_mod.of(conf))

@@ -25,7 +25,7 @@ from compute_core import exception, instrument, rpc
 from compute_core import assembly, bootstrap
 from compute_core import snapshot as snapshot_mod
 from compute_core.control import ControlApp
-from compute_core.db import api_schema, cell_db
+from compute_core.db import api_db, api_schema, cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
 from compute_core.faults import FaultRules, faulting_driver
@@ -228,7 +228,8 @@ class Cloud:
         self.transport = rpc.get_transport(conf)
         self._stoppers.append(self.transport.cleanup)
         rpc.observe(self.transport, instrument.RPCObserver(self.clock, self.call_log,
-                                                           self._in_flight))
+                                                           self._in_flight, self.faults))
+        self.faults.resolve = self._instance_for_faults
         self.notification_transport = rpc.get_notification_transport(conf)
         self._stoppers.append(self.notification_transport.cleanup)
 
@@ -519,6 +520,19 @@ class Cloud:
         """Start a stopped compute host again; its hypervisor kept its guests."""
         with self._lock:
             self._start_compute(name)
+
+    def _instance_for_faults(self, uuid):
+        """The instance *uuid* (or its build request's) for an RPC fault
+        rule's matchers; None when there is none."""
+        cells = self._api.cells
+        try:
+            _, db = cells.for_instance(uuid)
+            if db is not None:
+                return cell_db.get_instance(db, uuid)
+        except exception.ComputeCoreError:
+            pass
+        build = api_db.get_build_request(cells.api, uuid)
+        return dict(build["instance"], uuid=uuid) if build else None
 
     def driver(self, host):
         """The virt driver object of *host* (for fault injection)."""

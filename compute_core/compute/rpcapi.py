@@ -21,6 +21,8 @@
 1.5 - get_console_connection (a call): where a guest's console listens
 1.6 - snapshot_instance (createImage and createBackup, cast by the
       conductor; the image's record exists, queued)
+1.7 - prep_resize (a call, to the destination of a resize or cold
+      migration before the source moves anything; a refusal reschedules)
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -29,7 +31,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.6"
+VERSION = "1.7"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -93,6 +95,10 @@ class ComputeRPCClient:
     # driver fails, else a dict of what it learned.
     def _move_call(self, ctxt, host, method, **kwargs):
         return self._cctx(host, "1.2").call(ctxt, method, **kwargs)
+
+    def prep_resize(self, ctxt, host, instance, flavor, migration):
+        return self._cctx(host, "1.7").call(ctxt, "prep_resize", instance=instance,
+                                            flavor=flavor, migration=migration)
 
     def migrate_disk_and_power_off(self, ctxt, host, instance, dest, flavor):
         return self._move_call(ctxt, host, "migrate_disk_and_power_off", instance=instance,

@@ -20,11 +20,13 @@
       and evacuations_from_host (for compute hosts)
 1.8 - snapshot_instance (createImage / createBackup: the compute host
       of the instance captures its disk into the queued image)
+1.9 - unconfirmed_resizes (the moves to a compute host waiting in
+      VERIFY_RESIZE longer than its resize_confirm_window)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.8"
+VERSION = "1.9"
 
 
 class ConductorAPI:
@@ -168,6 +170,13 @@ class ConductorAPI:
     def migration_update(self, ctxt, migration_uuid, values):
         return self.client.prepare(version="1.7").call(
             ctxt, "migration_update", migration_uuid=migration_uuid, values=values)
+
+    def unconfirmed_resizes(self, ctxt, host, window):
+        """[] from a conductor older than 1.9."""
+        if not self.client.can_send_version("1.9"):
+            return []
+        return self.client.prepare(version="1.9").call(ctxt, "unconfirmed_resizes",
+                                                       host=host, window=window)
 
     def evacuations_from_host(self, ctxt, host):
         """[] from a conductor older than 1.7 (it records no evacuations)."""
