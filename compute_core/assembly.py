@@ -130,8 +130,9 @@ class PlacementServices:
     def forget_cached(self):
         """Drop what placement remembers of its database (class and
         project ids): the embedded cloud put the database back to an
-        earlier state."""
-        self.placement = PlacementState(self.db, self.conf)
+        earlier state. The policy enforcer (configuration, not data) is
+        kept: making it again costs milliseconds."""
+        self.placement.forget_cached()
 
     def close(self):
         self.db.dispose()

@@ -624,10 +624,15 @@ class Cloud:
         with self._lock:
             self.wait_idle()
             with clock_mod.using(self.clock):
-                snapshot_mod.restore(self, snap)
-            self.scheduler.host_manager.reset()
-            self._placement.forget_cached()
-            self._tokens.clear()
+                restored = snapshot_mod.restore(self, snap)
+            # Only the caches of what went back: a test that only read
+            # leaves every cache valid.
+            if restored:
+                self.scheduler.host_manager.reset()
+            if self._placement.db in restored:
+                self._placement.forget_cached()
+            if self.identity is not None and self.identity.db in restored:
+                self._tokens.clear()
             self.faults.clear()
             self.call_log.clear()
 

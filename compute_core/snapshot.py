@@ -143,18 +143,19 @@ def take(cloud) -> Snapshot:
                     cloud.resources())
 
 
-def restore(cloud, snap: Snapshot) -> None:
-    """Put *cloud* back to *snap* (the cloud is idle)."""
+def restore(cloud, snap: Snapshot) -> set:
+    """Put *cloud* back to *snap* (the cloud is idle); the databases
+    copied back (those written since), as their handles."""
     if not snap.databases:
         raise exception.Invalid("this snapshot was closed")
     wanted = set(snap.guests)
     for host in set(cloud.host_names) - wanted:
         cloud.remove_host(host)
-    for part in snap.databases:
-        part.restore()
+    restored = {part.db for part in snap.databases if part.restore()}
     for part in snap.files:
         part.restore()
     for host, state in snap.guests.items():
         cloud.driver(host).load_state(state)
     for host in wanted - set(cloud.host_names):
         cloud.start_host(host)
+    return restored

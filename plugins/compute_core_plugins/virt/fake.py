@@ -79,6 +79,7 @@ class FakeDriver(ComputeDriver):
         # until the move is confirmed (dropped) or reverted (running again).
         self.moving_out: dict[str, dict] = {}
         self._lock = threading.Lock()
+        self._unsaved = False  # guests changed by load_state, file not yet written
         self._faults: dict[str, list] = {}  # operation -> [(instance uuid or None, count)]
         self.calls: list[tuple[str, str]] = []
         self._guests_file = os.path.join(opts.guests_path, f"{host}.json") \
@@ -101,6 +102,7 @@ class FakeDriver(ComputeDriver):
         """Write the guests out (called with self._lock held after each
         change): a new file renamed over the old one, so that a process
         killed meanwhile leaves the previous or the new state, never half."""
+        self._unsaved = False
         if self._guests_file is None:
             return
         os.makedirs(os.path.dirname(self._guests_file), exist_ok=True)
@@ -132,7 +134,10 @@ class FakeDriver(ComputeDriver):
             state = copy.deepcopy(state)
             self.instances = state["instances"]
             self.moving_out = state["moving_out"]
-            self._save_guests()
+            # The guests file is written at the next change or when the
+            # host stops, not here: a restore per test would pay a file
+            # replace each time (milliseconds on a busy disk).
+            self._unsaved = True
 
     # ---------------------------------------------------- fault injection
     def inject_fault(self, operation: str, instance_uuid: str | None = None,
@@ -188,6 +193,9 @@ class FakeDriver(ComputeDriver):
 
     def cleanup_host(self):
         self.consoles.stop()
+        with self._lock:
+            if self._unsaved:
+                self._save_guests()
 
     def _open_consoles(self, instance) -> dict:
         uuid = instance["uuid"]
