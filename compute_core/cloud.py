@@ -587,13 +587,11 @@ class Cloud:
                 raise exception.ComputeCoreError(
                     f"the cloud is still busy after {timeout} s: "
                     f"{', '.join(self._in_flight.labels())}")
-            if not rpc.pending_messages(self.transport):
-                # A message taken off its queue but not dispatched yet is
-                # in neither count for a moment: look once more.
-                time.sleep(0)
-                if not self._in_flight.count and not rpc.pending_messages(self.transport):
-                    return
-            elif left <= 0:
+            # Queued or taken RPC messages count until replied to (see
+            # rpc.pending_messages): none, and nothing in flight, is idle.
+            if not rpc.pending_messages(self.transport) and not self._in_flight.count:
+                return
+            if left <= 0:
                 raise exception.ComputeCoreError(
                     f"RPC messages still queued after {timeout} s")
             else:
