@@ -17,6 +17,8 @@ test-double figures (issue 24):
 
     python bench/startup.py [--runs 20] [--tests 50] [--forks 200]
                             [--forked-tests 1000] [--moto-tests 50] [--skip-startup]
+
+(--forked-tests 0 or --moto-tests 0 leaves that figure out.)
 """
 from __future__ import annotations
 
@@ -188,6 +190,8 @@ def double_figures(args):
     print("virtual clock: a build stuck for an hour goes ERROR")
     print(f"  the whole test (start-stop) {whole * 1000:7.1f} ms")
     print(f"  its hour (advance -> ERROR) {hour * 1000:7.1f} ms")
+    if not args.moto_tests:
+        return
     moto = moto_per_test(args.moto_tests)
     if moto is None:
         print("moto: not installed")

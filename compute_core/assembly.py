@@ -130,8 +130,9 @@ class PlacementServices:
     def forget_cached(self):
         """Drop what placement remembers of its database (class and
         project ids): the embedded cloud put the database back to an
-        earlier state."""
-        self.placement = PlacementState(self.db, self.conf)
+        earlier state. The policy enforcer (configuration, not data) is
+        kept: making it again costs milliseconds."""
+        self.placement.forget_cached()
 
     def close(self):
         self.db.dispose()
@@ -301,7 +302,14 @@ def compute_service(conf, transport, host, driver=None, notification_transport=N
               manager.offload_shelved_instances),
              # every minute, as Nova's periodic task; it does nothing unless
              # [DEFAULT] instance_usage_audit is set (read at each run)
-             ("instance_usage_audit", USAGE_AUDIT_INTERVAL, manager.instance_usage_audit)]
+             ("instance_usage_audit", USAGE_AUDIT_INTERVAL, manager.instance_usage_audit),
+             # Nova's default spacing of these checks: a minute
+             ("poll_rebooting_instances", 60 if conf.reboot_timeout else 0,
+              manager.poll_rebooting_instances),
+             ("poll_unconfirmed_resizes", 60 if conf.resize_confirm_window else 0,
+              manager.poll_unconfirmed_resizes),
+             ("poll_rescued_instances", 60 if conf.rescue_timeout else 0,
+              manager.poll_rescued_instances)]
     service = Service("compute-compute", transport, f"{compute_rpcapi.TOPIC}.{host}", host,
                       [manager], periodic=tasks, on_start=on_start, on_stop=driver.cleanup_host,
                       clock=clock_mod.of(conf))

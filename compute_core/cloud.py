@@ -25,7 +25,7 @@ from compute_core import exception, instrument, rpc
 from compute_core import assembly, bootstrap
 from compute_core import snapshot as snapshot_mod
 from compute_core.control import ControlApp
-from compute_core.db import api_schema, cell_db
+from compute_core.db import api_db, api_schema, cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
 from compute_core.faults import FaultRules, faulting_driver
@@ -228,7 +228,8 @@ class Cloud:
         self.transport = rpc.get_transport(conf)
         self._stoppers.append(self.transport.cleanup)
         rpc.observe(self.transport, instrument.RPCObserver(self.clock, self.call_log,
-                                                           self._in_flight))
+                                                           self._in_flight, self.faults))
+        self.faults.resolve = self._instance_for_faults
         self.notification_transport = rpc.get_notification_transport(conf)
         self._stoppers.append(self.notification_transport.cleanup)
 
@@ -523,6 +524,19 @@ class Cloud:
         with self._lock:
             self._start_compute(name)
 
+    def _instance_for_faults(self, uuid):
+        """The instance *uuid* (or its build request's) for an RPC fault
+        rule's matchers; None when there is none."""
+        cells = self._api.cells
+        try:
+            _, db = cells.for_instance(uuid)
+            if db is not None:
+                return cell_db.get_instance(db, uuid)
+        except exception.ComputeCoreError:
+            pass
+        build = api_db.get_build_request(cells.api, uuid)
+        return dict(build["instance"], uuid=uuid) if build else None
+
     def driver(self, host):
         """The virt driver object of *host* (for fault injection)."""
         return self._drivers[host]
@@ -576,13 +590,11 @@ class Cloud:
                 raise exception.ComputeCoreError(
                     f"the cloud is still busy after {timeout} s: "
                     f"{', '.join(self._in_flight.labels())}")
-            if not rpc.pending_messages(self.transport):
-                # A message taken off its queue but not dispatched yet is
-                # in neither count for a moment: look once more.
-                time.sleep(0)
-                if not self._in_flight.count and not rpc.pending_messages(self.transport):
-                    return
-            elif left <= 0:
+            # Queued or taken RPC messages count until replied to (see
+            # rpc.pending_messages): none, and nothing in flight, is idle.
+            if not rpc.pending_messages(self.transport) and not self._in_flight.count:
+                return
+            if left <= 0:
                 raise exception.ComputeCoreError(
                     f"RPC messages still queued after {timeout} s")
             else:
@@ -613,10 +625,15 @@ class Cloud:
         with self._lock:
             self.wait_idle()
             with clock_mod.using(self.clock):
-                snapshot_mod.restore(self, snap)
-            self.scheduler.host_manager.reset()
-            self._placement.forget_cached()
-            self._tokens.clear()
+                restored = snapshot_mod.restore(self, snap)
+            # Only the caches of what went back: a test that only read
+            # leaves every cache valid.
+            if restored:
+                self.scheduler.host_manager.reset()
+            if self._placement.db in restored:
+                self._placement.forget_cached()
+            if self.identity is not None and self.identity.db in restored:
+                self._tokens.clear()
             self.faults.clear()
             self.call_log.clear()
 

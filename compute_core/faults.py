@@ -1,6 +1,6 @@
 """Scoped, seeded fault injection for the embedded cloud.
 
-A :class:`FaultRules` holds rules; two hook points consult it, one each:
+A :class:`FaultRules` holds rules; three hook points consult it, one each:
 
 * :class:`FaultingDriver` (:func:`faulting_driver`), the proxy the embedded cloud puts around every
   compute host's virt driver: an operation is a driver method name
@@ -11,7 +11,22 @@ A :class:`FaultRules` holds rules; two hook points consult it, one each:
 * the embedded cloud's WSGI layer (:mod:`compute_core.instrument`): an
   operation ``"<api>:<METHOD> <route>"``, e.g. ``"compute:POST /servers"``,
   ``"compute:* /servers/{server_id}/action"``, ``"placement:PUT
-  /allocations/{consumer_uuid}"`` (``{name}`` matches one path segment).
+  /allocations/{consumer_uuid}"`` (``{name}`` matches one path segment);
+* the embedded cloud's RPC dispatch (:class:`compute_core.instrument.RPCObserver`):
+  an operation ``"rpc:<topic>.<method>"`` names a method of the compute,
+  conductor or scheduler RPC endpoint (``"rpc:compute.prep_resize"``,
+  ``"rpc:conductor.migrate_server"``), ``"rpc:<method>"`` that method on
+  any of them. Nova's names of the compute resize steps are aliases
+  (:data:`RPC_ALIASES`: ``rpc:compute.resize_instance`` is
+  ``rpc:compute.migrate_disk_and_power_off``, ``finish_resize`` is
+  ``finish_migration``, ...). The method raises :class:`InjectedFault`
+  before it runs (``error``) or after (``error-but-do-it``): the caller of
+  an RPC call gets the error, as from a host that failed the step; the
+  error of a cast is only logged by the service (the work is lost, as
+  with a service that died on it). The ``host`` matcher is the compute
+  host the message went to (for the conductor and scheduler: the
+  server's host); ``name``, ``project`` and ``metadata`` are read from
+  the server the message is about (looked up when only its uuid travels).
 
 A rule fires on a matching call (``match``: regular expressions over the
 server's ``name``, ``uuid``, ``host`` or ``project``, over ``metadata``
@@ -36,9 +51,22 @@ import threading
 from compute_core import clock as clock_mod
 from compute_core import exception
 
+
+class InjectedFault(exception.ComputeCoreError):
+    """What an RPC method raises when a fault rule fires on it."""
+
+    msg_fmt = "Injected fault: %(reason)s"
+
 MODES = ("error", "error-but-do-it")
 ALIASES = {"delete": "destroy", "stop": "power_off", "start": "power_on"}
 DRIVER_MATCH_KEYS = {"name", "uuid", "host", "project", "metadata"}
+# Nova's names of the compute resize steps -> this compute RPC API's
+RPC_ALIASES = {"resize_instance": "migrate_disk_and_power_off",
+               "finish_resize": "finish_migration",
+               "confirm_resize": "confirm_migration",
+               "revert_resize": "revert_migration",
+               "finish_revert_resize": "finish_revert_migration"}
+RPC_TOPICS = ("compute", "conductor", "scheduler")
 API_MATCH_KEYS = {"path", "project"}
 APIS = ("compute", "placement", "identity")
 
@@ -64,7 +92,12 @@ class FaultRule:
         self.fired = 0
         self._random = random.Random(seed)
         self.api = None
-        if ":" in operation:
+        self.rpc = None
+        if operation.startswith("rpc:"):
+            # (topic or None, method)
+            topic, _, method = operation[4:].rpartition(".")
+            self.rpc = (topic or None, method)
+        elif ":" in operation:
             api, _, call = operation.partition(":")
             method, _, route = call.strip().partition(" ")
             self.api = api
@@ -76,6 +109,10 @@ class FaultRule:
                 "count": self.count, "probability": self.probability, "seed": self.seed,
                 "latency": self.latency, "mode": self.mode, "message": self.message,
                 "status": self.status, "fired": self.fired}
+
+    def matches_rpc(self, topic, method) -> bool:
+        want_topic, want_method = self.rpc
+        return want_method == method and want_topic in (None, topic)
 
     def matches_api(self, api, method, path) -> bool:
         return (self.api == api and self.method in ("*", method)
@@ -101,6 +138,9 @@ class FaultRules:
         self._rules: list[FaultRule] = []
         self._ids = itertools.count(1)
         self.log: list[dict] = []
+        # resolve(uuid) -> the instance dict or None: set by the cloud, for
+        # RPC messages that carry only a server's uuid
+        self.resolve = None
 
     def add(self, operation: str, match: dict | None = None, count: int | None = None,
             probability: float | None = None, seed=None, latency: float = 0.0,
@@ -110,7 +150,10 @@ class FaultRules:
             raise exception.Invalid("operation must be a non-empty string")
         operation = operation.strip()
         match = dict(match or {})
-        if ":" in operation:
+        if operation.startswith("rpc:"):
+            operation = _rpc_operation(operation)
+            allowed = DRIVER_MATCH_KEYS
+        elif ":" in operation:
             api, _, call = operation.partition(":")
             method, _, route = call.strip().partition(" ")
             if api not in APIS or not method or not route.startswith("/"):
@@ -190,9 +233,22 @@ class FaultRules:
         """The rule that fires for this driver call, if any."""
         if not self._rules:
             return None
-        rules = [r for r in self._rules if r.api is None and r.operation == operation]
+        rules = [r for r in self._rules if r.api is None and r.rpc is None
+                 and r.operation == operation]
         return self._fire(rules, subject, subject.get("uuid") or subject.get("host")) \
             if rules else None
+
+    def for_rpc(self, topic: str, method: str, kwargs: dict) -> FaultRule | None:
+        """The rule that fires for this RPC endpoint call (*topic* as the
+        server listens: ``compute.host1``, ``conductor``), if any."""
+        if not self._rules:
+            return None
+        base, _, server = topic.partition(".")
+        rules = [r for r in self._rules if r.rpc is not None and r.matches_rpc(base, method)]
+        if not rules:
+            return None
+        subject = _rpc_subject(kwargs, server or None, self.resolve)
+        return self._fire(rules, subject, subject.get("uuid") or f"{base}.{method}")
 
     def for_api(self, api: str, method: str, path: str, project=None) -> FaultRule | None:
         if not self._rules:
@@ -251,6 +307,50 @@ def _subject(host, args, kwargs) -> dict:
     meta = instance.get("metadata")
     return {"host": host, "uuid": instance.get("uuid"), "name": instance.get("display_name"),
             "project": instance.get("project_id"), "metadata": meta or {}}
+
+
+def _rpc_operation(operation: str) -> str:
+    """``rpc:[topic.]method`` checked against the RPC endpoints, aliases resolved."""
+    topic, _, method = operation[4:].strip().rpartition(".")
+    if topic and topic not in RPC_TOPICS:
+        raise exception.Invalid(f"operation {operation!r}: the RPC topic is one of "
+                                f"{', '.join(RPC_TOPICS)}")
+    if topic == "compute":
+        method = RPC_ALIASES.get(method, method)
+    known = rpc_methods()
+    where = [topic] if topic else list(RPC_TOPICS)
+    if not any(method in known[t] for t in where):
+        raise exception.Invalid(
+            f"operation {operation!r}: no RPC method {method!r} on "
+            f"{' or '.join(where)} (an RPC operation is 'rpc:<topic>.<method>')")
+    return f"rpc:{topic + '.' if topic else ''}{method}"
+
+
+def rpc_methods() -> dict[str, set[str]]:
+    """The public methods of the compute, conductor and scheduler RPC endpoints."""
+    from compute_core.compute.manager import ComputeManager
+    from compute_core.conductor.manager import ConductorManager
+    from compute_core.scheduler.manager import SchedulerManager
+
+    return {topic: {n for n, v in vars(cls).items()
+                    if not n.startswith("_") and inspect.isfunction(v)}
+            for topic, cls in (("compute", ComputeManager), ("conductor", ConductorManager),
+                               ("scheduler", SchedulerManager))}
+
+
+def _rpc_subject(kwargs: dict, server, resolve) -> dict:
+    instance = kwargs.get("instance")
+    uuid = instance.get("uuid") if isinstance(instance, dict) else None
+    if uuid is None:
+        uuid = kwargs.get("instance_uuid")
+        if uuid is None and len(kwargs.get("instance_uuids") or ()) == 1:
+            uuid = kwargs["instance_uuids"][0]
+        instance = resolve(uuid) if uuid is not None and resolve is not None else None
+    if not isinstance(instance, dict):
+        return {"host": server, "uuid": uuid}
+    subject = _subject(server or instance.get("host"), (instance,), {})
+    subject["uuid"] = uuid
+    return subject
 
 
 def api_error_body(api: str, status: int, message: str) -> bytes:

@@ -185,19 +185,27 @@ class APILayer:
 
 class RPCObserver:
     """Wraps each RPC endpoint method call of the cloud's services: binds
-    the clock, counts it in flight and records it."""
+    the clock, counts it in flight, applies RPC fault rules and records it."""
 
-    def __init__(self, clock, calls: CallLog, in_flight: InFlight):
+    def __init__(self, clock, calls: CallLog, in_flight: InFlight, faults=None):
         self.clock = clock
         self.calls = calls
         self.in_flight = in_flight
+        self.faults = faults
 
     def dispatch(self, topic: str, method: str, fn, args, kwargs):
         with clock_mod.using(self.clock), self.in_flight.track(f"rpc {topic}.{method}"):
             began = time.perf_counter()
             status = "ok"
             try:
-                return fn(*args, **kwargs)
+                rule = self.faults.for_rpc(topic, method, kwargs) \
+                    if self.faults is not None and self.faults.rules else None
+                if rule is None:
+                    return fn(*args, **kwargs)
+                self.clock.sleep(rule.latency)
+                if rule.mode == "error-but-do-it":
+                    fn(*args, **kwargs)
+                raise faults_mod.InjectedFault(reason=rule.message)
             except BaseException as exc:
                 status = type(exc).__name__
                 raise

@@ -85,6 +85,24 @@ class _PrivateExchanges(impl_fake.FakeExchangeManager):
         self._exchanges = {}
         self._exchanges_lock = threading.Lock()
         self._waiters: dict[tuple[str, str], set[threading.Event]] = {}
+        # RPC messages each listener took off a queue and whose handling
+        # has not finished (replied), by listener: with the queued ones,
+        # what pending() counts, so a cloud knows exactly when it is idle
+        self._taken: dict[int, int] = {}
+
+    def take(self, listener, count: int) -> None:
+        """*count* (+1 or -1) messages taken by *listener* (its handling
+        started or ended)."""
+        with self._exchanges_lock:
+            if count > 0:
+                self._taken[id(listener)] = self._taken.get(id(listener), 0) + count
+            elif id(listener) in self._taken:  # not a stopped listener's
+                self._taken[id(listener)] += count
+
+    def forget_taken(self, listener) -> None:
+        """A stopped listener's messages are done or lost."""
+        with self._exchanges_lock:
+            self._taken.pop(id(listener), None)
 
     def get_exchange(self, name):
         name = name or self._default_exchange
@@ -112,7 +130,7 @@ class _PrivateExchanges(impl_fake.FakeExchangeManager):
         with self._exchanges_lock:
             listened = {key for key, events in self._waiters.items() if events}
             exchanges = list(self._exchanges.values())
-        count = 0
+            count = sum(self._taken.values())
         for exchange in exchanges:
             with exchange._queues_lock:
                 for queues in (exchange._topic_queues, exchange._server_queues):
@@ -126,14 +144,34 @@ class _PrivateExchanges(impl_fake.FakeExchangeManager):
             self._exchanges.clear()
 
 
+class _TakenMessage(impl_fake.FakeIncomingMessage):
+    """An RPC message a listener took: its handling ends with its reply
+    (the RPC server replies to casts too, after the dispatch, whatever
+    happened)."""
+
+    def __init__(self, ctxt, message, reply_q, requeue, done):
+        super().__init__(ctxt, message, reply_q, requeue)
+        self._done = done
+
+    def reply(self, reply=None, failure=None):
+        try:
+            super().reply(reply, failure)
+        finally:
+            done, self._done = self._done, None
+            if done is not None:
+                done()
+
+
 class _PromptListener(impl_fake.FakeListener):
     """The fake listener sleeps 50 ms between polls, which puts up to 50 ms
     on every RPC hop; this one sleeps on an event that a delivery to one of
-    its topics sets."""
+    its topics sets. An RPC listener (*count*) counts the messages it took
+    until they are replied to (``_PrivateExchanges.pending``)."""
 
-    def __init__(self, exchange_manager, targets, pool=None):
+    def __init__(self, exchange_manager, targets, pool=None, count=False):
         super().__init__(exchange_manager, targets, pool)
         self._wake = threading.Event()
+        self._count = count
         for target in targets:
             exchange_manager.subscribe(target.exchange, target.topic, self._wake)
 
@@ -144,11 +182,22 @@ class _PromptListener(impl_fake.FakeListener):
             # Cleared before looking, so a message that lands after the look
             # sets it again and the wait below returns at once.
             self._wake.clear()
+            manager = self._exchange_manager
             for target in self._targets:
-                exchange = self._exchange_manager.get_exchange(target.exchange)
+                exchange = manager.get_exchange(target.exchange)
+                if self._count:
+                    # Counted before it leaves its queue: no moment when a
+                    # message is neither queued nor taken.
+                    manager.take(self, 1)
                 ctxt, message, reply_q, requeue = exchange.poll(target, self._pool)
-                if message is not None:
-                    return impl_fake.FakeIncomingMessage(ctxt, message, reply_q, requeue)
+                if message is None:
+                    if self._count:
+                        manager.take(self, -1)
+                    continue
+                if self._count:
+                    return _TakenMessage(ctxt, message, reply_q, requeue,
+                                         lambda: manager.take(self, -1))
+                return impl_fake.FakeIncomingMessage(ctxt, message, reply_q, requeue)
             wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
             if wait <= 0 or self._stopped.is_set():
                 break
@@ -160,13 +209,15 @@ class _PromptListener(impl_fake.FakeListener):
         self._wake.set()
         for target in self._targets:
             self._exchange_manager.unsubscribe(target.exchange, target.topic, self._wake)
+        if self._count:
+            self._exchange_manager.forget_taken(self)
 
 
 def _listen(driver, target, batch_size, batch_timeout):
     exchange = target.exchange or driver._default_exchange
     listener = _PromptListener(driver._exchange_manager, [
         messaging.Target(topic=target.topic, server=target.server, exchange=exchange),
-        messaging.Target(topic=target.topic, exchange=exchange)])
+        messaging.Target(topic=target.topic, exchange=exchange)], count=True)
     return driver_base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
 
 
@@ -194,7 +245,8 @@ def _isolate(transport):
 
 def pending_messages(transport) -> int:
     """Messages queued on a fake:// transport for topics someone listens
-    to (0 for other transports: their queues are the broker's)."""
+    to, and RPC messages taken off their queues whose handling has not
+    finished (0 for other transports: their queues are the broker's)."""
     manager = getattr(getattr(transport, "_driver", None), "_exchange_manager", None)
     if not isinstance(manager, _PrivateExchanges):
         return 0

@@ -19,6 +19,8 @@ from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
 
 LOG = logging.getLogger(__name__)
 BINARY = "compute-compute"
+# Seconds between ACPI shutdown requests of a clean shutdown (Nova's)
+SHUTDOWN_RETRY_INTERVAL = 10
 
 
 class _InstanceLocks:
@@ -47,6 +49,11 @@ class _InstanceLocks:
                         del outer._locks[uuid]
 
         return _Held()
+
+    def held(self, uuid) -> bool:
+        """Whether an operation on *uuid* is running or waiting."""
+        with self._lock:
+            return uuid in self._locks
 
 
 class ComputeManager:
@@ -240,10 +247,60 @@ class ComputeManager:
             self._event(ctxt, uuid, event, "Success", finish=True)
             return True
 
+    def _clean_shutdown(self, instance, timeout, reboot=False):
+        """Ask the guest to shut down and wait up to *timeout* seconds (on
+        the service's clock), asking again every SHUTDOWN_RETRY_INTERVAL:
+        True once it is off, False when it did not listen, None when the
+        driver cannot ask (see ComputeDriver.request_shutdown)."""
+        clk = clock.current()
+        start = asked = clk.monotonic()
+        # Only a running guest listens (a paused or suspended one is forced)
+        if self._power_state(instance) != PowerState.RUNNING or \
+                not self.driver.request_shutdown(instance, reboot):
+            return None
+        while True:
+            if self._power_state(instance) in (PowerState.SHUTDOWN, PowerState.CRASHED):
+                return True
+            now = clk.monotonic()
+            if now - start >= timeout:
+                return False
+            if now - asked >= SHUTDOWN_RETRY_INTERVAL:
+                self.driver.request_shutdown(instance, reboot)
+                asked = now
+            clk.sleep(min(1.0, timeout - (now - start)))
+
+    def _power_off(self, instance, clean_shutdown=True):
+        """Power the guest off: a clean shutdown of up to [DEFAULT]
+        shutdown_timeout first (unless *clean_shutdown* is False), then
+        forced."""
+        timeout = self.conf.shutdown_timeout if clean_shutdown else 0
+        done = self._clean_shutdown(instance, timeout) if timeout else None
+        if done is None:
+            self.driver.power_off(instance, timeout, SHUTDOWN_RETRY_INTERVAL)
+            return
+        if done is False:
+            LOG.info("%s did not shut down within %s s: powering it off", instance["uuid"],
+                     timeout)
+        self.driver.power_off(instance, 0, 0)
+
+    def _reboot(self, ctxt, instance, reboot_type):
+        """A soft reboot asks the guest to shut down and restarts it; one
+        the guest ignores for [libvirt] wait_soft_reboot_seconds becomes a
+        hard reboot (what Nova's libvirt driver does, for any driver that
+        can ask)."""
+        network_info = instance.get("network_info") or {}
+        if reboot_type != "HARD" and self._power_state(instance) == PowerState.RUNNING:
+            wait = self.conf.libvirt.wait_soft_reboot_seconds
+            done = self._clean_shutdown(instance, wait, reboot=True)
+            if done is False:
+                LOG.info("%s did not shut down within %s s for a soft reboot: rebooting "
+                         "it hard", instance["uuid"], wait)
+                reboot_type = "HARD"
+        self.driver.reboot(ctxt, instance, network_info, reboot_type)
+
     def stop_instance(self, ctxt, instance, clean_shutdown=True):
-        timeout = 60 if clean_shutdown else 0
         self._power_action(ctxt, instance, "compute_stop_instance",
-                           lambda i: self.driver.power_off(i, timeout),
+                           lambda i: self._power_off(i, clean_shutdown),
                            {"vm_state": states.STOPPED}, states.POWERING_OFF)
 
     def start_instance(self, ctxt, instance):
@@ -254,8 +311,7 @@ class ComputeManager:
     def reboot_instance(self, ctxt, instance, reboot_type):
         task = states.REBOOTING_HARD if reboot_type == "HARD" else states.REBOOTING
         self._power_action(ctxt, instance, "compute_reboot_instance",
-                           lambda i: self.driver.reboot(ctxt, i, i.get("network_info") or {},
-                                                        reboot_type),
+                           lambda i: self._reboot(ctxt, i, reboot_type),
                            {"vm_state": states.ACTIVE}, task)
 
     # 1.3: the driver answers. A refusal (the driver cannot) comes back as
@@ -398,6 +454,23 @@ class ComputeManager:
             self._event(ctxt, uuid, event, "Success", finish=True)
             return dict(answer, power_state=int(self._power_state(instance)))
 
+    def prep_resize(self, ctxt, instance, flavor, migration):
+        """RPC 1.7, on the destination before anything moves: can this host
+        take the instance? A refusal sends the conductor to the next host
+        the scheduler offered (Nova's prep_resize reschedules)."""
+        def step():
+            same_host = instance.get("host") == self.host
+            if not self.driver.supports("supports_migrate" if migration.get(
+                    "migration_type") == "migration" else "supports_resize"):
+                raise exception.NotSupportedByDriver(driver=type(self.driver).__name__,
+                                                     action="resize")
+            if same_host and not (self.conf.allow_resize_to_same_host
+                                  or self.driver.supports("supports_migrate_to_same_host")):
+                raise exception.Conflict(f"Unable to migrate instance {instance['uuid']} "
+                                         f"to the host it is on ({self.host}).")
+            return {}
+        return self._move_step(ctxt, instance, "compute_prep_resize", step)
+
     def migrate_disk_and_power_off(self, ctxt, instance, dest, flavor):
         def step():
             disk_info = self.driver.migrate_disk_and_power_off(
@@ -437,7 +510,8 @@ class ComputeManager:
             ctxt, instance, "compute_rescue_instance",
             lambda i: self.driver.rescue(ctxt, i, i.get("network_info") or {}, image,
                                          rescue_password),
-            {"vm_state": states.RESCUED}, states.RESCUING)
+            # launched_at: when it was rescued (as Nova records it; rescue_timeout)
+            {"vm_state": states.RESCUED, "launched_at": ctx_now()}, states.RESCUING)
         if ok:
             self.notifier.info(ctxt, "instance.rescue.end",
                                notifications.instance_payload(instance))
@@ -457,7 +531,7 @@ class ComputeManager:
         reclaimed ([DEFAULT] reclaim_instance_interval)."""
         def power_off(i):
             if self._power_state(i) != PowerState.SHUTDOWN:
-                self.driver.power_off(i, 60)
+                self._power_off(i)
         self._power_action(ctxt, instance, "compute_soft_delete_instance", power_off,
                            {"vm_state": states.SOFT_DELETED, "deleted_at": ctx_now()},
                            states.SOFT_DELETING)
@@ -521,7 +595,7 @@ class ComputeManager:
             task = states.SHELVING
             try:
                 if self._power_state(instance) != PowerState.SHUTDOWN:
-                    self.driver.power_off(instance, 60)
+                    self._power_off(instance)
                 if image_id is not None:
                     images = self.images()
                     for task, previous in (
@@ -684,7 +758,7 @@ class ComputeManager:
                     self.driver.rebuild(ctxt, instance, image or {},
                                         instance.get("network_info") or {})
                 if was_stopped:
-                    self.driver.power_off(instance, 60)
+                    self._power_off(instance)
             except (exception.InstanceNotFound, exception.InstanceInvalidState):
                 self._event(ctxt, uuid, event, "Error", finish=True)
                 return
@@ -934,6 +1008,70 @@ class ComputeManager:
             ctxt, *period, errors,
             f"Instance usage audit ran for host {self.host}, {len(instances)} instances "
             f"in {time.monotonic() - started:.3f} seconds.")
+    # ----------------------------------------------- timeouts (periodic)
+    # Nova's _poll_rebooting_instances, _poll_unconfirmed_resizes and
+    # _poll_rescued_instances; each does nothing while its timeout is 0.
+
+    def _older_than(self, when, seconds) -> bool:
+        when = states._as_datetime(when)
+        return when is not None and when < _utcnow() - datetime.timedelta(seconds=seconds)
+
+    def poll_rebooting_instances(self):
+        """Servers of this host in a soft reboot longer than [DEFAULT]
+        reboot_timeout (a guest that hung, a message lost) are rebooted hard."""
+        timeout = self.conf.reboot_timeout
+        if not timeout:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        for inst in self.conductor.instances_on_host(ctxt, self.host):
+            task = inst["task_state"]
+            if task not in _SOFT_REBOOT_TASKS or not self._older_than(inst.get("updated_at"),
+                                                                      timeout):
+                continue
+            if self.locks.held(inst["uuid"]):
+                continue  # a reboot is running: its own timeout ends it
+            try:
+                self._update(ctxt, inst["uuid"], {"task_state": states.REBOOTING_HARD},
+                             expected_task_state=task)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                continue
+            LOG.warning("%s was rebooting for more than %s s: rebooting it hard",
+                        inst["uuid"], timeout)
+            self.reboot_instance(ctxt, dict(inst, task_state=states.REBOOTING_HARD), "HARD")
+
+    def poll_unconfirmed_resizes(self):
+        """Moves to this host waiting in VERIFY_RESIZE longer than
+        [DEFAULT] resize_confirm_window are confirmed."""
+        window = self.conf.resize_confirm_window
+        if not window:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        for migration in self.conductor.unconfirmed_resizes(ctxt, self.host, window):
+            uuid = migration["instance_uuid"]
+            inst = self.conductor.instance_get(ctxt, uuid)
+            if inst is None or inst["vm_state"] != states.RESIZED or inst["task_state"]:
+                continue
+            LOG.info("confirming the move of %s (waiting more than %s s)", uuid, window)
+            self.conductor.confirm_resize(ctxt, uuid)
+
+    def poll_rescued_instances(self):
+        """Servers of this host rescued longer than [DEFAULT] rescue_timeout
+        are unrescued."""
+        timeout = self.conf.rescue_timeout
+        if not timeout:
+            return
+        ctxt = ctx_mod.get_admin_context()
+        for inst in self.conductor.instances_on_host(ctxt, self.host):
+            if inst["vm_state"] != states.RESCUED or inst["task_state"] is not None or \
+                    not self._older_than(inst.get("launched_at"), timeout):
+                continue
+            try:
+                self._update(ctxt, inst["uuid"], {"task_state": states.UNRESCUING},
+                             expected_task_state=[None])
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                continue
+            LOG.info("unrescuing %s (rescued more than %s s)", inst["uuid"], timeout)
+            self.unrescue_instance(ctxt, dict(inst, task_state=states.UNRESCUING))
 
     # --------------------------------------------------------- periodic
     def heartbeat(self):
@@ -1041,6 +1179,7 @@ class ComputeManager:
         threading.Thread(target=sync, name=f"event-{uuid[:8]}", daemon=True).start()
 
 
+_SOFT_REBOOT_TASKS = (states.REBOOTING, states.REBOOT_PENDING, states.REBOOT_STARTED)
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
                 states.REBOOTING_HARD, rpcapi.PAUSING, rpcapi.UNPAUSING, rpcapi.SUSPENDING,
                 rpcapi.RESUMING, states.RESCUING, states.UNRESCUING, states.SHELVING,

@@ -23,6 +23,8 @@
       conductor; the image's record exists, queued)
 1.7 - shelve_instance takes image_id: the queued "<name>-shelved" image
       the host captures the root disk into before the guest goes
+1.8 - prep_resize (a call, to the destination of a resize or cold
+      migration before the source moves anything; a refusal reschedules)
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -31,7 +33,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.7"
+VERSION = "1.8"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -95,6 +97,10 @@ class ComputeRPCClient:
     # driver fails, else a dict of what it learned.
     def _move_call(self, ctxt, host, method, **kwargs):
         return self._cctx(host, "1.2").call(ctxt, method, **kwargs)
+
+    def prep_resize(self, ctxt, host, instance, flavor, migration):
+        return self._cctx(host, "1.8").call(ctxt, "prep_resize", instance=instance,
+                                            flavor=flavor, migration=migration)
 
     def migrate_disk_and_power_off(self, ctxt, host, instance, dest, flavor):
         return self._move_call(ctxt, host, "migrate_disk_and_power_off", instance=instance,

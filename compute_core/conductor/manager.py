@@ -1,4 +1,4 @@
-"""The conductor's RPC endpoint (target version 1.10, see rpcapi)."""
+"""The conductor's RPC endpoint (target version 1.11, see rpcapi)."""
 from __future__ import annotations
 
 import datetime
@@ -182,8 +182,11 @@ class ConductorManager:
     # off and hands its disks over, the destination starts it: the server
     # waits in VERIFY_RESIZE. Confirming drops the source guest and the
     # migration's allocations; reverting drops the destination guest and
-    # gives the instance its source allocations back. A failure at any step
-    # puts back what was taken and records a fault.
+    # gives the instance its source allocations back. Before anything
+    # moves the destination is asked (prep_resize); a refusal tries the
+    # scheduler's alternates, and when none takes it the server stays as it
+    # was. A later failure leaves what Nova leaves: ERROR with a fault, the
+    # allocations of the host the server is then on.
 
     def migrate_server(self, ctxt, instance_uuid, flavor, migration_type, destination=None,
                        same_host=False):
@@ -224,16 +227,20 @@ class ConductorManager:
                     ignore_hosts=[] if same_host else [source], force_hosts=[],
                     force_nodes=[], requested_destination=destination)
         try:
-            result = self.scheduler_api.select_destinations(ctxt, spec, [instance_uuid], False)
+            result = self.scheduler_api.select_destinations(ctxt, spec, [instance_uuid], True)
         except Exception as exc:  # a scheduler that does not answer
             result = {"error": "NoValidHost", "message": f"No valid host was found. {exc}"}
         if isinstance(result, dict) and result.get("error"):
             self._move_failed(ctxt, db, instance, migration, event, result["message"])
             return
-        dest = result[0][0]
-        migration = cell_db.update_migration(db, migration["uuid"], {
-            "dest_compute": dest["service_host"], "dest_node": dest["nodename"],
-            "dest_host": dest["service_host"], "status": "migrating"})
+        found = self._prep_resize(ctxt, db, instance, migration, flavor, result[0])
+        if isinstance(found, str):
+            # Every host refused: the server stays as it was (Nova's
+            # InstanceFaultRollback), its source allocations given back.
+            self.placement.delete_allocations(instance_uuid)
+            self._move_failed(ctxt, db, instance, migration, event, found)
+            return
+        dest, migration = found
         instance = cell_db.update_instance(db, instance_uuid,
                                            {"task_state": states.RESIZE_MIGRATING})
         was_active = instance["vm_state"] == states.ACTIVE
@@ -252,15 +259,12 @@ class ConductorManager:
             ctxt, dest["service_host"], instance, migration, answer.get("disk_info"),
             was_active)
         if answer.get("error"):
-            # The guest stays where it was: bring it back there.
-            self.placement.delete_allocations(instance_uuid)
-            old = self._old_flavor(instance, migration)
-            cell_db.update_instance(db, instance_uuid, {
-                "host": source, "node": migration["source_node"], **old})
-            self._step(self.compute_rpc.finish_revert_migration, ctxt, source, instance,
-                       migration, was_active)
+            # As Nova leaves it: the server in ERROR on the destination with
+            # the new flavor and the destination's allocations (a hard
+            # reboot there may recover it); the source's share is freed.
+            self.placement.delete_allocations(migration["uuid"])
             self._move_failed(ctxt, db, instance, migration, event, answer["error"],
-                              host=dest["service_host"])
+                              restore=False, host=dest["service_host"])
             return
         cell_db.update_migration(db, migration["uuid"], {"status": "finished"})
         cell_db.update_instance(db, instance_uuid, {
@@ -270,6 +274,32 @@ class ConductorManager:
                                     old_vm_state=instance["vm_state"])},
             event={"event": event, "result": "Success", "host": None, "tb": None,
                    "finish": True}, request_id=ctxt.request_id)
+
+    def _prep_resize(self, ctxt, db, instance, migration, flavor, selections):
+        """Ask the scheduler's pick, then each alternate (claimed in turn),
+        whether it takes the instance (prep_resize). (selection, migration)
+        of the first that does, or the last refusal's message."""
+        uuid = instance["uuid"]
+        message = "No valid host was found."
+        for attempt, dest in enumerate(selections):
+            if attempt and not self.placement.claim(uuid, dest["allocation_request"],
+                                                    instance["project_id"],
+                                                    instance["user_id"]):
+                continue
+            migration = cell_db.update_migration(db, migration["uuid"], {
+                "dest_compute": dest["service_host"], "dest_node": dest["nodename"],
+                "dest_host": dest["service_host"], "status": "migrating"})
+            answer = self._step(self.compute_rpc.prep_resize, ctxt, dest["service_host"],
+                                instance, flavor, migration)
+            if not answer.get("error"):
+                return dest, migration
+            message = answer["error"]
+            LOG.info("prep_resize of %s on %s refused (%s): rescheduling", uuid,
+                     dest["service_host"], message)
+            # Nova records each refusal as a fault of the instance.
+            cell_db.add_fault(db, uuid, 500, message, message, dest["service_host"])
+            self.placement.delete_allocations(uuid)
+        return message
 
     @staticmethod
     def _step(call, *args):
@@ -784,6 +814,11 @@ class ConductorManager:
         [begin, end): launched before its end, not terminated before its
         beginning."""
         return usage_db.active_in_window(self.local_db, _time(begin), _time(end), host=host)
+    def unconfirmed_resizes(self, ctxt, host, window):
+        """The moves to *host* waiting in VERIFY_RESIZE for more than
+        *window* seconds (1.11, for resize_confirm_window)."""
+        before = cell_db.now() - datetime.timedelta(seconds=window)
+        return cell_db.finished_migrations_to_host(self.local_db, host, before)
 
     def evacuations_from_host(self, ctxt, host):
         """The evacuations away from *host* whose source guest is still to

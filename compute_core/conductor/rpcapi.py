@@ -25,11 +25,13 @@
       host may run it, and goes back to them when it may not
 1.10 - for the compute hosts' usage audit: task_log_get,
       task_log_begin_task, task_log_end_task, instances_active_in_window
+1.11 - unconfirmed_resizes (the moves to a compute host waiting in
+      VERIFY_RESIZE longer than its resize_confirm_window)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.10"
+VERSION = "1.11"
 
 
 class ConductorAPI:
@@ -181,6 +183,13 @@ class ConductorAPI:
     def migration_update(self, ctxt, migration_uuid, values):
         return self.client.prepare(version="1.7").call(
             ctxt, "migration_update", migration_uuid=migration_uuid, values=values)
+
+    def unconfirmed_resizes(self, ctxt, host, window):
+        """[] from a conductor older than 1.11."""
+        if not self.client.can_send_version("1.11"):
+            return []
+        return self.client.prepare(version="1.11").call(ctxt, "unconfirmed_resizes",
+                                                        host=host, window=window)
 
     def evacuations_from_host(self, ctxt, host):
         """[] from a conductor older than 1.7 (it records no evacuations)."""

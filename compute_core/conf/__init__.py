@@ -11,7 +11,8 @@ import importlib
 from oslo_config import cfg
 
 from compute_core import exception
-from compute_core.conf.opts import list_opts, register_all, register_placement_auth_plugin
+from compute_core.conf.opts import (SHARED_GROUPS, list_opts, register_all,
+                                    register_placement_auth_plugin)
 
 __all__ = ["load", "list_opts", "validate", "apply_pending_overrides",
            "check_pending_overrides"]
@@ -60,10 +61,12 @@ def load(args=None, config_files=None, overrides=None, project="compute_core",
     conf._compute_core_pending = {}
     for key, value in overrides.items():
         group, _, name = key.rpartition(".")
-        if group and group not in conf._groups:
-            # Maybe a plugin's group: plugins register their options when
-            # they load. Applied then (apply_pending_overrides); one that
-            # no plugin claims is refused by check_pending_overrides.
+        if group and (group not in conf._groups or (
+                group in SHARED_GROUPS and not _registered(conf, group, name))):
+            # Maybe a plugin's option (or group: [libvirt] has one option
+            # of compute_core's): plugins register their options when they
+            # load. Applied then (apply_pending_overrides); one that no
+            # plugin claims is refused by check_pending_overrides.
             conf._compute_core_pending[key] = value
             continue
         _override(conf, key, value)
@@ -82,10 +85,14 @@ def _override(conf, key, value) -> None:
         raise exception.ConfigError(f"invalid value for {key}: {exc}") from None
 
 
+def _registered(conf, group, name) -> bool:
+    return group in conf._groups and name in conf._groups[group]._opts
+
+
 def apply_pending_overrides(conf) -> None:
-    """Apply the overrides that waited for a plugin to register their group."""
+    """Apply the overrides that waited for a plugin to register their option."""
     pending = getattr(conf, "_compute_core_pending", {})
-    for key in [k for k in pending if k.rpartition(".")[0] in conf._groups]:
+    for key in [k for k in pending if _registered(conf, *k.rpartition(".")[::2])]:
         _override(conf, key, pending.pop(key))
 
 
@@ -95,6 +102,10 @@ def check_pending_overrides(conf) -> None:
     pending = getattr(conf, "_compute_core_pending", {})
     if pending:
         key = next(iter(pending))
+        group, _, name = key.rpartition(".")
+        if group in conf._groups:
+            raise exception.ConfigError(f"unknown option {key!r}: [{group}] has no option "
+                                        f"{name!r}")
         raise exception.ConfigError(
             f"unknown option {key!r}: no option group [{key.rpartition('.')[0]}] is "
             "registered by compute_core or by any plugin it loaded (a plugin registers "

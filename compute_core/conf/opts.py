@@ -62,6 +62,22 @@ default_opts = [
                     "host; both look at start and then every tenth of this time (at "
                     "most every minute). Also what an interrupted build (a conductor or "
                     "compute service that died) waits at most before it is settled."),
+    cfg.IntOpt("shutdown_timeout", default=60, min=0,
+               help="Seconds a clean shutdown (os-stop, shelve, soft delete) waits for the "
+                    "guest to power itself off after the ACPI request, asked again every "
+                    "10 seconds, before the compute host powers it off. 0: power off at "
+                    "once."),
+    cfg.IntOpt("reboot_timeout", default=0, min=0,
+               help="Seconds a server may stay in a soft reboot (task_state rebooting, "
+                    "reboot_pending or reboot_started) before its compute host reboots it "
+                    "hard; checked every minute. 0: never."),
+    cfg.IntOpt("resize_confirm_window", default=0, min=0,
+               help="Seconds a resized or migrated server waits in VERIFY_RESIZE before "
+                    "its destination host confirms the move itself; checked every minute. "
+                    "0: wait for the user."),
+    cfg.IntOpt("rescue_timeout", default=0, min=0,
+               help="Seconds a server may stay rescued before its compute host unrescues "
+                    "it; checked every minute. 0: never."),
     cfg.StrOpt("running_deleted_instance_action", default="reap",
                choices=[("reap", "destroy the guest"),
                         ("log", "only log a warning naming it"),
@@ -104,6 +120,17 @@ default_opts = [
     cfg.StrOpt("network_backend", default="flat",
                help="Network backend plugin (compute_core.network_backends entry point)."),
 ]
+
+# The compute service's generic soft reboot (any driver that can ask its
+# guest to shut down) reads it under Nova's name; the libvirt driver too.
+WAIT_SOFT_REBOOT_SECONDS = cfg.IntOpt(
+    "wait_soft_reboot_seconds", default=120, min=0,
+    help="Seconds a soft reboot waits for the guest to shut down after the ACPI request "
+         "before the compute host reboots it hard.")
+libvirt_opts = [WAIT_SOFT_REBOOT_SECONDS]
+# Groups with options of compute_core's and of a plugin's: an override of
+# one of the plugin's waits for the plugin to load.
+SHARED_GROUPS = {"libvirt"}
 
 api_opts = [
     cfg.StrOpt("auth_strategy", default="keystone", choices=["keystone", "noauth2"],
@@ -586,6 +613,7 @@ GROUPS = [
     ("vnc", vnc_opts),
     ("spice", spice_opts),
     ("serial_console", serial_console_opts),
+    ("libvirt", libvirt_opts),
 ]
 
 # Groups whose options other libraries own but that we register ourselves.

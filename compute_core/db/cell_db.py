@@ -687,6 +687,17 @@ def migration_of_instance(db, instance_uuid, statuses) -> dict | None:
     return None if row is None else dict(row._mapping)
 
 
+def finished_migrations_to_host(db, dest_compute, before) -> list[dict]:
+    """The moves to *dest_compute* waiting for a confirmation (status
+    finished) since before *before*, oldest first."""
+    m = t.migrations
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(m).where(m.c.dest_compute == dest_compute)
+                            .where(m.c.status == "finished").where(m.c.updated_at < before)
+                            .where(m.c.deleted == 0).order_by(m.c.id))
+        return [dict(r._mapping) for r in rows]
+
+
 def migrations_from_host(db, source_compute, migration_type, statuses) -> list[dict]:
     """The migrations of *migration_type* away from *source_compute* in one
     of *statuses*, oldest first."""

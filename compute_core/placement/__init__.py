@@ -19,3 +19,10 @@ class PlacementState:
         self.db = db
         self.rc_cache = objects.ResourceClassCache(db)
         self.policy = policy.enforcer(conf)
+
+    def forget_cached(self):
+        """A new class/project id cache (the database went back to an
+        earlier state)."""
+        from compute_core.placement import objects
+
+        self.rc_cache = objects.ResourceClassCache(self.db)

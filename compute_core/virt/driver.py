@@ -204,6 +204,21 @@ class ComputeDriver(abc.ABC):
     def power_off(self, instance: dict, timeout: int = 0, retry_interval: int = 0) -> None:
         """Stop a guest: ask it to shut down for *timeout* seconds, then force."""
 
+    def request_shutdown(self, instance: dict, reboot: bool = False) -> bool:
+        """Ask the running guest to shut itself down (the ACPI power button)
+        and return at once, without waiting; *reboot* says the shutdown is
+        the first half of a soft reboot. False (this default) when the
+        driver cannot ask. A driver that can gets the compute service's
+        generic clean shutdown and soft reboot: the service asks, watches
+        :meth:`get_info` on its clock for the guest to be off, asks again
+        every 10 seconds, and after ``[DEFAULT] shutdown_timeout`` (a stop)
+        or ``[libvirt] wait_soft_reboot_seconds`` (a soft reboot) calls
+        :meth:`power_off` with timeout 0 (force) or :meth:`reboot` "HARD";
+        a guest that did go off is then restarted by :meth:`reboot` "SOFT"
+        or finished by :meth:`power_off`. A driver that cannot ask gets
+        those timeouts in :meth:`power_off` and does its own waiting."""
+        return False
+
     @abc.abstractmethod
     def power_on(self, context, instance: dict, network_info: dict) -> None:
         """Start a stopped guest."""

@@ -165,22 +165,25 @@ def test_delete_while_waiting_for_confirmation_leaves_nothing(cloud, image):
     assert sid not in cloud.driver(dest).list_instances()
 
 
-def test_a_failing_destination_puts_everything_back(cloud, image):
+def test_a_failing_destination_leaves_the_server_there_in_error(cloud, image):
+    """As Nova's finish_resize leaves it: ERROR on the destination with the
+    new flavor and its allocations there; the source's share freed."""
     sid, source = _booted(cloud, image, "resize-fails")
     dest = _other(source)
     cloud.inject_fault(dest, "finish_migration", sid, count=1, message="dest disk on fire")
     assert _act(cloud, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
     server = wait_for_server(cloud, sid, ("ERROR",))
     assert "dest disk on fire" in server["fault"]["message"]
-    assert server["OS-EXT-SRV-ATTR:host"] == source
-    assert server["flavor"]["id"] == "1"
-    assert _held(cloud, sid) == ({source: {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}},
+    assert server["OS-EXT-SRV-ATTR:host"] == dest
+    assert server["flavor"]["id"] == "2"
+    assert _held(cloud, sid) == ({dest: {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}},
                                  "INSTANCE")
     migration = _migration(cloud, sid)
     assert migration["status"] == "error"
     assert _held(cloud, migration["uuid"])[0] == {}
     assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
     wait_for_server(cloud, sid, ("DELETED",))
+    assert _held(cloud, sid)[0] == {}
 
 
 def test_no_other_host_keeps_the_server_where_it_is(image):

@@ -71,6 +71,64 @@ def test_call_and_cast_across_topics_are_prompt(transport):
             s.wait()
 
 
+class Gate:
+    """An endpoint whose method waits for the test to open it."""
+
+    target = messaging.Target(version="1.0")
+
+    def __init__(self):
+        self.entered = threading.Event()
+        self.open = threading.Event()
+
+    def hold(self, ctxt, fail=False):
+        self.entered.set()
+        self.open.wait(10)
+        if fail:
+            raise ValueError("failed on purpose")
+
+
+def _until(look, timeout=5.0):
+    end = time.monotonic() + timeout
+    while not look() and time.monotonic() < end:
+        time.sleep(0.005)
+    return look()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_message_counts_from_its_queue_until_it_is_handled(transport, fail):
+    """pending_messages covers a message queued, taken off its queue and
+    being handled, until the server replied (for a cast too, and when the
+    method raised): a cloud's wait_idle needs no second look."""
+    gate = Gate()
+    server = rpc.get_server(transport, "topic-g", "h", [gate])
+    client = rpc.get_client(transport, "topic-g", "1.0", timeout=5)
+    server.start()
+    client.cast({}, "hold", fail=fail)
+    try:
+        assert gate.entered.wait(5)
+        assert rpc.pending_messages(transport) == 1      # taken, being handled
+        gate.open.set()
+        assert _until(lambda: rpc.pending_messages(transport) == 0)
+    finally:
+        server.stop()
+        server.wait()
+
+
+def test_a_stopped_listener_leaves_no_count(transport):
+    gate = Gate()
+    server = rpc.get_server(transport, "topic-s", "h", [gate])
+    server.start()
+    rpc.get_client(transport, "topic-s", "1.0").cast({}, "hold")
+    assert gate.entered.wait(5)
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    stopper.join(0.2)
+    gate.open.set()
+    stopper.join(5)
+    server.wait()
+    assert rpc.pending_messages(transport) == 0
+
+
 def test_a_listener_stops_at_once(transport):
     server = rpc.get_server(transport, "topic-c", "h", [Echo()])
     server.start()

@@ -10,6 +10,11 @@ Host size comes from ``[fake_driver]``. Faults can be injected two ways:
   (``spawn``, ``destroy``, ``power_off``, ``power_on``, ``reboot``...);
 * from Python, :meth:`FakeDriver.inject_fault` and :attr:`spawn_delay`.
 
+A guest obeys ACPI shutdown requests at once (clean shutdowns and soft
+reboots); one with server metadata ``fake_acpi=ignore`` (or
+:meth:`FakeDriver.ignore_acpi`) ignores them, so the compute service waits
+its timeouts out and then forces.
+
 Each running guest has real console endpoints on 127.0.0.1 (a VNC server
 and a serial port of its own, see :mod:`.fake_console`), opened at spawn
 and closed when it is destroyed or moved away; ``get_console_connection``
@@ -29,6 +34,8 @@ from compute_core import clock, exception
 from compute_core.virt.driver import ComputeDriver, HostResources, InstanceInfo, PowerState
 from compute_core_plugins.virt.fake_console import GuestConsoles
 
+# Server metadata: "fake_acpi": "ignore" makes the guest ignore ACPI requests.
+ACPI_METADATA_KEY = "fake_acpi"
 # Bytes of the pattern after a fake disk's header.
 DISK_BYTES = 4096
 # How a fake disk starts.
@@ -75,6 +82,7 @@ class FakeDriver(ComputeDriver):
         # until the move is confirmed (dropped) or reverted (running again).
         self.moving_out: dict[str, dict] = {}
         self._lock = threading.Lock()
+        self._unsaved = False  # guests changed by load_state, file not yet written
         self._faults: dict[str, list] = {}  # operation -> [(instance uuid or None, count)]
         self.calls: list[tuple[str, str]] = []
         self._guests_file = os.path.join(opts.guests_path, f"{host}.json") \
@@ -97,6 +105,7 @@ class FakeDriver(ComputeDriver):
         """Write the guests out (called with self._lock held after each
         change): a new file renamed over the old one, so that a process
         killed meanwhile leaves the previous or the new state, never half."""
+        self._unsaved = False
         if self._guests_file is None:
             return
         os.makedirs(os.path.dirname(self._guests_file), exist_ok=True)
@@ -128,7 +137,10 @@ class FakeDriver(ComputeDriver):
             state = copy.deepcopy(state)
             self.instances = state["instances"]
             self.moving_out = state["moving_out"]
-            self._save_guests()
+            # The guests file is written at the next change or when the
+            # host stops, not here: a restore per test would pay a file
+            # replace each time (milliseconds on a busy disk).
+            self._unsaved = True
 
     # ---------------------------------------------------- fault injection
     def inject_fault(self, operation: str, instance_uuid: str | None = None,
@@ -184,6 +196,9 @@ class FakeDriver(ComputeDriver):
 
     def cleanup_host(self):
         self.consoles.stop()
+        with self._lock:
+            if self._unsaved:
+                self._save_guests()
 
     def _open_consoles(self, instance) -> dict:
         uuid = instance["uuid"]
@@ -289,6 +304,29 @@ class FakeDriver(ComputeDriver):
     def power_off(self, instance, timeout=0, retry_interval=0):
         self._check_fault("power_off", instance)
         self._set_state(instance, PowerState.SHUTDOWN, log="powered off")
+
+    def request_shutdown(self, instance, reboot=False):
+        """The guest shuts down at once, unless it ignores ACPI (server
+        metadata ``fake_acpi=ignore``, or :meth:`ignore_acpi`)."""
+        guest = self._guest(instance)
+        if guest["state"] != PowerState.RUNNING:
+            return False  # only a running guest listens
+        ignores = guest.get("ignores_acpi") or \
+            (instance.get("metadata") or {}).get(ACPI_METADATA_KEY) == "ignore"
+        if ignores:
+            self._log(instance, "ACPI shutdown request ignored")
+        else:
+            self._set_state(instance, PowerState.SHUTDOWN, log="ACPI shutdown")
+        return True
+
+    def ignore_acpi(self, instance_uuid: str, ignore: bool = True) -> None:
+        """Make the guest ignore (or obey again) ACPI shutdown requests: a
+        clean shutdown then waits out [DEFAULT] shutdown_timeout and a soft
+        reboot [libvirt] wait_soft_reboot_seconds."""
+        guest = self._guest({"uuid": instance_uuid})
+        with self._lock:
+            guest["ignores_acpi"] = ignore
+            self._save_guests()
 
     def power_on(self, context, instance, network_info):
         self._check_fault("power_on", instance)

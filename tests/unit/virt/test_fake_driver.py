@@ -124,3 +124,31 @@ def test_guests_outlive_the_driver_with_a_guests_path(tmp_path):
     assert again.get_info(_instance("i2")).state is PowerState.SHUTDOWN
     assert _driver("h2", **path).list_instances() == []  # each host its own guests
     assert _driver().list_instances() == []  # no path: in memory only
+
+
+def test_a_restored_state_reaches_the_guests_file_when_the_host_stops(tmp_path):
+    path = {"fake_driver.guests_path": str(tmp_path)}
+    first = _driver(**path)
+    _spawned(first, _instance("i1"))
+    saved = first.save_state()
+    _spawned(first, _instance("i2"))
+    first.load_state(saved)        # a snapshot restore: no file written yet
+    assert sorted(_driver(**path).list_instances()) == ["i1", "i2"]
+    first.cleanup_host()
+    assert _driver(**path).list_instances() == ["i1"]
+    # any later change writes the whole state as before
+    first.load_state(first.save_state() | {"instances": {}})
+    _spawned(first, _instance("i3"))
+    assert _driver(**path).list_instances() == ["i3"]
+
+
+def test_only_a_running_guest_is_asked_to_shut_down():
+    driver = _driver()
+    _spawned(driver, _instance("i1"))
+    assert driver.request_shutdown(_instance("i1")) is True
+    assert driver.get_info(_instance("i1")).state is PowerState.SHUTDOWN
+    assert driver.request_shutdown(_instance("i1")) is False      # off already
+    driver.power_on(None, _instance("i1"), {})
+    driver.ignore_acpi("i1")
+    assert driver.request_shutdown(_instance("i1"), reboot=True) is True
+    assert driver.get_info(_instance("i1")).state is PowerState.RUNNING

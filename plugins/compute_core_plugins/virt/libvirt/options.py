@@ -2,6 +2,8 @@
 compute service's ConfigOpts when it loads (never on ``cfg.CONF``)."""
 from oslo_config import cfg
 
+from compute_core.conf.opts import WAIT_SOFT_REBOOT_SECONDS
+
 GROUP = "libvirt"
 
 OPTS = [
@@ -42,9 +44,9 @@ OPTS = [
     cfg.StrOpt("hw_machine_type",
                help="Machine type of the guests (e.g. pc, q35); unset: libvirt's default. "
                     "The image property hw_machine_type wins."),
-    cfg.IntOpt("wait_soft_reboot_seconds", default=120, min=0,
-               help="Seconds a soft reboot waits for the guest to restart after the ACPI "
-                    "request before it reboots it hard."),
+    # wait_soft_reboot_seconds: compute_core registers it (the compute
+    # service's generic soft reboot reads it too); the same object here.
+    WAIT_SOFT_REBOOT_SECONDS,
     cfg.IntOpt("wait_for_running_seconds", default=60, min=1,
                help="Seconds spawn, power on and resume wait for the domain to run."),
     cfg.StrOpt("vif_type", default="user",
@@ -80,4 +82,5 @@ def register(conf) -> None:
 
 
 def list_opts():
-    return [(GROUP, OPTS)]
+    # compute_core's namespace lists wait_soft_reboot_seconds
+    return [(GROUP, [o for o in OPTS if o is not WAIT_SOFT_REBOOT_SECONDS])]
