@@ -382,3 +382,19 @@ def test_reconnects_and_keeps_its_events_when_libvirtd_drops_it(lv_cloud):
     assert sid in c.driver_of(sid).list_instances()
     c.delete(sid)
     _assert_gone(c, sid)
+
+
+def test_delete_while_waiting_for_confirmation_leaves_nothing(lv_cloud):
+    """A server deleted in VERIFY_RESIZE is confirmed first (as Nova does):
+    the source host drops its ``_resize`` copy, the destination its guest."""
+    c = lv_cloud
+    sid = c.create("resize-delete")
+    c.wait(sid, "ACTIVE")
+    source = c.driver_of(sid)
+    c.action(sid, {"resize": {"flavorRef": c.flavors["lv.large"]}})
+    c.wait(sid, "VERIFY_RESIZE")
+    assert os.path.isdir(os.path.join(source.instances_path, sid + "_resize"))
+    c.delete(sid)
+    _assert_gone(c, sid)
+    for host in c.cloud.host_names:
+        assert c.cloud.driver(host).find_leftovers() == [], host
