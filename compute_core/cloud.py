@@ -75,7 +75,8 @@ class Cloud:
     :param state_dir: where the SQLite files and images live; ``None`` means
         a temporary directory removed by :meth:`stop`. An existing directory
         is reused: servers, flavors and images survive a restart.
-    :param hosts: number of fake compute hosts started (``host1``...).
+    :param hosts: number of fake compute hosts started (``host1``...), or
+        their names (a list).
     :param host_resources: ``{"vcpus", "memory_mb", "disk_gb"}`` of those hosts.
     :param config_file: an oslo.config file read before *overrides*.
     :param overrides: ``{"group.option": value}`` (``"option"`` for DEFAULT).
@@ -267,8 +268,10 @@ class Cloud:
             if bundle.service.name == "compute-scheduler":
                 self.scheduler = bundle.service.manager
         hosts = conf.aio.hosts if self.hosts_wanted is None else self.hosts_wanted
-        for i in range(hosts):
-            self._start_compute(f"host{i + 1}", **self.host_resources)
+        names = list(hosts) if isinstance(hosts, (list, tuple)) else \
+            [f"host{i + 1}" for i in range(hosts)]
+        for name in names:
+            self._start_compute(name, **self.host_resources)
         self.discover_hosts()
         self._start_console_proxies(conf, listen)
         # Every plugin is loaded now: an override no plugin claimed is a typo.

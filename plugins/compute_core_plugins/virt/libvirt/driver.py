@@ -274,7 +274,7 @@ class LibvirtDriver(ComputeDriver):
                                image.get("disk_format") or "raw", root_gb,
                                self.opts.images_type)
         flavor = flavor or instance.get("flavor") or {}
-        self._make_extra_disks(instance, flavor, directory)
+        bases += self._make_extra_disks(instance, flavor, directory, props)
         if configdrive.wanted(instance):
             configdrive.build(os.path.join(directory, CONFIG_DRIVE), instance, network_info)
         kernel = initrd = None
@@ -288,17 +288,33 @@ class LibvirtDriver(ComputeDriver):
                                           "properties": props})
         return self._guest_spec(instance, props, network_info, directory, kernel, initrd)
 
-    def _make_extra_disks(self, instance, flavor, directory):
+    def _make_extra_disks(self, instance, flavor, directory, props) -> list[str]:
+        """The flavor's ephemeral disk (formatted, labelled ephemeral0) and
+        swap disk (mkswap'ed) that *directory* lacks; returns the names of
+        the ``_base`` files they are overlays on."""
+        made = []
         eph = instance.get("ephemeral_gb") or flavor.get("ephemeral_gb") or 0
         path = os.path.join(directory, "disk.eph0")
         if eph and not os.path.exists(path):
-            disks.create_blank_disk(path, f"{eph}G")
+            os_type = props.get("os_type")
+            template = disks.mkfs_template(os_type, self.conf.virt_mkfs)
+            fs = disks.ephemeral_fs(os_type, self.conf.default_ephemeral_format)
+            base = disks.create_formatted_disk(
+                path, eph << 30,
+                lambda target: disks.mkfs_command(fs, target, disks.EPHEMERAL_LABEL, template),
+                self.opts.images_type, self.image_cache,
+                disks.ephemeral_base_name(eph, template or fs))
+            made += [base] if base else []
         elif eph:
             disks.resize_disk(path, eph)
         swap = flavor.get("swap") or 0
         path = os.path.join(directory, "disk.swap")
         if swap and not os.path.exists(path):
-            disks.create_blank_disk(path, f"{swap}M")
+            base = disks.create_formatted_disk(
+                path, swap << 20, lambda target: disks.mkfs_command("swap", target),
+                self.opts.images_type, self.image_cache, disks.swap_base_name(swap))
+            made += [base] if base else []
+        return made
 
     def _guest_spec(self, instance, props, network_info, directory, kernel=None,
                     initrd=None, flavor=None) -> config.GuestSpec:
@@ -316,8 +332,10 @@ class LibvirtDriver(ComputeDriver):
         disk_list = [config.Disk(os.path.join(directory, "disk"),
                                  format=self.opts.images_type, bus=bus)]
         for name in ("disk.eph0", "disk.swap"):
-            if os.path.exists(os.path.join(directory, name)):
-                disk_list.append(config.Disk(os.path.join(directory, name), bus=bus))
+            path = os.path.join(directory, name)
+            if os.path.exists(path):  # a qcow2 overlay, or raw formatted in place
+                disk_list.append(config.Disk(path, format=disks.image_info(path)["format"],
+                                             bus=bus))
         machine_type = props.get("hw_machine_type") or self.opts.hw_machine_type
         if os.path.exists(os.path.join(directory, CONFIG_DRIVE)):
             # q35 has no IDE controller; pc's IDE needs no extra controller.
@@ -695,13 +713,15 @@ class LibvirtDriver(ComputeDriver):
                 if os.path.exists(os.path.join(source, name)):
                     shutil.copyfile(os.path.join(source, name), os.path.join(directory, name))
             for base in info.get("bases", []):
-                self.image_cache.fetch(base)  # this host's cache, if another
-            disks.write_disk_info(directory, info)
+                if not disks.is_generated_base(base):
+                    self.image_cache.fetch(base)  # this host's cache, if another
             flavor = instance.get("flavor") or {}
             if resize_instance and instance.get("root_gb"):
                 disks.resize_disk(os.path.join(directory, "disk"), instance["root_gb"])
-            self._make_extra_disks(instance, flavor, directory)
             props = info.get("properties") or {}
+            made = self._make_extra_disks(instance, flavor, directory, props)
+            disks.write_disk_info(directory, dict(info, bases=list(
+                dict.fromkeys(info.get("bases", []) + made))))
             kernel = initrd = None
             if props.get("kernel_id"):
                 kernel = self.image_cache.path(props["kernel_id"])
