@@ -497,10 +497,12 @@ class Cloud:
         self._drivers[name] = driver
         return bundle
 
-    def add_host(self, name, vcpus=None, memory_mb=None, disk_gb=None):
-        """Start a new compute host and map it to cell1."""
+    def add_host(self, name, vcpus=None, memory_mb=None, disk_gb=None, driver=None):
+        """Start a new compute host and map it to cell1; *driver*: a virt
+        driver object of its own (say one configured for another hypervisor)
+        instead of one loaded from the cloud's configuration."""
         with self._lock:
-            self._start_compute(name, vcpus, memory_mb, disk_gb)
+            self._start_compute(name, vcpus, memory_mb, disk_gb, driver=driver)
             self.discover_hosts()
 
     def stop_host(self, name, mark_down=True):

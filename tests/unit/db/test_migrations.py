@@ -110,8 +110,21 @@ def test_cell_0003_adds_the_console_token_indexes_to_an_older_database(sqlite_db
         conn.exec_driver_sql("DROP INDEX console_auth_tokens_instance_uuid_idx")
         conn.exec_driver_sql("DROP INDEX console_auth_tokens_expires_idx")
     assert schema_differences(db, "cell") != []
-    migration.upgrade(db, "cell")
+    migration.upgrade(db, "cell", "0003")
     assert migration.current(db) == "0003"
+    assert schema_differences(db, "cell") == []
+
+
+def test_cell_0004_adds_the_live_migration_progress_columns(sqlite_db):
+    db = sqlite_db("cell")
+    migration.upgrade(db, "cell", "0003")
+    with db.begin() as conn:
+        for column in ("memory_total", "memory_processed", "memory_remaining", "disk_total",
+                       "disk_processed", "disk_remaining"):
+            conn.exec_driver_sql(f"ALTER TABLE migrations DROP COLUMN {column}")
+    assert schema_differences(db, "cell") != []
+    migration.upgrade(db, "cell")
+    assert migration.current(db) == "0004" == migration.head("cell")
     assert schema_differences(db, "cell") == []
 
 

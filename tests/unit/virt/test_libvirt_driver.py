@@ -109,9 +109,68 @@ def test_loaded_by_name_with_its_options():
     assert type(driver).__name__ == "LibvirtDriver"
     assert conf.libvirt.virt_type == "qemu" and conf.libvirt.connection_uri == "qemu:///system"
     # What it cannot do is declared, so the API refuses it with a 409.
-    assert driver.supports("supports_pause") and not driver.supports("supports_live_migration")
+    assert driver.supports("supports_pause") and driver.supports("supports_live_migration")
+    assert not driver.supports("supports_rebuild")
     with pytest.raises(exception.NotSupportedByDriver):
-        driver.live_migration(None, {}, "h2", None, None, {})
+        driver.rebuild(None, {}, {}, {})
+
+
+def test_live_migration_between_hosts_of_one_libvirtd_is_refused(state):
+    """test:///default is one libvirt host for both: libvirt would refuse
+    the move to itself, the driver says why first and the guest stays."""
+    source, dest = _driver(state, "host1"), _driver(state, "host2")
+    inst = _instance(image_ref=state["image"]["id"])
+    source.spawn(None, inst, state["image"], {})
+    calls = []
+    try:
+        data = dest.pre_live_migration(None, inst, {}, {})
+        assert data["shared_storage"] is True  # one instances_path: nothing made
+        assert data["dest_host"] == "host2" and data["dest_host_uuid"]
+        with pytest.raises(exception.VirtDriverError, match="use one libvirt host"):
+            source.live_migration(None, inst, "host2",
+                                  lambda *a: calls.append("post"),
+                                  lambda *a: calls.append("recover"), data)
+        assert calls == ["recover"]
+        assert inst["uuid"] in source.list_instances()
+        assert source.get_info(inst).state == PowerState.RUNNING
+    finally:
+        source.destroy(None, inst, {})
+        source.cleanup_host()
+        dest.cleanup_host()
+
+
+def test_a_block_migration_destination_makes_the_disks(state, tmp_path):
+    source = _driver(state, "host1")
+    dest = _driver(state, "host2", **{"libvirt.instances_path": str(tmp_path / "other")})
+    inst = _instance(image_ref=state["image"]["id"], ephemeral_gb=1,
+                     flavor={"name": "m1.eph", "swap": 8})
+    source.spawn(None, inst, state["image"], {})
+    try:
+        data = dest.pre_live_migration(None, inst, {}, {"migration": "m-1"})
+        assert data["shared_storage"] is False and data["migration"] == "m-1"
+        assert data["dest_instances_path"] == dest.instances_path
+        made = os.path.join(dest.instances_path, inst["uuid"])
+        assert sorted(n for n in os.listdir(made) if n.startswith("disk")) == [
+            "disk", "disk.eph0", "disk.info", "disk.swap"]
+        root = disks.image_info(os.path.join(made, "disk"))
+        assert root["virtual-size"] == 1 << 30 and root["format"] == "qcow2"
+        # no domain is defined there before the move
+        assert inst["uuid"] not in dest.list_instances()
+        # A second preparation finds the first one's files and takes them
+        # for shared storage; the source, which does not see its check
+        # file, refuses the move.
+        again = dest.pre_live_migration(None, dict(inst), {}, {})
+        assert again["shared_storage"] is True
+        calls = []
+        with pytest.raises(exception.VirtDriverError, match="not shared storage"):
+            source.live_migration(None, inst, "host2", lambda *a: calls.append("post"),
+                                  lambda *a: calls.append("recover"), again)
+        assert calls == ["recover"]
+    finally:
+        source.destroy(None, inst, {})
+        disks.remove_dir(os.path.join(dest.instances_path, inst["uuid"]))
+        source.cleanup_host()
+        dest.cleanup_host()
 
 
 def test_spawn_makes_disks_and_a_running_domain(spawned, state):
