@@ -278,3 +278,25 @@ def test_an_aborted_block_migration_leaves_nothing_at_the_destination(lm):
     c.delete(sid)
     for host in HOSTS:
         assert c.cloud.driver(host).find_leftovers() == [], host
+
+
+def test_a_paused_server_moves_paused(lm):
+    c = lm
+    a, b = HOSTS[0], HOSTS[1]
+    sid = _boot_on(c, "lm-paused", a)
+    c.action(sid, {"pause": None})
+    c.wait(sid, "PAUSED")
+    server = _live_migrate(c, sid, b)
+    assert (server["status"], server["OS-EXT-SRV-ATTR:host"]) == ("PAUSED", b)
+    assert server["OS-EXT-STS:power_state"] == 3
+    assert _domains(c.cloud.driver(b)._host.uri)[f"instance-{sid}"] == 3  # paused there
+    c.action(sid, {"unpause": None})
+    try:
+        assert c.wait(sid, "ACTIVE", timeout=30)["OS-EXT-STS:power_state"] == 1
+    except AssertionError:
+        print("SERVER", c.show(sid).get("fault"), _domains(c.cloud.driver(b)._host.uri))
+        req = c.call("GET", f"/servers/{sid}/os-instance-actions")["instanceActions"][0]
+        print("EVENTS", c.call("GET", f"/servers/{sid}/os-instance-actions/"
+                               f"{req['request_id']}")["instanceAction"]["events"])
+        raise
+    c.delete(sid)

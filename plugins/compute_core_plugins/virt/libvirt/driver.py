@@ -861,6 +861,8 @@ class LibvirtDriver(ComputeDriver):
             params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = self.opts.live_migration_bandwidth
         flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
                  | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+        if self._state(dom) == libvirt.VIR_DOMAIN_PAUSED:
+            flags |= libvirt.VIR_MIGRATE_PAUSED  # a paused server arrives paused
         if data.get("shared_storage"):
             # libvirt trusts only network filesystems as shared; the
             # destination found this instance's files in place itself.
