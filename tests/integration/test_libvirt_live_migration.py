@@ -290,13 +290,11 @@ def test_a_paused_server_moves_paused(lm):
     assert (server["status"], server["OS-EXT-SRV-ATTR:host"]) == ("PAUSED", b)
     assert server["OS-EXT-STS:power_state"] == 3
     assert _domains(c.cloud.driver(b)._host.uri)[f"instance-{sid}"] == 3  # paused there
+    # The source's libvirtd gave the (shared) disk back to root when the
+    # guest left; the destination took it again for its QEMU, which opens
+    # it when the guest resumes.
+    disk = os.path.join(c.cloud.driver(b).instances_path, sid, "disk")
+    assert os.stat(disk).st_uid != 0
     c.action(sid, {"unpause": None})
-    try:
-        assert c.wait(sid, "ACTIVE", timeout=30)["OS-EXT-STS:power_state"] == 1
-    except AssertionError:
-        print("SERVER", c.show(sid).get("fault"), _domains(c.cloud.driver(b)._host.uri))
-        req = c.call("GET", f"/servers/{sid}/os-instance-actions")["instanceActions"][0]
-        print("EVENTS", c.call("GET", f"/servers/{sid}/os-instance-actions/"
-                               f"{req['request_id']}")["instanceAction"]["events"])
-        raise
+    assert c.wait(sid, "ACTIVE")["OS-EXT-STS:power_state"] == 1
     c.delete(sid)

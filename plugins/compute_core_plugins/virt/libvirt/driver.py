@@ -921,6 +921,7 @@ class LibvirtDriver(ComputeDriver):
         dom = self._domain(instance)
         if not dom.isPersistent():
             self._redefine(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), start=False)
+        self._own_disks_again(dom)
         if instance.get("vm_state") != "paused" and \
                 self._state(dom) == libvirt.VIR_DOMAIN_PAUSED:
             self._resume_quietly(dom)
@@ -935,6 +936,26 @@ class LibvirtDriver(ComputeDriver):
                         instance["uuid"], self.host)
             return
         disks.remove_dir(self._dir(instance))
+
+    @staticmethod
+    def _own_disks_again(dom):
+        """On storage libvirt does not know as shared (one machine's files),
+        the source's libvirtd gives the disks back to their first owner when
+        the guest leaves it, under this host's QEMU: a guest that opens them
+        again (one that moved paused opens them when it resumes) is refused.
+        Give the writable disks to the user this host's QEMU runs as."""
+        root = ET.fromstring(dom.XMLDesc(0))
+        label = root.findtext("seclabel[@model='dac']/imagelabel") or \
+            root.findtext("seclabel[@model='dac']/label") or ""
+        try:
+            uid, gid = (int(part.lstrip("+")) for part in label.split(":"))
+        except ValueError:
+            return  # no DAC labels (test://, or relabelling off)
+        for target in config.writable_disk_targets(ET.tostring(root, encoding="unicode")):
+            disk = root.find(f"devices/disk/target[@dev='{target}']/../source")
+            path = disk.get("file") if disk is not None else None
+            if path and os.path.exists(path) and os.stat(path).st_uid != uid:
+                os.chown(path, uid, gid)
 
     @staticmethod
     def _resume_quietly(dom):
