@@ -153,5 +153,11 @@ class PrivateLibvirtd:
 
 def start(name: str, port: int, index: int) -> PrivateLibvirtd:
     """A started private libvirtd in /var/tmp/<name> listening on *port*;
-    *index* (1, 2 ...) keeps its port ranges apart from the others'."""
-    return PrivateLibvirtd(os.path.join("/var/tmp", name), port, index).start()
+    *index* (1, 2 ...) keeps its port ranges apart from the others'.
+    One that fails to start leaves nothing behind."""
+    daemon = PrivateLibvirtd(os.path.join("/var/tmp", name), port, index)
+    try:
+        return daemon.start()
+    except BaseException:
+        daemon.stop()
+        raise
