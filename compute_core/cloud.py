@@ -75,7 +75,8 @@ class Cloud:
     :param state_dir: where the SQLite files and images live; ``None`` means
         a temporary directory removed by :meth:`stop`. An existing directory
         is reused: servers, flavors and images survive a restart.
-    :param hosts: number of fake compute hosts started (``host1``...).
+    :param hosts: number of fake compute hosts started (``host1``...), or
+        their names (a list).
     :param host_resources: ``{"vcpus", "memory_mb", "disk_gb"}`` of those hosts.
     :param config_file: an oslo.config file read before *overrides*.
     :param overrides: ``{"group.option": value}`` (``"option"`` for DEFAULT).
@@ -272,8 +273,10 @@ class Cloud:
         # its guests that console, read when its driver starts.
         self._start_console_proxies(conf, listen)
         hosts = conf.aio.hosts if self.hosts_wanted is None else self.hosts_wanted
-        for i in range(hosts):
-            self._start_compute(f"host{i + 1}", **self.host_resources)
+        names = list(hosts) if isinstance(hosts, (list, tuple)) else \
+            [f"host{i + 1}" for i in range(hosts)]
+        for name in names:
+            self._start_compute(name, **self.host_resources)
         self.discover_hosts()
         # Every plugin is loaded now: an override no plugin claimed is a typo.
         conf_mod.check_pending_overrides(conf)
@@ -498,10 +501,12 @@ class Cloud:
         self._drivers[name] = driver
         return bundle
 
-    def add_host(self, name, vcpus=None, memory_mb=None, disk_gb=None):
-        """Start a new compute host and map it to cell1."""
+    def add_host(self, name, vcpus=None, memory_mb=None, disk_gb=None, driver=None):
+        """Start a new compute host and map it to cell1; *driver*: a virt
+        driver object of its own (say one configured for another hypervisor)
+        instead of one loaded from the cloud's configuration."""
         with self._lock:
-            self._start_compute(name, vcpus, memory_mb, disk_gb)
+            self._start_compute(name, vcpus, memory_mb, disk_gb, driver=driver)
             self.discover_hosts()
 
     def stop_host(self, name, mark_down=True):

@@ -113,6 +113,10 @@ class VirtDriverError(ComputeCoreError):
     msg_fmt = "Virt driver failure: %(reason)s"
 
 
+class LiveMigrationAborted(VirtDriverError):
+    msg_fmt = "Live migration of %(instance_uuid)s aborted: %(reason)s"
+
+
 class InstanceDeleted(ComputeCoreError):
     msg_fmt = "Instance %(instance_uuid)s was deleted while it was being built."
 

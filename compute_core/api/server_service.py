@@ -324,6 +324,8 @@ class ServerService:
             if inst["vm_state"] in (states.SHELVED, states.SHELVED_OFFLOADED):
                 # The shelve's snapshot goes with the server, as in Nova.
                 snapshots.delete_shelved_image(self.s.images, inst)
+            if inst["vm_state"] == states.RESIZED:
+                inst = self._confirm_before_delete(ctxt, inst)
             if not force and self.s.conf.reclaim_instance_interval > 0 and \
                     inst.get("launched_at") and inst.get("host"):
                 if inst["vm_state"] == states.SOFT_DELETED:
@@ -356,25 +358,54 @@ class ServerService:
             inst = cell_db.update_instance(db, uuid, {"task_state": states.DELETING})
         except exception.InstanceNotFound:
             return
-        if inst["vm_state"] == states.RESIZED:
-            self._confirm_before_delete(ctxt, db, inst)
         self.s.compute_rpc.terminate_instance(ctxt, host, inst)
 
-    def _confirm_before_delete(self, ctxt, db, inst):
-        """A server waiting in VERIFY_RESIZE is confirmed first (as Nova
-        does): the source guest and the migration's allocations go too."""
-        migration = cell_db.migration_of_instance(db, inst["uuid"], ["finished"])
+    def _confirm_before_delete(self, ctxt, inst):
+        """A server deleted in VERIFY_RESIZE is confirmed first, as Nova
+        does, whichever way its delete then goes (soft, through its host, or
+        local because its host is down): the source host drops its copy of
+        the guest (the libvirt driver's ``<uuid>_resize`` directory), the
+        migration's allocations on the source are freed, and the server
+        leaves RESIZED for the state it had before the move."""
+        uuid = inst["uuid"]
+        db = self.s.cells.get(inst["cell_uuid"])
+        migration = cell_db.migration_of_instance(db, uuid, ["finished", "confirming"])
         if migration is None:
-            return
+            return inst  # confirmed or reverting meanwhile: deleted as it is
+        cell_db.start_action(db, uuid, "confirmResize", ctxt)
+        dropped = self._drop_source_copy(ctxt, db, inst, migration)
         self.s.placement.delete_allocations(migration["uuid"])
-        cell_db.update_migration(db, migration["uuid"], {"status": "confirmed"})
+        cell_db.update_migration(db, migration["uuid"],
+                                 {"status": "confirmed" if dropped else "error"})
+        old_state = (inst.get("system_metadata") or {}).get("old_vm_state")
+        try:
+            cell_db.update_instance(
+                db, uuid, {"vm_state": states.STOPPED if old_state == states.STOPPED
+                           else states.ACTIVE},
+                expected_vm_state=(states.RESIZED,), read_back=False)
+        except exception.InstanceInvalidState:
+            pass  # changed meanwhile: deleted from where it is now
+        return self.get(ctxt, uuid)
+
+    def _drop_source_copy(self, ctxt, db, inst, migration) -> bool:
+        """Have the move's source host drop its copy of the guest; False
+        (logged) when it is down or fails: its driver's leftover check then
+        reports the copy."""
         source = migration["source_compute"]
         if not hosts.host_up(self.s, db, source):
-            return
+            LOG.warning("source host %s of the move of %s is down: its copy of the guest "
+                        "stays until it is cleaned up there", source, inst["uuid"])
+            return False
         try:
-            self.s.compute_rpc.confirm_migration(ctxt, source, inst, migration)
+            answer = self.s.compute_rpc.confirm_migration(ctxt, source, inst, migration)
         except Exception:
             LOG.exception("could not drop the source guest of %s on %s", inst["uuid"], source)
+            return False
+        if answer.get("error"):
+            LOG.warning("source host %s could not drop its copy of %s: %s", source,
+                        inst["uuid"], answer["error"])
+            return False
+        return True
 
     def _local_delete(self, ctxt, db, inst):
         """Delete without the compute host (never scheduled, or host down)."""

@@ -21,6 +21,10 @@ LOG = logging.getLogger(__name__)
 BINARY = "compute-compute"
 # Seconds between ACPI shutdown requests of a clean shutdown (Nova's)
 SHUTDOWN_RETRY_INTERVAL = 10
+# A live migration's progress, as the driver reports it and the migration
+# record keeps it (bytes).
+MIGRATION_FIGURES = ("memory_total", "memory_processed", "memory_remaining", "disk_total",
+                     "disk_processed", "disk_remaining")
 
 
 class _InstanceLocks:
@@ -82,6 +86,12 @@ class ComputeManager:
         register = getattr(driver, "register_event_listener", None)
         if register is not None:
             register(self.handle_lifecycle_event)
+        # {instance uuid: (context, migration uuid)} of the live migrations
+        # this host's driver runs, whose progress it reports.
+        self._live_migrations: dict[str, tuple] = {}
+        register = getattr(driver, "register_migration_listener", None)
+        if register is not None:
+            register(self._live_migration_progress)
 
     # ---------------------------------------------------------- helpers
     def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
@@ -819,6 +829,13 @@ class ComputeManager:
             "migrate_data": self.driver.pre_live_migration(
                 ctxt, instance, instance.get("network_info") or {}, migrate_data or {})})
 
+    # RPC 1.7
+    def rollback_live_migration_at_destination(self, ctxt, instance, migrate_data):
+        return self._move_step(
+            ctxt, instance, "compute_rollback_live_migration_at_destination",
+            lambda: self.driver.rollback_live_migration_at_destination(
+                ctxt, instance, migrate_data or {}))
+
     def live_migration(self, ctxt, instance, dest, migrate_data):
         outcome = {}
 
@@ -829,13 +846,59 @@ class ComputeManager:
             outcome["moved"] = False
 
         def step():
-            self.driver.live_migration(ctxt, instance, dest, post, recover, migrate_data or {})
+            try:
+                self.driver.live_migration(ctxt, instance, dest, post, recover,
+                                           migrate_data or {})
+            except exception.LiveMigrationAborted:
+                outcome["cancelled"] = True
+                raise
             if not outcome.get("moved"):
                 raise exception.VirtDriverError(
                     reason="the driver finished without moving the guest")
-        answer = self._move_step(ctxt, instance, "compute_live_migration", step)
+        migration = (migrate_data or {}).get("migration_uuid")
+        if migration:
+            self._live_migrations[instance["uuid"]] = (ctxt, migration)
+        try:
+            answer = self._move_step(ctxt, instance, "compute_live_migration", step)
+        finally:
+            self._live_migrations.pop(instance["uuid"], None)
         answer.pop("power_state", None)  # the guest is no longer here
+        if outcome.get("cancelled"):
+            answer["cancelled"] = True
         return answer
+
+    def _live_migration_progress(self, uuid, figures):
+        """The driver's figures of a running live migration, into its record."""
+        found = self._live_migrations.get(uuid)
+        if found is None:
+            return
+        ctxt, migration = found
+        try:
+            self.conductor.migration_update(ctxt, migration, {
+                k: figures.get(k) for k in MIGRATION_FIGURES})
+        except Exception:
+            LOG.exception("could not record the progress of the migration of %s", uuid)
+
+    # RPC 1.7: from the API while live_migration runs (which holds the
+    # instance's lock: these do not take it).
+    def live_migration_abort(self, ctxt, instance, migration_id):
+        self._live_control(ctxt, instance, "compute_live_migration_abort",
+                           self.driver.live_migration_abort)
+
+    def live_migration_force_complete(self, ctxt, instance):
+        self._live_control(ctxt, instance, "compute_live_migration_force_complete",
+                           self.driver.live_migration_force_complete)
+
+    def _live_control(self, ctxt, instance, event, fn):
+        uuid = instance["uuid"]
+        self._event(ctxt, uuid, event)
+        try:
+            fn(instance)
+        except Exception as exc:
+            LOG.warning("%s of %s on %s failed: %s", event, uuid, self.host, exc)
+            self._event(ctxt, uuid, event, "Error", exc, finish=True)
+            return
+        self._event(ctxt, uuid, event, "Success", finish=True)
 
     def post_live_migration_at_destination(self, ctxt, instance):
         return self._move_step(ctxt, instance, "compute_post_live_migration_at_destination",

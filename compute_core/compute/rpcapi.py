@@ -25,6 +25,10 @@
       the host captures the root disk into before the guest goes
 1.8 - prep_resize (a call, to the destination of a resize or cold
       migration before the source moves anything; a refusal reschedules)
+1.9 - live_migration_abort, live_migration_force_complete: casts by the
+      API to the source host of a running live migration;
+      rollback_live_migration_at_destination (called by the conductor when
+      a live migration failed after its destination prepared)
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -33,7 +37,9 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.8"
+VERSION = "1.9"
+# Seconds the conductor waits for a live migration step of the source host.
+LIVE_MIGRATION_TIMEOUT = 3600
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -86,6 +92,18 @@ class ComputeRPCClient:
 
     def resume_instance(self, ctxt, host, instance):
         self._cctx(host, "1.1").cast(ctxt, "resume_instance", instance=instance)
+
+    def live_migration_abort(self, ctxt, host, instance, migration_id):
+        self._cctx(host, "1.9").cast(ctxt, "live_migration_abort", instance=instance,
+                                     migration_id=migration_id)
+
+    def rollback_live_migration_at_destination(self, ctxt, host, instance, migrate_data):
+        return self._cctx(host, "1.9").call(ctxt, "rollback_live_migration_at_destination",
+                                            instance=instance, migrate_data=migrate_data)
+
+    def live_migration_force_complete(self, ctxt, host, instance):
+        self._cctx(host, "1.9").cast(ctxt, "live_migration_force_complete",
+                                     instance=instance)
 
     def snapshot_instance(self, ctxt, host, instance, image_id, backup_type=None,
                           rotation=None):
@@ -189,8 +207,10 @@ class ComputeRPCClient:
                                             migrate_data=migrate_data)
 
     def live_migration(self, ctxt, host, instance, dest, migrate_data):
-        return self._cctx(host, "1.4").call(ctxt, "live_migration", instance=instance,
-                                            dest=dest, migrate_data=migrate_data)
+        # As long as the move takes: the driver aborts one that outlives
+        # its own completion timeout.
+        return self._cctx(host, "1.4").prepare(timeout=LIVE_MIGRATION_TIMEOUT).call(
+            ctxt, "live_migration", instance=instance, dest=dest, migrate_data=migrate_data)
 
     def post_live_migration_at_destination(self, ctxt, host, instance):
         return self._cctx(host, "1.4").call(ctxt, "post_live_migration_at_destination",

@@ -629,15 +629,26 @@ class ConductorManager:
         migration = cell_db.update_migration(db, migration["uuid"], {
             "dest_compute": dest, "dest_node": pick["nodename"], "dest_host": dest,
             "status": "preparing"})
-        answer = self._step(self.compute_rpc.pre_live_migration, ctxt, dest, instance, {})
+        # migration_uuid: where the source host records the progress
+        answer = self._step(self.compute_rpc.pre_live_migration, ctxt, dest, instance,
+                            {"migration_uuid": migration["uuid"]})
         if not answer.get("error"):
             cell_db.update_migration(db, migration["uuid"], {"status": "running"})
+            migrate_data = answer.get("migrate_data") or {}
             answer = self._step(self.compute_rpc.live_migration, ctxt, source, instance, dest,
-                                answer.get("migrate_data") or {})
+                                migrate_data)
+            if answer.get("error"):  # the destination undoes what it prepared
+                undone = self._step(self.compute_rpc.rollback_live_migration_at_destination,
+                                    ctxt, dest, instance, migrate_data)
+                if undone.get("error"):
+                    LOG.warning("destination %s could not roll back the move of %s: %s",
+                                dest, instance_uuid, undone["error"])
         if answer.get("error"):
             give_back(True)
             self._action_failed(ctxt, db, instance_uuid, event, answer["error"], {},
                                 migration)
+            if answer.get("cancelled"):  # aborted through the API, as Nova records it
+                cell_db.update_migration(db, migration["uuid"], {"status": "cancelled"})
             return
         instance = cell_db.update_instance(db, instance_uuid,
                                            {"host": dest, "node": pick["nodename"]})

@@ -115,6 +115,17 @@ default_opts = [
                     "offset after @ at which each period starts (the minute of an hour, "
                     "the hour of a day, the day of a month, the month of a year): "
                     "month@15 audits from the 15th to the 15th."),
+    cfg.StrOpt("default_ephemeral_format",
+               help="Filesystem of a flavor's ephemeral disk (mkfs -t <this>, labelled "
+                    "ephemeral0), e.g. ext4, ext3, xfs, vfat, ntfs. Unset: by the image's "
+                    "os_type property, as Nova does: ext4 for linux, ntfs for windows, vfat "
+                    "for any other or none. virt_mkfs wins over it."),
+    cfg.MultiStrOpt("virt_mkfs", default=[],
+                    help="Command that makes the filesystem of ephemeral disks for an image "
+                         "os_type, as <os_type>=<command> with %(fs_label)s and %(target)s "
+                         "in it (e.g. default=mkfs.ext4 -F -L %(fs_label)s %(target)s; "
+                         "'default' applies to every os_type without its own). Repeat the "
+                         "option for several os_types."),
     cfg.StrOpt("image_backend", default="local",
                help="Image backend plugin (compute_core.image_backends entry point)."),
     cfg.StrOpt("network_backend", default="flat",

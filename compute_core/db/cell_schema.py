@@ -175,6 +175,13 @@ migrations = sa.Table(
     sa.Column("status", sa.String(255)),
     sa.Column("migration_type", sa.String(255)),
     sa.Column("hidden", sa.Boolean, default=False),
+    # a live migration's progress (bytes), as its source host reports it
+    sa.Column("memory_total", sa.BigInteger),
+    sa.Column("memory_processed", sa.BigInteger),
+    sa.Column("memory_remaining", sa.BigInteger),
+    sa.Column("disk_total", sa.BigInteger),
+    sa.Column("disk_processed", sa.BigInteger),
+    sa.Column("disk_remaining", sa.BigInteger),
     *_ts(),
     *_soft_delete(),
 )

@@ -84,6 +84,11 @@ DEFAULT_CAPABILITIES = {
     # [DEFAULT] allow_resize_to_same_host is set): see the migration methods.
     "supports_migrate_to_same_host": False,
     "supports_live_migration": False,
+    # DELETE /servers/{id}/migrations/{id} and its force_complete action on a
+    # running live migration (the driver's live_migration_abort and
+    # live_migration_force_complete).
+    "supports_live_migration_abort": False,
+    "supports_live_migration_force_complete": False,
     "supports_rebuild": False,
     # Rebuild a guest of a down host on another host (evacuate): spawn there
     # from the instance's image, the source's guest dropped when it returns.
@@ -116,6 +121,7 @@ class ComputeDriver(abc.ABC):
         self.conf = conf
         self.host = host
         self._event_listener = None
+        self._migration_listener = None
 
     def use_image_backend(self, images) -> None:
         """The compute service hands over *images*(), which returns its
@@ -290,6 +296,22 @@ class ComputeDriver(abc.ABC):
         """Destination side, after the move: the guest is now this host's."""
         self._unsupported("live migration")
 
+    def rollback_live_migration_at_destination(self, context, instance: dict,
+                                               migrate_data: dict) -> None:
+        """Destination side, when the move failed after pre_live_migration:
+        undo what it prepared (nothing, by default)."""
+
+    # While live_migration runs (capabilities supports_live_migration_abort
+    # and supports_live_migration_force_complete), from another thread:
+    # abort it (live_migration then raises LiveMigrationAborted after the
+    # recover_method), or make it finish now (the guest paused until it runs
+    # on the destination).
+    def live_migration_abort(self, instance: dict) -> None:
+        self._unsupported("aborting a live migration")
+
+    def live_migration_force_complete(self, instance: dict) -> None:
+        self._unsupported("forcing a live migration to complete")
+
     # ------------------------------------------------------------ console
     def get_console_connection(self, context, instance: dict, console_type: str) -> dict:
         """{"host", "port", "internal_access_path"} of a vnc/spice/serial console."""
@@ -353,6 +375,18 @@ class ComputeDriver(abc.ABC):
         listener = self._event_listener
         if listener is not None:
             listener(instance_uuid, state)
+
+    def register_migration_listener(self, callback) -> None:
+        """Have ``callback(instance_uuid, figures)`` called with the progress
+        of a live migration this host's driver runs (``memory_total``,
+        ``memory_processed``, ``memory_remaining``, ``disk_total``,
+        ``disk_processed``, ``disk_remaining``: bytes, None where unknown)."""
+        self._migration_listener = callback
+
+    def emit_migration_progress(self, instance_uuid: str, figures: dict) -> None:
+        listener = self._migration_listener
+        if listener is not None:
+            listener(instance_uuid, figures)
 
     # --------------------------------------------------------------- host
     def host_power_action(self, action: str) -> str:

@@ -163,6 +163,76 @@ def test_delete_while_waiting_for_confirmation_leaves_nothing(cloud, image):
     assert _held(cloud, migration["uuid"])[0] == {}
     assert sid not in cloud.driver(source).list_instances()
     assert sid not in cloud.driver(dest).list_instances()
+    _no_source_copy(cloud, sid, source, migration)
+
+
+def _no_source_copy(cloud, sid, source, migration):
+    """The move is confirmed: the source keeps no copy of the guest, the
+    migration record holds nothing, and its delete records a confirmResize."""
+    assert sid not in cloud.driver(source).moving_out
+    assert _held(cloud, migration["uuid"])[0] == {}
+    assert _migration(cloud, sid)["status"] == "confirmed"
+    actions = api_request(cloud, "GET", f"/servers/{sid}/os-instance-actions",
+                          version="2.21").json()["instanceActions"]
+    assert [a["action"] for a in actions][:2] == ["delete", "confirmResize"]
+
+
+def test_delete_in_verify_resize_with_the_destination_down_drops_the_source_copy(cloud,
+                                                                                 image):
+    sid, source = _booted(cloud, image, "resize-delete-dest-down")
+    assert _act(cloud, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    dest = _settled(cloud, sid, "VERIFY_RESIZE")["OS-EXT-SRV-ATTR:host"]
+    migration = _migration(cloud, sid)
+    cloud.stop_host(dest)
+    try:
+        # A local delete (its host is down), yet the source host is up: it
+        # drops its copy as a confirmation would.
+        assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+        wait_for_server(cloud, sid, ("DELETED",))
+        assert _held(cloud, sid)[0] == {}
+        _no_source_copy(cloud, sid, source, migration)
+    finally:
+        cloud.start_host(dest)
+
+
+def test_delete_in_verify_resize_with_the_source_down_frees_its_share(cloud, image):
+    sid, source = _booted(cloud, image, "resize-delete-source-down")
+    assert _act(cloud, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    dest = _settled(cloud, sid, "VERIFY_RESIZE")["OS-EXT-SRV-ATTR:host"]
+    migration = _migration(cloud, sid)
+    cloud.stop_host(source)
+    try:
+        assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+        wait_for_server(cloud, sid, ("DELETED",))
+        assert sid not in cloud.driver(dest).list_instances()
+        assert _held(cloud, sid)[0] == {}
+        # Its share is freed; the copy it keeps is not dropped, and the
+        # migration says so.
+        assert _held(cloud, migration["uuid"])[0] == {}
+        assert _migration(cloud, sid)["status"] == "error"
+        assert sid in cloud.driver(source).moving_out
+    finally:
+        cloud.start_host(source)
+
+
+def test_soft_delete_in_verify_resize_confirms_first():
+    """With [DEFAULT] reclaim_instance_interval the delete is a soft one:
+    the resize is confirmed first all the same (as Nova does), so the server
+    waits SOFT_DELETED on its new host alone and its reclaim leaves nothing."""
+    with Cloud(hosts=2, overrides={"reclaim_instance_interval": 2}) as c:
+        img = first_image_id(c)
+        sid, source = _booted(c, img, "resize-soft-delete")
+        assert _act(c, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+        dest = _settled(c, sid, "VERIFY_RESIZE")["OS-EXT-SRV-ATTR:host"]
+        migration = _migration(c, sid)
+        assert api_request(c, "DELETE", f"/servers/{sid}").status_code == 204
+        server = wait_for_server(c, sid, ("SOFT_DELETED",))
+        assert server["OS-EXT-SRV-ATTR:host"] == dest
+        _no_source_copy(c, sid, source, migration)
+        assert _held(c, sid)[0] == {dest: {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}}
+        assert wait_for_server(c, sid, ("DELETED",), timeout=30)["status"] == "DELETED"
+        assert _held(c, sid)[0] == {}
+        assert sid not in c.driver(dest).list_instances()
 
 
 def test_a_failing_destination_leaves_the_server_there_in_error(cloud, image):

@@ -11,6 +11,7 @@ parts are missing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -28,6 +29,10 @@ from compute_core_plugins.virt.libvirt import tiny_guest
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 URI = "qemu:///system"
+# Host names of this run's own: several test runs may share this machine's
+# libvirtd, and a driver sees (and its clean-up destroys) the domains whose
+# metadata names its host.
+HOSTS = (f"lv{os.getpid()}a", f"lv{os.getpid()}b")
 
 
 def _unavailable() -> str | None:
@@ -64,7 +69,9 @@ def libvirt_cloud(hosts=2, **overrides):
     # user could then not traverse.
     state = tempfile.mkdtemp(prefix="compute-core-libvirt-")
     os.chmod(state, 0o755)
-    cloud = Cloud(state_dir=state, hosts=hosts, overrides={
+    # Hosts named after this process: runs sharing the libvirtd keep off
+    # each other's guests.
+    cloud = Cloud(state_dir=state, hosts=list(HOSTS[:hosts]), overrides={
         "compute_driver": "libvirt",
         "libvirt.connection_uri": URI,
         "libvirt.wait_soft_reboot_seconds": 20,
@@ -79,6 +86,7 @@ def libvirt_cloud(hosts=2, **overrides):
         client = Client(cloud)
         client.flavor("lv.small", 192, 1)
         client.flavor("lv.large", 256, 2)
+        client.flavor("lv.eph", 192, 1, **{"OS-FLV-EXT-DATA:ephemeral": 1, "swap": 32})
         client.image = image
         yield client
     finally:
@@ -111,9 +119,9 @@ class Client:
         assert resp.status_code in ok, (method, path, resp.status_code, resp.text)
         return resp.json() if resp.content else None
 
-    def flavor(self, name, ram, disk):
+    def flavor(self, name, ram, disk, **extra):
         body = self.call("POST", "/flavors", {"flavor": {"name": name, "ram": ram,
-                                                          "vcpus": 1, "disk": disk}})
+                                                          "vcpus": 1, "disk": disk, **extra}})
         self.flavors[name] = body["flavor"]["id"]
 
     def create(self, name, image_id=None, flavor="lv.small", **extra):
@@ -372,20 +380,20 @@ def test_the_host_as_placement_and_os_hypervisors_see_it(lv_cloud):
     hypervisors = requests.get(f"{c.url}/os-hypervisors/detail", timeout=30, headers=dict(
         c.headers, **{"X-OpenStack-Nova-API-Version": "2.87"})).json()["hypervisors"]
     mine = {h["hypervisor_hostname"]: h for h in hypervisors}
-    assert set(mine) >= {"host1", "host2"}
-    assert mine["host1"]["hypervisor_type"] == "QEMU"
-    assert mine["host1"]["hypervisor_version"] == version
-    assert mine["host1"]["vcpus"] == cpus
+    assert set(mine) >= set(HOSTS)
+    assert mine[HOSTS[0]]["hypervisor_type"] == "QEMU"
+    assert mine[HOSTS[0]]["hypervisor_version"] == version
+    assert mine[HOSTS[0]]["vcpus"] == cpus
     headers = {"X-Auth-Token": c.cloud.admin_token, "OpenStack-API-Version": "placement 1.6"}
     placement = c.cloud.placement_url
-    rps = requests.get(f"{placement}/resource_providers?name=host1", headers=headers,
+    rps = requests.get(f"{placement}/resource_providers?name={HOSTS[0]}", headers=headers,
                        timeout=30).json()["resource_providers"]
     traits = requests.get(f"{placement}/resource_providers/{rps[0]['uuid']}/traits",
                           headers=headers, timeout=30).json()["traits"]
     assert {"HW_CPU_X86_SSE2", "COMPUTE_STORAGE_BUS_VIRTIO", "COMPUTE_NET_VIF_MODEL_VIRTIO",
             "COMPUTE_FIRMWARE_BIOS"} <= set(traits)
     # A driver that says which virt type it uses, and means it.
-    assert c.cloud.driver("host1").virt_type in ("kvm", "qemu")
+    assert c.cloud.driver(HOSTS[0]).virt_type in ("kvm", "qemu")
 
 
 def _disconnect_clients_of_this_process():
@@ -424,5 +432,59 @@ def test_reconnects_and_keeps_its_events_when_libvirtd_drops_it(lv_cloud):
     conn.close()
     assert c.wait(sid, "SHUTOFF", timeout=30)["OS-EXT-STS:power_state"] == 4
     assert sid in c.driver_of(sid).list_instances()
+    c.delete(sid)
+    _assert_gone(c, sid)
+
+
+def test_delete_while_waiting_for_confirmation_leaves_nothing(lv_cloud):
+    """A server deleted in VERIFY_RESIZE is confirmed first (as Nova does):
+    the source host drops its ``_resize`` copy, the destination its guest."""
+    c = lv_cloud
+    sid = c.create("resize-delete")
+    c.wait(sid, "ACTIVE")
+    source = c.driver_of(sid)
+    c.action(sid, {"resize": {"flavorRef": c.flavors["lv.large"]}})
+    c.wait(sid, "VERIFY_RESIZE")
+    assert os.path.isdir(os.path.join(source.instances_path, sid + "_resize"))
+    c.delete(sid)
+    _assert_gone(c, sid)
+    for host in c.cloud.host_names:
+        assert c.cloud.driver(host).find_leftovers() == [], host
+
+
+def _tool(*command):
+    if shutil.which(command[0]) is None:
+        pytest.skip(f"{command[0]} is not installed")
+    proc = subprocess.run(command, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_ephemeral_and_swap_disks_are_formatted(lv_cloud):
+    """The flavor's ephemeral disk is ext4 labelled ephemeral0 (the image is
+    os_type linux), its swap disk has a swap signature: qcow2 overlays on
+    bases made once in _base, attached to the running guest."""
+    c = lv_cloud
+    sid = c.create("eph", flavor="lv.eph")
+    c.wait(sid, "ACTIVE")
+    c.wait_marker(sid)
+    driver = c.driver_of(sid)
+    directory = os.path.join(driver.instances_path, sid)
+    base_dir = os.path.join(driver.instances_path, "_base")
+    eph = json.loads(_tool("qemu-img", "info", "-U", "--output=json",
+                           os.path.join(directory, "disk.eph0")))
+    swap = json.loads(_tool("qemu-img", "info", "-U", "--output=json",
+                            os.path.join(directory, "disk.swap")))
+    assert eph["format"] == "qcow2" and eph["virtual-size"] == 1 << 30
+    assert os.path.basename(eph["backing-filename"]).startswith("ephemeral_1_")
+    assert swap["backing-filename"] == os.path.join(base_dir, "swap_32")
+    header = _tool("dumpe2fs", "-h", eph["backing-filename"])
+    assert "Filesystem volume name:   ephemeral0" in header
+    assert "extent" in header  # an ext4 feature
+    found = _tool("blkid", "-p", "-o", "export", eph["backing-filename"])
+    assert "TYPE=ext4" in found and "LABEL=ephemeral0" in found
+    assert "swap file" in _tool("file", swap["backing-filename"])
+    xml = _domain(sid)
+    assert "disk.eph0" in xml and "disk.swap" in xml
     c.delete(sid)
     _assert_gone(c, sid)

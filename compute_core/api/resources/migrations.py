@@ -16,7 +16,8 @@ from compute_core.api import policy, query, views
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import ByVersion, VersionRange, versioned
 from compute_core.apispec import keyed, operation
-from compute_core.db import api_db
+from compute_core.api.server_service import ServerService
+from compute_core.db import api_db, cell_db
 from compute_core.db import server_moves as moves_db
 
 _ROOT = "os_compute_api:servers:migrations:"
@@ -189,7 +190,7 @@ def _live_view(call, move, hosts=True):
     out["server_uuid"] = out.pop("instance_uuid")
     for key in ("memory_total", "memory_processed", "memory_remaining", "disk_total",
                 "disk_processed", "disk_remaining"):
-        out[key] = None  # the driver reports no progress figures
+        out[key] = move.get(key)  # what the source host's driver reported (or None)
     return out
 
 
@@ -237,13 +238,32 @@ def _no_running_live_migration(server_id, migration_id, action):
            errors=(400, 403, 404, 409), admin=True)
 def server_abort(call, server_id, migration_id):
     call.authorize(_ROOT + "delete", _target(call, server_id))
-    _, move = _one(call, server_id, migration_id)
+    inst, move = _one(call, server_id, migration_id)
     if move is None:
         raise APIError(404, f"Migration {migration_id} for server {server_id} not found.")
-    # A live migration of this cloud's drivers finishes in one call to the
-    # driver: nothing is left to abort once it shows as running.
-    raise APIError(409, f"Cannot abort live migration {migration_id} of instance {server_id}: "
-                        "the compute driver does not support aborting live migrations.")
+    if move["status"] != "running":
+        raise _no_running_live_migration(server_id, migration_id, "abort live migration")
+    _to_source(call, inst, move, "live_migration_cancel", "supports_live_migration_abort",
+               "the compute driver does not support aborting live migrations",
+               lambda rpc, host, instance: rpc.live_migration_abort(
+                   call.ctx, host, instance, move["id"]))
+    return 202, None
+
+
+def _to_source(call, inst, move, action, capability, refusal, cast):
+    """Record *action* and cast it to the migration's source host, or 409
+    when that host's driver declared it cannot do it."""
+    db = call.services.cells.get(inst["cell_uuid"])
+    source = dict(inst, host=move["source_compute"], node=move.get("source_node"))
+    try:
+        ServerService._check_driver_supports(db, source, action, capability)
+    except exception.NotSupportedByDriver:
+        verb = "abort" if action == "live_migration_cancel" else "force complete"
+        raise APIError(409, f"Cannot {verb} live migration {move['id']} of instance "
+                            f"{inst['uuid']}: {refusal}.") from None
+    cell_db.start_action(db, inst["uuid"], action, call.ctx)
+    cast(call.services.compute_rpc, move["source_compute"],
+         cell_db.get_instance(db, inst["uuid"]))
 
 
 @versioned("2.22")
@@ -257,11 +277,15 @@ def server_action(call, server_id, migration_id):
         raise APIError(400, "Invalid input for field/attribute force_complete. Value: "
                             f"{body['force_complete']!r}. It must be null")
     call.authorize(_ROOT + "force_complete", _target(call, server_id))
-    _, move = _one(call, server_id, migration_id)
+    inst, move = _one(call, server_id, migration_id)
     if move is None or move["status"] != "running":
         raise _no_running_live_migration(server_id, migration_id, "force complete")
-    raise APIError(409, f"Cannot force complete live migration {migration_id} of instance "
-                        f"{server_id}: the compute driver does not support it.")
+    _to_source(call, inst, move, "live_migration_force_complete",
+               "supports_live_migration_force_complete",
+               "the compute driver does not support it",
+               lambda rpc, host, instance: rpc.live_migration_force_complete(
+                   call.ctx, host, instance))
+    return 202, None
 
 
 ROUTES = {

@@ -121,8 +121,21 @@ def test_cell_0004_adds_the_task_log_to_an_older_database(sqlite_db):
     with db.begin() as conn:
         conn.exec_driver_sql("DROP TABLE task_log")  # 0001 of an older release lacked it
     assert schema_differences(db, "cell") != []
-    migration.upgrade(db, "cell")
+    migration.upgrade(db, "cell", "0004")
     assert migration.current(db) == "0004"
+    assert schema_differences(db, "cell") == []
+
+
+def test_cell_0005_adds_the_live_migration_progress_columns(sqlite_db):
+    db = sqlite_db("cell")
+    migration.upgrade(db, "cell", "0004")
+    with db.begin() as conn:
+        for column in ("memory_total", "memory_processed", "memory_remaining", "disk_total",
+                       "disk_processed", "disk_remaining"):
+            conn.exec_driver_sql(f"ALTER TABLE migrations DROP COLUMN {column}")
+    assert schema_differences(db, "cell") != []
+    migration.upgrade(db, "cell")
+    assert migration.current(db) == "0005" == migration.head("cell")
     assert schema_differences(db, "cell") == []
 
 

@@ -103,3 +103,25 @@ def test_domain_disks_and_graphics_read_back():
     assert [d["dev"] for d in config.domain_disks(xml)] == ["vda", "vdb"]
     assert config.graphics_port(xml, "vnc") == ("127.0.0.1", 5901)
     assert config.graphics_port(xml, "spice") is None
+
+
+def test_retargeted_for_the_destination_stays_valid(tmp_path):
+    xml = config.build_domain(_spec(
+        kernel="/var/lib/x/_base/k", initrd="/var/lib/x/_base/r", cmdline="console=ttyS0",
+        disks=[config.Disk("/var/lib/x/u/disk"),
+               config.Disk("/var/lib/x/u/disk.config", format="raw", device="cdrom",
+                           bus="ide"),
+               config.Disk("/elsewhere/disk.eph0")]))
+    moved = config.retarget(xml, "host2", "/var/lib/x", "/srv/y")
+    _valid(tmp_path, moved)
+    assert config.read_metadata(moved)["host"] == "host2"
+    assert config.read_metadata(moved)["project"] == {"uuid": "demo"}
+    assert [d["path"] for d in config.domain_disks(moved)] == [
+        "/srv/y/u/disk", "/srv/y/u/disk.config", "/elsewhere/disk.eph0"]
+    assert "<kernel>/srv/y/_base/k</kernel>" in moved and "/var/lib/x" not in moved
+    # the same place on shared storage: only the host changes
+    same = config.retarget(xml, "host2", "/var/lib/x", "/var/lib/x")
+    assert [d["path"] for d in config.domain_disks(same)] == [
+        d["path"] for d in config.domain_disks(xml)]
+    # a block migration copies the writable disks, not the config drive
+    assert config.writable_disk_targets(moved) == ["vda", "vdb"]

@@ -110,9 +110,68 @@ def test_loaded_by_name_with_its_options():
     assert type(driver).__name__ == "LibvirtDriver"
     assert conf.libvirt.virt_type == "qemu" and conf.libvirt.connection_uri == "qemu:///system"
     # What it cannot do is declared, so the API refuses it with a 409.
-    assert driver.supports("supports_pause") and not driver.supports("supports_live_migration")
+    assert driver.supports("supports_pause") and driver.supports("supports_live_migration")
+    assert not driver.supports("supports_rebuild")
     with pytest.raises(exception.NotSupportedByDriver):
-        driver.live_migration(None, {}, "h2", None, None, {})
+        driver.rebuild(None, {}, {}, {})
+
+
+def test_live_migration_between_hosts_of_one_libvirtd_is_refused(state):
+    """test:///default is one libvirt host for both: libvirt would refuse
+    the move to itself, the driver says why first and the guest stays."""
+    source, dest = _driver(state, "host1"), _driver(state, "host2")
+    inst = _instance(image_ref=state["image"]["id"])
+    source.spawn(None, inst, state["image"], {})
+    calls = []
+    try:
+        data = dest.pre_live_migration(None, inst, {}, {})
+        assert data["shared_storage"] is True  # one instances_path: nothing made
+        assert data["dest_host"] == "host2" and data["dest_host_uuid"]
+        with pytest.raises(exception.VirtDriverError, match="use one libvirt host"):
+            source.live_migration(None, inst, "host2",
+                                  lambda *a: calls.append("post"),
+                                  lambda *a: calls.append("recover"), data)
+        assert calls == ["recover"]
+        assert inst["uuid"] in source.list_instances()
+        assert source.get_info(inst).state == PowerState.RUNNING
+    finally:
+        source.destroy(None, inst, {})
+        source.cleanup_host()
+        dest.cleanup_host()
+
+
+def test_a_block_migration_destination_makes_the_disks(state, tmp_path):
+    source = _driver(state, "host1")
+    dest = _driver(state, "host2", **{"libvirt.instances_path": str(tmp_path / "other")})
+    inst = _instance(image_ref=state["image"]["id"], ephemeral_gb=1,
+                     flavor={"name": "m1.eph", "swap": 8})
+    source.spawn(None, inst, state["image"], {})
+    try:
+        data = dest.pre_live_migration(None, inst, {}, {"migration": "m-1"})
+        assert data["shared_storage"] is False and data["migration"] == "m-1"
+        assert data["dest_instances_path"] == dest.instances_path
+        made = os.path.join(dest.instances_path, inst["uuid"])
+        assert sorted(n for n in os.listdir(made) if n.startswith("disk")) == [
+            "disk", "disk.eph0", "disk.info", "disk.swap"]
+        root = disks.image_info(os.path.join(made, "disk"))
+        assert root["virtual-size"] == 1 << 30 and root["format"] == "qcow2"
+        # no domain is defined there before the move
+        assert inst["uuid"] not in dest.list_instances()
+        # A second preparation finds the first one's files and takes them
+        # for shared storage; the source, which does not see its check
+        # file, refuses the move.
+        again = dest.pre_live_migration(None, dict(inst), {}, {})
+        assert again["shared_storage"] is True
+        calls = []
+        with pytest.raises(exception.VirtDriverError, match="not shared storage"):
+            source.live_migration(None, inst, "host2", lambda *a: calls.append("post"),
+                                  lambda *a: calls.append("recover"), again)
+        assert calls == ["recover"]
+    finally:
+        source.destroy(None, inst, {})
+        disks.remove_dir(os.path.join(dest.instances_path, inst["uuid"]))
+        source.cleanup_host()
+        dest.cleanup_host()
 
 
 def test_spawn_makes_disks_and_a_running_domain(spawned, state):
@@ -510,6 +569,103 @@ def test_raw_copies_by_option(state):
         assert info["format"] == "raw" and "backing-filename" not in info
         assert info["virtual-size"] == 1 << 30
         assert "type='raw'" in driver._domain(inst).XMLDesc(0)
+    finally:
+        driver.destroy(None, inst, {})
+
+
+def _blkid(path):
+    """{"TYPE": ..., "LABEL": ...} of a file, as blkid reads it."""
+    if disks.shutil.which("blkid") is None:
+        pytest.skip("blkid is not installed (util-linux)")
+    out = disks.subprocess.run(["blkid", "-p", "-o", "export", path], capture_output=True,
+                               text=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+@pytest.mark.parametrize(("fs", "label", "template", "command"), [
+    ("ext4", "ephemeral0", None, ["mkfs", "-t", "ext4", "-F", "-L", "ephemeral0", "/d/e"]),
+    ("vfat", "ephemeral0", None, ["mkfs", "-t", "vfat", "-n", "ephemeral0", "/d/e"]),
+    ("xfs", "ephemeral0", None, ["mkfs", "-t", "xfs", "-L", "ephemeral0", "/d/e"]),
+    ("ntfs", "ephemeral0", None, ["mkfs", "-t", "ntfs", "-F", "-Q", "-L", "ephemeral0",
+                                  "/d/e"]),
+    ("swap", None, None, ["mkswap", "/d/e"]),
+    ("ext4", "ephemeral0", "mkfs.ext3 -q -L %(fs_label)s %(target)s",
+     ["mkfs.ext3", "-q", "-L", "ephemeral0", "/d/e"]),
+])
+def test_mkfs_commands(fs, label, template, command):
+    assert disks.mkfs_command(fs, "/d/e", label, template) == command
+
+
+def test_ephemeral_format_as_nova_chooses_it():
+    # virt_mkfs: by os_type, else its "default"; else default_ephemeral_format;
+    # else by os_type (ext4 linux, ntfs windows, vfat otherwise).
+    mkfs = ["linux=mkfs.xfs -L %(fs_label)s %(target)s", "default=mkfs.ext3 %(target)s"]
+    assert disks.mkfs_template("linux", mkfs) == "mkfs.xfs -L %(fs_label)s %(target)s"
+    assert disks.mkfs_template("windows", mkfs) == "mkfs.ext3 %(target)s"
+    assert disks.mkfs_template("linux", []) is None
+    with pytest.raises(exception.ConfigError, match="virt_mkfs"):
+        disks.mkfs_template("linux", ["mkfs.ext4 %(target)s"])
+    assert disks.ephemeral_fs("linux", None) == "ext4"
+    assert disks.ephemeral_fs("windows", None) == "ntfs"
+    assert disks.ephemeral_fs(None, None) == "vfat"
+    assert disks.ephemeral_fs(None, "ext3") == "ext3"
+    assert disks.ephemeral_base_name(2, "ext4") == "ephemeral_2_" + \
+        hashlib.sha256(b"ext4").hexdigest()[:7]
+    assert disks.ephemeral_base_name(2, "ext4") != disks.ephemeral_base_name(2, "ext3")
+    assert disks.swap_base_name(512) == "swap_512"
+
+
+def test_ephemeral_and_swap_are_formatted_overlays_on_shared_bases(state):
+    linux = state["images"].create("linux", io.BytesIO(b"\0" * (1 << 20)),
+                                   disk_format="raw", properties={"os_type": "linux"})
+    driver = _driver(state, **{"libvirt.remove_unused_original_minimum_age_seconds": 0})
+    flavor = {"name": "m1.eph", "swap": 16}
+    first = _instance(ephemeral_gb=1, flavor=flavor, image_ref=linux["id"])
+    second = _instance(ephemeral_gb=1, flavor=flavor, image_ref=linux["id"])
+    try:
+        for inst in (first, second):
+            driver.spawn(None, inst, linux, {})
+        eph_name = disks.ephemeral_base_name(1, "ext4")
+        base_dir = os.path.join(driver.instances_path, "_base")
+        assert sorted(os.listdir(base_dir)) == sorted([linux["id"], eph_name, "swap_16"])
+        for inst in (first, second):
+            directory = os.path.join(driver.instances_path, inst["uuid"])
+            eph = disks.image_info(os.path.join(directory, "disk.eph0"))
+            assert eph["format"] == "qcow2" and eph["virtual-size"] == 1 << 30
+            assert eph["backing-filename"] == os.path.join(base_dir, eph_name)
+            swap = disks.image_info(os.path.join(directory, "disk.swap"))
+            assert swap["backing-filename"] == os.path.join(base_dir, "swap_16")
+            assert swap["virtual-size"] == 16 << 20
+            assert set(disks.read_disk_info(directory)["bases"]) == {
+                linux["id"], eph_name, "swap_16"}
+        found = _blkid(os.path.join(base_dir, eph_name))
+        assert (found["TYPE"], found["LABEL"]) == ("ext4", "ephemeral0")
+        assert _blkid(os.path.join(base_dir, "swap_16"))["TYPE"] == "swap"
+        xml = driver._domain(first).XMLDesc(0)
+        assert xml.count("type='qcow2'") == 3
+        # In use: kept; unused: removed with the image's base.
+        assert driver.manage_image_cache() == []
+    finally:
+        driver.destroy(None, first, {})
+        driver.destroy(None, second, {})
+    assert sorted(driver.manage_image_cache()) == sorted([linux["id"], eph_name, "swap_16"])
+
+
+def test_raw_ephemeral_and_swap_are_formatted_in_place(state):
+    driver = _driver(state, **{"libvirt.images_type": "raw",
+                               "default_ephemeral_format": "ext3"})
+    inst = _instance(ephemeral_gb=1, flavor={"name": "m1.eph", "swap": 8},
+                     image_ref=state["image"]["id"])
+    driver.spawn(None, inst, state["image"], {})
+    try:
+        directory = os.path.join(driver.instances_path, inst["uuid"])
+        found = _blkid(os.path.join(directory, "disk.eph0"))
+        assert (found["TYPE"], found["LABEL"]) == ("ext3", "ephemeral0")
+        assert _blkid(os.path.join(directory, "disk.swap"))["TYPE"] == "swap"
+        assert disks.image_info(os.path.join(directory, "disk.eph0"))["format"] == "raw"
+        assert os.listdir(os.path.join(driver.instances_path, "_base")) == [
+            state["image"]["id"]]
+        assert driver._domain(inst).XMLDesc(0).count("type='raw'") == 3
     finally:
         driver.destroy(None, inst, {})
 

@@ -242,3 +242,37 @@ def disk_xml(disk: Disk) -> str:
     _sub(el, "source", file=disk.path)
     _sub(el, "target", dev=disk.dev, bus=disk.bus)
     return ET.tostring(el, encoding="unicode")
+
+
+def retarget(xml: str, host: str, old_path: str, new_path: str) -> str:
+    """The domain XML *xml* for another compute host: its ``<metadata>``
+    names *host*, and the files under *old_path* (the source's
+    instances_path) are taken under *new_path* (the destination's)."""
+    ET.register_namespace(METADATA_PREFIX, METADATA_NS)
+    root = ET.fromstring(xml)
+    found = root.find(f"metadata/{{{METADATA_NS}}}instance/{{{METADATA_NS}}}host")
+    if found is not None:
+        found.text = host
+    if old_path != new_path:
+        prefix = old_path.rstrip("/") + "/"
+
+        def moved(value):
+            if value and value.startswith(prefix):
+                return new_path.rstrip("/") + "/" + value[len(prefix):]
+            return value
+
+        for el in root.iter():
+            for key, value in el.attrib.items():
+                el.set(key, moved(value))
+            if el.text and el.text.strip():
+                el.text = moved(el.text)
+    return ET.tostring(root, encoding="unicode")
+
+
+def writable_disk_targets(xml: str) -> list[str]:
+    """Targets (vda ...) of the domain's writable file disks: what a block
+    migration copies (the read-only config drive is made again)."""
+    root = ET.fromstring(xml)
+    return [d.find("target").get("dev") for d in root.findall("devices/disk")
+            if d.get("device", "disk") == "disk" and d.find("readonly") is None
+            and d.find("target") is not None]

@@ -5,8 +5,12 @@ Base images are fetched once per host through the image backend into
 of one image done once: a lock per image in the process, and an flock on
 ``_base`` across processes while a file is missing). Instance disks live in
 ``instances_path/<uuid>/``: ``disk`` (a qcow2 overlay on its base, or a raw
-copy), ``disk.eph0``, ``disk.swap``, ``console.log`` and ``disk.info``, a
-JSON note of the bases the instance uses, which the cache cleanup reads.
+copy), ``disk.eph0`` (the flavor's ephemeral disk, formatted and labelled
+``ephemeral0``), ``disk.swap`` (mkswap'ed), ``console.log`` and
+``disk.info``, a JSON note of the bases the instance uses, which the cache
+cleanup reads. With qcow2 the ephemeral and swap disks are overlays on
+bases made once per host, named as Nova names them: ``ephemeral_<GiB>_<hash
+of the format>`` and ``swap_<MiB>``; with raw they are formatted in place.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import threading
@@ -123,6 +128,31 @@ class ImageCache:
         LOG.info("cached image %s (%s bytes) in %s", image["id"], image.get("size"),
                  self.base_dir)
 
+    def generate(self, name: str, size: int, make) -> str:
+        """The base *name* of *size* bytes, made once per host by
+        ``make(path)`` on a sparse file (a filesystem or swap signature:
+        the ephemeral and swap bases); concurrent callers wait for the
+        first, as for fetched images."""
+        target = self.path(name)
+        with self.locks(name):
+            if not os.path.exists(target):
+                os.makedirs(self.base_dir, mode=0o755, exist_ok=True)
+                with _flock(self.base_dir):
+                    if not os.path.exists(target):
+                        tmp = f"{target}.part{os.getpid()}.{threading.get_ident()}"
+                        try:
+                            with open(tmp, "wb") as f:
+                                f.truncate(size)
+                            make(tmp)
+                            os.chmod(tmp, 0o644)
+                            os.replace(tmp, target)
+                        finally:
+                            if os.path.exists(tmp):
+                                os.unlink(tmp)
+                        LOG.info("made base %s (%d bytes) in %s", name, size, self.base_dir)
+            os.utime(target)
+        return target
+
     def bases_in_use(self) -> set[str]:
         """Image ids named by the disk.info of every instance directory."""
         used = set()
@@ -196,6 +226,98 @@ def create_root_disk(path: str, base: str, base_format: str, size_gb: int,
         qemu_img("convert", "-q", "-f", fmt, "-O", "raw", base, path)
     if size_gb and size_gb * (1 << 30) > virtual:
         qemu_img("resize", "-q", "-f", images_type, path, f"{size_gb}G")
+
+
+EPHEMERAL_LABEL = "ephemeral0"
+# Nova's choices when neither [DEFAULT] virt_mkfs nor default_ephemeral_format
+# says: by the image's os_type, vfat for any other (or none).
+FS_BY_OS_TYPE = {"linux": "ext4", "windows": "ntfs"}
+FALLBACK_FS = "vfat"
+
+
+def mkfs_template(os_type: str | None, virt_mkfs: list[str]) -> str | None:
+    """The [DEFAULT] virt_mkfs command of *os_type* (or its 'default'), if any."""
+    commands = {}
+    for entry in virt_mkfs or []:
+        key, sep, command = entry.partition("=")
+        if not sep or not command.strip():
+            raise exception.ConfigError(
+                f"[DEFAULT] virt_mkfs {entry!r} is not <os_type>=<command>")
+        commands[key.strip()] = command.strip()
+    return commands.get(os_type or "") or commands.get("default")
+
+
+def ephemeral_fs(os_type: str | None, default_format: str | None) -> str:
+    return default_format or FS_BY_OS_TYPE.get(os_type or "", FALLBACK_FS)
+
+
+def mkfs_command(fs: str, target: str, label: str | None = None,
+                 template: str | None = None) -> list[str]:
+    """The command that makes filesystem *fs* (or ``swap``) on the plain
+    file *target* (no loop device: mkfs works on files), labelled *label*;
+    a virt_mkfs *template* replaces it."""
+    if template:
+        try:
+            return shlex.split(template % {"fs_label": label or "", "target": target})
+        except (KeyError, ValueError, TypeError) as exc:
+            raise exception.ConfigError(
+                f"[DEFAULT] virt_mkfs command {template!r} is not usable: {exc}") from None
+    if fs == "swap":
+        return ["mkswap", *(["-L", label] if label else []), target]
+    command = ["mkfs", "-t", fs]
+    if fs in ("ext2", "ext3", "ext4", "ntfs"):
+        command.append("-F")  # a file, not a block device: do not ask
+    if fs == "ntfs":
+        command.append("-Q")  # quick: no zeroing of the whole size
+    if label:
+        command += ["-n" if fs in ("vfat", "msdos") else "-L", label]
+    return command + [target]
+
+
+def run_mkfs(command: list[str], timeout=300) -> None:
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise exception.VirtDriverError(
+            reason=f"{command[0]} is not installed (e2fsprogs, util-linux, dosfstools or "
+                   "ntfs-3g has it)") from None
+    if proc.returncode != 0:
+        raise exception.VirtDriverError(
+            reason=f"{' '.join(command[:3])} failed: "
+                   f"{(proc.stderr or proc.stdout).strip() or proc.returncode}")
+
+
+def ephemeral_base_name(size_gb: int, key: str) -> str:
+    """Nova's name of a cached ephemeral base: its size and a short hash of
+    how it is formatted (the filesystem or the virt_mkfs command)."""
+    return f"ephemeral_{size_gb}_{hashlib.sha256(key.encode()).hexdigest()[:7]}"
+
+
+def swap_base_name(size_mb: int) -> str:
+    return f"swap_{size_mb}"
+
+
+def is_generated_base(name: str) -> bool:
+    """Whether a base of ``_base`` was made here (ephemeral, swap) rather
+    than fetched from the image service."""
+    return name.startswith(("ephemeral_", "swap_"))
+
+
+def create_formatted_disk(path: str, size: int, command_for, images_type: str,
+                          cache: ImageCache | None = None,
+                          base_name: str | None = None) -> str | None:
+    """The disk *path* of *size* bytes holding a fresh filesystem (or swap):
+    with qcow2 an overlay on the base *base_name* made once in *cache*;
+    with raw the file itself, formatted in place. ``command_for(target)``
+    gives the mkfs command. Returns the base used (None when raw)."""
+    if images_type != "qcow2":
+        with open(path, "wb") as f:
+            f.truncate(size)
+        run_mkfs(command_for(path))
+        return None
+    base = cache.generate(base_name, size, lambda tmp: run_mkfs(command_for(tmp)))
+    qemu_img("create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, path)
+    return base_name
 
 
 def create_blank_disk(path: str, size: str) -> None:

@@ -68,6 +68,24 @@ OPTS = [
                      "directly (kernel_id, ramdisk_id, os_command_line), which writes "
                      "COMPUTE-CORE-TINY-GUEST-UP on its serial console within seconds. "
                      "compute-aio --driver libvirt sets it."),
+    cfg.StrOpt("live_migration_scheme", default="tcp",
+               help="Transport of the libvirt URI a live migration's source uses to reach "
+                    "the destination's libvirtd (peer-to-peer): "
+                    "qemu+<scheme>://<destination address>/system. Ignored when "
+                    "live_migration_uri is set."),
+    cfg.StrOpt("live_migration_uri",
+               help="The destination's libvirt URI for a live migration, with %s for the "
+                    "destination's live_migration_inbound_addr (e.g. "
+                    "qemu+ssh://%s/system); unset: from live_migration_scheme."),
+    cfg.StrOpt("live_migration_inbound_addr",
+               help="Address (host, or host:port of its libvirtd) at which the other hosts "
+                    "reach this host's libvirtd and send the guest's memory in a live "
+                    "migration; unset: [DEFAULT] my_ip."),
+    cfg.IntOpt("live_migration_bandwidth", default=0, min=0,
+               help="Most MiB/s a live migration may use (0: no limit)."),
+    cfg.IntOpt("live_migration_completion_timeout", default=800, min=0,
+               help="Seconds per GiB of guest memory (and of disk, for a block migration) "
+                    "a live migration may take before it is aborted (0: no limit)."),
     cfg.StrOpt("ovmf_code", default="/usr/share/OVMF/OVMF_CODE_4M.fd",
                help="UEFI firmware for images with hw_firmware_type = uefi (Debian's "
                     "ovmf package); without it such images are refused."),

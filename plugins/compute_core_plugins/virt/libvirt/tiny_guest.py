@@ -189,7 +189,8 @@ def import_images(images, directory: str, name: str = "tiny") -> dict:
         return images.create(name, f, disk_format="raw", container_format="bare",
                              properties={"kernel_id": kernel["id"],
                                          "ramdisk_id": ramdisk["id"],
-                                         "os_command_line": parts["cmdline"]})
+                                         "os_command_line": parts["cmdline"],
+                                         "os_type": "linux"})
 
 
 _IMPORT_LOCK = threading.Lock()
