@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 import uuid as uuidlib
 
-from compute_core.placement import objects as ob
-from compute_core.placement.candidates import RequestGroup, RequestWide
-from compute_core.placement.objects import BadRequest, NotFound
+from compute_core.placement.exception import BadRequest, NotFound, PlacementError
+from compute_core.placement.objects import trait as trait_obj
+from compute_core.placement.objects.candidate_filters import RequestGroup, RequestWide
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                      r"[0-9a-fA-F]{12}$")
@@ -28,7 +28,7 @@ MISSING_VALUE = "placement.query.missing_value"
 DUPLICATE_KEY = "placement.query.duplicate_key"
 
 
-def bad(detail, code=ob.PlacementError.code):
+def bad(detail, code=PlacementError.code):
     return BadRequest(f"Invalid query string parameters: {detail}", code=code)
 
 
@@ -138,7 +138,7 @@ def traits(values, db, version, key="required"):
                 required.append(frozenset([name]))
             _check_trait_name(name, key, value)
             names.add(name)
-    unknown = sorted(names - set(ob.list_traits(db, name_filter="in:" + ",".join(names))))
+    unknown = sorted(names - set(trait_obj.list_traits(db, name_filter="in:" + ",".join(names))))
     if unknown:
         raise bad(f"No such trait(s): {', '.join(unknown)}.")
     conflicting = [", ".join(sorted(any_of)) for any_of in required if any_of <= forbidden]
