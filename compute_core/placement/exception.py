@@ -50,3 +50,20 @@ class InventoryInUse(Conflict):
 
 class BadRequest(PlacementError):
     status = 400
+
+
+class ObjectActionError(BadRequest):
+    """A provider that cannot be created or changed so; the handler words
+    the 400 around it, as openstack-placement does."""
+
+    def __init__(self, action, reason):
+        super().__init__(f"Object action {action} failed because: {reason}")
+
+
+class InvalidInventoryCapacity(BadRequest):
+    """An inventory whose reserved amount is over its total; *reason* is
+    what the handlers quote (creating, or updating)."""
+
+    def __init__(self, rp_uuid, reason):
+        super().__init__(f"Unable to update inventory for resource provider {rp_uuid}: {reason}")
+        self.reason = reason

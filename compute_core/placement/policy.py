@@ -165,11 +165,16 @@ def enforcer(conf) -> policy.Enforcer:
 
 
 class PolicyNotAuthorized(Exception):
-    """The request context may not do *action*."""
+    """The request context may not do *action*. A token of the wrong scope
+    is told by the action's name alone, as openstack-placement words it."""
 
-    def __init__(self, action):
-        super().__init__(f"Policy does not allow {action} to be performed.")
+    def __init__(self, action, wrong_scope=False):
+        super().__init__(action if wrong_scope
+                         else f"Policy does not allow {action} to be performed.")
         self.action = action
+
+
+_WRONG_SCOPE = "wrong scope"
 
 
 def authorize(enf: policy.Enforcer, ctx, action: str, target: dict | None = None) -> None:
@@ -187,14 +192,14 @@ def authorize(enf: policy.Enforcer, ctx, action: str, target: dict | None = None
     cache = decisions[1]
     key = (action, tuple(sorted(creds["roles"])), creds["project_id"], creds["user_id"],
            creds["is_admin"], creds["system_scope"], tuple(sorted(target.items())))
-    allowed = cache.get(key)
+    allowed = cache.get(key)  # True, False, or _WRONG_SCOPE
     if allowed is None:
         try:
             allowed = bool(enf.authorize(action, target, creds, do_raise=False))
         except policy.InvalidScope:
-            allowed = False
+            allowed = _WRONG_SCOPE
         if len(cache) > 4096:
             cache.clear()
         cache[key] = allowed
-    if not allowed:
-        raise PolicyNotAuthorized(action)
+    if allowed is not True:
+        raise PolicyNotAuthorized(action, wrong_scope=allowed is _WRONG_SCOPE)

@@ -10,13 +10,13 @@ import json
 import re
 import uuid as uuidlib
 
-import jsonschema
 import webob
 
-from compute_core import validation, wsgi
+from compute_core import wsgi
 from compute_core.placement import policy
 from compute_core.placement.exception import BadRequest, NotFound, PlacementError, ProviderNotFound
 from compute_core.placement.objects import resource_provider as rp_obj
+from compute_core.placement.schemas import validator
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                      r"[0-9a-fA-F]{12}$")
@@ -67,13 +67,24 @@ def json_body(req, schema):
         if exc.field:
             raise BadRequest(f"JSON does not validate: {exc.reason} (at {exc.field})") \
                 from None
-        raise BadRequest(f"Malformed JSON: {exc.reason}") from None
-    try:
-        validation.validator_for(schema).validate(data)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "body"
-        raise BadRequest(f"JSON does not validate: {exc.message} (at {where})") from None
+        # an empty body: the words of Python's parser, as Placement's 400 has them
+        reason = exc.reason if req.body else _EMPTY_JSON
+        raise BadRequest(f"Malformed JSON: {reason}") from None
+    error = validator.first_error(data, schema, validator.BODY_FORMATS)
+    if error is not None:
+        raise BadRequest(f"JSON does not validate: {error}")
     return data
+
+
+def _parser_says(text):
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+_EMPTY_JSON = _parser_says("")
 
 
 def body_uuid(value, what="uuid"):

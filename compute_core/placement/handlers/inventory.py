@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from compute_core.apispec import keyed, operation
 from compute_core.placement.exception import (
-    BadRequest, GenerationConflict, InventoryInUse, NotFound)
+    BadRequest, GenerationConflict, InvalidInventoryCapacity, InventoryInUse, NotFound,
+    ProviderNotFound)
 from compute_core.placement.handlers.base import (
     cached, check_policy, existing_provider, json_body, json_response, link, no_content,
     path_uuid, reworded_not_found, since, takes_json)
@@ -25,13 +26,13 @@ _INVENTORY_LINKS = {
                                             "resource_class": "$request.body#/resource_class"})}
 
 
-def _check_classes(state, names):
+def _check_classes(state, names, refusal):
+    """400 (*refusal* followed by the lookup's words) for an unknown class."""
     for name in names:
         try:
             state.rc_cache.id_of(name)
-        except NotFound:
-            raise BadRequest(f"Unknown resource class in inventory for resource provider: "
-                             f"{name}") from None
+        except NotFound as exc:
+            raise BadRequest(f"{refusal}: {exc.detail}") from None
 
 
 @operation("listInventories", "A resource provider's inventories", ok={200: _INVENTORIES},
@@ -54,10 +55,14 @@ def set_inventories(req, state, version, uuid):
     check_policy(req, state, "placement:resource_providers:inventories:update")
     rp = existing_provider(state, uuid)
     data = json_body(req, INVENTORIES_SCHEMA)
-    _check_classes(state, data["inventories"])
-    gen, inv = inv_obj.set_inventories(state.db, rp, data["resource_provider_generation"],
-                                       data["inventories"], state.rc_cache,
-                                       reserved_may_equal_total=version >= (1, 26))
+    _check_classes(state, data["inventories"],
+                   f"Unknown resource class in inventory for resource provider {rp}")
+    try:
+        gen, inv = inv_obj.set_inventories(state.db, rp, data["resource_provider_generation"],
+                                           data["inventories"], state.rc_cache,
+                                           reserved_may_equal_total=version >= (1, 26))
+    except InventoryInUse as exc:
+        raise InventoryInUse(f"update conflict: {exc.detail}") from None
     return cached(json_response({"resource_provider_generation": gen, "inventories": inv}),
                   version, last_modified=bool(inv))
 
@@ -82,7 +87,8 @@ def add_inventory(req, state, version, uuid):
     rp = existing_provider(state, uuid)
     data = json_body(req, ADD_INVENTORY_SCHEMA)
     rc = data.pop("resource_class")
-    _check_classes(state, [rc])
+    refusal = f"Unable to create inventory for resource provider {rp}"
+    _check_classes(state, [rc], refusal)
     current_gen, existing = inv_obj.get_inventories(state.db, rp, state.rc_cache)
     # Placement reads no generation here: it adds to what it finds
     data.pop("resource_provider_generation", None)
@@ -90,9 +96,12 @@ def add_inventory(req, state, version, uuid):
     if rc in existing:
         raise GenerationConflict(f"Update conflict: inventory for {rc} already exists on "
                                  f"resource provider {rp}")
-    new_gen, inv = inv_obj.set_inventories(state.db, rp, gen, {rc: data}, state.rc_cache,
-                                           replace=False,
-                                           reserved_may_equal_total=version >= (1, 26))
+    try:
+        new_gen, inv = inv_obj.set_inventories(state.db, rp, gen, {rc: data}, state.rc_cache,
+                                               replace=False,
+                                               reserved_may_equal_total=version >= (1, 26))
+    except InvalidInventoryCapacity as exc:
+        raise BadRequest(f"{refusal}: {exc.reason}") from None
     location = link(req, f"/resource_providers/{rp}/inventories/{rc}")
     return cached(json_response(dict(inv[rc], resource_provider_generation=new_gen), status=201,
                                 headers={"Location": location}),
@@ -139,4 +148,9 @@ def delete_inventory(req, state, version, uuid, resource_class):
         # Placement's wording and code for this one
         raise GenerationConflict(f"Unable to delete inventory of class {resource_class}: "
                                  f"{exc.detail}") from None
+    except ProviderNotFound:
+        raise
+    except NotFound as exc:
+        raise NotFound(f"No inventory of class {resource_class} found for delete: "
+                       f"{exc.detail}") from None
     return no_content()

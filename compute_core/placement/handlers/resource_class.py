@@ -7,8 +7,9 @@ from compute_core.apispec import keyed, operation
 from compute_core.placement.exception import BadRequest, Conflict, NotFound
 from compute_core.placement.handlers.base import (
     check_policy, json_body, json_response, link, no_content, since, takes_json)
+from compute_core.placement.schemas import validator
 from compute_core.placement.schemas.resource_class import (
-    CUSTOM_NAME, CUSTOM_RE, RC_NAME_SCHEMA, rc_put_body)
+    CUSTOM_NAME, RC_NAME_SCHEMA, rc_put_body)
 
 
 def _rc_view(req, name):
@@ -66,9 +67,10 @@ def put_resource_class(req, state, version, name):
         data = json_body(req, RC_NAME_SCHEMA)
         state.rc_cache.rename_custom(name, data["name"])
         return json_response(_rc_view(req, data["name"]))
-    if not CUSTOM_RE.match(name) or len(name) > 255:
-        raise BadRequest(f"Resource class name {name} must start with CUSTOM_ and use only "
-                         "A-Z, 0-9 and _.")
+    # the name is checked as a body {"name": name} would be, as Placement does
+    error = validator.first_error({"name": name}, RC_NAME_SCHEMA, validator.BODY_FORMATS)
+    if error is not None:
+        raise BadRequest(f"JSON does not validate: {error}")
     status = 204
     try:
         state.rc_cache.id_of(name)

@@ -3,17 +3,20 @@ rename or re-parent, delete.
 """
 from __future__ import annotations
 
+import uuid as uuidlib
+
 import webob
 
 from compute_core.apispec import keyed, operation
 from compute_core.placement import query
-from compute_core.placement.exception import NotFound, ProviderNotFound
+from compute_core.placement.exception import (
+    BadRequest, NotFound, ObjectActionError, ProviderNotFound)
 from compute_core.placement.handlers.base import (
     body_uuid, cached, check_policy, existing_provider, json_body, json_response, link,
     no_content, path_uuid, takes_json)
 from compute_core.placement.objects import resource_provider as rp_obj
 from compute_core.placement.schemas.resource_provider import (
-    PROVIDER_QUERY, provider_query, provider_schema, provider_update_schema)
+    provider_query, provider_query_schema, provider_schema, provider_update_schema)
 
 
 def _provider_view(req, version, p):
@@ -49,7 +52,7 @@ _RP_LINKS = {"GetProvider": ("showResourceProvider", {"uuid": "$response.body#/u
            ok={200: keyed("resource_providers")}, query=provider_query, admin=True)
 def list_providers(req, state, version):
     check_policy(req, state, "placement:resource_providers:list")
-    query.check_allowed(req, lambda k: k in PROVIDER_QUERY and version >= PROVIDER_QUERY[k])
+    query.validate(req, provider_query_schema(version))
     kwargs = {"rc_cache": state.rc_cache}
     name = query.single(req, "name")
     if name is not None:
@@ -84,11 +87,15 @@ def _created_provider(version):
 def create_provider(req, state, version):
     check_policy(req, state, "placement:resource_providers:create")
     data = json_body(req, provider_schema(version))
-    rp_uuid = body_uuid(data["uuid"], "uuid") if "uuid" in data else None
+    rp_uuid = body_uuid(data["uuid"], "uuid") if "uuid" in data else str(uuidlib.uuid4())
     parent = data.get("parent_provider_uuid")
     if parent is not None:
         parent = body_uuid(parent, "parent_provider_uuid")
-    p = rp_obj.create_provider(state.db, data["name"], rp_uuid, parent)
+    try:
+        p = rp_obj.create_provider(state.db, data["name"], rp_uuid, parent)
+    except ObjectActionError as exc:
+        raise BadRequest(f'Unable to create resource provider "{data["name"]}", {rp_uuid}: '
+                         f"{exc.detail}") from None
     location = link(req, f"/resource_providers/{p['uuid']}")
     if version >= (1, 20):
         return cached(json_response(_provider_view(req, version, p),
@@ -119,8 +126,11 @@ def update_provider(req, state, version, uuid):
         parent = data["parent_provider_uuid"]
         kwargs["parent_uuid"] = (None if parent is None
                                  else body_uuid(parent, "parent_provider_uuid"))
-    p = rp_obj.update_provider(state.db, rp, data["name"], allow_reparent=version >= (1, 37),
-                               **kwargs)
+    try:
+        p = rp_obj.update_provider(state.db, rp, data["name"],
+                                   allow_reparent=version >= (1, 37), **kwargs)
+    except ObjectActionError as exc:
+        raise BadRequest(f"Unable to save resource provider {rp}: {exc.detail}") from None
     # (openstack-placement sends no Last-Modified when it sets a parent: its
     # object's update time is not refreshed on that path)
     return cached(json_response(_provider_view(req, version, p)), version,

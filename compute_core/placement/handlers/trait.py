@@ -11,7 +11,8 @@ from compute_core.placement.handlers.base import (
     takes_json)
 from compute_core.placement.objects import trait as trait_obj
 from compute_core.placement.schemas.resource_class import CUSTOM_NAME, CUSTOM_RE
-from compute_core.placement.schemas.trait import PROVIDER_TRAITS_SCHEMA, TRAITS_QUERY
+from compute_core.placement.schemas.trait import (
+    PROVIDER_TRAITS_SCHEMA, TRAITS_QUERY, TRAITS_QUERY_SCHEMA)
 
 _TRAIT_INVALID = ("The trait is invalid. A valid trait must be no longer than 255 characters, "
                   "start with the prefix \"CUSTOM_\" and use following characters: "
@@ -26,15 +27,15 @@ _TRAIT_LINKS = {"GetTrait": ("showTrait", {"name": "$request.path.name"}),
            admin=True)
 def list_traits(req, state, version):
     check_policy(req, state, "placement:traits:list")
-    query.check_allowed(req, set(TRAITS_QUERY))
-    assoc = query.single(req, "associated")
-    if assoc is not None and assoc.lower() not in ("true", "false"):
-        raise query.bad("The query parameter 'associated' only accepts 'true' or 'false'.")
+    query.validate(req, TRAITS_QUERY_SCHEMA)
     name = query.single(req, "name")
     if name is not None and not name.startswith(("in:", "startswith:")):
-        raise query.bad(f"Badly formatted name parameter. Expected name query string "
-                        f"parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. "
-                        f"Got: \"{name}\"")
+        raise BadRequest(f"Badly formatted name parameter. Expected name query string "
+                         f"parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. "
+                         f"Got: \"{name}\"")
+    assoc = query.single(req, "associated")
+    if assoc is not None and assoc.lower() not in ("true", "false"):
+        raise BadRequest('The query parameter "associated" only accepts "true" or "false"')
     return json_response({"traits": trait_obj.list_traits(
         state.db, name, None if assoc is None else assoc.lower() == "true")})
 

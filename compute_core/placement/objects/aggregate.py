@@ -27,7 +27,8 @@ def set_provider_aggregates(db, rp_uuid: str, generation, uuids: list[str],
     with db.begin() as conn:
         rp_id, gen = lookup_provider(conn, rp_uuid)
         if generation is not None and gen != generation:
-            raise GenerationConflict("resource provider generation conflict")
+            raise GenerationConflict("Resource provider's generation already changed. Please "
+                                     "update the generation and try again.")
         conn.execute(rpa.delete().where(rpa.c.resource_provider_id == rp_id))
         if ids:
             conn.execute(rpa.insert(), [{"resource_provider_id": rp_id, "aggregate_id": i,

@@ -5,7 +5,8 @@ import sqlalchemy as sa
 
 from compute_core.placement import tables as s
 from compute_core.placement.exception import (
-    BadRequest, GenerationConflict, InventoryInUse, NotFound, ProviderRaced)
+    BadRequest, GenerationConflict, InvalidInventoryCapacity, InventoryInUse, NotFound,
+    ProviderRaced)
 from compute_core.placement.objects.base import (
     bump_generation, lookup_provider, now, usage_by_class)
 
@@ -32,9 +33,10 @@ def get_inventories(db, rp_uuid: str, rc_cache) -> tuple[int, dict]:
 def _check_inventory(rp_uuid, name, values, reserved_may_equal_total=True):
     if values["reserved"] > values["total"] or (
             values["reserved"] == values["total"] and not reserved_may_equal_total):
-        raise BadRequest(f"Unable to update inventory for resource provider {rp_uuid}: "
-                         f"Invalid inventory for '{name}': reserved {values['reserved']} "
-                         f"must be less than total {values['total']}.")
+        limit = "total" if reserved_may_equal_total else "or equal to total"
+        raise InvalidInventoryCapacity(
+            rp_uuid, f"Invalid inventory for '{name}' on resource provider '{rp_uuid}'. The "
+                     f"reserved value is greater than {limit}.")
 
 
 def set_inventories(db, rp_uuid: str, generation: int, inventories: dict, rc_cache,
@@ -55,23 +57,22 @@ def set_inventories_in(conn, rp_uuid, generation, inventories, rc_cache, replace
         _check_inventory(rp_uuid, name, values, reserved_may_equal_total)
     rp_id, gen = lookup_provider(conn, rp_uuid)
     if generation is not None and gen != generation:
-        raise GenerationConflict(
-            "resource provider generation conflict: another process changed the "
-            "provider concurrently; refresh and retry")
+        raise GenerationConflict("resource provider generation conflict")
     existing = {r.resource_class_id: r for r in conn.execute(
         sa.select(inv).where(inv.c.resource_provider_id == rp_id))}
     if must_exist:
         for rc_id, (name, _) in wanted.items():
             if rc_id not in existing:
-                raise BadRequest(f"No inventory record with resource class {name} for "
-                                 f"resource provider {rp_uuid}")
+                raise BadRequest(f"No inventory record with resource class for resource "
+                                 f"provider {rp_uuid}: No inventory of class {name} found.")
     if replace:
         used = usage_by_class(conn, rp_id) if check_in_use else {}
-        for rc_id in set(existing) - set(wanted):
-            if used.get(rc_id):
-                raise InventoryInUse(
-                    f"Inventory for '{rc_cache.name_of(rc_id)}' on resource provider "
-                    f"'{rp_uuid}' in use.")
+        dropped = sorted(set(existing) - set(wanted))
+        in_use = [rc_cache.name_of(rc_id) for rc_id in dropped if used.get(rc_id)]
+        if in_use:
+            raise InventoryInUse(f"Inventory for '{', '.join(in_use)}' on resource provider "
+                                 f"'{rp_uuid}' in use.")
+        for rc_id in dropped:
             conn.execute(inv.delete().where(inv.c.id == existing[rc_id].id))
     for rc_id, (name, values) in wanted.items():
         if rc_id in existing:
@@ -92,7 +93,7 @@ def delete_inventory(db, rp_uuid: str, rc_name: str, generation, rc_cache) -> in
     try:
         rc_id = rc_cache.id_of(rc_name)
     except NotFound:
-        raise NotFound(f"No inventory of class {rc_name} found for delete") from None
+        raise NotFound(f"No such resource class {rc_name}.") from None
     with db.begin() as conn:
         rp_id, gen = lookup_provider(conn, rp_uuid)
         if generation is not None and gen != generation:

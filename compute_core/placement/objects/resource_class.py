@@ -60,26 +60,28 @@ class ResourceClassCache:
                 raise Conflict(f"Conflicting resource class already exists: {name}") from None
         self._reload()
 
-    def _custom_id(self, name: str) -> int:
+    def _custom_id(self, name: str, refusal: str) -> int:
         rc_id = self.id_of(name)
         if rc_id < CUSTOM_RC_ID_OFFSET:
-            raise BadRequest(f"Cannot change standard resource class {name}.")
+            raise BadRequest(refusal)
         return rc_id
 
     def delete_custom(self, name: str) -> None:
-        rc_id = self._custom_id(name)
+        rc_id = self._custom_id(name, f"Error in delete resource class: Cannot delete standard "
+                                      f"resource class {name}.")
         with self.db.begin() as conn:
-            for table in (s.inventories, s.allocations):
-                if conn.execute(sa.select(table.c.id).where(table.c.resource_class_id == rc_id)
-                                .limit(1)).first():
-                    raise Conflict(f"Error in delete resource class: Resource class {name} "
-                                   "is in use in inventory or allocations.")
+            # (allocations need an inventory: the inventories tell)
+            if conn.execute(sa.select(s.inventories.c.id)
+                            .where(s.inventories.c.resource_class_id == rc_id)
+                            .limit(1)).first():
+                raise Conflict(f"Error in delete resource class: Cannot delete resource class "
+                               f"{name}. Class is in use in inventory.")
             conn.execute(s.resource_classes.delete().where(s.resource_classes.c.id == rc_id))
         self._by_name.pop(name, None)
         self._by_id.pop(rc_id, None)
 
     def rename_custom(self, name: str, new_name: str) -> None:
-        rc_id = self._custom_id(name)
+        rc_id = self._custom_id(name, f"Cannot update standard resource class {name}")
         try:
             with self.db.begin() as conn:
                 conn.execute(s.resource_classes.update().where(s.resource_classes.c.id == rc_id)

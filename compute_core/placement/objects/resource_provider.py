@@ -11,7 +11,7 @@ from oslo_db import exception as db_exc
 
 from compute_core.placement import tables as s
 from compute_core.placement.exception import (
-    BadRequest, Conflict, GenerationConflict, ProviderNotFound)
+    Conflict, GenerationConflict, ObjectActionError, ProviderNotFound)
 from compute_core.placement.objects.base import lookup_provider, now, uuid_map
 from compute_core.placement.objects.candidate_filters import (
     agg_filters, free_expr, RequestGroup, resolve_names, trait_filters)
@@ -29,13 +29,19 @@ def create_provider(db, name: str, rp_uuid: str | None = None,
                     parent_uuid: str | None = None) -> dict:
     rp = s.resource_providers
     rp_uuid = rp_uuid or str(uuidlib.uuid4())
+    if not name:
+        raise ObjectActionError("create", "name is required")
     with db.begin() as conn:
         parent_id = root_id = None
+        if parent_uuid == rp_uuid:
+            raise ObjectActionError("create", "parent provider UUID cannot be same as UUID. "
+                                    "Please set parent provider UUID to None if there is no "
+                                    "parent.")
         if parent_uuid:
             prow = conn.execute(sa.select(rp.c.id, rp.c.root_provider_id)
                                 .where(rp.c.uuid == parent_uuid)).first()
             if prow is None:
-                raise BadRequest(f"parent provider UUID {parent_uuid} does not exist.")
+                raise ObjectActionError("create", "parent provider UUID does not exist.")
             parent_id, root_id = prow.id, prow.root_provider_id
         try:
             new_id = conn.execute(rp.insert().values(
@@ -115,19 +121,23 @@ def update_provider(db, rp_uuid: str, name: str, parent_uuid=...,
         new_root = None
         if parent_uuid is None and current.parent_provider_id is not None:
             if not allow_reparent:
-                raise BadRequest("Un-parenting a provider is not allowed.")
+                raise ObjectActionError("update", "un-parenting a provider is not currently "
+                                        "allowed.")
             values.update(parent_provider_id=None, root_provider_id=rp_id)
             new_root = rp_id
         elif parent_uuid not in (None, ...):
             prow = conn.execute(sa.select(rp.c.id, rp.c.root_provider_id)
                                 .where(rp.c.uuid == parent_uuid)).first()
             if prow is None:
-                raise BadRequest(f"parent provider UUID {parent_uuid} does not exist.")
+                # (Placement names this check's action "create")
+                raise ObjectActionError("create", "parent provider UUID does not exist.")
             if prow.id != current.parent_provider_id:
                 if current.parent_provider_id is not None and not allow_reparent:
-                    raise BadRequest("Re-parenting a provider is not allowed.")
+                    raise ObjectActionError("update", "re-parenting a provider is not "
+                                            "currently allowed.")
                 if prow.id in _subtree_ids(conn, rp_id):
-                    raise BadRequest("creating loop in the provider tree is not allowed.")
+                    raise ObjectActionError("update", "creating loop in the provider tree "
+                                            "is not allowed.")
                 values.update(parent_provider_id=prow.id, root_provider_id=prow.root_provider_id)
                 new_root = prow.root_provider_id
         below = _subtree_ids(conn, rp_id) - {rp_id} if new_root is not None else set()
@@ -135,7 +145,7 @@ def update_provider(db, rp_uuid: str, name: str, parent_uuid=...,
             res = conn.execute(rp.update().where(rp.c.id == rp_id)
                                .where(rp.c.generation == gen).values(**values))
         except db_exc.DBDuplicateEntry:
-            raise Conflict(f"Conflicting resource provider name: {name} already exists.",
+            raise Conflict(f"Conflicting resource provider {name} already exists.",
                            code="placement.duplicate_name") from None
         if res.rowcount != 1:
             raise GenerationConflict("resource provider was updated concurrently",

@@ -77,12 +77,12 @@ def set_provider_traits(db, rp_uuid: str, generation: int, names: list[str]) -> 
     with db.begin() as conn:
         rp_id, gen = lookup_provider(conn, rp_uuid)
         if gen != generation:
-            raise GenerationConflict("resource provider generation conflict: another process "
-                                     "changed the provider concurrently; refresh and retry")
+            raise GenerationConflict("Resource provider's generation already changed. Please "
+                                     "update the generation and try again.")
         rows = dict(conn.execute(sa.select(t.c.name, t.c.id).where(t.c.name.in_(names))).all())
         unknown = sorted(set(names) - set(rows))
         if unknown:
-            raise BadRequest(f"No such trait(s): {', '.join(unknown)}",
+            raise BadRequest(f"No such trait {', '.join(unknown)}",
                              code="placement.undefined_code")
         conn.execute(rpt.delete().where(rpt.c.resource_provider_id == rp_id))
         if rows:

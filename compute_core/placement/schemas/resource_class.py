@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 
-CUSTOM_NAME = {"type": "string", "pattern": "^CUSTOM_[A-Z0-9_]+$", "maxLength": 255}
-CUSTOM_RE = re.compile(CUSTOM_NAME["pattern"])
+from compute_core.placement.schemas.common import CUSTOM_NAME_PATTERN
 
-RC_NAME_SCHEMA = {"type": "object", "properties": {"name": {
-    "type": "string", "pattern": "^CUSTOM_[A-Z0-9_]+$", "maxLength": 255}},
-    "required": ["name"], "additionalProperties": False}
+CUSTOM_NAME = {"type": "string", "pattern": CUSTOM_NAME_PATTERN, "maxLength": 255}
+CUSTOM_RE = re.compile(CUSTOM_NAME_PATTERN)
+RC_NAME_SCHEMA = {"type": "object", "properties": {"name": CUSTOM_NAME}, "required": ["name"],
+                  "additionalProperties": False}
 
 
 def rc_put_body(version):
