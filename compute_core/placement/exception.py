@@ -67,3 +67,7 @@ class InvalidInventoryCapacity(BadRequest):
     def __init__(self, rp_uuid, reason):
         super().__init__(f"Unable to update inventory for resource provider {rp_uuid}: {reason}")
         self.reason = reason
+
+
+class TraitNotFound(BadRequest):
+    """A query names a trait that does not exist."""

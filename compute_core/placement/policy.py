@@ -195,9 +195,12 @@ def authorize(enf: policy.Enforcer, ctx, action: str, target: dict | None = None
     allowed = cache.get(key)  # True, False, or _WRONG_SCOPE
     if allowed is None:
         try:
-            allowed = bool(enf.authorize(action, target, creds, do_raise=False))
+            # (raising: oslo.policy tells a token of the wrong scope only so)
+            allowed = bool(enf.authorize(action, target, creds, do_raise=True))
         except policy.InvalidScope:
             allowed = _WRONG_SCOPE
+        except policy.PolicyNotAuthorized:
+            allowed = False
         if len(cache) > 4096:
             cache.clear()
         cache[key] = allowed

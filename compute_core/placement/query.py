@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import uuid as uuidlib
 
-from compute_core.placement.exception import BadRequest, NotFound, PlacementError
+from compute_core.placement.exception import (
+    BadRequest, NotFound, PlacementError, TraitNotFound)
 from compute_core.placement.objects import trait as trait_obj
 from compute_core.placement.objects.candidate_filters import RequestGroup, RequestWide
 from compute_core.placement.schemas import validator
@@ -157,14 +158,26 @@ def traits(values, db, version, key="required"):
                 required.append(frozenset([name]))
             _check_trait_name(name, key, value)
             names.add(name)
+    conflicting = [any_of for any_of in required if any_of <= forbidden]
+    if conflicting and key == "root_required":
+        raise BadRequest(f"Conflicting required and forbidden traits found in root_required: "
+                         f"{', '.join(sorted(set().union(*conflicting)))}", code=BAD_VALUE)
+    if conflicting:
+        found = sorted(f"{key}: ({', '.join(sorted(any_of))})" for any_of in conflicting)
+        raise BadRequest(f"Conflicting required and forbidden traits found in the following "
+                         f"traits keys: {', '.join(found)}")
+    return required, forbidden
+
+
+def check_traits(db, required, forbidden):
+    """TraitNotFound unless every trait named exists (looked up after the
+    query's form and its classes, in openstack-placement's order)."""
+    names = set(forbidden).union(*required)
+    if not names:
+        return
     unknown = sorted(names - set(trait_obj.list_traits(db, name_filter="in:" + ",".join(names))))
     if unknown:
-        raise bad(f"No such trait(s): {', '.join(unknown)}.")
-    conflicting = [", ".join(sorted(any_of)) for any_of in required if any_of <= forbidden]
-    if conflicting:
-        raise bad(f"Conflicting required and forbidden traits found in '{key}': "
-                  f"{'; '.join(conflicting)}")
-    return required, forbidden
+        raise TraitNotFound(f"No such trait(s): {', '.join(unknown)}.")
 
 
 def _check_trait_name(name, key, value):
@@ -308,6 +321,9 @@ def candidate_request(req, version, state):
     for g in groups:
         for name in g.resources:
             check_class(state.rc_cache, name, "resources" + g.suffix)
+    for g in groups:
+        check_traits(state.db, g.required, g.forbidden)
+    check_traits(state.db, wide.root_required, wide.root_forbidden)
     return groups, wide
 
 

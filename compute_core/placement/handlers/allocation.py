@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid as uuidlib
 
 from compute_core.apispec import keyed, operation
-from compute_core.placement.exception import NotFound
+from compute_core.placement.exception import BadRequest, NotFound
 from compute_core.placement.handlers.base import (
     body_uuid, check_policy, json_body, json_response, no_content, path_uuid, reworded_not_found,
     since, takes_json, UUID_RE)
@@ -63,6 +63,8 @@ def get_allocations(req, state, version, consumer_uuid):
 @takes_json
 def put_allocations(req, state, version, consumer_uuid):
     check_policy(req, state, "placement:allocations:update")
+    if not UUID_RE.match(consumer_uuid):
+        raise BadRequest(f"Malformed consumer_uuid: {consumer_uuid}")
     consumer = body_uuid(consumer_uuid, "consumer uuid")
     data = json_body(req, put_alloc_schema(version))
     claim = claim_from(data, consumer, version)

@@ -10,7 +10,7 @@ import webob
 from compute_core.apispec import keyed, operation
 from compute_core.placement import query
 from compute_core.placement.exception import (
-    BadRequest, NotFound, ObjectActionError, ProviderNotFound)
+    BadRequest, NotFound, ObjectActionError, ProviderNotFound, TraitNotFound)
 from compute_core.placement.handlers.base import (
     body_uuid, cached, check_policy, existing_provider, json_body, json_response, link,
     no_content, path_uuid, takes_json)
@@ -54,24 +54,30 @@ def list_providers(req, state, version):
     check_policy(req, state, "placement:resource_providers:list")
     query.validate(req, provider_query_schema(version))
     kwargs = {"rc_cache": state.rc_cache}
-    name = query.single(req, "name")
-    if name is not None:
-        kwargs["name"] = name
-    value = query.single(req, "uuid")
-    if value is not None:
-        kwargs["uuid"] = query.uuid_value(value, "uuid")
-    value = query.single(req, "in_tree")
-    if value is not None:
-        kwargs["in_tree"] = query.uuid_value(value, "in_tree")
-    value = query.single(req, "resources")
-    if value is not None:
-        kwargs["resources"] = query.resources(value, state.rc_cache)
-    if "required" in req.GET:
-        kwargs["required"], kwargs["forbidden"] = query.traits(
-            req.GET.getall("required"), state.db, version)
+    # openstack-placement's order: member_of, required, the rest; then the
+    # names are looked up (classes, traits)
     if "member_of" in req.GET:
         kwargs["member_of"], kwargs["forbidden_aggs"] = query.member_of(
             req.GET.getall("member_of"), version)
+    if "required" in req.GET:
+        kwargs["required"], kwargs["forbidden"] = query.traits(
+            req.GET.getall("required"), state.db, version)
+    name = query.single(req, "name")
+    if name is not None:
+        kwargs["name"] = name
+    for key in ("uuid", "in_tree"):
+        value = query.single(req, key)
+        if value is not None:
+            kwargs[key] = query.uuid_value(value, key)
+    value = query.single(req, "resources")
+    if value is not None:
+        kwargs["resources"] = query.resources(value, None)
+    for rc_name in kwargs.get("resources", ()):
+        query.check_class(state.rc_cache, rc_name, "resources")
+    try:
+        query.check_traits(state.db, kwargs.get("required", []), kwargs.get("forbidden", ()))
+    except TraitNotFound as exc:
+        raise BadRequest(f'Invalid trait(s) in "required" parameter: {exc.detail}') from None
     providers = rp_obj.list_providers(state.db, **kwargs)
     return json_response({"resource_providers": [_provider_view(req, version, p)
                                                  for p in providers]})

@@ -194,8 +194,8 @@ def apply_claims(conn, claims, rc_cache, ext) -> set:
                 try:
                     rc_id = rc_cache.id_of(rc_name)
                 except NotFound:
-                    raise BadRequest(f"Unable to allocate inventory: No such resource class "
-                                     f"{rc_name}.") from None
+                    raise BadRequest(f"Unable to allocate inventory for consumer {cu}: No "
+                                     f"such resource class {rc_name}.") from None
                 names[(rp_id, rc_id)] = (rp_uuid, rc_name)
                 new_rows.append({"resource_provider_id": rp_id, "consumer_id": cu,
                                  "resource_class_id": rc_id, "used": amount,
