@@ -58,19 +58,6 @@ ALLOWED: dict[tuple[str, str, int], str] = {
         "MariaDB only: openstack-placement finds a provider by its uuid in upper case "
         "(the column's case-insensitive collation); compute_core compares uuids exactly, "
         "as openstack-placement does on SQLite and PostgreSQL (a 404).",
-    # Not deliberate: open, listed so that CI holds every other answer (README).
-    ("POST", r"^/allocations$", 409):
-        "OPEN: openstack-placement keeps a consumer at generation 0 after some failed "
-        "writes and answers a later write with consumer_generation null with a 409; "
-        "compute_core has no such consumer (a 400 for the write's other fault).",
-    ("PUT", r"^/allocations/", 409):
-        "OPEN: the same consumer kept at generation 0 by openstack-placement, met by a "
-        "PUT /allocations/{consumer} emptying it with consumer_generation null (a 409 "
-        "there, a 204 here).",
-    ("GET", r"^/resource_providers\?.*resources=.*CUSTOM_", 200):
-        "OPEN: openstack-placement lists providers (200) for a custom class the state "
-        "machine deleted and created again (its class cache); compute_core answers the "
-        "400 of an unknown class.",
 }
 
 

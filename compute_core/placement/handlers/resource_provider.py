@@ -10,7 +10,8 @@ import webob
 from compute_core.apispec import keyed, operation
 from compute_core.placement import query
 from compute_core.placement.exception import (
-    BadRequest, NotFound, ObjectActionError, ProviderNotFound, TraitNotFound)
+    BadRequest, NotFound, ObjectActionError, ProviderNotFound, ResourceClassNotFound,
+    TraitNotFound)
 from compute_core.placement.handlers.base import (
     body_uuid, cached, check_policy, existing_provider, json_body, json_response, link,
     no_content, path_uuid, takes_json)
@@ -72,13 +73,22 @@ def list_providers(req, state, version):
     value = query.single(req, "resources")
     if value is not None:
         kwargs["resources"] = query.resources(value, None)
-    for rc_name in kwargs.get("resources", ()):
-        query.check_class(state.rc_cache, rc_name, "resources")
-    try:
-        query.check_traits(state.db, kwargs.get("required", []), kwargs.get("forbidden", ()))
-    except TraitNotFound as exc:
-        raise BadRequest(f'Invalid trait(s) in "required" parameter: {exc.detail}') from None
-    providers = rp_obj.list_providers(state.db, **kwargs)
+    # The names are looked up as openstack-placement does: none for an
+    # unknown tree; the traits; the classes last, and only when the traits
+    # and aggregates leave some provider (rp_obj.list_providers).
+    providers = []
+    if "in_tree" not in kwargs or rp_obj.provider_exists(state.db, kwargs["in_tree"]):
+        try:
+            query.check_traits(state.db, kwargs.get("required", []),
+                               kwargs.get("forbidden", ()))
+        except TraitNotFound as exc:
+            raise BadRequest(f'Invalid trait(s) in "required" parameter: {exc.detail}') \
+                from None
+        try:
+            providers = rp_obj.list_providers(state.db, **kwargs)
+        except ResourceClassNotFound as exc:
+            raise BadRequest(f"Invalid resource class in resources parameter: "
+                             f"{exc.detail}") from None
     return json_response({"resource_providers": [_provider_view(req, version, p)
                                                  for p in providers]})
 

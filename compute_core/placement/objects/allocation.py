@@ -4,6 +4,7 @@ generation, the providers' generations).
 """
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 
@@ -97,7 +98,7 @@ def external_row_ids(db, claims, known=None) -> dict:
     ids = {}
     known = {} if known is None else known
     for claim in claims:
-        if claim["allocations"]:
+        if claim.get("project_id"):
             for table, key in ((s.projects, "project_id"), (s.users, "user_id")):
                 if (key, claim[key]) not in ids:
                     row_id = known.get((key, claim[key]))
@@ -125,7 +126,7 @@ def replace_allocations(db, claims: list[dict], rc_cache, attempts: int = 30) ->
     ext = external_row_ids(db, claims, rc_cache.external_ids)
     for attempt in range(attempts):
         try:
-            with db.begin() as conn:
+            with kept_consumers(db, ext), db.begin() as conn:
                 apply_claims(conn, claims, rc_cache, ext)
             return
         except (ProviderRaced, db_exc.DBDeadlock, db_exc.DBError, sa.exc.OperationalError) as exc:
@@ -136,6 +137,42 @@ def replace_allocations(db, claims: list[dict], rc_cache, attempts: int = 30) ->
                     "resource provider generation conflict: too many concurrent updates, "
                     "retry later") from None
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+
+
+class ProviderMissing(BadRequest):
+    """A claim names a provider that does not exist. openstack-placement
+    finds it only after it has made the request's new consumers, and keeps
+    them (at generation 0, without allocations): *new_consumers* are those
+    claims, for :func:`kept_consumers` to make as well."""
+
+    def __init__(self, detail, new_consumers):
+        super().__init__(detail)
+        self.new_consumers = new_consumers
+
+
+@contextlib.contextmanager
+def kept_consumers(db, ext):
+    """Around a write's transaction: the consumers a ProviderMissing leaves
+    behind are made (once the transaction is rolled back) before it goes on."""
+    try:
+        yield
+    except ProviderMissing as exc:
+        for claim in exc.new_consumers:
+            try:
+                with db.begin() as conn:
+                    _insert_consumer(conn, claim, ext)
+            except db_exc.DBDuplicateEntry:
+                pass  # made meanwhile by another request: kept all the same
+        raise
+
+
+def _insert_consumer(conn, claim, ext):
+    """A consumer at generation 0, holding nothing (yet)."""
+    conn.execute(s.consumers.insert(), {
+        "uuid": claim["consumer_uuid"], "generation": 0,
+        "project_id": ext[("project_id", claim["project_id"])],
+        "user_id": ext[("user_id", claim["user_id"])],
+        "created_at": now(), "consumer_type": claim.get("consumer_type")})
 
 
 def apply_claims(conn, claims, rc_cache, ext) -> set:
@@ -165,29 +202,32 @@ def apply_claims(conn, claims, rc_cache, ext) -> set:
         consumers[cu] = row
         if "consumer_generation" in claim:
             expected = claim["consumer_generation"]
-            have = None if row is None else row[1]
-            if have != expected:
-                if expected is None:
-                    detail = (f"consumer generation conflict - expected null but got {have}: "
-                              f"consumer {cu} already has allocations")
-                else:
-                    detail = (f"consumer generation conflict - expected {expected} but got "
-                              f"{have}")
-                raise GenerationConflict(detail, code="placement.concurrent_update")
+            # openstack-placement's words: what it has, then what it was given
+            if row is None and expected is not None:
+                raise GenerationConflict(f"consumer generation conflict - expected null but "
+                                         f"got {expected}", code="placement.concurrent_update")
+            if row is not None and row[1] != expected:
+                raise GenerationConflict(f"consumer generation conflict - expected {row[1]} "
+                                         f"but got {expected}",
+                                         code="placement.concurrent_update")
         if held:
             holding.add(cu)
         found_by_claim[cu] = found
-    # Every consumer checked before any class or provider, in
-    # openstack-placement's order.
+    # Every consumer checked before any provider, every provider before any
+    # class, in openstack-placement's order.
+    for claim in claims:
+        for rp_uuid in claim["allocations"]:
+            if rp_uuid not in found_by_claim[claim["consumer_uuid"]]:
+                raise ProviderMissing(
+                    f"Allocation for resource provider '{rp_uuid}' that does not exist.",
+                    [c for c in claims if consumers[c["consumer_uuid"]] is None
+                     and c.get("project_id")])
     for claim in claims:
         cu = claim["consumer_uuid"]
         wanted, found = claim["allocations"], found_by_claim[cu]
         # The providers that only lose allocations keep their generation,
         # as in openstack-placement (which bumps those it allocates from).
         for rp_uuid, resources in wanted.items():
-            if rp_uuid not in found:
-                raise BadRequest(f"Allocation for resource provider '{rp_uuid}' that does "
-                                 "not exist.")
             rp_id, gen = found[rp_uuid]
             touched.setdefault(rp_id, gen)
             for rc_name, amount in resources.items():
@@ -213,8 +253,18 @@ def apply_claims(conn, claims, rc_cache, ext) -> set:
             # unrelated claims.
             conn.execute(_DELETE_CONSUMER_ALLOCATIONS, {"cu": cu})
         if not claim["allocations"]:
-            if row is not None:
+            # Emptied, a consumer goes; one that held nothing stays (at
+            # generation 0), and a new one is made so, as
+            # openstack-placement does (a DELETE names no project).
+            if cu in holding:
                 conn.execute(_DELETE_CONSUMER, {"consumer_row": row[0]})
+            elif row is None and claim.get("project_id"):
+                try:
+                    _insert_consumer(conn, claim, ext)
+                except db_exc.DBDuplicateEntry:
+                    raise GenerationConflict(
+                        f"consumer generation conflict - consumer {cu} was created "
+                        "concurrently", code="placement.concurrent_update") from None
             continue
         project = ext[("project_id", claim["project_id"])]
         user = ext[("user_id", claim["user_id"])]
@@ -252,14 +302,13 @@ def apply_claims(conn, claims, rc_cache, ext) -> set:
             raise Conflict(
                 f"Unable to allocate inventory: Inventory for '{rc_name}' on "
                 f"resource provider '{rp_uuid}' invalid.")
+        # each allocation in turn: its inventory's constraints, then capacity
         if r["used"] < irow.min_unit or r["used"] > irow.max_unit or r["used"] % irow.step_size:
             raise Conflict(
-                f"Unable to allocate inventory: Unable to allocate {r['used']} of "
-                f"{rc_name} on resource provider '{rp_uuid}': violates min_unit, max_unit, "
-                "or step_size.")
-    for key, irow in inv_rows.items():
-        if key in names and int(irow.used) > (irow.total - irow.reserved) * irow.allocation_ratio:
-            rp_uuid, rc_name = names[key]
+                f"Unable to allocate inventory: Unable to create allocation for "
+                f"'{rc_name}' on resource provider '{rp_uuid}'. The requested amount "
+                "would violate inventory constraints.")
+        if int(irow.used) > (irow.total - irow.reserved) * irow.allocation_ratio:
             raise Conflict(
                 f"Unable to allocate inventory: Unable to create allocation for "
                 f"'{rc_name}' on resource provider '{rp_uuid}'. The requested amount "

@@ -58,6 +58,12 @@ def create_provider(db, name: str, rp_uuid: str | None = None,
     return get_provider(db, rp_uuid)
 
 
+def provider_exists(db, rp_uuid: str) -> bool:
+    rp = s.resource_providers
+    with db.connect() as conn:
+        return conn.execute(sa.select(rp.c.id).where(rp.c.uuid == rp_uuid)).first() is not None
+
+
 def get_provider(db, rp_uuid: str) -> dict:
     rp = s.resource_providers
     with db.connect() as conn:
@@ -85,16 +91,23 @@ def list_providers(db, name=None, uuid=None, in_tree=None, resources=None,
             root = conn.execute(sa.select(rp.c.root_provider_id)
                                 .where(rp.c.uuid == in_tree)).scalar()
             q = q.where(rp.c.root_provider_id == (root if root is not None else -1))
-        for rc_name, amount in (resources or {}).items():
-            q = q.where(sa.exists().where(inv.c.resource_provider_id == rp.c.id)
-                        .where(inv.c.resource_class_id == rc_cache.id_of(rc_name))
-                        .where(free_expr(inv, amount)))
         group = RequestGroup(required=required or [], forbidden=forbidden or set(),
                              member_of=member_of or [],
                              forbidden_aggs=forbidden_aggs or set())
         resolved = resolve_names(conn, group)
         if resolved is None:
             return []
+        # No provider with the required traits, or none in the aggregates:
+        # nothing, before the classes are looked up (openstack-placement's
+        # order: an unknown class is no 400 then).
+        for cond in (trait_filters(rp.c.id, resolved[0], None),
+                     agg_filters(rp.c.id, resolved[2], None)):
+            if cond and conn.execute(sa.select(rp.c.id).where(*cond).limit(1)).first() is None:
+                return []
+        for rc_name, amount in (resources or {}).items():
+            q = q.where(sa.exists().where(inv.c.resource_provider_id == rp.c.id)
+                        .where(inv.c.resource_class_id == rc_cache.id_of(rc_name))
+                        .where(free_expr(inv, amount)))
         conds = (trait_filters(rp.c.id, resolved[0], resolved[1])
                  + agg_filters(rp.c.id, resolved[2], resolved[3]))
         if conds:

@@ -33,7 +33,9 @@ def project_usages(db, project_id: str, user_id=None, rc_cache=None,
          .where(s.projects.c.external_id == project_id))
     count_q = (sa.select(ctype.label("ctype"), sa.func.count(sa.distinct(c.c.id)))
                .select_from(c.join(s.projects, s.projects.c.id == c.c.project_id))
-               .where(s.projects.c.external_id == project_id))
+               .where(s.projects.c.external_id == project_id)
+               # consumers holding something (one may hold nothing, at generation 0)
+               .where(sa.exists().where(a.c.consumer_id == c.c.uuid)))
     if user_id:
         q = q.join(s.users, s.users.c.id == c.c.user_id).where(s.users.c.external_id == user_id)
         count_q = (count_q.join(s.users, s.users.c.id == c.c.user_id)
