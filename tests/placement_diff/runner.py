@@ -29,6 +29,7 @@ PostgreSQL (databases with unique names, dropped after).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -258,12 +259,22 @@ class Comparison:
         self.detail_differences: list[Difference] = []
         self.allowed: list[tuple[Difference, str]] = []
         self.scenario = ""
+        # Each request goes to both services at once (each side keeps its
+        # own order): a request costs the slower answer, not the sum.
+        self._pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="pdiff")
+
+    def on_both(self, fn, *args):
+        """fn(side, *args) on the reference and on ours, concurrently."""
+        theirs = self._pool.submit(fn, self.reference, *args)
+        return theirs.result(), fn(self.ours, *args)
+
+    def close(self):
+        self._pool.shutdown()
 
     def send(self, req: Request) -> tuple[requests.Response, requests.Response]:
         self.known.update(u.lower() for u in UUID_RE.findall(
             req.path + json.dumps(_resolved_for_display(req.body), default=str)))
-        theirs = self.reference.send(req)
-        mine = self.ours.send(req)
+        theirs, mine = self.on_both(Side.send, req)
         self.compared += 1
         expected = _limited_candidates(req, normalise(theirs, self.reference.base, self.known))
         got = _limited_candidates(req, normalise(mine, self.ours.base, self.known))
@@ -345,10 +356,17 @@ def reset(side: Side) -> None:
 
 def run_scenario(cmp: Comparison, name: str, steps) -> None:
     cmp.scenario = name
-    reset(cmp.reference)
-    reset(cmp.ours)
+    cmp.on_both(reset)
     for req in steps:
         cmp.send(req)
+
+
+def decided_by_policy(steps) -> bool:
+    """Whether a scenario has a request whose answer a policy profile can
+    change: a caller other than the admin (another token, roles, a scope).
+    The admin passes every rule of every profile."""
+    return any(req.token != ADMIN_TOKEN or "X-Roles" in req.headers
+               or "OpenStack-System-Scope" in req.headers for req in steps)
 
 
 @contextlib.contextmanager
@@ -370,20 +388,37 @@ def services_pair(server: str = "sqlite://", profile: str = "new-defaults"):
 
 
 def run(server="sqlite://", profile="new-defaults", examples=30, steps=25, only=None,
-        strict_details=False, seed=None, out=sys.stdout, verbose=True) -> Comparison:
-    from tests.placement_diff import machine, scenarios
-
-    with services_pair(server, profile) as (ref, ours):
-        cmp = Comparison(ref, ours, strict_details=strict_details)
-        for name, build in scenarios.all_scenarios(profile):
-            if only and only not in name:
-                continue
-            run_scenario(cmp, name, build())
-        if examples:
-            cmp.scenario = "state machine"
-            machine.run(cmp, examples=examples, steps=steps, seed=seed)
+        strict_details=False, seed=None, out=sys.stdout, verbose=True,
+        policy_scenarios_only=False, pair=None, with_scenarios=True) -> Comparison:
+    """Compare the scenarios (unless not *with_scenarios*: those *only*
+    names; with *policy_scenarios_only*, those :func:`decided_by_policy`)
+    and *examples* state-machine runs. *pair*: services already serving
+    (reference, ours)."""
+    with contextlib.ExitStack() as stack:
+        if pair is None:
+            pair = stack.enter_context(services_pair(server, profile))
+        cmp = Comparison(*pair, strict_details=strict_details)
+        stack.callback(cmp.close)
+        compare(cmp, profile, examples, steps, only, seed, policy_scenarios_only,
+                with_scenarios)
         cmp.report(out, verbose=verbose)
     return cmp
+
+
+def compare(cmp, profile="new-defaults", examples=30, steps=25, only=None, seed=None,
+            policy_scenarios_only=False, with_scenarios=True) -> None:
+    from tests.placement_diff import machine, scenarios
+
+    for name, build in scenarios.all_scenarios(profile) if with_scenarios else ():
+        if only and only not in name:
+            continue
+        built = build()
+        if policy_scenarios_only and not decided_by_policy(built):
+            continue
+        run_scenario(cmp, name, built)
+    if examples:
+        cmp.scenario = "state machine"
+        machine.run(cmp, examples=examples, steps=steps, seed=seed)
 
 
 def new_uuid(label: str, namespace: str = "compute_core-placement-diff") -> str:

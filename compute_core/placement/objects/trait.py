@@ -51,12 +51,13 @@ def create_trait(db, name: str) -> bool:
 
 def delete_trait(db, name: str) -> None:
     t, rpt = s.traits, s.resource_provider_traits
-    if not name.startswith(os_traits.CUSTOM_NAMESPACE):
-        raise BadRequest(f"Cannot delete standard trait {name}.")
     with db.begin() as conn:
+        # looked up first: an unknown name is a 404 whatever its prefix
         trait_id = conn.execute(sa.select(t.c.id).where(t.c.name == name)).scalar()
         if trait_id is None:
             raise NotFound(f"No such trait(s): {name}.")
+        if not name.startswith(os_traits.CUSTOM_NAMESPACE):
+            raise BadRequest(f"Cannot delete standard trait {name}.")
         if conn.execute(sa.select(rpt.c.trait_id).where(rpt.c.trait_id == trait_id)
                         .limit(1)).first():
             raise Conflict(f"The trait {name} is in use by a resource provider.")
@@ -84,6 +85,10 @@ def set_provider_traits(db, rp_uuid: str, generation: int, names: list[str]) -> 
         if unknown:
             raise BadRequest(f"No such trait {', '.join(unknown)}",
                              code="placement.undefined_code")
+        have = set(conn.execute(sa.select(rpt.c.trait_id)
+                                .where(rpt.c.resource_provider_id == rp_id)).scalars())
+        if have == set(rows.values()):
+            return gen  # nothing changes: nor does the generation (as in Placement)
         conn.execute(rpt.delete().where(rpt.c.resource_provider_id == rp_id))
         if rows:
             conn.execute(rpt.insert(), [{"trait_id": i, "resource_provider_id": rp_id,
