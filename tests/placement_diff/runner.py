@@ -33,6 +33,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import sys
 import uuid as uuidlib
@@ -46,6 +47,8 @@ UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 COMPARED_HEADERS = ("location", "content-type", "vary", "openstack-api-version", "allow",
                     "cache-control")
 ADMIN_TOKEN = "admin:admin"
+# Databases made on MariaDB / PostgreSQL: PREFIX_ref_*, PREFIX_ours_* (dropped after)
+DB_PREFIX = os.environ.get("PLACEMENT_DIFF_DB_PREFIX", "pdiff_placement_diff")
 
 # Differences we accept on purpose: (method, path regex, the reference's
 # status) -> the reason, also in README.md ("Placement: differential tests").
@@ -375,16 +378,39 @@ def services_pair(server: str = "sqlite://", profile: str = "new-defaults"):
     from tests.placement_diff import profiles
 
     ref_conf, our_conf, files = profiles.configuration(profile)
+    # The two start side by side (a database each, migrated, and a server).
+    sides = [("openstack-placement", f"{DB_PREFIX}_ref",
+              lambda url: services.serve_reference(url, extra_conf=ref_conf, files=files)),
+             ("compute_core", f"{DB_PREFIX}_ours",
+              lambda url: services.serve_ours(url, threads=4, extra_conf=our_conf,
+                                              files=files))]
     with contextlib.ExitStack() as stack:
-        ref_url = stack.enter_context(services.database(
-            server, services.unique_name("pdiff_placement_diff_ref")))
-        our_url = stack.enter_context(services.database(
-            server, services.unique_name("pdiff_placement_diff_ours")))
-        ref_base = stack.enter_context(services.serve_reference(ref_url, extra_conf=ref_conf,
-                                                                files=files))
-        our_base = stack.enter_context(services.serve_ours(our_url, threads=4,
-                                                           extra_conf=our_conf, files=files))
-        yield Side("openstack-placement", ref_base), Side("compute_core", our_base)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(_start_side, server, db_name, serve)
+                       for _, db_name, serve in sides]
+        bases, failure = [], None
+        for future in futures:
+            try:
+                base, side_stack = future.result()
+            except Exception as exc:  # noqa: BLE001 - the other side is stopped first
+                failure = failure or exc
+                continue
+            stack.callback(side_stack.close)
+            bases.append(base)
+        if failure is not None:
+            raise failure
+        yield tuple(Side(name, base) for (name, _, _), base in zip(sides, bases))
+
+
+def _start_side(server, db_name, serve):
+    """(base URL, the stack that stops it) of one service on a new database."""
+    stack = contextlib.ExitStack()
+    try:
+        url = stack.enter_context(services.database(server, services.unique_name(db_name)))
+        return stack.enter_context(serve(url)), stack
+    except BaseException:
+        stack.close()
+        raise
 
 
 def run(server="sqlite://", profile="new-defaults", examples=30, steps=25, only=None,
