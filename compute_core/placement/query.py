@@ -343,7 +343,9 @@ def _check_groups(groups, wide, version):
             raise BadRequest(f"Resourceless suffixed group request should be specified in "
                              f"`same_subtree` query param: bad group(s) - {bad_groups}.",
                              code=BAD_VALUE)
-        missing = [sfx for ss in wide.same_subtree for sfx in ss if sfx not in by_suffix]
+        # each suffix once (Placement's is a set: its order is the hash's)
+        missing = list(dict.fromkeys(sfx for ss in wide.same_subtree for sfx in ss
+                                     if sfx not in by_suffix))
         if missing:
             raise BadRequest(f"Real suffixes should be specified in `same_subtree`: "
                              f"{missing} not found in {list(by_suffix)}.", code=BAD_VALUE)
