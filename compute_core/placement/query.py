@@ -118,11 +118,12 @@ def check_class(rc_cache, name, key):
                          f"class {name}.") from None
 
 
-def traits(values, db, version, key="required"):
-    """The values of one or more *key* params -> ([frozenset any-of], forbidden)."""
+def traits(values, version, key="required"):
+    """The values of one or more *key* params -> ([frozenset any-of], forbidden);
+    their form only (:func:`check_traits` looks them up)."""
     if len(values) > 1 and version < (1, 39):
         values = values[-1:]  # repeated before 1.39: the last one, as Placement takes it
-    required, forbidden, names = [], set(), set()
+    required, forbidden = [], set()
     for value in values:
         if value.startswith("in:"):
             if version < (1, 39):
@@ -138,7 +139,6 @@ def traits(values, db, version, key="required"):
             for item in items:
                 _check_trait_name(item, key, value)
             required.append(frozenset(items))
-            names.update(items)
             continue
         items = [v.strip() for v in value.split(",")]
         if not all(items) or not all(i.lstrip("!") for i in items):
@@ -157,7 +157,6 @@ def traits(values, db, version, key="required"):
             else:
                 required.append(frozenset([name]))
             _check_trait_name(name, key, value)
-            names.add(name)
     conflicting = [any_of for any_of in required if any_of <= forbidden]
     if conflicting and key == "root_required":
         raise BadRequest(f"Conflicting required and forbidden traits found in root_required: "
@@ -278,7 +277,7 @@ def candidate_request(req, version, state):
             g.resources = resources(params["resources"][-1], None,
                                     "resources" + suffix)
         if "required" in params:
-            g.required, g.forbidden = traits(params["required"], state.db, version,
+            g.required, g.forbidden = traits(params["required"], version,
                                              "required" + suffix)
         if "member_of" in params:
             g.member_of, g.forbidden_aggs = member_of(params["member_of"], version,
@@ -308,7 +307,7 @@ def candidate_request(req, version, state):
         raise bad(f"The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported since "
                   f"microversion 1.39. Got: {root_req[0]}")
     if root_req:
-        req_sets, wide.root_forbidden = traits(root_req, state.db, max(version, (1, 22)),
+        req_sets, wide.root_forbidden = traits(root_req, max(version, (1, 22)),
                                                "root_required")
         wide.root_required = req_sets
     for value in req.GET.getall("same_subtree"):

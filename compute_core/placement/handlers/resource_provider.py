@@ -62,7 +62,7 @@ def list_providers(req, state, version):
             req.GET.getall("member_of"), version)
     if "required" in req.GET:
         kwargs["required"], kwargs["forbidden"] = query.traits(
-            req.GET.getall("required"), state.db, version)
+            req.GET.getall("required"), version)
     name = query.single(req, "name")
     if name is not None:
         kwargs["name"] = name
