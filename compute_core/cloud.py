@@ -29,7 +29,7 @@ from compute_core.db import api_db, api_schema, cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
 from compute_core.faults import FaultRules, faulting_driver
-from compute_core.placement import schema as placement_schema
+from compute_core.placement import tables as placement_tables
 from compute_core.placement_client.client import PlacementClient
 from compute_core.virt import load_driver
 
@@ -657,7 +657,7 @@ class Cloud:
             ports = {f"{r[0]}/{r[1]}" for r in conn.execute(sa.select(f.c.address,
                                                                       f.c.instance_uuid))}
         with self._placement.db.connect() as conn:
-            a = placement_schema.allocations
+            a = placement_tables.allocations
             allocations = {r[0] for r in conn.execute(sa.select(a.c.consumer_id).distinct())}
         return {"servers": servers, "allocations": allocations, "ports": ports}
 

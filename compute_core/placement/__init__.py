@@ -1,8 +1,11 @@
 """The placement service: resource providers, inventories, allocations,
 traits, aggregates and allocation candidates.
 
-``objects`` owns the SQL, ``handlers`` the HTTP handlers, ``app`` the routing
-table and microversions, ``policy`` the access rules. The HTTP client other
+Laid out by resource as openstack-placement is: ``objects/`` owns the SQL,
+``handlers/`` the HTTP handlers, ``schemas/`` the request schemas (a module
+per resource in each), ``app`` the routing table and error format,
+``microversion`` the versions served, ``query`` the parsing of query strings,
+``policy`` the access rules, ``tables`` the database tables. The HTTP client other
 services use is :mod:`compute_core.placement_client`; this package imports
 nothing of compute.
 """

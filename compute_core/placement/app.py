@@ -1,6 +1,7 @@
 """The placement WSGI app: routing table, microversions, error format.
 
-Handlers live in :mod:`compute_core.placement.handlers`; paste-deploy builds
+Handlers live in :mod:`compute_core.placement.handlers`, a module per
+resource; paste-deploy builds
 the pipeline from ``api-paste.ini`` (section ``placement``).
 """
 from __future__ import annotations
@@ -15,47 +16,53 @@ import webob.dec
 import webob.exc
 
 from compute_core import wsgi
-from compute_core.placement import handlers as h
-from compute_core.placement import objects
+from compute_core.placement.exception import PlacementError
+from compute_core.placement.handlers import aggregate, allocation, allocation_candidate
+from compute_core.placement.handlers import inventory, reshaper, resource_class
+from compute_core.placement.handlers import resource_provider as rp
+from compute_core.placement.handlers import root, trait, usage
+from compute_core.placement.microversion import MAX_VERSION, MIN_VERSION, VERSIONS
+from compute_core.placement.objects.base import is_write_race
 
 LOG = logging.getLogger(__name__)
 
-MIN_VERSION = (1, 0)
-MAX_VERSION = (1, 39)
 SERVICE_TYPE = "placement"
 
 ROUTE_DECLARATIONS = {
-    "/": {"GET": h.home},
-    "/resource_providers": {"GET": h.list_providers, "POST": h.create_provider},
-    "/resource_providers/{uuid}": {"GET": h.get_provider, "PUT": h.update_provider,
-                                   "DELETE": h.delete_provider},
+    "/": {"GET": root.home},
+    "/resource_providers": {"GET": rp.list_providers, "POST": rp.create_provider},
+    "/resource_providers/{uuid}": {"GET": rp.get_provider, "PUT": rp.update_provider,
+                                   "DELETE": rp.delete_provider},
     "/resource_providers/{uuid}/inventories": {
-        "GET": h.get_inventories, "PUT": h.set_inventories, "POST": h.add_inventory,
-        "DELETE": h.delete_inventories},
+        "GET": inventory.get_inventories, "PUT": inventory.set_inventories,
+        "POST": inventory.add_inventory, "DELETE": inventory.delete_inventories},
     "/resource_providers/{uuid}/inventories/{resource_class}": {
-        "GET": h.get_inventory, "PUT": h.update_inventory, "DELETE": h.delete_inventory},
-    "/resource_providers/{uuid}/usages": {"GET": h.provider_usages},
-    "/resource_providers/{uuid}/allocations": {"GET": h.provider_allocations},
-    "/resource_providers/{uuid}/traits": {"GET": h.get_provider_traits,
-                                          "PUT": h.set_provider_traits,
-                                          "DELETE": h.delete_provider_traits},
-    "/resource_providers/{uuid}/aggregates": {"GET": h.get_provider_aggregates,
-                                              "PUT": h.set_provider_aggregates},
-    "/resource_classes": {"GET": h.list_resource_classes, "POST": h.create_resource_class},
-    "/resource_classes/{name}": {"GET": h.get_resource_class, "PUT": h.put_resource_class,
-                                 "DELETE": h.delete_resource_class},
-    "/traits": {"GET": h.list_traits},
-    "/traits/{name}": {"GET": h.get_trait, "PUT": h.put_trait, "DELETE": h.delete_trait},
-    "/allocations": {"POST": h.post_allocations},
-    "/allocations/{consumer_uuid}": {"GET": h.get_allocations, "PUT": h.put_allocations,
-                                     "DELETE": h.delete_allocations},
-    "/allocation_candidates": {"GET": h.allocation_candidates},
-    "/usages": {"GET": h.project_usages},
-    "/reshaper": {"POST": h.reshape},
+        "GET": inventory.get_inventory, "PUT": inventory.update_inventory,
+        "DELETE": inventory.delete_inventory},
+    "/resource_providers/{uuid}/usages": {"GET": usage.provider_usages},
+    "/resource_providers/{uuid}/allocations": {"GET": allocation.provider_allocations},
+    "/resource_providers/{uuid}/traits": {"GET": trait.get_provider_traits,
+                                          "PUT": trait.set_provider_traits,
+                                          "DELETE": trait.delete_provider_traits},
+    "/resource_providers/{uuid}/aggregates": {"GET": aggregate.get_provider_aggregates,
+                                              "PUT": aggregate.set_provider_aggregates},
+    "/resource_classes": {"GET": resource_class.list_resource_classes,
+                          "POST": resource_class.create_resource_class},
+    "/resource_classes/{name}": {"GET": resource_class.get_resource_class,
+                                 "PUT": resource_class.put_resource_class,
+                                 "DELETE": resource_class.delete_resource_class},
+    "/traits": {"GET": trait.list_traits},
+    "/traits/{name}": {"GET": trait.get_trait, "PUT": trait.put_trait,
+                       "DELETE": trait.delete_trait},
+    "/allocations": {"POST": allocation.post_allocations},
+    "/allocations/{consumer_uuid}": {"GET": allocation.get_allocations,
+                                     "PUT": allocation.put_allocations,
+                                     "DELETE": allocation.delete_allocations},
+    "/allocation_candidates": {"GET": allocation_candidate.allocation_candidates},
+    "/usages": {"GET": usage.project_usages},
+    "/reshaper": {"POST": reshaper.reshape},
 }
 
-
-VERSIONS = [f"1.{n}" for n in range(MIN_VERSION[1], MAX_VERSION[1] + 1)]
 DEFAULT_CODE = "placement.undefined_code"
 _ERROR_CODE_KEY = "placement.error_code"
 _MICROVERSION_KEY = "placement.microversion"
@@ -175,10 +182,10 @@ class PlacementApp:
                          "supported, use application/json", vary=True)
         try:
             return handler(req, services.placement, version, **args)
-        except objects.PlacementError as exc:
+        except PlacementError as exc:
             return fault(req, exc.status, exc.detail, exc.code, vary=exc.vary)
         except Exception as exc:  # noqa: BLE001 - a bug must still answer in our format
-            if objects.is_write_race(exc):
+            if is_write_race(exc):
                 return fault(req, 409, "Another request changed the same data at the "
                              "same time; refresh and retry.", "placement.concurrent_update")
             LOG.exception("placement request %s %s failed", req.method, req.path)

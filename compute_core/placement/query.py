@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 import uuid as uuidlib
 
-from compute_core.placement import objects as ob
-from compute_core.placement.candidates import RequestGroup, RequestWide
-from compute_core.placement.objects import BadRequest, NotFound
+from compute_core.placement.exception import (
+    BadRequest, NotFound, PlacementError, TraitNotFound)
+from compute_core.placement.objects import trait as trait_obj
+from compute_core.placement.objects.candidate_filters import RequestGroup, RequestWide
+from compute_core.placement.schemas import validator
+from compute_core.placement.schemas.allocation_candidate import candidates_query_schema
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                      r"[0-9a-fA-F]{12}$")
@@ -28,7 +31,7 @@ MISSING_VALUE = "placement.query.missing_value"
 DUPLICATE_KEY = "placement.query.duplicate_key"
 
 
-def bad(detail, code=ob.PlacementError.code):
+def bad(detail, code=PlacementError.code):
     return BadRequest(f"Invalid query string parameters: {detail}", code=code)
 
 
@@ -44,12 +47,20 @@ def uuid_value(value, key):
     return str(uuidlib.UUID(value))
 
 
-def check_allowed(req, allowed):
-    """400 for query keys outside *allowed* (a set or a predicate)."""
-    for key in req.GET:
-        ok = allowed(key) if callable(allowed) else key in allowed
-        if not ok:
-            raise bad(f"Additional properties are not allowed ('{key}' was unexpected)")
+def in_tree_value(value):
+    """A request group's in_tree: a uuid, hyphens optional (Placement's)."""
+    stripped = value.strip()
+    if not UUID_RE.match(stripped):
+        raise bad(f"Expected 'in_tree' parameter to be a format of uuid. Got: {value}")
+    return str(uuidlib.UUID(stripped))
+
+
+def validate(req, schema):
+    """400 unless the query string, read as openstack-placement reads it (a
+    dict: the last value of a repeated key), is valid under *schema*."""
+    error = validator.first_error(dict(req.GET), schema, validator.QUERY_FORMATS)
+    if error is not None:
+        raise bad(error)
 
 
 def single(req, key):
@@ -63,23 +74,27 @@ def resources(value, rc_cache, key="resources") -> dict:
     """'VCPU:1,MEMORY_MB:512' -> {'VCPU': 1, 'MEMORY_MB': 512}; classes
     checked to exist when *rc_cache* is given."""
     out = {}
-    if not value:
-        raise bad(f"Badly formed {key} parameter. Expected {key} query string parameter in "
-                  f"form: ?{key}=VCPU:2,MEMORY_MB:1024. Got: empty string.")
+    form = ("Badly formed resources parameter. Expected resources query string parameter "
+            "in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: ")
+    if not value.strip():
+        raise BadRequest(form + "empty string.")
     for part in value.split(","):
-        name, sep, amount = part.strip().partition(":")
-        if not sep or not name or not amount:
-            raise bad(f"Badly formed {key} parameter. Expected {key} query string parameter "
-                      f"in form: ?{key}=VCPU:2,MEMORY_MB:1024. Got: {value}.")
-        if not NAME_RE.match(name):
-            raise bad(f"Invalid resource class name '{name}' in {key}.")
+        pieces = part.split(":")
+        if len(pieces) != 2:
+            raise BadRequest(f"{form}{part}.")
+        name, amount = pieces
+        if not NAME_RE.match(name.strip()):
+            # no such class (none is named so); Placement looks it up
+            raise BadRequest(f"Invalid resource class in resources parameter: No such "
+                             f"resource class {name}.")
+        name = name.strip()
         try:
             n = int(amount)
         except ValueError:
-            raise bad(f"Requested resource {name} in {key} expected positive integer "
-                      f"amount. Got: {amount}.") from None
+            raise BadRequest(f"Requested resource {name} expected positive integer amount. "
+                             f"Got: {amount}.") from None
         if n < 1:
-            raise bad(f"Requested resource {name} in {key} requires amount >= 1. Got: {n}.")
+            raise BadRequest(f"Requested resource {name} requires amount >= 1. Got: {n}.")
         # More than any max_unit can hold: nothing can match (an empty
         # answer, as openstack-placement gives), and the number stays one
         # the databases can bind.
@@ -99,53 +114,69 @@ def check_class(rc_cache, name, key):
     try:
         rc_cache.id_of(name)
     except NotFound:
-        raise bad(f"Invalid resource class in {key} parameter: No such resource class "
-                  f"{name}.") from None
+        raise BadRequest(f"Invalid resource class in resources parameter: No such resource "
+                         f"class {name}.") from None
 
 
-def traits(values, db, version, key="required"):
-    """The values of one or more *key* params -> ([frozenset any-of], forbidden)."""
+def traits(values, version, key="required"):
+    """The values of one or more *key* params -> ([frozenset any-of], forbidden);
+    their form only (:func:`check_traits` looks them up)."""
     if len(values) > 1 and version < (1, 39):
         values = values[-1:]  # repeated before 1.39: the last one, as Placement takes it
-    required, forbidden, names = [], set(), set()
+    required, forbidden = [], set()
     for value in values:
         if value.startswith("in:"):
             if version < (1, 39):
-                raise bad(f"The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' is only supported "
+                raise bad(f"The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported "
                           f"since microversion 1.39. Got: {value}")
             items = [v.strip() for v in value[3:].split(",")]
-            if not all(items) or any(i.startswith("!") for i in items):
-                raise bad(f"Invalid '{key}' value: {value}. 'in:' takes a list of trait "
-                          "names without '!'.")
+            if not all(items):
+                raise bad(f"Expected 'required' parameter value of the form: "
+                          f"in:HW_CPU_X86_VMX,CUSTOM_MAGIC. Got an empty trait in: {value}")
+            if any(i.startswith("!") for i in items):
+                raise bad(f"The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' does not support "
+                          f"forbidden traits. Got: {value}")
             for item in items:
                 _check_trait_name(item, key, value)
             required.append(frozenset(items))
-            names.update(items)
             continue
         items = [v.strip() for v in value.split(",")]
-        if not all(items):
-            raise bad(f"Invalid '{key}' value: Expected '{key}' parameter value of the form: "
-                      f"HW_CPU_X86_VMX,CUSTOM_MAGIC. Got: {value!r}")
+        if not all(items) or not all(i.lstrip("!") for i in items):
+            form = ("HW_CPU_X86_VMX,!CUSTOM_MAGIC" if version >= (1, 22)
+                    else "HW_CPU_X86_VMX,CUSTOM_MAGIC")
+            raise bad(f"Expected 'required' parameter value of the form: {form}. Got an "
+                      f"empty trait in: {value}")
+        if version < (1, 22) and any(i.startswith("!") for i in items):
+            raise bad(f"Expected 'required' parameter value of the form: "
+                      f"HW_CPU_X86_VMX,CUSTOM_MAGIC. Got: {value}")
         for item in items:
             name = item
             if item.startswith("!"):
-                if version < (1, 22):
-                    raise bad(f"Invalid trait name {item!r} in '{key}': forbidden traits "
-                              "need microversion 1.22.")
-                name = item[1:]
+                name = item.lstrip("!")
                 forbidden.add(name)
             else:
                 required.append(frozenset([name]))
             _check_trait_name(name, key, value)
-            names.add(name)
-    unknown = sorted(names - set(ob.list_traits(db, name_filter="in:" + ",".join(names))))
-    if unknown:
-        raise bad(f"No such trait(s): {', '.join(unknown)}.")
-    conflicting = [", ".join(sorted(any_of)) for any_of in required if any_of <= forbidden]
+    conflicting = [any_of for any_of in required if any_of <= forbidden]
+    if conflicting and key == "root_required":
+        raise BadRequest(f"Conflicting required and forbidden traits found in root_required: "
+                         f"{', '.join(sorted(set().union(*conflicting)))}", code=BAD_VALUE)
     if conflicting:
-        raise bad(f"Conflicting required and forbidden traits found in '{key}': "
-                  f"{'; '.join(conflicting)}")
+        found = sorted(f"{key}: ({', '.join(sorted(any_of))})" for any_of in conflicting)
+        raise BadRequest(f"Conflicting required and forbidden traits found in the following "
+                         f"traits keys: {', '.join(found)}")
     return required, forbidden
+
+
+def check_traits(db, required, forbidden):
+    """TraitNotFound unless every trait named exists (looked up after the
+    query's form and its classes, in openstack-placement's order)."""
+    names = set(forbidden).union(*required)
+    if not names:
+        return
+    unknown = sorted(names - set(trait_obj.list_traits(db, name_filter="in:" + ",".join(names))))
+    if unknown:
+        raise TraitNotFound(f"No such trait(s): {', '.join(unknown)}.")
 
 
 def _check_trait_name(name, key, value):
@@ -177,8 +208,8 @@ def member_of(values, version, key="member_of"):
                 raise bad(f"Forbidden aggregate {item!r} may not appear inside 'in:' in "
                           f"'{key}'; use '!in:' instead.")
             if not UUID_RE.match(item):
-                raise bad(f"Expected '{key}' parameter to contain valid UUID(s). Got: "
-                          f"{item!r}")
+                raise bad(f"Expected 'member_of' parameter to contain valid UUID(s). Got: "
+                          f"{item}")
             uuids.add(str(uuidlib.UUID(item)))
         if negate:
             forbidden |= uuids
@@ -220,6 +251,7 @@ def candidate_query(version):
 
 def candidate_request(req, version, state):
     """Parse GET /allocation_candidates -> ([RequestGroup], RequestWide)."""
+    validate(req, candidates_query_schema(version))
     wide_keys, plain = CANDIDATE_WIDE_KEYS, CANDIDATE_GROUP_KEYS
     key_re = _group_key_re(version)
     raw: dict[str, dict[str, list]] = {}
@@ -245,13 +277,13 @@ def candidate_request(req, version, state):
             g.resources = resources(params["resources"][-1], None,
                                     "resources" + suffix)
         if "required" in params:
-            g.required, g.forbidden = traits(params["required"], state.db, version,
+            g.required, g.forbidden = traits(params["required"], version,
                                              "required" + suffix)
         if "member_of" in params:
             g.member_of, g.forbidden_aggs = member_of(params["member_of"], version,
                                                       "member_of" + suffix)
         if "in_tree" in params:
-            g.in_tree = uuid_value(params["in_tree"][-1], "in_tree" + suffix)
+            g.in_tree = in_tree_value(params["in_tree"][-1])
         groups.append(g)
     wide = RequestWide(nested_aware=version >= (1, 29))
     # repeated limit and group_policy: Placement uses the first one
@@ -275,7 +307,7 @@ def candidate_request(req, version, state):
         raise bad(f"The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported since "
                   f"microversion 1.39. Got: {root_req[0]}")
     if root_req:
-        req_sets, wide.root_forbidden = traits(root_req, state.db, max(version, (1, 22)),
+        req_sets, wide.root_forbidden = traits(root_req, max(version, (1, 22)),
                                                "root_required")
         wide.root_required = req_sets
     for value in req.GET.getall("same_subtree"):
@@ -288,6 +320,9 @@ def candidate_request(req, version, state):
     for g in groups:
         for name in g.resources:
             check_class(state.rc_cache, name, "resources" + g.suffix)
+    for g in groups:
+        check_traits(state.db, g.required, g.forbidden)
+    check_traits(state.db, wide.root_required, wide.root_forbidden)
     return groups, wide
 
 
@@ -307,7 +342,9 @@ def _check_groups(groups, wide, version):
             raise BadRequest(f"Resourceless suffixed group request should be specified in "
                              f"`same_subtree` query param: bad group(s) - {bad_groups}.",
                              code=BAD_VALUE)
-        missing = [sfx for ss in wide.same_subtree for sfx in ss if sfx not in by_suffix]
+        # each suffix once (Placement's is a set: its order is the hash's)
+        missing = list(dict.fromkeys(sfx for ss in wide.same_subtree for sfx in ss
+                                     if sfx not in by_suffix))
         if missing:
             raise BadRequest(f"Real suffixes should be specified in `same_subtree`: "
                              f"{missing} not found in {list(by_suffix)}.", code=BAD_VALUE)

@@ -20,12 +20,12 @@ from alembic.runtime.migration import MigrationContext
 from compute_core.cmd import manage
 from compute_core.db import api_schema, cell_schema, migration
 from compute_core.db.engines import Database
-from compute_core.placement import schema as placement_schema
+from compute_core.placement import tables as placement_tables
 
 pytestmark = pytest.mark.integration
 
 SCHEMAS = {"api": api_schema.metadata, "cell": cell_schema.metadata,
-           "placement": placement_schema.metadata}
+           "placement": placement_tables.metadata}
 # compute-manage's version command of each database and the option it reads
 VERSION_COMMANDS = {"api": (["api_db", "version"], "api_database"),
                     "cell": (["db", "version"], "database"),

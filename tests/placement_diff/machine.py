@@ -53,8 +53,7 @@ class PlacementMachine(RuleBasedStateMachine):
 
     @initialize()
     def empty(self):
-        runner.reset(self.cmp.reference)
-        runner.reset(self.cmp.ours)
+        self.cmp.on_both(runner.reset)
 
     @rule(rp=provider_ids, name=st.sampled_from(["a", "b", "c", "", "n" * 201]),
           parent=st.one_of(st.none(), known_providers), v=versions,

@@ -29,9 +29,11 @@ PostgreSQL (databases with unique names, dropped after).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import sys
 import uuid as uuidlib
@@ -45,6 +47,8 @@ UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 COMPARED_HEADERS = ("location", "content-type", "vary", "openstack-api-version", "allow",
                     "cache-control")
 ADMIN_TOKEN = "admin:admin"
+# Databases made on MariaDB / PostgreSQL: PREFIX_ref_*, PREFIX_ours_* (dropped after)
+DB_PREFIX = os.environ.get("PLACEMENT_DIFF_DB_PREFIX", "pdiff_placement_diff")
 
 # Differences we accept on purpose: (method, path regex, the reference's
 # status) -> the reason, also in README.md ("Placement: differential tests").
@@ -58,19 +62,6 @@ ALLOWED: dict[tuple[str, str, int], str] = {
         "MariaDB only: openstack-placement finds a provider by its uuid in upper case "
         "(the column's case-insensitive collation); compute_core compares uuids exactly, "
         "as openstack-placement does on SQLite and PostgreSQL (a 404).",
-    # Not deliberate: open, listed so that CI holds every other answer (README).
-    ("POST", r"^/allocations$", 409):
-        "OPEN: openstack-placement keeps a consumer at generation 0 after some failed "
-        "writes and answers a later write with consumer_generation null with a 409; "
-        "compute_core has no such consumer (a 400 for the write's other fault).",
-    ("PUT", r"^/allocations/", 409):
-        "OPEN: the same consumer kept at generation 0 by openstack-placement, met by a "
-        "PUT /allocations/{consumer} emptying it with consumer_generation null (a 409 "
-        "there, a 204 here).",
-    ("GET", r"^/resource_providers\?.*resources=.*CUSTOM_", 200):
-        "OPEN: openstack-placement lists providers (200) for a custom class the state "
-        "machine deleted and created again (its class cache); compute_core answers the "
-        "400 of an unknown class.",
 }
 
 
@@ -271,12 +262,22 @@ class Comparison:
         self.detail_differences: list[Difference] = []
         self.allowed: list[tuple[Difference, str]] = []
         self.scenario = ""
+        # Each request goes to both services at once (each side keeps its
+        # own order): a request costs the slower answer, not the sum.
+        self._pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="pdiff")
+
+    def on_both(self, fn, *args):
+        """fn(side, *args) on the reference and on ours, concurrently."""
+        theirs = self._pool.submit(fn, self.reference, *args)
+        return theirs.result(), fn(self.ours, *args)
+
+    def close(self):
+        self._pool.shutdown()
 
     def send(self, req: Request) -> tuple[requests.Response, requests.Response]:
         self.known.update(u.lower() for u in UUID_RE.findall(
             req.path + json.dumps(_resolved_for_display(req.body), default=str)))
-        theirs = self.reference.send(req)
-        mine = self.ours.send(req)
+        theirs, mine = self.on_both(Side.send, req)
         self.compared += 1
         expected = _limited_candidates(req, normalise(theirs, self.reference.base, self.known))
         got = _limited_candidates(req, normalise(mine, self.ours.base, self.known))
@@ -358,10 +359,17 @@ def reset(side: Side) -> None:
 
 def run_scenario(cmp: Comparison, name: str, steps) -> None:
     cmp.scenario = name
-    reset(cmp.reference)
-    reset(cmp.ours)
+    cmp.on_both(reset)
     for req in steps:
         cmp.send(req)
+
+
+def decided_by_policy(steps) -> bool:
+    """Whether a scenario has a request whose answer a policy profile can
+    change: a caller other than the admin (another token, roles, a scope).
+    The admin passes every rule of every profile."""
+    return any(req.token != ADMIN_TOKEN or "X-Roles" in req.headers
+               or "OpenStack-System-Scope" in req.headers for req in steps)
 
 
 @contextlib.contextmanager
@@ -370,33 +378,73 @@ def services_pair(server: str = "sqlite://", profile: str = "new-defaults"):
     from tests.placement_diff import profiles
 
     ref_conf, our_conf, files = profiles.configuration(profile)
+    # The two start side by side (a database each, migrated, and a server).
+    sides = [("openstack-placement", f"{DB_PREFIX}_ref",
+              lambda url: services.serve_reference(url, extra_conf=ref_conf, files=files)),
+             ("compute_core", f"{DB_PREFIX}_ours",
+              lambda url: services.serve_ours(url, threads=4, extra_conf=our_conf,
+                                              files=files))]
     with contextlib.ExitStack() as stack:
-        ref_url = stack.enter_context(services.database(
-            server, services.unique_name("pdiff_placement_diff_ref")))
-        our_url = stack.enter_context(services.database(
-            server, services.unique_name("pdiff_placement_diff_ours")))
-        ref_base = stack.enter_context(services.serve_reference(ref_url, extra_conf=ref_conf,
-                                                                files=files))
-        our_base = stack.enter_context(services.serve_ours(our_url, threads=4,
-                                                           extra_conf=our_conf, files=files))
-        yield Side("openstack-placement", ref_base), Side("compute_core", our_base)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(_start_side, server, db_name, serve)
+                       for _, db_name, serve in sides]
+        bases, failure = [], None
+        for future in futures:
+            try:
+                base, side_stack = future.result()
+            except Exception as exc:  # noqa: BLE001 - the other side is stopped first
+                failure = failure or exc
+                continue
+            stack.callback(side_stack.close)
+            bases.append(base)
+        if failure is not None:
+            raise failure
+        yield tuple(Side(name, base) for (name, _, _), base in zip(sides, bases))
+
+
+def _start_side(server, db_name, serve):
+    """(base URL, the stack that stops it) of one service on a new database."""
+    stack = contextlib.ExitStack()
+    try:
+        url = stack.enter_context(services.database(server, services.unique_name(db_name)))
+        return stack.enter_context(serve(url)), stack
+    except BaseException:
+        stack.close()
+        raise
 
 
 def run(server="sqlite://", profile="new-defaults", examples=30, steps=25, only=None,
-        strict_details=False, seed=None, out=sys.stdout, verbose=True) -> Comparison:
-    from tests.placement_diff import machine, scenarios
-
-    with services_pair(server, profile) as (ref, ours):
-        cmp = Comparison(ref, ours, strict_details=strict_details)
-        for name, build in scenarios.all_scenarios(profile):
-            if only and only not in name:
-                continue
-            run_scenario(cmp, name, build())
-        if examples:
-            cmp.scenario = "state machine"
-            machine.run(cmp, examples=examples, steps=steps, seed=seed)
+        strict_details=False, seed=None, out=sys.stdout, verbose=True,
+        policy_scenarios_only=False, pair=None, with_scenarios=True) -> Comparison:
+    """Compare the scenarios (unless not *with_scenarios*: those *only*
+    names; with *policy_scenarios_only*, those :func:`decided_by_policy`)
+    and *examples* state-machine runs. *pair*: services already serving
+    (reference, ours)."""
+    with contextlib.ExitStack() as stack:
+        if pair is None:
+            pair = stack.enter_context(services_pair(server, profile))
+        cmp = Comparison(*pair, strict_details=strict_details)
+        stack.callback(cmp.close)
+        compare(cmp, profile, examples, steps, only, seed, policy_scenarios_only,
+                with_scenarios)
         cmp.report(out, verbose=verbose)
     return cmp
+
+
+def compare(cmp, profile="new-defaults", examples=30, steps=25, only=None, seed=None,
+            policy_scenarios_only=False, with_scenarios=True) -> None:
+    from tests.placement_diff import machine, scenarios
+
+    for name, build in scenarios.all_scenarios(profile) if with_scenarios else ():
+        if only and only not in name:
+            continue
+        built = build()
+        if policy_scenarios_only and not decided_by_policy(built):
+            continue
+        run_scenario(cmp, name, built)
+    if examples:
+        cmp.scenario = "state machine"
+        machine.run(cmp, examples=examples, steps=steps, seed=seed)
 
 
 def new_uuid(label: str, namespace: str = "compute_core-placement-diff") -> str:

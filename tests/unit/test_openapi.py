@@ -10,7 +10,7 @@ from compute_core.api import routes as compute_routes
 from compute_core.api.resources import server_actions, servers
 from compute_core.api.microversion import APIVersion
 from compute_core.placement import app as placement_app
-from compute_core.placement import handlers as placement_handlers
+from compute_core.placement.schemas import resource_provider as provider_schemas
 
 
 @pytest.mark.parametrize("api", sorted(openapi.ETC_FILES))
@@ -102,7 +102,7 @@ def test_placement_create_provider_answer_changes_at_1_20():
     assert new["responses"]["200"]["links"]["GetProvider"]["operationId"] == \
         "showResourceProvider"
     assert _body(openapi.document("placement", "1.14"), "/resource_providers", "post") == \
-        placement_handlers._provider_schema((1, 14))
+        provider_schemas.provider_schema((1, 14))
 
 
 def test_fault_shapes():

@@ -9,7 +9,10 @@ import uuid
 import pytest
 import webob
 
-from compute_core.placement import candidates, handlers
+from compute_core.placement import query as placement_query
+from compute_core.placement.handlers.allocation_candidate import candidates_at_version
+from compute_core.placement.objects import allocation_candidate, candidates_flat
+from compute_core.placement.objects.candidates_general import GeneralPath
 from tests.functional.placement.fixtures import standalone_placement
 
 ADMIN = {"X-Auth-Token": "admin:admin", "Content-Type": "application/json",
@@ -61,10 +64,10 @@ def _general(services, query, version):
     major, minor = (int(x) for x in version.split("."))
     req = webob.Request.blank("/allocation_candidates?" + query)
     state = services.placement
-    groups, wide = handlers.query.candidate_request(req, (major, minor), state)
+    groups, wide = placement_query.candidate_request(req, (major, minor), state)
     with state.db.connect() as conn:
-        result = candidates._General(conn, groups, wide, state.rc_cache).run()
-    return handlers.candidates_at_version(
+        result = GeneralPath(conn, groups, wide, state.rc_cache).run()
+    return candidates_at_version(
         result, (major, minor), set().union(*(g.resources for g in groups)))
 
 
@@ -94,9 +97,9 @@ def test_flat_path_is_the_one_taken(placement):
     call, services = placement
     req = webob.Request.blank("/allocation_candidates?resources=VCPU:1")
     state = services.placement
-    groups, wide = handlers.query.candidate_request(req, (1, 39), state)
-    result = candidates.find(state.db, groups, wide, state.rc_cache)
-    assert isinstance(result, candidates.FlatCandidates)
+    groups, wide = placement_query.candidate_request(req, (1, 39), state)
+    result = allocation_candidate.find(state.db, groups, wide, state.rc_cache)
+    assert isinstance(result, candidates_flat.FlatCandidates)
     doc = result.as_dict()
     gpu = [s for s in doc["provider_summaries"].values() if "CUSTOM_GPU" in s["resources"]]
     assert gpu and gpu[0]["resources"]["CUSTOM_GPU"] == {"capacity": 2, "used": 0}
@@ -107,11 +110,11 @@ def test_flat_path_is_the_one_taken(placement):
 def test_traits_fall_back_when_the_database_cuts_the_aggregate_short():
     class Conn:
         def execute(self, statement, params):
-            if statement is candidates._FLAT_TRAIT_MEMBERS:
+            if statement is candidates_flat._FLAT_TRAIT_MEMBERS:
                 # As MariaDB answers past group_concat_max_len: 3 members, 2 ids.
                 return [("CUSTOM_A", 3, "1,2"), ("CUSTOM_B", 1, "2")]
-            assert statement is candidates._FLAT_TRAITS
+            assert statement is candidates_flat._FLAT_TRAITS
             return [(1, "CUSTOM_A"), (2, "CUSTOM_A"), (3, "CUSTOM_A"), (2, "CUSTOM_B")]
 
-    assert candidates._flat_traits(Conn(), 1, 3) == {
+    assert candidates_flat._flat_traits(Conn(), 1, 3) == {
         1: ["CUSTOM_A"], 2: ["CUSTOM_A", "CUSTOM_B"], 3: ["CUSTOM_A"]}

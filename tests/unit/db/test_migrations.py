@@ -12,10 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from compute_core import exception
 from compute_core.db import api_schema, cell_db, cell_schema, migration
 from compute_core.db.engines import Database
-from compute_core.placement import schema as placement_schema
+from compute_core.placement import tables as placement_tables
 
 SCHEMAS = {"api": api_schema.metadata, "cell": cell_schema.metadata,
-           "placement": placement_schema.metadata}
+           "placement": placement_tables.metadata}
 
 
 def schema_differences(db: Database, which: str) -> list:

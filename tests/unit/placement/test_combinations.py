@@ -1,5 +1,5 @@
 """The depth-first combination of the groups' candidates
-(compute_core.placement.candidates._General._combinations) yields exactly
+(compute_core.placement.objects.candidates_general.GeneralPath._combinations) yields exactly
 what filtering itertools.product would, in the same order."""
 import collections
 import itertools
@@ -7,15 +7,15 @@ import random
 
 import pytest
 
-from compute_core.placement import candidates
-from compute_core.placement.candidates import _Cand
+from compute_core.placement.objects import candidates_general
+from compute_core.placement.objects.candidates_general import _Cand
 
 VCPU = 1
 
 
 def general(capacity):
     """A _General whose inventories are {provider: VCPU capacity}."""
-    g = candidates._General.__new__(candidates._General)
+    g = candidates_general.GeneralPath.__new__(candidates_general.GeneralPath)
     g.inv = {(p, VCPU): (float(cap), 0, 1, cap, 1) for p, cap in capacity.items()}
     return g
 
@@ -73,4 +73,4 @@ def test_isolation_with_too_few_providers_ends_at_once():
     ([{1, 2, 3}, {1}, {2}], set(), True),  # needs an augmenting path
 ])
 def test_distinct_providers_left(offers, taken, expected):
-    assert candidates._distinct_providers_left(offers, taken) is expected
+    assert candidates_general._distinct_providers_left(offers, taken) is expected

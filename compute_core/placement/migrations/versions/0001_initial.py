@@ -8,7 +8,7 @@ it was written; every later change is a new revision with explicit op.* calls
 (tests/unit/db/test_migrations.py checks the migrated schema against the
 tables the code uses).
 """
-from compute_core.placement import schema
+from compute_core.placement import tables as schema
 from alembic import op
 
 revision = "0001"
