@@ -200,3 +200,24 @@ def test_an_events_details_go_to_a_conductor_that_takes_them(transport, cap):
                          details="the rescue image would not boot")
     expected = "the rescue image would not boot" if cap == "1.7" else None
     assert conductor.calls == [("compute_rescue_instance", "Error", expected)]
+
+
+def test_an_amqp_transport_stops_the_empty_wake_ups_after_each_message(monkeypatch):
+    """oslo.messaging's AMQP pollers drop to a 1 ms timeout after every
+    message (for acknowledgements queued by other threads, which RPC does
+    not use); an AMQP transport raises that first timeout, fake:// leaves
+    it alone. No broker is needed: the transport connects when first used."""
+    from oslo_config import cfg
+    from oslo_messaging._drivers import amqpdriver
+
+    monkeypatch.setattr(amqpdriver, "ACK_REQUEUE_EVERY_SECONDS_MIN", 0.001)
+    conf = cfg.ConfigOpts()
+    conf([])
+    rpc.get_transport(conf, "fake://").cleanup()
+    assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN == 0.001
+    transport = rpc.get_transport(conf, "rabbit://guest:guest@127.0.0.1:1/")
+    try:
+        assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN == rpc.AMQP_IDLE_POLL
+        assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN <= amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MAX
+    finally:
+        transport.cleanup()
