@@ -20,11 +20,14 @@
       and evacuations_from_host (for compute hosts)
 1.8 - snapshot_instance (createImage / createBackup: the compute host
       of the instance captures its disk into the queued image)
+1.9 - instance_destroy takes start_event: a delete's start and finish
+      events recorded with the destroy, so the compute host deletes with
+      one call instead of instance_get and instance_destroy
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.8"
+VERSION = "1.9"
 
 
 class ConductorAPI:
@@ -135,8 +138,20 @@ class ConductorAPI:
         return self._cctx().call(ctxt, "instance_fault_create", instance_uuid=instance_uuid,
                                  code=code, message=message, details=details, host=host)
 
-    def instance_destroy(self, ctxt, instance_uuid, event=None):
+    def instance_destroy(self, ctxt, instance_uuid, event=None, start_event=None):
+        """Finish a delete; *start_event* (1.9, see destroys_with_start):
+        the delete's start event, recorded before *event* in the same call."""
+        if start_event is not None:
+            if self.destroys_with_start():
+                return self.client.prepare(version="1.9").call(
+                    ctxt, "instance_destroy", instance_uuid=instance_uuid, event=event,
+                    start_event=start_event)
+            self.action_event(ctxt, instance_uuid, **start_event)
         return self._with_event(ctxt, "instance_destroy", instance_uuid, event)
+
+    def destroys_with_start(self) -> bool:
+        """Whether instance_destroy records a start event too (1.9)."""
+        return self.client.can_send_version("1.9")
 
     def instances_on_host(self, ctxt, host):
         return self._cctx().call(ctxt, "instances_on_host", host=host)

@@ -208,16 +208,19 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
     return get_instance(db, uuid) if read_back else None
 
 
-def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None) -> bool:
+def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None,
+                         start_event: dict | None = None) -> bool:
     """Mark the instance deleted; False when there was none (or it was
     deleted already). *event* ({"event", "result", "host", "tb", "finish"})
-    is recorded in the same transaction, for the action of *request_id*.
+    is recorded in the same transaction, for the action of *request_id*,
+    after *start_event* (the same shape) when given.
     updated_at moves too (as Nova's last save before the destroy does): a
     poller of changes-since sees the server deleted."""
     stamp = now()
     with db.begin() as conn:
-        if event is not None:
-            _action_event(conn, uuid, request_id, **event)
+        for recorded in (start_event, event):
+            if recorded is not None:
+                _action_event(conn, uuid, request_id, **recorded)
         done = conn.execute(t.instances.update().where(t.instances.c.uuid == uuid)
                             .where(t.instances.c.deleted == 0)
                             .values(deleted=t.instances.c.id, deleted_at=stamp,

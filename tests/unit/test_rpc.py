@@ -155,7 +155,8 @@ class DeleteConductor:
         return {"uuid": instance_uuid}
 
     def instance_destroy(self, ctxt, instance_uuid, **event):
-        self.calls.append(("destroy", event.get("event")))
+        start = (event["start_event"],) if "start_event" in event else ()
+        self.calls.append(("destroy", event.get("event"), *start))
 
     def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
                      finish=False):
@@ -178,6 +179,23 @@ def test_a_delete_records_its_events_with_get_and_destroy_from_1_5(transport, ca
                                    ("get", None),
                                    ("event", ("compute_terminate_instance", True)),
                                    ("destroy", None), ("get", None)]
+
+
+@pytest.mark.parametrize("cap", ["1.8", "1.9"])
+def test_a_delete_is_one_call_to_a_1_9_conductor(transport, cap):
+    """From 1.9 the delete's start event rides on instance_destroy; an
+    older conductor gets it in a call of its own first."""
+    conductor = DeleteConductor(cap)
+    with capped_conductor_api(transport, conductor, cap) as api:
+        start = {"event": "compute_terminate_instance", "host": "h"}
+        finish = dict(start, result="Success", finish=True)
+        assert api.destroys_with_start() is (cap == "1.9")
+        api.instance_destroy({}, "u1", event=finish, start_event=start)
+    if cap == "1.9":
+        assert conductor.calls == [("destroy", finish, start)]
+    else:
+        assert conductor.calls == [("event", ("compute_terminate_instance", False)),
+                                   ("destroy", finish)]
 
 
 class EventConductor:
