@@ -210,19 +210,28 @@ class ComputeManager:
             self.notifier.info(ctxt, "instance.delete.start",
                                notifications.instance_payload(instance))
             event = "compute_terminate_instance"
-            current = self.conductor.instance_get(
-                ctxt, uuid, event={"event": event, "host": self.host}) or instance
+            start = {"event": event, "host": self.host}
+            # A 1.9 conductor records the start with the destroy: the API's
+            # copy of the instance, read as it asked for the delete, serves
+            # (one call instead of two). An older one is asked for the
+            # instance, and records the start, first.
+            together = self.conductor.destroys_with_start()
+            current = instance if together else (
+                self.conductor.instance_get(ctxt, uuid, event=start) or instance)
             try:
                 self.driver.destroy(ctxt, current, current.get("network_info") or {}, True)
             except Exception as exc:
                 LOG.warning("destroy of %s failed: %s", uuid, exc)
+                if together:
+                    self._event(ctxt, uuid, event)
                 self._fault(ctxt, uuid, exc)
                 self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None})
                 self._event(ctxt, uuid, event, "Error", exc, finish=True)
                 return
             self.placement.delete_allocations(uuid)
             self.conductor.instance_destroy(ctxt, uuid, event={
-                "event": event, "result": "Success", "host": self.host, "finish": True})
+                "event": event, "result": "Success", "host": self.host, "finish": True},
+                start_event=start if together else None)
             self.notifier.info(ctxt, "instance.delete.end",
                                notifications.instance_payload(dict(current, vm_state="deleted")))
 

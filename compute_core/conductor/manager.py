@@ -744,14 +744,16 @@ class ConductorManager:
         except exception.InstanceNotFound:
             pass
 
-    def instance_destroy(self, ctxt, instance_uuid, event=None):
+    def instance_destroy(self, ctxt, instance_uuid, event=None, start_event=None):
         """Finish a delete: the instance row, its addresses; *event* (as
-        instance_update's, RPC 1.5) is recorded in the same transaction. As
+        instance_update's, RPC 1.5) is recorded in the same transaction,
+        after *start_event* (the delete's start, RPC 1.12) when given. As
         in _in_cell, the row is looked for in this conductor's cell first: a
         row that lost its mapping (an interrupted build) is deleted all the
         same."""
         def destroy(db):
-            if not cell_db.soft_delete_instance(db, instance_uuid, event, ctxt.request_id):
+            if not cell_db.soft_delete_instance(db, instance_uuid, event, ctxt.request_id,
+                                                start_event=start_event):
                 raise exception.InstanceNotFound(instance_id=instance_uuid)
 
         try:

@@ -27,11 +27,14 @@
       task_log_begin_task, task_log_end_task, instances_active_in_window
 1.11 - unconfirmed_resizes (the moves to a compute host waiting in
       VERIFY_RESIZE longer than its resize_confirm_window)
+1.12 - instance_destroy takes start_event: a delete's start and finish
+      events recorded with the destroy, so the compute host deletes with
+      one call instead of instance_get and instance_destroy
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.11"
+VERSION = "1.12"
 
 
 class ConductorAPI:
@@ -150,8 +153,20 @@ class ConductorAPI:
         return self._cctx().call(ctxt, "instance_fault_create", instance_uuid=instance_uuid,
                                  code=code, message=message, details=details, host=host)
 
-    def instance_destroy(self, ctxt, instance_uuid, event=None):
+    def instance_destroy(self, ctxt, instance_uuid, event=None, start_event=None):
+        """Finish a delete; *start_event* (1.12, see destroys_with_start):
+        the delete's start event, recorded before *event* in the same call."""
+        if start_event is not None:
+            if self.destroys_with_start():
+                return self.client.prepare(version="1.12").call(
+                    ctxt, "instance_destroy", instance_uuid=instance_uuid, event=event,
+                    start_event=start_event)
+            self.action_event(ctxt, instance_uuid, **start_event)
         return self._with_event(ctxt, "instance_destroy", instance_uuid, event)
+
+    def destroys_with_start(self) -> bool:
+        """Whether instance_destroy records a start event too (1.12)."""
+        return self.client.can_send_version("1.12")
 
     def instances_on_host(self, ctxt, host):
         return self._cctx().call(ctxt, "instances_on_host", host=host)

@@ -208,16 +208,25 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
     return get_instance(db, uuid) if read_back else None
 
 
-def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None) -> bool:
+def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None,
+                         start_event: dict | None = None) -> bool:
     """Mark the instance deleted; False when there was none (or it was
     deleted already). *event* ({"event", "result", "host", "tb", "finish"})
-    is recorded in the same transaction, for the action of *request_id*.
+    is recorded in the same transaction, for the action of *request_id*,
+    after *start_event* (the same shape) when given.
     updated_at moves too (as Nova's last save before the destroy does): a
     poller of changes-since sees the server deleted."""
     stamp = now()
     with db.begin() as conn:
-        if event is not None:
-            _action_event(conn, uuid, request_id, **event)
+        if start_event is not None and event is not None and event.get("finish") \
+                and start_event["event"] == event["event"]:
+            _whole_event(conn, uuid, request_id, event["event"], event.get("result"),
+                         event.get("host", start_event.get("host")), event.get("tb"),
+                         event.get("details"))
+        else:
+            for recorded in (start_event, event):
+                if recorded is not None:
+                    _action_event(conn, uuid, request_id, **recorded)
         done = conn.execute(t.instances.update().where(t.instances.c.uuid == uuid)
                             .where(t.instances.c.deleted == 0)
                             .values(deleted=t.instances.c.id, deleted_at=stamp,
@@ -431,10 +440,38 @@ def _action_statements():
     finish_event = (e.update().where(e.c.action_id == action_id)
                     .where(e.c.event == sa.bindparam("b_event")))
     finish_action = a.update().where(of_request)
-    return start, finish_event, finish_action
+    ended = (sa.select(a.c.id, sa.bindparam("b_event", type_=sa.String),
+                       sa.bindparam("b_host", type_=sa.String),
+                       sa.bindparam("b_ts", type_=sa.DateTime),
+                       sa.bindparam("b_ts", type_=sa.DateTime),
+                       sa.bindparam("b_ts", type_=sa.DateTime),
+                       sa.bindparam("b_ts", type_=sa.DateTime),
+                       sa.bindparam("b_result", type_=sa.String),
+                       sa.bindparam("b_tb", type_=sa.Text),
+                       sa.bindparam("b_details", type_=sa.Text))
+             .where(of_request).order_by(a.c.id.desc()).limit(1))
+    started_and_finished = e.insert().from_select(
+        ["action_id", "event", "host", "start_time", "created_at", "finish_time", "updated_at",
+         "result", "traceback", "details"], ended)
+    return start, finish_event, finish_action, started_and_finished
 
 
-_START_EVENT, _FINISH_EVENT, _FINISH_ACTION = _action_statements()
+_START_EVENT, _FINISH_EVENT, _FINISH_ACTION, _WHOLE_EVENT = _action_statements()
+
+
+def _whole_event(conn, uuid, request_id, event, result=None, host=None, tb=None,
+                 details=None):
+    """An event that starts and finishes at once (as two calls of
+    _action_event would record it, in two statements instead of four)."""
+    ts = now()
+    of_request = {"b_uuid": uuid, "b_request_id": request_id}
+    conn.execute(_WHOLE_EVENT, {**of_request, "b_event": event, "b_host": host, "b_ts": ts,
+                                "b_result": result, "b_tb": tb,
+                                "b_details": None if details is None else str(details)})
+    values = {**of_request, "finish_time": ts, "updated_at": ts}
+    if result == "Error":
+        values["message"] = "Error"
+    conn.execute(_FINISH_ACTION, values)
 
 
 def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None,

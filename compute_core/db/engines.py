@@ -151,6 +151,16 @@ class Database:
             engine.pool._pre_ping = False
             sa.event.listen(engine, "checkin", _stamp_checkin)
             sa.event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
+        if self.backend != "sqlite" and \
+                engine.pool._reset_on_return is sa.pool.base.reset_rollback:
+            # The pool rolls back every connection checked in, even one whose
+            # transaction was just committed (SQLAlchemy skips it only when
+            # the Connection itself closed an open transaction): a round trip
+            # after every write, a ROLLBACK for each COMMIT on the server.
+            # The same rollback, but not after a commit of begin().
+            engine.pool._reset_on_return = sa.pool.base.reset_none
+            sa.event.listen(engine, "reset", functools.partial(_reset_unless_ended,
+                                                               engine.dialect))
 
     def _count_connection(self, _dbapi_conn, _record) -> None:
         self.connections_opened = n = next(self._opened)
@@ -170,8 +180,11 @@ class Database:
         has read tries to write after another writer committed.
         """
         if self.backend != "sqlite":
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+                # Committed: the pool need not roll back on check-in.
+                conn.info[_ENDED] = True
             return
         # Writers of this process queue on a lock first: SQLite's own busy
         # handler sleeps in growing steps, which wastes most of the time
@@ -228,6 +241,22 @@ class Database:
 # used more recently is taken as alive (a server restart in between fails
 # that one transaction, and the pool then drops all its connections).
 IDLE_PING_SECONDS = 10.0
+
+
+# Set in a pooled connection's info by begin() once its transaction
+# committed (see _reset_unless_ended).
+_ENDED = "compute_core.transaction_ended"
+
+
+def _reset_unless_ended(dialect, dbapi_conn, record, state) -> None:
+    """The pool's rollback-on-return, skipped for a connection whose
+    transaction begin() committed or the Connection rolled back; any other
+    (a read that ran nothing, a connection collected unclosed) is rolled
+    back as the pool would."""
+    ended = record.info.pop(_ENDED, False) if record is not None else False
+    if ended or state.transaction_was_reset or not state.asyncio_safe:
+        return
+    dialect.do_rollback(dbapi_conn)
 
 
 def _stamp_checkin(_dbapi_conn, record) -> None:

@@ -4,10 +4,12 @@ conductor, API): HTTP, or, in the embedded cloud with
 same process (the same middleware and handlers, no socket)."""
 from __future__ import annotations
 
+import http.client
 import json as jsonlib
 import logging
+import select
 import threading
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import webob
@@ -29,7 +31,8 @@ class PlacementAPIError(exception.ComputeCoreError):
 
 class LocalResponse:
     """What callers read of a response (as of a requests.Response), for a
-    request answered by the in-process WSGI pipeline."""
+    request answered by the in-process WSGI pipeline or over a direct
+    http.client connection."""
 
     def __init__(self, status_code: int, headers, body: bytes):
         self.status_code = status_code
@@ -42,6 +45,69 @@ class LocalResponse:
 
     def json(self):
         return jsonlib.loads(self.content)
+
+
+class _Dropped(Exception):
+    """The connection failed before an answer came: the request may be sent
+    again if it is idempotent (as requests' ConnectionError)."""
+
+
+def _closed_by_peer(sock) -> bool:
+    """Whether a kept-alive connection, idle between requests, was closed
+    by the server (readable: end of file, or bytes no one asked for)."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+class _DirectHTTP:
+    """One thread's kept-alive http.client connection to a plain-HTTP
+    placement endpoint that no proxy stands before. requests costs 3-4
+    times http.client's own CPU per request (a quarter of the scheduler's
+    CPU in bench/boot_distributed.py); HTTPS and proxied endpoints keep it."""
+
+    def __init__(self, endpoint: str, timeout):
+        parts = urlsplit(endpoint)
+        self.endpoint = endpoint
+        self.prefix = parts.path.rstrip("/")
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port or 80,
+                                               timeout=timeout)
+
+    def send(self, method, path, body, headers) -> LocalResponse:
+        conn = self.conn
+        if conn.sock is not None and _closed_by_peer(conn.sock):
+            conn.close()
+        try:
+            if conn.sock is None:
+                conn.connect()
+            conn.request(method, self.prefix + path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (ConnectionError, http.client.HTTPException) as exc:
+            # Refused, reset, closed before the status line: nothing answered.
+            conn.close()
+            raise _Dropped(exc) from None
+        except OSError:
+            # A timeout: the request may be running still (not sent twice).
+            conn.close()
+            raise
+        if resp.will_close:
+            conn.close()
+        return LocalResponse(resp.status, resp.headers, data)
+
+    def close(self):
+        self.conn.close()
+
+
+class _NoDirect:
+    """Marks an endpoint that requests carries (false)."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+
+    def __bool__(self):
+        return False
 
 
 class ClaimRefused:
@@ -79,6 +145,7 @@ class PlacementClient:
         self._app = app
         self._local = threading.local()
         self._sessions: list = []
+        self._direct: list[_DirectHTTP] = []
         self._lock = threading.Lock()
         self._ks_session = None
 
@@ -140,6 +207,26 @@ class PlacementClient:
                 self._sessions.append(sess)
         return sess
 
+    def _direct_http(self) -> _DirectHTTP | None:
+        """This thread's :class:`_DirectHTTP` to the endpoint, or None when
+        requests carries the requests (HTTPS, or a proxy for the endpoint
+        in the environment, as the session read it)."""
+        endpoint = self.endpoint
+        direct = getattr(self._local, "direct", None)
+        if direct is not None and direct.endpoint == endpoint:
+            return direct or None
+        direct = False
+        proxies = self._session().proxies
+        if urlsplit(endpoint).scheme == "http" and not (proxies.get("http")
+                                                        or proxies.get("all")):
+            direct = _DirectHTTP(endpoint, self.conf.placement.timeout)
+            with self._lock:
+                self._direct.append(direct)
+        else:
+            direct = _NoDirect(endpoint)
+        self._local.direct = direct
+        return direct or None
+
     def _token(self, fresh: bool = False) -> str:
         if self.conf.placement.auth_strategy == "noauth2":
             return self.conf.placement.noauth_token
@@ -171,12 +258,22 @@ class PlacementClient:
         if self._app is not None:
             return self._local_request(method, path, json, params, headers)
         attempts = SEND_ATTEMPTS if method.upper() in IDEMPOTENT else 1
+        direct = self._direct_http()
+        target, body = path, None
+        if direct is not None:
+            if params:
+                target = f"{path}{'&' if '?' in path else '?'}{urlencode(params, doseq=True)}"
+            if json is not None:
+                body = jsonlib.dumps(json).encode()
+                headers["Content-Type"] = "application/json"
         for attempt in range(1, attempts + 1):
             try:
+                if direct is not None:
+                    return direct.send(method, target, body, headers)
                 return self._session().request(method, self.endpoint + path, json=json,
                                                params=params, headers=headers,
                                                timeout=self.conf.placement.timeout)
-            except requests.ConnectionError as exc:
+            except (_Dropped, requests.ConnectionError) as exc:
                 # A read timeout is no ConnectionError: the request may be
                 # running still, and is not sent twice.
                 if attempt == attempts:
@@ -184,6 +281,8 @@ class PlacementClient:
                 LOG.info("placement %s %s: connection lost (%s); sending it again",
                          method, path, exc)
             except requests.RequestException as exc:
+                raise PlacementAPIError(reason=f"{method} {path}: {exc}") from None
+            except OSError as exc:  # direct: a timeout, or a socket error after sending
                 raise PlacementAPIError(reason=f"{method} {path}: {exc}") from None
 
     def _local_request(self, method, path, json, params, headers):
@@ -205,8 +304,11 @@ class PlacementClient:
     def close(self):
         with self._lock:
             sessions, self._sessions = self._sessions, []
+            direct, self._direct = self._direct, []
         for s in sessions:
             s.close()
+        for d in direct:
+            d.close()
 
     # ----------------------------------------------------- scheduler side
     def allocation_candidates(self, resources: dict, limit: int, required=None,

@@ -213,7 +213,8 @@ class DeleteConductor:
         return {"uuid": instance_uuid}
 
     def instance_destroy(self, ctxt, instance_uuid, **event):
-        self.calls.append(("destroy", event.get("event")))
+        start = (event["start_event"],) if "start_event" in event else ()
+        self.calls.append(("destroy", event.get("event"), *start))
 
     def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
                      finish=False):
@@ -238,6 +239,23 @@ def test_a_delete_records_its_events_with_get_and_destroy_from_1_5(transport, ca
                                    ("destroy", None), ("get", None)]
 
 
+@pytest.mark.parametrize("cap", ["1.11", "1.12"])
+def test_a_delete_is_one_call_to_a_1_12_conductor(transport, cap):
+    """From 1.12 the delete's start event rides on instance_destroy; an
+    older conductor gets it in a call of its own first."""
+    conductor = DeleteConductor(cap)
+    with capped_conductor_api(transport, conductor, cap) as api:
+        start = {"event": "compute_terminate_instance", "host": "h"}
+        finish = dict(start, result="Success", finish=True)
+        assert api.destroys_with_start() is (cap == "1.12")
+        api.instance_destroy({}, "u1", event=finish, start_event=start)
+    if cap == "1.12":
+        assert conductor.calls == [("destroy", finish, start)]
+    else:
+        assert conductor.calls == [("event", ("compute_terminate_instance", False)),
+                                   ("destroy", finish)]
+
+
 class EventConductor:
     """action_event as conductors of *version* take it (details from 1.7)."""
 
@@ -258,3 +276,24 @@ def test_an_events_details_go_to_a_conductor_that_takes_them(transport, cap):
                          details="the rescue image would not boot")
     expected = "the rescue image would not boot" if cap == "1.7" else None
     assert conductor.calls == [("compute_rescue_instance", "Error", expected)]
+
+
+def test_an_amqp_transport_stops_the_empty_wake_ups_after_each_message(monkeypatch):
+    """oslo.messaging's AMQP pollers drop to a 1 ms timeout after every
+    message (for acknowledgements queued by other threads, which RPC does
+    not use); an AMQP transport raises that first timeout, fake:// leaves
+    it alone. No broker is needed: the transport connects when first used."""
+    from oslo_config import cfg
+    from oslo_messaging._drivers import amqpdriver
+
+    monkeypatch.setattr(amqpdriver, "ACK_REQUEUE_EVERY_SECONDS_MIN", 0.001)
+    conf = cfg.ConfigOpts()
+    conf([])
+    rpc.get_transport(conf, "fake://").cleanup()
+    assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN == 0.001
+    transport = rpc.get_transport(conf, "rabbit://guest:guest@127.0.0.1:1/")
+    try:
+        assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN == rpc.AMQP_IDLE_POLL
+        assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN <= amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MAX
+    finally:
+        transport.cleanup()

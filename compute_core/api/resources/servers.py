@@ -482,9 +482,10 @@ def server_target(inst) -> dict:
 
 @operation("deleteServer", "Delete a server", ok={204: None}, errors=(404, 409))
 def delete(call, server_id):
-    call.authorize("os_compute_api:servers:delete", server_target(_get(call, server_id)))
+    inst = _get(call, server_id)
+    call.authorize("os_compute_api:servers:delete", server_target(inst))
     try:
-        call.server_service.delete(call.ctx, server_id)
+        call.server_service.delete(call.ctx, server_id, current=inst)
     except exception.InstanceNotFound:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
     except exception.Conflict as exc:

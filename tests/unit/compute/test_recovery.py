@@ -44,7 +44,10 @@ class FakeConductor:
     def instance_fault_create(self, ctxt, uuid, code, message, details, host):
         self.faults.append((uuid, message))
 
-    def instance_destroy(self, ctxt, uuid, event=None):
+    def destroys_with_start(self):
+        return True
+
+    def instance_destroy(self, ctxt, uuid, event=None, start_event=None):
         self.deleted[uuid] = dict(self.instances.pop(uuid), deleted=1)
         self.destroyed.append(uuid)
 

@@ -221,3 +221,81 @@ def test_only_an_idle_connection_is_pinged_at_checkout(no_first_connect, monkeyp
             engines._ping_if_idle(engine.dialect, "conn", record, None)
     finally:
         db.dispose()
+
+
+def test_a_committed_connection_is_not_rolled_back_again_on_check_in(no_first_connect):
+    """The pool's reset on return: skipped after begin()'s commit (flag in
+    the connection's info, used once) or when the Connection rolled back;
+    any other connection is rolled back as the pool would."""
+    db = Database(MYSQL)
+    try:
+        engine = db.engine
+        assert engine.pool._reset_on_return is sa.pool.base.reset_none
+        rolled = []
+
+        class Dialect:
+            def do_rollback(self, conn):
+                rolled.append(conn)
+
+        class Record:
+            def __init__(self, ended):
+                self.info = {engines._ENDED: True} if ended else {}
+
+        def state(reset=False):
+            return sa.pool.PoolResetState(transaction_was_reset=reset, terminate_only=False,
+                                          asyncio_safe=True)
+
+        committed = Record(ended=True)
+        engines._reset_unless_ended(Dialect(), "c1", committed, state())
+        engines._reset_unless_ended(Dialect(), "c2", Record(ended=False), state(reset=True))
+        assert rolled == [] and committed.info == {}
+        engines._reset_unless_ended(Dialect(), "c3", committed, state())  # flag used up
+        engines._reset_unless_ended(Dialect(), "c4", None, state())  # collected unclosed
+        assert rolled == ["c3", "c4"]
+    finally:
+        db.dispose()
+
+
+def test_mariadb_sees_one_commit_and_no_rollback_per_write():
+    """On the server: a write transaction is a COMMIT, not a COMMIT and a
+    ROLLBACK; a failed one is still rolled back (its row is gone)."""
+    try:
+        pymysql.connect(host="127.0.0.1", user="root", connect_timeout=3).close()
+    except Exception as exc:
+        reason = f"MariaDB on 127.0.0.1:3306 is unreachable: {exc}"
+        print(f"\nskipping: {reason}")
+        pytest.skip(reason)
+    import uuid
+
+    name = f"dist_unit_{uuid.uuid4().hex[:8]}"
+    admin = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    db = Database(f"mysql+pymysql://root@127.0.0.1/{name}?charset=utf8mb4")
+    try:
+        with db.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INT) ENGINE=InnoDB")
+
+        def counters():
+            with db.connect() as conn:
+                rows = conn.exec_driver_sql(
+                    "SHOW SESSION STATUS WHERE Variable_name IN ('Com_commit', 'Com_rollback')")
+                return {k: int(v) for k, v in rows}
+
+        before = counters()
+        for i in range(5):
+            with db.begin() as conn:
+                conn.exec_driver_sql(f"INSERT INTO t VALUES ({i})")
+        with pytest.raises(KeyError):
+            with db.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (99)")
+                raise KeyError("fails")
+        after = counters()
+        assert after["Com_commit"] - before["Com_commit"] == 5
+        # counters()' own read is rolled back once; the failed write at least once.
+        assert 2 <= after["Com_rollback"] - before["Com_rollback"] <= 3
+        with db.connect() as conn:
+            assert sorted(r[0] for r in conn.exec_driver_sql("SELECT x FROM t")) == [0, 1, 2, 3, 4]
+    finally:
+        db.dispose()
+        admin.cursor().execute(f"DROP DATABASE {name}")
+        admin.close()

@@ -39,3 +39,47 @@ def test_soft_delete_is_seen_by_changes_since_and_records_its_event(tmp_path):
         assert result == "Success"
     finally:
         db.dispose()
+
+
+def _events_and_action(db):
+    e, a = cell_schema.instance_actions_events, cell_schema.instance_actions
+    with db.connect() as conn:
+        events = [dict(r._mapping) for r in conn.execute(sa.select(e).order_by(e.c.id))]
+        action = dict(conn.execute(sa.select(a)).one()._mapping)
+    return events, action
+
+
+def test_a_delete_started_and_finished_in_one_call_records_the_same_event(tmp_path):
+    """start_event with the finishing event (RPC 1.12's one-call delete) gives
+    the rows two separate calls give: one event, started and finished, its
+    result and host, and the action finished."""
+    found = []
+    for name, one_call in (("two", False), ("one", True)):
+        db = Database(f"sqlite:///{tmp_path}/{name}.sqlite")
+        migration.upgrade(db, "cell")
+        try:
+            ctxt = context.RequestContext(user_id="u", project_id="p", request_id="req-del")
+            u = str(uuid.uuid4())
+            cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
+                                         "vm_state": "active"}, action=("delete", ctxt))
+            start = {"event": "compute_terminate_instance", "host": "h1"}
+            finish = dict(start, result="Success", finish=True)
+            if one_call:
+                assert cell_db.soft_delete_instance(db, u, finish, "req-del",
+                                                    start_event=start) is True
+            else:
+                cell_db.action_event(db, u, "req-del", **start)
+                assert cell_db.soft_delete_instance(db, u, finish, "req-del") is True
+            found.append(_events_and_action(db))
+        finally:
+            db.dispose()
+    (two_events, two_action), (one_events, one_action) = found
+    assert len(one_events) == len(two_events) == 1
+    keys = ("event", "result", "host", "traceback", "details")
+    assert {k: one_events[0][k] for k in keys} == {k: two_events[0][k] for k in keys} == {
+        "event": "compute_terminate_instance", "result": "Success", "host": "h1",
+        "traceback": None, "details": None}
+    for row in (one_events[0], one_action):
+        assert row["finish_time"] is not None and row["updated_at"] is not None
+    assert one_events[0]["start_time"] is not None
+    assert one_action["message"] == two_action["message"]
