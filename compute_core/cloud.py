@@ -632,8 +632,9 @@ class Cloud:
         with self._api.api_db.connect() as conn:
             b, f = api_schema.build_requests, api_schema.fixed_ips
             servers.update(r[0] for r in conn.execute(sa.select(b.c.instance_uuid)))
-            ports = {f"{r[0]}/{r[1]}" for r in conn.execute(sa.select(f.c.address,
-                                                                      f.c.instance_uuid))}
+            # (a free port, made ahead for a server to attach, is nobody's leak)
+            ports = {f"{r[0]}/{r[1]}" for r in conn.execute(
+                sa.select(f.c.address, f.c.instance_uuid).where(f.c.instance_uuid.isnot(None)))}
         with self._placement.db.connect() as conn:
             a = placement_schema.allocations
             allocations = {r[0] for r in conn.execute(sa.select(a.c.consumer_id).distinct())}
