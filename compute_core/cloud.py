@@ -533,6 +533,12 @@ class Cloud:
         program or test imports an image with properties."""
         return self._api.images
 
+    @property
+    def network(self):
+        """The network backend (``networks``, ``ports``, ``create_port``...):
+        how a program or test makes a free port for a server to attach."""
+        return self._api.network
+
     def inject_fault(self, host, operation, instance_uuid=None, count=None, message=None):
         driver = self.driver(host)
         if not hasattr(driver, "inject_fault"):

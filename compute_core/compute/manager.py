@@ -9,7 +9,7 @@ import traceback
 import oslo_messaging as messaging
 
 from compute_core import context as ctx_mod
-from compute_core import clock, exception, notifications
+from compute_core import clock, exception, network, notifications
 from compute_core.compute import rpcapi, states
 from compute_core.console import access
 from compute_core.image import snapshots
@@ -498,6 +498,51 @@ class ComputeManager:
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-tail_length:]) if tail_length > 0 else ""
         return {"output": text}
+
+    # -------------------------------------------------------- interfaces
+    # RPC 1.7, calls from the API, which binds the network backend's port
+    # before the attach and frees it after the detach.
+    def attach_interface(self, ctxt, instance, port):
+        """Plug *port* (the backend's port dict) into the guest and add its
+        address to the instance's network_info: None, or {"error",
+        "message"} (the driver failed or cannot)."""
+        return self._interface_step(ctxt, instance, port, "compute_attach_interface",
+                                    lambda: self.driver.attach_interface(
+                                        ctxt, instance, {"id": instance.get("image_ref")},
+                                        port), add=True)
+
+    def detach_interface(self, ctxt, instance, port):
+        """Unplug *port* from the guest and drop its address from the
+        instance's network_info: None, or {"error", "message"}."""
+        return self._interface_step(ctxt, instance, port, "compute_detach_interface",
+                                    lambda: self.driver.detach_interface(ctxt, instance, port),
+                                    add=False)
+
+    def _interface_step(self, ctxt, instance, port, event, step, add):
+        uuid = instance["uuid"]
+        with self.locks(uuid):
+            self._event(ctxt, uuid, event)
+            try:
+                if not self.driver.supports("supports_attach_interface"):
+                    raise exception.NotSupportedByDriver(driver=type(self.driver).__name__,
+                                                         action="attach interface")
+                step()
+                current = self.conductor.instance_get(ctxt, uuid)
+                if current is None:
+                    raise exception.InstanceNotFound(instance_id=uuid)
+                name, entry = network.address_entry(port)
+                nets = {k: [a for a in v if (a.get("addr"), a.get("OS-EXT-IPS-MAC:mac_addr"))
+                            != (entry["addr"], entry["OS-EXT-IPS-MAC:mac_addr"])]
+                        for k, v in (current.get("network_info") or {}).items()}
+                if add:
+                    nets.setdefault(name, []).append(entry)
+                self._update(ctxt, uuid, {"network_info": {k: v for k, v in nets.items() if v}},
+                             event=event, result="Success", finish=True)
+            except Exception as exc:
+                LOG.warning("%s of port %s on %s failed: %s", event, port.get("id"), uuid, exc)
+                self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                return {"error": type(exc).__name__, "message": _message(exc)}
+            return None
 
     # ---------------------------------------------------------- shelving
     def shelve_instance(self, ctxt, instance, offload):

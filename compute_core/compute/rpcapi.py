@@ -21,6 +21,9 @@
 1.5 - get_console_connection (a call): where a guest's console listens
 1.6 - snapshot_instance (createImage and createBackup, cast by the
       conductor; the image's record exists, queued)
+1.7 - attach_interface, detach_interface (calls, from the API, which has
+      bound or will free the network backend's port): the host's driver
+      plugs or unplugs the NIC and the instance's network_info follows
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -29,7 +32,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.6"
+VERSION = "1.7"
 
 # Task states of the 1.1 casts (Nova's names); the API sets them, the
 # compute service expects them.
@@ -192,3 +195,13 @@ class ComputeRPCClient:
             cctx = cctx.prepare(timeout=timeout)
         return cctx.call(ctxt, "get_console_connection", instance=instance,
                          console_type=console_type)
+
+    # 1.7: os-interface. Each answers None when done, else {"error": the
+    # exception's class name, "message"}.
+    def attach_interface(self, ctxt, host, instance, port):
+        return self._cctx(host, "1.7").call(ctxt, "attach_interface", instance=instance,
+                                            port=port)
+
+    def detach_interface(self, ctxt, host, instance, port):
+        return self._cctx(host, "1.7").call(ctxt, "detach_interface", instance=instance,
+                                            port=port)

@@ -54,6 +54,7 @@ class FakeDriver(ComputeDriver):
         "supports_host_maintenance": True,
         "supports_diagnostics": True,
         "supports_image_cache": True,
+        "supports_attach_interface": True,
     }
 
     def __init__(self, conf, host):
@@ -205,6 +206,9 @@ class FakeDriver(ComputeDriver):
                 "memory_mb": instance["memory_mb"],
                 "disk_gb": (instance.get("root_gb") or 0) + (instance.get("ephemeral_gb") or 0),
                 "image": image_meta.get("id"),
+                "nics": [{"mac": a["OS-EXT-IPS-MAC:mac_addr"], "port_id": None}
+                         for addrs in (network_info or {}).values() for a in addrs
+                         if a.get("OS-EXT-IPS-MAC:mac_addr")],
                 "console": [f"{instance['uuid']} booted from image {image_meta.get('id')}\n"]}
             self._save_guests()
         self._open_consoles(instance)
@@ -242,6 +246,27 @@ class FakeDriver(ComputeDriver):
     def unrescue(self, context, instance):
         self._check_fault("unrescue", instance)
         self._set_state(instance, PowerState.RUNNING, rescued=False, log="booted from its disk")
+
+    def attach_interface(self, context, instance, image_meta, vif):
+        self._check_fault("attach_interface", instance)
+        guest = self._guest(instance)
+        with self._lock:
+            nics = guest.setdefault("nics", [])
+            if any(nic["mac"] == vif["mac_address"] for nic in nics):
+                raise exception.VirtDriverError(
+                    reason=f"the guest has a NIC with MAC {vif['mac_address']} already")
+            nics.append({"mac": vif["mac_address"], "port_id": vif["id"]})
+            self._save_guests()
+        self._log(instance, f"NIC {vif['mac_address']} plugged")
+
+    def detach_interface(self, context, instance, vif):
+        self._check_fault("detach_interface", instance)
+        guest = self._guest(instance)
+        with self._lock:
+            nics = guest.get("nics") or []
+            guest["nics"] = [nic for nic in nics if nic["mac"] != vif["mac_address"]]
+            self._save_guests()
+        self._log(instance, f"NIC {vif['mac_address']} unplugged")
 
     def set_admin_password(self, instance, new_pass):
         self._check_fault("set_admin_password", instance)
