@@ -258,8 +258,8 @@ def test_a_driver_without_the_capability_is_refused(fresh_compute_cloud):
     sid = _boot(cloud, api, first_image_id(cloud), "noplug")
     [port] = _ports(api, sid)
     calls = list(driver.calls)
-    message = (f"the virt driver of its host (FakeDriver) does not support it "
-               f"(supports_attach_interface is false).")
+    message = ("the virt driver of its host (FakeDriver) does not support it "
+               "(supports_attach_interface is false).")
     resp = api("POST", f"/servers/{sid}/os-interface", body={"interfaceAttachment": {}})
     assert resp.status_code == 409
     assert resp.json()["conflictingRequest"]["message"] == \

@@ -132,7 +132,7 @@ def show(call, server_id, port_id):
 
 
 @operation("createServerInterface", "Attach a port interface to a server",
-           ok={200: keyed("interfaceAttachment")}, errors=(400, 403, 404, 409, 500, 501),
+           ok={200: keyed("interfaceAttachment")}, errors=(400, 403, 404, 409, 501),
            body=CREATE)
 def create(call, server_id):
     body = call.json()
@@ -165,7 +165,7 @@ def create(call, server_id):
 
 
 @operation("deleteServerInterface", "Detach a port interface from a server",
-           ok={202: None}, errors=(403, 404, 409, 500, 501))
+           ok={202: None}, errors=(403, 404, 409, 501))
 def delete(call, server_id, port_id):
     inst = _server(call, server_id, _ROOT + "delete")
     uuid = inst["uuid"]
