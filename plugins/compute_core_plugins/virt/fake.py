@@ -265,8 +265,10 @@ class FakeDriver(ComputeDriver):
         with self._lock:
             nics = guest.get("nics") or []
             guest["nics"] = [nic for nic in nics if nic["mac"] != vif["mac_address"]]
+            unplugged = len(guest["nics"]) < len(nics)
             self._save_guests()
-        self._log(instance, f"NIC {vif['mac_address']} unplugged")
+        if unplugged:
+            self._log(instance, f"NIC {vif['mac_address']} unplugged")
 
     def set_admin_password(self, instance, new_pass):
         self._check_fault("set_admin_password", instance)
