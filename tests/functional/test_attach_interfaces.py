@@ -271,3 +271,17 @@ def test_a_driver_without_the_capability_is_refused(fresh_compute_cloud):
     assert _ports(api, sid) == [port] and driver.calls == calls
     api("DELETE", f"/servers/{sid}")
     wait_for_server(cloud, sid, ("DELETED",))
+
+
+def test_a_backend_without_ports_is_501(compute_cloud, api, server, monkeypatch):
+    from compute_core.network import NetworkBackend
+
+    backend = compute_cloud.network
+    for name in ("ports", "get_port", "allocate_port"):
+        monkeypatch.setattr(backend, name, getattr(NetworkBackend, name).__get__(backend))
+    for method, path, body in (("GET", "", None), ("GET", f"/{uuid.uuid4()}", None),
+                               ("POST", "", {"interfaceAttachment": {}})):
+        resp = api(method, f"/servers/{server}/os-interface{path}", body=body)
+        assert resp.status_code == 501, resp.text
+        assert resp.json()["notImplemented"]["message"] == \
+            "The network backend FlatNetworkBackend does not manage ports."

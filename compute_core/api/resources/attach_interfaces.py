@@ -12,6 +12,8 @@ task running and unlocked, and a host driver with
 """
 from __future__ import annotations
 
+import contextlib
+
 from compute_core import exception
 from compute_core.api import policy, schemas, views
 from compute_core.api.faults import APIError
@@ -74,6 +76,16 @@ def _view(call, port) -> dict:
     return FIELDS.add(out, call.version, port)
 
 
+@contextlib.contextmanager
+def _ports_managed():
+    """A network backend that manages no ports one by one: 501, as Nova
+    answers when its network API cannot."""
+    try:
+        yield
+    except exception.PortsNotSupported as exc:
+        raise APIError(501, exc.message) from None
+
+
 def _server(call, server_id, rule):
     inst = servers.get_server(call, server_id)
     call.authorize(rule, servers.server_target(inst))
@@ -83,7 +95,8 @@ def _server(call, server_id, rule):
 def _port_of(call, inst, port_id):
     """The port *port_id* of the server (404 when it is not one of its)."""
     try:
-        port = call.services.network.get_port(port_id)
+        with _ports_managed():
+            port = call.services.network.get_port(port_id)
     except exception.PortNotFound:
         port = None
     if port is None or port["device_id"] != inst["uuid"]:
@@ -120,7 +133,8 @@ def _refused(answer, uuid, what):
            ok={200: keyed("interfaceAttachments")}, errors=(403, 404, 501))
 def index(call, server_id):
     inst = _server(call, server_id, _ROOT + "list")
-    ports = call.services.network.ports(inst["uuid"])
+    with _ports_managed():
+        ports = call.services.network.ports(inst["uuid"])
     return 200, {"interfaceAttachments": [_view(call, p) for p in ports]}
 
 
@@ -152,8 +166,9 @@ def create(call, server_id):
     network = call.services.network
     cell_db.start_action(db, uuid, "attach_interface", call.ctx)
     try:
-        port = network.allocate_port(uuid, network_id=net_id, fixed_ip=fixed_ip,
-                                     port_id=port_id, tag=asked.get("tag"))
+        with _ports_managed():
+            port = network.allocate_port(uuid, network_id=net_id, fixed_ip=fixed_ip,
+                                         port_id=port_id, tag=asked.get("tag"))
     except exception.NoMoreFixedIps as exc:  # Nova's 400
         raise APIError(400, exc.message) from None
     answer = call.services.compute_rpc.attach_interface(
