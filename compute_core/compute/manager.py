@@ -506,7 +506,7 @@ class ComputeManager:
         """Plug *port* (the backend's port dict) into the guest and add its
         address to the instance's network_info: None, or {"error",
         "message"} (the driver failed or cannot)."""
-        return self._interface_step(ctxt, instance, port, "compute_attach_interface",
+        return self._interface_step(ctxt, instance, port, "attach",
                                     lambda: self.driver.attach_interface(
                                         ctxt, instance, {"id": instance.get("image_ref")},
                                         port), add=True)
@@ -514,13 +514,19 @@ class ComputeManager:
     def detach_interface(self, ctxt, instance, port):
         """Unplug *port* from the guest and drop its address from the
         instance's network_info: None, or {"error", "message"}."""
-        return self._interface_step(ctxt, instance, port, "compute_detach_interface",
+        return self._interface_step(ctxt, instance, port, "detach",
                                     lambda: self.driver.detach_interface(ctxt, instance, port),
                                     add=False)
 
-    def _interface_step(self, ctxt, instance, port, event, step, add):
+    def _interface_step(self, ctxt, instance, port, verb, step, add):
+        """Run *step* (the driver's), then change network_info; the action
+        event and notifications are Nova's: compute_attach_interface,
+        instance.interface_attach.start/.end/.error (detach likewise)."""
         uuid = instance["uuid"]
+        event, what = f"compute_{verb}_interface", f"interface_{verb}"
         with self.locks(uuid):
+            self.notifier.info(ctxt, f"instance.{what}.start",
+                               notifications.instance_payload(instance))
             self._event(ctxt, uuid, event)
             try:
                 if not self.driver.supports("supports_attach_interface"):
@@ -541,7 +547,11 @@ class ComputeManager:
             except Exception as exc:
                 LOG.warning("%s of port %s on %s failed: %s", event, port.get("id"), uuid, exc)
                 self._event(ctxt, uuid, event, "Error", exc, finish=True)
+                self.notifier.error(ctxt, f"instance.{what}.error",
+                                    notifications.instance_payload(instance, fault=_message(exc)))
                 return {"error": type(exc).__name__, "message": _message(exc)}
+            self.notifier.info(ctxt, f"instance.{what}.end",
+                               notifications.instance_payload(instance))
             return None
 
     # ---------------------------------------------------------- shelving

@@ -52,11 +52,21 @@ class Driver:
         self.plugged = [mac for mac in self.plugged if mac != vif["mac_address"]]
 
 
+class Notifier:
+    def __init__(self):
+        self.sent = []
+
+    def info(self, ctxt, event_type, payload):
+        self.sent.append(event_type)
+
+    error = info
+
+
 def _manager(driver):
     conductor = Conductor()
     conf = conf_mod.load(args=[])
-    return ComputeManager(conf, "h1", driver, conductor, placement=None, notifier=None), \
-        conductor
+    mgr = ComputeManager(conf, "h1", driver, conductor, placement=None, notifier=Notifier())
+    return mgr, conductor
 
 
 def test_attach_then_detach_updates_network_info():
@@ -71,6 +81,10 @@ def test_attach_then_detach_updates_network_info():
                                 ("compute_attach_interface", "Success"),
                                 ("compute_detach_interface", None),
                                 ("compute_detach_interface", "Success")]
+    assert mgr.notifier.sent == ["instance.interface_attach.start",
+                                 "instance.interface_attach.end",
+                                 "instance.interface_detach.start",
+                                 "instance.interface_detach.end"]
 
 
 def test_the_last_address_of_a_network_takes_the_network_with_it():
@@ -91,3 +105,4 @@ def test_a_failure_changes_nothing(driver, error, message):
                                                                 "message": message}
     assert conductor.instance["network_info"] == {"private": [BOOT]}
     assert conductor.events[-1] == ("compute_attach_interface", "Error")
+    assert mgr.notifier.sent[-1] == "instance.interface_attach.error"
