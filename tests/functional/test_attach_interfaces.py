@@ -285,3 +285,17 @@ def test_a_backend_without_ports_is_501(compute_cloud, api, server, monkeypatch)
         assert resp.status_code == 501, resp.text
         assert resp.json()["notImplemented"]["message"] == \
             "The network backend FlatNetworkBackend does not manage ports."
+
+
+def test_a_locked_server_refuses_a_detach_before_looking_for_the_port(compute_cloud, api,
+                                                                      image_id):
+    token = compute_cloud.member_token
+    sid = _boot(compute_cloud, api, image_id, "iflocked", token=token)
+    try:
+        api("POST", f"/servers/{sid}/action", token=token, body={"lock": None})
+        resp = api("DELETE", f"/servers/{sid}/os-interface/{uuid.uuid4()}", token=token)
+        assert resp.status_code == 409 and "locked" in resp.text
+    finally:
+        api("POST", f"/servers/{sid}/action", body={"unlock": None})
+        api("DELETE", f"/servers/{sid}")
+        wait_for_server(compute_cloud, sid, ("DELETED",))

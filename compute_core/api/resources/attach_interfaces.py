@@ -184,8 +184,8 @@ def create(call, server_id):
 def delete(call, server_id, port_id):
     inst = _server(call, server_id, _ROOT + "delete")
     uuid = inst["uuid"]
-    port = _port_of(call, inst, port_id)
     db = _ready(call, inst, "detach_interface")
+    port = _port_of(call, inst, port_id)
     cell_db.start_action(db, uuid, "detach_interface", call.ctx)
     answer = call.services.compute_rpc.detach_interface(
         call.ctx, inst["host"], cell_db.get_instance(db, uuid), port)
