@@ -33,6 +33,14 @@ from compute_core_plugins.virt.fake_console import GuestConsoles
 DISK_BYTES = 4096
 
 
+def _nics(network_info) -> list[dict]:
+    """The NICs a guest is made with: one per address of its network_info
+    (the port ids are os-interface's, known only to a NIC it plugged)."""
+    return [{"mac": a["OS-EXT-IPS-MAC:mac_addr"], "port_id": None}
+            for addrs in (network_info or {}).values() for a in addrs
+            if a.get("OS-EXT-IPS-MAC:mac_addr")]
+
+
 class FakeDriver(ComputeDriver):
     capabilities = {
         "supports_pause": True,
@@ -206,9 +214,7 @@ class FakeDriver(ComputeDriver):
                 "memory_mb": instance["memory_mb"],
                 "disk_gb": (instance.get("root_gb") or 0) + (instance.get("ephemeral_gb") or 0),
                 "image": image_meta.get("id"),
-                "nics": [{"mac": a["OS-EXT-IPS-MAC:mac_addr"], "port_id": None}
-                         for addrs in (network_info or {}).values() for a in addrs
-                         if a.get("OS-EXT-IPS-MAC:mac_addr")],
+                "nics": _nics(network_info),
                 "console": [f"{instance['uuid']} booted from image {image_meta.get('id')}\n"]}
             self._save_guests()
         self._open_consoles(instance)
@@ -331,7 +337,7 @@ class FakeDriver(ComputeDriver):
                 "state": PowerState.RUNNING if power_on else PowerState.SHUTDOWN,
                 "vcpus": instance["vcpus"], "memory_mb": instance["memory_mb"],
                 "disk_gb": instance.get("root_gb") or 0, "image": instance.get("image_ref"),
-                "console": [f"migrated to {self.host}\n"]}
+                "nics": _nics(network_info), "console": [f"migrated to {self.host}\n"]}
             self._save_guests()
         self._open_consoles(instance)
 

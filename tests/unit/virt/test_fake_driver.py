@@ -153,3 +153,14 @@ def test_attach_and_detach_interface():
         driver.attach_interface(None, inst, {}, _vif("p4", "fa:16:3e:00:00:04"))
     with pytest.raises(exception.InstanceNotFound):
         driver.attach_interface(None, _instance("i9"), {}, _vif("p5", "fa:16:3e:00:00:05"))
+
+
+def test_a_migrated_guest_has_the_nics_of_its_network_info():
+    source, dest = _driver("h1"), _driver("h2")
+    inst = _spawned(source, _instance())
+    nets = {"private": [{"addr": "10.0.0.2", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"},
+                        {"addr": "10.0.0.3", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:02"}]}
+    info = source.migrate_disk_and_power_off(None, inst, "h2", {}, nets)
+    dest.finish_migration(None, {}, inst, info, nets, {}, False)
+    assert [n["mac"] for n in dest.instances["i1"]["nics"]] == ["fa:16:3e:00:00:01",
+                                                                "fa:16:3e:00:00:02"]
