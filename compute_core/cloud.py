@@ -552,6 +552,12 @@ class Cloud:
         program or test imports an image with properties."""
         return self._api.images
 
+    @property
+    def network(self):
+        """The network backend (``networks``, ``ports``, ``create_port``...):
+        how a program or test makes a free port for a server to attach."""
+        return self._api.network
+
     def inject_fault(self, host, operation, instance_uuid=None, count=None, message=None):
         driver = self.driver(host)
         if not hasattr(driver, "inject_fault"):
@@ -654,8 +660,9 @@ class Cloud:
         with self._api.api_db.connect() as conn:
             b, f = api_schema.build_requests, api_schema.fixed_ips
             servers.update(r[0] for r in conn.execute(sa.select(b.c.instance_uuid)))
-            ports = {f"{r[0]}/{r[1]}" for r in conn.execute(sa.select(f.c.address,
-                                                                      f.c.instance_uuid))}
+            # (a free port, made ahead for a server to attach, is nobody's leak)
+            ports = {f"{r[0]}/{r[1]}" for r in conn.execute(
+                sa.select(f.c.address, f.c.instance_uuid).where(f.c.instance_uuid.isnot(None)))}
         with self._placement.db.connect() as conn:
             a = placement_tables.allocations
             allocations = {r[0] for r in conn.execute(sa.select(a.c.consumer_id).distinct())}

@@ -147,3 +147,27 @@ class NotImplementedByDriver(ComputeCoreError):
 
     code = 501
     msg_fmt = "Unable to %(action)s: the virt driver does not implement it."
+
+
+class PortNotFound(NotFound):
+    msg_fmt = "Port id %(port_id)s could not be found."
+
+
+class PortInUse(Conflict):
+    msg_fmt = "Port %(port_id)s is still in use."
+
+
+class NetworkNotFound(NotFound):
+    msg_fmt = "Network %(network_id)s could not be found."
+
+
+class FixedIpAlreadyInUse(Conflict):
+    msg_fmt = "Fixed IP address %(address)s is already in use on network %(network)s."
+
+
+class PortsNotSupported(ComputeCoreError):
+    """A network backend that does not manage ports one by one (os-interface
+    answers 501, as Nova does when its network API cannot)."""
+
+    code = 501
+    msg_fmt = "The network backend %(backend)s does not manage ports."

@@ -7,7 +7,7 @@ under ``compute_core/api/resources/`` and a line here.
 from __future__ import annotations
 
 from compute_core.api.microversion import VersionDispatch
-from compute_core.api.resources import (aggregates, availability_zones, console_auth_tokens,
+from compute_core.api.resources import (aggregates, attach_interfaces, availability_zones, console_auth_tokens,
                                         extensions, remote_consoles,
                                         flavor_access, instance_usage_audit_log,
                                         flavor_extra_specs, flavors, hypervisors, images,
@@ -45,6 +45,7 @@ RESOURCES = (
     server_metadata,
     server_tags,
     server_ips,
+    attach_interfaces,
     aggregates,
     availability_zones,
     remote_consoles,

@@ -29,6 +29,9 @@
       API to the source host of a running live migration;
       rollback_live_migration_at_destination (called by the conductor when
       a live migration failed after its destination prepared)
+1.10 - attach_interface, detach_interface (calls, from the API, which has
+      bound or will free the network backend's port): the host's driver
+      plugs or unplugs the NIC and the instance's network_info follows
 
 Each power cast arrives with the instance already in the task_state the API
 set (``states.POWERING_OFF`` for stop ..., and the four below for 1.1); the
@@ -37,7 +40,7 @@ compute service only finishes from that task_state.
 from compute_core import rpc
 
 TOPIC = "compute"
-VERSION = "1.9"
+VERSION = "1.10"
 # Seconds the conductor waits for a live migration step of the source host.
 LIVE_MIGRATION_TIMEOUT = 3600
 
@@ -224,3 +227,13 @@ class ComputeRPCClient:
             cctx = cctx.prepare(timeout=timeout)
         return cctx.call(ctxt, "get_console_connection", instance=instance,
                          console_type=console_type)
+
+    # 1.7: os-interface. Each answers None when done, else {"error": the
+    # exception's class name, "message"}.
+    def attach_interface(self, ctxt, host, instance, port):
+        return self._cctx(host, "1.10").call(ctxt, "attach_interface", instance=instance,
+                                            port=port)
+
+    def detach_interface(self, ctxt, host, instance, port):
+        return self._cctx(host, "1.10").call(ctxt, "detach_interface", instance=instance,
+                                            port=port)

@@ -175,7 +175,7 @@ def delete_instance_records(db, instance_uuid):
     with db.begin() as conn:
         for table in (t.build_requests, t.request_specs, t.instance_mappings):
             conn.execute(table.delete().where(table.c.instance_uuid == instance_uuid))
-        conn.execute(t.fixed_ips.delete().where(t.fixed_ips.c.instance_uuid == instance_uuid))
+        _release_ports(conn, t.fixed_ips.c.instance_uuid == instance_uuid)
 
 
 # ----------------------------------------------------------------- builds
@@ -413,8 +413,10 @@ def get_key_pair_public_key(db, user_id, name) -> str | None:
 
 # -------------------------------------------------------------- fixed IPs
 
-def allocate_fixed_ip(db, network, instance_uuid, candidates, mac):
-    """Take the first free address of *candidates* for the instance."""
+def allocate_fixed_ip(db, network, instance_uuid, candidates, mac, port_id=None, tag=None,
+                      preserve_on_delete=False):
+    """Take the first free address of *candidates* for the instance (None:
+    a free port), as the port *port_id* (a new id when None)."""
     with db.connect() as conn:
         taken = set(conn.execute(sa.select(t.fixed_ips.c.address)
                                  .where(t.fixed_ips.c.network == network)).scalars())
@@ -425,19 +427,60 @@ def allocate_fixed_ip(db, network, instance_uuid, candidates, mac):
             with db.begin() as conn:
                 conn.execute(t.fixed_ips.insert().values(
                     network=network, address=address, instance_uuid=instance_uuid, mac=mac,
-                    created_at=now()))
+                    port_id=port_id or str(uuidlib.uuid4()), tag=tag,
+                    preserve_on_delete=preserve_on_delete, created_at=now()))
             return address
         except db_exc.DBDuplicateEntry:
             continue
     return None
 
 
+def _release_ports(conn, where):
+    """Free the ports *where* selects: a port made ahead (preserve_on_delete)
+    is unbound and stays, any other is deleted with its address."""
+    f = t.fixed_ips
+    conn.execute(f.update().where(where).where(f.c.preserve_on_delete.is_(True))
+                 .values(instance_uuid=None, tag=None, updated_at=now()))
+    conn.execute(f.delete().where(where).where(f.c.preserve_on_delete.is_(False)))
+
+
 def release_fixed_ips(db, instance_uuid):
     with db.begin() as conn:
-        conn.execute(t.fixed_ips.delete().where(t.fixed_ips.c.instance_uuid == instance_uuid))
+        _release_ports(conn, t.fixed_ips.c.instance_uuid == instance_uuid)
+
+
+def release_port(db, port_id, instance_uuid) -> bool:
+    """Free the port *port_id* of *instance_uuid*; False when it has no such port."""
+    f = t.fixed_ips
+    with db.begin() as conn:
+        found = conn.execute(sa.select(f.c.id).where(f.c.port_id == port_id)
+                             .where(f.c.instance_uuid == instance_uuid)).first()
+        if found is None:
+            return False
+        _release_ports(conn, f.c.id == found.id)
+    return True
+
+
+def bind_port(db, port_id, instance_uuid, tag=None) -> bool:
+    """Bind the free port *port_id* to *instance_uuid*; False when it is
+    not free (or does not exist)."""
+    f = t.fixed_ips
+    with db.begin() as conn:
+        done = conn.execute(f.update().where(f.c.port_id == port_id)
+                            .where(f.c.instance_uuid.is_(None))
+                            .values(instance_uuid=instance_uuid, tag=tag, updated_at=now()))
+    return done.rowcount == 1
+
+
+def get_port(db, port_id):
+    """The fixed IP row of the port *port_id*, or None."""
+    with db.connect() as conn:
+        row = conn.execute(sa.select(t.fixed_ips).where(t.fixed_ips.c.port_id == port_id)).first()
+    return None if row is None else _d(row)
 
 
 def fixed_ips_of(db, instance_uuid):
     with db.connect() as conn:
         return [_d(r) for r in conn.execute(sa.select(t.fixed_ips)
-                                            .where(t.fixed_ips.c.instance_uuid == instance_uuid))]
+                                            .where(t.fixed_ips.c.instance_uuid == instance_uuid)
+                                            .order_by(t.fixed_ips.c.id))]

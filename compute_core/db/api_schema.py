@@ -179,15 +179,23 @@ image_tags = sa.Table(
     sa.UniqueConstraint("image_uuid", "value", name="uniq_image_tags0image_uuid0value"),
 )
 
+# An address of the flat network backend, which is also a port
+# (os-interface): port_id names it, instance_uuid is the server it is bound
+# to (None: a free port, made ahead and attached by its id), tag its device
+# tag, preserve_on_delete keeps a port made ahead when its server goes.
 fixed_ips = sa.Table(
     "fixed_ips", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("network", sa.String(255), nullable=False),
     sa.Column("address", sa.String(64), nullable=False),
-    sa.Column("instance_uuid", sa.String(36), nullable=False),
+    sa.Column("instance_uuid", sa.String(36)),
     sa.Column("mac", sa.String(32)),
+    sa.Column("port_id", sa.String(36)),
+    sa.Column("tag", sa.String(60)),
+    sa.Column("preserve_on_delete", sa.Boolean, nullable=False, server_default="0"),
     *_ts(),
     sa.UniqueConstraint("network", "address", name="uniq_fixed_ips0network0address"),
+    sa.UniqueConstraint("port_id", name="uniq_fixed_ips0port_id"),
     sa.Index("fixed_ips_instance_idx", "instance_uuid"),
 )
 

@@ -33,6 +33,44 @@ class NetworkBackend(abc.ABC):
     def deallocate_for_instance(self, instance_uuid: str) -> None:
         """Free what allocate_for_instance took; idempotent."""
 
+    # -------------------------------------------------------------- ports
+    # A port is one address of one instance on one network (what
+    # os-interface lists, attaches and detaches), as a dict: ``{"id",
+    # "network_id", "network_name", "mac_address", "fixed_ips":
+    # [{"subnet_id", "ip_address"}], "status" (ACTIVE bound, DOWN free),
+    # "device_id" (the instance, or None), "tag"}``. These defaults refuse
+    # (PortsNotSupported, a 501): a backend that hands out addresses only
+    # with allocate_for_instance still works for everything else.
+    def ports(self, instance_uuid: str) -> list[dict]:
+        """The ports bound to *instance_uuid*, oldest first."""
+        raise exception.PortsNotSupported(backend=type(self).__name__)
+
+    def get_port(self, port_id: str) -> dict:
+        """The port *port_id*; PortNotFound."""
+        raise exception.PortsNotSupported(backend=type(self).__name__)
+
+    def create_port(self, network_id: str | None = None, fixed_ip: str | None = None) -> dict:
+        """A free port (bound to nothing) on *network_id* (None: the only
+        network), which a server may then attach by its id; it outlives
+        the servers it is attached to."""
+        raise exception.PortsNotSupported(backend=type(self).__name__)
+
+    def allocate_port(self, instance_uuid: str, network_id: str | None = None,
+                      fixed_ip: str | None = None, port_id: str | None = None,
+                      tag: str | None = None) -> dict:
+        """Bind one more port to *instance_uuid*: the free port *port_id*
+        (PortNotFound, PortInUse), or a new one on *network_id* (None: the
+        only network; NetworkNotFound) with *fixed_ip* when given
+        (FixedIpAlreadyInUse, Invalid when outside the network) or the next
+        free address (NoMoreFixedIps). Returns the port."""
+        raise exception.PortsNotSupported(backend=type(self).__name__)
+
+    def deallocate_port(self, instance_uuid: str, port_id: str) -> None:
+        """Unbind the port *port_id* from *instance_uuid* and free its
+        address (a port made by create_port stays, free); PortNotFound
+        when the instance has no such port."""
+        raise exception.PortsNotSupported(backend=type(self).__name__)
+
     # ---------------------------------------------------- security groups
     def security_group_names(self, project_id: str) -> list[str]:
         """The names of the security groups *project_id* has; this default
@@ -58,3 +96,12 @@ class NetworkBackend(abc.ABC):
 def load_network_backend(conf, api_db) -> NetworkBackend:
     return plugins.load_plugin(plugins.NETWORK_BACKENDS, conf.network_backend, NetworkBackend,
                                conf, api_db)
+
+
+def address_entry(port: dict) -> tuple[str, dict]:
+    """(network name, entry) of *port* in an instance's ``network_info``
+    (the shape of ``addresses``)."""
+    ip = port["fixed_ips"][0]["ip_address"]
+    return port["network_name"], {
+        "addr": ip, "version": 6 if ":" in ip else 4, "OS-EXT-IPS:type": "fixed",
+        "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]}

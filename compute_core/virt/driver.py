@@ -29,7 +29,9 @@ Which methods each server action calls (on the server's host unless said):
 - soft delete / restore: power_off / power_on; reclaim: destroy;
 - evacuate: spawn on the new host (supports_evacuate), destroy on the old
   one when its compute service starts again;
-- resize/migrate and live migration: see the migration methods.
+- resize/migrate and live migration: see the migration methods;
+- os-interface attach/detach: attach_interface/detach_interface
+  (supports_attach_interface).
 """
 from __future__ import annotations
 
@@ -103,6 +105,8 @@ DEFAULT_CAPABILITIES = {
     "supports_host_maintenance": False,
     "supports_diagnostics": False,
     "supports_image_cache": False,
+    # Hot-plug and unplug a NIC (os-interface): attach_interface / detach_interface.
+    "supports_attach_interface": False,
 }
 
 
@@ -200,6 +204,20 @@ class ComputeDriver(abc.ABC):
         kernel decides what to do with it). Capability
         ``supports_trigger_crash_dump``."""
         self._unsupported("trigger crash dump")
+
+    def attach_interface(self, context, instance: dict, image_meta: dict, vif: dict) -> None:
+        """Plug one more NIC into the guest (running, paused or stopped: a
+        stopped guest has it at its next start). *vif* is the network
+        backend's port: ``{"id", "network_id", "network_name",
+        "mac_address", "fixed_ips": [{"subnet_id", "ip_address"}], "tag"}``;
+        the guest's network_info gains its address once this returns.
+        Capability ``supports_attach_interface``."""
+        self._unsupported("attach interface")
+
+    def detach_interface(self, context, instance: dict, vif: dict) -> None:
+        """Unplug the NIC of *vif* (as attach_interface's, found by its
+        ``mac_address``); a NIC the guest no longer has is not an error."""
+        self._unsupported("detach interface")
 
     # -------------------------------------------------------------- power
     @abc.abstractmethod

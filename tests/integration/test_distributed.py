@@ -336,6 +336,24 @@ def test_services_as_processes_boot_and_delete_on_two_hosts(tmp_path, backends,
     listed = {s["id"] for s in client.get("/servers")["servers"]}
     assert set(servers) <= listed
 
+    # os-interface across the processes (the servers boot with no network):
+    # the API binds a port, the compute host plugs it (an RPC 1.10 call) and
+    # the server's addresses show it; then it is unplugged and freed.
+    first = next(iter(servers))
+    path = f"{client.compute}/servers/{first}/os-interface"
+    resp = client.http.post(path, json={"interfaceAttachment": {}}, headers=ADMIN, timeout=60)
+    assert resp.status_code == 200, resp.text
+    port = resp.json()["interfaceAttachment"]
+    listed = client.get(f"/servers/{first}/os-interface")["interfaceAttachments"]
+    assert [p["port_id"] for p in listed] == [port["port_id"]]
+    addresses = client.get(f"/servers/{first}/ips")["addresses"]
+    assert [a["addr"] for net in addresses.values() for a in net] == \
+        [port["fixed_ips"][0]["ip_address"]]
+    resp = client.http.delete(f"{path}/{port['port_id']}", headers=ADMIN, timeout=60)
+    assert resp.status_code == 202, resp.text
+    assert client.get(f"/servers/{first}/os-interface")["interfaceAttachments"] == []
+    assert client.get(f"/servers/{first}/ips")["addresses"] == {}
+
     # Delete every server: gone from the API, nothing left in placement.
     t3 = time.monotonic()
     for server_id in servers:

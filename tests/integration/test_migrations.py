@@ -263,3 +263,45 @@ def _check_flavor_and_quota_reads(db):
                                                           "ram": 51200}
     assert api_db.get_quota_limits(db, "other", defaults) == {"instances": 20, "cores": 40,
                                                               "ram": 51200}
+
+
+def test_api_0004_makes_every_fixed_ip_a_port(fresh_url):
+    """0004 on a fixed_ips table as 0001 built it before ports: the port
+    columns come, instance_uuid may be empty, each address gets a port id
+    of its own; the schema is then the code's."""
+    db = Database(fresh_url)
+    try:
+        migration.upgrade(db, "api", "0003")
+        old = sa.MetaData()
+        table = sa.Table(
+            "fixed_ips", old,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("network", sa.String(255), nullable=False),
+            sa.Column("address", sa.String(64), nullable=False),
+            sa.Column("instance_uuid", sa.String(36), nullable=False),
+            sa.Column("mac", sa.String(32)),
+            sa.Column("created_at", sa.DateTime), sa.Column("updated_at", sa.DateTime),
+            sa.UniqueConstraint("network", "address", name="uniq_fixed_ips0network0address"),
+            sa.Index("fixed_ips_instance_idx", "instance_uuid"))
+        with db.begin() as conn:
+            conn.execute(sa.text("DROP TABLE fixed_ips"))
+            table.create(conn)
+            conn.execute(table.insert(), [
+                {"network": "private", "address": f"10.0.0.{i}", "instance_uuid": f"i-{i}",
+                 "mac": f"fa:16:3e:00:00:0{i}"} for i in (2, 3)])
+        migration.upgrade(db, "api")
+        assert migration.current(db) == migration.head("api")
+        with db.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "compare_server_default": True})
+            assert compare_metadata(context, api_schema.metadata) == []
+            rows = conn.execute(sa.select(api_schema.fixed_ips)
+                                .order_by(api_schema.fixed_ips.c.address)).all()
+        assert [(r.address, r.instance_uuid, r.preserve_on_delete) for r in rows] == [
+            ("10.0.0.2", "i-2", False), ("10.0.0.3", "i-3", False)]
+        assert len({r.port_id for r in rows}) == 2 and all(r.port_id for r in rows)
+        with db.begin() as conn:  # a free port: no instance
+            conn.execute(api_schema.fixed_ips.insert().values(
+                network="private", address="10.0.0.4", instance_uuid=None, port_id="p4"))
+    finally:
+        db.dispose()

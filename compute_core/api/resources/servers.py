@@ -527,7 +527,7 @@ def _networks(call, value):
                                 f"({net['uuid']})") from None
         if net["uuid"] not in backend_ids:
             raise APIError(400, f"Network {net['uuid']} could not be found.")
-        out.append({"uuid": net["uuid"], "fixed_ip": net.get("fixed_ip")})
+        out.append({"uuid": net["uuid"], "fixed_ip": net.get("fixed_ip"), "tag": net.get("tag")})
     return out
 
 

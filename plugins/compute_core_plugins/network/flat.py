@@ -17,6 +17,9 @@ class FlatNetworkBackend(NetworkBackend):
         self.name = conf.flat_network.network_name
         self.cidr = netaddr.IPNetwork(conf.flat_network.cidr)
         self.id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"compute_core:flat:{self.name}"))
+        # The network's one subnet (the CIDR), as ports name it.
+        self.subnet_id = str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                        f"compute_core:flat:{self.name}:subnet"))
 
     def networks(self):
         return [{"id": self.id, "name": self.name, "cidr": str(self.cidr)}]
@@ -31,7 +34,7 @@ class FlatNetworkBackend(NetworkBackend):
     def allocate_for_instance(self, instance_uuid, requested):
         if requested == "none":
             return {}
-        wanted_ip = None
+        wanted_ip = tag = None
         if isinstance(requested, list):
             if not requested:
                 return {}
@@ -39,25 +42,78 @@ class FlatNetworkBackend(NetworkBackend):
                 if net.get("uuid") not in (None, self.id):
                     raise exception.Invalid(f"Network {net.get('uuid')} could not be found.")
                 wanted_ip = net.get("fixed_ip") or wanted_ip
+                tag = net.get("tag") or tag
         mac = "fa:16:3e:%02x:%02x:%02x" % tuple(uuid.UUID(instance_uuid).bytes[:3])
+        addr = self._take(instance_uuid, wanted_ip, mac, tag=tag)
+        return {self.name: [{"addr": addr, "version": self.cidr.version,
+                             "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac}]}
+
+    def _take(self, instance_uuid, wanted_ip, mac, **port):
+        """An address for *instance_uuid* (None: a free port): *wanted_ip*,
+        or the next free one; recorded with the *port* columns."""
         if wanted_ip:
             if netaddr.IPAddress(wanted_ip) not in self.cidr:
                 raise exception.Invalid(f"Fixed IP {wanted_ip} is not in network {self.cidr}.")
             addr = api_db.allocate_fixed_ip(self.api_db, self.name, instance_uuid,
-                                            [wanted_ip], mac)
+                                            [wanted_ip], mac, **port)
             if addr is None:
-                raise exception.Conflict(f"Fixed IP address {wanted_ip} is already in use "
-                                         f"on instance.")
+                raise exception.FixedIpAlreadyInUse(address=wanted_ip, network=self.name)
         else:
             addr = api_db.allocate_fixed_ip(self.api_db, self.name, instance_uuid,
-                                            self._candidates(), mac)
+                                            self._candidates(), mac, **port)
             if addr is None:
                 raise exception.NoMoreFixedIps(net=self.name)
-        return {self.name: [{"addr": addr, "version": self.cidr.version,
-                             "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac}]}
+        return addr
 
     def deallocate_for_instance(self, instance_uuid):
         api_db.release_fixed_ips(self.api_db, instance_uuid)
+
+    # -------------------------------------------------------------- ports
+    def _port(self, row):
+        return {"id": row["port_id"], "network_id": self.id, "network_name": self.name,
+                "mac_address": row["mac"],
+                "fixed_ips": [{"subnet_id": self.subnet_id, "ip_address": row["address"]}],
+                "status": "ACTIVE" if row["instance_uuid"] else "DOWN",
+                "device_id": row["instance_uuid"], "tag": row["tag"]}
+
+    def _check_network(self, network_id):
+        if network_id not in (None, self.id):
+            raise exception.NetworkNotFound(network_id=network_id)
+
+    def ports(self, instance_uuid):
+        return [self._port(row) for row in api_db.fixed_ips_of(self.api_db, instance_uuid)
+                if row["network"] == self.name]
+
+    def get_port(self, port_id):
+        row = api_db.get_port(self.api_db, port_id)
+        if row is None or row["network"] != self.name:
+            raise exception.PortNotFound(port_id=port_id)
+        return self._port(row)
+
+    def _new_port(self, instance_uuid, network_id, fixed_ip, tag=None, preserve=False):
+        self._check_network(network_id)
+        port_id = str(uuid.uuid4())
+        mac = "fa:16:3e:%02x:%02x:%02x" % tuple(uuid.UUID(port_id).bytes[:3])
+        self._take(instance_uuid, fixed_ip, mac, port_id=port_id, tag=tag,
+                   preserve_on_delete=preserve)
+        return self.get_port(port_id)
+
+    def create_port(self, network_id=None, fixed_ip=None):
+        return self._new_port(None, network_id, fixed_ip, preserve=True)
+
+    def allocate_port(self, instance_uuid, network_id=None, fixed_ip=None, port_id=None,
+                      tag=None):
+        if port_id is None:
+            return self._new_port(instance_uuid, network_id, fixed_ip, tag)
+        port = self.get_port(port_id)
+        if port["device_id"] is not None or \
+                not api_db.bind_port(self.api_db, port_id, instance_uuid, tag):
+            raise exception.PortInUse(port_id=port_id)
+        return self.get_port(port_id)
+
+    def deallocate_port(self, instance_uuid, port_id):
+        if not api_db.release_port(self.api_db, port_id, instance_uuid):
+            raise exception.PortNotFound(port_id=port_id)
 
     def security_group_names(self, project_id):
         names = list(self.conf.flat_network.security_groups or [])

@@ -43,6 +43,14 @@ DISK_MAGIC = b"compute_core fake disk\n"
 _PATTERN_BYTES = DISK_BYTES // 32 * 32  # whole sha256 digests
 
 
+def _nics(network_info) -> list[dict]:
+    """The NICs a guest is made with: one per address of its network_info
+    (the port ids are os-interface's, known only to a NIC it plugged)."""
+    return [{"mac": a["OS-EXT-IPS-MAC:mac_addr"], "port_id": None}
+            for addrs in (network_info or {}).values() for a in addrs
+            if a.get("OS-EXT-IPS-MAC:mac_addr")]
+
+
 class FakeDriver(ComputeDriver):
     capabilities = {
         "supports_pause": True,
@@ -64,6 +72,7 @@ class FakeDriver(ComputeDriver):
         "supports_host_maintenance": True,
         "supports_diagnostics": True,
         "supports_image_cache": True,
+        "supports_attach_interface": True,
     }
 
     def __init__(self, conf, host):
@@ -224,6 +233,7 @@ class FakeDriver(ComputeDriver):
                 "memory_mb": instance["memory_mb"],
                 "disk_gb": (instance.get("root_gb") or 0) + (instance.get("ephemeral_gb") or 0),
                 "image": image_meta.get("id"), "written": written.hex(),
+                "nics": _nics(network_info),
                 "console": [f"{instance['uuid']} booted from image {image_meta.get('id')}\n"]}
             self._save_guests()
         self._open_consoles(instance)
@@ -287,6 +297,29 @@ class FakeDriver(ComputeDriver):
     def unrescue(self, context, instance):
         self._check_fault("unrescue", instance)
         self._set_state(instance, PowerState.RUNNING, rescued=False, log="booted from its disk")
+
+    def attach_interface(self, context, instance, image_meta, vif):
+        self._check_fault("attach_interface", instance)
+        guest = self._guest(instance)
+        with self._lock:
+            nics = guest.setdefault("nics", [])
+            if any(nic["mac"] == vif["mac_address"] for nic in nics):
+                raise exception.VirtDriverError(
+                    reason=f"the guest has a NIC with MAC {vif['mac_address']} already")
+            nics.append({"mac": vif["mac_address"], "port_id": vif["id"]})
+            self._save_guests()
+        self._log(instance, f"NIC {vif['mac_address']} plugged")
+
+    def detach_interface(self, context, instance, vif):
+        self._check_fault("detach_interface", instance)
+        guest = self._guest(instance)
+        with self._lock:
+            nics = guest.get("nics") or []
+            guest["nics"] = [nic for nic in nics if nic["mac"] != vif["mac_address"]]
+            unplugged = len(guest["nics"]) < len(nics)
+            self._save_guests()
+        if unplugged:
+            self._log(instance, f"NIC {vif['mac_address']} unplugged")
 
     def set_admin_password(self, instance, new_pass):
         self._check_fault("set_admin_password", instance)
@@ -372,7 +405,7 @@ class FakeDriver(ComputeDriver):
                 "state": PowerState.RUNNING if power_on else PowerState.SHUTDOWN,
                 "vcpus": instance["vcpus"], "memory_mb": instance["memory_mb"],
                 "disk_gb": instance.get("root_gb") or 0, "image": instance.get("image_ref"),
-                "console": [f"migrated to {self.host}\n"]}
+                "nics": _nics(network_info), "console": [f"migrated to {self.host}\n"]}
             self._save_guests()
         self._open_consoles(instance)
 

@@ -176,3 +176,32 @@ def test_api_0003_adds_the_image_service_columns_and_tables(sqlite_db):
     with db.connect() as conn:
         row = conn.exec_driver_sql("SELECT name, protected, os_hidden FROM images").one()
     assert tuple(row) == ("old", False, False)
+
+
+def test_api_0004_makes_every_fixed_ip_a_port(sqlite_db):
+    """An API database from before ports gets the port columns, and each
+    address it holds a port id of its own; the addresses stay."""
+    db = sqlite_db("api")
+    migration.upgrade(db, "api", "0003")
+    with db.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE fixed_ips")
+        conn.exec_driver_sql(
+            "CREATE TABLE fixed_ips (id INTEGER NOT NULL PRIMARY KEY, network VARCHAR(255) "
+            "NOT NULL, address VARCHAR(64) NOT NULL, instance_uuid VARCHAR(36) NOT NULL, "
+            "mac VARCHAR(32), created_at DATETIME, updated_at DATETIME, "
+            "CONSTRAINT uniq_fixed_ips0network0address UNIQUE (network, address))")
+        conn.exec_driver_sql("CREATE INDEX fixed_ips_instance_idx ON fixed_ips (instance_uuid)")
+        for i in (2, 3):
+            conn.exec_driver_sql(
+                "INSERT INTO fixed_ips (network, address, instance_uuid, mac) VALUES "
+                f"('private', '10.0.0.{i}', 'inst-{i}', 'fa:16:3e:00:00:0{i}')")
+    assert schema_differences(db, "api") != []
+    migration.upgrade(db, "api")
+    assert migration.current(db) == migration.head("api")
+    assert schema_differences(db, "api") == []
+    with db.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT address, instance_uuid, port_id, preserve_on_delete "
+                                    "FROM fixed_ips ORDER BY address").all()
+    assert [tuple(r)[:2] for r in rows] == [("10.0.0.2", "inst-2"), ("10.0.0.3", "inst-3")]
+    assert len({r[2] for r in rows}) == 2 and all(r[2] for r in rows)
+    assert [r[3] for r in rows] == [False, False]

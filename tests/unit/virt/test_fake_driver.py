@@ -152,3 +152,43 @@ def test_only_a_running_guest_is_asked_to_shut_down():
     driver.ignore_acpi("i1")
     assert driver.request_shutdown(_instance("i1"), reboot=True) is True
     assert driver.get_info(_instance("i1")).state is PowerState.RUNNING
+
+
+def _vif(port_id, mac):
+    return {"id": port_id, "network_id": "n", "network_name": "private", "mac_address": mac,
+            "fixed_ips": [{"subnet_id": "s", "ip_address": "10.0.0.9"}], "tag": None}
+
+
+def test_attach_and_detach_interface():
+    driver = _driver()
+    assert driver.supports("supports_attach_interface")
+    inst = _instance()
+    driver.spawn(None, inst, {"id": "img"}, {"private": [
+        {"addr": "10.0.0.2", "version": 4, "OS-EXT-IPS:type": "fixed",
+         "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"}]})
+    assert driver.instances["i1"]["nics"] == [{"mac": "fa:16:3e:00:00:01", "port_id": None}]
+    driver.attach_interface(None, inst, {"id": "img"}, _vif("p2", "fa:16:3e:00:00:02"))
+    assert driver.instances["i1"]["nics"][1] == {"mac": "fa:16:3e:00:00:02", "port_id": "p2"}
+    with pytest.raises(exception.VirtDriverError, match="already"):
+        driver.attach_interface(None, inst, {}, _vif("p3", "fa:16:3e:00:00:02"))
+    driver.detach_interface(None, inst, _vif("p2", "fa:16:3e:00:00:02"))
+    driver.detach_interface(None, inst, _vif("p2", "fa:16:3e:00:00:02"))  # gone: no error
+    assert driver.instances["i1"]["nics"] == [{"mac": "fa:16:3e:00:00:01", "port_id": None}]
+    assert driver.get_console_output(None, inst).splitlines()[-2:] == [
+        "NIC fa:16:3e:00:00:02 plugged", "NIC fa:16:3e:00:00:02 unplugged"]
+    driver.inject_fault("attach_interface", "i1", count=1)
+    with pytest.raises(exception.VirtDriverError):
+        driver.attach_interface(None, inst, {}, _vif("p4", "fa:16:3e:00:00:04"))
+    with pytest.raises(exception.InstanceNotFound):
+        driver.attach_interface(None, _instance("i9"), {}, _vif("p5", "fa:16:3e:00:00:05"))
+
+
+def test_a_migrated_guest_has_the_nics_of_its_network_info():
+    source, dest = _driver("h1"), _driver("h2")
+    inst = _spawned(source, _instance())
+    nets = {"private": [{"addr": "10.0.0.2", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"},
+                        {"addr": "10.0.0.3", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:02"}]}
+    info = source.migrate_disk_and_power_off(None, inst, "h2", {}, nets)
+    dest.finish_migration(None, {}, inst, info, nets, {}, False)
+    assert [n["mac"] for n in dest.instances["i1"]["nics"]] == ["fa:16:3e:00:00:01",
+                                                                "fa:16:3e:00:00:02"]

@@ -125,3 +125,13 @@ def test_retargeted_for_the_destination_stays_valid(tmp_path):
         d["path"] for d in config.domain_disks(xml)]
     # a block migration copies the writable disks, not the config drive
     assert config.writable_disk_targets(moved) == ["vda", "vdb"]
+
+
+def test_a_plugged_nic_is_the_element_the_domain_has():
+    nic = config.Nic(mac="fa:16:3e:00:00:02", model="e1000", type="bridge", bridge="br0")
+    xml = config.build_domain(_spec(nics=[config.Nic(mac="fa:16:3e:00:00:01"), nic]))
+    element = ET.fromstring(xml).findall("devices/interface")[1]
+    assert ET.canonicalize(config.nic_xml(nic), strip_text=True) == \
+        ET.canonicalize(ET.tostring(element, encoding="unicode"), strip_text=True)
+    assert 'source bridge="br0"' in config.nic_xml(nic)
+    assert config.domain_macs(xml) == ["fa:16:3e:00:00:01", "fa:16:3e:00:00:02"]

@@ -82,6 +82,15 @@ def _sub(parent, tag, text=None, **attrs):
     return el
 
 
+def _interface(parent, nic: Nic):
+    el = _sub(parent, "interface", type="bridge" if nic.type == "bridge" else "user")
+    _sub(el, "mac", address=nic.mac)
+    if nic.type == "bridge":
+        _sub(el, "source", bridge=nic.bridge)
+    _sub(el, "model", type=nic.model)
+    return el
+
+
 def build_domain(spec: GuestSpec) -> str:
     """The domain XML of *spec*."""
     dom = ET.Element("domain", type="kvm" if spec.virt_type == "kvm" else "qemu")
@@ -141,11 +150,7 @@ def build_domain(spec: GuestSpec) -> str:
         if disk.readonly or disk.device == "cdrom":
             _sub(el, "readonly")
     for nic in spec.nics:
-        el = _sub(devices, "interface", type="bridge" if nic.type == "bridge" else "user")
-        _sub(el, "mac", address=nic.mac)
-        if nic.type == "bridge":
-            _sub(el, "source", bridge=nic.bridge)
-        _sub(el, "model", type=nic.model)
+        _interface(devices, nic)
     _serial(devices, spec)
     if spec.vnc_listen or spec.spice_listen:
         _sub(devices, "input", type="tablet", bus="usb")
@@ -216,6 +221,17 @@ def domain_disks(xml: str) -> list[dict]:
                     "dev": target.get("dev") if target is not None else None,
                     "device": disk.get("device")})
     return out
+
+
+def nic_xml(nic: Nic) -> str:
+    """One ``<interface>`` element, as the domain's are built, for
+    plugging a NIC in (os-interface)."""
+    return ET.tostring(_interface(ET.Element("devices"), nic), encoding="unicode")
+
+
+def domain_macs(xml: str) -> list[str]:
+    """The MAC addresses of a domain's NICs, in order."""
+    return [mac.get("address") for mac in ET.fromstring(xml).findall("devices/interface/mac")]
 
 
 def graphics_port(xml: str, kind: str) -> tuple[str, int] | None:
