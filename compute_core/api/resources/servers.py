@@ -300,7 +300,7 @@ _LIST_PARAMS = {
     "tags-any", "not-tags", "not-tags-any", "description", "display_name", "hostname",
     "created_at", "launched_at", "terminated_at", "access_ip_v4", "access_ip_v6",
     "kernel_id", "ramdisk_id", "progress", "launch_index", "root_device_name",
-    "display_description", "pinned_availability_zone",
+    "display_description", "pinned_availability_zone", "soft_deleted",
 }
 SORT_KEYS = ("created_at", "display_name", "updated_at", "uuid", "launched_at", "vm_state",
              "task_state", "host", "node", "hostname")
@@ -342,6 +342,12 @@ def _list_filters(call, detail):
             filters["node"] = q["node"]
         if "deleted" in q:
             filters["deleted"] = _bool(q["deleted"])
+    # As Nova's: the SOFT_DELETED servers (waiting for restore) are listed
+    # with deleted=true, not among the live ones, unless an admin's
+    # soft_deleted says otherwise.
+    filters["soft_deleted"] = filters["deleted"]
+    if "soft_deleted" in q and call.allowed("os_compute_api:servers:allow_all_filters"):
+        filters["soft_deleted"] = _bool(q["soft_deleted"])
     for key in ("name", "ip"):  # regular expressions: a bad one is a 400 now
         if key in q:
             try:
