@@ -145,3 +145,26 @@ def test_soft_delete_list_and_restore(clouds):
     assert sid not in [s["ID"] for s in osc(admin, "server", "list", "--all-projects",
                                              "--deleted")]
     osc(admin, "server", "delete", "--force", sid, parse=False)
+
+
+def test_server_add_remove_security_group(clouds):
+    """Without a network service OSC finds the group through the compute
+    API's proxy (GET /os-security-groups at 2.1), then adds or removes it;
+    a server whose last group is removed shows none."""
+    env = clouds["member"]
+    image = osc(env, "image", "list")[0]["ID"]
+    sid = osc(env, "server", "create", "--image", image, "--flavor", "m1.tiny", "--wait",
+              "osc-secgroups")["id"]
+    assert osc(env, "server", "show", sid)["security_groups"] == [{"name": "default"}]
+    osc(env, "server", "remove", "security", "group", sid, "default", parse=False)
+    assert "security_groups" not in osc(env, "server", "show", sid)
+    again = subprocess.run(["openstack", "server", "remove", "security", "group", sid,
+                            "default"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "not associated" in again.stderr
+    osc(env, "server", "add", "security", "group", sid, "default", parse=False)
+    assert osc(env, "server", "show", sid)["security_groups"] == [{"name": "default"}]
+    missing = subprocess.run(["openstack", "server", "add", "security", "group", sid,
+                              "no-such-group"], env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert missing.returncode == 1 and "no-such-group" in missing.stderr
+    osc(env, "server", "delete", "--force", sid, parse=False)

@@ -269,11 +269,13 @@ def server_detail(req, version, viewer: Viewer, inst, host_up=None):
         "key_name": inst.get("key_name"),
         "OS-SRV-USG:launched_at": views.iso_usec(inst.get("launched_at")),
         "OS-SRV-USG:terminated_at": views.iso_usec(inst.get("terminated_at")),
-        "security_groups": [{"name": n} for n in (inst.get("security_groups") or ["default"])],
+        "security_groups": [{"name": n} for n in views.security_group_names(inst)],
         "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:vm_state": vm_state,
         "OS-EXT-STS:power_state": inst.get("power_state") or 0,
         "os-extended-volumes:volumes_attached": [],
     }
+    if not out["security_groups"]:  # as Nova's: no key when the server has none
+        del out["security_groups"]
     if status in ("BUILD", "ACTIVE"):
         out["progress"] = inst.get("progress") or 0
     fault = inst.get("fault")
