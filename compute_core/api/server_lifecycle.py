@@ -20,7 +20,7 @@ import logging
 import secrets
 
 from compute_core import exception
-from compute_core.api import hosts
+from compute_core.api import hosts, views
 from compute_core.compute import states
 from compute_core.db import api_db, cell_db
 from compute_core.db import server_groups as groups_db
@@ -448,7 +448,7 @@ class ServerLifecycle:
         """The security groups of the server, as the network backend
         describes them."""
         inst = self.servers.get(ctxt, uuid)
-        names = inst.get("security_groups") or ["default"]
+        names = views.security_group_names(inst)
         return [self.s.network.get_security_group(inst["project_id"], name)
                 for name in names]
 
@@ -463,7 +463,7 @@ class ServerLifecycle:
         if inst.get("cell_uuid") is None:
             raise exception.Conflict(f"Instance {uuid} is not ready")
         group = self.s.network.get_security_group(inst["project_id"], name)
-        current = list(inst.get("security_groups") or ["default"])
+        current = views.security_group_names(inst)
         if add:
             if group["name"] in current:
                 raise exception.Invalid(f"Security group {group['name']} is already "

@@ -81,3 +81,10 @@ class ViewFields:
         for name, getter in self.at(version):
             out[name] = getter(*args)
         return out
+
+
+def security_group_names(inst) -> list[str]:
+    """The names of the security groups of *inst*: ``default`` for a row
+    that never named any, none once the last one was removed."""
+    names = inst.get("security_groups")
+    return ["default"] if names is None else list(names)

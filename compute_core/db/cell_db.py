@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
 from compute_core import clock, exception, regex_filter
+from compute_core.compute import states
 from compute_core.console import tokens as console_tokens
 from compute_core.db import cell_schema as t
 from compute_core.db.types import JsonText
@@ -249,7 +250,8 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
 
     Filter keys: the exact-match columns above (a list value means any of),
     ``name`` (regular-expression search, by RE2: see compute_core.regex_filter), ``deleted``
-    (True/False), ``changes-since`` and ``changes-before`` (datetimes bounding
+    (True/False; with ``soft_deleted`` given, as Nova's: True counts the
+    SOFT_DELETED servers among the deleted, False among the live), ``changes-since`` and ``changes-before`` (datetimes bounding
     updated_at), ``ip`` (regular-expression search
     in an address), ``uuids`` (list).
     """
@@ -257,8 +259,16 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
     i = t.instances
     q = sa.select(i)
     deleted = filters.pop("deleted", False)
-    if deleted is not None:
+    soft = filters.pop("soft_deleted", None)
+    soft_state = i.c.vm_state == states.SOFT_DELETED
+    if deleted is not None and soft is None:
         q = q.where(i.c.deleted != 0) if deleted else q.where(i.c.deleted == 0)
+    elif deleted:  # the deleted, and (soft True) the SOFT_DELETED ones
+        q = q.where(sa.or_(i.c.deleted != 0, soft_state) if soft else i.c.deleted != 0)
+    elif deleted is not None:  # the live ones, and (soft True) the SOFT_DELETED ones
+        q = q.where(i.c.deleted == 0)
+        if not soft:
+            q = q.where(sa.or_(i.c.vm_state.is_(None), sa.not_(soft_state)))
     for key in _EXACT_FILTERS:
         if key in filters:
             v = filters.pop(key)

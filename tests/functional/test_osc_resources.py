@@ -19,10 +19,12 @@ pytest.importorskip("openstackclient", reason="OpenStackClient is not installed"
 def clouds(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("osc-resources")
     ready_file = tmp / "ready.json"
+    conf = tmp / "extra.conf"  # deleted servers wait, SOFT_DELETED, for restore
+    conf.write_text("[DEFAULT]\nreclaim_instance_interval = 3600\n")
     log = open(tmp / "aio.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "compute_core.cmd.aio", "--state-dir", str(tmp / "state"),
-         "--port", "0", "--ready-file", str(ready_file), "--quiet"],
+         "--port", "0", "--ready-file", str(ready_file), "--quiet", "--config-file", str(conf)],
         stdout=log, stderr=subprocess.STDOUT, env=_clean_env())
     try:
         deadline = time.monotonic() + 120
@@ -113,3 +115,56 @@ def test_flavor_properties_and_access(clouds):
     assert "osc-flavor" not in [f["Name"] for f in osc(clouds["member"], "flavor", "list",
                                                          "--all")]
     osc(env, "flavor", "delete", "osc-flavor", parse=False)
+
+
+def test_soft_delete_list_and_restore(clouds):
+    """With reclaim configured, a deleted server leaves the listing (as
+    Nova's), shows among the deleted ones to an admin, and comes back."""
+    env, admin = clouds["member"], clouds["admin"]
+    image = osc(env, "image", "list")[0]["ID"]
+    server = osc(env, "server", "create", "--image", image, "--flavor", "m1.tiny", "--wait",
+                 "osc-soft")
+    assert server["status"] == "ACTIVE"
+    sid = server["id"]
+    osc(env, "server", "delete", sid, parse=False)
+    deadline = time.monotonic() + 60
+    while osc(env, "server", "show", sid)["status"] != "SOFT_DELETED":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert sid not in [s["ID"] for s in osc(env, "server", "list")]
+    assert sid not in [s["ID"] for s in osc(admin, "server", "list", "--all-projects")]
+    deleted = {s["ID"]: s["Status"] for s in osc(admin, "server", "list", "--all-projects",
+                                                  "--deleted")}
+    assert deleted.get(sid) == "SOFT_DELETED"
+    osc(env, "server", "restore", sid, parse=False)
+    deadline = time.monotonic() + 60
+    while osc(env, "server", "show", sid)["status"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert {s["ID"]: s["Status"] for s in osc(env, "server", "list")}[sid] == "ACTIVE"
+    assert sid not in [s["ID"] for s in osc(admin, "server", "list", "--all-projects",
+                                             "--deleted")]
+    osc(admin, "server", "delete", "--force", sid, parse=False)
+
+
+def test_server_add_remove_security_group(clouds):
+    """Without a network service OSC finds the group through the compute
+    API's proxy (GET /os-security-groups at 2.1), then adds or removes it;
+    a server whose last group is removed shows none."""
+    env = clouds["member"]
+    image = osc(env, "image", "list")[0]["ID"]
+    sid = osc(env, "server", "create", "--image", image, "--flavor", "m1.tiny", "--wait",
+              "osc-secgroups")["id"]
+    assert osc(env, "server", "show", sid)["security_groups"] == [{"name": "default"}]
+    osc(env, "server", "remove", "security", "group", sid, "default", parse=False)
+    assert "security_groups" not in osc(env, "server", "show", sid)
+    again = subprocess.run(["openstack", "server", "remove", "security", "group", sid,
+                            "default"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "not associated" in again.stderr
+    osc(env, "server", "add", "security", "group", sid, "default", parse=False)
+    assert osc(env, "server", "show", sid)["security_groups"] == [{"name": "default"}]
+    missing = subprocess.run(["openstack", "server", "add", "security", "group", sid,
+                              "no-such-group"], env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert missing.returncode == 1 and "no-such-group" in missing.stderr
+    osc(env, "server", "delete", "--force", sid, parse=False)

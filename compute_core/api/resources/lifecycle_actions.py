@@ -13,9 +13,9 @@ from __future__ import annotations
 import uuid as uuidlib
 
 from compute_core import exception
-from compute_core.api import policy, schemas
+from compute_core.api import policy, query, schemas
 from compute_core.api.faults import APIError
-from compute_core.api.microversion import ByVersion, VersionRange
+from compute_core.api.microversion import ByVersion, VersionRange, versioned
 from compute_core.api.resources import servers
 from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.api.server_service import decode_user_data
@@ -77,6 +77,11 @@ RULES = (
     policy.rule("os_compute_api:os-security-groups:list", policy.PROJECT_READER_OR_ADMIN,
                 "List the security groups of a server",
                 [("GET", "/servers/{server_id}/os-security-groups")]),
+    policy.rule("os_compute_api:os-security-groups:get", policy.PROJECT_READER_OR_ADMIN,
+                "List security groups (the proxy, to 2.35)", [("GET", "/os-security-groups")]),
+    policy.rule("os_compute_api:os-security-groups:show", policy.PROJECT_READER_OR_ADMIN,
+                "Show a security group (the proxy, to 2.35)",
+                [("GET", "/os-security-groups/{security_group_id}")]),
 )
 
 # Behaviours that start (or stop) at a version
@@ -507,6 +512,48 @@ def server_security_groups(call, server_id):
     return 200, {"security_groups": groups}
 
 
+# The security group proxy (what OpenStackClient's server add/remove
+# security group looks the group up with when there is no network service)
+SECGROUP_PROXY_GONE = ("The security group proxy API is removed after microversion 2.35; "
+                       "use the network service.")
+
+
+@versioned(high="2.35", outside=SECGROUP_PROXY_GONE)
+@operation("listSecurityGroups", "List the project's security groups (proxy)",
+           ok={200: keyed("security_groups")},
+           query={"limit": {"type": "integer", "minimum": 0},
+                  "offset": {"type": "integer", "minimum": 0},
+                  "all_tenants": {"type": "string"}})
+def list_security_groups(call):
+    """GET /os-security-groups: the caller's project's groups."""
+    call.authorize("os_compute_api:os-security-groups:get",
+                   {"project_id": call.ctx.project_id})
+    limit, offset = query.integer(call, "limit"), query.integer(call, "offset") or 0
+    network, project = call.services.network, call.ctx.project_id
+    groups = sorted((network.get_security_group(project, name)
+                     for name in network.security_group_names(project)),
+                    key=lambda g: g["name"])
+    groups = groups[offset:] if limit is None else groups[offset:offset + limit]
+    return 200, {"security_groups": groups}
+
+
+@versioned(high="2.35", outside=SECGROUP_PROXY_GONE)
+@operation("showSecurityGroup", "Show a security group (proxy)",
+           ok={200: keyed("security_group")}, errors=(404,))
+def show_security_group(call, security_group_id):
+    """GET /os-security-groups/{security_group_id}, by id (or name)."""
+    call.authorize("os_compute_api:os-security-groups:show",
+                   {"project_id": call.ctx.project_id})
+    try:
+        group = call.services.network.get_security_group(call.ctx.project_id,
+                                                         security_group_id)
+    except exception.SecurityGroupNotFound as exc:
+        raise APIError(404, exc.message) from None
+    return 200, {"security_group": group}
+
+
 ROUTES = {
     "/servers/{server_id}/os-security-groups": {"GET": server_security_groups},
+    "/os-security-groups": {"GET": list_security_groups},
+    "/os-security-groups/{security_group_id}": {"GET": show_security_group},
 }

@@ -269,11 +269,13 @@ def server_detail(req, version, viewer: Viewer, inst, host_up=None):
         "key_name": inst.get("key_name"),
         "OS-SRV-USG:launched_at": views.iso_usec(inst.get("launched_at")),
         "OS-SRV-USG:terminated_at": views.iso_usec(inst.get("terminated_at")),
-        "security_groups": [{"name": n} for n in (inst.get("security_groups") or ["default"])],
+        "security_groups": [{"name": n} for n in views.security_group_names(inst)],
         "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:vm_state": vm_state,
         "OS-EXT-STS:power_state": inst.get("power_state") or 0,
         "os-extended-volumes:volumes_attached": [],
     }
+    if not out["security_groups"]:  # as Nova's: no key when the server has none
+        del out["security_groups"]
     if status in ("BUILD", "ACTIVE"):
         out["progress"] = inst.get("progress") or 0
     fault = inst.get("fault")
@@ -300,7 +302,7 @@ _LIST_PARAMS = {
     "tags-any", "not-tags", "not-tags-any", "description", "display_name", "hostname",
     "created_at", "launched_at", "terminated_at", "access_ip_v4", "access_ip_v6",
     "kernel_id", "ramdisk_id", "progress", "launch_index", "root_device_name",
-    "display_description", "pinned_availability_zone",
+    "display_description", "pinned_availability_zone", "soft_deleted",
 }
 SORT_KEYS = ("created_at", "display_name", "updated_at", "uuid", "launched_at", "vm_state",
              "task_state", "host", "node", "hostname")
@@ -342,6 +344,12 @@ def _list_filters(call, detail):
             filters["node"] = q["node"]
         if "deleted" in q:
             filters["deleted"] = _bool(q["deleted"])
+    # As Nova's: the SOFT_DELETED servers (waiting for restore) are listed
+    # with deleted=true, not among the live ones, unless an admin's
+    # soft_deleted says otherwise.
+    filters["soft_deleted"] = filters["deleted"]
+    if "soft_deleted" in q and call.allowed("os_compute_api:servers:allow_all_filters"):
+        filters["soft_deleted"] = _bool(q["soft_deleted"])
     for key in ("name", "ip"):  # regular expressions: a bad one is a 400 now
         if key in q:
             try:

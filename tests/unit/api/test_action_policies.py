@@ -27,6 +27,8 @@ NOVA_DEFAULTS = {
     "os_compute_api:os-security-groups:add": policy.PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-security-groups:remove": policy.PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-security-groups:list": policy.PROJECT_READER_OR_ADMIN,
+    "os_compute_api:os-security-groups:get": policy.PROJECT_READER_OR_ADMIN,
+    "os_compute_api:os-security-groups:show": policy.PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-instance-actions:list": policy.PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-instance-actions:show": policy.PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-instance-actions:events": policy.ADMIN,

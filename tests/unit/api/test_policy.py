@@ -146,6 +146,8 @@ NOVA_DEFAULTS = {
     'os_compute_api:os-rescue': 'rule:project_member_or_admin',
     'os_compute_api:os-security-groups:add': 'rule:project_member_or_admin',
     'os_compute_api:os-security-groups:list': 'rule:project_reader_or_admin',
+    'os_compute_api:os-security-groups:get': 'rule:project_reader_or_admin',
+    'os_compute_api:os-security-groups:show': 'rule:project_reader_or_admin',
     'os_compute_api:os-security-groups:remove': 'rule:project_member_or_admin',
     'os_compute_api:os-shelve:shelve': 'rule:project_member_or_admin',
     'os_compute_api:os-shelve:shelve_offload': 'rule:context_is_admin',
