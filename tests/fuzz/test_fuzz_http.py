@@ -29,7 +29,9 @@ PLACEMENT_PATHS = ["/resource_providers/{}", "/resource_providers/{}/inventories
                    "/resource_providers/{}/inventories/{}", "/resource_providers/{}/traits",
                    "/resource_classes/{}", "/traits/{}", "/allocations/{}", "/{}"]
 COMPUTE_LISTS = ["/servers", "/servers/detail", "/flavors", "/flavors/detail", "/images",
-                 "/os-hypervisors", "/os-services", "/limits"]
+                 "/os-hypervisors", "/os-services", "/limits", "/os-migrations",
+                 "/os-instance_usage_audit_log", "/os-simple-tenant-usage", "/os-keypairs",
+                 "/os-server-groups", "/os-availability-zone"]
 PLACEMENT_LISTS = ["/resource_providers", "/allocation_candidates", "/traits", "/usages",
                    "/resource_classes"]
 COMPUTE_BODIES = [("POST", "/servers"), ("POST", "/flavors"),
@@ -94,11 +96,13 @@ def test_any_bytes_in_paths(fuzz_cloud, port, data, segments, method):
 @hypothesis.given(port=_PORTS, data=st.data(),
                   query=st.lists(st.tuples(_SEGMENT, st.binary(max_size=24)), min_size=1,
                                  max_size=4),
-                  version=st.sampled_from([None, "latest", "2.1", "2.75", "1.39", "1.0"]))
+                  version=st.sampled_from([None, "latest", "2.1", "2.66", "2.75", "2.101",
+                                           "2.102", "1.39", "1.0"]))
 def test_any_bytes_in_queries(fuzz_cloud, port, data, query, version):
     path = data.draw(st.sampled_from(COMPUTE_LISTS if port == "compute" else PLACEMENT_LISTS))
     known = ["name", "limit", "marker", "status", "resources", "required", "member_of",
-             "sort_key", "project_id", "minRam", "in_tree", "associated"]
+             "sort_key", "project_id", "minRam", "in_tree", "associated", "changes-since",
+             "changes-before", "pinned_availability_zone", "start", "end", "is_public"]
     pairs = [(data.draw(st.sampled_from(known)) if i % 2 else _quoted(key), _quoted(value))
              for i, (key, value) in enumerate(query)]
     headers = {}
