@@ -85,9 +85,11 @@ class ControlApp:
     def __call__(self, req):
         if not self.cloud.is_admin_token(req.headers.get("X-Auth-Token")):
             return _error(403, "The cloud control API is for admin tokens only.")
-        path = req.path[len(self.PREFIX):].rstrip("/")
         try:
+            path = req.path[len(self.PREFIX):].rstrip("/")
             return self._route(req, path)
+        except UnicodeDecodeError:
+            return _error(400, "The request's path or query string is not UTF-8.")
         except _Bad as exc:
             return _error(400, str(exc))
         except exception.NotFound as exc:

@@ -168,8 +168,11 @@ class FaultRules:
             if key not in allowed:
                 raise exception.Invalid(f"match: unknown key {key!r} for {operation!r} "
                                         f"(known: {', '.join(sorted(allowed))})")
-            patterns = pattern.values() if key == "metadata" and isinstance(pattern, dict) \
-                else [pattern]
+            if key == "metadata" and not isinstance(pattern, dict):
+                # matches() reads it as {key: regular expression}
+                raise exception.Invalid("match.metadata: an object of metadata keys and "
+                                        "regular expressions")
+            patterns = pattern.values() if key == "metadata" else [pattern]
             for p in patterns:
                 if not isinstance(p, str):
                     raise exception.Invalid(f"match.{key}: a regular expression string")

@@ -69,10 +69,20 @@ def timestamp(call, name, raw=None):
         if raw is None:
             return None
     try:
-        value = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return utc_naive(raw)
     except ValueError:
         raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
                             f"'{raw}' is not a 'date-time'") from None
+    except OverflowError:
+        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
+                            f"'{raw}' is out of the range of a 'date-time' in UTC") from None
+
+
+def utc_naive(raw: str) -> datetime.datetime:
+    """ISO 8601 text (``Z`` or an offset taken) as a naive UTC datetime;
+    ValueError when it is no time, OverflowError when its UTC time falls
+    outside years 1-9999 (9999-12-31T23:59:59-01:00)."""
+    value = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     if value.tzinfo is not None:
         value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return value

@@ -221,13 +221,16 @@ class ServerLifecycle:
                 f"is only possible for a server in SHELVED_OFFLOADED; instance {uuid} is in "
                 f"vm_state {inst['vm_state']}.")
         zone = availability_zone if asked_az else None
-        if host:
-            dest = self.servers.destination(host)
-            if zone and zone not in hosts.availability_zones(self.s):
-                raise exception.Conflict(f"Host {dest['host']} is not in availability zone "
-                                         f"{zone}.")
+        # as Nova: the zone asked must exist (400), then the host (400), and
+        # the host must be in the zone the server lands in (409)
         if zone and zone not in hosts.availability_zones(self.s):
             raise exception.Invalid("The requested availability zone is not available")
+        if host:
+            dest = self.servers.destination(host)
+            expected = zone if asked_az else inst.get("availability_zone")
+            if expected and hosts.HostZones(self.s)(dest["host"]) != expected:
+                raise exception.Conflict(f"Host {dest['host']} is not in availability zone "
+                                         f"{expected}.")
         values = {}
         if asked_az and availability_zone is None:
             values["availability_zone"] = None

@@ -111,6 +111,12 @@ def test_bad_rules_are_refused(cloud):
                    {"operation": "spawn", "match": {"name": "("}},
                    {"operation": "spawn", "count": 0}, {"operation": "spawn", "mode": "x"},
                    {"operation": "spawn", "probability": 2},
+                   # a metadata matcher is {key: regex}: a bare regex would
+                   # break the matching of every later spawn
+                   {"operation": "spawn", "match": {"metadata": "x"}},
+                   {"operation": "rpc:compute.build_and_run_instance",
+                    "match": {"metadata": ["x"]}},
+                   {"operation": "spawn", "match": {"metadata": {"k": 5}}},
                    {"operation": "nova:GET /x"}):
         with pytest.raises(exception.Invalid):
             cloud.faults.add(**kwargs)
@@ -159,6 +165,12 @@ def test_control_api(cloud):
     assert _control(cloud, "POST", "/clock", json={"advance": 5}).status_code == 409
     assert _control(cloud, "PUT", "/faults").status_code == 405
     assert _control(cloud, "GET", "/nothing").status_code == 404
+    # bytes that are not UTF-8 in the path or the query: a 400, not a 500
+    for method, path in (("GET", "/faults/%FF"), ("DELETE", "/faults/%FF"), ("GET", "/%FF"),
+                         ("DELETE", "/%FF"), ("GET", "/calls?kind=%FF")):
+        resp = _control(cloud, method, path)
+        assert resp.status_code == 400, (method, path, resp.text)
+        assert "UTF-8" in resp.json()["error"]["message"]
 
 
 def test_control_api_is_off_unless_enabled():

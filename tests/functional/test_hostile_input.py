@@ -388,3 +388,51 @@ def test_name_filter_cannot_backtrack(compute, compute_cloud, image_id):
 def test_invalid_regex_filter_is_400(compute, key):
     message = compute_fault(*compute("GET", f"/servers?{key}=(a)%5C1"))
     assert f"query parameters {key}" in message and "regular expression" in message
+
+
+# ---------------------------------------- times at the edges of datetime
+
+# ISO 8601 times whose UTC falls past year 9999 or before year 1: valid
+# text, but no time Python (or a database column) holds
+_OVERFLOWING = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00%2B01:00"]
+
+
+@pytest.mark.parametrize("when", _OVERFLOWING)
+@pytest.mark.parametrize("path,name,version", [
+    ("/servers?changes-since={}", "changes-since", "2.1"),
+    ("/servers/detail?changes-before={}", "changes-before", "2.66"),
+    ("/servers?changes-before={}", "changes-before", "latest"),
+    ("/os-migrations?changes-since={}", "changes-since", "2.59"),
+    ("/os-migrations?changes-before={}", "changes-before", "2.66"),
+    ("/{server}/os-instance-actions?changes-since={}", "changes-since", "2.58"),
+    ("/{server}/os-instance-actions?changes-before={}", "changes-before", "2.66"),
+    ("/images?changes-since={}", "changes-since", "2.1"),
+])
+def test_time_filter_out_of_range_is_400_naming_it(compute, compute_cloud, image_id, when,
+                                                   path, name, version):
+    server = None
+    if "{server}" in path:
+        status, body = compute("POST", "/servers", {"server": {
+            "name": "edge-of-time", "imageRef": image_id, "flavorRef": "1"}})
+        assert status == 202, body
+        server = body["server"]["id"]
+        path = path.replace("{server}", f"servers/{server}")
+    try:
+        message = compute_fault(*compute("GET", path.format(when), headers={
+            "OpenStack-API-Version": f"compute {version}"}))
+        assert name in message, message
+    finally:
+        if server:
+            compute("DELETE", f"/servers/{server}")
+
+
+@pytest.mark.parametrize("before", ["0001-01-01%2000:00:00", "0001-01-01T00:00:00",
+                                    "0001-01-31%2023:59:59.5"])
+def test_audit_log_before_the_first_period_is_400(compute, before):
+    """No audit period (a month by default) completes before early year 1."""
+    message = compute_fault(*compute("GET", f"/os-instance_usage_audit_log/{before}"))
+    assert "Invalid timestamp for date" in message, message
+    # a time from which one period back fits is answered
+    status, body = compute("GET", "/os-instance_usage_audit_log/0001-03-01%2000:00:00")
+    assert status == 200, body
+    assert body["instance_usage_audit_log"]["period_ending"] == "0001-02-01 00:00:00"

@@ -375,6 +375,9 @@ def test_list_filters_sorting_and_pages(cloud):
     ("member_status=maybe", "member_status"), ("size_min=big", "size_min"),
     ("protected=perhaps", "protected"), ("created_at=gt:yesterday", "created_at"),
     ("sort=name&sort_key=size", "sort"),
+    # times whose UTC falls past year 9999 or before year 1
+    ("created_at=lt:9999-12-31T23:59:59-01:00", "created_at"),
+    ("updated_at=gte:0001-01-01T00:00:00%2B01:00", "updated_at"),
 ])
 def test_list_bad_parameters(demo, query, field):
     resp = demo("GET", "/v2/images?" + query)

@@ -213,6 +213,44 @@ def test_unshelve_bodies_by_version(compute_cloud, api, server):
     assert settled(compute_cloud, server, "ACTIVE")["OS-EXT-SRV-ATTR:host"] == host
 
 
+@pytest.mark.compute_cloud_hosts(2)
+def test_unshelve_to_a_host_checks_zone_then_host_then_both(fresh_compute_cloud):
+    """2.91 as Nova orders it: a zone that does not exist is a 400 (even
+    with a host), an unknown host a 400, a host outside the zone asked a
+    409; none of them changes the offloaded server."""
+    from compute_core.testing import api_request, first_image_id
+
+    def api(method, path, **kw):
+        return api_request(fresh_compute_cloud, method, path, **kw)
+
+    resp = api("POST", "/os-aggregates", body={"aggregate": {"name": "other",
+                                                             "availability_zone": "az2"}})
+    assert resp.status_code == 200, resp.text
+    agg = resp.json()["aggregate"]["id"]
+    hosts = sorted(s["host"] for s in api("GET", "/os-services?binary=nova-compute")
+                   .json()["services"])
+    api("POST", f"/os-aggregates/{agg}/action", body={"add_host": {"host": hosts[1]}})
+    sid = boot(api, first_image_id(fresh_compute_cloud), name="zones", availability_zone="nova")
+    assert wait_for_server(fresh_compute_cloud, sid)["status"] == "ACTIVE"
+    accepted(api, sid, {"shelve": None})
+    settled(fresh_compute_cloud, sid, "SHELVED_OFFLOADED")
+    assert bad_request(api, sid, {"unshelve": {"host": hosts[0], "availability_zone":
+                                               "nowhere"}}, version="2.91") == \
+        "The requested availability zone is not available"
+    assert "nohost" in bad_request(api, sid, {"unshelve": {
+        "host": "nohost", "availability_zone": "az2"}}, version="2.91")
+    # pinned to nova at boot: another zone's host is a conflict, asked or not
+    for value in ({"host": hosts[1], "availability_zone": "nova"}, {"host": hosts[1]},
+                  {"host": hosts[0], "availability_zone": "az2"}):
+        msg = conflict(api, sid, {"unshelve": value}, version="2.91")
+        assert "is not in availability zone" in msg, msg
+    assert _show(api, sid)["status"] == "SHELVED_OFFLOADED"
+    accepted(api, sid, {"unshelve": {"host": hosts[1], "availability_zone": "az2"}}, "2.91")
+    assert settled(fresh_compute_cloud, sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"] == hosts[1]
+    api("DELETE", f"/servers/{sid}")
+    wait_for_server(fresh_compute_cloud, sid, ("DELETED",))
+
+
 # -------------------------------------------------------------- rebuild
 
 def test_rebuild_keeps_id_and_addresses(compute_cloud, api, server, image_id):

@@ -29,7 +29,9 @@ PLACEMENT_PATHS = ["/resource_providers/{}", "/resource_providers/{}/inventories
                    "/resource_providers/{}/inventories/{}", "/resource_providers/{}/traits",
                    "/resource_classes/{}", "/traits/{}", "/allocations/{}", "/{}"]
 COMPUTE_LISTS = ["/servers", "/servers/detail", "/flavors", "/flavors/detail", "/images",
-                 "/os-hypervisors", "/os-services", "/limits"]
+                 "/os-hypervisors", "/os-services", "/limits", "/os-migrations",
+                 "/os-instance_usage_audit_log", "/os-simple-tenant-usage", "/os-keypairs",
+                 "/os-server-groups", "/os-availability-zone"]
 PLACEMENT_LISTS = ["/resource_providers", "/allocation_candidates", "/traits", "/usages",
                    "/resource_classes"]
 COMPUTE_BODIES = [("POST", "/servers"), ("POST", "/flavors"),
@@ -94,11 +96,13 @@ def test_any_bytes_in_paths(fuzz_cloud, port, data, segments, method):
 @hypothesis.given(port=_PORTS, data=st.data(),
                   query=st.lists(st.tuples(_SEGMENT, st.binary(max_size=24)), min_size=1,
                                  max_size=4),
-                  version=st.sampled_from([None, "latest", "2.1", "2.75", "1.39", "1.0"]))
+                  version=st.sampled_from([None, "latest", "2.1", "2.66", "2.75", "2.101",
+                                           "2.102", "1.39", "1.0"]))
 def test_any_bytes_in_queries(fuzz_cloud, port, data, query, version):
     path = data.draw(st.sampled_from(COMPUTE_LISTS if port == "compute" else PLACEMENT_LISTS))
     known = ["name", "limit", "marker", "status", "resources", "required", "member_of",
-             "sort_key", "project_id", "minRam", "in_tree", "associated"]
+             "sort_key", "project_id", "minRam", "in_tree", "associated", "changes-since",
+             "changes-before", "pinned_availability_zone", "start", "end", "is_public"]
     pairs = [(data.draw(st.sampled_from(known)) if i % 2 else _quoted(key), _quoted(value))
              for i, (key, value) in enumerate(query)]
     headers = {}
@@ -207,3 +211,29 @@ def test_huge_headers(fuzz_cloud, port, case):
         _check(resp, port)
     # the service still answers others
     assert _send(fuzz_cloud, port, "GET", "/").status_code == 200
+
+
+# ISO 8601 times near the ends of what datetime holds, with any UTC offset:
+# an offset may carry them past year 9999 or before year 1
+_EDGE_TIME = st.builds(
+    "{}T{}{}".format,
+    st.sampled_from(["0001-01-01", "0001-01-31", "0001-02-01", "9999-12-31", "9999-01-01"])
+    | st.dates().map(str),
+    st.sampled_from(["00:00:00", "23:59:59", "23:59:59.999999", "00:30"])
+    | st.times().map(str),
+    st.sampled_from(["", "Z", "+00:00", "+23:59", "-23:59", "+01:00", "-01:00"]))
+
+
+@SETTINGS
+@hypothesis.given(when=_EDGE_TIME, data=st.data(),
+                  version=st.sampled_from(["2.1", "2.59", "2.66", "2.102", "latest"]))
+def test_edge_times_in_queries_and_paths(fuzz_cloud, when, data, version):
+    path = data.draw(st.sampled_from([
+        "/servers?changes-since={}", "/servers/detail?changes-before={}",
+        "/os-migrations?changes-since={}", "/os-migrations?changes-before={}",
+        "/images?changes-since={}", "/os-simple-tenant-usage?start={}",
+        "/os-instance_usage_audit_log/{}"]))
+    headers = {"OpenStack-API-Version": f"compute {version}"}
+    resp = _send(fuzz_cloud, "compute", "GET", path.format(_quoted(when.encode())),
+                 headers=headers)
+    _check(resp, "compute")

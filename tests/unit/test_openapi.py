@@ -122,3 +122,28 @@ def test_unknown_versions_are_refused():
         openapi.document("compute", "2.105")
     with pytest.raises(ValueError):
         openapi.document("placement", "one.two")
+
+
+def _query_names(doc, path):
+    return {p["name"] for p in _op(doc, path, "get")["parameters"] if p["in"] == "query"}
+
+
+@pytest.mark.parametrize("path,version,names", [
+    # a parameter appears at the version the handler starts reading it
+    ("/os-migrations", "2.58", {"hidden", "host", "instance_uuid", "source_compute", "status",
+                                "migration_type"}),
+    ("/os-migrations", "2.59", {"hidden", "host", "instance_uuid", "source_compute", "status",
+                                "migration_type", "limit", "marker", "changes-since"}),
+    ("/os-migrations", "2.79", {"hidden", "host", "instance_uuid", "source_compute", "status",
+                                "migration_type", "limit", "marker", "changes-since",
+                                "changes-before"}),
+    ("/os-hypervisors", "2.32", set()),
+    ("/os-hypervisors/detail", "2.33", {"limit", "marker"}),
+    ("/os-hypervisors", "2.53", {"limit", "marker", "hypervisor_hostname_pattern",
+                                 "with_servers"}),
+    ("/os-simple-tenant-usage", "2.39", {"start", "end", "detailed"}),
+    ("/os-simple-tenant-usage/{tenant_id}", "2.40", {"start", "end", "detailed", "limit",
+                                                      "marker"}),
+])
+def test_query_parameters_declared_by_version(path, version, names):
+    assert _query_names(openapi.document("compute", version), path) == names

@@ -109,7 +109,8 @@ def list_query(version):
               "sort_key": {"type": "string", "enum": list(keys)},
               "sort_dir": {"type": "string", "enum": ["asc", "desc"]},
               "limit": {"type": "integer", "minimum": 0}, "marker": {"type": "string"}}
-    if version in NAME_FILTER:
+    if version in NAME_FILTER or version not in CLOSED_QUERY:
+        # below 2.75 the listing takes any parameter and filters by name
         params["name"] = {"type": "string"}
     return params
 

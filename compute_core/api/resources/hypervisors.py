@@ -41,6 +41,14 @@ QUERY = {"hypervisor_hostname_pattern": {"type": "string"}, "with_servers": {"ty
          "limit": {"type": "integer", "minimum": 0}, "marker": {"type": "string"}}
 
 
+def list_query(version):
+    """The listings' parameters at *version*: paging from 2.33, the pattern
+    and with_servers from 2.53 (before, others are ignored)."""
+    names = (("limit", "marker") if version in PAGES else ()) + \
+        (("hypervisor_hostname_pattern", "with_servers") if version in WITH_SERVERS else ())
+    return {name: schema for name, schema in QUERY.items() if name in names}
+
+
 def _cpu_info_text(node):
     return node.get("cpu_info") or "{}"
 
@@ -181,14 +189,14 @@ def _list(call, detail):
 
 
 @operation("listHypervisors", "List hypervisors", ok={200: keyed("hypervisors")},
-           errors=(400, 403, 404), admin=True, query=QUERY)
+           errors=(400, 403, 404), admin=True, query=list_query)
 def index(call):
     call.authorize("os_compute_api:os-hypervisors:list")
     return _list(call, False)
 
 
 @operation("listHypervisorsDetailed", "List hypervisors with details",
-           ok={200: keyed("hypervisors")}, errors=(400, 403, 404), admin=True, query=QUERY)
+           ok={200: keyed("hypervisors")}, errors=(400, 403, 404), admin=True, query=list_query)
 def detail(call):
     call.authorize("os_compute_api:os-hypervisors:list-detail")
     return _list(call, True)

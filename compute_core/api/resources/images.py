@@ -4,8 +4,6 @@ with Nova's filters, show (status and progress mapped as Nova maps them),
 delete, and /images/{id}/metadata (+ items)."""
 from __future__ import annotations
 
-import datetime
-
 from compute_core import exception
 from compute_core.api import query, schemas, views
 from compute_core.api.faults import APIError
@@ -65,12 +63,9 @@ def image_view(req, image, detail=True):
 
 def _since(text):
     try:
-        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return query.utc_naive(text)
+    except (ValueError, OverflowError):
         raise APIError(400, f"Invalid changes-since value {text!r}.") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return when
 
 
 def _visible(call):

@@ -26,9 +26,10 @@ _FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S",
             "%Y-%m-%dT%H:%M:%S.%f")
 
 
-def _audit(call, before):
+def _audit(call, before, period=None):
     s = call.services
-    begin, end = audit.last_completed_period(s.conf.instance_usage_audit_period, before)
+    begin, end = period or audit.last_completed_period(s.conf.instance_usage_audit_period,
+                                                       before)
     rows = []
     for cell in s.cells.cells(include_cell0=False):
         rows += task_log.list_tasks(s.cells.get(cell["uuid"]), audit.TASK_NAME, begin, end)
@@ -69,7 +70,14 @@ def show(call, before_timestamp):
             continue
     else:
         raise APIError(400, "Invalid timestamp for date " + before_timestamp)
-    return 200, {"instance_usage_audit_log": _audit(call, before)}
+    unit = call.services.conf.instance_usage_audit_period
+    try:
+        period = audit.last_completed_period(unit, before)
+    except (ValueError, OverflowError):
+        # the period before it would start before year 1
+        raise APIError(400, f"Invalid timestamp for date {before_timestamp}: no audit "
+                            f"period ({unit}) completes before it") from None
+    return 200, {"instance_usage_audit_log": _audit(call, before, period)}
 
 
 ROUTES = {

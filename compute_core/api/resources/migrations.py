@@ -63,6 +63,13 @@ QUERY = {name: {"type": "string"} for name in (*_FILTERS, "marker", "changes-sin
 QUERY["limit"] = {"type": "integer", "minimum": 0}
 
 
+def list_query(version):
+    """The parameters the listing takes at *version* (below 2.59 the
+    filters; others are ignored)."""
+    names = ALLOWED_QUERY.at(version) or _FILTERS
+    return {name: schema for name, schema in QUERY.items() if name in names}
+
+
 class _FlavorIds:
     """Flavor ids (as moves record them) to the flavors' numeric ids, for
     one request."""
@@ -116,7 +123,7 @@ def _moves(call, filters):
 
 
 @operation("listMigrations", "List the migrations of every cell", ok={200: keyed("migrations")},
-           errors=(400, 403), admin=True, query=QUERY)
+           errors=(400, 403), admin=True, query=list_query)
 def index(call):
     call.authorize("os_compute_api:os-migrations:index")
     q = call.req.GET

@@ -25,6 +25,12 @@ PAGES = VersionRange("2.40")
 QUERY = {"start": {"type": "string"}, "end": {"type": "string"},
          "detailed": {"type": "string"}, "limit": {"type": "integer", "minimum": 0},
          "marker": {"type": "string"}}
+
+
+def list_query(version):
+    """The parameters at *version*: paging (limit, marker) from 2.40."""
+    return QUERY if version in PAGES else {name: QUERY[name]
+                                           for name in ("start", "end", "detailed")}
 _FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -137,7 +143,7 @@ def _links(call, servers, limit, key):
 
 
 @operation("listTenantUsages", "Every project's usage in a period",
-           ok={200: keyed("tenant_usages")}, errors=(400, 403), admin=True, query=QUERY)
+           ok={200: keyed("tenant_usages")}, errors=(400, 403), admin=True, query=list_query)
 def index(call):
     call.authorize(_ROOT + "list", {})
     start, stop, detailed = _period(call)
@@ -149,7 +155,7 @@ def index(call):
 
 
 @operation("showTenantUsage", "A project's usage in a period", ok={200: keyed("tenant_usage")},
-           errors=(400, 403), query=QUERY)
+           errors=(400, 403), query=list_query)
 def show(call, tenant_id):
     call.authorize(_ROOT + "show", {"project_id": tenant_id})
     start, stop, _ = _period(call)

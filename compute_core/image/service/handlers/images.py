@@ -135,11 +135,12 @@ def _time(name, text):
         op, value = "eq", text
     try:
         when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if when.tzinfo is not None:
+            # OverflowError past year 9999 or before year 1 in UTC
+            when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise ImageError(400, f"Invalid value '{text}' for parameter '{name}': expected "
                               "[gt|gte|lt|lte|eq|neq:]<ISO 8601 time>.") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return op, when
 
 
