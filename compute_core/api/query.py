@@ -53,8 +53,9 @@ def _refuse(params, allowed):
 def refuse_undeclared(req, handler, version):
     """From 2.102, a 400 for a query parameter the operation of *handler*
     does not declare (``query`` of its :func:`compute_core.apispec.operation`;
-    none declared: none taken)."""
-    if version not in ALL_CLOSED or not req.GET:
+    none declared: none taken), unless the handler takes any
+    (``handler.any_query``: the removed APIs, which answer 410 whatever)."""
+    if version not in ALL_CLOSED or not req.GET or getattr(handler, "any_query", False):
         return
     op = getattr(handler, "openapi", None)
     declared = op.at(op.query, version) if op is not None and op.query else None

@@ -132,3 +132,6 @@ def test_removed_apis_are_gone(api, method, path):
         assert resp.status_code == 410, resp.text
         assert resp.json()["computeFault"]["code"] == 410
     assert api("PATCH", path).status_code == 405
+    # whatever the query, at any version
+    assert api(method, f"{path}?x=1", version="2.104",
+               body={} if method in ("POST", "PUT") else None).status_code == 410
