@@ -110,11 +110,14 @@ default_opts = [
                      "that ran during the last completed period, and a task_log row per "
                      "host and period, what GET /os-instance_usage_audit_log reports."),
     cfg.StrOpt("instance_usage_audit_period", default="month",
-               regex=r"^(hour|month|day|year)(@([0-9]+))?$",
+               # each offset within what every period has (a day of the month
+               # up to 28: February has no 31st)
+               regex=r"^(hour(@[0-5]?[0-9])?|day(@([01]?[0-9]|2[0-3]))?"
+                     r"|month(@([01]?[0-9]|2[0-8]))?|year(@(0?[0-9]|1[0-2]))?)$",
                help="The period audited: hour, day, month or year, optionally with an "
                     "offset after @ at which each period starts (the minute of an hour, "
-                    "the hour of a day, the day of a month, the month of a year): "
-                    "month@15 audits from the 15th to the 15th."),
+                    "0-59; the hour of a day, 0-23; the day of a month, 1-28; the month "
+                    "of a year, 1-12): month@15 audits from the 15th to the 15th."),
     cfg.StrOpt("default_ephemeral_format",
                help="Filesystem of a flavor's ephemeral disk (mkfs -t <this>, labelled "
                     "ephemeral0), e.g. ext4, ext3, xfs, vfat, ntfs. Unset: by the image's "

@@ -46,3 +46,26 @@ def test_each_period_ends_where_the_next_begins(unit):
 def test_an_unknown_unit_is_refused():
     with pytest.raises(ValueError):
         last_completed_period("week", dt(2026, 12, 4))
+
+
+@pytest.mark.parametrize("value,valid", [
+    ("month@28", True), ("hour@59", True), ("day@23", True), ("year@12", True),
+    ("month@31", False), ("hour@60", False), ("day@24", False), ("year@13", False),
+    ("week", False),
+])
+def test_the_option_takes_only_offsets_every_period_has(value, valid):
+    """month@31 would have no start in February: refused when the
+    configuration is read, not a failure of the audit or its API later."""
+    from oslo_config import cfg
+
+    from compute_core.conf import opts
+
+    conf = cfg.ConfigOpts()
+    conf.register_opts(opts.default_opts)
+    conf([], project="compute_core_test", default_config_files=[])
+    if valid:
+        conf.set_override("instance_usage_audit_period", value)
+        assert conf.instance_usage_audit_period == value
+    else:
+        with pytest.raises(ValueError, match="regex"):
+            conf.set_override("instance_usage_audit_period", value)
