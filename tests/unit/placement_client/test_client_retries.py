@@ -5,31 +5,23 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 
 import pytest
 
 from compute_core import conf as conf_mod
 from compute_core.placement_client import client as client_mod
 
+from .local_server import LocalServer
 
-class DroppingServer(http.server.ThreadingHTTPServer):
+
+class DroppingServer(LocalServer):
     """Closes the connection without an answer for the first *drops*
     requests (as a server does to a kept-alive connection it timed out),
     then answers 200 with an empty candidates body."""
 
-    daemon_threads = True
-
     def __init__(self, drops):
-        super().__init__(("127.0.0.1", 0), Handler)
         self.drops = drops
-        self.seen = []
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(Handler)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 
 import pytest
@@ -16,26 +15,19 @@ import requests
 from compute_core import conf as conf_mod
 from compute_core.placement_client import client as client_mod
 
+from .local_server import LocalServer
 
-class RecordingServer(http.server.ThreadingHTTPServer):
+
+class RecordingServer(LocalServer):
     """Answers every request 200 with a JSON echo; records (method, path,
     body, client port). ``close_after``: answers that also close the
     connection (as a server whose keep-alive timed out); ``delay``: seconds
     to wait before answering."""
 
-    daemon_threads = True
-
     def __init__(self, close_after=False, delay=0.0):
-        super().__init__(("127.0.0.1", 0), Handler)
         self.close_after = close_after
         self.delay = delay
-        self.seen = []
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(Handler)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
