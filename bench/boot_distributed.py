@@ -30,9 +30,11 @@ import os
 import re
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import requests
 
@@ -88,6 +90,39 @@ class CPUMeter:
         for (phase, before), (_, after) in zip(self.marks, self.marks[1:]):
             out[phase] = {n: after[n] - before[n] for n in before}
         return out
+
+
+class Profiler:
+    """py-spy on every service process of a distributed run, one recording
+    per process and phase (folded stacks, DIR/MODE-PHASE-PROCESS.txt)."""
+
+    def __init__(self, directory: str, mode: str, pids: dict[str, int]):
+        self.directory, self.mode = directory, mode
+        self.pids = {n: p for n, p in pids.items() if n != "bench client"}
+        self.running: list[subprocess.Popen] = []
+        os.makedirs(directory, exist_ok=True)
+
+    def mark(self, phase: str) -> None:
+        self.stop()
+        if phase == "end":
+            return
+        for name, pid in self.pids.items():
+            out = os.path.join(self.directory,
+                               f"{self.mode}-{phase}-{name.replace(' ', '_')}.txt")
+            self.running.append(subprocess.Popen(
+                ["py-spy", "record", "--nonblocking", "--gil", "--rate", "100", "--format", "raw",
+                 "--pid", str(pid), "--output", out],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # py-spy takes a while to attach (it prints nothing when it starts
+        # sampling unless on a terminal): give it time before the phase.
+        time.sleep(5)
+
+    def stop(self) -> None:
+        for proc in self.running:
+            proc.send_signal(signal.SIGINT)
+        for proc in self.running:
+            proc.wait(timeout=60)
+        self.running = []
 
 
 def load_average() -> str:
@@ -186,10 +221,17 @@ def create_flavor(url):
 # ----------------------------------------------------------------------- run
 def measure(cloud, args) -> dict:
     meter = CPUMeter(cloud.pids)
+    hook = meter.mark
+    if args.profile and isinstance(cloud, Distributed):
+        profiler = Profiler(args.profile, cloud.name, cloud.pids)
+
+        def hook(phase):
+            meter.mark(phase)
+            profiler.mark(phase)
     load = load_average()
     result = boot.boot_and_delete(cloud.url, args.servers, args.concurrency,
                                   args.poll_interval, flavor=FLAVOR["id"],
-                                  phase_hook=meter.mark)
+                                  phase_hook=hook)
     result.update(mode=cloud.name, cpu=meter.per_phase(), load=load)
     return result
 
@@ -209,7 +251,7 @@ def report(result):
 def code_of(mode: str, baseline: str | None):
     """Processes started inside run the baseline's code for a "-base" mode
     (through PYTHONPATH, which the services inherit)."""
-    if not mode.endswith("-base"):
+    if "-base" not in mode:
         yield
         return
     if not baseline:
@@ -234,11 +276,17 @@ def main():
     ap.add_argument("--modes", default="embedded,distributed,distributed2",
                     help="comma-separated: embedded, distributed, distributed2 (with a "
                          "second conductor and scheduler process), embedded-base, "
-                         "distributed-base (with --baseline)")
+                         "distributed-base (with --baseline); a distributed mode with "
+                         "-mysqldb (distributed-mysqldb, distributed-base-mysqldb) speaks "
+                         "to MariaDB through mysqlclient (C) instead of PyMySQL, on "
+                         "databases of its own")
     ap.add_argument("--baseline", metavar="DIR",
                     help="a checkout of other code (say main before a change): its own "
                          "embedded-base and distributed-base modes run its compute_core")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="record each distributed process with py-spy per phase into DIR "
+                         "(folded stacks; py-spy must be installed)")
     args = ap.parse_args()
     reason = dist.backends_unreachable_reason()
     modes = args.modes.split(",")
@@ -249,17 +297,24 @@ def main():
           f"{load_average()}", flush=True)
     results = []
     workdir = tempfile.mkdtemp(prefix="bench-dist-")
-    with dist.distributed_backends("cc_bench") as backends:
+    with contextlib.ExitStack() as stack:
+        backends = stack.enter_context(dist.distributed_backends("cc_bench"))
+        if any("-mysqldb" in m for m in modes):
+            other = stack.enter_context(dist.distributed_backends("cc_bench"))
+            mysqldb = dict(other, urls={k: v.replace("mysql+pymysql://", "mysql+mysqldb://")
+                                        for k, v in other["urls"].items()})
         for round_ in range(args.rounds):
             for mode in modes:
                 with code_of(mode, args.baseline):
                     if mode.startswith("embedded"):
                         cloud = Embedded(hosts=len(dist.HOSTS))
                     else:
-                        # One set of databases and one state directory for
-                        # all (both codes have the same schema).
-                        cloud = Distributed(os.path.join(workdir, "cloud"), backends,
-                                            extra=1 if mode.endswith("2") else 0)
+                        # One set of databases and one state directory per
+                        # MySQL driver (both codes have the same schema).
+                        driver = "mysqldb" if "-mysqldb" in mode else "pymysql"
+                        cloud = Distributed(os.path.join(workdir, f"cloud-{driver}"),
+                                            mysqldb if driver == "mysqldb" else backends,
+                                            extra=1 if mode.startswith("distributed2") else 0)
                 cloud.name = mode
                 try:
                     result = measure(cloud, args)
