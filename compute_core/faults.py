@@ -335,7 +335,8 @@ def rpc_methods() -> dict[str, set[str]]:
     from compute_core.conductor.manager import ConductorManager
     from compute_core.scheduler.manager import SchedulerManager
 
-    return {topic: {n for n, v in vars(cls).items()
+    # the managers are composed of parts (mixins): every class of the MRO counts
+    return {topic: {n for part in cls.__mro__ for n, v in vars(part).items()
                     if not n.startswith("_") and inspect.isfunction(v)}
             for topic, cls in (("compute", ComputeManager), ("conductor", ConductorManager),
                                ("scheduler", SchedulerManager))}
