@@ -60,12 +60,26 @@ RULES = (
 # ----------------------------------------------------------------- schemas
 
 NAME = schemas.NAME
-_NETWORK = {"type": "object", "properties": {
-    "uuid": {"type": "string"}, "port": {"type": ["string", "null"], "format": "uuid"},
-    "fixed_ip": {"type": "string", "oneOf": [schemas.IPV4, schemas.IPV6]},
-    "tag": {"type": "string", "maxLength": 60}},
-    "additionalProperties": False}
-_NETWORKS = {"type": "array", "items": _NETWORK}
+
+
+def _networks_schema(uuid_format=False, tag=False):
+    """The ``networks`` list of a create: a ``tag`` on each NIC at 2.32 to
+    2.36 and from 2.42 (Nova's schemas dropped it at 2.37 and brought it
+    back), a network ``uuid`` checked by the schema from 2.37."""
+    network = {"type": "object", "properties": {
+        "uuid": dict(schemas.UUID) if uuid_format else {"type": "string"},
+        "port": {"type": ["string", "null"], "format": "uuid"},
+        "fixed_ip": {"type": "string", "oneOf": [schemas.IPV4, schemas.IPV6]}},
+        "additionalProperties": False}
+    if tag:
+        network["properties"]["tag"] = {"type": "string", "pattern": "^[^,/]*$",
+                                        "minLength": 1, "maxLength": 60}
+    listed = {"type": "array", "items": network}
+    if not uuid_format:
+        return listed
+    # "auto" / "none" accepted from 2.37, and networks required
+    return {"oneOf": [listed, {"type": "string", "enum": ["none", "auto"]}]}
+
 
 _CREATE_BASE = {
     "type": "object",
@@ -112,10 +126,12 @@ _HOST = {"type": "string", "minLength": 1, "maxLength": 255}
 # The body of POST /servers by version: the fields that come and go (from
 # the API reference).
 CREATE = VersionedSchemas.of_fields(_CREATE_BASE, "server", (
-    SchemaField("networks", _NETWORKS, until="2.36"),
-    # "auto" / "none" accepted, and networks required
-    SchemaField("networks", {"oneOf": [_NETWORKS, {"type": "string", "enum": ["none", "auto"]}]},
-                since="2.37", required=True),
+    SchemaField("networks", _networks_schema(), until="2.31"),
+    SchemaField("networks", _networks_schema(tag=True), since="2.32", until="2.36"),
+    SchemaField("networks", _networks_schema(uuid_format=True), since="2.37", until="2.41",
+                required=True),
+    SchemaField("networks", _networks_schema(uuid_format=True, tag=True), since="2.42",
+                required=True),
     SchemaField("personality", {"type": "array"}, until="2.56"),
     SchemaField("description", schemas.DESCRIPTION, since="2.19"),
     SchemaField("tags", {"type": "array", "items": {"type": "string", "maxLength": 60,

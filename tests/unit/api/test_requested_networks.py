@@ -9,7 +9,9 @@ import uuid
 import pytest
 
 from compute_core import exception
+from compute_core.api import schemas
 from compute_core.api.faults import APIError
+from compute_core.api.microversion import APIVersion
 from compute_core.api.resources import servers
 from compute_core.network import NetworkBackend
 
@@ -98,3 +100,31 @@ def test_a_backend_without_ports_refuses_them():
     servers._check_ports(call(backend), [{"uuid": NET}])
     assert refused(servers._check_ports, call(backend), [{"port": FREE}]) == (
         400, "Ports are not supported by this cloud's network backend.")
+
+
+@pytest.mark.parametrize("version, tag_taken", [
+    ("2.1", False), ("2.31", False), ("2.32", True), ("2.36", True), ("2.37", False),
+    ("2.41", False), ("2.42", True), ("2.104", True)])
+def test_a_nic_tag_where_nova_s_schemas_take_it(version, tag_taken):
+    schema = servers.CREATE.at(APIVersion(version))
+
+    def body(**nic):
+        return {"server": {"name": "a", "flavorRef": "1", "networks": [nic]}}
+
+    schemas.validate(body(port=FREE), schema)
+    schemas.validate(body(port=None, uuid=NET), schema)
+    if tag_taken:
+        schemas.validate(body(port=FREE, tag="eth1"), schema)
+        for bad in ("a/b", "", "x" * 61):
+            with pytest.raises(APIError, match="tag"):
+                schemas.validate(body(port=FREE, tag=bad), schema)
+    else:
+        with pytest.raises(APIError, match="tag"):
+            schemas.validate(body(port=FREE, tag="eth1"), schema)
+    with pytest.raises(APIError, match="port"):
+        schemas.validate(body(port="nope"), schema)
+    if APIVersion(version) >= "2.37":
+        with pytest.raises(APIError, match="networks"):
+            schemas.validate(body(uuid="nope"), schema)
+    else:
+        schemas.validate(body(uuid="nope"), schema)  # the handler's 400 then
