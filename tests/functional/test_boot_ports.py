@@ -6,11 +6,13 @@ or the interface goes, and stays free when the boot fails. Requests Nova
 refuses change nothing."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 
-from compute_core.testing import wait_for_server
+from compute_core.db import api_db, cell_db
+from compute_core.testing import api_request, first_image_id, wait_for_server
 
 
 def _boot(api, image_id, networks, version="2.52", expect=202, **server):
@@ -192,3 +194,30 @@ def test_a_failed_spawn_keeps_the_port_until_the_server_is_deleted(compute_cloud
     assert compute_cloud.network.get_port(free_port["id"])["device_id"] == sid
     _delete(compute_cloud, api, sid)
     assert compute_cloud.network.get_port(free_port["id"]) == free_port
+
+
+def test_a_build_stopped_before_mapping_gives_the_port_back_when_deleted(
+        fresh_compute_cloud, monkeypatch):
+    """The conductor stops after binding the port and writing the cell row,
+    before mapping it (a process killed there): deleting that server frees
+    the port."""
+    cloud = fresh_compute_cloud
+
+    def killed(db, uuid, cell_id):
+        raise SystemExit("conductor killed")
+
+    monkeypatch.setattr(api_db, "finish_build", killed)
+    free = cloud.network.create_port()
+    resp = api_request(cloud, "POST", "/servers", body={"server": {
+        "name": "half", "imageRef": first_image_id(cloud), "flavorRef": "1",
+        "networks": [{"port": free["id"]}]}})
+    assert resp.status_code == 202, resp.text
+    sid = resp.json()["server"]["id"]
+    _, db = cloud._api.cells.for_host("host1")
+    deadline = time.monotonic() + 20
+    while not cell_db.list_instances(db, {"uuid": sid}):
+        assert time.monotonic() < deadline, "cell row not written"
+        time.sleep(0.05)
+    assert cloud.network.get_port(free["id"])["device_id"] == sid
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    assert cloud.network.get_port(free["id"]) == free
