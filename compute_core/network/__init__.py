@@ -25,8 +25,13 @@ class NetworkBackend(abc.ABC):
         """Addresses for a new instance as ``{network name: [{"addr",
         "version", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]}``.
 
-        *requested* is ``"auto"``, ``"none"`` or a list of
-        ``{"uuid", "fixed_ip"}`` entries.
+        *requested* is ``"auto"``, ``"none"`` or a list of entries, one
+        NIC each, in the guest's order: ``{"uuid", "fixed_ip", "tag"}`` (a
+        new port on that network) or ``{"port", "tag"}`` (the free port the
+        user made ahead: bound to the instance, and left free again, not
+        deleted, by deallocate_for_instance; the API asks for ports only of
+        a backend whose get_port works, after checking the port is free).
+        On a failure nothing stays taken.
         """
 
     @abc.abstractmethod

@@ -1,8 +1,9 @@
-"""os-interface driven by the clients, unchanged: openstacksdk
+"""os-interface, and boots naming a port, driven by the clients: openstacksdk
 (create_server_interface, server_interfaces, get_server_interface,
-delete_server_interface) and novaclient's nova interface-list,
-interface-attach and interface-detach (which need Keystone: the cloud runs
-its identity endpoint)."""
+delete_server_interface, create_server with networks=[{"port": id}]) and
+novaclient's nova interface-list, interface-attach, interface-detach and
+boot --nic port-id= (which need Keystone: the cloud runs its identity
+endpoint); OpenStackClient's --port, which needs a network service."""
 from __future__ import annotations
 
 import os
@@ -57,22 +58,32 @@ def test_openstacksdk_attach_list_show_detach(sdk_server):
         conn.compute.get_server_interface(attached.port_id, server=server)
 
 
+def _nova_env(cloud):
+    """The environment of novaclient's nova as the user demo (Keystone)."""
+    auth = cloud._password_auth("demo", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(OS_AUTH_URL=auth["auth_url"], OS_USERNAME=auth["username"],
+               OS_PASSWORD=auth["password"], OS_PROJECT_NAME=auth["project_name"],
+               OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default")
+    return env
+
+
+def _nova(env):
+    """nova(*args, ok=True): run nova, check it succeeded (or failed), and
+    return what it printed."""
+    def nova(*args, ok=True):
+        done = subprocess.run(["nova", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert (done.returncode == 0) == ok, (args, done.stdout, done.stderr)
+        return done.stdout if ok else done.stdout + done.stderr
+    return nova
+
+
 def test_novaclient_interface_commands(keystone_cloud, sdk_server):
     if shutil.which("nova") is None:
         pytest.skip("novaclient's nova command is not installed")
     _, server = sdk_server
-    auth = keystone_cloud._password_auth("demo", None)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(OS_AUTH_URL=auth["auth_url"], OS_USERNAME=auth["username"],
-               OS_PASSWORD=auth["password"], OS_PROJECT_NAME=auth["project_name"],
-               OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default",
-               OS_COMPUTE_API_VERSION="2.70")
-
-    def nova(*args):
-        done = subprocess.run(["nova", *args], env=env, capture_output=True, text=True,
-                              timeout=120)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return done.stdout
+    nova = _nova(dict(_nova_env(keystone_cloud), OS_COMPUTE_API_VERSION="2.70"))
 
     listed = nova("interface-list", server.id)
     [boot] = [line for line in listed.splitlines() if "ACTIVE" in line]
@@ -86,3 +97,75 @@ def test_novaclient_interface_commands(keystone_cloud, sdk_server):
     nova("interface-detach", server.id, port_id)
     listed = nova("interface-list", server.id)
     assert port_id not in listed and "10.0.0.88" not in listed
+
+
+# --------------------------------------------- a boot naming a port, by the clients
+
+def test_openstacksdk_boots_a_server_on_a_port(keystone_cloud):
+    free = keystone_cloud.network.create_port()
+    conn = keystone_cloud.connection()
+    try:
+        server = conn.compute.create_server(
+            name="port-sdk", image_id=first_image_id(keystone_cloud), flavor_id="1",
+            networks=[{"port": free["id"]}])
+        server = conn.compute.wait_for_server(server, wait=60)
+        addresses = [(a["addr"], a["OS-EXT-IPS-MAC:mac_addr"])
+                     for net in server.addresses.values() for a in net]
+        assert addresses == [(free["fixed_ips"][0]["ip_address"], free["mac_address"])]
+        assert _ids(conn, server) == [free["id"]]
+        with pytest.raises(openstack.exceptions.ConflictException, match="still in use"):
+            conn.compute.create_server(
+                name="port-sdk2", image_id=first_image_id(keystone_cloud), flavor_id="1",
+                networks=[{"port": free["id"]}])
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=60)
+    finally:
+        conn.close()
+    assert keystone_cloud.network.get_port(free["id"]) == free
+
+
+def test_novaclient_boots_a_server_on_a_port(keystone_cloud):
+    if shutil.which("nova") is None:
+        pytest.skip("novaclient's nova command is not installed")
+    from openstack.compute.v2.server import Server
+
+    free = keystone_cloud.network.create_port()
+    nova = _nova(_nova_env(keystone_cloud))
+
+    booted = nova("--os-compute-api-version", "2.52", "boot", "--flavor", "1", "--image",
+                  first_image_id(keystone_cloud), "--nic", f"port-id={free['id']},tag=cli",
+                  "--poll", "port-nova")
+    [sid] = [line.split("|")[2].strip() for line in booted.splitlines()
+             if line.startswith("| id ")]
+    listed = nova("interface-list", sid)
+    assert free["id"] in listed and free["mac_address"] in listed
+    refused = nova("boot", "--flavor", "1", "--image", first_image_id(keystone_cloud),
+                   "--nic", f"port-id={free['id']}", "--min-count", "2", "port-nova2", ok=False)
+    assert "Unable to launch multiple instances with a single configured port ID" in refused
+    nova("delete", sid)
+    conn = keystone_cloud.connection()
+    try:
+        conn.compute.wait_for_delete(Server(id=sid), wait=60)
+    finally:
+        conn.close()
+    assert keystone_cloud.network.get_port(free["id"]) == free
+
+
+def test_openstackclient_asks_neutron_for_the_port(keystone_cloud, tmp_path):
+    """OpenStackClient looks a port up in the network service before it
+    sends the boot, and refuses by itself without one in the catalog: this
+    cloud has none (use novaclient, openstacksdk or the API)."""
+    if shutil.which("openstack") is None:
+        pytest.skip("OpenStackClient is not installed")
+    from compute_core.testing import write_clouds_yaml
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(OS_CLIENT_CONFIG_FILE=write_clouds_yaml(keystone_cloud, str(tmp_path)),
+               OS_CLOUD="compute-core")
+    free = keystone_cloud.network.create_port()
+    for nic in (["--port", free["id"]], ["--nic", f"port-id={free['id']}"]):
+        done = subprocess.run(["openstack", "server", "create", "--image",
+                               first_image_id(keystone_cloud), "--flavor", "1", *nic, "osc"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and "network endpoint not enabled" in done.stderr
+    assert keystone_cloud.network.get_port(free["id"]) == free

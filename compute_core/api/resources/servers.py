@@ -60,12 +60,26 @@ RULES = (
 # ----------------------------------------------------------------- schemas
 
 NAME = schemas.NAME
-_NETWORK = {"type": "object", "properties": {
-    "uuid": {"type": "string"}, "port": {"type": ["string", "null"]},
-    "fixed_ip": {"type": "string", "oneOf": [schemas.IPV4, schemas.IPV6]},
-    "tag": {"type": "string", "maxLength": 60}},
-    "additionalProperties": False}
-_NETWORKS = {"type": "array", "items": _NETWORK}
+
+
+def _networks_schema(uuid_format=False, tag=False):
+    """The ``networks`` list of a create: a ``tag`` on each NIC at 2.32 to
+    2.36 and from 2.42 (Nova's schemas dropped it at 2.37 and brought it
+    back), a network ``uuid`` checked by the schema from 2.37."""
+    network = {"type": "object", "properties": {
+        "uuid": dict(schemas.UUID) if uuid_format else {"type": "string"},
+        "port": {"type": ["string", "null"], "format": "uuid"},
+        "fixed_ip": {"type": "string", "oneOf": [schemas.IPV4, schemas.IPV6]}},
+        "additionalProperties": False}
+    if tag:
+        network["properties"]["tag"] = {"type": "string", "pattern": "^[^,/]*$",
+                                        "minLength": 1, "maxLength": 60}
+    listed = {"type": "array", "items": network}
+    if not uuid_format:
+        return listed
+    # "auto" / "none" accepted from 2.37, and networks required
+    return {"oneOf": [listed, {"type": "string", "enum": ["none", "auto"]}]}
+
 
 _CREATE_BASE = {
     "type": "object",
@@ -112,10 +126,12 @@ _HOST = {"type": "string", "minLength": 1, "maxLength": 255}
 # The body of POST /servers by version: the fields that come and go (from
 # the API reference).
 CREATE = VersionedSchemas.of_fields(_CREATE_BASE, "server", (
-    SchemaField("networks", _NETWORKS, until="2.36"),
-    # "auto" / "none" accepted, and networks required
-    SchemaField("networks", {"oneOf": [_NETWORKS, {"type": "string", "enum": ["none", "auto"]}]},
-                since="2.37", required=True),
+    SchemaField("networks", _networks_schema(), until="2.31"),
+    SchemaField("networks", _networks_schema(tag=True), since="2.32", until="2.36"),
+    SchemaField("networks", _networks_schema(uuid_format=True), since="2.37", until="2.41",
+                required=True),
+    SchemaField("networks", _networks_schema(uuid_format=True, tag=True), since="2.42",
+                required=True),
     SchemaField("personality", {"type": "array"}, until="2.56"),
     SchemaField("description", schemas.DESCRIPTION, since="2.19"),
     SchemaField("tags", {"type": "array", "items": {"type": "string", "maxLength": 60,
@@ -523,9 +539,23 @@ def _networks(call, value):
         return value
     out = []
     backend_ids = {n["id"] for n in call.services.network.networks()}
+    ports = set()
     for net in value:
         if net.get("port"):
-            raise APIError(400, "Ports are not supported by this cloud's network backend.")
+            # Nova's checks of the request itself; whether the port exists
+            # and is free is _check_ports'.
+            port = net["port"]
+            if port in ports:
+                raise APIError(400, f"Port ID '{port}' was specified twice: you cannot "
+                                    f"attach a port multiple times.")
+            if net.get("fixed_ip") is not None:
+                raise APIError(400, f"Specified Fixed IP '{net['fixed_ip']}' cannot be used "
+                                    f"with port '{port}': the two cannot be specified "
+                                    f"together.")
+            ports.add(port)
+            # A network uuid beside a port is ignored: the port's network counts.
+            out.append({"port": port, "tag": net.get("tag")})
+            continue
         if "uuid" not in net:
             raise APIError(400, "Bad network format: missing 'uuid'")
         try:
@@ -537,6 +567,36 @@ def _networks(call, value):
             raise APIError(400, f"Network {net['uuid']} could not be found.")
         out.append({"uuid": net["uuid"], "fixed_ip": net.get("fixed_ip"), "tag": net.get("tag")})
     return out
+
+
+def _check_count(networks, max_count):
+    """Nova's refusals of several servers sharing what only one can have."""
+    if max_count < 2 or not isinstance(networks, list):
+        return
+    if any(n.get("fixed_ip") for n in networks):
+        raise APIError(400, "Failed to launch instances: max_count cannot be greater than 1 "
+                            "if an fixed_ip is specified.")
+    if any(n.get("port") for n in networks):
+        raise APIError(400, "Failed to launch instances: Unable to launch multiple instances "
+                            "with a single configured port ID. Please launch your instance "
+                            "one by one with different ports.")
+
+
+def _check_ports(call, networks):
+    """The ports asked for exist (400) and are bound to no server (409), as
+    Nova's network API checks before the build; the conductor binds them."""
+    for net in networks if isinstance(networks, list) else []:
+        if not net.get("port"):
+            continue
+        try:
+            port = call.services.network.get_port(net["port"])
+        except exception.PortsNotSupported:
+            raise APIError(400, "Ports are not supported by this cloud's network "
+                                "backend.") from None
+        except exception.PortNotFound as exc:
+            raise APIError(400, exc.message) from None
+        if port["device_id"] is not None:
+            raise APIError(409, exception.PortInUse(port_id=net["port"]).message)
 
 
 def _local_boot_image(bdms):
@@ -588,7 +648,7 @@ def _scheduler_hints(body):
 
 
 @operation("createServer", "Create one or more servers",
-           ok={202: {"anyOf": [keyed("server"), keyed("reservation_id")]}}, errors=(403,),
+           ok={202: {"anyOf": [keyed("server"), keyed("reservation_id")]}}, errors=(403, 409),
            body=CREATE,
            links={"GetServer": ("showServer", {"server_id": "$response.body#/server/id"}),
                   "ActOnServer": ("serverAction", {"server_id": "$response.body#/server/id"}),
@@ -628,9 +688,8 @@ def create(call):
     if min_count > max_count:
         raise APIError(400, "min_count must be <= max_count")
     networks = _networks(call, server.get("networks"))
-    if networks != "none" and isinstance(networks, list) and max_count > 1 and any(
-            n.get("fixed_ip") for n in networks):
-        raise APIError(400, "Fixed IPs can only be requested for one server at a time.")
+    _check_count(networks, max_count)
+    _check_ports(call, networks)
     hints = _scheduler_hints(body)
     user_data = server.get("user_data")
     try:

@@ -8,7 +8,7 @@ import netaddr
 
 from compute_core import exception
 from compute_core.db import api_db
-from compute_core.network import NetworkBackend
+from compute_core.network import NetworkBackend, address_entry
 
 
 class FlatNetworkBackend(NetworkBackend):
@@ -32,21 +32,40 @@ class FlatNetworkBackend(NetworkBackend):
             yield str(ip)
 
     def allocate_for_instance(self, instance_uuid, requested):
-        if requested == "none":
+        # A build run again (its conductor stopped midway) starts afresh.
+        self.deallocate_for_instance(instance_uuid)
+        if requested == "none" or requested == []:
             return {}
-        wanted_ip = tag = None
-        if isinstance(requested, list):
-            if not requested:
-                return {}
-            for net in requested:
-                if net.get("uuid") not in (None, self.id):
-                    raise exception.Invalid(f"Network {net.get('uuid')} could not be found.")
-                wanted_ip = net.get("fixed_ip") or wanted_ip
-                tag = net.get("tag") or tag
+        if not isinstance(requested, list):
+            requested = [{}]
+        nics = []
+        try:
+            for index, asked in enumerate(requested):
+                nics.append(self._nic(instance_uuid, asked, index))
+        except Exception:
+            # The ports a user brought go back free, the others go.
+            self.deallocate_for_instance(instance_uuid)
+            raise
+        return {self.name: nics}
+
+    def _nic(self, instance_uuid, asked, index):
+        """The network_info entry of the *index*-th NIC asked for at boot:
+        the free port ``asked["port"]``, bound as it is, or a new port on
+        the network ``asked["uuid"]`` (at ``asked["fixed_ip"]``)."""
+        if asked.get("port"):
+            port = self.allocate_port(instance_uuid, port_id=asked["port"],
+                                      tag=asked.get("tag"))
+            return address_entry(port)[1]
+        if asked.get("uuid") not in (None, self.id):
+            raise exception.Invalid(f"Network {asked.get('uuid')} could not be found.")
+        if index:
+            port = self._new_port(instance_uuid, None, asked.get("fixed_ip"), asked.get("tag"))
+            return address_entry(port)[1]
+        # The first NIC's MAC comes from the instance, as before ports had ids.
         mac = "fa:16:3e:%02x:%02x:%02x" % tuple(uuid.UUID(instance_uuid).bytes[:3])
-        addr = self._take(instance_uuid, wanted_ip, mac, tag=tag)
-        return {self.name: [{"addr": addr, "version": self.cidr.version,
-                             "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac}]}
+        addr = self._take(instance_uuid, asked.get("fixed_ip"), mac, tag=asked.get("tag"))
+        return {"addr": addr, "version": self.cidr.version, "OS-EXT-IPS:type": "fixed",
+                "OS-EXT-IPS-MAC:mac_addr": mac}
 
     def _take(self, instance_uuid, wanted_ip, mac, **port):
         """An address for *instance_uuid* (None: a free port): *wanted_ip*,

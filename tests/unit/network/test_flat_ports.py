@@ -90,3 +90,74 @@ def test_a_free_port_is_attached_by_id_and_outlives_its_server(backend):
     backend.deallocate_for_instance(VM2)
     assert backend.get_port(free["id"]) == free
     assert backend.ports(VM2) == []
+
+
+# ------------------------------------------------ ports asked for at boot
+
+def _nics(nets):
+    return [(e["addr"], e["OS-EXT-IPS-MAC:mac_addr"]) for e in nets["private"]]
+
+
+def test_a_boot_takes_a_free_port_as_its_nic_and_leaves_it_free(backend):
+    free = backend.create_port()
+    nets = backend.allocate_for_instance(VM1, [{"port": free["id"], "tag": "data"}])
+    assert _nics(nets) == [(free["fixed_ips"][0]["ip_address"], free["mac_address"])]
+    [bound] = backend.ports(VM1)
+    assert (bound["id"], bound["device_id"], bound["status"], bound["tag"]) == (
+        free["id"], VM1, "ACTIVE", "data")
+    with pytest.raises(exception.PortInUse, match=free["id"]):
+        backend.allocate_for_instance(VM2, [{"port": free["id"]}])
+    assert backend.ports(VM2) == []
+    backend.deallocate_for_instance(VM1)  # the server is deleted
+    assert backend.get_port(free["id"]) == free
+
+
+def test_one_nic_per_entry_in_the_order_asked(backend):
+    free = backend.create_port()
+    nets = backend.allocate_for_instance(VM1, [
+        {"uuid": backend.id, "tag": "a"}, {"port": free["id"]},
+        {"uuid": backend.id, "fixed_ip": "192.168.7.6"}])
+    nics = _nics(nets)
+    assert [ip for ip, _ in nics] == ["192.168.7.3", free["fixed_ips"][0]["ip_address"],
+                                      "192.168.7.6"]
+    # The first NIC's MAC is the instance's, as before; every MAC differs.
+    assert nics[0][1] == "fa:16:3e:11:11:11" and len({mac for _, mac in nics}) == 3
+    ports = {p["fixed_ips"][0]["ip_address"]: p for p in backend.ports(VM1)}
+    assert ports["192.168.7.3"]["tag"] == "a" and len(ports) == 3
+    # Deleting the server frees the user's port and drops the two it made.
+    backend.deallocate_for_instance(VM1)
+    assert backend.ports(VM1) == [] and backend.get_port(free["id"]) == free
+    made = [p["id"] for ip, p in ports.items() if p["id"] != free["id"]]
+    for port_id in made:
+        with pytest.raises(exception.PortNotFound):
+            backend.get_port(port_id)
+
+
+def test_a_failed_boot_allocation_takes_nothing(backend):
+    free = backend.create_port()
+    taken = backend.allocate_port(VM2, fixed_ip="192.168.7.6")
+    for requested in ([{"port": free["id"]}, {"uuid": backend.id, "fixed_ip": "192.168.7.6"}],
+                      [{"port": free["id"]}, {"port": str(uuid.uuid4())}],
+                      [{"uuid": backend.id}, {"uuid": str(uuid.uuid4())}]):
+        with pytest.raises((exception.FixedIpAlreadyInUse, exception.PortNotFound,
+                            exception.Invalid)):
+            backend.allocate_for_instance(VM1, requested)
+        assert backend.ports(VM1) == [] and backend.get_port(free["id"]) == free
+    assert backend.ports(VM2) == [taken]
+
+
+def test_a_build_run_again_starts_afresh(backend):
+    free = backend.create_port()
+    first = backend.allocate_for_instance(VM1, [{"port": free["id"]}, {"uuid": backend.id}])
+    again = backend.allocate_for_instance(VM1, [{"port": free["id"]}, {"uuid": backend.id}])
+    assert len(backend.ports(VM1)) == 2 and _nics(first)[0] == _nics(again)[0]
+    assert backend.allocate_for_instance(VM1, "none") == {}
+    assert backend.ports(VM1) == [] and backend.get_port(free["id"]) == free
+
+
+def test_auto_and_none_are_unchanged(backend):
+    nets = backend.allocate_for_instance(VM1, "auto")
+    assert _nics(nets) == [("192.168.7.2", "fa:16:3e:11:11:11")]
+    assert backend.allocate_for_instance(VM2, "none") == {}
+    assert backend.allocate_for_instance(VM2, []) == {}
+    assert backend.ports(VM2) == []

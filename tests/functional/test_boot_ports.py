@@ -1,0 +1,223 @@
+"""POST /servers with networks naming a port, through the HTTP API, as Nova
+34 with Neutron answers: the free port (made with the network backend's
+create_port, or left free by an os-interface detach) becomes the server's
+NIC, beside NICs on networks; it is unbound, not deleted, when the server
+or the interface goes, and stays free when the boot fails. Requests Nova
+refuses change nothing."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from compute_core.db import api_db, cell_db
+from compute_core.testing import api_request, first_image_id, wait_for_server
+
+
+def _boot(api, image_id, networks, version="2.52", expect=202, **server):
+    resp = api("POST", "/servers", version=version, body={"server": {
+        "name": server.pop("name", "ported"), "imageRef": image_id, "flavorRef": "1",
+        "networks": networks, **server}})
+    assert resp.status_code == expect, resp.text
+    return resp.json()["server"]["id"] if expect == 202 else resp.json()
+
+
+def _delete(cloud, api, sid):
+    api("DELETE", f"/servers/{sid}")
+    wait_for_server(cloud, sid, ("DELETED",))
+
+
+def _nics(server):
+    return [(a["addr"], a["OS-EXT-IPS-MAC:mac_addr"]) for net in server["addresses"].values()
+            for a in net]
+
+
+def _ip(port):
+    return port["fixed_ips"][0]["ip_address"]
+
+
+@pytest.fixture
+def free_port(compute_cloud):
+    return compute_cloud.network.create_port()
+
+
+@pytest.fixture
+def net_id(compute_cloud):
+    return compute_cloud.network.networks()[0]["id"]
+
+
+def test_a_port_and_a_network_make_two_nics(compute_cloud, api, image_id, free_port, net_id):
+    sid = _boot(api, image_id, [{"port": free_port["id"], "tag": "data"}, {"uuid": net_id}])
+    server = wait_for_server(compute_cloud, sid)
+    assert server["status"] == "ACTIVE"
+    nics = _nics(server)
+    assert nics[0] == (_ip(free_port), free_port["mac_address"]) and len(nics) == 2
+    # os-interface shows the port as the server's, bound, with its tag (2.70).
+    ifaces = api("GET", f"/servers/{sid}/os-interface", version="2.70").json()[
+        "interfaceAttachments"]
+    mine = {i["port_id"]: i for i in ifaces}
+    assert set(mine) >= {free_port["id"]} and len(mine) == 2
+    assert mine[free_port["id"]] == {
+        "port_id": free_port["id"], "net_id": net_id, "mac_addr": free_port["mac_address"],
+        "port_state": "ACTIVE", "tag": "data",
+        "fixed_ips": [{"subnet_id": free_port["fixed_ips"][0]["subnet_id"],
+                       "ip_address": _ip(free_port)}]}
+    # The virt driver got both NICs, the port's MAC first.
+    guest = compute_cloud.driver("host1").instances[sid]
+    assert [n["mac"] for n in guest["nics"]] == [mac for _, mac in nics]
+    [made] = [p for p in mine if p != free_port["id"]]
+
+    # Bound: another boot with it is Nova's 409, and makes no server.
+    before = api("GET", "/servers").json()["servers"]
+    body = _boot(api, image_id, [{"port": free_port["id"]}], expect=409)
+    assert body["conflictingRequest"]["message"] == f"Port {free_port['id']} is still in use."
+    assert api("GET", "/servers").json()["servers"] == before
+
+    # Deleted: the user's port is free again, as it was; the other is gone.
+    _delete(compute_cloud, api, sid)
+    assert compute_cloud.network.get_port(free_port["id"]) == free_port
+    assert compute_cloud.network.ports(sid) == []
+    with pytest.raises(Exception, match=made):
+        compute_cloud.network.get_port(made)
+
+
+def test_before_2_37_and_at_2_1(compute_cloud, api, image_id, free_port):
+    sid = _boot(api, image_id, [{"port": free_port["id"]}], version="2.1")
+    assert _nics(wait_for_server(compute_cloud, sid)) == [(_ip(free_port),
+                                                            free_port["mac_address"])]
+    _delete(compute_cloud, api, sid)
+    assert compute_cloud.network.get_port(free_port["id"]) == free_port
+
+
+def test_refused_as_nova_refuses(compute_cloud, api, image_id, free_port, net_id):
+    missing = str(uuid.uuid4())
+    port = free_port["id"]
+    cases = [
+        ({"networks": [{"port": missing}]}, f"Port id {missing} could not be found."),
+        ({"networks": [{"port": port}, {"uuid": net_id}, {"port": port}]},
+         f"Port ID '{port}' was specified twice: you cannot attach a port multiple times."),
+        ({"networks": [{"port": port, "fixed_ip": "10.0.0.240"}]},
+         f"Specified Fixed IP '10.0.0.240' cannot be used with port '{port}': the two "
+         f"cannot be specified together."),
+        ({"networks": [{"port": port}], "max_count": 2},
+         "Failed to launch instances: Unable to launch multiple instances with a single "
+         "configured port ID. Please launch your instance one by one with different ports."),
+        ({"networks": [{"port": port}], "min_count": 2},
+         "Failed to launch instances: Unable to launch multiple instances with a single "
+         "configured port ID. Please launch your instance one by one with different ports."),
+        ({"networks": [{"uuid": net_id, "fixed_ip": "10.0.0.240"}], "max_count": 2},
+         "Failed to launch instances: max_count cannot be greater than 1 if an fixed_ip is "
+         "specified."),
+        ({"networks": [{"port": "nope"}]}, "networks"),
+        ({"networks": [{"port": port, "tag": "a/b"}]}, "tag"),
+    ]
+    before = api("GET", "/servers").json()["servers"]
+    for server, message in cases:
+        networks = server.pop("networks")
+        body = _boot(api, image_id, networks, expect=400, **server)
+        assert message in body["badRequest"]["message"], (networks, body)
+    assert api("GET", "/servers").json()["servers"] == before
+    assert compute_cloud.network.get_port(port) == free_port
+
+
+def test_a_port_freed_by_a_detach_boots_another_server(compute_cloud, api, image_id,
+                                                       free_port):
+    first = _boot(api, image_id, [{"port": free_port["id"]}], name="first")
+    wait_for_server(compute_cloud, first)
+    second = _boot(api, image_id, "auto", name="second")
+    wait_for_server(compute_cloud, second)
+    try:
+        # A port the user brought is unbound by a detach, not deleted.
+        resp = api("DELETE", f"/servers/{first}/os-interface/{free_port['id']}")
+        assert resp.status_code == 202
+        assert compute_cloud.network.get_port(free_port["id"]) == free_port
+        assert wait_for_server(compute_cloud, first)["addresses"] == {}
+        # Attached to a running server and detached again, still the same port.
+        resp = api("POST", f"/servers/{second}/os-interface",
+                   body={"interfaceAttachment": {"port_id": free_port["id"]}})
+        assert resp.status_code == 200, resp.text
+        assert api("DELETE", f"/servers/{second}/os-interface/"
+                             f"{free_port['id']}").status_code == 202
+        third = _boot(api, image_id, [{"port": free_port["id"]}], name="third")
+        assert _nics(wait_for_server(compute_cloud, third)) == [
+            (_ip(free_port), free_port["mac_address"])]
+        _delete(compute_cloud, api, third)
+    finally:
+        _delete(compute_cloud, api, first)
+        _delete(compute_cloud, api, second)
+    assert compute_cloud.network.get_port(free_port["id"]) == free_port
+
+
+def test_a_boot_with_no_valid_host_leaves_the_port_free(compute_cloud, api, image_id,
+                                                        free_port):
+    flavor = api("POST", "/flavors", body={"flavor": {
+        "name": f"huge-{uuid.uuid4().hex[:6]}", "ram": 10 ** 7, "vcpus": 1,
+        "disk": 1}}).json()["flavor"]["id"]
+    try:
+        sid = _boot(api, image_id, [{"port": free_port["id"]}], flavorRef=flavor)
+        server = wait_for_server(compute_cloud, sid)
+        assert server["status"] == "ERROR"
+        assert server["fault"]["message"].startswith("No valid host was found")
+        assert compute_cloud.network.get_port(free_port["id"]) == free_port
+        # Free: another server may take it at once.
+        other = _boot(api, image_id, [{"port": free_port["id"]}], name="next")
+        assert wait_for_server(compute_cloud, other)["status"] == "ACTIVE"
+        _delete(compute_cloud, api, sid)
+        _delete(compute_cloud, api, other)
+    finally:
+        api("DELETE", f"/flavors/{flavor}")
+    assert compute_cloud.network.get_port(free_port["id"]) == free_port
+
+
+def test_a_nic_that_cannot_be_made_frees_the_port(compute_cloud, api, image_id, free_port,
+                                                  net_id):
+    """The port is bound, then the next NIC's address is taken meanwhile:
+    the build fails (ERROR, its fault says why) and the port is free."""
+    holder = _boot(api, image_id, [{"uuid": net_id, "fixed_ip": "10.0.0.241"}],
+                   name="holder")
+    wait_for_server(compute_cloud, holder)
+    sid = _boot(api, image_id, [{"port": free_port["id"]},
+                                {"uuid": net_id, "fixed_ip": "10.0.0.241"}])
+    server = wait_for_server(compute_cloud, sid)
+    assert server["status"] == "ERROR" and "10.0.0.241" in server["fault"]["message"]
+    assert compute_cloud.network.get_port(free_port["id"]) == free_port
+    _delete(compute_cloud, api, sid)
+    _delete(compute_cloud, api, holder)
+
+
+def test_a_failed_spawn_keeps_the_port_until_the_server_is_deleted(compute_cloud, api,
+                                                                   image_id, free_port):
+    sid = _boot(api, image_id, [{"port": free_port["id"]}], metadata={"fake_fail": "spawn"})
+    server = wait_for_server(compute_cloud, sid)
+    assert server["status"] == "ERROR"
+    assert compute_cloud.network.get_port(free_port["id"])["device_id"] == sid
+    _delete(compute_cloud, api, sid)
+    assert compute_cloud.network.get_port(free_port["id"]) == free_port
+
+
+def test_a_build_stopped_before_mapping_gives_the_port_back_when_deleted(
+        fresh_compute_cloud, monkeypatch):
+    """The conductor stops after binding the port and writing the cell row,
+    before mapping it (a process killed there): deleting that server frees
+    the port."""
+    cloud = fresh_compute_cloud
+
+    def killed(db, uuid, cell_id):
+        raise SystemExit("conductor killed")
+
+    monkeypatch.setattr(api_db, "finish_build", killed)
+    free = cloud.network.create_port()
+    resp = api_request(cloud, "POST", "/servers", body={"server": {
+        "name": "half", "imageRef": first_image_id(cloud), "flavorRef": "1",
+        "networks": [{"port": free["id"]}]}})
+    assert resp.status_code == 202, resp.text
+    sid = resp.json()["server"]["id"]
+    _, db = cloud._api.cells.for_host("host1")
+    deadline = time.monotonic() + 20
+    while not cell_db.list_instances(db, {"uuid": sid}):
+        assert time.monotonic() < deadline, "cell row not written"
+        time.sleep(0.05)
+    assert cloud.network.get_port(free["id"])["device_id"] == sid
+    assert api_request(cloud, "DELETE", f"/servers/{sid}").status_code == 204
+    assert cloud.network.get_port(free["id"]) == free
