@@ -300,9 +300,7 @@ def main():
     with contextlib.ExitStack() as stack:
         backends = stack.enter_context(dist.distributed_backends("cc_bench"))
         if any("-mysqldb" in m for m in modes):
-            other = stack.enter_context(dist.distributed_backends("cc_bench"))
-            mysqldb = dict(other, urls={k: v.replace("mysql+pymysql://", "mysql+mysqldb://")
-                                        for k, v in other["urls"].items()})
+            mysqldb = stack.enter_context(dist.distributed_backends("cc_bench", "mysqldb"))
         for round_ in range(args.rounds):
             for mode in modes:
                 with code_of(mode, args.baseline):

@@ -16,6 +16,9 @@ import uuid
 import pytest
 
 MYSQL_ROOT = "mysql+pymysql://root@127.0.0.1"
+# The MySQL drivers the services can speak through (SQLAlchemy's names):
+# PyMySQL (pure Python) and mysqlclient (C, the [mysqlclient] extra).
+MYSQL_DRIVERS = ("pymysql", "mysqldb")
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
 
 
@@ -58,8 +61,11 @@ def mariadb_unreachable_reason() -> str | None:
 class MariaDBDatabases:
     """Fresh databases with unique names, dropped by :meth:`drop_all`."""
 
-    def __init__(self, prefix: str):
+    def __init__(self, prefix: str, driver: str = "pymysql"):
+        if driver not in MYSQL_DRIVERS:
+            raise ValueError(f"unknown MySQL driver {driver!r}")
         self.prefix = prefix
+        self.driver = driver
         self.names: list[str] = []
 
     def _execute(self, sql: str) -> None:
@@ -74,7 +80,7 @@ class MariaDBDatabases:
             conn.close()
 
     def url(self, name: str) -> str:
-        return f"{MYSQL_ROOT}/{name}?charset=utf8mb4"
+        return f"mysql+{self.driver}://root@127.0.0.1/{name}?charset=utf8mb4"
 
     def create(self, suffix: str) -> str:
         name = f"{self.prefix}_{suffix}"

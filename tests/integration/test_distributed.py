@@ -57,11 +57,12 @@ def backends_unreachable_reason() -> str | None:
 
 
 @contextlib.contextmanager
-def distributed_backends(prefix="cc_dist"):
+def distributed_backends(prefix="cc_dist", driver="pymysql"):
     """Databases (api, cell1, its cell0, placement) and a transport URL that
-    belong to this run only; all removed afterwards."""
+    belong to this run only; all removed afterwards. *driver*: the MySQL
+    driver of the URLs (pymysql or mysqldb)."""
     token = unique_token()
-    dbs = MariaDBDatabases(f"{prefix}_{token}")
+    dbs = MariaDBDatabases(f"{prefix}_{token}", driver)
     vhost = RabbitVirtualHost(f"{prefix}_{token}")
     try:
         names = {kind: dbs.create(kind) for kind in ("api", "cell1", "placement")}
@@ -81,14 +82,21 @@ def distributed_backends(prefix="cc_dist"):
 
 
 @pytest.fixture
-def backends(tmp_path):
+def backends(request, tmp_path):
     """Reachable MariaDB and RabbitMQ, with databases and a transport URL
-    that belong to this run only; all removed afterwards."""
+    that belong to this run only; all removed afterwards. The MySQL driver
+    is PyMySQL unless the test parametrizes it (indirect=True)."""
+    driver = getattr(request, "param", "pymysql")
     reason = backends_unreachable_reason()
+    if not reason and driver == "mysqldb":
+        try:
+            import MySQLdb  # noqa: F401
+        except ImportError:
+            reason = "mysqlclient (MySQLdb) is not installed: pip install -e .[mysqlclient]"
     if reason:
         print(f"\nskipping the distributed test: {reason}")
         pytest.skip(reason)
-    with distributed_backends() as found:
+    with distributed_backends(driver=driver) as found:
         yield found
 
 
@@ -394,6 +402,9 @@ ROOMY_HOSTS = """
     """
 
 
+# Through mysqlclient, the driver bench/boot_distributed.py measures (the
+# other distributed tests speak PyMySQL).
+@pytest.mark.parametrize("backends", ["mysqldb"], indirect=True)
 def test_500_boots_with_20_in_flight_all_become_active(tmp_path, backends, service_processes):
     """On hosts with room for all, no boot ends in ERROR: no "No valid host"
     from a dropped placement connection or a lost claim race."""

@@ -256,9 +256,18 @@ def test_a_committed_connection_is_not_rolled_back_again_on_check_in(no_first_co
         db.dispose()
 
 
-def test_mariadb_sees_one_commit_and_no_rollback_per_write():
+@pytest.mark.parametrize("driver", ["pymysql", "mysqldb"])
+def test_mariadb_sees_one_commit_and_no_rollback_per_write(driver):
     """On the server: a write transaction is a COMMIT, not a COMMIT and a
-    ROLLBACK; a failed one is still rolled back (its row is gone)."""
+    ROLLBACK; a failed one is still rolled back (its row is gone). The same
+    through both MySQL drivers (PyMySQL, mysqlclient)."""
+    if driver == "mysqldb":
+        try:
+            import MySQLdb  # noqa: F401
+        except ImportError:
+            reason = "mysqlclient is not installed (pip install -e .[mysqlclient])"
+            print(f"\nskipping: {reason}")
+            pytest.skip(reason)
     try:
         pymysql.connect(host="127.0.0.1", user="root", connect_timeout=3).close()
     except Exception as exc:
@@ -270,7 +279,7 @@ def test_mariadb_sees_one_commit_and_no_rollback_per_write():
     name = f"dist_unit_{uuid.uuid4().hex[:8]}"
     admin = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
     admin.cursor().execute(f"CREATE DATABASE {name}")
-    db = Database(f"mysql+pymysql://root@127.0.0.1/{name}?charset=utf8mb4")
+    db = Database(f"mysql+{driver}://root@127.0.0.1/{name}?charset=utf8mb4")
     try:
         with db.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE t (x INT) ENGINE=InnoDB")
