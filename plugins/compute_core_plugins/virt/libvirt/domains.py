@@ -102,6 +102,21 @@ class DomainOps:
                 return False
             time.sleep(0.2)
 
+    def _acpi_shutdown(self, dom, timeout) -> bool:
+        """Press the guest's ACPI power button and wait up to *timeout*
+        seconds for it to be off; whether it is (a guest without an ACPI
+        handler ignores the button). What stop and a soft reboot try first."""
+        try:
+            dom.shutdown()
+        except libvirt.libvirtError as exc:
+            LOG.info("ACPI shutdown of %s refused (%s)", dom.name(), exc.get_error_message())
+            return False
+        if self._wait_for(dom, (libvirt.VIR_DOMAIN_SHUTOFF,), timeout):
+            LOG.info("%s shut down cleanly", dom.name())
+            return True
+        LOG.info("%s did not shut down in %s s", dom.name(), timeout)
+        return False
+
     def _start(self, dom, what):
         try:
             dom.create()

@@ -203,16 +203,9 @@ class LibvirtDriver(MigrationMixin, LiveMigrationMixin, ConsoleMixin, StorageMix
                 dom.managedSaveRemove(0)
             return
         if timeout:
-            try:
-                dom.shutdown()
-            except libvirt.libvirtError as exc:
-                LOG.info("ACPI shutdown of %s refused (%s): forcing it", dom.name(),
-                         exc.get_error_message())
-            else:
-                if self._wait_for(dom, (libvirt.VIR_DOMAIN_SHUTOFF,), timeout):
-                    LOG.info("%s shut down cleanly", dom.name())
-                    return
-                LOG.info("%s did not shut down in %s s: forcing it", dom.name(), timeout)
+            if self._acpi_shutdown(dom, timeout):
+                return
+            LOG.info("forcing %s off", dom.name())
         self._force_off(dom)
 
     def power_on(self, context, instance, network_info):
@@ -223,19 +216,11 @@ class LibvirtDriver(MigrationMixin, LiveMigrationMixin, ConsoleMixin, StorageMix
     def reboot(self, context, instance, network_info, reboot_type):
         dom = self._domain(instance)
         if reboot_type != "HARD" and self._state(dom) == libvirt.VIR_DOMAIN_RUNNING:
-            wait = self.opts.wait_soft_reboot_seconds
-            try:
-                dom.shutdown()
-            except libvirt.libvirtError as exc:
-                LOG.info("ACPI shutdown of %s refused (%s)", dom.name(),
-                         exc.get_error_message())
-            else:
-                if self._wait_for(dom, (libvirt.VIR_DOMAIN_SHUTOFF,), wait):
-                    self._start(dom, "starting (soft reboot)")
-                    LOG.info("soft rebooted %s", dom.name())
-                    return
-            LOG.info("%s did not shut down in %s s for a soft reboot: rebooting it hard",
-                     dom.name(), wait)
+            if self._acpi_shutdown(dom, self.opts.wait_soft_reboot_seconds):
+                self._start(dom, "starting (soft reboot)")
+                LOG.info("soft rebooted %s", dom.name())
+                return
+            LOG.info("no soft reboot of %s: rebooting it hard", dom.name())
         self._force_off(dom)
         self._start(dom, "starting (hard reboot)")
 
