@@ -12,7 +12,7 @@ import oslo_messaging as messaging
 from compute_core import context as ctx_mod
 from compute_core import clock, exception, network, notifications
 from compute_core.compute import audit
-from compute_core.compute import rpcapi, states
+from compute_core.compute import rpcapi, shutdown, states
 from compute_core.console import access
 from compute_core.image import snapshots
 from compute_core.virt.driver import DEFAULT_CAPABILITIES, PowerState
@@ -290,9 +290,9 @@ class ComputeManager:
 
     def _power_off(self, instance, clean_shutdown=True):
         """Power the guest off: a clean shutdown of up to [DEFAULT]
-        shutdown_timeout first (unless *clean_shutdown* is False), then
-        forced."""
-        timeout = self.conf.shutdown_timeout if clean_shutdown else 0
+        shutdown_timeout (or the image's os_shutdown_timeout) first (unless
+        *clean_shutdown* is False), then forced."""
+        timeout = shutdown.shutdown_timeout(self.conf, instance) if clean_shutdown else 0
         done = self._clean_shutdown(instance, timeout) if timeout else None
         if done is None:
             self.driver.power_off(instance, timeout, SHUTDOWN_RETRY_INTERVAL)
