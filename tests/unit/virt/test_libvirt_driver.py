@@ -378,20 +378,6 @@ def test_cold_migration_between_hosts(state, revert):
     assert os.listdir(src.instances_path) == ["_base"]
 
 
-def test_a_resize_shuts_down_for_the_image_s_os_shutdown_timeout(state, monkeypatch):
-    # Neither [DEFAULT] shutdown_timeout (60) nor a soft reboot's wait
-    driver = _driver(state, **{"libvirt.wait_soft_reboot_seconds": 30})
-    inst = _instance(system_metadata={"image_os_shutdown_timeout": "1"})
-    driver.spawn(None, inst, state["image"], {})
-    monkeypatch.setattr(libvirt.virDomain, "shutdown", lambda self: 0)  # ignored
-    t0 = time.monotonic()
-    info = driver.migrate_disk_and_power_off(None, inst, "host2", {"root_gb": 1}, {})
-    assert 1 <= time.monotonic() - t0 < 10  # the image's 1 s, then forced
-    driver.finish_revert_migration(None, inst, {}, {}, power_on=False)
-    assert info["source_dir"].endswith("_resize")
-    driver.destroy(None, inst, {})
-
-
 def test_leftovers_are_found(state):
     driver = _driver(state)
     inst = _instance()

@@ -1,7 +1,5 @@
-"""Resize and cold migration on the libvirt driver: the source shuts the
-guest down (cleanly for [DEFAULT] shutdown_timeout or the image's
-os_shutdown_timeout, then forced), keeps its disks and definition in
-``<uuid>_resize``, which a
+"""Resize and cold migration on the libvirt driver: the source keeps the
+powered-off guest's disks and definition in ``<uuid>_resize``, which a
 destination that shares instances_path copies from, and a revert brings back.
 """
 from __future__ import annotations
@@ -12,7 +10,6 @@ import shutil
 import libvirt
 
 from compute_core import exception
-from compute_core.compute import shutdown
 from compute_core_plugins.virt.libvirt import config, disks
 from compute_core_plugins.virt.libvirt.domains import (CONFIG_DRIVE, RESIZE_SUFFIX, SAVED_XML,
                                                        _error, _undefine)
@@ -29,9 +26,7 @@ class MigrationMixin(GuestBuildMixin):
                 reason=f"the root disk cannot shrink from {instance.get('root_gb')} GiB to "
                        f"{new_root} GiB")
         dom = self._domain(instance)
-        # A clean shutdown first, as long as a stop's (Nova passes the same
-        # timeout to its migrate_disk_and_power_off).
-        self.power_off(instance, timeout=shutdown.shutdown_timeout(self.conf, instance))
+        self.power_off(instance, timeout=self.opts.wait_soft_reboot_seconds)
         directory = self._dir(instance)
         moved = directory + RESIZE_SUFFIX
         if os.path.exists(moved):
