@@ -8,7 +8,7 @@ import traceback
 import oslo_messaging as messaging
 
 from compute_core import clock, exception, notifications
-from compute_core.compute import rpcapi, states
+from compute_core.compute import rpcapi, shutdown, states
 from compute_core.compute.common import (  # noqa: F401 (kept importable here)
     BINARY, _message, _uploader, _utcnow, ctx_now)
 from compute_core.compute.interfaces import InterfaceSteps
@@ -287,9 +287,9 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
 
     def _power_off(self, instance, clean_shutdown=True):
         """Power the guest off: a clean shutdown of up to [DEFAULT]
-        shutdown_timeout first (unless *clean_shutdown* is False), then
-        forced."""
-        timeout = self.conf.shutdown_timeout if clean_shutdown else 0
+        shutdown_timeout (or the image's os_shutdown_timeout) first (unless
+        *clean_shutdown* is False), then forced."""
+        timeout = shutdown.shutdown_timeout(self.conf, instance) if clean_shutdown else 0
         done = self._clean_shutdown(instance, timeout) if timeout else None
         if done is None:
             self.driver.power_off(instance, timeout, SHUTDOWN_RETRY_INTERVAL)

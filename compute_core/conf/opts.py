@@ -66,7 +66,8 @@ default_opts = [
                help="Seconds a clean shutdown (os-stop, shelve, soft delete) waits for the "
                     "guest to power itself off after the ACPI request, asked again every "
                     "10 seconds, before the compute host powers it off. 0: power off at "
-                    "once."),
+                    "once. A server whose image has the property os_shutdown_timeout (an "
+                    "integer >= 0) waits that many seconds instead."),
     cfg.IntOpt("reboot_timeout", default=0, min=0,
                help="Seconds a server may stay in a soft reboot (task_state rebooting, "
                     "reboot_pending or reboot_started) before its compute host reboots it "

@@ -235,11 +235,12 @@ class ComputeDriver(abc.ABC):
         driver cannot ask. A driver that can gets the compute service's
         generic clean shutdown and soft reboot: the service asks, watches
         :meth:`get_info` on its clock for the guest to be off, asks again
-        every 10 seconds, and after ``[DEFAULT] shutdown_timeout`` (a stop)
-        or ``[libvirt] wait_soft_reboot_seconds`` (a soft reboot) calls
-        :meth:`power_off` with timeout 0 (force) or :meth:`reboot` "HARD";
-        a guest that did go off is then restarted by :meth:`reboot` "SOFT"
-        or finished by :meth:`power_off`. A driver that cannot ask gets
+        every 10 seconds, and after ``[DEFAULT] shutdown_timeout`` or the
+        image's ``os_shutdown_timeout`` (a stop) or ``[libvirt]
+        wait_soft_reboot_seconds`` (a soft reboot) calls :meth:`power_off`
+        with timeout 0 (force) or :meth:`reboot` "HARD"; a guest that did
+        go off is then restarted by :meth:`reboot` "SOFT" or finished by
+        :meth:`power_off`. A driver that cannot ask gets
         those timeouts in :meth:`power_off` and does its own waiting."""
         return False
 

@@ -94,6 +94,8 @@ class FakeDriver(ComputeDriver):
         self._unsaved = False  # guests changed by load_state, file not yet written
         self._faults: dict[str, list] = {}  # operation -> [(instance uuid or None, count)]
         self.calls: list[tuple[str, str]] = []
+        # The timeout of each guest's last power_off (what a test checks).
+        self.power_off_timeouts: dict[str, int] = {}
         self._guests_file = os.path.join(opts.guests_path, f"{host}.json") \
             if opts.guests_path else None
         self.consoles = GuestConsoles(host)
@@ -141,6 +143,7 @@ class FakeDriver(ComputeDriver):
             self.spawn_delay = state["spawn_delay"]
             self._faults.clear()
             self.calls.clear()
+            self.power_off_timeouts.clear()
             if (self.instances, self.moving_out) == (state["instances"], state["moving_out"]):
                 return  # unchanged: no copy, no file written
             state = copy.deepcopy(state)
@@ -336,6 +339,7 @@ class FakeDriver(ComputeDriver):
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         self._check_fault("power_off", instance)
+        self.power_off_timeouts[instance["uuid"]] = timeout
         self._set_state(instance, PowerState.SHUTDOWN, log="powered off")
 
     def request_shutdown(self, instance, reboot=False):

@@ -488,6 +488,20 @@ def test_a_guest_deaf_to_acpi_is_rebooted_and_stopped_hard(spawned, monkeypatch)
     assert driver.get_info(inst).state == PowerState.SHUTDOWN
 
 
+def test_a_refused_acpi_shutdown_is_not_waited_for(spawned, monkeypatch):
+    driver, inst = spawned
+
+    def refuse(self):
+        raise libvirt.libvirtError("no ACPI here")
+
+    monkeypatch.setattr(libvirt.virDomain, "shutdown", refuse)
+    t0 = time.monotonic()
+    driver.reboot(None, inst, {}, "SOFT")
+    driver.power_off(inst, timeout=30)
+    assert time.monotonic() - t0 < 2  # hard at once, no wait for a button nobody pressed
+    assert driver.get_info(inst).state == PowerState.SHUTDOWN
+
+
 def test_serial_consoles_get_ports_of_their_own(state):
     # Nova's options: [serial_console] enabled, port_range, proxyclient_address.
     driver = _driver(state, **{"serial_console.enabled": True,

@@ -8,7 +8,12 @@ Modules, one concern each:
 * ``disks``    -- the base image cache under ``instances_path/_base`` and
   per-instance disks made with ``qemu-img``
 * ``config``   -- the domain XML, built with ``xml.etree``
-* ``driver``   -- :class:`LibvirtDriver`, the ComputeDriver itself
+* ``driver``   -- :class:`LibvirtDriver`, the ComputeDriver itself: lifecycle,
+  power, rescue, resources, periodic tasks; its other parts, each a mixin on
+  ``domains.DomainOps`` (our domains found, started, stopped, removed):
+  ``guest_build`` (a guest's disks and domain spec), ``consoles``, ``storage``
+  (snapshots, second disks, image cache cleaning), ``interfaces``,
+  ``migration`` (resize, cold migration), ``live_migration``, ``diagnostics``
 
 Importing this package does not import libvirt: the driver module does.
 """
