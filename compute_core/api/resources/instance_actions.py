@@ -83,19 +83,6 @@ _QUERY_258 = ("limit", "marker", "changes-since")
 _QUERY_266 = (*_QUERY_258, "changes-before")
 
 
-def _single(call, name):
-    values = call.req.GET.getall(name)
-    if len(values) > 1:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {values}. "
-                            f"{values} is too long")
-    return values[0] if values else None
-
-
-def _when(call, name):
-    value = _single(call, name)
-    return None if value is None else query.timestamp(call, name, value)
-
-
 def _index_query(version):
     if version not in PAGING:
         return {}
@@ -130,12 +117,12 @@ def index(call, server_id):
     if version in PAGING:
         allowed = _QUERY_266 if version in CHANGES_BEFORE else _QUERY_258
         query.refuse_unknown(call, allowed, PAGING)
-        _single(call, "limit")
+        query.single(call, "limit")
         limit = query.page_limit(call)
-        kwargs.update(limit=limit, marker=_single(call, "marker"),
-                      changes_since=_when(call, "changes-since"))
+        kwargs.update(limit=limit, marker=query.single(call, "marker"),
+                      changes_since=query.single_timestamp(call, "changes-since"))
         if version in CHANGES_BEFORE:
-            kwargs["changes_before"] = _when(call, "changes-before")
+            kwargs["changes_before"] = query.single_timestamp(call, "changes-before")
             query.time_window(kwargs["changes_since"], kwargs["changes_before"])
     try:
         _, actions = ServerLifecycle(call.server_service).list_actions(call.ctx, server_id,
