@@ -16,6 +16,7 @@ from compute_core import exception
 from compute_core.api import policy, query, views
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionRange
+from compute_core.api.resources import servers
 from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.apispec import keyed, operation
 
@@ -94,24 +95,12 @@ def _index_query(version):
     return out
 
 
-def _server(call, server_id, rule):
-    """The server (a deleted one too from 2.21) and the policy check of
-    *rule* on it; 404 for a server the caller may not see."""
-    try:
-        inst = call.server_service.get(call.ctx, server_id,
-                                       read_deleted=call.version in DELETED_SERVERS)
-    except exception.InstanceNotFound:
-        raise APIError(404, f"Instance {server_id} could not be found.") from None
-    target = {"project_id": inst.get("project_id"), "user_id": inst.get("user_id")}
-    call.authorize(rule, target)
-    return target
-
-
 @operation("listInstanceActions", "List the actions of a server",
            ok={200: keyed("instanceActions")}, errors=(400, 404), query=_index_query)
 def index(call, server_id):
     version = call.version
-    _server(call, server_id, "os_compute_api:os-instance-actions:list")
+    servers.authorized_server(call, server_id, "os_compute_api:os-instance-actions:list",
+                              read_deleted=version in DELETED_SERVERS)
     kwargs = {"read_deleted": version in DELETED_SERVERS}
     limit = None
     if version in PAGING:
@@ -145,7 +134,9 @@ def index(call, server_id):
            ok={200: keyed("instanceAction")}, errors=(404,))
 def show(call, server_id, request_id):
     version = call.version
-    target = _server(call, server_id, "os_compute_api:os-instance-actions:show")
+    target = servers.server_target(servers.authorized_server(
+        call, server_id, "os_compute_api:os-instance-actions:show",
+        read_deleted=version in DELETED_SERVERS))
     try:
         inst, action = ServerLifecycle(call.server_service).get_action(
             call.ctx, server_id, request_id, read_deleted=version in DELETED_SERVERS)

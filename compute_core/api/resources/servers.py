@@ -469,9 +469,9 @@ def show(call, server_id):
     return 200, {"server": body}
 
 
-def _get(call, server_id):
+def _get(call, server_id, read_deleted=False):
     try:
-        return call.server_service.get(call.ctx, server_id)
+        return call.server_service.get(call.ctx, server_id, read_deleted=read_deleted)
     except exception.InstanceNotFound:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
 
@@ -486,6 +486,15 @@ def get_server(call, server_id):
 def server_target(inst) -> dict:
     """The policy target of a server: its project and user."""
     return {"project_id": inst.get("project_id"), "user_id": inst.get("user_id")}
+
+
+def authorized_server(call, server_id, rule, read_deleted=False):
+    """The server *server_id* (:func:`get_server`, a deleted one too when
+    *read_deleted*) once the caller passes the policy *rule* on it: 404 for
+    a server the caller may not see, then 403."""
+    inst = _get(call, server_id, read_deleted)
+    call.authorize(rule, server_target(inst))
+    return inst
 
 
 @operation("deleteServer", "Delete a server", ok={204: None}, errors=(404, 409))
