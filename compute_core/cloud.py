@@ -5,7 +5,9 @@
         ...
 
 A Cloud holds its own ConfigOpts, database engines, transports, threads and
-sockets; two can run side by side, and stop() frees all of it.
+sockets; two can run side by side, and stop() frees all of it. Its tokens and
+client configuration are :mod:`compute_core.cloud_clients`'s, its test-double
+features (call log, snapshots, leaks) :mod:`compute_core.cloud_double`'s.
 """
 from __future__ import annotations
 
@@ -15,33 +17,28 @@ import secrets
 import shutil
 import tempfile
 import threading
-import time
-
-import sqlalchemy as sa
 
 from compute_core import clock as clock_mod
 from compute_core import conf as conf_mod
 from compute_core import exception, instrument, rpc
 from compute_core import assembly, bootstrap
-from compute_core import snapshot as snapshot_mod
+from compute_core.cloud_clients import (  # noqa: F401 (MEMBER_TOKEN: importable from here)
+    ADMIN_TOKEN, MEMBER_TOKEN, REGION, CloudClients)
+from compute_core.cloud_double import CloudDouble
 from compute_core.control import ControlApp
-from compute_core.db import api_db, api_schema, cell_db
+from compute_core.db import api_db, cell_db
 from compute_core.db import cell_schema
 from compute_core.db.cells import discover_hosts
 from compute_core.faults import FaultRules, faulting_driver
-from compute_core.placement import tables as placement_tables
 from compute_core.placement_client.client import PlacementClient
 from compute_core.virt import load_driver
 
 LOG = logging.getLogger(__name__)
 
-ADMIN_TOKEN = "admin:admin"
-MEMBER_TOKEN = "demo:demo"
 # The user keystonemiddleware and the services' placement client
 # authenticate as, with the embedded identity endpoint (auth="keystone").
 SERVICE_USER = "compute-core-service"
 SERVICE_PROJECT = "service"
-REGION = "RegionOne"
 
 
 DEFAULT_STATE_DIR = os.path.expanduser("~/.local/share/compute-core")
@@ -69,7 +66,7 @@ def embedded_defaults(conf, state_dir) -> None:
     default("guests_path", os.path.join(state, "fake_driver"), "fake_driver")
 
 
-class Cloud:
+class Cloud(CloudClients, CloudDouble):
     """A whole compute cloud in-process.
 
     :param state_dir: where the SQLite files and images live; ``None`` means
@@ -151,37 +148,6 @@ class Cloud:
         self.console_port = console_port
         self.console_proxies = {}  # plugin name -> ConsoleProxyService
         self.console_urls = {}  # plugin name -> base URL of its proxy
-
-    # ----------------------------------------------------------- tokens
-    @property
-    def admin_token(self) -> str:
-        """A token of the admin (project admin)."""
-        return self.token("admin", "admin") if self.auth == "keystone" else ADMIN_TOKEN
-
-    @property
-    def member_token(self) -> str:
-        """A token of the member demo (project demo)."""
-        return self.token("demo", "demo") if self.auth == "keystone" else MEMBER_TOKEN
-
-    def token(self, user, project=None) -> str:
-        """A valid token of *user* scoped to *project* (default: the user's
-        declared project): ``user:project`` with noauth2, else one the
-        identity endpoint issued (reused until near its expiry)."""
-        if self.auth != "keystone":
-            return ADMIN_TOKEN if user == "admin" else f"{user}:{project or user}"
-        key = (user, project)
-        with self._lock:
-            cached = self._tokens.get(key)
-            if cached is not None and cached.expires_at - self.clock.time() > 60:
-                return cached.id
-            account = self.identity.user(name=user)
-            if account is None:
-                raise exception.NotFound(f"no identity user {user!r}")
-            project_id = account["default_project_id"] if project is None else \
-                (self.identity.project(name=project) or {}).get("id")
-            token = self.identity.issue_token(account["id"], project_id)
-            self._tokens[key] = token
-            return token.id
 
     # -------------------------------------------------------- lifecycle
     def __enter__(self):
@@ -583,181 +549,6 @@ class Cloud:
     def discover_hosts(self):
         return discover_hosts(self._api.api_db, self._api.cells)
 
-    # ---------------------------------------------------- test double
-    def calls(self, route=None, method=None, kind=None, status=None):
-        """The API requests and RPC messages this cloud served, oldest
-        first, filtered (see :meth:`compute_core.instrument.CallLog.calls`):
-        ``cloud.calls(route="/servers", method="POST")``,
-        ``cloud.calls(kind="rpc", route="compute.build_and_run_instance")``."""
-        return self.call_log.calls(route=route, method=method, kind=kind, status=status)
-
-    def wait_idle(self, timeout=30.0) -> None:
-        """Wait until no API request or RPC message is in flight (nor
-        queued for a running service)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if not self._in_flight.wait_idle(max(0.0, left)):
-                raise exception.ComputeCoreError(
-                    f"the cloud is still busy after {timeout} s: "
-                    f"{', '.join(self._in_flight.labels())}")
-            # Queued or taken RPC messages count until replied to (see
-            # rpc.pending_messages): none, and nothing in flight, is idle.
-            if not rpc.pending_messages(self.transport) and not self._in_flight.count:
-                return
-            if left <= 0:
-                raise exception.ComputeCoreError(
-                    f"RPC messages still queued after {timeout} s")
-            else:
-                time.sleep(0.001)
-
-    def databases(self):
-        """The cloud's databases (one handle per database): API, cells,
-        placement and the identity endpoint's."""
-        found = {self._api.api_db.url: self._api.api_db, self._placement.db.url:
-                 self._placement.db}
-        for cell in self._api.cells.cells():
-            db = self._api.cells.get(cell["uuid"])
-            found.setdefault(db.url, db)
-        if self.identity is not None:
-            found.setdefault(self.identity.db.url, self.identity.db)
-        return list(found.values())
-
-    def snapshot(self) -> "snapshot_mod.Snapshot":
-        """The cloud's state now (databases, guests, image files), once it
-        is idle; :meth:`restore` puts it back. Close it when done."""
-        with self._lock:
-            self.wait_idle()
-            return snapshot_mod.take(self)
-
-    def restore(self, snap) -> None:
-        """Put the cloud back to *snap* (waits for it to be idle first).
-        Fault rules and the call log start empty again."""
-        with self._lock:
-            self.wait_idle()
-            with clock_mod.using(self.clock):
-                restored = snapshot_mod.restore(self, snap)
-            # Only the caches of what went back: a test that only read
-            # leaves every cache valid.
-            if restored:
-                self.scheduler.host_manager.reset()
-            if self._placement.db in restored:
-                self._placement.forget_cached()
-            if self.identity is not None and self.identity.db in restored:
-                self._tokens.clear()
-            self.faults.clear()
-            self.call_log.clear()
-
-    def resources(self) -> dict:
-        """What exists now: ``{"servers", "allocations", "ports"}``, each a
-        set of server (consumer) uuids or addresses."""
-        servers = set()
-        for cell in self._api.cells.cells():
-            with self._api.cells.get(cell["uuid"]).connect() as conn:
-                t = cell_schema.instances
-                servers.update(r[0] for r in conn.execute(
-                    sa.select(t.c.uuid).where(t.c.deleted == 0)))
-        with self._api.api_db.connect() as conn:
-            b, f = api_schema.build_requests, api_schema.fixed_ips
-            servers.update(r[0] for r in conn.execute(sa.select(b.c.instance_uuid)))
-            # (a free port, made ahead for a server to attach, is nobody's leak)
-            ports = {f"{r[0]}/{r[1]}" for r in conn.execute(
-                sa.select(f.c.address, f.c.instance_uuid).where(f.c.instance_uuid.isnot(None)))}
-        with self._placement.db.connect() as conn:
-            a = placement_tables.allocations
-            allocations = {r[0] for r in conn.execute(sa.select(a.c.consumer_id).distinct())}
-        return {"servers": servers, "allocations": allocations, "ports": ports}
-
-    def leaks(self, baseline=None, timeout=30.0) -> dict:
-        """What exists now and not in *baseline* (a :meth:`resources`
-        result or a :class:`Snapshot`; default: nothing), once the cloud
-        is idle: ``{"servers": [...], "allocations": [...], "ports": [...]}``
-        with only the non-empty kinds. Allocations and ports of no live
-        server are reported whatever the baseline. Work still in flight
-        after *timeout* seconds is reported as ``"in_flight"``."""
-        try:
-            self.wait_idle(timeout)
-            busy = []
-        except exception.ComputeCoreError:
-            busy = self._in_flight.labels()
-        if isinstance(baseline, snapshot_mod.Snapshot):
-            baseline = baseline.resources
-        baseline = baseline or {"servers": set(), "allocations": set(), "ports": set()}
-        now = self.resources()
-        found = {kind: sorted(now[kind] - baseline[kind]) for kind in now}
-        found["allocations"] = sorted(set(found["allocations"]) |
-                                      (now["allocations"] - now["servers"]
-                                       - baseline["allocations"]))
-        found["in_flight"] = busy
-        return {kind: items for kind, items in found.items() if items}
-
-    def is_admin_token(self, token) -> bool:
-        """Whether *token* is an admin's (the control API's check)."""
-        if not token:
-            return False
-        if self.auth != "keystone":
-            return token.split(":", 1)[0] == "admin"
-        with clock_mod.using(self.clock):
-            found = self.identity.token(token)
-        if found is None:
-            return False
-        return any(r["name"] == "admin" for r in self.identity.roles_by_id(found.role_ids))
-
-    # ---------------------------------------------------------- clients
-    def _credentials(self, project, user):
-        """(user, password, project) for password authentication."""
-        user = user or project or "demo"
-        if user not in self._passwords:
-            raise exception.NotFound(f"no declared identity user {user!r}")
-        password, own_project = self._passwords[user]
-        if project is None or (user == "admin" and project == "demo"):
-            project = own_project
-        return user, password, project
-
-    def _password_auth(self, project, user) -> dict:
-        user, password, project = self._credentials(project, user)
-        return {"auth_url": self.identity_url + "/v3", "username": user, "password": password,
-                "project_name": project, "user_domain_name": "Default",
-                "project_domain_name": "Default"}
-
-    def clouds_yaml(self, name="compute-core", project="demo", user=None) -> dict:
-        """A clouds.yaml document for openstacksdk/OpenStackClient: password
-        authentication at the identity endpoint (auth="keystone"; every
-        client works), else noauth2's admin_token with endpoint overrides."""
-        if self.auth == "keystone":
-            return {"clouds": {name: {
-                "auth_type": "password", "auth": self._password_auth(project, user),
-                "region_name": REGION, "identity_api_version": "3",
-                "interface": "public"}}}
-        user = user or project
-        token = ADMIN_TOKEN if user == "admin" else f"{user}:{project}"
-        return {"clouds": {name: {
-            "auth_type": "admin_token",
-            "auth": {"token": token, "endpoint": self.compute_url},
-            "compute_endpoint_override": self.compute_url,
-            "placement_endpoint_override": self.placement_url,
-            "image_endpoint_override": self.image_url,
-            "region_name": "RegionOne",
-            "identity_api_version": "3",
-        }}}
-
-    def connection(self, project="demo", user=None):
-        """An openstacksdk Connection to this cloud (needs openstacksdk)."""
-        import openstack
-
-        if self.auth == "keystone":
-            return openstack.connect(auth_type="password",
-                                     auth=self._password_auth(project, user),
-                                     region_name=REGION, load_envvars=False,
-                                     load_yaml_config=False)
-        user = user or project
-        token = ADMIN_TOKEN if user == "admin" else f"{user}:{project}"
-        return openstack.connect(
-            auth_type="admin_token", auth={"token": token, "endpoint": self.compute_url},
-            compute_endpoint_override=self.compute_url,
-            placement_endpoint_override=self.placement_url,
-            image_endpoint_override=self.image_url,
-            region_name="RegionOne", load_envvars=False, load_yaml_config=False)
 
 
 def register_authtoken_opts(conf) -> None:

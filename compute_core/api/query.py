@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 
+from oslo_utils import timeutils
+
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionRange
 
@@ -62,31 +64,55 @@ def refuse_undeclared(req, handler, version):
     _refuse(req.GET, declared or ())
 
 
+def single(call, name):
+    """The one value of the query parameter *name*, or None when absent; a
+    400 when it is given twice (Nova's ``single_param``)."""
+    values = call.req.GET.getall(name)
+    if len(values) > 1:
+        raise APIError(400, f"Invalid input for query parameters {name}. Value: {values}. "
+                            f"{values} is too long")
+    return values[0] if values else None
+
+
+def single_timestamp(call, name):
+    """:func:`timestamp` of a parameter given at most once (:func:`single`)."""
+    raw = single(call, name)
+    return None if raw is None else timestamp(call, name, raw)
+
+
 def timestamp(call, name, raw=None):
     """The query parameter *name* (or *raw*, its value read already) as a
-    naive UTC datetime, or None when absent."""
+    naive UTC datetime, or None when absent. Every value of a repeated
+    parameter must be a time (Nova validates each); the last one counts."""
     if raw is None:
-        raw = call.req.GET.get(name)
-        if raw is None:
+        values = call.req.GET.getall(name)
+        if not values:
             return None
-    try:
-        return utc_naive(raw)
-    except ValueError:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
-                            f"'{raw}' is not a 'date-time'") from None
-    except OverflowError:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
-                            f"'{raw}' is out of the range of a 'date-time' in UTC") from None
+    else:
+        values = [raw]
+    for raw in values:
+        try:
+            value = utc_naive(raw)
+        except ValueError:
+            raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
+                                f"'{raw}' is not a 'date-time'") from None
+        except OverflowError:
+            raise APIError(400, f"Invalid input for query parameters {name}. Value: {raw}. "
+                                f"'{raw}' is out of the range of a 'date-time' in UTC") \
+                from None
+    return value
 
 
 def utc_naive(raw: str) -> datetime.datetime:
-    """ISO 8601 text (``Z`` or an offset taken) as a naive UTC datetime;
-    ValueError when it is no time, OverflowError when its UTC time falls
-    outside years 1-9999 (9999-12-31T23:59:59-01:00)."""
-    value = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return value
+    """ISO 8601 text as a naive UTC datetime, in the forms Nova's
+    ``date-time`` takes: those of the iso8601 library (through oslo.utils,
+    as Nova parses them): calendar dates, extended or basic, a date alone
+    meaning midnight UTC; not week (``2026-W05-3``) or ordinal
+    (``2026-035``) dates, which Python's ``fromisoformat`` would take.
+    ValueError when it is no such time, OverflowError when its UTC time
+    falls outside years 1-9999 (9999-12-31T23:59:59-01:00)."""
+    value = timeutils.parse_isotime(raw)  # a time without a zone is UTC
+    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
 def time_window(since, before):

@@ -3,19 +3,30 @@
 `list_opts` feeds `oslo-config-generator` (entry point `oslo.config.opts`);
 `register_all` puts the same options on a given ConfigOpts instance. Nothing
 here touches the process-global `cfg.CONF`.
+
+The options of [DEFAULT] and the smaller groups are defined here; the larger
+groups in modules beside it (`api`, `database`, `scheduler`, `placement`,
+`consoles`), whose option lists this module re-exports under the same names.
 """
 import copy
 
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
-from oslo_db import options as db_options
 from oslo_middleware import cors, http_proxy_to_wsgi, sizelimit
 from oslo_middleware.healthcheck import opts as healthcheck_opts
 from oslo_policy import opts as policy_opts
 
 from compute_core import exception
-from compute_core.db import engines
+from compute_core.conf.api import api_opts, wsgi_opts
+from compute_core.conf.consoles import (console_default_opts, console_opts, consoleauth_opts,
+                                        serial_console_opts, spice_opts, vnc_opts)
+from compute_core.conf.database import (api_database_opts, database_opts,
+                                        placement_database_opts)
+from compute_core.conf.placement import (PLACEMENT_AUTH_DEFAULTS,
+                                         _placement_keystoneauth_opts, placement_opts)
+from compute_core.conf.scheduler import (filter_scheduler_opts, metrics_opts, pci_opts,
+                                         scheduler_opts)
 
 default_opts = [
     cfg.StrOpt("host", default="localhost", sample_default="<hostname>",
@@ -147,245 +158,6 @@ libvirt_opts = [WAIT_SOFT_REBOOT_SECONDS]
 # one of the plugin's waits for the plugin to load.
 SHARED_GROUPS = {"libvirt"}
 
-api_opts = [
-    cfg.StrOpt("auth_strategy", default="keystone", choices=["keystone", "noauth2"],
-               help="How API requests are authenticated: keystone (keystonemiddleware) "
-                    "or noauth2 (X-Auth-Token: user:project, for local use only)."),
-    cfg.IntOpt("max_limit", default=1000, min=1,
-               help="Largest number of items one list request returns."),
-    cfg.IntOpt("max_instances_per_request", default=1000, min=1,
-               help="Most servers one create request makes: a larger max_count is "
-                    "lowered to it (as the quota lowers it) and a larger min_count is "
-                    "refused with a 400. Bounds a request's work when quotas are "
-                    "unlimited."),
-    cfg.StrOpt("compute_link_prefix", help="Base URL used in links instead of the request's."),
-]
-
-wsgi_opts = [
-    cfg.StrOpt("api_paste_config", default="api-paste.ini",
-               help="Paste deploy file with the pipelines of the WSGI apps; a relative "
-                    "name is looked up beside the config file, in etc/ and in the package."),
-    cfg.HostAddressOpt("listen", default="0.0.0.0",
-                       help="Address compute-api and compute-placement-api listen on."),
-    cfg.PortOpt("compute_port", default=8774, help="Port of compute-api."),
-    cfg.PortOpt("placement_port", default=8778, help="Port of compute-placement-api."),
-    cfg.PortOpt("image_port", default=9292, help="Port of compute-image-api."),
-    cfg.IntOpt("threads", default=16, min=1,
-               help="Threads running the API's requests in compute-api and "
-                    "compute-placement-api (the embedded cloud: [aio] wsgi_threads). "
-                    "Reading requests and writing answers is done by one event loop, "
-                    "so slow or idle clients hold none of them."),
-    cfg.IntOpt("max_connections", default=1000, min=1,
-               help="Client connections the embedded HTTP server holds open at once "
-                    "(each takes a file descriptor, not a thread); more wait in the "
-                    "listen backlog."),
-    cfg.IntOpt("idle_timeout", default=30, min=1,
-               help="Seconds a connection with no request in progress (new, or kept "
-                    "alive after a response) may stay silent before the embedded HTTP "
-                    "server closes it."),
-    cfg.IntOpt("header_timeout", default=10, min=1,
-               help="Seconds from a request's first byte to the end of its headers; "
-                    "a slower client is disconnected, however it trickles its bytes."),
-    cfg.IntOpt("body_timeout", default=30, min=1,
-               help="Seconds from the end of a request's headers to the end of its "
-                    "body; a slower client is disconnected."),
-]
-
-
-
-def _engine_opts():
-    """The engine options of [api_database] and [placement_database] (a
-    subset of oslo.db's [database] ones, with the same names and the same
-    defaults as our [database])."""
-    return [
-        cfg.IntOpt("max_pool_size", default=engines.DEFAULT_POOL_SIZE, min=0,
-                   help="Connections a service keeps open to this database (0: no "
-                        "limit). Fewer than the requests it serves at once means "
-                        "connections opened and closed per request."),
-        cfg.IntOpt("max_overflow", default=engines.DEFAULT_MAX_OVERFLOW, min=0,
-                   help="Connections opened beyond max_pool_size under load (closed "
-                        "again when returned)."),
-        cfg.IntOpt("pool_timeout", default=engines.DEFAULT_POOL_TIMEOUT, min=1,
-                   help="Seconds to wait for a connection of the pool."),
-        cfg.IntOpt("connection_recycle_time", default=engines.DEFAULT_RECYCLE_TIME,
-                   help="Connections older than this many seconds are replaced."),
-        cfg.IntOpt("max_retries", default=engines.DEFAULT_MAX_RETRIES, min=-1,
-                   help="Attempts to connect at start-up (-1: forever)."),
-        cfg.IntOpt("retry_interval", default=engines.DEFAULT_RETRY_INTERVAL, min=0,
-                   help="Seconds between two attempts to connect at start-up."),
-        cfg.StrOpt("connection_parameters", default="",
-                   help="Query string appended to the connection URL (e.g. "
-                        "ssl_ca=/etc/ssl/ca.pem for TLS to MySQL, which is off unless "
-                        "an ssl_ option asks for it)."),
-    ]
-
-
-api_database_opts = [
-    cfg.StrOpt("connection", secret=True,
-               help="SQLAlchemy URL of the API database."),
-    *_engine_opts(),
-]
-
-placement_database_opts = [
-    cfg.StrOpt("connection", secret=True,
-               help="SQLAlchemy URL of the placement database (the placement service)."),
-    *_engine_opts(),
-]
-
-
-def _database_opts():
-    """oslo.db's [database] options, with our pool defaults (a service here
-    serves many requests at once; oslo.db keeps 5 connections and waits
-    SQLAlchemy's 30 s). Cell databases are opened with these options too."""
-    ours = {"max_pool_size": engines.DEFAULT_POOL_SIZE,
-            "pool_timeout": engines.DEFAULT_POOL_TIMEOUT}
-    opts = []
-    for opt in db_options.database_opts:
-        if opt.name in ours:
-            opt = copy.copy(opt)
-            opt.default = ours[opt.name]
-        opts.append(opt)
-    return opts
-
-
-database_opts = _database_opts()
-
-filter_scheduler_opts = [
-    cfg.ListOpt("enabled_filters",
-                # Nova's default set plus AvailabilityZoneFilter: zones are not
-                # yet turned into placement aggregates here, so the filter
-                # is what honours a requested zone.
-                default=["AvailabilityZoneFilter", "ComputeFilter",
-                         "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
-                         "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"],
-                help="Filters (compute_core.scheduler.filters entry points) applied in "
-                     "order; put the most restrictive first."),
-    cfg.ListOpt("weighers", default=["all"],
-                help="Weighers (compute_core.scheduler.weighers entry points); 'all' "
-                     "means every installed weigher."),
-    cfg.IntOpt("host_subset_size", default=1, min=1,
-               help="Pick randomly among this many best-weighed hosts."),
-    cfg.FloatOpt("ram_weight_multiplier", default=1.0,
-                 help="Multiplier of free RAM; negative stacks instead of spreads."),
-    cfg.FloatOpt("cpu_weight_multiplier", default=1.0, help="Multiplier of free vCPUs."),
-    cfg.FloatOpt("disk_weight_multiplier", default=1.0, help="Multiplier of free disk."),
-    cfg.IntOpt("max_io_ops_per_host", default=8, min=0,
-               help="IoOpsFilter: hosts with this many instances doing I/O (building, "
-                    "resizing, snapshotting, migrating, rescuing, unshelving) take no more."),
-    cfg.IntOpt("max_instances_per_host", default=50, min=1,
-               help="NumInstancesFilter: hosts with this many instances take no more."),
-    cfg.FloatOpt("io_ops_weight_multiplier", default=-1.0,
-                 help="Multiplier of the host's I/O operations; negative prefers idle hosts."),
-    cfg.FloatOpt("num_instances_weight_multiplier", default=0.0,
-                 help="Multiplier of the host's instance count; negative prefers emptier "
-                      "hosts, positive packs; 0 disables the weigher."),
-    cfg.FloatOpt("soft_affinity_weight_multiplier", default=1.0, min=0.0,
-                 help="Multiplier of the members of a soft-affinity group on the host."),
-    cfg.FloatOpt("soft_anti_affinity_weight_multiplier", default=1.0, min=0.0,
-                 help="Multiplier of the (negated) members of a soft-anti-affinity group "
-                      "on the host."),
-    cfg.FloatOpt("build_failure_weight_multiplier", default=1000000.0,
-                 help="Multiplier of the host's recent failed builds (subtracted), so a "
-                      "host that keeps failing is tried last; 0 disables it."),
-    cfg.FloatOpt("cross_cell_move_weight_multiplier", default=1000000.0,
-                 help="Multiplier preferring hosts in the instance's current cell during a "
-                      "move that may cross cells; negative prefers other cells."),
-    cfg.FloatOpt("hypervisor_version_weight_multiplier", default=1.0,
-                 help="Multiplier of the hypervisor version; positive prefers newer hosts."),
-    cfg.FloatOpt("image_props_weight_multiplier", default=0.0,
-                 help="Multiplier of how many of the host's instances share the requested "
-                      "image's properties; positive packs, negative spreads, 0 disables."),
-    cfg.ListOpt("image_props_weight_setting", default=[],
-                help="name=ratio pairs weighing single image properties (e.g. "
-                     "os_distro=1,hw_machine_type=-1); empty weighs every property evenly."),
-    cfg.StrOpt("image_properties_default_architecture",
-               choices=["alpha", "armv6", "armv7l", "armv7b", "aarch64", "cris", "i686",
-                        "ia64", "lm32", "m68k", "microblaze", "microblazeel", "mips",
-                        "mipsel", "mips64", "mips64el", "openrisc", "parisc", "parisc64",
-                        "ppc", "ppcle", "ppc64", "ppc64le", "ppcemb", "s390", "s390x", "sh4",
-                        "sh4eb", "sparc", "sparc64", "unicore32", "x86_64", "xtensa",
-                        "xtensaeb"],
-               help="ImagePropertiesFilter: architecture assumed for images without "
-                    "hw_architecture."),
-    cfg.ListOpt("isolated_images", default=[],
-                help="IsolatedHostsFilter: image IDs that may only run on isolated_hosts."),
-    cfg.ListOpt("isolated_hosts", default=[],
-                help="IsolatedHostsFilter: hosts that may only run isolated_images."),
-    cfg.BoolOpt("restrict_isolated_hosts_to_isolated_images", default=True,
-                help="IsolatedHostsFilter: keep non-isolated images off isolated_hosts."),
-    cfg.StrOpt("aggregate_image_properties_isolation_namespace",
-               help="AggregateImagePropertiesIsolation: only aggregate metadata keys with "
-                    "this prefix (plus the separator) are compared to image properties."),
-    cfg.StrOpt("aggregate_image_properties_isolation_separator", default=".",
-               help="Separator between the namespace and the property name."),
-]
-
-metrics_opts = [
-    cfg.FloatOpt("weight_multiplier", default=1.0,
-                 help="Multiplier of the MetricsWeigher."),
-    cfg.ListOpt("weight_setting", default=[],
-                help="name=ratio pairs of the host metrics the MetricsWeigher sums (e.g. "
-                     "cpu.percent=-1.0); the MetricsFilter requires each of them."),
-    cfg.BoolOpt("required", default=True,
-                help="A host missing a metric of weight_setting gets weight 0 and an error "
-                     "is logged; when false it gets weight_of_unavailable instead."),
-    cfg.FloatOpt("weight_of_unavailable", default=-10000.0,
-                 help="Weight of a host missing a metric when required is false."),
-]
-
-pci_opts = [
-    cfg.MultiStrOpt("alias", default=[],
-                    help="A PCI alias flavors request through the pci_passthrough:alias "
-                         "extra spec, one JSON object per option: name, vendor_id, "
-                         "product_id, optional device_type (type-PCI, type-PF, type-VF). "
-                         "Several entries may share a name: any of them matches."),
-]
-
-scheduler_opts = [
-    cfg.IntOpt("max_attempts", default=3, min=1,
-               help="Hosts tried for one build (the chosen one plus alternates)."),
-    cfg.IntOpt("max_placement_results", default=1000, min=1,
-               help="Allocation candidates asked of placement per request."),
-    cfg.IntOpt("discover_hosts_in_cells_interval", default=-1, min=-1,
-               help="Seconds between automatic host discoveries; -1 disables it."),
-]
-
-placement_opts = [
-    cfg.URIOpt("endpoint_override",
-               help="URL of the placement API. Required with noauth2; with keystone it "
-                    "is found in the service catalog when unset."),
-    cfg.StrOpt("auth_strategy", default="noauth2", choices=["keystone", "noauth2"],
-               help="How this service authenticates to placement: keystone, as its "
-                    "service user through keystoneauth1 (auth_type and the auth "
-                    "plugin's options below, e.g. auth_url, username, password, "
-                    "project_name), or noauth2 with noauth_token."),
-    cfg.StrOpt("noauth_token", default="admin:admin", secret=True,
-               help="X-Auth-Token sent to placement with noauth2."),
-    cfg.StrOpt("region_name", help="Region of the placement endpoint."),
-    cfg.StrOpt("valid_interfaces", default="internal,public",
-               help="Catalog interfaces of the placement endpoint, in order of "
-                    "preference (keystone, when endpoint_override is unset)."),
-    cfg.IntOpt("timeout", default=30, min=1, help="Seconds before a placement request fails."),
-]
-
-
-def _placement_keystoneauth_opts():
-    """keystoneauth1's options in [placement], as Nova has them: the auth
-    plugin's name (auth_type, auth_section) and the session's (TLS);
-    timeout stays ours. The plugin's own options (auth_url, username ...)
-    are registered once the files are read: see
-    :func:`register_placement_auth_plugin`."""
-    ours = {opt.dest for opt in placement_opts}
-    opts = ks_loading.get_auth_common_conf_options() + ks_loading.get_session_conf_options()
-    return [opt for opt in opts if opt.dest not in ours]
-
-
-#: The placement service user's defaults: a password in project "service"
-#: of the default domain unless told otherwise.
-PLACEMENT_AUTH_DEFAULTS = {"auth_type": "password", "project_name": "service",
-                           "user_domain_name": "Default", "project_domain_name": "Default"}
-
-
 fake_driver_opts = [
     cfg.IntOpt("vcpus", default=16, min=0, help="vCPUs a fake host reports."),
     cfg.IntOpt("memory_mb", default=32768, min=0, help="Memory (MiB) a fake host reports."),
@@ -515,95 +287,6 @@ identity_opts = [
     cfg.IntOpt("token_expiration", default=3600, min=1,
                help="Seconds an identity token stays valid (Keystone's [token] "
                     "expiration)."),
-]
-
-# ------------------------------------------------------------- consoles
-console_default_opts = [
-    cfg.StrOpt("cert", default="self.pem",
-               help="TLS certificate (PEM) of the console proxies; used when the file "
-                    "exists (relative: to the working directory)."),
-    cfg.StrOpt("key", help="TLS private key of the console proxies (PEM); unset: the "
-                           "key is in the cert file."),
-    cfg.BoolOpt("ssl_only", default=False,
-                help="The console proxies refuse connections that are not TLS."),
-]
-
-consoleauth_opts = [
-    cfg.IntOpt("token_ttl", default=600, min=1,
-               help="Seconds a console token stays valid after the API made it."),
-]
-
-console_opts = [
-    cfg.ListOpt("allowed_origins", default=[],
-                help="Host names (besides the proxy's own, from the Host header) a "
-                     "browser page may be served from and still open a console "
-                     "websocket (its Origin header). A request without Origin "
-                     "(not a browser) is not checked."),
-]
-
-vnc_opts = [
-    cfg.BoolOpt("enabled", default=True,
-                help="VNC consoles: the API hands out noVNC consoles, and the libvirt "
-                     "driver gives its guests VNC graphics."),
-    cfg.URIOpt("novncproxy_base_url", default="http://127.0.0.1:6080/vnc_lite.html",
-               help="Page of the noVNC proxy a console URL points at; the token is "
-                    "added as ?path=%3Ftoken%3D<token> (what noVNC's pages read). "
-                    "The embedded cloud sets it to the proxy it started."),
-    cfg.HostAddressOpt("novncproxy_host", default="0.0.0.0",
-                       help="Address compute-novncproxy listens on."),
-    cfg.PortOpt("novncproxy_port", default=6080, help="Port of compute-novncproxy."),
-    cfg.StrOpt("novnc_path", default="/usr/share/novnc",
-               help="Directory of the noVNC client (Debian's novnc package, or the "
-                    "@novnc/novnc npm package) the proxy serves its pages from."),
-    cfg.HostAddressOpt("server_listen", default="127.0.0.1",
-                       help="Address the guests' VNC servers listen on (a compute host "
-                            "option; the libvirt driver gives guests VNC graphics while "
-                            "enabled is on)."),
-    cfg.HostAddressOpt("server_proxyclient_address", default="127.0.0.1",
-                       help="Address of this compute host the noVNC proxy connects to "
-                            "for its guests' VNC servers."),
-]
-
-spice_opts = [
-    cfg.BoolOpt("enabled", default=False,
-                help="SPICE consoles: the API hands out SPICE HTML5 consoles, and the "
-                     "libvirt driver gives its guests SPICE graphics (with a QXL card)."),
-    cfg.URIOpt("html5proxy_base_url", default="http://127.0.0.1:6082/spice_auto.html",
-               help="Page of the SPICE HTML5 proxy a console URL points at "
-                    "(?token=<token> is added)."),
-    cfg.HostAddressOpt("html5proxy_host", default="0.0.0.0",
-                       help="Address compute-spicehtml5proxy listens on."),
-    cfg.PortOpt("html5proxy_port", default=6082, help="Port of compute-spicehtml5proxy."),
-    cfg.StrOpt("html5_path", default="/usr/share/spice-html5",
-               help="Directory of the SPICE HTML5 client (Debian's spice-html5 "
-                    "package) the proxy serves its pages from."),
-    cfg.HostAddressOpt("server_listen", default="127.0.0.1",
-                       help="Address the guests' SPICE servers listen on (a compute host "
-                            "option; the libvirt driver gives guests SPICE graphics while "
-                            "enabled is on)."),
-    cfg.HostAddressOpt("server_proxyclient_address", default="127.0.0.1",
-                       help="Address of this compute host the SPICE HTML5 proxy connects "
-                            "to for its guests' SPICE servers."),
-]
-
-serial_console_opts = [
-    cfg.BoolOpt("enabled", default=False,
-                help="Serial consoles: the API hands them out, and the libvirt driver "
-                     "makes its guests' first serial port a TCP server on a port of "
-                     "port_range (still logged for os-getConsoleOutput). The embedded "
-                     "cloud enables them."),
-    cfg.URIOpt("base_url", default="ws://127.0.0.1:6083/",
-               help="Websocket URL of the serial proxy a console URL points at "
-                    "(?token=<token> is added)."),
-    cfg.HostAddressOpt("serialproxy_host", default="0.0.0.0",
-                       help="Address compute-serialproxy listens on."),
-    cfg.PortOpt("serialproxy_port", default=6083, help="Port of compute-serialproxy."),
-    cfg.StrOpt("port_range", default="10000:20000", regex=r"^\d+:\d+$",
-               help="MIN:MAX, the TCP ports of this compute host its guests' serial "
-                    "consoles listen on (the libvirt driver, while enabled is on)."),
-    cfg.HostAddressOpt("proxyclient_address", default="127.0.0.1",
-                       help="Address of this compute host its guests' serial consoles "
-                            "listen on and the serial proxy connects to."),
 ]
 
 GROUPS = [

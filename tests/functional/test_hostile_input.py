@@ -397,8 +397,7 @@ def test_invalid_regex_filter_is_400(compute, key):
 _OVERFLOWING = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00%2B01:00"]
 
 
-@pytest.mark.parametrize("when", _OVERFLOWING)
-@pytest.mark.parametrize("path,name,version", [
+_TIME_FILTERS = [
     ("/servers?changes-since={}", "changes-since", "2.1"),
     ("/servers/detail?changes-before={}", "changes-before", "2.66"),
     ("/servers?changes-before={}", "changes-before", "latest"),
@@ -407,9 +406,12 @@ _OVERFLOWING = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00%2B01:00"]
     ("/{server}/os-instance-actions?changes-since={}", "changes-since", "2.58"),
     ("/{server}/os-instance-actions?changes-before={}", "changes-before", "2.66"),
     ("/images?changes-since={}", "changes-since", "2.1"),
-])
-def test_time_filter_out_of_range_is_400_naming_it(compute, compute_cloud, image_id, when,
-                                                   path, name, version):
+]
+
+
+def _get_time_filter(compute, image_id, path, when, version):
+    """(status, body) of GET *path* with the time *when*, on a server of
+    its own when the path names one."""
     server = None
     if "{server}" in path:
         status, body = compute("POST", "/servers", {"server": {
@@ -418,16 +420,80 @@ def test_time_filter_out_of_range_is_400_naming_it(compute, compute_cloud, image
         server = body["server"]["id"]
         path = path.replace("{server}", f"servers/{server}")
     try:
-        message = compute_fault(*compute("GET", path.format(when), headers={
-            "OpenStack-API-Version": f"compute {version}"}))
-        assert name in message, message
+        return compute("GET", path.format(when), headers={
+            "OpenStack-API-Version": f"compute {version}"})
     finally:
         if server:
             compute("DELETE", f"/servers/{server}")
 
 
-@pytest.mark.parametrize("before", ["0001-01-01%2000:00:00", "0001-01-01T00:00:00",
-                                    "0001-01-31%2023:59:59.5"])
+@pytest.mark.parametrize("when", _OVERFLOWING)
+@pytest.mark.parametrize("path,name,version", _TIME_FILTERS)
+def test_time_filter_out_of_range_is_400_naming_it(compute, image_id, when, path, name,
+                                                   version):
+    message = compute_fault(*_get_time_filter(compute, image_id, path, when, version))
+    assert name in message, message
+
+
+# ISO 8601 forms that Python's fromisoformat reads but Nova's date-time
+# (the iso8601 library) does not: week and ordinal dates, lower-case "t"
+_NOT_NOVA_TIMES = ["2026-W05-3", "2026-W05", "2026-035", "2026035",
+                   "2026-02-04t10:00:00Z"]
+
+
+@pytest.mark.parametrize("when", _NOT_NOVA_TIMES)
+@pytest.mark.parametrize("path,name,version", _TIME_FILTERS[:-1])
+def test_time_filter_takes_only_novas_forms(compute, image_id, when, path, name, version):
+    message = compute_fault(*_get_time_filter(compute, image_id, path, when, version))
+    assert message == (f"Invalid input for query parameters {name}. Value: {when}. "
+                       f"'{when}' is not a 'date-time'"), message
+
+
+# ... and forms Nova takes that fromisoformat does not: a year, a month,
+# one-digit month and day, a trailing newline (iso8601's regular expression)
+@pytest.mark.parametrize("when", ["2026", "2026-02", "2026-2-4", "2026-02-04%0A",
+                                  "2026-02-04T10%2B05", "20260204T1000Z"])
+@pytest.mark.parametrize("path,name,version", _TIME_FILTERS)
+def test_time_filter_takes_novas_forms(compute, image_id, when, path, name, version):
+    status, body = _get_time_filter(compute, image_id, path, when, version)
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("path,name,version", _TIME_FILTERS[:-1])
+def test_time_filter_refuses_each_bad_value(compute, image_id, path, name, version):
+    """Every value of a repeated time is checked, as Nova's schemas do."""
+    when = "2026-W05-3&" + path.split("?")[1].format("2026-02-04")
+    message = compute_fault(*_get_time_filter(compute, image_id, path, when, version))
+    assert name in message, message
+
+
+@pytest.mark.parametrize("when", ["2026-W05-3T10:00:00", "2026-02-04", "2026-02-04T10:00",
+                                  "2026-02-04T10:00:00Z"])
+def test_tenant_usage_times_are_novas_three_forms(compute, when):
+    """os-simple-tenant-usage reads start and end with Nova's strptime forms
+    only (no zone, no week date), naming the one it refuses."""
+    message = compute_fault(*compute(
+        "GET", f"/os-simple-tenant-usage?start={when}&end=2026-02-05T00:00:00"))
+    assert message.startswith("Invalid datetime string: Datetime is in invalid format")
+    assert "start" in message, message
+    for good in ("2026-02-04T10:00:00", "2026-02-04T10:00:00.5", "2026-02-04%2010:00:00.5"):
+        status, body = compute("GET", f"/os-simple-tenant-usage?start={good}")
+        assert status == 200, body
+
+
+@pytest.mark.parametrize("before", ["2026-02-04T10:00:00", "2026-W05-3%2010:00:00",
+                                    "2026-02-04", "2026-02-04%2010:00:00Z"])
+def test_audit_log_before_is_novas_form(compute, before):
+    """Nova's two forms only: date, a space, time (fractional seconds
+    when there is a dot)."""
+    message = compute_fault(*compute("GET", f"/os-instance_usage_audit_log/{before}"))
+    assert message.startswith("Invalid timestamp for date"), message
+    for good in ("2026-02-04%2010:00:00", "2026-02-04%2010:00:00.25"):
+        status, body = compute("GET", f"/os-instance_usage_audit_log/{good}")
+        assert status == 200, body
+
+
+@pytest.mark.parametrize("before", ["0001-01-01%2000:00:00", "0001-01-31%2023:59:59.5"])
 def test_audit_log_before_the_first_period_is_400(compute, before):
     """No audit period (a month by default) completes before early year 1."""
     message = compute_fault(*compute("GET", f"/os-instance_usage_audit_log/{before}"))

@@ -86,12 +86,6 @@ def _ports_managed():
         raise APIError(501, exc.message) from None
 
 
-def _server(call, server_id, rule):
-    inst = servers.get_server(call, server_id)
-    call.authorize(rule, servers.server_target(inst))
-    return inst
-
-
 def _port_of(call, inst, port_id):
     """The port *port_id* of the server (404 when it is not one of its)."""
     try:
@@ -132,7 +126,7 @@ def _refused(answer, uuid, what):
 @operation("listServerInterfaces", "List the port interfaces of a server",
            ok={200: keyed("interfaceAttachments")}, errors=(403, 404, 501))
 def index(call, server_id):
-    inst = _server(call, server_id, _ROOT + "list")
+    inst = servers.authorized_server(call, server_id, _ROOT + "list")
     with _ports_managed():
         ports = call.services.network.ports(inst["uuid"])
     return 200, {"interfaceAttachments": [_view(call, p) for p in ports]}
@@ -141,7 +135,7 @@ def index(call, server_id):
 @operation("showServerInterface", "Show a port interface of a server",
            ok={200: keyed("interfaceAttachment")}, errors=(403, 404, 501))
 def show(call, server_id, port_id):
-    inst = _server(call, server_id, _ROOT + "show")
+    inst = servers.authorized_server(call, server_id, _ROOT + "show")
     return 200, {"interfaceAttachment": _view(call, _port_of(call, inst, port_id))}
 
 
@@ -160,7 +154,7 @@ def create(call, server_id):
     if fixed_ip and not net_id:
         raise APIError(400, "Must input network_id when request IP address "
                             "(interfaceAttachment fixed_ips needs net_id)")
-    inst = _server(call, server_id, _ROOT + "create")
+    inst = servers.authorized_server(call, server_id, _ROOT + "create")
     uuid = inst["uuid"]
     db = _ready(call, inst, "attach_interface")
     network = call.services.network
@@ -182,7 +176,7 @@ def create(call, server_id):
 @operation("deleteServerInterface", "Detach a port interface from a server",
            ok={202: None}, errors=(403, 404, 409, 501))
 def delete(call, server_id, port_id):
-    inst = _server(call, server_id, _ROOT + "delete")
+    inst = servers.authorized_server(call, server_id, _ROOT + "delete")
     uuid = inst["uuid"]
     db = _ready(call, inst, "detach_interface")
     port = _port_of(call, inst, port_id)

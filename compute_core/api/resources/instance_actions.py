@@ -16,6 +16,7 @@ from compute_core import exception
 from compute_core.api import policy, query, views
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionRange
+from compute_core.api.resources import servers
 from compute_core.api.server_lifecycle import ServerLifecycle
 from compute_core.apispec import keyed, operation
 
@@ -83,19 +84,6 @@ _QUERY_258 = ("limit", "marker", "changes-since")
 _QUERY_266 = (*_QUERY_258, "changes-before")
 
 
-def _single(call, name):
-    values = call.req.GET.getall(name)
-    if len(values) > 1:
-        raise APIError(400, f"Invalid input for query parameters {name}. Value: {values}. "
-                            f"{values} is too long")
-    return values[0] if values else None
-
-
-def _when(call, name):
-    value = _single(call, name)
-    return None if value is None else query.timestamp(call, name, value)
-
-
 def _index_query(version):
     if version not in PAGING:
         return {}
@@ -107,35 +95,23 @@ def _index_query(version):
     return out
 
 
-def _server(call, server_id, rule):
-    """The server (a deleted one too from 2.21) and the policy check of
-    *rule* on it; 404 for a server the caller may not see."""
-    try:
-        inst = call.server_service.get(call.ctx, server_id,
-                                       read_deleted=call.version in DELETED_SERVERS)
-    except exception.InstanceNotFound:
-        raise APIError(404, f"Instance {server_id} could not be found.") from None
-    target = {"project_id": inst.get("project_id"), "user_id": inst.get("user_id")}
-    call.authorize(rule, target)
-    return target
-
-
 @operation("listInstanceActions", "List the actions of a server",
            ok={200: keyed("instanceActions")}, errors=(400, 404), query=_index_query)
 def index(call, server_id):
     version = call.version
-    _server(call, server_id, "os_compute_api:os-instance-actions:list")
+    servers.authorized_server(call, server_id, "os_compute_api:os-instance-actions:list",
+                              read_deleted=version in DELETED_SERVERS)
     kwargs = {"read_deleted": version in DELETED_SERVERS}
     limit = None
     if version in PAGING:
         allowed = _QUERY_266 if version in CHANGES_BEFORE else _QUERY_258
         query.refuse_unknown(call, allowed, PAGING)
-        _single(call, "limit")
+        query.single(call, "limit")
         limit = query.page_limit(call)
-        kwargs.update(limit=limit, marker=_single(call, "marker"),
-                      changes_since=_when(call, "changes-since"))
+        kwargs.update(limit=limit, marker=query.single(call, "marker"),
+                      changes_since=query.single_timestamp(call, "changes-since"))
         if version in CHANGES_BEFORE:
-            kwargs["changes_before"] = _when(call, "changes-before")
+            kwargs["changes_before"] = query.single_timestamp(call, "changes-before")
             query.time_window(kwargs["changes_since"], kwargs["changes_before"])
     try:
         _, actions = ServerLifecycle(call.server_service).list_actions(call.ctx, server_id,
@@ -158,7 +134,9 @@ def index(call, server_id):
            ok={200: keyed("instanceAction")}, errors=(404,))
 def show(call, server_id, request_id):
     version = call.version
-    target = _server(call, server_id, "os_compute_api:os-instance-actions:show")
+    target = servers.server_target(servers.authorized_server(
+        call, server_id, "os_compute_api:os-instance-actions:show",
+        read_deleted=version in DELETED_SERVERS))
     try:
         inst, action = ServerLifecycle(call.server_service).get_action(
             call.ctx, server_id, request_id, read_deleted=version in DELETED_SERVERS)

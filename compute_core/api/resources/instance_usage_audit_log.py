@@ -22,8 +22,6 @@ RULES = (
     policy.rule(_ROOT + "show", policy.ADMIN, "The usage audit of the period before a time",
                 [("GET", "/os-instance_usage_audit_log/{before_timestamp}")]),
 )
-_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%dT%H:%M:%S.%f")
 
 
 def _audit(call, before, period=None):
@@ -62,14 +60,13 @@ def index(call):
            ok={200: {}}, errors=(400, 403), admin=True)
 def show(call, before_timestamp):
     call.authorize(_ROOT + "show", {})
-    for fmt in _FORMATS:
-        try:
-            before = datetime.datetime.strptime(before_timestamp, fmt)
-            break
-        except ValueError:
-            continue
-    else:
-        raise APIError(400, "Invalid timestamp for date " + before_timestamp)
+    # Nova's two forms, a space between date and time (no "T"), fractional
+    # seconds when there is a dot
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in before_timestamp else "%Y-%m-%d %H:%M:%S"
+    try:
+        before = datetime.datetime.strptime(before_timestamp, fmt)
+    except ValueError:
+        raise APIError(400, "Invalid timestamp for date " + before_timestamp) from None
     unit = call.services.conf.instance_usage_audit_period
     try:
         period = audit.last_completed_period(unit, before)

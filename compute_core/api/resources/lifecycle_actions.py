@@ -235,16 +235,6 @@ def action_schema(key, version):
             "additionalProperties": key in ("addSecurityGroup", "removeSecurityGroup")}
 
 
-def server_target(call, server_id) -> dict:
-    """The policy target of the server (its project and user); 404 for a
-    server the caller may not see, as Nova answers."""
-    try:
-        inst = call.server_service.get(call.ctx, server_id)
-    except exception.InstanceNotFound:
-        raise APIError(404, f"Instance {server_id} could not be found.") from None
-    return {"project_id": inst.get("project_id"), "user_id": inst.get("user_id")}
-
-
 def _bool(value) -> bool:
     return str(value).lower() in ("true", "1", "on", "yes")
 
@@ -255,8 +245,8 @@ def run(call, server_id, body, key):
     if schema is None:
         raise APIError(404, f"There is no such action: {key}")
     schemas.validate(body, schema)
-    target = server_target(call, server_id)
-    call.authorize(SCHEMAS[key][1], target)
+    target = servers.server_target(servers.authorized_server(call, server_id,
+                                                             SCHEMAS[key][1]))
     life = ServerLifecycle(call.server_service)
     try:
         return _HANDLERS[key](call, life, server_id, body[key], target)
@@ -501,8 +491,7 @@ _HANDLERS = {
            ok={200: keyed("security_groups")}, errors=(404,))
 def server_security_groups(call, server_id):
     """GET /servers/{server_id}/os-security-groups."""
-    call.authorize("os_compute_api:os-security-groups:list",
-                   server_target(call, server_id))
+    servers.authorized_server(call, server_id, "os_compute_api:os-security-groups:list")
     life = ServerLifecycle(call.server_service)
     try:
         groups = life.security_groups(call.ctx, server_id)

@@ -145,8 +145,8 @@ def index(call):
     if not call.allowed("os_compute_api:os-migrations:index:all_projects"):
         filters["project_id"] = call.ctx.project_id
     if call.version in PAGED:
-        since, before = query.time_window(query.timestamp(call, "changes-since"),
-                                          query.timestamp(call, "changes-before"))
+        since, before = query.time_window(query.single_timestamp(call, "changes-since"),
+                                          query.single_timestamp(call, "changes-before"))
         filters.update(changes_since=since, changes_before=before)
     moves = _moves(call, filters)
     body = {}

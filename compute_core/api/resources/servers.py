@@ -1,20 +1,24 @@
-"""/servers: create, list, list detail, show, delete."""
+"""/servers: create, list, list detail, show, delete.
+
+The server views are :mod:`.server_views`'s and the listings' query
+:mod:`.server_listing`'s; their names stay importable from here."""
 from __future__ import annotations
 
-import ipaddress
 import json
-import typing
 import uuid as uuidlib
-from urllib.parse import urlencode
 
-from compute_core import exception, regex_filter
-from compute_core.api import hosts, policy, query, schemas, views
+from compute_core import exception
+from compute_core.api import policy, schemas, views
 from compute_core.api.faults import APIError
-from compute_core.api.microversion import (ByVersion, SchemaField, VersionedSchemas,
-                                           VersionRange)
+from compute_core.api.microversion import SchemaField, VersionedSchemas, VersionRange
+from compute_core.api.resources.server_listing import (  # noqa: F401
+    BAD_STATUS_IS_400, CHANGES_BEFORE, SORT_DIRS, SORT_KEYS, STRICT_LIST_QUERY, TAG_FILTERS,
+    _list_filters, list_query, list_servers)
+from compute_core.api.resources.server_views import (  # noqa: F401
+    DETAIL_FIELDS, EXTENDED_FIELDS, FLAVOR_IN_SERVER, HOST_STATUS, IMAGE_FIELDS, Viewer,
+    _hosts_up, _viewer, _zone_of_host, canonical_ip, server_brief, server_detail)
 from compute_core.api.server_service import decode_user_data
 from compute_core.apispec import keyed, operation
-from compute_core.compute import states
 from compute_core.db import api_db
 from compute_core.db import server_groups as groups_db
 
@@ -148,325 +152,26 @@ CREATE = VersionedSchemas.of_fields(_CREATE_BASE, "server", (
 MAX_SCHEDULER_HINTS_BYTES = 65535
 
 # Behaviours that start at a version
-STRICT_LIST_QUERY = VersionRange("2.75")  # unknown query parameters are a 400
-BAD_STATUS_IS_400 = VersionRange("2.38")  # before: an unknown status matches nothing
-HOST_STATUS = VersionRange("2.16")
 SERVER_GROUPS = VersionRange("2.71")
-TAG_FILTERS = VersionRange("2.26")
-CHANGES_BEFORE = VersionRange("2.66")
 # PUT /servers/{id} answers with the whole server body from 2.75; before, without
 # the fields of the old extensions
 FULL_UPDATE_BODY = VersionRange("2.75")
 _EXTENSION_PREFIXES = ("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:")
 _EXTENSION_FIELDS = {"config_drive", "key_name", "security_groups", "host_status"}  # tags, tags-any, not-tags, not-tags-any  # the server's group in its body (show only)
 
-# ------------------------------------------------------------------- views
-
-
-def server_brief(req, inst):
-    return {"id": inst["uuid"], "name": inst.get("display_name") or "",
-            "links": views.links(req, "servers", inst["uuid"])}
-
-
-def _flavor_link(req, flavor):
-    return {"id": flavor.get("flavorid"),
-            "links": views.links(req, "flavors", flavor.get("flavorid"))}
-
-
-def _flavor_embedded(req, flavor):
-    return {"vcpus": flavor["vcpus"], "ram": flavor["memory_mb"], "disk": flavor["root_gb"],
-            "ephemeral": flavor.get("ephemeral_gb", 0), "swap": flavor.get("swap", 0),
-            "original_name": flavor["name"],
-            "extra_specs": dict(flavor.get("extra_specs") or {})}
-
-
-# The server's flavor: a link until 2.46, the flavor itself from 2.47
-FLAVOR_IN_SERVER = ByVersion(("2.1", "2.46", _flavor_link),
-                            ("2.47", None, _flavor_embedded))
-IMAGE_FIELDS = views.ViewFields(
-    ("properties", "2.98", None,
-     lambda sysmeta: dict(sysmeta.get("image_properties") or {})),
-)
-# Fields of the detailed view by version, for everyone who may see the server
-DETAIL_FIELDS = views.ViewFields(
-    ("OS-EXT-SRV-ATTR:hostname", "2.90", None, lambda inst: inst.get("hostname")),
-    ("locked", "2.9", None, lambda inst: bool(inst.get("locked"))),
-    ("description", "2.19", None, lambda inst: inst.get("display_description")),
-    ("tags", "2.26", None, lambda inst: list(inst.get("tags") or [])),
-    ("trusted_image_certificates", "2.63", None, lambda inst: None),
-    ("locked_reason", "2.73", None,
-     lambda inst: (inst.get("system_metadata") or {}).get("locked_reason")
-     if inst.get("locked") else None),
-    ("pinned_availability_zone", "2.96", None, lambda inst: inst.get("availability_zone")),
-    ("scheduler_hints", "2.100", None,
-     lambda inst: dict((inst.get("system_metadata") or {}).get("scheduler_hints") or {})),
-)
-
-
-def _host_status(inst, host_up):
-    if not inst.get("host"):
-        return ""
-    return "UP" if host_up in (None, True) else "DOWN"
-
-
-# ... and the extended attributes (os_compute_api:os-extended-server-attributes)
-EXTENDED_FIELDS = views.ViewFields(
-    ("OS-EXT-SRV-ATTR:host", None, None, lambda inst: inst.get("host")),
-    ("OS-EXT-SRV-ATTR:hypervisor_hostname", None, None, lambda inst: inst.get("node")),
-    ("OS-EXT-SRV-ATTR:instance_name", None, None,
-     lambda inst: "instance-%08x" % (inst.get("id") or 0)),
-    ("OS-EXT-SRV-ATTR:reservation_id", "2.3", None, lambda inst: inst.get("reservation_id")),
-    ("OS-EXT-SRV-ATTR:launch_index", "2.3", None, lambda inst: inst.get("launch_index") or 0),
-    ("OS-EXT-SRV-ATTR:kernel_id", "2.3", None, lambda inst: ""),
-    ("OS-EXT-SRV-ATTR:ramdisk_id", "2.3", None, lambda inst: ""),
-    ("OS-EXT-SRV-ATTR:hostname", "2.3", None, lambda inst: inst.get("hostname")),
-    ("OS-EXT-SRV-ATTR:root_device_name", "2.3", None, lambda inst: "/dev/vda"),
-    ("OS-EXT-SRV-ATTR:user_data", "2.3", None, lambda inst: inst.get("user_data")),
-)
-
-
-def canonical_ip(address):
-    """An address in its canonical text form (RFC 5952 for IPv6: lower
-    case, zeros compressed); what is not an address stays as it is."""
-    if not address:
-        return address
-    try:
-        return ipaddress.ip_address(address).compressed
-    except ValueError:
-        return address
-
-
-def _zone_of_host(req, host):
-    zone_of = req.environ.get("compute_core.zone_of_host")
-    return zone_of(host) if zone_of else req.environ.get("compute_core.default_az", "nova")
-
-
-class Viewer(typing.NamedTuple):
-    """What the caller may see of a server (from policy)."""
-
-    extended_attributes: bool  # the admin's OS-EXT-SRV-ATTR fields
-    host_status: bool          # host_status (2.16)
-    fault_details: bool        # the details of a 500 fault
-
-
-def _viewer(call, target=None) -> Viewer:
-    return Viewer(
-        call.allowed("os_compute_api:os-extended-server-attributes", target),
-        call.version in HOST_STATUS and call.allowed("os_compute_api:servers:show:host_status",
-                                                     target),
-        call.is_admin)  # as Nova: only an administrator sees how a server broke
-
-
-def server_detail(req, version, viewer: Viewer, inst, host_up=None):
-    uuid = inst["uuid"]
-    vm_state, task_state = inst.get("vm_state"), inst.get("task_state")
-    status = states.status_from_state(vm_state, task_state)
-    if inst.get("image_ref"):
-        image = IMAGE_FIELDS.add(
-            {"id": inst["image_ref"], "links": views.links(req, "images", inst["image_ref"])},
-            version, inst.get("system_metadata") or {})
-    else:
-        image = ""
-    out = {
-        "id": uuid, "name": inst.get("display_name") or "", "status": status,
-        "tenant_id": inst.get("project_id"), "user_id": inst.get("user_id"),
-        "metadata": inst.get("metadata") or {},
-        "hostId": views.host_id(inst.get("project_id"), inst.get("host")),
-        "image": image, "flavor": FLAVOR_IN_SERVER.at(version)(req, inst.get("flavor") or {}),
-        "created": views.iso(inst.get("created_at")),
-        "updated": views.iso(inst.get("updated_at") or inst.get("created_at")),
-        "addresses": inst.get("network_info") or {},
-        "accessIPv4": inst.get("access_ip_v4") or "",
-        "accessIPv6": canonical_ip(inst.get("access_ip_v6")) or "",
-        "links": views.links(req, "servers", uuid), "OS-DCF:diskConfig": "MANUAL",
-        "OS-EXT-AZ:availability_zone": inst.get("availability_zone") or (
-            "" if not inst.get("host") else _zone_of_host(req, inst["host"])),
-        "config_drive": inst.get("config_drive") or "",
-        "key_name": inst.get("key_name"),
-        "OS-SRV-USG:launched_at": views.iso_usec(inst.get("launched_at")),
-        "OS-SRV-USG:terminated_at": views.iso_usec(inst.get("terminated_at")),
-        "security_groups": [{"name": n} for n in views.security_group_names(inst)],
-        "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:vm_state": vm_state,
-        "OS-EXT-STS:power_state": inst.get("power_state") or 0,
-        "os-extended-volumes:volumes_attached": [],
-    }
-    if not out["security_groups"]:  # as Nova's: no key when the server has none
-        del out["security_groups"]
-    if status in ("BUILD", "ACTIVE"):
-        out["progress"] = inst.get("progress") or 0
-    fault = inst.get("fault")
-    if fault and vm_state in (states.ERROR, states.DELETED):
-        f = {"code": fault["code"], "created": views.iso(fault["created_at"]),
-             "message": fault["message"]}
-        if viewer.fault_details or fault["code"] != 500:
-            f["details"] = fault.get("details") or ""
-        out["fault"] = f
-    if viewer.extended_attributes:
-        EXTENDED_FIELDS.add(out, version, inst)
-    if viewer.host_status:
-        out["host_status"] = _host_status(inst, host_up)
-    return DETAIL_FIELDS.add(out, version, inst)
-
-
 # ---------------------------------------------------------------- handlers
-
-_LIST_PARAMS = {
-    "limit", "marker", "sort_key", "sort_dir", "name", "status", "image", "flavor", "host",
-    "node", "ip", "ip6", "changes-since", "changes-before", "all_tenants", "project_id",
-    "tenant_id", "user_id", "deleted", "reservation_id", "availability_zone", "key_name",
-    "locked", "vm_state", "task_state", "power_state", "uuid", "config_drive", "tags",
-    "tags-any", "not-tags", "not-tags-any", "description", "display_name", "hostname",
-    "created_at", "launched_at", "terminated_at", "access_ip_v4", "access_ip_v6",
-    "kernel_id", "ramdisk_id", "progress", "launch_index", "root_device_name",
-    "display_description", "pinned_availability_zone", "soft_deleted",
-}
-SORT_KEYS = ("created_at", "display_name", "updated_at", "uuid", "launched_at", "vm_state",
-             "task_state", "host", "node", "hostname")
-SORT_DIRS = ("asc", "desc")
-
-
-def list_query(version):
-    """The query parameters of the server listings (from 2.75 no others)."""
-    params = {name: {"type": "string"} for name in sorted(_LIST_PARAMS)}
-    params.update(limit={"type": "integer", "minimum": 0},
-                  sort_key={"type": "string", "enum": list(SORT_KEYS)},
-                  sort_dir={"type": "string", "enum": list(SORT_DIRS)},
-                  **{"changes-since": {"type": "string", "format": "date-time"},
-                     "changes-before": {"type": "string", "format": "date-time"}})
-    return params
-
-
-def _bool(value):
-    return str(value).lower() in ("1", "true", "yes", "on", "")
-
-
-def _list_filters(call, detail):
-    ctxt, q = call.ctx, call.req.GET
-    query.refuse_unknown(call, _LIST_PARAMS, STRICT_LIST_QUERY)
-    filters = {"deleted": False}
-    if "all_tenants" in q and _bool(q.get("all_tenants")):
-        # every project, or the one asked: an admin's right (403 otherwise)
-        call.authorize(f"os_compute_api:servers:{'detail' if detail else 'index'}:"
-                       "get_all_tenants")
-        project = q.get("project_id") or q.get("tenant_id")
-        if project:
-            filters["project_id"] = project
-    else:  # the caller's project, whatever project_id / tenant_id say (as Nova)
-        filters["project_id"] = ctxt.project_id
-    if call.allowed("os_compute_api:servers:allow_all_filters"):
-        if "host" in q:
-            filters["host"] = q["host"]
-        if "node" in q:
-            filters["node"] = q["node"]
-        if "deleted" in q:
-            filters["deleted"] = _bool(q["deleted"])
-    # As Nova's: the SOFT_DELETED servers (waiting for restore) are listed
-    # with deleted=true, not among the live ones, unless an admin's
-    # soft_deleted says otherwise.
-    filters["soft_deleted"] = filters["deleted"]
-    if "soft_deleted" in q and call.allowed("os_compute_api:servers:allow_all_filters"):
-        filters["soft_deleted"] = _bool(q["soft_deleted"])
-    for key in ("name", "ip"):  # regular expressions: a bad one is a 400 now
-        if key in q:
-            try:
-                regex_filter.compile_filter(q[key], key)
-            except exception.Invalid as exc:
-                raise APIError(400, exc.message) from None
-    if "name" in q:
-        filters["name"] = q["name"]
-    if "status" in q:
-        vm = []
-        for status in q.getall("status"):
-            vm.extend(states.STATUS_TO_VM_STATES.get(status.upper(), []))
-        if not vm:
-            if call.version in BAD_STATUS_IS_400:
-                raise APIError(400, f"Invalid status value: {q['status']}")
-            return None  # nothing can match
-        filters["vm_state"] = vm
-        if "deleted" in vm:
-            filters["deleted"] = None if call.is_admin else False
-    if "image" in q:
-        filters["image_ref"] = q["image"].rsplit("/", 1)[-1]
-    if "flavor" in q:
-        filters["flavor_id"] = q["flavor"].rsplit("/", 1)[-1]
-    if "ip" in q:
-        filters["ip"] = q["ip"]
-    for key in ("reservation_id", "availability_zone", "key_name", "user_id"):
-        if key in q:
-            filters[key] = q[key]
-    if "uuid" in q:
-        filters["uuid"] = q["uuid"]
-    if call.version in TAG_FILTERS:
-        for key in ("tags", "tags-any", "not-tags", "not-tags-any"):
-            if key in q:
-                filters[key] = [t for t in ",".join(q.getall(key)).split(",") if t]
-    since = query.timestamp(call, "changes-since")
-    before = query.timestamp(call, "changes-before") if call.version in CHANGES_BEFORE \
-        else None
-    query.time_window(since, before)
-    for key, value in (("changes-since", since), ("changes-before", before)):
-        if value is not None:
-            filters[key] = value
-            # A window on updated_at shows the deleted servers too.
-            filters["deleted"] = None if filters.get("deleted") is False else \
-                filters["deleted"]
-    return filters
-
-
-def _list(call, detail):
-    ctxt = call.ctx
-    filters = _list_filters(call, detail)
-    max_limit = call.services.conf.api.max_limit
-    limit = query.integer(call, "limit", 0)
-    limit = max_limit if limit is None else min(limit, max_limit)
-    marker = call.req.GET.get("marker")
-    sort_key = call.req.GET.get("sort_key", "created_at")
-    if sort_key not in SORT_KEYS:
-        raise APIError(400, f"Invalid input for query parameters sort_key. Value: {sort_key}.")
-    sort_dir = call.req.GET.get("sort_dir", "desc")
-    if sort_dir not in SORT_DIRS:
-        raise APIError(400, f"Invalid input for query parameters sort_dir. Value: {sort_dir}.")
-    if filters is None:
-        servers = []
-    else:
-        try:
-            servers = call.server_service.list(ctxt, filters, limit=limit, marker=marker,
-                                               sort_key=sort_key, sort_dir=sort_dir)
-        except exception.Invalid as exc:
-            raise APIError(400, exc.message) from None
-    if detail:
-        # what the caller may see is judged once for the listing (as Nova)
-        viewer = _viewer(call)
-        up = _hosts_up(call) if viewer.host_status else {}
-        body = {"servers": [server_detail(call.req, call.version, viewer, s,
-                                          up.get(s.get("host"))) for s in servers]}
-    else:
-        body = {"servers": [server_brief(call.req, s) for s in servers]}
-    if servers and len(servers) == limit:
-        qs = dict(call.req.GET)
-        qs.update(limit=str(limit), marker=servers[-1]["uuid"])
-        path = "servers/detail" if detail else "servers"
-        body["servers_links"] = [{"rel": "next",
-                                  "href": f"{call.req.application_url}/{path}?{urlencode(qs)}"}]
-    return 200, body
-
-
-def _hosts_up(call):
-    return {s["host"]: s["up"] and not s.get("forced_down")
-            for s in hosts.services(call.services, binary=hosts.COMPUTE_BINARY)}
-
 
 @operation("listServers", "List servers", ok={200: keyed("servers")}, query=list_query)
 def index(call):
     call.authorize("os_compute_api:servers:index")
-    return _list(call, detail=False)
+    return list_servers(call, detail=False)
 
 
 @operation("listServersDetailed", "List servers with details", ok={200: keyed("servers")},
            query=list_query)
 def detail(call):
     call.authorize("os_compute_api:servers:detail")
-    return _list(call, detail=True)
+    return list_servers(call, detail=True)
 
 
 @operation("showServer", "Show a server", ok={200: keyed("server")}, errors=(404,))
@@ -485,9 +190,9 @@ def show(call, server_id):
     return 200, {"server": body}
 
 
-def _get(call, server_id):
+def _get(call, server_id, read_deleted=False):
     try:
-        return call.server_service.get(call.ctx, server_id)
+        return call.server_service.get(call.ctx, server_id, read_deleted=read_deleted)
     except exception.InstanceNotFound:
         raise APIError(404, f"Instance {server_id} could not be found.") from None
 
@@ -502,6 +207,15 @@ def get_server(call, server_id):
 def server_target(inst) -> dict:
     """The policy target of a server: its project and user."""
     return {"project_id": inst.get("project_id"), "user_id": inst.get("user_id")}
+
+
+def authorized_server(call, server_id, rule, read_deleted=False):
+    """The server *server_id* (:func:`get_server`, a deleted one too when
+    *read_deleted*) once the caller passes the policy *rule* on it: 404 for
+    a server the caller may not see, then 403."""
+    inst = _get(call, server_id, read_deleted)
+    call.authorize(rule, server_target(inst))
+    return inst
 
 
 @operation("deleteServer", "Delete a server", ok={204: None}, errors=(404, 409))

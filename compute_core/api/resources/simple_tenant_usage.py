@@ -38,15 +38,19 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def _time(raw, now):
-    if not raw:
+def _time(call, name, now):
+    """*name* (start, end) in one of Nova's three forms, or *now* when not
+    given. As Nova reads them: the first value that is not blank."""
+    raw = next((v for v in call.req.GET.getall(name) if v), None)
+    if raw is None:
         return now
     for fmt in _FORMATS:
         try:
             return datetime.datetime.strptime(raw, fmt)
         except ValueError:
             continue
-    raise APIError(400, f"Invalid datetime string: Datetime is in invalid format ({raw!r})")
+    raise APIError(400, "Invalid datetime string: Datetime is in invalid format "
+                        f"({name}: {raw!r})")
 
 
 def _period(call):
@@ -54,11 +58,11 @@ def _period(call):
     allowed = set(QUERY) if call.version in PAGES else {"start", "end", "detailed"}
     query.refuse_unknown(call, allowed)
     now = _now()
-    start, stop = _time(q.get("start"), now), _time(q.get("end"), now)
+    start, stop = _time(call, "start", now), _time(call, "end", now)
     if not start < stop:
         raise APIError(400, "Invalid start time. The start time cannot occur after the end "
                             "time.")
-    return start, stop, q.get("detailed", "0") == "1"
+    return start, stop, next((v for v in q.getall("detailed") if v), "0") == "1"
 
 
 def _pages(call):
