@@ -116,29 +116,37 @@ class Database:
         self._opened = itertools.count(1)
         self.connections_opened = 0
         self._engine = None
+        self._engine_lock = threading.Lock()
         # The read connection this thread holds, if any (see connect()).
         self._reading = threading.local()
 
     @property
     def engine(self) -> sa.engine.Engine:
         if self._engine is None:
-            try:
-                engine = self._tc.writer.get_engine()
-                _first_connect(engine, self._retries, self._retry_interval, self.safe_url)
-                self._engine = engine
-            except db_exc.DBError as exc:
-                raise exception.ConfigError(
-                    f"cannot connect to database {self.safe_url}: "
-                    f"{str(exc).splitlines()[0]}") from None
-            except Exception as exc:  # driver import errors, bad hosts, ...
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise exception.ConfigError(
-                    f"cannot connect to database {self.safe_url}: {first}") from None
-            if self.backend == "sqlite":
-                sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-                self._engine.dispose()
-                _keep_sqlite_connections(self._engine)
+            # One thread builds it: two at once would each swap the SQLite
+            # pool, the second disposing the first's while it is in use.
+            with self._engine_lock:
+                if self._engine is None:
+                    self._build_engine()
         return self._engine
+
+    def _build_engine(self) -> None:
+        try:
+            engine = self._tc.writer.get_engine()
+            _first_connect(engine, self._retries, self._retry_interval, self.safe_url)
+        except db_exc.DBError as exc:
+            raise exception.ConfigError(
+                f"cannot connect to database {self.safe_url}: "
+                f"{str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # driver import errors, bad hosts, ...
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise exception.ConfigError(
+                f"cannot connect to database {self.safe_url}: {first}") from None
+        if self.backend == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            engine.dispose()
+            _keep_sqlite_connections(engine)
+        self._engine = engine
 
     def _install_connect_hooks(self, engine) -> None:
         sa.event.listen(engine, "connect", self._count_connection)

@@ -308,3 +308,43 @@ def test_mariadb_sees_one_commit_and_no_rollback_per_write(driver):
         db.dispose()
         admin.cursor().execute(f"DROP DATABASE {name}")
         admin.close()
+
+
+def test_threads_asking_for_a_new_engine_at_once_get_one_engine(tmp_path, monkeypatch):
+    """The first use builds the engine once: threads that arrive together
+    (a cloud's services starting) share it, and none finds its SQLite pool
+    disposed under it by another's build."""
+    import concurrent.futures
+    import time
+
+    first_connect, keep = engines._first_connect, engines._keep_sqlite_connections
+    swaps = []
+
+    def slow_first_connect(*args):  # widens the window the threads race in
+        time.sleep(0.05)
+        first_connect(*args)
+
+    def counted_keep(engine):
+        swaps.append(engine)
+        keep(engine)
+
+    monkeypatch.setattr(engines, "_first_connect", slow_first_connect)
+    monkeypatch.setattr(engines, "_keep_sqlite_connections", counted_keep)
+    db = Database(f"sqlite:///{tmp_path}/race.sqlite")
+    barrier = threading.Barrier(8)
+
+    def first_use(_):
+        barrier.wait()
+        engine = db.engine
+        with db.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").all()
+        return engine
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            built = list(pool.map(first_use, range(8)))
+        assert len({id(e) for e in built}) == 1
+        assert len(swaps) == 1
+        assert isinstance(built[0].pool, sa.pool.QueuePool)
+    finally:
+        db.dispose()
