@@ -136,16 +136,28 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
         uuid = instance["uuid"]
         self.notifier.info(ctxt, "instance.create.start", notifications.instance_payload(instance))
         event = "compute__do_build_and_run_instance"
-        try:
-            spawning = {"task_state": states.SPAWNING}
-            self._update(ctxt, uuid, spawning, expected_task_state=states.SCHEDULING,
-                         event=event)
-            instance = dict(instance, **spawning)
-        except (exception.InstanceNotFound, exception.InstanceInvalidState):
-            # Deleted while queued: the delete path cleans up.
-            LOG.info("instance %s deleted before its build started", uuid)
-            self._event(ctxt, uuid, event, "Error", finish=True)
-            return
+        spawning = {"task_state": states.SPAWNING}
+        # The task states the instance may be in when the spawn is over.
+        spawned_from = states.SPAWNING
+        if self.conductor.casts_state_updates():
+            # Cast, not called: the spawn does not wait for it. The conductor
+            # may apply it after the update that ends the build, which then
+            # accepts SCHEDULING too (and this one, refused, records nothing);
+            # a server deleted while queued is found by that update.
+            self.conductor.instance_update_cast(
+                ctxt, uuid, spawning, states.SCHEDULING,
+                {"event": event, "result": None, "host": self.host, "finish": False})
+            spawned_from = [states.SCHEDULING, states.SPAWNING]
+        else:
+            try:
+                self._update(ctxt, uuid, spawning, expected_task_state=states.SCHEDULING,
+                             event=event)
+            except (exception.InstanceNotFound, exception.InstanceInvalidState):
+                # Deleted while queued: the delete path cleans up.
+                LOG.info("instance %s deleted before its build started", uuid)
+                self._event(ctxt, uuid, event, "Error", finish=True)
+                return
+        instance = dict(instance, **spawning)
         try:
             self.driver.spawn(ctxt, instance, image or {}, instance.get("network_info") or {})
         except Exception as exc:  # any driver failure: reschedule or ERROR
@@ -162,7 +174,7 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
             try:
                 self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None,
                                           "power_state": PowerState.NOSTATE},
-                             expected_task_state=states.SPAWNING)
+                             expected_task_state=spawned_from)
             except (exception.InstanceNotFound, exception.InstanceInvalidState):
                 pass
             self.notifier.error(ctxt, "instance.create.error",
@@ -172,7 +184,7 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
             active = {"vm_state": states.ACTIVE, "task_state": None,
                       "power_state": int(self._power_state(instance)),
                       "launched_at": ctx_now()}
-            self._update(ctxt, uuid, active, expected_task_state=states.SPAWNING,
+            self._update(ctxt, uuid, active, expected_task_state=spawned_from,
                          event=event, result="Success", finish=True)
             instance = dict(instance, **active)
         except (exception.InstanceNotFound, exception.InstanceInvalidState):

@@ -30,11 +30,14 @@
 1.12 - instance_destroy takes start_event: a delete's start and finish
       events recorded with the destroy, so the compute host deletes with
       one call instead of instance_get and instance_destroy
+1.13 - instance_update may be cast (see casts_state_updates): an event
+      finish that finds no start of its event records the whole event, so
+      a finish that overtakes its start's cast still leaves one event
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.12"
+VERSION = "1.13"
 
 
 class ConductorAPI:
@@ -135,6 +138,21 @@ class ConductorAPI:
                 kwargs["event"] = event
                 return self.client.prepare(version="1.1").call(ctxt, "instance_update", **kwargs)
         return self._cctx().call(ctxt, "instance_update", **kwargs)
+
+    def instance_update_cast(self, ctxt, instance_uuid, values, expected_task_state, event):
+        """instance_update as a cast (1.13, see casts_state_updates): no
+        answer, and the caller goes on at once; a refusal (the instance
+        gone, or no longer in *expected_task_state*) changes nothing and
+        records no event."""
+        self.client.prepare(version="1.13").cast(
+            ctxt, "instance_update", instance_uuid=instance_uuid, values=values,
+            expected_task_state=expected_task_state, event=event, return_instance=False)
+
+    def casts_state_updates(self) -> bool:
+        """Whether an update may be cast (1.13): the conductor may then apply
+        it after the caller's next, called, update, which must therefore
+        accept the state from before the cast too."""
+        return self.client.can_send_version("1.13")
 
     def _with_event(self, ctxt, method, instance_uuid, event):
         """Call *method* with *event* (1.5); an older conductor gets the

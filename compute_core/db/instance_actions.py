@@ -100,7 +100,12 @@ def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None
               "traceback": tb, "updated_at": ts}
     if details is not None:
         values["details"] = str(details)
-    conn.execute(_FINISH_EVENT, values)
+    if conn.execute(_FINISH_EVENT, values).rowcount == 0:
+        # Its start was never recorded (a cast start the conductor has not
+        # applied yet, and will then refuse): the event, whole.
+        conn.execute(_WHOLE_EVENT, {**of_request, "b_event": event, "b_host": host,
+                                    "b_ts": ts, "b_result": result, "b_tb": tb,
+                                    "b_details": None if details is None else str(details)})
     values = {**of_request, "finish_time": ts, "updated_at": ts}
     if result == "Error":
         values["message"] = "Error"

@@ -16,17 +16,31 @@ from compute_core.virt.driver import PowerState, load_driver
 class FakeConductor:
     """The conductor as the compute host reaches it, over a dict of rows."""
 
-    def __init__(self, instances=(), deleted=()):
+    def __init__(self, instances=(), deleted=(), casts=True, hold_casts=False):
         self.instances = {i["uuid"]: dict(i) for i in instances}
         self.deleted = {i["uuid"]: dict(i, deleted=1) for i in deleted}
         self.faults = []
         self.destroyed = []
+        # casts: a 1.13 conductor; hold_casts: cast updates wait in .held
+        # until the test applies them (a conductor that is slow on them).
+        self.casts, self.hold_casts, self.held, self.updates = casts, hold_casts, [], []
 
     def instances_on_host(self, ctxt, host):
         return [dict(i) for i in self.instances.values()]
 
+    def casts_state_updates(self):
+        return self.casts
+
+    def instance_update_cast(self, ctxt, uuid, values, expected_task_state, event):
+        update = (ctxt, uuid, values, expected_task_state, event, False)
+        if self.hold_casts:
+            self.held.append(update)
+        else:
+            self.instance_update(*update)
+
     def instance_update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
                         return_instance=True):
+        self.updates.append((uuid, dict(values), expected_task_state))
         inst = self.instances.get(uuid)
         if inst is None:
             return {"error": "InstanceNotFound", "message": uuid}
@@ -161,6 +175,47 @@ def test_a_spawn_that_outlived_its_build_drops_its_guest():
     assert driver.list_instances() == []
     assert ("delete_allocations", ("slow",)) in placement.calls
     assert conductor.instances["slow"]["vm_state"] == states.ERROR
+
+
+def test_a_build_cast_its_spawning_update_and_does_not_wait_for_it():
+    """With a 1.13 conductor the SPAWNING update is cast; applied after the
+    build's last update (the conductor was slow on it), it is refused and
+    the server stays ACTIVE."""
+    conductor = FakeConductor([_inst("b", states.BUILDING, states.SCHEDULING)],
+                              hold_casts=True)
+    mgr, driver, _ = _manager(conductor)
+    mgr.build_and_run_instance(None, conductor.instance_get(None, "b"), {}, {}, [], None, 1)
+    assert driver.list_instances() == ["b"]
+    assert conductor.instances["b"]["vm_state"] == states.ACTIVE
+    assert [u[2] for u in conductor.updates] == [[states.SCHEDULING, states.SPAWNING]]
+    (late,) = conductor.held
+    assert conductor.instance_update(*late)["error"] == "InstanceInvalidState"
+    assert conductor.instances["b"]["vm_state"] == states.ACTIVE
+    assert conductor.instances["b"]["task_state"] is None
+
+
+def test_a_build_calls_an_older_conductor_for_its_spawning_update():
+    """A conductor older than 1.13 gets the SPAWNING update as a call, and
+    the last update then wants SPAWNING."""
+    conductor = FakeConductor([_inst("b", states.BUILDING, states.SCHEDULING)], casts=False)
+    mgr, driver, _ = _manager(conductor)
+    mgr.build_and_run_instance(None, conductor.instance_get(None, "b"), {}, {}, [], None, 1)
+    assert [(u[1], u[2]) for u in conductor.updates] == [
+        ({"task_state": states.SPAWNING}, states.SCHEDULING),
+        (conductor.updates[1][1], states.SPAWNING)]
+    assert conductor.instances["b"]["vm_state"] == states.ACTIVE
+
+
+def test_a_build_of_a_server_deleted_while_queued_drops_its_guest():
+    """The cast update finds no instance (nothing to answer); the build's
+    last update does, and the guest it spawned goes."""
+    conductor = FakeConductor([_inst("b", states.BUILDING, states.SCHEDULING)])
+    mgr, driver, placement = _manager(conductor)
+    queued = conductor.instance_get(None, "b")
+    conductor.instances.pop("b")
+    mgr.build_and_run_instance(None, queued, {}, {}, [], None, 1)
+    assert driver.list_instances() == []
+    assert ("delete_allocations", ("b",)) in placement.calls
 
 
 @pytest.mark.parametrize("action, left, state", [

@@ -83,3 +83,38 @@ def test_a_delete_started_and_finished_in_one_call_records_the_same_event(tmp_pa
         assert row["finish_time"] is not None and row["updated_at"] is not None
     assert one_events[0]["start_time"] is not None
     assert one_action["message"] == two_action["message"]
+
+
+def test_an_event_finish_that_overtakes_its_start_records_one_whole_event(tmp_path):
+    """A finish with no start (the start was cast and the conductor applies
+    it later, refused: RPC 1.13) records the event whole; the late start,
+    refused with its update, adds nothing."""
+    db = Database(f"sqlite:///{tmp_path}/cell.sqlite")
+    migration.upgrade(db, "cell")
+    try:
+        ctxt = context.RequestContext(user_id="u", project_id="p", request_id="req-b")
+        u = str(uuid.uuid4())
+        cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
+                                     "vm_state": "building", "task_state": "scheduling"},
+                                action=("create", ctxt))
+        event = "compute__do_build_and_run_instance"
+        cell_db.update_instance(
+            db, u, {"vm_state": "active", "task_state": None},
+            expected_task_state=["scheduling", "spawning"], request_id="req-b",
+            event={"event": event, "result": "Success", "host": "h1", "finish": True},
+            read_back=False)
+        try:
+            cell_db.update_instance(db, u, {"task_state": "spawning"},
+                                    expected_task_state="scheduling", request_id="req-b",
+                                    event={"event": event, "host": "h1", "finish": False})
+        except Exception as exc:
+            assert type(exc).__name__ == "InstanceInvalidState"
+        else:
+            raise AssertionError("the late start was applied")
+        events, action = _events_and_action(db)
+        assert [(e["event"], e["result"], e["host"]) for e in events] == [
+            (event, "Success", "h1")]
+        assert events[0]["start_time"] is not None and events[0]["finish_time"] is not None
+        assert action["finish_time"] is not None
+    finally:
+        db.dispose()
