@@ -26,7 +26,9 @@ import concurrent.futures
 import http.client
 import json
 import os
+import signal
 import statistics
+import subprocess
 import threading
 import urllib.parse
 import uuid
@@ -87,7 +89,22 @@ def setup(client, n):
                 "DISK_GB": {"total": 10000000}}})
 
 
-def run_one(url, root, args):
+def profiled(pid, path):
+    """py-spy recording *pid* (raw folded stacks into *path*) until stopped."""
+    if not path:
+        return None
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw",
+                             "--rate", "200", "--gil", "--output", path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(proc):
+    if proc is not None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
+def run_one(url, root, args, profile=None):
     """Boots then deletes against a server running *root*'s code; returns
     (CPU ms per boot sequence, CPU ms per delete)."""
     with services.serve_ours(url, threads=16, root=root) as base:
@@ -118,12 +135,17 @@ def run_one(url, root, args):
         with concurrent.futures.ThreadPoolExecutor(args.threads) as pool:
             for consumer in list(pool.map(boot, range(args.warmup))):
                 delete(consumer)
+            spy = profiled(pid, profile and profile + "-boot.folded")
             c0 = cpu_ms(pid)
             consumers = list(pool.map(boot, range(args.boots)))
             c1 = cpu_ms(pid)
-            list(pool.map(delete, consumers))
+            stop(spy)
+            spy = profiled(pid, profile and profile + "-delete.folded")
             c2 = cpu_ms(pid)
-    return (c1 - c0) / args.boots, (c2 - c1) / args.boots, len(retries)
+            list(pool.map(delete, consumers))
+            c3 = cpu_ms(pid)
+            stop(spy)
+    return (c1 - c0) / args.boots, (c3 - c2) / args.boots, len(retries)
 
 
 def main():
@@ -135,16 +157,22 @@ def main():
     parser.add_argument("--providers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline", help="another checkout, run alternately")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="record the server with py-spy (CPU figures then include its "
+                             "sampling): DIR/NAME-ROUND-boot.folded, -delete.folded")
     args = parser.parse_args()
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     codes = [("this", here)] + ([("baseline", os.path.abspath(args.baseline))]
                                 if args.baseline else [])
     results = {name: [] for name, _ in codes}
-    for _ in range(args.rounds):
+    if args.profile:
+        os.makedirs(args.profile, exist_ok=True)
+    for n in range(args.rounds):
         for name, root in codes:
+            profile = args.profile and os.path.join(args.profile, f"{name}-{n}")
             with services.database(args.server, services.unique_name("placecpu")) as url:
-                boot, delete, retries = run_one(url, root, args)
+                boot, delete, retries = run_one(url, root, args, profile)
             results[name].append((boot, delete))
             print(f"{name:9s} boot {boot:6.2f} ms  delete {delete:6.2f} ms  "
                   f"{retries} claims retried "
