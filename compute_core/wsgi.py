@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from urllib.parse import unquote_to_bytes
 
@@ -21,6 +22,7 @@ import webob
 import webob.dec
 import webob.exc
 from oslo_middleware import cors, healthcheck, http_proxy_to_wsgi, sizelimit
+from oslo_context import context as oslo_context
 from oslo_middleware import request_id as oslo_request_id
 
 from compute_core import context as ctx_mod
@@ -211,32 +213,42 @@ class LastResortFaults:
             return self.respond(environ)(environ, start_response)
 
 
-class _OsloRequestId(oslo_request_id.RequestId):
-    # x-compute-request-id too, as Nova sends it beside x-openstack-request-id
-    compat_headers = ["x-compute-request-id"]
+# oslo.middleware's RequestId, what it does, as plain WSGI (its webob
+# request, response and header copy cost more than the rest of this layer):
+# an inbound global request id of its form kept, a new request id in the
+# environ and in these response headers (x-compute-request-id too, as Nova
+# sends it beside x-openstack-request-id) unless the app set them.
+_GLOBAL_REQUEST_ID = re.compile(oslo_request_id.ID_FORMAT)
+_REQUEST_ID_HEADERS = (oslo_request_id.HTTP_RESP_HEADER_REQUEST_ID, "x-compute-request-id")
 
 
 class RequestIdMiddleware:
-    """Each request's id from oslo.middleware's RequestId
+    """Each request's id as oslo.middleware's RequestId gives it
     (``environ["openstack.request_id"]``, the x-openstack-request-id and
     x-compute-request-id headers, an inbound global request id kept), and
     one request-log line per request with it."""
 
     def __init__(self, app):
-        self.app = _OsloRequestId(app)
+        self.app = app
 
     def __call__(self, environ, start_response):
         level = logging.DEBUG if environ.get(IN_PROCESS_KEY) else logging.INFO
         logged = REQUEST_LOG.isEnabledFor(level)
         began = time.monotonic() if logged else 0.0
         answered = []
+        global_id = environ.get("HTTP_X_OPENSTACK_REQUEST_ID", "")
+        if _GLOBAL_REQUEST_ID.match(global_id):
+            environ[oslo_request_id.GLOBAL_REQ_ID] = global_id
+        req_id = environ[oslo_request_id.ENV_REQUEST_ID] = oslo_context.generate_request_id()
 
         def _start(status, headers, exc_info=None):
             answered.append(status)
+            have = {name.lower() for name, _ in headers}
+            headers = list(headers) + [(name, req_id) for name in _REQUEST_ID_HEADERS
+                                       if name not in have]
             return start_response(status, headers, exc_info)
 
         result = self.app(environ, _start)
-        req_id = environ.get(oslo_request_id.ENV_REQUEST_ID)
         if logged:
             # One line per request (compute-aio's request log; --quiet
             # raises this logger's level).
@@ -273,28 +285,29 @@ class NoAuthMiddleware:
         self.unauthorized = unauthorized
         self.placement_roles = placement_roles
 
-    @webob.dec.wsgify
-    def __call__(self, req):
-        token = req.headers.get("X-Auth-Token")
+    # Plain WSGI, the headers read from the environ: a webob request and
+    # response around every request cost more than the rest of this layer.
+    def __call__(self, environ, start_response):
+        token = environ.get("HTTP_X_AUTH_TOKEN")
         if not token:
-            return self.unauthorized(req)
+            return self.unauthorized(webob.Request(environ))(environ, start_response)
         user, _, project = token.partition(":")
         project = project or user
         system_scope = None
-        if "X-Roles" in req.headers:
-            roles = [r.strip() for r in req.headers["X-Roles"].split(",") if r.strip()]
+        if "HTTP_X_ROLES" in environ:
+            roles = [r.strip() for r in environ["HTTP_X_ROLES"].split(",") if r.strip()]
         elif self.placement_roles:
             roles = ["admin"] if user == "admin" else []
         else:
             roles = ["admin", "member", "reader"] if user == "admin" else ["member", "reader"]
-        if self.placement_roles and req.headers.get("OpenStack-System-Scope"):
-            system_scope, project = req.headers["OpenStack-System-Scope"], None
-        req.environ[CONTEXT_KEY] = ctx_mod.RequestContext(
+        if self.placement_roles and environ.get("HTTP_OPENSTACK_SYSTEM_SCOPE"):
+            system_scope, project = environ["HTTP_OPENSTACK_SYSTEM_SCOPE"], None
+        environ[CONTEXT_KEY] = ctx_mod.RequestContext(
             user_id=user, project_id=project, roles=roles, is_admin="admin" in roles,
             system_scope=system_scope,
-            request_id=req.environ.get("openstack.request_id") or ctx_mod.new_request_id(),
+            request_id=environ.get("openstack.request_id") or ctx_mod.new_request_id(),
             auth_token=token)
-        return req.get_response(self.app)
+        return self.app(environ, start_response)
 
 
 class KeystoneContextMiddleware:

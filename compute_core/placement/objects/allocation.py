@@ -15,23 +15,46 @@ from compute_core.placement import tables as s
 from compute_core.placement.exception import (
     BadRequest, Conflict, GenerationConflict, NotFound, ProviderRaced)
 from compute_core.placement.objects.base import (
-    bump_generation, external_row_id, is_write_race, lookup_provider, now)
+    external_row_id, is_write_race, lookup_provider, now)
 
 _b = sa.bindparam
 _rp, _inv, _alloc, _cons = s.resource_providers, s.inventories, s.allocations, s.consumers
 # What a claim reads before it writes, in one round trip: k=0 the consumer
 # row (id, generation), k=1 the providers it holds allocations on, k=2 the
-# providers it asks for (by uuid).
-_CLAIM_STATE = sa.union_all(
-    sa.select(sa.literal_column("0").label("k"), _cons.c.id, _cons.c.generation,
-              sa.null().label("uuid")).where(_cons.c.uuid == _b("cu")),
-    sa.select(sa.literal_column("1"), _rp.c.id, _rp.c.generation, sa.null()).distinct()
-    .select_from(_alloc.join(_rp, _rp.c.id == _alloc.c.resource_provider_id))
-    .where(_alloc.c.consumer_id == _b("cu")),
-    sa.select(sa.literal_column("2"), _rp.c.id, _rp.c.generation, _rp.c.uuid)
-    .where(_rp.c.uuid.in_(_b("uuids", expanding=True))))
+# providers it asks for (by uuid). Each statement asking for providers comes
+# in two forms, built once: for one provider (every boot's claim: a plain
+# parameter) and for several (an expanding IN, rendered per request).
 
-_CLAIM_STATE_NO_PROVIDERS = sa.union_all(*_CLAIM_STATE.selects[:2])
+
+def _claim_state(rp_match):
+    return sa.union_all(
+        sa.select(sa.literal_column("0").label("k"), _cons.c.id, _cons.c.generation,
+                  sa.null().label("uuid")).where(_cons.c.uuid == _b("cu")),
+        sa.select(sa.literal_column("1"), _rp.c.id, _rp.c.generation, sa.null()).distinct()
+        .select_from(_alloc.join(_rp, _rp.c.id == _alloc.c.resource_provider_id))
+        .where(_alloc.c.consumer_id == _b("cu")),
+        sa.select(sa.literal_column("2"), _rp.c.id, _rp.c.generation, _rp.c.uuid)
+        .where(rp_match))
+
+
+def _bump_all(rp_match):
+    return (_rp.update().where(rp_match)
+            .values(generation=_rp.c.generation + 1, updated_at=_b("now")))
+
+
+_ONE_UUID = _rp.c.uuid == _b("rp_uuid")
+_SOME_UUIDS = _rp.c.uuid.in_(_b("rp_uuids", expanding=True))
+_CLAIM_STATE = {True: _claim_state(_ONE_UUID), False: _claim_state(_SOME_UUIDS)}
+_CLAIM_STATE_NO_PROVIDERS = sa.union_all(*_CLAIM_STATE[True].selects[:2])
+# A claim's providers, bumped first (see apply_claims).
+_BUMP_PROVIDERS = {True: _bump_all(_ONE_UUID), False: _bump_all(_SOME_UUIDS)}
+
+
+def _uuid_params(uuids, **params) -> tuple[bool, dict]:
+    """(one provider?, the parameters of the _CLAIM_STATE/_BUMP_PROVIDERS form)."""
+    if len(uuids) == 1:
+        return True, dict(params, rp_uuid=next(iter(uuids)))
+    return False, dict(params, rp_uuids=sorted(uuids))
 
 _INVENTORY_AND_USAGE = sa.select(
     _inv.c.resource_provider_id, _inv.c.resource_class_id, _inv.c.total, _inv.c.reserved,
@@ -120,8 +143,10 @@ def replace_allocations(db, claims: list[dict], rc_cache, attempts: int = 30) ->
     "project_id", "user_id", "consumer_generation" (None = new consumer,
     absent = don't check), "consumer_type"}. An empty allocations dict deletes.
     Raises Conflict (capacity) or GenerationConflict (consumer); nothing is
-    written then. A provider whose generation moved under us (another claim
-    won the race) is re-read and retried, as Placement does.
+    written then. The providers are locked before they are read (see
+    apply_claims), so claims wait for each other instead of racing; a
+    deadlock (several providers locked in another order by another writer)
+    or SQLite's busy database is retried.
     """
     ext = external_row_ids(db, claims, rc_cache.external_ids)
     for attempt in range(attempts):
@@ -184,12 +209,25 @@ def apply_claims(conn, claims, rc_cache, ext) -> set:
     found_by_claim = {}
     new_rows = []
     names = {}
+    wanted_all = {rp_uuid for claim in claims for rp_uuid in claim["allocations"]}
+    if wanted_all:
+        # The providers allocated from are bumped before anything is read:
+        # the UPDATE locks their rows (on InnoDB and PostgreSQL; SQLite's
+        # transaction holds the write lock already), so what is read next,
+        # generations and usages, is what the other claims committed and
+        # stays so until this one commits. A compare-and-swap of the
+        # generation read before would lose the race to every claim that
+        # committed meanwhile on the same provider, and go round again.
+        # The generations read then are the new ones.
+        one, params = _uuid_params(wanted_all, now=now())
+        conn.execute(_BUMP_PROVIDERS[one], params)
     for claim in claims:
         cu = claim["consumer_uuid"]
         wanted = claim["allocations"]
         row, held, found = None, [], {}
         if wanted:
-            rows = conn.execute(_CLAIM_STATE, {"cu": cu, "uuids": list(wanted)}).all()
+            one, params = _uuid_params(wanted, cu=cu)
+            rows = conn.execute(_CLAIM_STATE[one], params).all()
         else:
             rows = conn.execute(_CLAIM_STATE_NO_PROVIDERS, {"cu": cu}).all()
         for kind, row_id, gen, rp_uuid in rows:
@@ -240,10 +278,6 @@ def apply_claims(conn, claims, rc_cache, ext) -> set:
                 new_rows.append({"resource_provider_id": rp_id, "consumer_id": cu,
                                  "resource_class_id": rc_id, "used": amount,
                                  "created_at": now()})
-    # Lock the providers first, in id order (no deadlocks between claims):
-    # whoever bumps a generation second sees the first one's allocations.
-    for rp_id in sorted(touched):
-        bump_generation(conn, rp_id, touched[rp_id])
     for claim in claims:
         cu = claim["consumer_uuid"]
         row = consumers[cu]
