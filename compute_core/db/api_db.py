@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
 from compute_core import clock, exception
+from compute_core.db.engines import retry_on_deadlock
 from compute_core.db import api_schema as t
 
 CELL0_UUID = "00000000-0000-0000-0000-000000000000"
@@ -209,6 +210,7 @@ def list_build_requests(db, project_id=None):
         return [_d(r) for r in conn.execute(q)]
 
 
+@retry_on_deadlock
 def finish_build(db, instance_uuid, cell_id) -> bool:
     """The instance now lives in a cell: map it there and drop its build
     request, at once. False (and nothing changed) when the build request is

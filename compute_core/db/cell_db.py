@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from compute_core import exception, regex_filter
 from compute_core.compute import states
 from compute_core.console import tokens as console_tokens
+from compute_core.db.engines import retry_on_deadlock
 from compute_core.db import cell_schema as t
 from compute_core.db.instance_actions import (  # noqa: F401 (re-exported)
     _action_event, _insert_action, _whole_event, action_event, get_action, list_actions,
@@ -33,6 +34,7 @@ INSTANCE_COLUMNS = set(t.instances.c.keys())
 
 # -------------------------------------------------------------- instances
 
+@retry_on_deadlock
 def create_instance(db, values: dict, metadata: dict | None = None, action=None) -> dict:
     """Insert an instance (and its metadata, and with *action* = (name,
     ctx) the instance action that created it) in one transaction. Returns
@@ -168,6 +170,7 @@ def _log_state(uuid, values) -> None:
     STATE_LOG.log(level, "server %s %s", uuid, " ".join(parts))
 
 
+@retry_on_deadlock
 def update_instance(db, uuid, values: dict, expected_task_state=...,
                     expected_vm_state=..., event=None, request_id=None,
                     read_back=True) -> dict | None:
@@ -211,6 +214,7 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
     return get_instance(db, uuid) if read_back else None
 
 
+@retry_on_deadlock
 def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None,
                          start_event: dict | None = None) -> bool:
     """Mark the instance deleted; False when there was none (or it was
@@ -403,6 +407,7 @@ def get_fault(db, uuid):
         return _faults(conn, [uuid]).get(uuid)
 
 
+@retry_on_deadlock
 def add_fault(db, uuid, code, message, details="", host=None):
     with db.begin() as conn:
         conn.execute(t.instance_faults.insert().values(

@@ -11,6 +11,7 @@ import functools
 import itertools
 import logging
 import os
+import random
 import ssl
 import threading
 import time
@@ -254,6 +255,38 @@ IDLE_PING_SECONDS = 10.0
 # Set in a pooled connection's info by begin() once its transaction
 # committed (see _reset_unless_ended).
 _ENDED = "compute_core.transaction_ended"
+
+
+# How often a transaction that lost a deadlock is run again.
+DEADLOCK_ATTEMPTS = 5
+
+
+def _lost_a_deadlock(exc) -> bool:
+    """A deadlock or lock wait timeout (oslo.db's DBDeadlock), or MariaDB's
+    1467 "Failed to read auto-increment value": how InnoDB reports a
+    deadlock on a table's AUTO-INC lock (an INSERT ... SELECT holds it for
+    the statement), which oslo.db does not recognise."""
+    if isinstance(exc, db_exc.DBDeadlock):
+        return True
+    return isinstance(exc, db_exc.DBError) and "1467" in str(exc.inner_exception or exc)[:80]
+
+
+def retry_on_deadlock(fn):
+    """Run *fn* (one write transaction and what it reads, all undone when it
+    fails) again when its transaction lost a deadlock to a concurrent one,
+    DEADLOCK_ATTEMPTS times at most, after a short random pause."""
+    @functools.wraps(fn)
+    def retrying(*args, **kwargs):
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return fn(*args, **kwargs)
+            except db_exc.DBError as exc:
+                if attempt == DEADLOCK_ATTEMPTS or not _lost_a_deadlock(exc):
+                    raise
+                LOG.info("%s lost a deadlock (attempt %d): running it again",
+                         fn.__name__, attempt)
+                time.sleep(random.uniform(0.005, 0.02) * attempt)
+    return retrying
 
 
 def _reset_unless_ended(dialect, dbapi_conn, record, state) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from compute_core import exception
+from compute_core.db.engines import retry_on_deadlock
 from compute_core.db import cell_schema as t
 from compute_core.db.rows import _d, now
 
@@ -21,11 +22,13 @@ def _insert_action(conn, uuid, action, ctx) -> int:
         "created_at": ts}).inserted_primary_key[0]
 
 
+@retry_on_deadlock
 def start_action(db, uuid, action, ctx) -> int:
     with db.begin() as conn:
         return _insert_action(conn, uuid, action, ctx)
 
 
+@retry_on_deadlock
 def action_event(db, uuid, request_id, event, result=None, host=None, tb=None, finish=False,
                  details=None):
     """Start (finish=False) or finish an event of the action of *request_id*;

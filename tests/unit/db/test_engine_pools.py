@@ -348,3 +348,51 @@ def test_threads_asking_for_a_new_engine_at_once_get_one_engine(tmp_path, monkey
         assert isinstance(built[0].pool, sa.pool.QueuePool)
     finally:
         db.dispose()
+
+
+def test_a_transaction_that_lost_a_deadlock_runs_again(monkeypatch):
+    """DBDeadlock (1213, 1205) and MariaDB's 1467 (a deadlock on an AUTO-INC
+    lock) run the transaction again; any other error, or a deadlock past
+    the last attempt, is raised."""
+    from oslo_db import exception as db_exc
+
+    from compute_core.db import api_db, cell_db, instance_actions
+
+    monkeypatch.setattr(engines.time, "sleep", lambda s: None)
+    autoinc = db_exc.DBError(Exception(
+        "(MySQLdb.OperationalError) (1467, 'Failed to read auto-increment value from "
+        "storage engine')"))
+    for failure in (db_exc.DBDeadlock(), autoinc):
+        calls = []
+
+        @engines.retry_on_deadlock
+        def write(x):
+            calls.append(x)
+            if len(calls) < 3:
+                raise failure
+            return x * 2
+
+        assert write(21) == 42 and calls == [21, 21, 21]
+
+    @engines.retry_on_deadlock
+    def always():
+        calls.append(1)
+        raise db_exc.DBDeadlock()
+
+    calls = []
+    with pytest.raises(db_exc.DBDeadlock):
+        always()
+    assert len(calls) == engines.DEADLOCK_ATTEMPTS
+
+    @engines.retry_on_deadlock
+    def other():
+        calls.append(1)
+        raise db_exc.DBError(Exception("(1062, 'Duplicate entry')"))
+
+    calls = []
+    with pytest.raises(db_exc.DBError):
+        other()
+    assert calls == [1]
+    for fn in (cell_db.create_instance, cell_db.update_instance, cell_db.soft_delete_instance,
+               cell_db.add_fault, instance_actions.action_event, api_db.finish_build):
+        assert hasattr(fn, "__wrapped__"), fn.__name__
