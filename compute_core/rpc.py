@@ -18,6 +18,7 @@ import oslo_messaging as messaging
 from oslo_messaging._drivers import amqpdriver
 from oslo_messaging._drivers import base as driver_base
 from oslo_messaging._drivers import impl_fake
+from oslo_messaging._drivers import impl_rabbit
 from oslo_messaging.rpc import dispatcher
 from oslo_serialization import jsonutils
 
@@ -280,6 +281,48 @@ def _calm_amqp_polls():
         amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN = AMQP_IDLE_POLL
 
 
+class _RabbitConnection(impl_rabbit.Connection):
+    """oslo.messaging's RabbitMQ connection, without the socket calls that
+    change nothing.
+
+    Around every publish oslo.messaging sets the socket's timeout and
+    TCP_USER_TIMEOUT to the publish's timeout capped by the heartbeat
+    timeout, and back again after: four system calls and their Python
+    around each message, although with heartbeats on (the default, 60 s)
+    a cast's and a call's (rpc_response_timeout, 60 s or more) come to
+    the very value already set. Here a value the socket already has is
+    not set again; any other (a shorter call timeout, a new socket after
+    a reconnection, a timeout someone else changed) goes through
+    oslo.messaging's own code as before."""
+
+    _socket_timeout = None  # (socket, timeout) as last set by oslo.messaging
+
+    def set_transport_socket_timeout(self, timeout=None):
+        if self._heartbeat_supported_and_enabled():
+            # The value oslo.messaging gives the socket (capped so that a
+            # missed heartbeat is noticed).
+            limit = self.heartbeat_timeout_threshold
+            timeout = limit if timeout is None else min(limit, timeout)
+        sock = getattr(getattr(self.channel, "connection", None), "sock", None)
+        last = self._socket_timeout
+        if (sock is not None and last is not None and last[0] is sock and last[1] == timeout
+                and sock.gettimeout() == timeout):
+            return
+        super().set_transport_socket_timeout(timeout)
+        self._socket_timeout = None if sock is None else (sock, timeout)
+
+
+def _tune_rabbit(transport):
+    """A RabbitMQ transport's connections (none is open yet) made
+    :class:`_RabbitConnection`."""
+    driver = getattr(transport, "_driver", None)
+    if isinstance(driver, impl_rabbit.RabbitDriver):
+        pool = driver._connection_pool
+        if pool.connection_cls is impl_rabbit.Connection:
+            pool.connection_cls = _RabbitConnection
+    return transport
+
+
 def get_transport(conf, url=None):
     try:
         transport = messaging.get_rpc_transport(conf, url=url)
@@ -287,14 +330,15 @@ def get_transport(conf, url=None):
         raise exception.ConfigError(f"invalid transport_url: {exc}") from None
     if isinstance(getattr(transport, "_driver", None), amqpdriver.AMQPDriverBase):
         _calm_amqp_polls()
-    return _isolate(transport)
+    return _isolate(_tune_rabbit(transport))
 
 
 def get_notification_transport(conf, url=None):
     try:
-        return _isolate(messaging.get_notification_transport(conf, url=url))
+        transport = messaging.get_notification_transport(conf, url=url)
     except (messaging.InvalidTransportURL, messaging.DriverLoadFailure) as exc:
         raise exception.ConfigError(f"invalid transport_url: {exc}") from None
+    return _isolate(_tune_rabbit(transport))
 
 
 def observe(transport, observer) -> None:

@@ -297,3 +297,87 @@ def test_an_amqp_transport_stops_the_empty_wake_ups_after_each_message(monkeypat
         assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN <= amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MAX
     finally:
         transport.cleanup()
+
+
+class _Socket:
+    """The socket calls oslo.messaging makes, counted."""
+
+    def __init__(self):
+        self.timeout = None
+        self.calls = []
+
+    def gettimeout(self):
+        return self.timeout
+
+    def settimeout(self, timeout):
+        self.calls.append(("settimeout", timeout))
+        self.timeout = timeout
+
+    def setsockopt(self, *args):
+        self.calls.append(("setsockopt", args[-1]))
+
+
+def _rabbit_connection(sock, heartbeat=60):
+    """An rpc._RabbitConnection on *sock*, not connected to anything."""
+    from types import SimpleNamespace
+
+    conn = rpc._RabbitConnection.__new__(rpc._RabbitConnection)
+    conn.heartbeat_timeout_threshold = heartbeat
+    conn._heartbeat_support_log_emitted = False
+    conn.connection = SimpleNamespace(supports_heartbeats=True)
+    conn.channel = SimpleNamespace(connection=SimpleNamespace(sock=sock))
+    conn.connection_id = "test"
+    return conn
+
+
+def test_a_rabbit_connection_sets_a_socket_timeout_only_when_it_changes():
+    sock = _Socket()
+    conn = _rabbit_connection(sock)
+    # A cast's publish (no timeout) and a call's longer than the heartbeat
+    # timeout both come to 60 s: set once, never again.
+    conn.set_transport_socket_timeout()
+    assert sock.calls == [("settimeout", 60), ("setsockopt", 60000)]
+    for timeout in (None, 120, None):
+        with conn._transport_socket_timeout(timeout):
+            pass
+    assert len(sock.calls) == 2
+    # A shorter call timeout is set, and the 60 s again after the publish.
+    with conn._transport_socket_timeout(5):
+        assert sock.timeout == 5
+    assert sock.calls[2:] == [("settimeout", 5), ("setsockopt", 5000),
+                              ("settimeout", 60), ("setsockopt", 60000)]
+    # A timeout changed behind its back, or a new socket (a reconnection),
+    # is set again.
+    sock.timeout = 1
+    conn.set_transport_socket_timeout()
+    assert sock.timeout == 60
+    fresh = _Socket()
+    conn.channel.connection.sock = fresh
+    conn.set_transport_socket_timeout()
+    assert fresh.calls == [("settimeout", 60), ("setsockopt", 60000)]
+
+
+def test_a_rabbit_connection_without_heartbeats_keeps_the_publish_timeouts():
+    sock = _Socket()
+    conn = _rabbit_connection(sock, heartbeat=0)
+    with conn._transport_socket_timeout(30):
+        assert sock.timeout == 30
+    assert sock.timeout is None
+
+
+def test_a_rabbit_transport_makes_its_connections_ours():
+    """No broker needed: the pool opens its connections when first used."""
+    from oslo_config import cfg
+
+    conf = cfg.ConfigOpts()
+    conf([])
+    transport = rpc.get_transport(conf, "rabbit://guest:guest@127.0.0.1:1/")
+    try:
+        assert transport._driver._connection_pool.connection_cls is rpc._RabbitConnection
+    finally:
+        transport.cleanup()
+    notifications = rpc.get_notification_transport(conf, "rabbit://guest:guest@127.0.0.1:1/")
+    try:
+        assert notifications._driver._connection_pool.connection_cls is rpc._RabbitConnection
+    finally:
+        notifications.cleanup()
