@@ -201,12 +201,16 @@ def get_build_request(db, instance_uuid):
     return _d(row)
 
 
+_BUILD_REQUESTS = sa.select(t.build_requests)
+_BUILD_REQUESTS_OF = _BUILD_REQUESTS.where(
+    t.build_requests.c.project_id == sa.bindparam("b_project_id"))
+
+
 def list_build_requests(db, project_id=None):
-    q = sa.select(t.build_requests)
-    if project_id is not None:
-        q = q.where(t.build_requests.c.project_id == project_id)
+    q, params = (_BUILD_REQUESTS, {}) if project_id is None else \
+        (_BUILD_REQUESTS_OF, {"b_project_id": project_id})
     with db.connect() as conn:
-        return [_d(r) for r in conn.execute(q)]
+        return [_d(r) for r in conn.execute(q, params)]
 
 
 def finish_build(db, instance_uuid, cell_id) -> bool:

@@ -64,6 +64,12 @@ class Truncated(ImageError):
                                   "bytes arrived.")
 
 
+# Built once: the boot path reads an image per request.
+_GET = sa.select(t.images).where(t.images.c.uuid == sa.bindparam("b_uuid"))
+_TAGS_OF = sa.select(t.image_tags.c.value).where(
+    t.image_tags.c.image_uuid == sa.bindparam("b_uuid"))
+
+
 def _image(row, tags=()) -> dict:
     d = dict(row._mapping)
     d["id"] = d.pop("uuid")
@@ -96,10 +102,10 @@ class ImageStore:
 
     def get(self, image_id: str) -> dict:
         with self.db.connect() as conn:
-            row = conn.execute(sa.select(t.images).where(t.images.c.uuid == image_id)).first()
+            row = conn.execute(_GET, {"b_uuid": image_id}).first()
             if row is None:
                 raise NotFound(image_id)
-            return _image(row, self._tags(conn, [image_id])[image_id])
+            return _image(row, conn.execute(_TAGS_OF, {"b_uuid": image_id}).scalars().all())
 
     def all(self) -> list[dict]:
         """Every image, oldest first (the local backend's list)."""
