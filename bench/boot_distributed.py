@@ -247,6 +247,24 @@ def report(result):
         print(f"  {name:24} {cpu['boot'][name]:7.2f} {cpu['delete'][name]:7.2f}")
 
 
+def per_server(results, name, servers):
+    """*name*'s CPU ms per server booted and deleted: each run, then the
+    mean of each mode's runs (runs without such a process are skipped)."""
+    print(f"\n{name}: CPU ms per server (boot, delete), load average before each run")
+    by_mode: dict[str, list[tuple[float, float]]] = {}
+    for r in results:
+        cpu = r["cpu"]
+        if name not in cpu["boot"]:
+            continue
+        ms = (1000 * cpu["boot"][name] / servers, 1000 * cpu["delete"][name] / servers)
+        by_mode.setdefault(r["mode"], []).append(ms)
+        print(f"  round {r['round']} {r['mode']:28} boot {ms[0]:6.2f}  delete {ms[1]:6.2f}"
+              f"  (load {r['load']})")
+    for mode, runs in by_mode.items():
+        print(f"  mean {mode:29} boot {sum(b for b, _ in runs) / len(runs):6.2f}  "
+              f"delete {sum(d for _, d in runs) / len(runs):6.2f}  ({len(runs)} runs)")
+
+
 @contextlib.contextmanager
 def code_of(mode: str, baseline: str | None):
     """Processes started inside run the baseline's code for a "-base" mode
@@ -284,6 +302,9 @@ def main():
                     help="a checkout of other code (say main before a change): its own "
                          "embedded-base and distributed-base modes run its compute_core")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--only", metavar="PROCESS",
+                    help="also summarise one process's CPU milliseconds per server booted "
+                         "and deleted, per run and per mode (say compute-api)")
     ap.add_argument("--profile", metavar="DIR",
                     help="record each distributed process with py-spy per phase into DIR "
                          "(folded stacks; py-spy must be installed)")
@@ -330,6 +351,8 @@ def main():
         print(f"  round {r['round']} {r['mode']:28} boot {r['boot_rate']:6.1f} "
               f"({r['boot_rate'] / base['boot_rate']:.2f})  delete {r['delete_rate']:6.1f} "
               f"({r['delete_rate'] / base['delete_rate']:.2f})  errors {r['errors']}")
+    if args.only:
+        per_server(results, args.only, args.servers)
     last = next((r for r in reversed(results) if "connections" in r), None)
     if last:
         print(f"\ndatabase connections opened in the last distributed run "

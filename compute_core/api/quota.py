@@ -31,6 +31,15 @@ class Quota:
             limits.update(quotas_db.user_limits(self.s.api_db, project_id, user_id))
         return limits
 
+    def limits_and_user_bounds(self, project_id, user_id) -> tuple[dict, dict]:
+        """:meth:`limits` of the project and :meth:`user_bounds` of the
+        user, read at once (a boot needs both)."""
+        if user_id is None:
+            return self.limits(project_id), {}
+        limits, own = api_db.get_quota_limits_and_user(self.s.api_db, project_id, user_id,
+                                                       self.defaults())
+        return limits, _bounds(own)
+
     def usage(self, project_id, user_id=None) -> dict:
         """Servers, cores and RAM the project (or one of its users) uses."""
         usage = {"instances": 0, "cores": 0, "ram": 0}
@@ -54,16 +63,18 @@ class Quota:
         return usage
 
     def check_servers(self, project_id, count, flavor, already_recorded=0, limits=None,
-                      user_id=None):
+                      user_id=None, user_bounds=None):
         """Raise QuotaExceeded unless *count* more servers of *flavor* fit;
         *already_recorded* of them are counted in the usage already;
         *limits*: the project's limits when the caller has read them. With
-        *user_id*, the limits set for that user hold too."""
+        *user_id*, the limits set for that user hold too (*user_bounds*:
+        them, as :meth:`user_bounds` gave them, when the caller has read
+        them)."""
         per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
         wanted = {k: count * v for k, v in per_server.items()}
         recorded = {k: already_recorded * v for k, v in per_server.items()}
         self.check_room(project_id, wanted, recorded, limits)
-        bounds = self._user_bounds(project_id, user_id)
+        bounds = self.user_bounds(project_id, user_id) if user_bounds is None else user_bounds
         if bounds:
             usage = self.usage(project_id, user_id)
             for resource, limit in bounds.items():
@@ -72,13 +83,11 @@ class Quota:
                     raise exception.QuotaExceeded(overs=resource, req=wanted[resource],
                                                   used=used, allowed=limit)
 
-    def _user_bounds(self, project_id, user_id) -> dict:
+    def user_bounds(self, project_id, user_id) -> dict:
         """The limits on servers, cores and RAM set for the user itself."""
         if user_id is None:
             return {}
-        own = quotas_db.user_limits(self.s.api_db, project_id, user_id)
-        return {r: v for r, v in own.items()
-                if r in ("instances", "cores", "ram") and v is not None and v >= 0}
+        return _bounds(quotas_db.user_limits(self.s.api_db, project_id, user_id))
 
     def check_room(self, project_id, wanted: dict, recorded=None, limits=None):
         """Raise QuotaExceeded unless the project's usage (less *recorded*,
@@ -106,13 +115,14 @@ class Quota:
             self.check_room(project_id, deltas)
 
     def servers_allowed(self, project_id, flavor, min_count, max_count, limits,
-                        user_id=None) -> int:
+                        user_id=None, user_bounds=None) -> int:
         """How many servers of *flavor* to create: as many as the quota's
         room allows up to *max_count* (and [api] max_instances_per_request),
         counted once, as Nova does; QuotaExceeded, with Nova's details of
-        the whole request, when that is fewer than *min_count*."""
+        the whole request, when that is fewer than *min_count*. *user_bounds*:
+        as for :meth:`check_servers`."""
         allowed = self._servers_allowed(project_id, flavor, min_count, max_count, limits)
-        bounds = self._user_bounds(project_id, user_id)
+        bounds = self.user_bounds(project_id, user_id) if user_bounds is None else user_bounds
         if bounds:  # the user's own limits, over the user's own servers
             allowed = min(allowed, self._servers_allowed(
                 project_id, flavor, min_count, allowed, bounds, user_id))
@@ -147,3 +157,9 @@ class Quota:
             overs=", ".join(overs), req=", ".join(str(requested[r]) for r in overs),
             used=", ".join(str(usage[r]) for r in overs),
             allowed=", ".join(str(limits[r]) for r in overs))
+
+
+def _bounds(own: dict) -> dict:
+    """Of a user's own limits, those on servers, cores and RAM that bound."""
+    return {r: v for r, v in own.items()
+            if r in ("instances", "cores", "ram") and v is not None and v >= 0}

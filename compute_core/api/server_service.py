@@ -89,7 +89,9 @@ class ServerService:
             raise exception.Invalid("The requested availability zone is not available")
         destination = self.destination(requested_host, requested_node) \
             if requested_host or requested_node else None
-        limits = self.quota.limits(ctxt.project_id)
+        # The user's own limits too, read once for the count and the recheck
+        # (as the project's are).
+        limits, user_bounds = self.quota.limits_and_user_bounds(ctxt.project_id, ctxt.user_id)
         if 0 <= limits.get("metadata_items", -1) < len(metadata):
             raise exception.QuotaExceeded(overs="metadata_items", req=len(metadata), used=0,
                                           allowed=limits["metadata_items"])
@@ -105,7 +107,8 @@ class ServerService:
         if image.get("size") and flavor["root_gb"] and image["size"] > flavor["root_gb"] * 1024 ** 3:
             raise exception.Invalid("Flavor's disk is too small for requested image.")
         count = self.quota.servers_allowed(ctxt.project_id, flavor, min_count, max_count,
-                                           limits, user_id=ctxt.user_id)
+                                           limits, user_id=ctxt.user_id,
+                                           user_bounds=user_bounds)
         group = None
         if (scheduler_hints or {}).get("group"):
             group = server_groups.group_for_boot(self.s, ctxt, scheduler_hints["group"], count,
@@ -161,7 +164,7 @@ class ServerService:
         # Recheck: a concurrent request may have taken the room meanwhile.
         try:
             self.quota.check_servers(ctxt.project_id, 0, flavor, limits=limits,
-                                     user_id=ctxt.user_id)
+                                     user_id=ctxt.user_id, user_bounds=user_bounds)
         except exception.QuotaExceeded:
             for inst in instances:
                 api_db.delete_instance_records(self.s.api_db, inst["uuid"])

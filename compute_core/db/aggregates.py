@@ -207,16 +207,19 @@ def delete(db, aggregate_id) -> None:
         conn.execute(t.aggregates.delete().where(t.aggregates.c.id == agg["id"]))
 
 
+# Built once: every server listing asks for the zones.
+_ZONES = (sa.select(t.aggregate_metadata.c.value, t.aggregate_hosts.c.host)
+          .select_from(t.aggregate_metadata)
+          .outerjoin(t.aggregate_hosts, t.aggregate_hosts.c.aggregate_id ==
+                     t.aggregate_metadata.c.aggregate_id)
+          .where(t.aggregate_metadata.c.key == AZ_KEY))
+
+
 def zones(db) -> dict[str, list[str]]:
     """{zone: hosts in it} of the zones aggregates define."""
     out: dict[str, list[str]] = {}
     with db.connect() as conn:
-        query = (sa.select(t.aggregate_metadata.c.value, t.aggregate_hosts.c.host)
-                 .select_from(t.aggregate_metadata)
-                 .outerjoin(t.aggregate_hosts, t.aggregate_hosts.c.aggregate_id ==
-                            t.aggregate_metadata.c.aggregate_id)
-                 .where(t.aggregate_metadata.c.key == AZ_KEY))
-        for zone, host in conn.execute(query):
+        for zone, host in conn.execute(_ZONES):
             hosts = out.setdefault(zone, [])
             if host is not None and host not in hosts:
                 hosts.append(host)

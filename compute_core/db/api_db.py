@@ -132,6 +132,13 @@ _QUOTA_LIMITS = sa.union_all(
               t.quota_classes.c.hard_limit).where(t.quota_classes.c.class_name == "default"),
     sa.select(sa.literal_column("1").label("level"), t.quotas.c.resource, t.quotas.c.hard_limit)
     .where(t.quotas.c.project_id == sa.bindparam("b_project_id")))
+# ... and the user's own limits (level 2), for a boot's checks.
+_QUOTA_LIMITS_WITH_USER = sa.union_all(
+    *_QUOTA_LIMITS.selects,
+    sa.select(sa.literal_column("2").label("level"), t.project_user_quotas.c.resource,
+              t.project_user_quotas.c.hard_limit)
+    .where(t.project_user_quotas.c.project_id == sa.bindparam("b_project_id"))
+    .where(t.project_user_quotas.c.user_id == sa.bindparam("b_user_id")))
 
 
 def get_instance_mapping(db, instance_uuid):
@@ -202,12 +209,16 @@ def get_build_request(db, instance_uuid):
     return _d(row)
 
 
+_BUILD_REQUESTS = sa.select(t.build_requests)
+_BUILD_REQUESTS_OF = _BUILD_REQUESTS.where(
+    t.build_requests.c.project_id == sa.bindparam("b_project_id"))
+
+
 def list_build_requests(db, project_id=None):
-    q = sa.select(t.build_requests)
-    if project_id is not None:
-        q = q.where(t.build_requests.c.project_id == project_id)
+    q, params = (_BUILD_REQUESTS, {}) if project_id is None else \
+        (_BUILD_REQUESTS_OF, {"b_project_id": project_id})
     with db.connect() as conn:
-        return [_d(r) for r in conn.execute(q)]
+        return [_d(r) for r in conn.execute(q, params)]
 
 
 @retry_on_deadlock
@@ -394,9 +405,23 @@ def count_flavors(db):
 # ----------------------------------------------------------------- quotas
 
 def get_quota_limits(db, project_id, defaults: dict) -> dict:
-    limits = dict(defaults)
     with db.connect() as conn:
         rows = conn.execute(_QUOTA_LIMITS, {"b_project_id": project_id}).all()
+    return _project_limits(rows, defaults)
+
+
+def get_quota_limits_and_user(db, project_id, user_id, defaults: dict) -> tuple[dict, dict]:
+    """The project's limits (as :func:`get_quota_limits`) and the limits set
+    for its user *user_id* (as quotas.user_limits), in one statement."""
+    with db.connect() as conn:
+        rows = conn.execute(_QUOTA_LIMITS_WITH_USER,
+                            {"b_project_id": project_id, "b_user_id": user_id}).all()
+    return (_project_limits([r for r in rows if r[0] < 2], defaults),
+            {resource: hard_limit for level, resource, hard_limit in rows if level == 2})
+
+
+def _project_limits(rows, defaults: dict) -> dict:
+    limits = dict(defaults)
     # The project's own limits override the default class's.
     for _, resource, hard_limit in sorted(rows, key=lambda r: r[0]):
         limits[resource] = hard_limit

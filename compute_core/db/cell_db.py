@@ -262,52 +262,48 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
     in an address), ``uuids`` (list).
     """
     filters = dict(filters or {})
-    i = t.instances
-    q = sa.select(i)
-    deleted = filters.pop("deleted", False)
-    soft = filters.pop("soft_deleted", None)
-    soft_state = i.c.vm_state == states.SOFT_DELETED
-    if deleted is not None and soft is None:
-        q = q.where(i.c.deleted != 0) if deleted else q.where(i.c.deleted == 0)
-    elif deleted:  # the deleted, and (soft True) the SOFT_DELETED ones
-        q = q.where(sa.or_(i.c.deleted != 0, soft_state) if soft else i.c.deleted != 0)
-    elif deleted is not None:  # the live ones, and (soft True) the SOFT_DELETED ones
-        q = q.where(i.c.deleted == 0)
-        if not soft:
-            q = q.where(sa.or_(i.c.vm_state.is_(None), sa.not_(soft_state)))
+    params: dict = {}
+    exact = []
     for key in _EXACT_FILTERS:
         if key in filters:
             v = filters.pop(key)
-            q = q.where(i.c[key].in_(v)) if isinstance(v, (list, tuple, set)) else q.where(
-                i.c[key].is_(None) if v is None else i.c[key] == v)
-    if "uuids" in filters:
-        q = q.where(i.c.uuid.in_(list(filters.pop("uuids"))))
-    if "changes-since" in filters:
-        q = q.where(i.c.updated_at >= filters.pop("changes-since"))
-    if "changes-before" in filters:
-        q = q.where(i.c.updated_at <= filters.pop("changes-before"))
-    col = i.c[sort_key]
-    order = [col.desc() if sort_dir == "desc" else col.asc(),
-             i.c.id.desc() if sort_dir == "desc" else i.c.id.asc()]
+            if isinstance(v, (list, tuple, set)):
+                exact.append((key, "in"))
+                params[f"b_{key}"] = list(v)
+            elif v is None:
+                exact.append((key, "null"))
+            else:
+                exact.append((key, "eq"))
+                params[f"b_{key}"] = v
+    bounds = []
+    for key, param in (("uuids", "b_uuids"), ("changes-since", "b_since"),
+                       ("changes-before", "b_before")):
+        if key in filters:
+            bounds.append(key)
+            v = filters.pop(key)
+            params[param] = list(v) if key == "uuids" else v
+    col = t.instances.c[sort_key]
     with db.connect() as conn:
         if marker is not None:
-            mrow = conn.execute(sa.select(col, i.c.id).where(i.c.uuid == marker)).first()
+            mrow = conn.execute(sa.select(col, t.instances.c.id)
+                                .where(t.instances.c.uuid == marker)).first()
             if mrow is None:
                 raise exception.Invalid(f"marker [{marker}] not found")
-            mval, mid = mrow
-            if sort_dir == "desc":
-                q = q.where(sa.or_(col < mval, sa.and_(col == mval, i.c.id < mid)))
-            else:
-                q = q.where(sa.or_(col > mval, sa.and_(col == mval, i.c.id > mid)))
-        q = q.order_by(*order)
+            params["b_mval"], params["b_mid"] = mrow
         name_re = filters.pop("name", None)
         ip_sub = filters.pop("ip", None)
         flavor_id = filters.pop("flavor_id", None)
         tags = {k: filters.pop(k, ()) for k in _TAG_FILTERS}
         in_python = name_re or ip_sub or flavor_id or any(tags.values())
-        if limit is not None and not in_python:
-            q = q.limit(limit)
-        result = conn.execute(q)
+        limited = limit is not None and not in_python
+        if limited:
+            params["b_limit"] = limit
+        shape = (filters.pop("deleted", False), filters.pop("soft_deleted", None),
+                 tuple(exact), tuple(bounds), sort_key, sort_dir, marker is not None, limited)
+        q = _LISTINGS.get(shape)
+        if q is None:
+            q = _LISTINGS[shape] = _listing(*shape)
+        result = conn.execute(q, params)
         keys = list(result.keys())
         rows = [dict(zip(keys, r)) for r in result]
         if in_python:
@@ -323,6 +319,50 @@ def list_instances(db, filters: dict | None = None, limit: int | None = None,
         r["metadata"] = meta.get(r["uuid"], {})
         r["fault"] = faults.get(r["uuid"])
     return rows
+
+
+# The listing's statements, one per shape of its filters (which filters,
+# not their values: those are bound parameters), built at first use.
+_LISTINGS: dict[tuple, sa.Select] = {}
+
+
+def _listing(deleted, soft, exact, bounds, sort_key, sort_dir, paged, limited) -> sa.Select:
+    i = t.instances
+    q = sa.select(i)
+    soft_state = i.c.vm_state == states.SOFT_DELETED
+    if deleted is not None and soft is None:
+        q = q.where(i.c.deleted != 0) if deleted else q.where(i.c.deleted == 0)
+    elif deleted:  # the deleted, and (soft True) the SOFT_DELETED ones
+        q = q.where(sa.or_(i.c.deleted != 0, soft_state) if soft else i.c.deleted != 0)
+    elif deleted is not None:  # the live ones, and (soft True) the SOFT_DELETED ones
+        q = q.where(i.c.deleted == 0)
+        if not soft:
+            q = q.where(sa.or_(i.c.vm_state.is_(None), sa.not_(soft_state)))
+    for key, kind in exact:
+        if kind == "in":
+            q = q.where(i.c[key].in_(sa.bindparam(f"b_{key}", expanding=True)))
+        elif kind == "null":
+            q = q.where(i.c[key].is_(None))
+        else:
+            q = q.where(i.c[key] == sa.bindparam(f"b_{key}"))
+    if "uuids" in bounds:
+        q = q.where(i.c.uuid.in_(sa.bindparam("b_uuids", expanding=True)))
+    if "changes-since" in bounds:
+        q = q.where(i.c.updated_at >= sa.bindparam("b_since"))
+    if "changes-before" in bounds:
+        q = q.where(i.c.updated_at <= sa.bindparam("b_before"))
+    col = i.c[sort_key]
+    if paged:
+        mval, mid = sa.bindparam("b_mval"), sa.bindparam("b_mid")
+        if sort_dir == "desc":
+            q = q.where(sa.or_(col < mval, sa.and_(col == mval, i.c.id < mid)))
+        else:
+            q = q.where(sa.or_(col > mval, sa.and_(col == mval, i.c.id > mid)))
+    q = q.order_by(col.desc() if sort_dir == "desc" else col.asc(),
+                   i.c.id.desc() if sort_dir == "desc" else i.c.id.asc())
+    if limited:
+        q = q.limit(sa.bindparam("b_limit", type_=sa.Integer))
+    return q
 
 
 # The listing's tag filters: every one of, any of, not every one of, none of

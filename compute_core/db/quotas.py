@@ -8,6 +8,10 @@ from compute_core.db import api_schema as t
 from compute_core.db.api_db import now
 
 _P, _U, _C = t.quotas, t.project_user_quotas, t.quota_classes
+# Built once: every boot reads its user's limits.
+_USER_LIMITS = (sa.select(_U.c.resource, _U.c.hard_limit)
+                .where(_U.c.project_id == sa.bindparam("b_project_id"))
+                .where(_U.c.user_id == sa.bindparam("b_user_id")))
 
 
 def _upsert(conn, table, where: dict, limit: int):
@@ -41,8 +45,7 @@ def user_limits(db, project_id, user_id) -> dict:
     """The limits set for one user of the project."""
     with db.connect() as conn:
         return {r.resource: r.hard_limit for r in conn.execute(
-            sa.select(_U.c.resource, _U.c.hard_limit).where(_U.c.project_id == project_id)
-            .where(_U.c.user_id == user_id))}
+            _USER_LIMITS, {"b_project_id": project_id, "b_user_id": user_id})}
 
 
 def set_limits(db, project_id, limits: dict, user_id=None) -> None:

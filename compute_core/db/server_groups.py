@@ -98,10 +98,14 @@ def add_members(db, group_uuid, instance_uuids) -> dict:
     return get(db, group_uuid)
 
 
+# Built once: every server delete runs it.
+_REMOVE_MEMBER = t.instance_group_members.delete().where(
+    t.instance_group_members.c.instance_uuid == sa.bindparam("b_uuid"))
+
+
 def remove_member(db, instance_uuid) -> None:
     with db.begin() as conn:
-        conn.execute(t.instance_group_members.delete()
-                     .where(t.instance_group_members.c.instance_uuid == instance_uuid))
+        conn.execute(_REMOVE_MEMBER, {"b_uuid": instance_uuid})
 
 
 def groups_of(db, instance_uuids) -> dict[str, str]:

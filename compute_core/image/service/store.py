@@ -64,6 +64,14 @@ class Truncated(ImageError):
                                   "bytes arrived.")
 
 
+# Built once: the boot path reads an image per request, with its tags in
+# the same statement (one row per tag, one with _tag NULL when it has none).
+_GET = (sa.select(t.images, t.image_tags.c.value.label("_tag"))
+        .select_from(t.images.outerjoin(t.image_tags,
+                                        t.image_tags.c.image_uuid == t.images.c.uuid))
+        .where(t.images.c.uuid == sa.bindparam("b_uuid")))
+
+
 def _image(row, tags=()) -> dict:
     d = dict(row._mapping)
     d["id"] = d.pop("uuid")
@@ -96,10 +104,12 @@ class ImageStore:
 
     def get(self, image_id: str) -> dict:
         with self.db.connect() as conn:
-            row = conn.execute(sa.select(t.images).where(t.images.c.uuid == image_id)).first()
-            if row is None:
-                raise NotFound(image_id)
-            return _image(row, self._tags(conn, [image_id])[image_id])
+            rows = conn.execute(_GET, {"b_uuid": image_id}).all()
+        if not rows:
+            raise NotFound(image_id)
+        image = _image(rows[0], [r._tag for r in rows if r._tag is not None])
+        del image["_tag"]
+        return image
 
     def all(self) -> list[dict]:
         """Every image, oldest first (the local backend's list)."""
