@@ -190,8 +190,9 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
     q = _update_instance_stmt(task_states, vm_states)
     row["b_uuid"] = uuid
     with db.begin() as conn:
-        if event is not None:
-            _action_event(conn, uuid, request_id, **event)
+        # The instance's row first: its lock orders the transactions of one
+        # instance (a cast update and the call after it) before either
+        # writes its action event, where they would deadlock.
         res = conn.execute(q, row)
         if res.rowcount == 0:
             cur = conn.execute(_INSTANCE_STATES, {"b_uuid": uuid}).first()
@@ -200,6 +201,8 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
             raise exception.InstanceInvalidState(
                 action="update", instance_uuid=uuid, attr="task_state",
                 state=cur.task_state)
+        if event is not None:
+            _action_event(conn, uuid, request_id, **event)
         if "vm_state" in values or "task_state" in values:
             _log_state(uuid, values)
         if "host" in values or values.get("task_state") == "rebuilding":
@@ -225,6 +228,12 @@ def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None,
     poller of changes-since sees the server deleted."""
     stamp = now()
     with db.begin() as conn:
+        # The instance's row first, as in update_instance.
+        done = conn.execute(t.instances.update().where(t.instances.c.uuid == uuid)
+                            .where(t.instances.c.deleted == 0)
+                            .values(deleted=t.instances.c.id, deleted_at=stamp,
+                                    terminated_at=stamp, updated_at=stamp, vm_state="deleted",
+                                    task_state=None, power_state=0)).rowcount == 1
         if start_event is not None and event is not None and event.get("finish") \
                 and start_event["event"] == event["event"]:
             _whole_event(conn, uuid, request_id, event["event"], event.get("result"),
@@ -234,11 +243,6 @@ def soft_delete_instance(db, uuid, event: dict | None = None, request_id=None,
             for recorded in (start_event, event):
                 if recorded is not None:
                     _action_event(conn, uuid, request_id, **recorded)
-        done = conn.execute(t.instances.update().where(t.instances.c.uuid == uuid)
-                            .where(t.instances.c.deleted == 0)
-                            .values(deleted=t.instances.c.id, deleted_at=stamp,
-                                    terminated_at=stamp, updated_at=stamp, vm_state="deleted",
-                                    task_state=None, power_state=0)).rowcount == 1
         conn.execute(t.instance_metadata.delete().where(t.instance_metadata.c.instance_uuid == uuid))
         console_tokens.delete_for_instance(conn, uuid)
     return done

@@ -268,7 +268,12 @@ def _lost_a_deadlock(exc) -> bool:
     the statement), which oslo.db does not recognise."""
     if isinstance(exc, db_exc.DBDeadlock):
         return True
-    return isinstance(exc, db_exc.DBError) and "1467" in str(exc.inner_exception or exc)[:80]
+    if isinstance(exc, db_exc.DBError):
+        exc = exc.inner_exception or exc
+    # oslo.db raises an OperationalError it does not know as it is.
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", None) or ()
+    return bool(args) and args[0] == 1467
 
 
 def retry_on_deadlock(fn):
@@ -280,7 +285,7 @@ def retry_on_deadlock(fn):
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             try:
                 return fn(*args, **kwargs)
-            except db_exc.DBError as exc:
+            except (db_exc.DBError, sa.exc.OperationalError) as exc:
                 if attempt == DEADLOCK_ATTEMPTS or not _lost_a_deadlock(exc):
                     raise
                 LOG.info("%s lost a deadlock (attempt %d): running it again",

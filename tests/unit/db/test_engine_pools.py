@@ -359,9 +359,9 @@ def test_a_transaction_that_lost_a_deadlock_runs_again(monkeypatch):
     from compute_core.db import api_db, cell_db, instance_actions
 
     monkeypatch.setattr(engines.time, "sleep", lambda s: None)
-    autoinc = db_exc.DBError(Exception(
-        "(MySQLdb.OperationalError) (1467, 'Failed to read auto-increment value from "
-        "storage engine')"))
+    autoinc = db_exc.DBError(sa.exc.OperationalError(
+        "INSERT ...", {}, Exception(1467, "Failed to read auto-increment value from "
+                                          "storage engine")))
     for failure in (db_exc.DBDeadlock(), autoinc):
         calls = []
 
@@ -387,12 +387,25 @@ def test_a_transaction_that_lost_a_deadlock_runs_again(monkeypatch):
     @engines.retry_on_deadlock
     def other():
         calls.append(1)
-        raise db_exc.DBError(Exception("(1062, 'Duplicate entry')"))
+        raise db_exc.DBError(sa.exc.IntegrityError(
+            "INSERT ...", {}, Exception(1062, "Duplicate entry")))
 
     calls = []
     with pytest.raises(db_exc.DBError):
         other()
     assert calls == [1]
+    # oslo.db leaves an OperationalError it does not know unwrapped.
+    calls = []
+
+    @engines.retry_on_deadlock
+    def raw():
+        calls.append(1)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError(
+                "INSERT ...", {}, Exception(1467, "Failed to read auto-increment value"))
+        return "ok"
+
+    assert raw() == "ok" and calls == [1, 1]
     for fn in (cell_db.create_instance, cell_db.update_instance, cell_db.soft_delete_instance,
                cell_db.add_fault, instance_actions.action_event, api_db.finish_build):
         assert hasattr(fn, "__wrapped__"), fn.__name__
