@@ -27,10 +27,34 @@ from waitress import wasyncore
 LOG = logging.getLogger(__name__)
 
 
+class _Task(waitress_task.WSGITask):
+    """A request's task that keeps an HTTP/1.1 connection open after an
+    answer without a body (1xx, 204, 304). waitress closes every HTTP/1.1
+    answer that has no Content-Length, these too, although their end is
+    known without one (RFC 9112 6.3): each PUT or DELETE /allocations (204)
+    cost the placement client a new TCP connection for its next request."""
+
+    _bodiless_keep_alive = False
+
+    def build_response_header(self):
+        self._bodiless_keep_alive = (
+            not self.has_body and self.version == "1.1"
+            and self.request.headers.get("CONNECTION", "").lower() != "close")
+        try:
+            return super().build_response_header()
+        finally:
+            self._bodiless_keep_alive = False
+
+    def set_close_on_finish(self) -> None:
+        if not self._bodiless_keep_alive:
+            super().set_close_on_finish()
+
+
 class _Channel(waitress_channel.HTTPChannel):
     """A connection that notes when its request in progress began and when
     that request's headers were complete (monotonic seconds)."""
 
+    task_class = _Task
     request_began = None
     headers_done = None
 

@@ -86,6 +86,38 @@ def test_a_keep_alive_connection_serves_requests_then_idles_out(server):
     assert took is not None and took < 5, took
 
 
+def test_an_answer_without_a_body_keeps_the_connection_open():
+    """A 204 (a placement claim's answer) keeps an HTTP/1.1 connection open:
+    waitress alone closes it, and the client reconnects for each request."""
+    import http.client
+
+    def no_content(environ, start_response):
+        start_response("204 No Content", [])
+        return []
+
+    srv = WSGIServer(no_content, "127.0.0.1", 0, threads=1, name="test")
+    srv.start()
+    try:
+        conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+        conn.request("PUT", "/a", body=b"{}")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 204 and not resp.will_close
+        sock = conn.sock
+        conn.request("DELETE", "/a")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 204 and conn.sock is sock  # the same connection
+        # Asked to close, it closes.
+        conn.request("DELETE", "/a", headers={"Connection": "close"})
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.will_close
+        conn.close()
+    finally:
+        srv.stop()
+
+
 def trickled_until_closed(sock, data):
     """Send *data* a byte every 0.3 s (never idle for long); seconds until
     the server closes the connection (None: not within 10 s)."""

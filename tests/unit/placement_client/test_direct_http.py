@@ -143,3 +143,41 @@ def test_a_proxied_endpoint_goes_through_requests(placement, monkeypatch):
     client, server = placement()
     assert client.request("GET", "/resource_providers").status_code == 200
     assert used and used[0][2] == "http://127.0.0.1:9"
+
+
+class _RawSocket:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def makefile(self, mode):
+        import io
+        return io.BytesIO(self.data)
+
+
+RAW_RESPONSES = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+    b"OpenStack-API-Version: placement 1.39\r\n\r\n{}",
+    b"HTTP/1.1 204 No Content\r\nDate: x\r\n\r\n",
+    b"HTTP/1.1 409 Conflict\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Type:text/plain \r\n\r\nuntil the end",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+    b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\nContent-Length: 1\r\nA:b\r\n\r\nx",
+    b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\nX-Twice: 1\r\nx-twice: 2\r\n\r\nx",
+]
+
+
+@pytest.mark.parametrize("raw", RAW_RESPONSES)
+def test_the_response_reads_as_http_client_reads_it(raw):
+    """The client's own header reading gives what http.client's gives."""
+    import http.client
+
+    ours = client_mod._Response(_RawSocket(raw), method="GET")
+    stock = http.client.HTTPResponse(_RawSocket(raw), method="GET")
+    ours.begin()
+    stock.begin()
+    for attr in ("status", "reason", "version", "chunked", "length", "will_close"):
+        assert getattr(ours, attr) == getattr(stock, attr), attr
+    assert ours.headers.items() == stock.headers.items()
+    assert ours.headers.get_all("x-twice") == stock.headers.get_all("x-twice")
+    assert ours.read() == stock.read()
