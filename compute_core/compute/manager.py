@@ -92,13 +92,16 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
 
     # ---------------------------------------------------------- helpers
     def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
-                result=None, finish=False):
+                result=None, finish=False, start_cast=False):
         """Update the instance through the conductor; with *event*, record
-        that action event (start, or finish with *result*) in the same call.
-        The instance is not read back: a caller that keeps a copy merges
-        *values* into it."""
+        that action event (start, or finish with *result*; *start_cast*:
+        its start was cast, see ConductorAPI.casts_state_updates) in the same
+        call. The instance is not read back: a caller that keeps a copy
+        merges *values* into it."""
         ev = None if event is None else {"event": event, "result": result, "host": self.host,
                                          "finish": finish}
+        if start_cast:
+            ev["start_cast"] = True
         result = self.conductor.instance_update(ctxt, uuid, values, expected_task_state, ev,
                                                 return_instance=False)
         if isinstance(result, dict) and result.get("error") == "InstanceNotFound":
@@ -114,14 +117,16 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
         self.conductor.instance_fault_create(ctxt, uuid, getattr(exc, "code", 500) or 500,
                                              message, details, self.host)
 
-    def _event(self, ctxt, uuid, event, result=None, exc=None, finish=False):
+    def _event(self, ctxt, uuid, event, result=None, exc=None, finish=False,
+               start_cast=False):
         tb = details = None
         if exc is not None:
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             details = _message(exc)
         try:
+            kwargs = {"start_cast": True} if start_cast else {}
             self.conductor.action_event(ctxt, uuid, event, result, self.host, tb, finish,
-                                        details=details)
+                                        details=details, **kwargs)
         except Exception:
             LOG.exception("could not record action event %s of %s", event, uuid)
 
@@ -139,6 +144,7 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
         spawning = {"task_state": states.SPAWNING}
         # The task states the instance may be in when the spawn is over.
         spawned_from = states.SPAWNING
+        start_cast = False
         if self.conductor.casts_state_updates():
             # Cast, not called: the spawn does not wait for it. The conductor
             # may apply it after the update that ends the build, which then
@@ -148,6 +154,7 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
                 ctxt, uuid, spawning, states.SCHEDULING,
                 {"event": event, "result": None, "host": self.host, "finish": False})
             spawned_from = [states.SCHEDULING, states.SPAWNING]
+            start_cast = True
         else:
             try:
                 self._update(ctxt, uuid, spawning, expected_task_state=states.SCHEDULING,
@@ -162,8 +169,7 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
             self.driver.spawn(ctxt, instance, image or {}, instance.get("network_info") or {})
         except Exception as exc:  # any driver failure: reschedule or ERROR
             LOG.warning("spawn of %s on %s failed: %s", uuid, self.host, exc)
-            self._event(ctxt, uuid, event, "Error", exc,
-                        finish=True)
+            self._event(ctxt, uuid, event, "Error", exc, finish=True, start_cast=start_cast)
             self._cleanup_failed_spawn(ctxt, instance)
             if alternates and self.conf.scheduler.max_attempts > 1:
                 self._fault(ctxt, uuid, exc)
@@ -185,13 +191,13 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
                       "power_state": int(self._power_state(instance)),
                       "launched_at": ctx_now()}
             self._update(ctxt, uuid, active, expected_task_state=spawned_from,
-                         event=event, result="Success", finish=True)
+                         event=event, result="Success", finish=True, start_cast=start_cast)
             instance = dict(instance, **active)
         except (exception.InstanceNotFound, exception.InstanceInvalidState):
             # Deleted while spawning (terminate_instance runs after us, and
             # finds nothing left to do), or timed out: the guest goes.
             LOG.info("instance %s was deleted or timed out while spawning", uuid)
-            self._event(ctxt, uuid, event, "Error", finish=True)
+            self._event(ctxt, uuid, event, "Error", finish=True, start_cast=start_cast)
             self._cleanup_failed_spawn(ctxt, instance)
             return
         self.notifier.info(ctxt, "instance.create.end", notifications.instance_payload(instance))

@@ -119,9 +119,10 @@ class DatabaseProxy:
         return cell_db.upsert_compute_node(self.local_db, row)
 
     def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
-                     finish=False, details=None):
+                     finish=False, details=None, start_cast=False):
         """Record an action event; *details* (1.7) what a user may read of
-        a failure."""
+        a failure; *start_cast* (1.13): its start was cast, and may not be
+        there yet (the finish then records the event whole)."""
         try:
             _, db = self.cells.for_instance(instance_uuid)
         except exception.InstanceNotFound:
@@ -129,7 +130,7 @@ class DatabaseProxy:
         if db is None:
             return
         cell_db.action_event(db, instance_uuid, ctxt.request_id, event, result, host, tb, finish,
-                             details)
+                             details, start_cast=start_cast)
 
     def migration_update(self, ctxt, migration_uuid, values):
         """Update a migration record of this conductor's cell (1.7)."""

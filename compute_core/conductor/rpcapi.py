@@ -30,9 +30,10 @@
 1.12 - instance_destroy takes start_event: a delete's start and finish
       events recorded with the destroy, so the compute host deletes with
       one call instead of instance_get and instance_destroy
-1.13 - instance_update may be cast (see casts_state_updates): an event
-      finish that finds no start of its event records the whole event, so
-      a finish that overtakes its start's cast still leaves one event
+1.13 - instance_update may be cast (see casts_state_updates); an event
+      finish (instance_update's, action_event) with start_cast=True records
+      the whole event when its start is not there, so a finish that
+      overtakes its start's cast still leaves one event
 """
 from compute_core import rpc
 
@@ -205,9 +206,12 @@ class ConductorAPI:
                                  values=values)
 
     def action_event(self, ctxt, instance_uuid, event, result=None, host=None, tb=None,
-                     finish=False, details=None):
+                     finish=False, details=None, start_cast=False):
         kwargs = {"instance_uuid": instance_uuid, "event": event, "result": result,
                   "host": host, "tb": tb, "finish": finish}
+        if start_cast and self.casts_state_updates():
+            return self.client.prepare(version="1.13").call(
+                ctxt, "action_event", details=details, start_cast=True, **kwargs)
         if details is not None and self.client.can_send_version("1.7"):
             return self.client.prepare(version="1.7").call(ctxt, "action_event",
                                                            details=details, **kwargs)

@@ -30,11 +30,12 @@ def start_action(db, uuid, action, ctx) -> int:
 
 @retry_on_deadlock
 def action_event(db, uuid, request_id, event, result=None, host=None, tb=None, finish=False,
-                 details=None):
+                 details=None, start_cast=False):
     """Start (finish=False) or finish an event of the action of *request_id*;
     *details* is what a user may read of a failure (its message)."""
     with db.begin() as conn:
-        _action_event(conn, uuid, request_id, event, result, host, tb, finish, details)
+        _action_event(conn, uuid, request_id, event, result, host, tb, finish, details,
+                      start_cast)
 
 
 def _action_statements():
@@ -87,8 +88,20 @@ def _whole_event(conn, uuid, request_id, event, result=None, host=None, tb=None,
     conn.execute(_FINISH_ACTION, values)
 
 
+def _started_event_statement():
+    a, e = t.instance_actions, t.instance_actions_events
+    action_id = (sa.select(a.c.id).where(a.c.instance_uuid == sa.bindparam("b_uuid"),
+                                         a.c.request_id == sa.bindparam("b_request_id"))
+                 .order_by(a.c.id.desc()).limit(1).scalar_subquery())
+    return sa.select(e.c.id).where(e.c.action_id == action_id,
+                                   e.c.event == sa.bindparam("b_event")).limit(1)
+
+
+_STARTED_EVENT = _started_event_statement()
+
+
 def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None,
-                  finish=False, details=None):
+                  finish=False, details=None, start_cast=False):
     """Start or finish an event of the action of *request_id*, in two
     statements (the action is found inside them, not read first): these run
     inside the cell's busiest write transactions. The action's updated_at
@@ -103,12 +116,20 @@ def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None
               "traceback": tb, "updated_at": ts}
     if details is not None:
         values["details"] = str(details)
-    if conn.execute(_FINISH_EVENT, values).rowcount == 0:
-        # Its start was never recorded (a cast start the conductor has not
-        # applied yet, and will then refuse): the event, whole.
+    # start_cast (RPC 1.13): the start was cast, and the conductor may not
+    # have applied it yet (it will then be refused): when it is not there,
+    # the event is recorded whole. Looked for with a plain read, not by an
+    # UPDATE that finds nothing: that one locks the end of the events' index,
+    # and two such transactions deadlock on the INSERT that follows. (The
+    # instance's row, locked by the caller, keeps the start's transaction
+    # out meanwhile.)
+    if start_cast and conn.execute(_STARTED_EVENT, {**of_request, "b_event": event}
+                                   ).first() is None:
         conn.execute(_WHOLE_EVENT, {**of_request, "b_event": event, "b_host": host,
                                     "b_ts": ts, "b_result": result, "b_tb": tb,
                                     "b_details": None if details is None else str(details)})
+    else:
+        conn.execute(_FINISH_EVENT, values)
     values = {**of_request, "finish_time": ts, "updated_at": ts}
     if result == "Error":
         values["message"] = "Error"
