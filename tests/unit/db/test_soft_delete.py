@@ -85,19 +85,26 @@ def test_a_delete_started_and_finished_in_one_call_records_the_same_event(tmp_pa
     assert one_action["message"] == two_action["message"]
 
 
+def _building_instance(tmp_path):
+    """A cell database with one instance being built (its create action of
+    request req-b recorded): (database, instance uuid)."""
+    db = Database(f"sqlite:///{tmp_path}/cell.sqlite")
+    migration.upgrade(db, "cell")
+    ctxt = context.RequestContext(user_id="u", project_id="p", request_id="req-b")
+    u = str(uuid.uuid4())
+    cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
+                                 "vm_state": "building", "task_state": "scheduling"},
+                            action=("create", ctxt))
+    return db, u
+
+
 def test_an_event_finish_that_overtakes_its_start_records_one_whole_event(tmp_path):
     """A finish with no start (the start was cast and the conductor applies
     it later, refused: RPC 1.13, start_cast) records the event whole; the
     late start, refused with its update, adds nothing."""
-    db = Database(f"sqlite:///{tmp_path}/cell.sqlite")
-    migration.upgrade(db, "cell")
+    db, u = _building_instance(tmp_path)
+    event = "compute__do_build_and_run_instance"
     try:
-        ctxt = context.RequestContext(user_id="u", project_id="p", request_id="req-b")
-        u = str(uuid.uuid4())
-        cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
-                                     "vm_state": "building", "task_state": "scheduling"},
-                                action=("create", ctxt))
-        event = "compute__do_build_and_run_instance"
         cell_db.update_instance(
             db, u, {"vm_state": "active", "task_state": None},
             expected_task_state=["scheduling", "spawning"], request_id="req-b",
@@ -123,15 +130,9 @@ def test_an_event_finish_that_overtakes_its_start_records_one_whole_event(tmp_pa
 
 def test_a_cast_start_applied_first_is_finished_not_doubled(tmp_path):
     """start_cast with its start there: the finish completes that event."""
-    db = Database(f"sqlite:///{tmp_path}/cell.sqlite")
-    migration.upgrade(db, "cell")
+    db, u = _building_instance(tmp_path)
+    event = "compute__do_build_and_run_instance"
     try:
-        ctxt = context.RequestContext(user_id="u", project_id="p", request_id="req-b")
-        u = str(uuid.uuid4())
-        cell_db.create_instance(db, {"uuid": u, "host": "h1", "project_id": "p",
-                                     "vm_state": "building", "task_state": "scheduling"},
-                                action=("create", ctxt))
-        event = "compute__do_build_and_run_instance"
         cell_db.update_instance(db, u, {"task_state": "spawning"},
                                 expected_task_state="scheduling", request_id="req-b",
                                 event={"event": event, "host": "h1", "finish": False},
