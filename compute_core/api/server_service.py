@@ -174,7 +174,8 @@ class ServerService:
             self.s.notifier.info(ctxt, "instance.create.requested",
                                  notifications.instance_payload(inst))
         self.s.conductor_api.schedule_and_build_instances(
-            ctxt, uuids, spec, spec["image"], networks)
+            ctxt, uuids, spec, spec["image"], networks,
+            builds={inst["uuid"]: inst for inst in instances})
         return instances, reservation_id
 
     # ------------------------------------------------------------- read

@@ -37,9 +37,15 @@ class ConductorManager(Moves, DatabaseProxy):
 
     # ------------------------------------------------------------- builds
     def schedule_and_build_instances(self, ctxt, instance_uuids, request_spec, image,
-                                     requested_networks):
+                                     requested_networks, builds=None):
+        """*builds* (RPC 1.13): {uuid: instance} as the API wrote them in the
+        build requests; without it (or for a uuid it lacks) the build
+        request is read. A server deleted before it reaches its cell is
+        caught there either way (finish_build finds no build request)."""
         api = self.cells.api
-        builds = {u: api_db.get_build_request(api, u) for u in instance_uuids}
+        given = builds or {}
+        builds = {u: {"instance": given[u]} if u in given else api_db.get_build_request(api, u)
+                  for u in instance_uuids}
         live = [u for u in instance_uuids if builds[u]]
         for gone in set(instance_uuids) - set(live):
             self._forget_build(ctxt, gone)

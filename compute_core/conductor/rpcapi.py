@@ -30,7 +30,11 @@
 1.12 - instance_destroy takes start_event: a delete's start and finish
       events recorded with the destroy, so the compute host deletes with
       one call instead of instance_get and instance_destroy
-1.13 - instance_update may be cast (see casts_state_updates); an event
+1.13 - schedule_and_build_instances takes builds: the instances the API
+      put in the build requests (the conductor then does not read them
+      back; a build request deleted meanwhile is still caught when the
+      instance reaches its cell); instance_update may be cast (see
+      casts_state_updates); an event
       finish (instance_update's, action_event) with start_cast=True records
       the whole event when its start is not there, so a finish that
       overtakes its start's cast still leaves one event
@@ -50,10 +54,16 @@ class ConductorAPI:
 
     # casts: the long-running orchestration
     def schedule_and_build_instances(self, ctxt, instance_uuids, request_spec, image,
-                                     requested_networks):
-        self._cctx().cast(ctxt, "schedule_and_build_instances", instance_uuids=instance_uuids,
-                          request_spec=request_spec, image=image,
-                          requested_networks=requested_networks)
+                                     requested_networks, builds=None):
+        """*builds* ({uuid: the instance of its build request}, 1.13): what
+        the API just wrote, so that the conductor need not read it back."""
+        kwargs = {"instance_uuids": instance_uuids, "request_spec": request_spec,
+                  "image": image, "requested_networks": requested_networks}
+        if builds is not None and self.client.can_send_version("1.13"):
+            self.client.prepare(version="1.13").cast(
+                ctxt, "schedule_and_build_instances", builds=builds, **kwargs)
+            return
+        self._cctx().cast(ctxt, "schedule_and_build_instances", **kwargs)
 
     def build_instances(self, ctxt, instance_uuid, request_spec, image, alternates,
                         attempt):

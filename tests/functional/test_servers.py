@@ -383,3 +383,33 @@ def test_delete_while_scheduling_leaves_nothing(fresh_compute_cloud):
         live = cell_db.list_instances(cloud._api.cells.get(cell["uuid"]), {"uuid": sid})
         assert live == []
     assert sid not in cloud.driver("host1").instances
+
+
+def test_the_conductor_builds_from_the_instances_the_api_sent(fresh_compute_cloud,
+                                                              monkeypatch):
+    """Conductor RPC 1.13: the API's cast carries the build requests'
+    instances, so the conductor reads none back to build the server."""
+    import sys
+
+    from compute_core.db import api_db
+
+    read = []
+    real = api_db.get_build_request
+
+    def get_build_request(db, uuid):
+        # Only the conductor's reads (the API reads it too, for a GET of
+        # a server not yet in a cell).
+        caller = sys._getframe(1)
+        while caller is not None and "conductor" not in caller.f_code.co_filename:
+            caller = caller.f_back
+        if caller is not None:
+            read.append(uuid)
+        return real(db, uuid)
+
+    monkeypatch.setattr(api_db, "get_build_request", get_build_request)
+    cloud = fresh_compute_cloud
+    body = {"server": {"name": "sent", "imageRef": first_image_id(cloud), "flavorRef": "1"}}
+    sid = api_request(cloud, "POST", "/servers", body=body).json()["server"]["id"]
+    server = wait_for_server(cloud, sid)
+    assert server["status"] == "ACTIVE" and server["name"] == "sent"
+    assert read == []
