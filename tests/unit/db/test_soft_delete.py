@@ -148,3 +148,18 @@ def test_a_cast_start_applied_first_is_finished_not_doubled(tmp_path):
         assert events[0]["start_time"] <= events[0]["finish_time"]
     finally:
         db.dispose()
+
+
+def test_changes_before_and_since_include_a_change_at_their_exact_second(tmp_path):
+    """Inclusive bounds on SQLite too, for a time with no microseconds (the
+    listing's bound parameters take the column's type)."""
+    db, u = _building_instance(tmp_path)
+    try:
+        at = datetime.datetime(2026, 12, 4, 10, 0, 0)
+        with db.begin() as conn:
+            conn.execute(cell_schema.instances.update().values(updated_at=at))
+        for bound in ("changes-before", "changes-since"):
+            found = cell_db.list_instances(db, {bound: at, "deleted": None})
+            assert [i["uuid"] for i in found] == [u], bound
+    finally:
+        db.dispose()

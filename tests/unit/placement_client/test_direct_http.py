@@ -167,7 +167,8 @@ RAW_RESPONSES = [
 ]
 
 
-@pytest.mark.parametrize("raw", RAW_RESPONSES)
+@pytest.mark.parametrize("raw", RAW_RESPONSES,
+                         ids=[f"response{i}" for i in range(len(RAW_RESPONSES))])
 def test_the_response_reads_as_http_client_reads_it(raw):
     """The client's own header reading gives what http.client's gives."""
     import http.client
