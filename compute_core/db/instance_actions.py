@@ -125,11 +125,9 @@ def _action_event(conn, uuid, request_id, event, result=None, host=None, tb=None
     # out meanwhile.)
     if start_cast and conn.execute(_STARTED_EVENT, {**of_request, "b_event": event}
                                    ).first() is None:
-        conn.execute(_WHOLE_EVENT, {**of_request, "b_event": event, "b_host": host,
-                                    "b_ts": ts, "b_result": result, "b_tb": tb,
-                                    "b_details": None if details is None else str(details)})
-    else:
-        conn.execute(_FINISH_EVENT, values)
+        _whole_event(conn, uuid, request_id, event, result, host, tb, details)
+        return
+    conn.execute(_FINISH_EVENT, values)
     values = {**of_request, "finish_time": ts, "updated_at": ts}
     if result == "Error":
         values["message"] = "Error"
