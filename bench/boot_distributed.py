@@ -92,6 +92,45 @@ class CPUMeter:
         return out
 
 
+STATEMENTS = ("Questions", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_commit",
+              "Com_rollback", "Com_begin")
+
+
+def mariadb_statements() -> dict[str, int] | None:
+    """MariaDB's global statement counters (every client's: the figures of
+    a quiet machine are the benchmark's), or None when it cannot be asked."""
+    try:
+        import pymysql
+        conn = pymysql.connect(host="127.0.0.1", user="root", connect_timeout=5)
+    except Exception:
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS")
+            status = dict(cur.fetchall())
+    finally:
+        conn.close()
+    return {name: int(status.get(name, 0)) for name in STATEMENTS}
+
+
+class StatementMeter:
+    """The statements MariaDB ran per workload phase (the meter's own
+    SHOW GLOBAL STATUS counts one question per mark)."""
+
+    def __init__(self):
+        self.marks: list[tuple[str, dict[str, int] | None]] = []
+
+    def mark(self, phase: str) -> None:
+        self.marks.append((phase, mariadb_statements()))
+
+    def per_phase(self) -> dict[str, dict[str, int]]:
+        out = {}
+        for (phase, before), (_, after) in zip(self.marks, self.marks[1:]):
+            if before is not None and after is not None:
+                out[phase] = {n: after[n] - before[n] for n in before}
+        return out
+
+
 class Profiler:
     """py-spy on every service process of a distributed run, one recording
     per process and phase (folded stacks, DIR/MODE-PHASE-PROCESS.txt)."""
@@ -220,19 +259,24 @@ def create_flavor(url):
 
 # ----------------------------------------------------------------------- run
 def measure(cloud, args) -> dict:
-    meter = CPUMeter(cloud.pids)
-    hook = meter.mark
+    meter, statements = CPUMeter(cloud.pids), StatementMeter()
+
+    def hook(phase):
+        meter.mark(phase)
+        statements.mark(phase)
     if args.profile and isinstance(cloud, Distributed):
         profiler = Profiler(args.profile, cloud.name, cloud.pids)
 
-        def hook(phase):
+        def hook(phase):  # noqa: F811  (the meters', then py-spy's)
             meter.mark(phase)
+            statements.mark(phase)
             profiler.mark(phase)
     load = load_average()
     result = boot.boot_and_delete(cloud.url, args.servers, args.concurrency,
                                   args.poll_interval, flavor=FLAVOR["id"],
                                   phase_hook=hook)
-    result.update(mode=cloud.name, cpu=meter.per_phase(), load=load)
+    result.update(mode=cloud.name, cpu=meter.per_phase(), load=load, servers=args.servers,
+                  statements=statements.per_phase())
     return result
 
 
@@ -245,6 +289,12 @@ def report(result):
     print(f"  {'CPU seconds':24} {'boot':>7} {'delete':>7}")
     for name in cpu["boot"]:
         print(f"  {name:24} {cpu['boot'][name]:7.2f} {cpu['delete'][name]:7.2f}")
+    stmts = result.get("statements") or {}
+    if "boot" in stmts and "delete" in stmts:
+        n = result["servers"]
+        print(f"  {'MariaDB per server':24} {'boot':>7} {'delete':>7}")
+        for name in STATEMENTS:
+            print(f"  {name:24} {stmts['boot'][name] / n:7.1f} {stmts['delete'][name] / n:7.1f}")
 
 
 def per_server(results, name, servers):

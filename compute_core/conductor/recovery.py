@@ -111,8 +111,10 @@ class BuildRecovery:
             if row["vm_state"] == states.BUILDING:
                 self._settle_row(ctxt, db, row, action)
             return
-        # Scheduling may have claimed resources before it stopped.
+        # Scheduling may have claimed resources, and the build taken
+        # addresses, before it stopped.
         self.m.placement.delete_allocations(uuid)
+        self.m.network.deallocate_for_instance(uuid)
         if action == FAIL:
             LOG.warning("build request of %s timed out before scheduling", uuid)
             self.m._bury_in_cell0(ctxt, uuid, timed_out_message(uuid))

@@ -32,6 +32,11 @@ class NetworkBackend(abc.ABC):
         deleted, by deallocate_for_instance; the API asks for ports only of
         a backend whose get_port works, after checking the port is free).
         On a failure nothing stays taken.
+
+        It is called once per build, for an instance that holds nothing: a
+        build run again after an interruption (its conductor stopped
+        midway) is released first with deallocate_for_instance by whoever
+        runs it again, so the common boot pays for no release.
         """
 
     @abc.abstractmethod

@@ -32,8 +32,6 @@ class FlatNetworkBackend(NetworkBackend):
             yield str(ip)
 
     def allocate_for_instance(self, instance_uuid, requested):
-        # A build run again (its conductor stopped midway) starts afresh.
-        self.deallocate_for_instance(instance_uuid)
         if requested == "none" or requested == []:
             return {}
         if not isinstance(requested, list):

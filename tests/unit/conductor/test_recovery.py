@@ -126,6 +126,8 @@ def test_unscheduled_build_request_is_scheduled_again_after_a_lost_bus(world):
     uuid, _ = _build_request(world)
     world.recovery(resume=True).at_start()
     assert world.placement.names("delete_allocations") == [(uuid,)]
+    # What the stopped build took is released before it runs again.
+    assert world.network.names("deallocate_for_instance") == [(uuid,)]
     (call,) = world.conductor.names("schedule_and_build_instances")
     _, uuids, spec, image, networks = call
     assert uuids == [uuid] and image == {"id": "img"} and networks == "none"

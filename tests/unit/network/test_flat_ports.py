@@ -146,11 +146,14 @@ def test_a_failed_boot_allocation_takes_nothing(backend):
     assert backend.ports(VM2) == [taken]
 
 
-def test_a_build_run_again_starts_afresh(backend):
+def test_a_build_run_again_starts_afresh_once_released(backend):
+    """Recovery releases an interrupted build before it runs it again."""
     free = backend.create_port()
     first = backend.allocate_for_instance(VM1, [{"port": free["id"]}, {"uuid": backend.id}])
+    backend.deallocate_for_instance(VM1)
     again = backend.allocate_for_instance(VM1, [{"port": free["id"]}, {"uuid": backend.id}])
     assert len(backend.ports(VM1)) == 2 and _nics(first)[0] == _nics(again)[0]
+    backend.deallocate_for_instance(VM1)
     assert backend.allocate_for_instance(VM1, "none") == {}
     assert backend.ports(VM1) == [] and backend.get_port(free["id"]) == free
 
