@@ -289,9 +289,11 @@ def report(result):
     print(f"  {'CPU seconds':24} {'boot':>7} {'delete':>7}")
     for name in cpu["boot"]:
         print(f"  {name:24} {cpu['boot'][name]:7.2f} {cpu['delete'][name]:7.2f}")
+    n = result["servers"]
+    print(f"  {'all, ms per server':24} {1000 * sum(cpu['boot'].values()) / n:7.1f} "
+          f"{1000 * sum(cpu['delete'].values()) / n:7.1f}")
     stmts = result.get("statements") or {}
     if "boot" in stmts and "delete" in stmts:
-        n = result["servers"]
         print(f"  {'MariaDB per server':24} {'boot':>7} {'delete':>7}")
         for name in STATEMENTS:
             print(f"  {name:24} {stmts['boot'][name] / n:7.1f} {stmts['delete'][name] / n:7.1f}")
