@@ -82,7 +82,8 @@ class ConductorManager(Moves, DatabaseProxy):
                       task_state=states.SCHEDULING, power_state=0)
         try:
             values["network_info"] = self.network.allocate_for_instance(
-                uuid, requested_networks if requested_networks is not None else "auto")
+                uuid, requested_networks if requested_networks is not None else "auto",
+                project_id=values["project_id"])
         except exception.ComputeCoreError as exc:
             self.placement.delete_allocations(uuid)
             self._bury_in_cell0(ctxt, uuid, exc.message, cleanup_network=True)

@@ -6,6 +6,7 @@ or the interface goes, and stays free when the boot fails. Requests Nova
 refuses change nothing."""
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -14,9 +15,12 @@ import pytest
 from compute_core.db import api_db, cell_db
 from compute_core.testing import api_request, first_image_id, wait_for_server
 
+# The projects of the admin's token (what api() sends) and the member's.
+ADMIN, DEMO = "admin", "demo"
 
-def _boot(api, image_id, networks, version="2.52", expect=202, **server):
-    resp = api("POST", "/servers", version=version, body={"server": {
+
+def _boot(api, image_id, networks, version="2.52", expect=202, token=None, **server):
+    resp = api("POST", "/servers", version=version, token=token, body={"server": {
         "name": server.pop("name", "ported"), "imageRef": image_id, "flavorRef": "1",
         "networks": networks, **server}})
     assert resp.status_code == expect, resp.text
@@ -39,7 +43,7 @@ def _ip(port):
 
 @pytest.fixture
 def free_port(compute_cloud):
-    return compute_cloud.network.create_port()
+    return compute_cloud.network.create_port(project_id=ADMIN)
 
 
 @pytest.fixture
@@ -119,6 +123,48 @@ def test_refused_as_nova_refuses(compute_cloud, api, image_id, free_port, net_id
         assert message in body["badRequest"]["message"], (networks, body)
     assert api("GET", "/servers").json()["servers"] == before
     assert compute_cloud.network.get_port(port) == free_port
+
+
+def _all_servers(api):
+    return api("GET", "/servers?all_tenants=1").json()["servers"]
+
+
+def test_a_port_of_another_project_is_not_usable(compute_cloud, api, image_id, net_id):
+    """Nova's PortNotUsable (400), before anything is recorded; the
+    owner's servers boot on it, and the ports a boot makes are its
+    server's project's."""
+    demo = compute_cloud.member_token
+    theirs = compute_cloud.network.create_port(project_id=DEMO)
+    assert (theirs["project_id"], theirs["tenant_id"]) == (DEMO, DEMO)
+    before = _all_servers(api)
+    for networks in ([{"port": theirs["id"]}], [{"uuid": net_id}, {"port": theirs["id"]}]):
+        body = _boot(api, image_id, networks, expect=400)
+        message = body["badRequest"]["message"]
+        assert re.fullmatch(rf"Port {theirs['id']} not usable for instance "
+                            r"[0-9a-f]{8}-[0-9a-f-]{27}\.", message), message
+    assert _all_servers(api) == before
+    assert compute_cloud.network.get_port(theirs["id"]) == theirs
+
+    sid = _boot(api, image_id, [{"port": theirs["id"]}, {"uuid": net_id}], token=demo)
+    assert wait_for_server(compute_cloud, sid, token=demo)["status"] == "ACTIVE"
+    ports = compute_cloud.network.ports(sid)
+    assert [p["id"] for p in ports][0] == theirs["id"] and len(ports) == 2
+    assert {(p["project_id"], p["tenant_id"]) for p in ports} == {(DEMO, DEMO)}
+    # Bound to the owner's server: the admin's boot is the in-use 409 first.
+    body = _boot(api, image_id, [{"port": theirs["id"]}], expect=409)
+    assert body["conflictingRequest"]["message"] == f"Port {theirs['id']} is still in use."
+    api("DELETE", f"/servers/{sid}", token=demo)
+    wait_for_server(compute_cloud, sid, ("DELETED",), token=demo)
+    assert compute_cloud.network.get_port(theirs["id"]) == theirs
+
+
+def test_a_port_of_another_project_is_refused_at_2_1(compute_cloud, api, image_id):
+    theirs = compute_cloud.network.create_port(project_id=DEMO)
+    before = _all_servers(api)
+    body = _boot(api, image_id, [{"port": theirs["id"]}], version="2.1", expect=400)
+    assert "not usable for instance" in body["badRequest"]["message"]
+    assert _all_servers(api) == before
+    assert compute_cloud.network.get_port(theirs["id"]) == theirs
 
 
 def test_a_port_freed_by_a_detach_boots_another_server(compute_cloud, api, image_id,
@@ -207,7 +253,7 @@ def test_a_build_stopped_before_mapping_gives_the_port_back_when_deleted(
         raise SystemExit("conductor killed")
 
     monkeypatch.setattr(api_db, "finish_build", killed)
-    free = cloud.network.create_port()
+    free = cloud.network.create_port(project_id=ADMIN)
     resp = api_request(cloud, "POST", "/servers", body={"server": {
         "name": "half", "imageRef": first_image_id(cloud), "flavorRef": "1",
         "networks": [{"port": free["id"]}]}})
