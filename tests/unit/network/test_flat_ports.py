@@ -1,5 +1,6 @@
 """The flat network backend's ports: stable ids per address, one port bound
-or freed at a time, free ports made ahead and attached by id."""
+or freed at a time, free ports made ahead and attached by id, each of one
+project, which only that project's servers may have."""
 from __future__ import annotations
 
 import uuid
