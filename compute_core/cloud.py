@@ -521,7 +521,8 @@ class Cloud(CloudClients, CloudDouble):
     @property
     def network(self):
         """The network backend (``networks``, ``ports``, ``create_port``...):
-        how a program or test makes a free port for a server to attach."""
+        how a program or test makes a free port of a project for a server
+        of that project to attach."""
         return self._api.network
 
     def inject_fault(self, host, operation, instance_uuid=None, count=None, message=None):

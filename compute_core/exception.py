@@ -157,6 +157,13 @@ class PortInUse(Conflict):
     msg_fmt = "Port %(port_id)s is still in use."
 
 
+class PortNotUsable(Invalid):
+    """A port of another project than the instance's (Nova's check of a
+    Neutron port's tenant_id)."""
+
+    msg_fmt = "Port %(port_id)s not usable for instance %(instance)s."
+
+
 class NetworkNotFound(NotFound):
     msg_fmt = "Network %(network_id)s could not be found."
 

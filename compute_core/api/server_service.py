@@ -24,6 +24,7 @@ from compute_core.db import server_groups as groups_db
 from compute_core.db.cells import CELL0_UUID
 from compute_core.image import snapshots
 from compute_core.image import system_metadata as image_system_metadata
+from compute_core.network import check_port_usable
 
 LOG = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class ServerService:
                                     "image_properties": image.get("properties") or {}},
                 "created_at": created.isoformat(), "updated_at": None,
             }
+            self._check_ports_usable(networks, inst)
             instances.append(inst)
             uuids.append(uuid)
         spec = {
@@ -198,6 +200,16 @@ class ServerService:
         db = self.s.cells.get(mapping["cell_uuid"])
         inst = cell_db.get_instance(db, uuid, read_deleted=read_deleted)
         return self._with_fault(db, inst, mapping["cell_uuid"])
+
+    def _check_ports_usable(self, networks, inst):
+        """A port asked for that another project owns is Nova's
+        PortNotUsable (a 400), refused before anything is recorded (Nova's
+        compute host finds it later and fails the build; the conductor's
+        binding here checks it again)."""
+        for net in networks if isinstance(networks, list) else []:
+            if net.get("port"):
+                check_port_usable(self.s.network.get_port(net["port"]), inst["project_id"],
+                                  inst["uuid"])
 
     def _unmapped(self, ctxt, uuid) -> dict:
         """A live cell row that no mapping leads to: its build was

@@ -176,6 +176,7 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
                 self.conductor.build_instances(ctxt, uuid, request_spec, image, alternates,
                                                attempt)
                 return
+            self._free_network(ctxt, uuid)
             self._fault(ctxt, uuid, exc)
             try:
                 self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None,
@@ -211,6 +212,15 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
             self.placement.delete_allocations(instance["uuid"])
         except Exception:
             LOG.exception("could not free allocations of %s", instance["uuid"])
+
+    def _free_network(self, ctxt, uuid):
+        """A build that failed for good, not rescheduled, gives its ports
+        back before its server shows ERROR (the conductor's
+        deallocate_network); a failure to is logged, the delete frees them."""
+        try:
+            self.conductor.deallocate_network(ctxt, uuid)
+        except Exception:
+            LOG.exception("could not free the network of the failed build %s", uuid)
 
     def _power_state(self, instance):
         try:

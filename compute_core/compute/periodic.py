@@ -28,10 +28,11 @@ class PeriodicTasks:
 
     def init_instances(self):
         """At start, no work of this host is running: a build that was
-        spawning here was interrupted (ERROR with a fault, as Nova does); a
-        delete is finished; a power action is dropped (task_state cleared,
-        power state read from the hypervisor). A build still to run here
-        (scheduling) is left to its cast, or to the build timeout."""
+        spawning here was interrupted (ERROR with a fault, as Nova does; its
+        ports given back, as a failed spawn's); a delete is finished; a
+        power action is dropped (task_state cleared, power state read from
+        the hypervisor). A build still to run here (scheduling) is left to
+        its cast, or to the build timeout."""
         ctxt = ctx_mod.get_admin_context()
         for inst in self.conductor.instances_on_host(ctxt, self.host):
             uuid, task = inst["uuid"], inst["task_state"]
@@ -41,6 +42,11 @@ class PeriodicTasks:
                                                  f"by a restart of compute host {self.host}.",
                                      expected=[states.SPAWNING])
                     self._cleanup_failed_spawn(ctxt, inst)
+                    # Failed for good, as a spawn that raised: its ports go
+                    # back. (Not on a build timeout: that update, which
+                    # takes task_state None, could land on a build that just
+                    # finished.)
+                    self._free_network(ctxt, uuid)
                 elif task == states.DELETING:
                     LOG.info("finishing the interrupted delete of %s", uuid)
                     self.terminate_instance(ctxt, inst)

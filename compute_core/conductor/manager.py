@@ -1,4 +1,4 @@
-"""The conductor's RPC endpoint (target version 1.11, see rpcapi)."""
+"""The conductor's RPC endpoint (target version: rpcapi.VERSION, see rpcapi)."""
 from __future__ import annotations
 
 import logging
@@ -82,7 +82,8 @@ class ConductorManager(Moves, DatabaseProxy):
                       task_state=states.SCHEDULING, power_state=0)
         try:
             values["network_info"] = self.network.allocate_for_instance(
-                uuid, requested_networks if requested_networks is not None else "auto")
+                uuid, requested_networks if requested_networks is not None else "auto",
+                project_id=values["project_id"])
         except exception.ComputeCoreError as exc:
             self.placement.delete_allocations(uuid)
             self._bury_in_cell0(ctxt, uuid, exc.message, cleanup_network=True)
@@ -127,11 +128,29 @@ class ConductorManager(Moves, DatabaseProxy):
                         "Exceeded maximum number of retries. No valid host was found.")
 
     def _set_error(self, ctxt, db, uuid, message):
-        try:
-            cell_db.update_instance(db, uuid, {"vm_state": states.ERROR, "task_state": None})
-        except exception.InstanceNotFound:
-            return
+        """The build failed for good. Whoever sees ERROR sees why and finds
+        the ports free: they are given back and the fault written first (a
+        failed host's fault is there already), as a compute host does."""
+        self.deallocate_network(ctxt, uuid)
         cell_db.add_fault(db, uuid, 500, message, "")
+        try:
+            cell_db.update_instance(db, uuid, {"vm_state": states.ERROR, "task_state": None},
+                                    read_back=False)
+        except exception.InstanceNotFound:
+            pass
+
+    def deallocate_network(self, ctxt, instance_uuid):
+        """A build that failed for good gives its network back at once, as
+        Nova cleans up a failed build's networks (RPC 1.14, from a compute
+        host that does not reschedule; _set_error when the reschedules run
+        out): the ports it made are deleted, those the user brought are
+        unbound (free for another boot), and the server shows no addresses."""
+        try:
+            self._in_cell(instance_uuid, lambda db: cell_db.update_instance(
+                db, instance_uuid, {"network_info": {}}, read_back=False))
+        except exception.InstanceNotFound:
+            pass  # deleted meanwhile: its delete frees the ports too
+        self.network.deallocate_for_instance(instance_uuid)
 
     def _bury_in_cell0(self, ctxt, uuid, message, cleanup_network=False):
         """No host: keep the instance in cell0, in ERROR, with the fault."""

@@ -38,11 +38,14 @@
       finish (instance_update's, action_event) with start_cast=True records
       the whole event when its start is not there, so a finish that
       overtakes its start's cast still leaves one event
+1.14 - deallocate_network (a compute host's build that failed for good, not
+      rescheduled, gives its ports back: those it made go, those the user
+      brought are free again, the server shows no addresses)
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.13"
+VERSION = "1.14"
 
 
 class ConductorAPI:
@@ -196,6 +199,15 @@ class ConductorAPI:
     def destroys_with_start(self) -> bool:
         """Whether instance_destroy records a start event too (1.12)."""
         return self.client.can_send_version("1.12")
+
+    def deallocate_network(self, ctxt, instance_uuid):
+        """Free the ports of a build that failed for good (1.14, a call: they
+        are free when the server shows ERROR); a conductor older than 1.14
+        leaves them to the server's delete, as it did."""
+        if not self.client.can_send_version("1.14"):
+            return
+        self.client.prepare(version="1.14").call(ctxt, "deallocate_network",
+                                                 instance_uuid=instance_uuid)
 
     def instances_on_host(self, ctxt, host):
         return self._cctx().call(ctxt, "instances_on_host", host=host)

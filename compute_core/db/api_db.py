@@ -441,9 +441,10 @@ def get_key_pair_public_key(db, user_id, name) -> str | None:
 # -------------------------------------------------------------- fixed IPs
 
 def allocate_fixed_ip(db, network, instance_uuid, candidates, mac, port_id=None, tag=None,
-                      preserve_on_delete=False):
+                      preserve_on_delete=False, project_id=None):
     """Take the first free address of *candidates* for the instance (None:
-    a free port), as the port *port_id* (a new id when None)."""
+    a free port), as the port *port_id* (a new id when None) of the project
+    *project_id*."""
     with db.connect() as conn:
         taken = set(conn.execute(sa.select(t.fixed_ips.c.address)
                                  .where(t.fixed_ips.c.network == network)).scalars())
@@ -455,7 +456,8 @@ def allocate_fixed_ip(db, network, instance_uuid, candidates, mac, port_id=None,
                 conn.execute(t.fixed_ips.insert().values(
                     network=network, address=address, instance_uuid=instance_uuid, mac=mac,
                     port_id=port_id or str(uuidlib.uuid4()), tag=tag,
-                    preserve_on_delete=preserve_on_delete, created_at=now()))
+                    preserve_on_delete=preserve_on_delete, project_id=project_id,
+                    created_at=now()))
             return address
         except db_exc.DBDuplicateEntry:
             continue

@@ -182,7 +182,10 @@ image_tags = sa.Table(
 # An address of the flat network backend, which is also a port
 # (os-interface): port_id names it, instance_uuid is the server it is bound
 # to (None: a free port, made ahead and attached by its id), tag its device
-# tag, preserve_on_delete keeps a port made ahead when its server goes.
+# tag, preserve_on_delete keeps a port made ahead when its server goes,
+# project_id owns it (Neutron's tenant_id: only servers of that project may
+# have it; None on a port that was free when ports got owners, which any
+# project may use).
 fixed_ips = sa.Table(
     "fixed_ips", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -193,6 +196,7 @@ fixed_ips = sa.Table(
     sa.Column("port_id", sa.String(36)),
     sa.Column("tag", sa.String(60)),
     sa.Column("preserve_on_delete", sa.Boolean, nullable=False, server_default="0"),
+    sa.Column("project_id", sa.String(255)),
     *_ts(),
     sa.UniqueConstraint("network", "address", name="uniq_fixed_ips0network0address"),
     sa.UniqueConstraint("port_id", name="uniq_fixed_ips0port_id"),

@@ -21,17 +21,19 @@ class NetworkBackend(abc.ABC):
         """[{"id", "name", "cidr"}] the backend offers."""
 
     @abc.abstractmethod
-    def allocate_for_instance(self, instance_uuid: str, requested) -> dict:
-        """Addresses for a new instance as ``{network name: [{"addr",
-        "version", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]}``.
+    def allocate_for_instance(self, instance_uuid: str, requested, *, project_id: str) -> dict:
+        """Addresses for a new instance of the project *project_id* as
+        ``{network name: [{"addr", "version", "OS-EXT-IPS:type",
+        "OS-EXT-IPS-MAC:mac_addr"}]}``.
 
         *requested* is ``"auto"``, ``"none"`` or a list of entries, one
         NIC each, in the guest's order: ``{"uuid", "fixed_ip", "tag"}`` (a
-        new port on that network) or ``{"port", "tag"}`` (the free port the
-        user made ahead: bound to the instance, and left free again, not
-        deleted, by deallocate_for_instance; the API asks for ports only of
-        a backend whose get_port works, after checking the port is free).
-        On a failure nothing stays taken.
+        new port on that network, owned by *project_id*) or ``{"port",
+        "tag"}`` (the free port the user made ahead: bound to the instance,
+        and left free again, not deleted, by deallocate_for_instance;
+        PortNotUsable when it is another project's; the API asks for ports
+        only of a backend whose get_port works, after checking the port is
+        free and usable). On a failure nothing stays taken.
 
         It is called once per build, for an instance that holds nothing: a
         build run again after an interruption (its conductor stopped
@@ -48,7 +50,9 @@ class NetworkBackend(abc.ABC):
     # os-interface lists, attaches and detaches), as a dict: ``{"id",
     # "network_id", "network_name", "mac_address", "fixed_ips":
     # [{"subnet_id", "ip_address"}], "status" (ACTIVE bound, DOWN free),
-    # "device_id" (the instance, or None), "tag"}``. These defaults refuse
+    # "device_id" (the instance, or None), "tag", "project_id" and
+    # "tenant_id" (both the owning project, as Neutron shows a port; None:
+    # any project's)}``; see check_port_usable. These defaults refuse
     # (PortsNotSupported, a 501): a backend that hands out addresses only
     # with allocate_for_instance still works for everything else.
     def ports(self, instance_uuid: str) -> list[dict]:
@@ -59,17 +63,20 @@ class NetworkBackend(abc.ABC):
         """The port *port_id*; PortNotFound."""
         raise exception.PortsNotSupported(backend=type(self).__name__)
 
-    def create_port(self, network_id: str | None = None, fixed_ip: str | None = None) -> dict:
-        """A free port (bound to nothing) on *network_id* (None: the only
-        network), which a server may then attach by its id; it outlives
-        the servers it is attached to."""
+    def create_port(self, network_id: str | None = None, fixed_ip: str | None = None, *,
+                    project_id: str) -> dict:
+        """A free port (bound to nothing) of the project *project_id* on
+        *network_id* (None: the only network), which a server of that
+        project may then attach by its id; it outlives the servers it is
+        attached to."""
         raise exception.PortsNotSupported(backend=type(self).__name__)
 
     def allocate_port(self, instance_uuid: str, network_id: str | None = None,
                       fixed_ip: str | None = None, port_id: str | None = None,
-                      tag: str | None = None) -> dict:
-        """Bind one more port to *instance_uuid*: the free port *port_id*
-        (PortNotFound, PortInUse), or a new one on *network_id* (None: the
+                      tag: str | None = None, *, project_id: str) -> dict:
+        """Bind one more port to *instance_uuid*, an instance of the project
+        *project_id*: the free port *port_id* (PortNotFound, PortNotUsable,
+        PortInUse), or a new one of *project_id* on *network_id* (None: the
         only network; NetworkNotFound) with *fixed_ip* when given
         (FixedIpAlreadyInUse, Invalid when outside the network) or the next
         free address (NoMoreFixedIps). Returns the port."""
@@ -106,6 +113,14 @@ class NetworkBackend(abc.ABC):
 def load_network_backend(conf, api_db) -> NetworkBackend:
     return plugins.load_plugin(plugins.NETWORK_BACKENDS, conf.network_backend, NetworkBackend,
                                conf, api_db)
+
+
+def check_port_usable(port: dict, project_id: str, instance_uuid: str) -> None:
+    """Raise PortNotUsable unless *port* may be bound to the instance
+    *instance_uuid* of *project_id*: the port is that project's, or no
+    project's (a port that was free when ports got owners)."""
+    if port.get("project_id") not in (None, project_id):
+        raise exception.PortNotUsable(port_id=port["id"], instance=instance_uuid)
 
 
 def address_entry(port: dict) -> tuple[str, dict]:

@@ -2,7 +2,8 @@
 server's ports, attach one (on a network, at an address, or a free port by
 id) and detach it, each response checked against tempest's schemas at 2.1,
 2.49 and 2.70; the server's addresses, its host's guest and its instance
-actions follow; bad input, wrong states and locks change nothing."""
+actions follow; bad input, wrong states, locks and a port of another
+project change nothing."""
 from __future__ import annotations
 
 import uuid
@@ -162,7 +163,7 @@ def test_bad_input_names_the_field_and_changes_nothing(compute_cloud, api, serve
 
 def test_a_free_port_attached_by_id_stays_after_detach(compute_cloud, api, server):
     sid = server
-    free = compute_cloud.network.create_port()
+    free = compute_cloud.network.create_port(project_id="admin")  # the server's project
     resp = api("POST", f"/servers/{sid}/os-interface",
                body={"interfaceAttachment": {"port_id": free["id"]}})
     attached = tempest_schemas.check(resp, IFACES, "get_create_interfaces",
@@ -183,6 +184,32 @@ def test_a_free_port_attached_by_id_stays_after_detach(compute_cloud, api, serve
     assert api("DELETE", f"/servers/{sid}/os-interface/{free['id']}").status_code == 202
     assert compute_cloud.network.get_port(free["id"]) == free  # free again
     wait_for_server(compute_cloud, other, ("DELETED",))
+
+
+def test_a_port_of_another_project_is_not_usable(compute_cloud, api, server):
+    """Nova's 400 (PortNotUsable); the server and the port are as they were.
+    The ports an attach makes are the server's project's."""
+    sid = server
+    before = _ports(api, sid, "2.70")
+    addresses = _addresses(api, sid)
+    theirs = compute_cloud.network.create_port(project_id="demo")
+    for version in ("2.1", "2.70"):
+        resp = api("POST", f"/servers/{sid}/os-interface", version=version,
+                   body={"interfaceAttachment": {"port_id": theirs["id"]}})
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["badRequest"]["message"] == (
+            f"Port {theirs['id']} not usable for instance {sid}.")
+    assert _ports(api, sid, "2.70") == before and _addresses(api, sid) == addresses
+    assert compute_cloud.network.get_port(theirs["id"]) == theirs
+    guest = compute_cloud.driver("host1").instances[sid]
+    assert theirs["mac_address"] not in [n["mac"] for n in guest["nics"]]
+    # What the server has, and what an attach makes, is the admin's project's.
+    resp = api("POST", f"/servers/{sid}/os-interface", body={"interfaceAttachment": {}})
+    assert resp.status_code == 200, resp.text
+    made = resp.json()["interfaceAttachment"]["port_id"]
+    assert {(p["project_id"], p["tenant_id"]) for p in compute_cloud.network.ports(sid)} == {
+        ("admin", "admin")}
+    assert api("DELETE", f"/servers/{sid}/os-interface/{made}").status_code == 202
 
 
 def test_states_and_locks(compute_cloud, api, image_id):

@@ -2,10 +2,11 @@
 34 with Neutron answers: the free port (made with the network backend's
 create_port, or left free by an os-interface detach) becomes the server's
 NIC, beside NICs on networks; it is unbound, not deleted, when the server
-or the interface goes, and stays free when the boot fails. Requests Nova
-refuses change nothing."""
+or the interface goes, and is free again as soon as the boot fails for
+good. Requests Nova refuses change nothing."""
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -14,9 +15,12 @@ import pytest
 from compute_core.db import api_db, cell_db
 from compute_core.testing import api_request, first_image_id, wait_for_server
 
+# The projects of the admin's token (what api() sends) and the member's.
+ADMIN, DEMO = "admin", "demo"
 
-def _boot(api, image_id, networks, version="2.52", expect=202, **server):
-    resp = api("POST", "/servers", version=version, body={"server": {
+
+def _boot(api, image_id, networks, version="2.52", expect=202, token=None, **server):
+    resp = api("POST", "/servers", version=version, token=token, body={"server": {
         "name": server.pop("name", "ported"), "imageRef": image_id, "flavorRef": "1",
         "networks": networks, **server}})
     assert resp.status_code == expect, resp.text
@@ -39,7 +43,7 @@ def _ip(port):
 
 @pytest.fixture
 def free_port(compute_cloud):
-    return compute_cloud.network.create_port()
+    return compute_cloud.network.create_port(project_id=ADMIN)
 
 
 @pytest.fixture
@@ -121,6 +125,48 @@ def test_refused_as_nova_refuses(compute_cloud, api, image_id, free_port, net_id
     assert compute_cloud.network.get_port(port) == free_port
 
 
+def _all_servers(api):
+    return api("GET", "/servers?all_tenants=1").json()["servers"]
+
+
+def test_a_port_of_another_project_is_not_usable(compute_cloud, api, image_id, net_id):
+    """Nova's PortNotUsable (400), before anything is recorded; the
+    owner's servers boot on it, and the ports a boot makes are its
+    server's project's."""
+    demo = compute_cloud.member_token
+    theirs = compute_cloud.network.create_port(project_id=DEMO)
+    assert (theirs["project_id"], theirs["tenant_id"]) == (DEMO, DEMO)
+    before = _all_servers(api)
+    for networks in ([{"port": theirs["id"]}], [{"uuid": net_id}, {"port": theirs["id"]}]):
+        body = _boot(api, image_id, networks, expect=400)
+        message = body["badRequest"]["message"]
+        assert re.fullmatch(rf"Port {theirs['id']} not usable for instance "
+                            r"[0-9a-f]{8}-[0-9a-f-]{27}\.", message), message
+    assert _all_servers(api) == before
+    assert compute_cloud.network.get_port(theirs["id"]) == theirs
+
+    sid = _boot(api, image_id, [{"port": theirs["id"]}, {"uuid": net_id}], token=demo)
+    assert wait_for_server(compute_cloud, sid, token=demo)["status"] == "ACTIVE"
+    ports = compute_cloud.network.ports(sid)
+    assert [p["id"] for p in ports][0] == theirs["id"] and len(ports) == 2
+    assert {(p["project_id"], p["tenant_id"]) for p in ports} == {(DEMO, DEMO)}
+    # Bound to the owner's server: the admin's boot is the in-use 409 first.
+    body = _boot(api, image_id, [{"port": theirs["id"]}], expect=409)
+    assert body["conflictingRequest"]["message"] == f"Port {theirs['id']} is still in use."
+    api("DELETE", f"/servers/{sid}", token=demo)
+    wait_for_server(compute_cloud, sid, ("DELETED",), token=demo)
+    assert compute_cloud.network.get_port(theirs["id"]) == theirs
+
+
+def test_a_port_of_another_project_is_refused_at_2_1(compute_cloud, api, image_id):
+    theirs = compute_cloud.network.create_port(project_id=DEMO)
+    before = _all_servers(api)
+    body = _boot(api, image_id, [{"port": theirs["id"]}], version="2.1", expect=400)
+    assert "not usable for instance" in body["badRequest"]["message"]
+    assert _all_servers(api) == before
+    assert compute_cloud.network.get_port(theirs["id"]) == theirs
+
+
 def test_a_port_freed_by_a_detach_boots_another_server(compute_cloud, api, image_id,
                                                        free_port):
     first = _boot(api, image_id, [{"port": free_port["id"]}], name="first")
@@ -186,14 +232,92 @@ def test_a_nic_that_cannot_be_made_frees_the_port(compute_cloud, api, image_id, 
     _delete(compute_cloud, api, holder)
 
 
-def test_a_failed_spawn_keeps_the_port_until_the_server_is_deleted(compute_cloud, api,
-                                                                   image_id, free_port):
-    sid = _boot(api, image_id, [{"port": free_port["id"]}], metadata={"fake_fail": "spawn"})
-    server = wait_for_server(compute_cloud, sid)
-    assert server["status"] == "ERROR"
-    assert compute_cloud.network.get_port(free_port["id"])["device_id"] == sid
+def _given_back(cloud, api, sid, port, made):
+    """The ERROR server *sid* has no ports or addresses left: *port* (the
+    user's) is free as it was, the ports in *made* are deleted."""
+    assert cloud.network.get_port(port["id"]) == port
+    assert cloud.network.ports(sid) == []
+    for port_id in made:
+        with pytest.raises(Exception, match=port_id):
+            cloud.network.get_port(port_id)
+    assert api("GET", f"/servers/{sid}").json()["server"]["addresses"] == {}
+    assert api("GET", f"/servers/{sid}/ips").json()["addresses"] == {}
+
+
+def _reboot_on(cloud, api, image_id, port):
+    """Another server boots on the freed *port* (then goes)."""
+    other = _boot(api, image_id, [{"port": port["id"]}], name="next")
+    assert _nics(wait_for_server(cloud, other)) == [(_ip(port), port["mac_address"])]
+    _delete(cloud, api, other)
+    assert cloud.network.get_port(port["id"]) == port
+
+
+def _made_ports(cloud, sid, port, nics=2):
+    """The ids of the ports the build of *sid* made beside the user's
+    *port*, read once its *nics* ports are bound."""
+    deadline = time.monotonic() + 20
+    while True:
+        ports = [p["id"] for p in cloud.network.ports(sid)]
+        if len(ports) == nics:
+            assert port["id"] in ports
+            return [p for p in ports if p != port["id"]]
+        assert time.monotonic() < deadline, "the build never bound the port"
+        time.sleep(0.01)
+
+
+def test_a_failed_spawn_gives_the_port_back_at_once(compute_cloud, api, image_id, free_port,
+                                                    net_id):
+    """The host fails the build for good (no host left to try): as Nova,
+    the user's port is unbound before the server shows ERROR, the port the
+    boot made is deleted, and the server has no addresses."""
+    compute_cloud.set_spawn_delay("host1", 0.3)  # time to see the ports bound
+    try:
+        sid = _boot(api, image_id, [{"port": free_port["id"]}, {"uuid": net_id}],
+                    metadata={"fake_fail": "spawn"})
+        made = _made_ports(compute_cloud, sid, free_port)
+        assert len(made) == 1
+        server = wait_for_server(compute_cloud, sid)
+    finally:
+        compute_cloud.set_spawn_delay("host1", 0)
+    assert server["status"] == "ERROR" and "spawn" in server["fault"]["message"]
+    _given_back(compute_cloud, api, sid, free_port, made)
+    assert api("GET", f"/servers/{sid}/os-interface").json()["interfaceAttachments"] == []
+    _reboot_on(compute_cloud, api, image_id, free_port)
     _delete(compute_cloud, api, sid)
     assert compute_cloud.network.get_port(free_port["id"]) == free_port
+
+
+@pytest.mark.compute_cloud_hosts(2)
+def test_reschedules_that_run_out_give_the_port_back(fresh_compute_cloud, monkeypatch):
+    """The spawn fails on the first host, and no alternate can be claimed:
+    the conductor sets ERROR (Nova's "Exceeded maximum number of retries")
+    and the port is free at once."""
+    cloud = fresh_compute_cloud
+    api = lambda m, p, **kw: api_request(cloud, m, p, **kw)  # noqa: E731
+    image_id = first_image_id(cloud)
+    free = cloud.network.create_port(project_id=ADMIN)
+    conductor = next(b.service.endpoints[0] for b in cloud._services
+                     if b.service.name == "compute-conductor")
+    claims = []
+    monkeypatch.setattr(conductor.placement, "claim",
+                        lambda *args: claims.append(args[0]) and False)
+    for host in ("host1", "host2"):
+        cloud.set_spawn_delay(host, 0.3)
+    net_id = cloud.network.networks()[0]["id"]
+    sid = _boot(api, image_id, [{"port": free["id"]}, {"uuid": net_id}],
+                metadata={"fake_fail": "spawn"})
+    made = _made_ports(cloud, sid, free)
+    server = wait_for_server(cloud, sid)
+    assert server["status"] == "ERROR", server
+    assert server["fault"]["message"] == \
+        "Exceeded maximum number of retries. No valid host was found."
+    assert claims == [sid]  # the alternate, refused
+    _given_back(cloud, api, sid, free, made)
+    monkeypatch.undo()
+    for host in ("host1", "host2"):
+        cloud.set_spawn_delay(host, 0)
+    _reboot_on(cloud, api, image_id, free)
+    _delete(cloud, api, sid)
 
 
 def test_a_build_stopped_before_mapping_gives_the_port_back_when_deleted(
@@ -207,7 +331,7 @@ def test_a_build_stopped_before_mapping_gives_the_port_back_when_deleted(
         raise SystemExit("conductor killed")
 
     monkeypatch.setattr(api_db, "finish_build", killed)
-    free = cloud.network.create_port()
+    free = cloud.network.create_port(project_id=ADMIN)
     resp = api_request(cloud, "POST", "/servers", body={"server": {
         "name": "half", "imageRef": first_image_id(cloud), "flavorRef": "1",
         "networks": [{"port": free["id"]}]}})

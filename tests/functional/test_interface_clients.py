@@ -36,6 +36,16 @@ def sdk_server(keystone_cloud):
     conn.close()
 
 
+def _project_id(cloud, name):
+    """The Keystone id of the project *name* (what a server of it records)."""
+    return cloud.identity.project(name=name)["id"]
+
+
+def _demo_port(cloud):
+    """A free port of the project demo (the clients' project here)."""
+    return cloud.network.create_port(project_id=_project_id(cloud, "demo"))
+
+
 def _ids(conn, server):
     return [i.port_id for i in conn.compute.server_interfaces(server)]
 
@@ -102,7 +112,7 @@ def test_novaclient_interface_commands(keystone_cloud, sdk_server):
 # --------------------------------------------- a boot naming a port, by the clients
 
 def test_openstacksdk_boots_a_server_on_a_port(keystone_cloud):
-    free = keystone_cloud.network.create_port()
+    free = _demo_port(keystone_cloud)
     conn = keystone_cloud.connection()
     try:
         server = conn.compute.create_server(
@@ -124,12 +134,33 @@ def test_openstacksdk_boots_a_server_on_a_port(keystone_cloud):
     assert keystone_cloud.network.get_port(free["id"]) == free
 
 
+def test_openstacksdk_is_refused_a_port_of_another_project(keystone_cloud, sdk_server):
+    """Nova's 400 (PortNotUsable) for a boot and for an attach; the port
+    stays free, the server keeps its ports."""
+    conn, server = sdk_server
+    theirs = keystone_cloud.network.create_port(
+        project_id=_project_id(keystone_cloud, "admin"))
+    before = _ids(conn, server)
+    with pytest.raises(openstack.exceptions.BadRequestException,
+                       match=f"Port {theirs['id']} not usable for instance {server.id}"):
+        conn.compute.create_server_interface(server, port_id=theirs["id"])
+    names = [s.name for s in conn.compute.servers()]
+    with pytest.raises(openstack.exceptions.BadRequestException,
+                       match=f"Port {theirs['id']} not usable for instance"):
+        conn.compute.create_server(
+            name="port-theirs", image_id=first_image_id(keystone_cloud), flavor_id="1",
+            networks=[{"port": theirs["id"]}])
+    assert [s.name for s in conn.compute.servers()] == names
+    assert _ids(conn, server) == before
+    assert keystone_cloud.network.get_port(theirs["id"]) == theirs
+
+
 def test_novaclient_boots_a_server_on_a_port(keystone_cloud):
     if shutil.which("nova") is None:
         pytest.skip("novaclient's nova command is not installed")
     from openstack.compute.v2.server import Server
 
-    free = keystone_cloud.network.create_port()
+    free = _demo_port(keystone_cloud)
     nova = _nova(_nova_env(keystone_cloud))
 
     booted = nova("--os-compute-api-version", "2.52", "boot", "--flavor", "1", "--image",
@@ -162,7 +193,7 @@ def test_openstackclient_asks_neutron_for_the_port(keystone_cloud, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env.update(OS_CLIENT_CONFIG_FILE=write_clouds_yaml(keystone_cloud, str(tmp_path)),
                OS_CLOUD="compute-core")
-    free = keystone_cloud.network.create_port()
+    free = _demo_port(keystone_cloud)
     for nic in (["--port", free["id"]], ["--nic", f"port-id={free['id']}"]):
         done = subprocess.run(["openstack", "server", "create", "--image",
                                first_image_id(keystone_cloud), "--flavor", "1", *nic, "osc"],

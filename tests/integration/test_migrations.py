@@ -305,3 +305,33 @@ def test_api_0004_makes_every_fixed_ip_a_port(fresh_url):
                 network="private", address="10.0.0.4", instance_uuid=None, port_id="p4"))
     finally:
         db.dispose()
+
+
+def test_api_0005_gives_each_bound_port_its_server_s_project(fresh_url):
+    """0005 on fixed_ips without owners: a bound port takes its server's
+    project from the instance mapping (an UPDATE with a correlated
+    subquery, on every backend), a free one keeps none."""
+    db = Database(fresh_url)
+    try:
+        migration.upgrade(db, "api", "0004")
+        f, m = api_schema.fixed_ips, api_schema.instance_mappings
+        with db.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE fixed_ips DROP COLUMN project_id"))
+            conn.execute(m.insert().values(instance_uuid="i-2", project_id="proj-a",
+                                           queued_for_delete=False))
+            for i, inst in ((2, "i-2"), (3, None), (4, "i-gone")):
+                conn.execute(sa.text(
+                    "INSERT INTO fixed_ips (network, address, instance_uuid, port_id, "
+                    "preserve_on_delete) VALUES ('private', :address, :inst, :port, :keep)"),
+                    {"address": f"10.0.0.{i}", "inst": inst, "port": f"p{i}", "keep": False})
+        migration.upgrade(db, "api")
+        assert migration.current(db) == migration.head("api")
+        with db.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "compare_server_default": True})
+            assert compare_metadata(context, api_schema.metadata) == []
+            rows = conn.execute(sa.select(f.c.port_id, f.c.project_id)
+                                .order_by(f.c.port_id)).all()
+        assert [tuple(r) for r in rows] == [("p2", "proj-a"), ("p3", None), ("p4", None)]
+    finally:
+        db.dispose()

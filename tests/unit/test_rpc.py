@@ -278,6 +278,26 @@ def test_an_events_details_go_to_a_conductor_that_takes_them(transport, cap):
     assert conductor.calls == [("compute_rescue_instance", "Error", expected)]
 
 
+class NetworkConductor:
+    """A conductor of *version* (deallocate_network from 1.14)."""
+
+    def __init__(self, version):
+        self.target = messaging.Target(version=version)
+        self.freed = []
+
+    def deallocate_network(self, ctxt, instance_uuid):
+        self.freed.append(instance_uuid)
+
+
+@pytest.mark.parametrize("cap", ["1.13", "1.14"])
+def test_a_failed_build_s_ports_are_freed_by_a_1_14_conductor(transport, cap):
+    """An older conductor is not asked: the ports stay until the delete."""
+    conductor = NetworkConductor(cap)
+    with capped_conductor_api(transport, conductor, cap) as api:
+        assert api.deallocate_network({}, "u1") is None
+    assert conductor.freed == (["u1"] if cap == "1.14" else [])
+
+
 def test_an_amqp_transport_stops_the_empty_wake_ups_after_each_message(monkeypatch):
     """oslo.messaging's AMQP pollers drop to a 1 ms timeout after every
     message (for acknowledgements queued by other threads, which RPC does

@@ -1,10 +1,11 @@
 """/servers/{server_id}/os-interface: the ports of a server (its addresses
 as the network backend records them), attached and detached one at a time.
 
-An attach binds a port (a new one on ``net_id``, with ``fixed_ips`` when
-asked, or the free port ``port_id``), then has the server's host plug the NIC
-(a call: the answer is the attached port, as Nova's up to 2.x); the
-server's ``network_info`` (its ``addresses``) follows. A detach unplugs it,
+An attach binds a port (a new one of the server's project on ``net_id``,
+with ``fixed_ips`` when asked, or the free port ``port_id``, which must be
+the server's project's: Nova's 400 otherwise), then has the server's host
+plug the NIC (a call: the answer is the attached port, as Nova's up to 2.x);
+the server's ``network_info`` (its ``addresses``) follows. A detach unplugs it,
 then frees the port. Both need the server ACTIVE, PAUSED or SHUTOFF with no
 task running and unlocked, and a host driver with
 ``supports_attach_interface``; each is recorded as the instance action
@@ -162,8 +163,9 @@ def create(call, server_id):
     try:
         with _ports_managed():
             port = network.allocate_port(uuid, network_id=net_id, fixed_ip=fixed_ip,
-                                         port_id=port_id, tag=asked.get("tag"))
-    except exception.NoMoreFixedIps as exc:  # Nova's 400
+                                         port_id=port_id, tag=asked.get("tag"),
+                                         project_id=inst["project_id"])
+    except (exception.NoMoreFixedIps, exception.PortNotUsable) as exc:  # Nova's 400s
         raise APIError(400, exc.message) from None
     answer = call.services.compute_rpc.attach_interface(
         call.ctx, inst["host"], cell_db.get_instance(db, uuid), port)

@@ -298,7 +298,9 @@ def _check_count(networks, max_count):
 
 def _check_ports(call, networks):
     """The ports asked for exist (400) and are bound to no server (409), as
-    Nova's network API checks before the build; the conductor binds them."""
+    Nova's network API checks before the build (whether the server's project
+    may have them is ServerService.create's check, once the server has its
+    uuid); the conductor binds them."""
     for net in networks if isinstance(networks, list) else []:
         if not net.get("port"):
             continue
@@ -426,7 +428,7 @@ def create(call):
             forced_host=forced_host, forced_node=forced_node)
     except exception.QuotaExceeded as exc:
         raise APIError(403, exc.message) from None
-    except (exception.Invalid, exception.ComputeHostNotFound) as exc:
+    except (exception.Invalid, exception.ComputeHostNotFound, exception.PortNotFound) as exc:
         raise APIError(400, exc.message) from None
     if str(server.get("return_reservation_id", "")).lower() in ("true", "1"):
         return 202, {"reservation_id": reservation_id}

@@ -8,7 +8,7 @@ import netaddr
 
 from compute_core import exception
 from compute_core.db import api_db
-from compute_core.network import NetworkBackend, address_entry
+from compute_core.network import NetworkBackend, address_entry, check_port_usable
 
 
 class FlatNetworkBackend(NetworkBackend):
@@ -31,7 +31,7 @@ class FlatNetworkBackend(NetworkBackend):
                 continue
             yield str(ip)
 
-    def allocate_for_instance(self, instance_uuid, requested):
+    def allocate_for_instance(self, instance_uuid, requested, *, project_id):
         if requested == "none" or requested == []:
             return {}
         if not isinstance(requested, list):
@@ -39,29 +39,32 @@ class FlatNetworkBackend(NetworkBackend):
         nics = []
         try:
             for index, asked in enumerate(requested):
-                nics.append(self._nic(instance_uuid, asked, index))
+                nics.append(self._nic(instance_uuid, project_id, asked, index))
         except Exception:
             # The ports a user brought go back free, the others go.
             self.deallocate_for_instance(instance_uuid)
             raise
         return {self.name: nics}
 
-    def _nic(self, instance_uuid, asked, index):
+    def _nic(self, instance_uuid, project_id, asked, index):
         """The network_info entry of the *index*-th NIC asked for at boot:
-        the free port ``asked["port"]``, bound as it is, or a new port on
-        the network ``asked["uuid"]`` (at ``asked["fixed_ip"]``)."""
+        the free port ``asked["port"]``, bound as it is, or a new port of
+        *project_id* on the network ``asked["uuid"]`` (at
+        ``asked["fixed_ip"]``)."""
         if asked.get("port"):
             port = self.allocate_port(instance_uuid, port_id=asked["port"],
-                                      tag=asked.get("tag"))
+                                      tag=asked.get("tag"), project_id=project_id)
             return address_entry(port)[1]
         if asked.get("uuid") not in (None, self.id):
             raise exception.Invalid(f"Network {asked.get('uuid')} could not be found.")
         if index:
-            port = self._new_port(instance_uuid, None, asked.get("fixed_ip"), asked.get("tag"))
+            port = self._new_port(instance_uuid, None, asked.get("fixed_ip"), asked.get("tag"),
+                                  project_id=project_id)
             return address_entry(port)[1]
         # The first NIC's MAC comes from the instance, as before ports had ids.
         mac = "fa:16:3e:%02x:%02x:%02x" % tuple(uuid.UUID(instance_uuid).bytes[:3])
-        addr = self._take(instance_uuid, asked.get("fixed_ip"), mac, tag=asked.get("tag"))
+        addr = self._take(instance_uuid, asked.get("fixed_ip"), mac, tag=asked.get("tag"),
+                          project_id=project_id)
         return {"addr": addr, "version": self.cidr.version, "OS-EXT-IPS:type": "fixed",
                 "OS-EXT-IPS-MAC:mac_addr": mac}
 
@@ -91,7 +94,8 @@ class FlatNetworkBackend(NetworkBackend):
                 "mac_address": row["mac"],
                 "fixed_ips": [{"subnet_id": self.subnet_id, "ip_address": row["address"]}],
                 "status": "ACTIVE" if row["instance_uuid"] else "DOWN",
-                "device_id": row["instance_uuid"], "tag": row["tag"]}
+                "device_id": row["instance_uuid"], "tag": row["tag"],
+                "project_id": row["project_id"], "tenant_id": row["project_id"]}
 
     def _check_network(self, network_id):
         if network_id not in (None, self.id):
@@ -107,22 +111,25 @@ class FlatNetworkBackend(NetworkBackend):
             raise exception.PortNotFound(port_id=port_id)
         return self._port(row)
 
-    def _new_port(self, instance_uuid, network_id, fixed_ip, tag=None, preserve=False):
+    def _new_port(self, instance_uuid, network_id, fixed_ip, tag=None, preserve=False, *,
+                  project_id):
         self._check_network(network_id)
         port_id = str(uuid.uuid4())
         mac = "fa:16:3e:%02x:%02x:%02x" % tuple(uuid.UUID(port_id).bytes[:3])
         self._take(instance_uuid, fixed_ip, mac, port_id=port_id, tag=tag,
-                   preserve_on_delete=preserve)
+                   preserve_on_delete=preserve, project_id=project_id)
         return self.get_port(port_id)
 
-    def create_port(self, network_id=None, fixed_ip=None):
-        return self._new_port(None, network_id, fixed_ip, preserve=True)
+    def create_port(self, network_id=None, fixed_ip=None, *, project_id):
+        return self._new_port(None, network_id, fixed_ip, preserve=True, project_id=project_id)
 
     def allocate_port(self, instance_uuid, network_id=None, fixed_ip=None, port_id=None,
-                      tag=None):
+                      tag=None, *, project_id):
         if port_id is None:
-            return self._new_port(instance_uuid, network_id, fixed_ip, tag)
+            return self._new_port(instance_uuid, network_id, fixed_ip, tag,
+                                  project_id=project_id)
         port = self.get_port(port_id)
+        check_port_usable(port, project_id, instance_uuid)
         if port["device_id"] is not None or \
                 not api_db.bind_port(self.api_db, port_id, instance_uuid, tag):
             raise exception.PortInUse(port_id=port_id)

@@ -21,6 +21,8 @@ class FakeConductor:
         self.deleted = {i["uuid"]: dict(i, deleted=1) for i in deleted}
         self.faults = []
         self.destroyed = []
+        # (uuid, its vm_state then) of each deallocate_network
+        self.freed = []
         # casts: a 1.13 conductor; hold_casts: cast updates wait in .held
         # until the test applies them (a conductor that is slow on them).
         self.casts, self.hold_casts, self.held, self.updates = casts, hold_casts, [], []
@@ -71,6 +73,9 @@ class FakeConductor:
     def deleted_instances(self, ctxt, uuids):
         return [dict(self.deleted[u]) for u in uuids if u in self.deleted]
 
+    def deallocate_network(self, ctxt, uuid):
+        self.freed.append((uuid, self.instances[uuid]["vm_state"]))
+
 
 class Recorder:
     def __init__(self):
@@ -107,6 +112,7 @@ def test_start_puts_an_interrupted_spawn_in_error_and_frees_it():
     assert conductor.faults == [("spawning", "Build of instance spawning was interrupted by "
                                              "a restart of compute host h1.")]
     assert ("delete_allocations", ("spawning",)) in placement.calls
+    assert conductor.freed == [("spawning", states.ERROR)]  # its ports, once in ERROR
     assert driver.list_instances() == []
     # A build still to come (its cast may be queued) is not this host's to judge.
     assert conductor.instances["queued"]["vm_state"] == states.BUILDING
@@ -135,8 +141,32 @@ def test_builds_past_the_timeout_go_to_error():
     assert conductor.instances["old"]["vm_state"] == states.ERROR
     assert conductor.faults == [("old", "Build of instance old timed out. Set to error state.")]
     assert placement.calls == [("delete_allocations", ("old",))]
+    assert conductor.freed == []  # as Nova: its ports stay until the delete
     assert conductor.instances["young"]["vm_state"] == states.BUILDING
     assert conductor.instances["done"]["vm_state"] == states.ACTIVE
+
+
+@pytest.mark.parametrize("alternates, max_attempts, freed", [
+    ([], 3, True),             # no host left to try: ERROR here, ports back first
+    ([{"host": "h2"}], 1, True),  # rescheduling off
+    ([{"host": "h2"}], 3, False),  # rescheduled: the ports go with the build
+])
+def test_a_failed_spawn_not_rescheduled_gives_its_ports_back_before_error(
+        alternates, max_attempts, freed):
+    conductor = FakeConductor([_inst("bad", states.BUILDING, states.SCHEDULING)])
+    conductor.build_instances = lambda *args: conductor.instances["bad"].update(
+        task_state=states.SCHEDULING)
+    mgr, driver, _ = _manager(conductor, **{"scheduler.max_attempts": max_attempts})
+
+    def spawn(*args):
+        raise RuntimeError("disk on fire")
+
+    driver.spawn = spawn
+    mgr.build_and_run_instance(None, conductor.instance_get(None, "bad"), {}, {}, alternates,
+                               None, 1)
+    assert conductor.freed == ([("bad", states.BUILDING)] if freed else [])
+    assert conductor.instances["bad"]["vm_state"] == (
+        states.ERROR if freed else states.BUILDING)
 
 
 def test_a_build_run_again_counts_its_timeout_from_then():

@@ -205,3 +205,28 @@ def test_api_0004_makes_every_fixed_ip_a_port(sqlite_db):
     assert [tuple(r)[:2] for r in rows] == [("10.0.0.2", "inst-2"), ("10.0.0.3", "inst-3")]
     assert len({r[2] for r in rows}) == 2 and all(r[2] for r in rows)
     assert [r[3] for r in rows] == [False, False]
+
+
+def test_api_0005_gives_each_bound_port_its_server_s_project(sqlite_db):
+    """An API database from before ports had owners: a port bound to a
+    server takes the project of the server's instance mapping; a free one
+    (and one whose server has no mapping) keeps none."""
+    db = sqlite_db("api")
+    migration.upgrade(db, "api", "0004")
+    with db.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE fixed_ips DROP COLUMN project_id")
+        conn.exec_driver_sql(
+            "INSERT INTO instance_mappings (instance_uuid, project_id, queued_for_delete) "
+            "VALUES ('inst-2', 'proj-a', 0)")
+        for i, inst in ((2, "'inst-2'"), (3, "NULL"), (4, "'inst-gone'")):
+            conn.exec_driver_sql(
+                "INSERT INTO fixed_ips (network, address, instance_uuid, port_id, "
+                f"preserve_on_delete) VALUES ('private', '10.0.0.{i}', {inst}, 'p{i}', 0)")
+    assert schema_differences(db, "api") != []
+    migration.upgrade(db, "api")
+    assert migration.current(db) == "0005" == migration.head("api")
+    assert schema_differences(db, "api") == []
+    with db.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT port_id, project_id FROM fixed_ips "
+                                    "ORDER BY port_id").all()
+    assert [tuple(r) for r in rows] == [("p2", "proj-a"), ("p3", None), ("p4", None)]
