@@ -8,7 +8,9 @@ more often) and wakes each creator when its server is ACTIVE. The poller's
 requests load the same cloud, so a shorter interval lowers the figure (0.02
 was the default before; README gives both). Prints servers per second and
 p50/p95 create-to-ACTIVE latency; then, with 1,000 servers present, the
-latency of GET /v2.1/servers/detail.
+latency of GET /v2.1/servers/detail and the cloud process's CPU per listing
+(from /proc/PID/stat: what other load on the machine barely moves;
+bench/list_cpu.py compares two checkouts on it).
 
     python bench/boot.py [--servers 200] [--concurrency 20] [--list-servers 1000]
                          [--poll-interval 0.1]
@@ -19,6 +21,7 @@ import argparse
 import concurrent.futures
 import datetime
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +29,8 @@ import threading
 import time
 
 import requests
+
+TICK = os.sysconf("SC_CLK_TCK")
 
 CHILD = """
 import json, logging, sys
@@ -201,13 +206,20 @@ def main():
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         url = json.loads(child.stdout.readline())["compute"]
-        run(url, args)
+        run(url, args, child.pid)
     finally:
         child.stdin.close()
         child.wait(timeout=60)
 
 
-def run(url, args):
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def run(url, args, pid=None):
     api = Servers(url, args.poll_interval)
 
     def boot(name):
@@ -232,15 +244,19 @@ def run(url, args):
             list(pool.map(lambda i: boot(f"l{i}"), range(args.list_servers - have)))
     api.close()
     times = []
+    cpu = cpu_seconds(pid) if pid else 0.0
     for _ in range(20):
         t0 = time.perf_counter()
         resp = api.session().get(url + "/servers/detail", params={"limit": "1000"})
         times.append(time.perf_counter() - t0)
         resp.raise_for_status()
+    cpu = cpu_seconds(pid) - cpu if pid else 0.0
     n = len(resp.json()["servers"])
     print(f"list: GET /servers/detail with {n} servers present")
     print(f"  median             {statistics.median(times) * 1000:8.1f} ms")
     print(f"  p95                {pct(times, 95) * 1000:8.1f} ms")
+    if pid:
+        print(f"  cloud CPU / list   {cpu / len(times) * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":
