@@ -36,19 +36,26 @@ class DatabaseProxy:
             return fn(db)
 
     def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
-                        event=None, return_instance=True):
+                        event=None, return_instance=True, expected_vm_state=None,
+                        fault=None):
         """Update an instance; *event* ({"event", "result", "host", "tb",
         "finish"}, RPC 1.1) records an action event in the same call. With
         return_instance=False (RPC 1.3) the answer is None on success: the
-        caller keeps its own copy, and the instance is not read back."""
+        caller keeps its own copy, and the instance is not read back.
+        *expected_vm_state* (a list, RPC 1.15) guards the update as
+        *expected_task_state* does; *fault* ({"code", "message", "details",
+        "host"}, RPC 1.15) is written in the same transaction, only when the
+        update is made."""
         kwargs = {}
         if expected_task_state != "__any__":
             kwargs["expected_task_state"] = expected_task_state
+        if expected_vm_state is not None:
+            kwargs["expected_vm_state"] = expected_vm_state
 
         def update(db):
             return cell_db.update_instance(db, instance_uuid, values, event=event,
                                            request_id=ctxt.request_id,
-                                           read_back=return_instance, **kwargs)
+                                           read_back=return_instance, fault=fault, **kwargs)
 
         try:
             return self._in_cell(instance_uuid, update)

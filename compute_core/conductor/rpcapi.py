@@ -41,11 +41,15 @@
 1.14 - deallocate_network (a compute host's build that failed for good, not
       rescheduled, gives its ports back: those it made go, those the user
       brought are free again, the server shows no addresses)
+1.15 - instance_update takes expected_vm_state (the update only happens
+      from one of those vm_states, as expected_task_state) and fault (an
+      instance fault written in the same transaction, only when the update
+      is made): a build timeout fails only a server still in BUILD
 """
 from compute_core import rpc
 
 TOPIC = "conductor"
-VERSION = "1.14"
+VERSION = "1.15"
 
 
 class ConductorAPI:
@@ -133,12 +137,28 @@ class ConductorAPI:
 
     # calls: DB access on behalf of compute hosts
     def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
-                        event=None, return_instance=True):
+                        event=None, return_instance=True, expected_vm_state=None,
+                        fault=None):
         """The updated instance, or with return_instance=False None (from a
         1.3 conductor; an older one still answers with the instance). A
-        refusal is {"error": ..., "message": ...} either way."""
+        refusal is {"error": ..., "message": ...} either way.
+
+        *expected_vm_state* (a list) and *fault* ({"code", "message",
+        "details", "host"}) need 1.15 (see guards_vm_state): the update is
+        refused unless the instance is in one of those vm_states, and the
+        fault is written with it, only when it is made. An older conductor
+        gets the fault in a call of its own first and the update guarded by
+        the task state alone, as before."""
         kwargs = {"instance_uuid": instance_uuid, "values": values,
                   "expected_task_state": expected_task_state}
+        if expected_vm_state is not None or fault is not None:
+            if self.guards_vm_state():
+                kwargs.update(return_instance=return_instance, event=event,
+                              expected_vm_state=expected_vm_state, fault=fault)
+                return self.client.prepare(version="1.15").call(ctxt, "instance_update",
+                                                                **kwargs)
+            if fault is not None:
+                self.instance_fault_create(ctxt, instance_uuid, **fault)
         if not return_instance and self.client.can_send_version("1.3"):
             kwargs["return_instance"] = False
             if event is not None:
@@ -167,6 +187,10 @@ class ConductorAPI:
         it after the caller's next, called, update, which must therefore
         accept the state from before the cast too."""
         return self.client.can_send_version("1.13")
+
+    def guards_vm_state(self) -> bool:
+        """Whether instance_update takes expected_vm_state and fault (1.15)."""
+        return self.client.can_send_version("1.15")
 
     def _with_event(self, ctxt, method, instance_uuid, event):
         """Call *method* with *event* (1.5); an older conductor gets the

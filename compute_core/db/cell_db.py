@@ -173,12 +173,14 @@ def _log_state(uuid, values) -> None:
 @retry_on_deadlock
 def update_instance(db, uuid, values: dict, expected_task_state=...,
                     expected_vm_state=..., event=None, request_id=None,
-                    read_back=True) -> dict | None:
+                    read_back=True, fault=None) -> dict | None:
     """Update an instance; with expected_* the update only happens from that
     state (raises InstanceInvalidState/InstanceNotFound otherwise). *event*
     ({"event", "result", "host", "tb", "finish"}) records an action event of
-    the action of *request_id* in the same transaction. Returns the updated
-    instance, or None with read_back=False."""
+    the action of *request_id* in the same transaction; so does *fault*
+    ({"code", "message", "details", "host"}) an instance fault, so that a
+    server put in ERROR shows why at once, and one the update refused gets
+    none. Returns the updated instance, or None with read_back=False."""
     row = _coerce({k: v for k, v in values.items() if k in INSTANCE_COLUMNS})
     row["updated_at"] = now()
     task_states = vm_states = None
@@ -203,6 +205,8 @@ def update_instance(db, uuid, values: dict, expected_task_state=...,
                 state=cur.task_state)
         if event is not None:
             _action_event(conn, uuid, request_id, **event)
+        if fault is not None:
+            _insert_fault(conn, uuid, **fault)
         if "vm_state" in values or "task_state" in values:
             _log_state(uuid, values)
         if "host" in values or values.get("task_state") == "rebuilding":
@@ -454,6 +458,10 @@ def get_fault(db, uuid):
 @retry_on_deadlock
 def add_fault(db, uuid, code, message, details="", host=None):
     with db.begin() as conn:
-        conn.execute(t.instance_faults.insert().values(
-            instance_uuid=uuid, code=code, message=(message or "")[:255], details=details,
-            host=host, created_at=now()))
+        _insert_fault(conn, uuid, code, message, details, host)
+
+
+def _insert_fault(conn, uuid, code, message, details="", host=None):
+    conn.execute(t.instance_faults.insert().values(
+        instance_uuid=uuid, code=code, message=(message or "")[:255], details=details,
+        host=host, created_at=now()))

@@ -298,6 +298,40 @@ def test_a_failed_build_s_ports_are_freed_by_a_1_14_conductor(transport, cap):
     assert conductor.freed == (["u1"] if cap == "1.14" else [])
 
 
+class GuardConductor:
+    """instance_update and instance_fault_create as conductors of *version*
+    take them (expected_vm_state and fault from 1.15)."""
+
+    def __init__(self, version):
+        self.target = messaging.Target(version=version)
+        self.calls = []
+
+    def instance_update(self, ctxt, instance_uuid, values, expected_task_state="__any__",
+                        event=None, return_instance=True, **guards):
+        self.calls.append(("update", expected_task_state, guards))
+
+    def instance_fault_create(self, ctxt, instance_uuid, code, message, details, host):
+        self.calls.append(("fault", message))
+
+
+@pytest.mark.parametrize("cap", ["1.14", "1.15"])
+def test_a_guarded_update_with_its_fault_is_one_call_to_a_1_15_conductor(transport, cap):
+    """An older conductor gets the fault first, in a call of its own, and
+    the update guarded by the task state alone (as before 1.15)."""
+    conductor = GuardConductor(cap)
+    fault = {"code": 500, "message": "timed out", "details": "", "host": "h"}
+    with capped_conductor_api(transport, conductor, cap) as api:
+        assert api.guards_vm_state() is (cap == "1.15")
+        api.instance_update({}, "u1", {"vm_state": "error"}, ["spawning"],
+                            return_instance=False, expected_vm_state=["building"],
+                            fault=fault)
+    if cap == "1.15":
+        assert conductor.calls == [("update", ["spawning"], {
+            "expected_vm_state": ["building"], "fault": fault})]
+    else:
+        assert conductor.calls == [("fault", "timed out"), ("update", ["spawning"], {})]
+
+
 def test_an_amqp_transport_stops_the_empty_wake_ups_after_each_message(monkeypatch):
     """oslo.messaging's AMQP pollers drop to a 1 ms timeout after every
     message (for acknowledgements queued by other threads, which RPC does
