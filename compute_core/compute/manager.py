@@ -92,18 +92,25 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
 
     # ---------------------------------------------------------- helpers
     def _update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
-                result=None, finish=False, start_cast=False):
+                result=None, finish=False, start_cast=False, expected_vm_state=None,
+                fault=None):
         """Update the instance through the conductor; with *event*, record
         that action event (start, or finish with *result*; *start_cast*:
         its start was cast, see ConductorAPI.casts_state_updates) in the same
-        call. The instance is not read back: a caller that keeps a copy
-        merges *values* into it."""
+        call; *expected_vm_state* and *fault* (see _fault_record) as
+        ConductorAPI.instance_update takes them. The instance is not read
+        back: a caller that keeps a copy merges *values* into it."""
         ev = None if event is None else {"event": event, "result": result, "host": self.host,
                                          "finish": finish}
         if start_cast:
             ev["start_cast"] = True
+        guards = {}
+        if expected_vm_state is not None:
+            guards["expected_vm_state"] = list(expected_vm_state)
+        if fault is not None:
+            guards["fault"] = fault
         result = self.conductor.instance_update(ctxt, uuid, values, expected_task_state, ev,
-                                                return_instance=False)
+                                                return_instance=False, **guards)
         if isinstance(result, dict) and result.get("error") == "InstanceNotFound":
             raise exception.InstanceNotFound(instance_id=uuid)
         if isinstance(result, dict) and result.get("error") == "InstanceInvalidState":
@@ -112,10 +119,14 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
         return result
 
     def _fault(self, ctxt, uuid, exc):
+        self.conductor.instance_fault_create(ctxt, uuid, **self._fault_record(exc))
+
+    def _fault_record(self, exc) -> dict:
+        """The instance fault *exc* makes: {"code", "message", "details", "host"}."""
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        self.conductor.instance_fault_create(ctxt, uuid, getattr(exc, "code", 500) or 500,
-                                             message, details, self.host)
+        return {"code": getattr(exc, "code", 500) or 500, "message": message,
+                "details": details, "host": self.host}
 
     def _event(self, ctxt, uuid, event, result=None, exc=None, finish=False,
                start_cast=False):
@@ -177,13 +188,15 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
                                                attempt)
                 return
             self._free_network(ctxt, uuid)
-            self._fault(ctxt, uuid, exc)
             try:
+                # The fault with ERROR, as a build timeout writes it.
                 self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None,
                                           "power_state": PowerState.NOSTATE},
-                             expected_task_state=spawned_from)
+                             expected_task_state=spawned_from,
+                             expected_vm_state=[states.BUILDING],
+                             fault=self._fault_record(exc))
             except (exception.InstanceNotFound, exception.InstanceInvalidState):
-                pass
+                return  # deleted or timed out meanwhile: that told already
             self.notifier.error(ctxt, "instance.create.error",
                                 notifications.instance_payload(instance, fault=str(exc)))
             return

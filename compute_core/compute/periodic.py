@@ -78,13 +78,18 @@ class PeriodicTasks:
                     continue
 
     def _fail_build(self, ctxt, inst, message, expected):
+        """Put a build still in BUILD (and in a task state of *expected*)
+        in ERROR with *message* as its fault, free its allocations and tell;
+        InstanceNotFound or InstanceInvalidState, and nothing done, when it
+        is gone or no longer building."""
         uuid = inst["uuid"]
-        # The fault first: whoever sees ERROR sees why (the API shows a
-        # fault only in ERROR, so one left by a build that finished
-        # meanwhile, when the update below refuses, is not shown).
-        self._fault(ctxt, uuid, exception.ComputeCoreError(message))
+        # Guarded by BUILDING too: a build that finished since the listing
+        # is ACTIVE with task_state None, which *expected* alone matches.
+        # The fault is written with ERROR, in its transaction: whoever sees
+        # ERROR sees why, and a server the update leaves alone gets none.
         self._update(ctxt, uuid, {"vm_state": states.ERROR, "task_state": None},
-                     expected_task_state=expected)
+                     expected_task_state=expected, expected_vm_state=[states.BUILDING],
+                     fault=self._fault_record(exception.ComputeCoreError(message)))
         LOG.warning("%s", message)
         self.placement.delete_allocations(uuid)
         self.notifier.error(ctxt, "instance.create.error",

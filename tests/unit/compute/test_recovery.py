@@ -41,7 +41,7 @@ class FakeConductor:
             self.instance_update(*update)
 
     def instance_update(self, ctxt, uuid, values, expected_task_state="__any__", event=None,
-                        return_instance=True):
+                        return_instance=True, expected_vm_state=None, fault=None):
         self.updates.append((uuid, dict(values), expected_task_state))
         inst = self.instances.get(uuid)
         if inst is None:
@@ -51,7 +51,11 @@ class FakeConductor:
                 else [expected_task_state]
             if inst["task_state"] not in allowed:
                 return {"error": "InstanceInvalidState", "message": uuid}
+        if expected_vm_state is not None and inst["vm_state"] not in expected_vm_state:
+            return {"error": "InstanceInvalidState", "message": uuid}
         inst.update(values)
+        if fault is not None:  # with the update, as the conductor (1.15) writes it
+            self.faults.append((uuid, fault["message"]))
         return dict(inst) if return_instance else None
 
     def instance_get(self, ctxt, uuid, event=None):
@@ -144,6 +148,36 @@ def test_builds_past_the_timeout_go_to_error():
     assert conductor.freed == []  # as Nova: its ports stay until the delete
     assert conductor.instances["young"]["vm_state"] == states.BUILDING
     assert conductor.instances["done"]["vm_state"] == states.ACTIVE
+
+
+class FinishingConductor(FakeConductor):
+    """The build of *uuid* finishes (ACTIVE, no task) just after the host
+    lists its instances: between the listing and the timeout's update."""
+
+    def __init__(self, instances, uuid):
+        super().__init__(instances)
+        self.finishing = uuid
+
+    def instances_on_host(self, ctxt, host):
+        listed = super().instances_on_host(ctxt, host)
+        self.instances[self.finishing].update(vm_state=states.ACTIVE, task_state=None)
+        return listed
+
+
+def test_a_build_that_finishes_as_it_times_out_stays_active():
+    """Listed in BUILD past the timeout, ACTIVE by the update: the update,
+    guarded by BUILDING, is refused; no fault, allocations kept, no error
+    notification."""
+    hour = datetime.timedelta(hours=1)
+    conductor = FinishingConductor([_inst("late", states.BUILDING, states.SPAWNING, age=hour)],
+                                   "late")
+    mgr, _, placement = _manager(conductor, instance_build_timeout=60)
+    mgr.check_instance_build_time()
+    late = conductor.instances["late"]
+    assert (late["vm_state"], late["task_state"]) == (states.ACTIVE, None)
+    assert conductor.faults == []
+    assert placement.calls == []
+    assert mgr.notifier.calls == []
 
 
 @pytest.mark.parametrize("alternates, max_attempts, freed", [
