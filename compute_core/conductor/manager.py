@@ -116,7 +116,9 @@ class ConductorManager(Moves, DatabaseProxy):
                     instance = cell_db.update_instance(
                         db, instance_uuid, {"host": alt["service_host"], "node": alt["nodename"],
                                             "task_state": states.SCHEDULING},
-                        expected_task_state=[states.SCHEDULING, states.SPAWNING, None])
+                        expected_task_state=[states.SCHEDULING, states.SPAWNING, None],
+                        # A build timed out meanwhile (ERROR) stays failed.
+                        expected_vm_state=(states.BUILDING,))
                 except (exception.InstanceInvalidState, exception.InstanceNotFound):
                     self.placement.delete_allocations(instance_uuid)
                     return
@@ -129,14 +131,15 @@ class ConductorManager(Moves, DatabaseProxy):
 
     def _set_error(self, ctxt, db, uuid, message):
         """The build failed for good. Whoever sees ERROR sees why and finds
-        the ports free: they are given back and the fault written first (a
-        failed host's fault is there already), as a compute host does."""
+        the ports free: they are given back first, and the fault written
+        with ERROR (a failed host's fault is there already), as a compute
+        host does; a server no longer building (timed out) is left alone."""
         self.deallocate_network(ctxt, uuid)
-        cell_db.add_fault(db, uuid, 500, message, "")
         try:
             cell_db.update_instance(db, uuid, {"vm_state": states.ERROR, "task_state": None},
-                                    read_back=False)
-        except exception.InstanceNotFound:
+                                    expected_vm_state=(states.BUILDING,), read_back=False,
+                                    fault={"code": 500, "message": message, "details": ""})
+        except (exception.InstanceNotFound, exception.InstanceInvalidState):
             pass
 
     def deallocate_network(self, ctxt, instance_uuid):

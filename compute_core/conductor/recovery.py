@@ -221,13 +221,15 @@ def fail_build(ctxt, db, row, message, placement, notifier):
     """A build in BUILD goes to ERROR with *message* as its fault, and its
     allocations are freed; nothing happens if it left BUILD meanwhile."""
     uuid = row["uuid"]
+    fault = {"code": 500, "message": message, "details": message, "host": row.get("host")}
     try:
+        # The fault in the update's transaction: ERROR is never seen without it.
         cell_db.update_instance(db, uuid, {"vm_state": states.ERROR, "task_state": None},
-                                expected_vm_state=(states.BUILDING,))
+                                expected_vm_state=(states.BUILDING,), read_back=False,
+                                fault=fault)
     except (exception.InstanceNotFound, exception.InstanceInvalidState):
         return
     LOG.warning("%s", message)
-    cell_db.add_fault(db, uuid, 500, message, message, row.get("host"))
     placement.delete_allocations(uuid)
     notifier.error(ctxt, "instance.create.error",
                    notifications.instance_payload(dict(row, vm_state=states.ERROR),

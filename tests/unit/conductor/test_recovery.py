@@ -218,3 +218,92 @@ def test_no_timeout_means_no_timeout(world):
     uuid, _ = _build_request(world, age=HOUR * 100)
     world.recovery().sweep()
     assert api_db.get_build_request(world.api, uuid) is not None
+
+
+def _spawning(w, age=HOUR):
+    """A mapped build on host1, spawning since *age* ago."""
+    uuid, inst = _build_request(w, age=age)
+    _cell_row(w, inst, mapped=True)
+    cell_db.update_instance(w.db, uuid, {"task_state": states.SPAWNING})
+    return uuid
+
+
+@pytest.mark.parametrize("finishes", [False, True])
+def test_a_host_s_build_timeout_fails_only_a_server_still_building(world, finishes):
+    """host1's periodic timeout, through this conductor's database calls:
+    a build that finishes between the listing and the update (ACTIVE, no
+    task) stays ACTIVE, with no fault and its allocations kept."""
+    from compute_core.compute.manager import ComputeManager
+    from compute_core.virt.driver import load_driver
+
+    uuid = _spawning(world)
+    conf = conf_mod.load(args=[], overrides={"compute_driver": "fake",
+                                             "instance_build_timeout": 60})
+    listing = world.manager.instances_on_host
+
+    def instances_on_host(ctxt, host):
+        listed = listing(ctxt, host)
+        if finishes:  # the spawn's last update, just after the listing
+            cell_db.update_instance(world.db, uuid, {"vm_state": states.ACTIVE,
+                                                     "task_state": None},
+                                    expected_task_state=states.SPAWNING)
+        return listed
+
+    world.manager.instances_on_host = instances_on_host
+    placement, notifier = Recorder(), Recorder()
+    compute = ComputeManager(conf, "host1", load_driver(conf, "host1"), world.manager,
+                             placement, notifier)
+    compute.check_instance_build_time()
+    row = cell_db.get_instance(world.db, uuid)
+    if finishes:
+        assert (row["vm_state"], row["task_state"]) == (states.ACTIVE, None)
+        assert cell_db.get_fault(world.db, uuid) is None
+        assert placement.calls == notifier.calls == []
+    else:
+        assert (row["vm_state"], row["task_state"]) == (states.ERROR, None)
+        assert "timed out" in cell_db.get_fault(world.db, uuid)["message"]
+        assert placement.names("delete_allocations") == [(uuid,)]
+        assert [args[1] for args in notifier.names("error")] == ["instance.create.error"]
+
+
+def test_the_conductor_s_timeout_leaves_a_build_finished_meanwhile_alone(world):
+    """fail_build of a row listed in BUILD that went ACTIVE since: nothing,
+    not even a fault."""
+    from compute_core.conductor.recovery import fail_build
+
+    uuid = _spawning(world)
+    row = cell_db.get_instance(world.db, uuid)
+    cell_db.update_instance(world.db, uuid, {"vm_state": states.ACTIVE, "task_state": None})
+    fail_build(None, world.db, row, "timed out", world.placement, Recorder())
+    assert cell_db.get_instance(world.db, uuid)["vm_state"] == states.ACTIVE
+    assert cell_db.get_fault(world.db, uuid) is None
+    assert world.placement.calls == []
+
+
+@pytest.mark.parametrize("timed_out", [False, True])
+def test_a_reschedule_out_of_hosts_fails_only_a_server_still_building(world, timed_out):
+    """No alternate left: ERROR with the reason; a server the timeout put in
+    ERROR meanwhile keeps its own fault, and is not scheduled again."""
+    uuid = _spawning(world)
+    if timed_out:
+        cell_db.update_instance(world.db, uuid, {"vm_state": states.ERROR, "task_state": None})
+        cell_db.add_fault(world.db, uuid, 500, "timed out")
+    world.manager.build_instances(None, uuid, {}, {}, [], 1)
+    assert cell_db.get_instance(world.db, uuid)["vm_state"] == states.ERROR
+    message = cell_db.get_fault(world.db, uuid)["message"]
+    assert message == ("timed out" if timed_out else
+                       "Exceeded maximum number of retries. No valid host was found.")
+
+
+def test_a_server_timed_out_is_not_rescheduled(world):
+    """The host's spawn failed, asking for another; the build timed out
+    meanwhile: it stays ERROR, the claim on the alternate is dropped."""
+    uuid = _spawning(world)
+    cell_db.update_instance(world.db, uuid, {"vm_state": states.ERROR, "task_state": None})
+    world.placement.claim = lambda *args: True
+    alternate = {"service_host": "host2", "nodename": "host2", "allocation_request": {}}
+    world.manager.build_instances(None, uuid, {}, {}, [alternate], 1)
+    row = cell_db.get_instance(world.db, uuid)
+    assert (row["vm_state"], row["host"]) == (states.ERROR, "host1")
+    assert world.compute.names("build_and_run_instance") == []
+    assert world.placement.names("delete_allocations") == [(uuid,)]
