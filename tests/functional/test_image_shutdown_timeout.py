@@ -119,9 +119,10 @@ def test_a_rescue_waits_the_image_s_timeout(cloud):
 
 @pytest.fixture
 def short_rpc_timeout(cloud):
-    """rpc_response_timeout of 2 s (wall time) for the test."""
-    cloud.conf.set_override("rpc_response_timeout", 2)
-    yield 2
+    """rpc_response_timeout of 3 s (wall time) for the test: the move's
+    other calls take milliseconds."""
+    cloud.conf.set_override("rpc_response_timeout", 3)
+    yield 3
     cloud.conf.clear_override("rpc_response_timeout")
 
 
