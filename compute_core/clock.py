@@ -29,6 +29,9 @@ class Clock:
     """Real time (the production clock)."""
 
     virtual = False
+    # True once close() ended the sleeps: a wait measured on this clock is
+    # over (it would otherwise spin until the clock reached its deadline).
+    closed = False
 
     def time(self) -> float:
         return time.time()
@@ -134,7 +137,7 @@ class VirtualClock(Clock):
     def __init__(self):
         self.offset = 0.0
         self._cond = threading.Condition()
-        self._closed = False
+        self.closed = False
         # periodic loop threads -> deadline of their wait (None: running tasks)
         self._loops: dict[int, float | None] = {}
 
@@ -150,7 +153,7 @@ class VirtualClock(Clock):
     def sleep(self, seconds: float) -> None:
         deadline = self.monotonic() + seconds
         with self._cond:
-            while not self._closed:
+            while not self.closed:
                 left = deadline - self.monotonic()
                 if left <= 0:
                     return
@@ -190,7 +193,7 @@ class VirtualClock(Clock):
             self.offset += seconds
             self._cond.notify_all()
             end = time.monotonic() + settle_timeout
-            while not self._closed:
+            while not self.closed:
                 now = self.monotonic()
                 busy = [d for d in self._loops.values() if d is None or d <= now]
                 if not busy:
@@ -204,5 +207,5 @@ class VirtualClock(Clock):
     def close(self) -> None:
         """Sleeps end at once from now on (the cloud is stopping)."""
         with self._cond:
-            self._closed = True
+            self.closed = True
             self._cond.notify_all()

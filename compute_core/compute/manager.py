@@ -319,7 +319,7 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
             if self._power_state(instance) in (PowerState.SHUTDOWN, PowerState.CRASHED):
                 return True
             now = clk.monotonic()
-            if now - start >= timeout:
+            if now - start >= timeout or clk.closed:  # closed: the cloud is stopping
                 return False
             if now - asked >= SHUTDOWN_RETRY_INTERVAL:
                 self.driver.request_shutdown(instance, reboot)
@@ -339,6 +339,12 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
             LOG.info("%s did not shut down within %s s: powering it off", instance["uuid"],
                      timeout)
         self.driver.power_off(instance, 0, 0)
+
+    def _power_off_unless_off(self, instance):
+        """A clean power-off (as a stop's) of a guest that is not off
+        already: before a shelve, a soft delete, a rescue or a move."""
+        if self._power_state(instance) != PowerState.SHUTDOWN:
+            self._power_off(instance)
 
     def _reboot(self, ctxt, instance, reboot_type):
         """A soft reboot asks the guest to shut down and restarts it; one
@@ -500,10 +506,14 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
 
     def rescue_instance(self, ctxt, instance, rescue_password, rescue_image_ref):
         image = {"id": rescue_image_ref or instance.get("image_ref")}
+
+        def rescue(i):
+            # As Nova: the guest is shut down cleanly first (the image's
+            # os_shutdown_timeout, as a stop waits), then the rescue boots.
+            self._power_off_unless_off(i)
+            self.driver.rescue(ctxt, i, i.get("network_info") or {}, image, rescue_password)
         ok = self._power_action(
-            ctxt, instance, "compute_rescue_instance",
-            lambda i: self.driver.rescue(ctxt, i, i.get("network_info") or {}, image,
-                                         rescue_password),
+            ctxt, instance, "compute_rescue_instance", rescue,
             # launched_at: when it was rescued (as Nova records it; rescue_timeout)
             {"vm_state": states.RESCUED, "launched_at": ctx_now()}, states.RESCUING)
         if ok:
@@ -523,10 +533,8 @@ class ComputeManager(MoveSteps, InterfaceSteps, Shelving, PeriodicTasks):
     def soft_delete_instance(self, ctxt, instance):
         """Power the guest off and keep it, SOFT_DELETED, until restored or
         reclaimed ([DEFAULT] reclaim_instance_interval)."""
-        def power_off(i):
-            if self._power_state(i) != PowerState.SHUTDOWN:
-                self._power_off(i)
-        self._power_action(ctxt, instance, "compute_soft_delete_instance", power_off,
+        self._power_action(ctxt, instance, "compute_soft_delete_instance",
+                           self._power_off_unless_off,
                            {"vm_state": states.SOFT_DELETED, "deleted_at": ctx_now()},
                            states.SOFT_DELETING)
 

@@ -54,7 +54,12 @@ class MoveSteps:
         return self._move_step(ctxt, instance, "compute_prep_resize", step)
 
     def migrate_disk_and_power_off(self, ctxt, instance, dest, flavor):
+        """The source's step of a resize or cold migration: as Nova, a clean
+        shutdown of the guest first (the image's os_shutdown_timeout, as a
+        stop waits; the conductor's call waits that long more), then the
+        driver hands the disks over."""
         def step():
+            self._power_off_unless_off(instance)
             disk_info = self.driver.migrate_disk_and_power_off(
                 ctxt, instance, dest, flavor, instance.get("network_info") or {})
             return {"disk_info": disk_info}

@@ -123,9 +123,18 @@ class ComputeRPCClient:
         return self._cctx(host, "1.8").call(ctxt, "prep_resize", instance=instance,
                                             flavor=flavor, migration=migration)
 
-    def migrate_disk_and_power_off(self, ctxt, host, instance, dest, flavor):
-        return self._move_call(ctxt, host, "migrate_disk_and_power_off", instance=instance,
-                               dest=dest, flavor=flavor)
+    def migrate_disk_and_power_off(self, ctxt, host, instance, dest, flavor,
+                                   shutdown_timeout=0):
+        """The source host shuts the guest down cleanly first, for up to
+        *shutdown_timeout* seconds (the instance's, see compute.shutdown):
+        the call waits that much beyond rpc_response_timeout. Call-monitor
+        heartbeats (as Nova's long calls have) still show a host that died
+        within rpc_response_timeout."""
+        usual = self.client.timeout or self.client.conf.rpc_response_timeout
+        cctx = self._cctx(host, "1.2").prepare(timeout=usual + shutdown_timeout,
+                                              call_monitor_timeout=usual)
+        return cctx.call(ctxt, "migrate_disk_and_power_off", instance=instance, dest=dest,
+                         flavor=flavor)
 
     def finish_migration(self, ctxt, host, instance, migration, disk_info, power_on):
         return self._move_call(ctxt, host, "finish_migration", instance=instance,

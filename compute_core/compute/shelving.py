@@ -34,8 +34,7 @@ class Shelving:
             self._event(ctxt, uuid, event)
             task = states.SHELVING
             try:
-                if self._power_state(instance) != PowerState.SHUTDOWN:
-                    self._power_off(instance)
+                self._power_off_unless_off(instance)
                 if image_id is not None:
                     images = self.images()
                     for task, previous in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from compute_core import exception
-from compute_core.compute import states
+from compute_core.compute import shutdown, states
 from compute_core.db import api_db, cell_db
 
 LOG = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ class Moves:
                                            {"task_state": states.RESIZE_MIGRATING})
         was_active = instance["vm_state"] == states.ACTIVE
         answer = self._step(self.compute_rpc.migrate_disk_and_power_off,
-            ctxt, source, instance, dest["service_host"], flavor)
+            ctxt, source, instance, dest["service_host"], flavor,
+            shutdown.shutdown_timeout(self.conf, instance))
         if answer.get("error"):
             self.placement.delete_allocations(instance_uuid)
             self._move_failed(ctxt, db, instance, migration, event, answer["error"],

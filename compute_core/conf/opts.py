@@ -74,11 +74,14 @@ default_opts = [
                     "most every minute). Also what an interrupted build (a conductor or "
                     "compute service that died) waits at most before it is settled."),
     cfg.IntOpt("shutdown_timeout", default=60, min=0,
-               help="Seconds a clean shutdown (os-stop, shelve, soft delete) waits for the "
-                    "guest to power itself off after the ACPI request, asked again every "
-                    "10 seconds, before the compute host powers it off. 0: power off at "
-                    "once. A server whose image has the property os_shutdown_timeout (an "
-                    "integer >= 0) waits that many seconds instead."),
+               help="Seconds a clean shutdown (os-stop, shelve, soft delete, rescue, resize "
+                    "and cold migration) waits for the guest to power itself off after the "
+                    "ACPI request, asked again every 10 seconds, before the compute host "
+                    "powers it off. 0: power off at once. A server whose image has the "
+                    "property os_shutdown_timeout (an integer >= 0) waits that many seconds "
+                    "instead. The conductor's call for the power-off of a resize or cold "
+                    "migration waits this (its own value) beyond rpc_response_timeout: "
+                    "give conductors a value no smaller than their compute hosts'."),
     cfg.IntOpt("reboot_timeout", default=0, min=0,
                help="Seconds a server may stay in a soft reboot (task_state rebooting, "
                     "reboot_pending or reboot_started) before its compute host reboots it "

@@ -185,7 +185,9 @@ class ComputeDriver(abc.ABC):
         for, else the instance's own) with its own disk attached as a second
         disk, so that a user can repair it; *rescue_password* is the rescue
         system's root password. Capability ``supports_rescue``; the guest is
-        then in vm_state rescued until :meth:`unrescue`."""
+        then in vm_state rescued until :meth:`unrescue`. The compute service
+        has powered the guest off first, cleanly (:meth:`request_shutdown`,
+        else :meth:`power_off` with the timeout), as for a stop."""
         self._unsupported("rescue")
 
     def unrescue(self, context, instance: dict) -> None:
@@ -236,7 +238,8 @@ class ComputeDriver(abc.ABC):
         generic clean shutdown and soft reboot: the service asks, watches
         :meth:`get_info` on its clock for the guest to be off, asks again
         every 10 seconds, and after ``[DEFAULT] shutdown_timeout`` or the
-        image's ``os_shutdown_timeout`` (a stop) or ``[libvirt]
+        image's ``os_shutdown_timeout`` (a stop, shelve, soft delete, rescue,
+        resize or cold migration) or ``[libvirt]
         wait_soft_reboot_seconds`` (a soft reboot) calls :meth:`power_off`
         with timeout 0 (force) or :meth:`reboot` "HARD"; a guest that did
         go off is then restarted by :meth:`reboot` "SOFT" or finished by
@@ -276,7 +279,9 @@ class ComputeDriver(abc.ABC):
     # directory) so that destroy takes only the new one.
     def migrate_disk_and_power_off(self, context, instance: dict, dest: str,
                                    flavor: dict, network_info: dict) -> dict:
-        """Source side of a cold migration/resize; returns disk info for the dest."""
+        """Source side of a cold migration/resize; returns disk info for the
+        dest. The compute service has powered the guest off first, cleanly
+        (as for a stop); a guest still running is powered off here."""
         self._unsupported("migrate")
 
     def finish_migration(self, context, migration: dict, instance: dict, disk_info: dict,

@@ -16,6 +16,7 @@ import pytest
 
 from compute_core import conf as conf_mod
 from compute_core import rpc
+from compute_core.compute.rpcapi import ComputeRPCClient
 from tests.integration.conftest import RabbitVirtualHost, rabbitmq_unreachable_reason, \
     unique_token
 
@@ -90,3 +91,43 @@ def test_calls_casts_and_replies_survive_the_broker_closing_every_connection(
     finally:
         server.stop()
         server.wait()
+
+
+class SlowPowerOff:
+    """A compute host whose power-off step takes *seconds* (a guest's clean
+    shutdown)."""
+
+    target = messaging.Target(version="1.10")
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def migrate_disk_and_power_off(self, ctxt, instance, dest, flavor):
+        time.sleep(self.seconds)
+        return {"disk_info": {"source": "h1"}}
+
+
+def test_the_power_off_step_outlives_rpc_response_timeout_but_not_a_dead_host(
+        rabbit_transport):
+    # The conductor's call for a resize's power-off waits the shutdown
+    # timeout beyond rpc_response_timeout (here 2 s); oslo.messaging's
+    # call-monitor heartbeats keep it alive through our RabbitMQ adapters,
+    # and their absence shows a host that does not answer within 2 s.
+    transport, _ = rabbit_transport
+    transport.conf.set_override("rpc_response_timeout", 2)
+    server = rpc.get_server(transport, "compute.h1", "h1", [SlowPowerOff(5)])
+    server.start()
+    try:
+        compute = ComputeRPCClient(transport)
+        start = time.monotonic()
+        answer = compute.migrate_disk_and_power_off({}, "h1", {"uuid": "u"}, "h2", {}, 30)
+        assert answer == {"disk_info": {"source": "h1"}}
+        assert 5 <= time.monotonic() - start < 20
+        start = time.monotonic()
+        with pytest.raises(messaging.MessagingTimeout):
+            compute.migrate_disk_and_power_off({}, "h9", {"uuid": "u"}, "h2", {}, 600)
+        assert time.monotonic() - start < 20     # not the 602 s of the call's timeout
+    finally:
+        server.stop()
+        server.wait()
+        transport.conf.clear_override("rpc_response_timeout")

@@ -18,15 +18,17 @@ from compute_core_plugins.virt.libvirt.guest_build import GuestBuildMixin
 
 class MigrationMixin(GuestBuildMixin):
     def migrate_disk_and_power_off(self, context, instance, dest, flavor, network_info):
-        """Power off, keep the disks and definition in ``<uuid>_resize``
-        (what a revert brings back) and undefine the domain."""
+        """Power off (the compute service has shut the guest down cleanly
+        already: what is still running is forced), keep the disks and
+        definition in ``<uuid>_resize`` (what a revert brings back) and
+        undefine the domain."""
         new_root = flavor.get("root_gb") or 0
         if new_root and new_root < (instance.get("root_gb") or 0):
             raise exception.VirtDriverError(
                 reason=f"the root disk cannot shrink from {instance.get('root_gb')} GiB to "
                        f"{new_root} GiB")
         dom = self._domain(instance)
-        self.power_off(instance, timeout=self.opts.wait_soft_reboot_seconds)
+        self.power_off(instance)
         directory = self._dir(instance)
         moved = directory + RESIZE_SUFFIX
         if os.path.exists(moved):
