@@ -371,20 +371,26 @@ def main():
     results = []
     workdir = tempfile.mkdtemp(prefix="bench-dist-")
     with contextlib.ExitStack() as stack:
-        backends = stack.enter_context(dist.distributed_backends("cc_bench"))
-        if any("-mysqldb" in m for m in modes):
-            mysqldb = stack.enter_context(dist.distributed_backends("cc_bench", "mysqldb"))
+        # One set of databases and one state directory per MySQL driver and
+        # code (the baseline's schema may be older than this code's),
+        # made when a mode first needs it.
+        clouds: dict[tuple[str, bool], tuple[str, dict]] = {}
+
+        def databases(driver: str, base: bool) -> tuple[str, dict]:
+            if (driver, base) not in clouds:
+                found = stack.enter_context(dist.distributed_backends("cc_bench", driver))
+                name = f"cloud-{driver}" + ("-base" if base else "")
+                clouds[driver, base] = (os.path.join(workdir, name), found)
+            return clouds[driver, base]
         for round_ in range(args.rounds):
             for mode in modes:
                 with code_of(mode, args.baseline):
                     if mode.startswith("embedded"):
                         cloud = Embedded(hosts=len(dist.HOSTS))
                     else:
-                        # One set of databases and one state directory per
-                        # MySQL driver (both codes have the same schema).
                         driver = "mysqldb" if "-mysqldb" in mode else "pymysql"
-                        cloud = Distributed(os.path.join(workdir, f"cloud-{driver}"),
-                                            mysqldb if driver == "mysqldb" else backends,
+                        state, found = databases(driver, "-base" in mode)
+                        cloud = Distributed(state, found,
                                             extra=1 if mode.startswith("distributed2") else 0)
                 cloud.name = mode
                 try:
