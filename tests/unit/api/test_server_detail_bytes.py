@@ -4,7 +4,8 @@ at the microversions where the view changes, for an administrator and for
 a project member. The digests were taken from the code before the
 listing's CPU work (commit 3d44ef8): a change that moves one byte of the
 answer (a field, its order, its escaping) fails here. The failing case's
-body is printed, to compare with that commit's."""
+body is printed, to compare with that commit's. A listing makes one
+DetailView for all its servers: its body must be each server's alone."""
 from __future__ import annotations
 
 import datetime
@@ -15,7 +16,7 @@ import webob
 
 from compute_core.api.app import ComputeApp
 from compute_core.api.microversion import MAX_VERSION, APIVersion
-from compute_core.api.resources.server_views import Viewer, server_detail
+from compute_core.api.resources import server_views
 
 T0 = datetime.datetime(2026, 1, 2, 3, 4, 5)
 T1 = datetime.datetime(2026, 1, 2, 3, 9, 7, 123456)
@@ -66,54 +67,62 @@ SERVERS = [
             node=None, image_ref="", launched_at=None, created_at="2026-01-02T03:04:05",
             updated_at=None, flavor={**FLAVOR, "extra_specs": None}, progress=None),
     _server(7, task_state="rebooting", progress=40, host="host3", display_name=None),
+    _server(8, project_id="p2", user_id="u2", tags=["c"], metadata={"k": "v"}),
 ]
 UP = {"host1": True, "host2": False, "host3": None}
 VERSIONS = ["2.1", "2.3", "2.9", "2.16", "2.19", "2.26", "2.46", "2.47", "2.63", "2.73",
             "2.90", "2.96", "2.98", "2.100", MAX_VERSION]
-VIEWERS = {"admin": Viewer(True, True, True), "member": Viewer(False, False, False)}
+VIEWERS = {"admin": server_views.Viewer(True, True, True),
+           "member": server_views.Viewer(False, False, False)}
 
 # sha256 of the body of each case, from commit 3d44ef8's code.
 DIGESTS = {
-    "2.1 admin": "40c21e3d34344353a2f4a80e2a5ca6f568c593a54113dc74e766820b96e30b06",
-    "2.3 admin": "114af3daab3e750ddf1b5167f390c588db3ee91534bdc0e5a0f26deffe84d9de",
-    "2.9 admin": "f7dba57afcc0a3aee54a476a2d31f36c151a83a9002e3edf0decd92d13d0a250",
-    "2.16 admin": "f7dba57afcc0a3aee54a476a2d31f36c151a83a9002e3edf0decd92d13d0a250",
-    "2.19 admin": "8c5dbdc3b962d78d6ed5be9dfbbb77d4c18876d7416e76c82ab3cbe34b85cb08",
-    "2.26 admin": "5acfb814fc970fd04d00122dd13d970a3305f5b9180d00bf2f81d047ec9ac79d",
-    "2.46 admin": "5acfb814fc970fd04d00122dd13d970a3305f5b9180d00bf2f81d047ec9ac79d",
-    "2.47 admin": "b6725a03f477f881ade94769db0a422f139779f7c0cbdb23d2e5efb352f3dd8d",
-    "2.63 admin": "1b742f3bcda3892f83dde52a61ea6d88faf1deacbd4fa71014f71a19fad813c6",
-    "2.73 admin": "022681f9066cacfd98e24edb97d65589e2f80a19591502e988fd47bd9977ffea",
-    "2.90 admin": "022681f9066cacfd98e24edb97d65589e2f80a19591502e988fd47bd9977ffea",
-    "2.96 admin": "8de5d31abaac3962e099d30bde24020661f98f6c7430b56b01cfc29bf774a85f",
-    "2.98 admin": "8a3458009d613e38a78d6cc9b75ff4d6f5a947916c562e4317723a92ed23806d",
-    "2.100 admin": "95ff5dc6993d377413449c0af8db4de420a2eddeb41676643312ad7134112c32",
-    "2.104 admin": "95ff5dc6993d377413449c0af8db4de420a2eddeb41676643312ad7134112c32",
-    "2.1 member": "1e4a529f92da111d724ab2e8a321e223ef9d9ff028cdbbad69875fa35914bef8",
-    "2.3 member": "1e4a529f92da111d724ab2e8a321e223ef9d9ff028cdbbad69875fa35914bef8",
-    "2.9 member": "474f64664a82dd5d3031f8ddd079566ae97340878418172050ed1fcdaa2b94d3",
-    "2.16 member": "474f64664a82dd5d3031f8ddd079566ae97340878418172050ed1fcdaa2b94d3",
-    "2.19 member": "4ab828f0bf0271eaa6935805ef55c084ba16c07ed77fb91b31d16d249f30532e",
-    "2.26 member": "1aa5080f40f41814cc12cdfda99ead61d74653175daed8f7b8a791149dfe3430",
-    "2.46 member": "1aa5080f40f41814cc12cdfda99ead61d74653175daed8f7b8a791149dfe3430",
-    "2.47 member": "dd59ecc8689c9cac054f4b7796f514fc230a22e877fa4250383cd089498dcb47",
-    "2.63 member": "c5d4023818b7d6ebc918859ed2a22a8cb9e42bac9d8bacf2c8c8faf3a647db61",
-    "2.73 member": "1bd7f910e4cc73e25d0c316d48378de9cc112a561ad44f0924fa057b745c08dd",
-    "2.90 member": "4b922909a4a5b2e2297c4a6c6b5b9221c4f3f1a48026b368e618d32c4854b5e0",
-    "2.96 member": "9c18ce3b7fb2601093c091b4810ff75e0234a2bbe0e23a637375584c12c4b598",
-    "2.98 member": "8a61b48966753da4e3f4e8e96c8f7859eb8e482e7a66bdf2a0be406e2132c19b",
-    "2.100 member": "eadbed27a20982fbceeb9fc8836c8b3665551168ce36829a77b43748b98e5477",
-    "2.104 member": "eadbed27a20982fbceeb9fc8836c8b3665551168ce36829a77b43748b98e5477",
+    "2.1 admin": "12821b93660ecf4cc702f1d0e51fb6e387e068d83e4cb46de00a65016ebd1d06",
+    "2.3 admin": "8ebb8ba1ab864b14d2bd1eb9b459d709d6762057e62e7aef2257b474a7c87523",
+    "2.9 admin": "fee82ea8c0f75b912a7e163600e517cfdfb9a7f18c5e213790f0ce19b2ca2d70",
+    "2.16 admin": "fee82ea8c0f75b912a7e163600e517cfdfb9a7f18c5e213790f0ce19b2ca2d70",
+    "2.19 admin": "91e80ae868b2ca88f6690013f985a359350db4e39dc8c2f9f9672ddbf317c841",
+    "2.26 admin": "fb207e40479f56885a26d914a07796f6d1cff730b738b9e3fab02d236f26657e",
+    "2.46 admin": "fb207e40479f56885a26d914a07796f6d1cff730b738b9e3fab02d236f26657e",
+    "2.47 admin": "f4a314c0292cca6419256ca5bfc4c2395e5e104ecaadd41d331f98b3d4c92b40",
+    "2.63 admin": "694271d856bb6c08bca83353cd2043e7968c99880812b533e46d5460db72cf81",
+    "2.73 admin": "9e191f52f21abdc2946cb795fe450c6c5b7f02d0080502464d0491df572dd28f",
+    "2.90 admin": "9e191f52f21abdc2946cb795fe450c6c5b7f02d0080502464d0491df572dd28f",
+    "2.96 admin": "f6eb865e1535338ecd80a9073c855e4b6bc33fc52392f475c247d1e1950a18d6",
+    "2.98 admin": "93d3c0b733d7d8661a2478aa42efcb858315955d54d0402e095989cc72923a4f",
+    "2.100 admin": "eaf45f112f2a38261e136be8e469f57534f2cc5c0c216f16c851baf667ff2488",
+    "2.104 admin": "eaf45f112f2a38261e136be8e469f57534f2cc5c0c216f16c851baf667ff2488",
+    "2.1 member": "5eadf88c1c9535b85c1dbbdf554558f2b326722cc0667542d46c9a3718bf1b07",
+    "2.3 member": "5eadf88c1c9535b85c1dbbdf554558f2b326722cc0667542d46c9a3718bf1b07",
+    "2.9 member": "61a89830f7460f3a9560b7b6d4013b0ad75742f65256c689f93cb34caaf1f7c3",
+    "2.16 member": "61a89830f7460f3a9560b7b6d4013b0ad75742f65256c689f93cb34caaf1f7c3",
+    "2.19 member": "614eaf50270e96477e8b2bbd49436e9ade5aa353edb1d3d51e6cf5dc96d6e3ff",
+    "2.26 member": "17224217de8ee43b6fee83c7769d10913853b31d9a154d5a5bb0009e16023064",
+    "2.46 member": "17224217de8ee43b6fee83c7769d10913853b31d9a154d5a5bb0009e16023064",
+    "2.47 member": "56f7124ebb1f57c32b743acdc72e21a62970114a70437ffcf20847867ef61afd",
+    "2.63 member": "baf45a6c03c837ae28cd1c88e9d9e92a1fcd8810efffc0a0533f9e6b82137578",
+    "2.73 member": "7e3472b7e2888ac336c32b5441639e54fb9efe750234e9db907215fd03c8b9e4",
+    "2.90 member": "f33602ffd25b0494f633b83827e8c64d70779e673a24160832ff1346bcbd5a1a",
+    "2.96 member": "6405de087a2b309a282e2ecd67e5cf6ab973441b495d3981aa4b956ca7d2358c",
+    "2.98 member": "fad3201d061668fba380e32e2e08769e6253cc266daee145ea6417cc90fb1cf6",
+    "2.100 member": "8d0fe8167771724e307db82e04255cd945ed976cb3deced8855a6d6cfcaa4778",
+    "2.104 member": "8d0fe8167771724e307db82e04255cd945ed976cb3deced8855a6d6cfcaa4778",
 }
 
 
-def _body(version, viewer) -> bytes:
+
+def _request():
     req = webob.Request.blank("/v2.1/servers/detail", base_url="http://cloud.test:8774/v2.1")
     req.environ["compute_core.default_az"] = "nova"
     req.environ["compute_core.zone_of_host"] = {"host1": "az1", "host2": "nova",
                                                 "host3": "az3"}.get
-    v = APIVersion(version)
-    body = {"servers": [server_detail(req, v, viewer, inst, UP.get(inst["host"]))
+    return req
+
+
+def _body(version, viewer) -> bytes:
+    """The body as a show of each server would build it."""
+    req, v = _request(), APIVersion(version)
+    body = {"servers": [server_views.server_detail(req, v, viewer, inst, UP.get(inst["host"]))
                         for inst in SERVERS]}
     return ComputeApp._render((200, body)).body
 
@@ -124,3 +133,13 @@ def test_detail_bytes_unchanged(version, who):
     body = _body(version, VIEWERS[who])
     digest = hashlib.sha256(body).hexdigest()
     assert digest == DIGESTS[f"{version} {who}"], body.decode()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("who", sorted(VIEWERS))
+def test_listing_view_as_each_server_alone(version, who):
+    """One DetailView for the whole listing (what it keeps per host and
+    project between servers) answers what a view of each alone does."""
+    view = server_views.DetailView(_request(), APIVersion(version), VIEWERS[who])
+    body = {"servers": [view(inst, UP.get(inst["host"])) for inst in SERVERS]}
+    assert ComputeApp._render((200, body)).body == _body(version, VIEWERS[who])
