@@ -48,10 +48,18 @@ class Child:
 
     def __init__(self, checkout: str, servers: int, chunk: int, single: bool):
         env = dict(os.environ, PYTHONPATH=f"{checkout}:{checkout}/plugins")
+        # In the checkout's directory: ``python -c`` puts the working
+        # directory before PYTHONPATH, so a child started from another
+        # checkout would run that one's code.
+        where = subprocess.run(
+            [sys.executable, "-c", "import compute_core; print(compute_core.__file__)"],
+            env=env, cwd=checkout, capture_output=True, text=True, check=True).stdout.strip()
+        if not where.startswith(os.path.join(checkout, "")):
+            raise SystemExit(f"{checkout}: its child would import {where}")
         self.proc = subprocess.Popen(
             [sys.executable, "-W", "ignore", "-c", boot.CHILD, "4", "{}",
              json.dumps(HOST_RESOURCES)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=checkout)
         self.url = json.loads(self.proc.stdout.readline())["compute"]
         self.session = requests.Session()
         self.session.headers.update({"X-Auth-Token": "admin:admin",

@@ -27,7 +27,7 @@ def iso_usec(value) -> str | None:
     return value.isoformat()
 
 
-def _link_bases(req) -> tuple[str, str]:
+def link_bases(req) -> tuple[str, str]:
     """(base, bookmark base) of the links in a response, worked out once
     per request (a listing makes three links per server)."""
     bases = req.environ.get("compute_core.link_bases")
@@ -40,7 +40,12 @@ def _link_bases(req) -> tuple[str, str]:
 
 
 def links(req, collection, ident):
-    base, project_base = _link_bases(req)
+    return links_at(link_bases(req), collection, ident)
+
+
+def links_at(bases: tuple[str, str], collection, ident):
+    """The self and bookmark links of *ident* under *bases* (link_bases)."""
+    base, project_base = bases
     return [{"rel": "self", "href": f"{base}/{collection}/{ident}"},
             {"rel": "bookmark", "href": f"{project_base}/{collection}/{ident}"}]
 

@@ -9,8 +9,8 @@ from compute_core import exception, regex_filter
 from compute_core.api import query
 from compute_core.api.faults import APIError
 from compute_core.api.microversion import VersionRange
-from compute_core.api.resources.server_views import (_hosts_up, _viewer, server_brief,
-                                                     server_detail)
+from compute_core.api.resources.server_views import (DetailView, _hosts_up, _viewer,
+                                                     server_brief)
 from compute_core.compute import states
 
 # Behaviours that start at a version
@@ -149,8 +149,8 @@ def list_servers(call, detail):
         # what the caller may see is judged once for the listing (as Nova)
         viewer = _viewer(call)
         up = _hosts_up(call) if viewer.host_status else {}
-        body = {"servers": [server_detail(call.req, call.version, viewer, s,
-                                          up.get(s.get("host"))) for s in servers]}
+        view = DetailView(call.req, call.version, viewer)
+        body = {"servers": [view(s, up.get(s.get("host"))) for s in servers]}
     else:
         body = {"servers": [server_brief(call.req, s) for s in servers]}
     if servers and len(servers) == limit:

@@ -107,55 +107,98 @@ def _viewer(call, target=None) -> Viewer:
         call.is_admin)  # as Nova: only an administrator sees how a server broke
 
 
+class DetailView:
+    """The detailed view of servers for one request: what depends only on
+    the request (the links' bases, the fields of the microversion, what the
+    viewer may see, the zone and hostId of each host) is worked out once,
+    and a listing calls it for each server: ``view(inst, host_up)``."""
+
+    def __init__(self, req, version, viewer: Viewer):
+        self.req, self.version, self.viewer = req, version, viewer
+        self.bases = views.link_bases(req)
+        self.flavor = FLAVOR_IN_SERVER.at(version)
+        self.image_fields = IMAGE_FIELDS.at(version)
+        self.detail_fields = DETAIL_FIELDS.at(version)
+        self.extended_fields = EXTENDED_FIELDS.at(version) \
+            if viewer.extended_attributes else ()
+        self._zones: dict = {}
+        self._host_ids: dict = {}
+
+    def _zone(self, host):
+        zone = self._zones.get(host)
+        if zone is None:
+            zone = self._zones[host] = _zone_of_host(self.req, host)
+        return zone
+
+    def _host_id(self, project_id, host):
+        key = (project_id, host)
+        hid = self._host_ids.get(key)
+        if hid is None:
+            hid = self._host_ids[key] = views.host_id(project_id, host)
+        return hid
+
+    def __call__(self, inst, host_up=None) -> dict:
+        get = inst.get
+        uuid = inst["uuid"]
+        vm_state, task_state = get("vm_state"), get("task_state")
+        status = states.status_from_state(vm_state, task_state)
+        image_ref, host = get("image_ref"), get("host")
+        if image_ref:
+            image = {"id": image_ref, "links": views.links_at(self.bases, "images", image_ref)}
+            if self.image_fields:
+                sysmeta = get("system_metadata") or {}
+                for name, getter in self.image_fields:
+                    image[name] = getter(sysmeta)
+        else:
+            image = ""
+        created = get("created_at")
+        groups = views.security_group_names(inst)
+        out = {
+            "id": uuid, "name": get("display_name") or "", "status": status,
+            "tenant_id": get("project_id"), "user_id": get("user_id"),
+            "metadata": get("metadata") or {},
+            "hostId": self._host_id(get("project_id"), host),
+            "image": image, "flavor": self.flavor(self.req, get("flavor") or {}),
+            "created": views.iso(created),
+            "updated": views.iso(get("updated_at") or created),
+            "addresses": get("network_info") or {},
+            "accessIPv4": get("access_ip_v4") or "",
+            "accessIPv6": canonical_ip(get("access_ip_v6")) or "",
+            "links": views.links_at(self.bases, "servers", uuid), "OS-DCF:diskConfig": "MANUAL",
+            "OS-EXT-AZ:availability_zone": get("availability_zone") or (
+                self._zone(host) if host else ""),
+            "config_drive": get("config_drive") or "",
+            "key_name": get("key_name"),
+            "OS-SRV-USG:launched_at": views.iso_usec(get("launched_at")),
+            "OS-SRV-USG:terminated_at": views.iso_usec(get("terminated_at")),
+            "security_groups": [{"name": n} for n in groups],
+            "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:vm_state": vm_state,
+            "OS-EXT-STS:power_state": get("power_state") or 0,
+            "os-extended-volumes:volumes_attached": [],
+        }
+        if not groups:  # as Nova's: no key when the server has none
+            del out["security_groups"]
+        if status in ("BUILD", "ACTIVE"):
+            out["progress"] = get("progress") or 0
+        fault = get("fault")
+        if fault and vm_state in (states.ERROR, states.DELETED):
+            f = {"code": fault["code"], "created": views.iso(fault["created_at"]),
+                 "message": fault["message"]}
+            if self.viewer.fault_details or fault["code"] != 500:
+                f["details"] = fault.get("details") or ""
+            out["fault"] = f
+        for name, getter in self.extended_fields:
+            out[name] = getter(inst)
+        if self.viewer.host_status:
+            out["host_status"] = _host_status(inst, host_up)
+        for name, getter in self.detail_fields:
+            out[name] = getter(inst)
+        return out
+
+
 def server_detail(req, version, viewer: Viewer, inst, host_up=None):
-    uuid = inst["uuid"]
-    vm_state, task_state = inst.get("vm_state"), inst.get("task_state")
-    status = states.status_from_state(vm_state, task_state)
-    if inst.get("image_ref"):
-        image = IMAGE_FIELDS.add(
-            {"id": inst["image_ref"], "links": views.links(req, "images", inst["image_ref"])},
-            version, inst.get("system_metadata") or {})
-    else:
-        image = ""
-    out = {
-        "id": uuid, "name": inst.get("display_name") or "", "status": status,
-        "tenant_id": inst.get("project_id"), "user_id": inst.get("user_id"),
-        "metadata": inst.get("metadata") or {},
-        "hostId": views.host_id(inst.get("project_id"), inst.get("host")),
-        "image": image, "flavor": FLAVOR_IN_SERVER.at(version)(req, inst.get("flavor") or {}),
-        "created": views.iso(inst.get("created_at")),
-        "updated": views.iso(inst.get("updated_at") or inst.get("created_at")),
-        "addresses": inst.get("network_info") or {},
-        "accessIPv4": inst.get("access_ip_v4") or "",
-        "accessIPv6": canonical_ip(inst.get("access_ip_v6")) or "",
-        "links": views.links(req, "servers", uuid), "OS-DCF:diskConfig": "MANUAL",
-        "OS-EXT-AZ:availability_zone": inst.get("availability_zone") or (
-            "" if not inst.get("host") else _zone_of_host(req, inst["host"])),
-        "config_drive": inst.get("config_drive") or "",
-        "key_name": inst.get("key_name"),
-        "OS-SRV-USG:launched_at": views.iso_usec(inst.get("launched_at")),
-        "OS-SRV-USG:terminated_at": views.iso_usec(inst.get("terminated_at")),
-        "security_groups": [{"name": n} for n in views.security_group_names(inst)],
-        "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:vm_state": vm_state,
-        "OS-EXT-STS:power_state": inst.get("power_state") or 0,
-        "os-extended-volumes:volumes_attached": [],
-    }
-    if not out["security_groups"]:  # as Nova's: no key when the server has none
-        del out["security_groups"]
-    if status in ("BUILD", "ACTIVE"):
-        out["progress"] = inst.get("progress") or 0
-    fault = inst.get("fault")
-    if fault and vm_state in (states.ERROR, states.DELETED):
-        f = {"code": fault["code"], "created": views.iso(fault["created_at"]),
-             "message": fault["message"]}
-        if viewer.fault_details or fault["code"] != 500:
-            f["details"] = fault.get("details") or ""
-        out["fault"] = f
-    if viewer.extended_attributes:
-        EXTENDED_FIELDS.add(out, version, inst)
-    if viewer.host_status:
-        out["host_status"] = _host_status(inst, host_up)
-    return DETAIL_FIELDS.add(out, version, inst)
+    """The detailed view of one server (a listing makes a DetailView once)."""
+    return DetailView(req, version, viewer)(inst, host_up)
 
 
 def _hosts_up(call):
